@@ -1,0 +1,12 @@
+//! ptvsd-dap: a Debug Adapter Protocol server for apps running the legacy ptvsd 2.x/3.x
+//! debugger.
+//!
+//! ```text
+//! editor ⇄ dap (codec, types) ⇄ session ⇄ legacy (binary/JSON dialects) ⇄ transport (tcp, tls, ws, wss) ⇄ ptvsd
+//! ```
+//!
+//! See ARCHITECTURE.md for the module map and the invariants.
+
+pub mod dap;
+pub mod legacy;
+pub mod transport;

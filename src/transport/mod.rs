@@ -1,0 +1,1 @@
+//! STUB — replaced by the transports (tcp, tls, ws, wss).
