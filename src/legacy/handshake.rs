@@ -570,7 +570,8 @@ mod tests {
 
     #[tokio::test]
     async fn close_before_greeting_and_mid_greeting() {
-        let (client, _task) = server(Vec::new(), vec![]);
+        let (client, server) = duplex(64);
+        drop(server);
         let err = super::info(client, "s", Limits::default(), T).await.unwrap_err();
         assert!(matches!(err, HandshakeError::Closed { .. }), "{err}");
         let (client, mut server) = duplex(64);
