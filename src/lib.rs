@@ -9,4 +9,6 @@
 
 pub mod dap;
 pub mod legacy;
+pub mod logging;
+pub mod probe;
 pub mod transport;

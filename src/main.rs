@@ -1,1 +1,130 @@
-fn main() {}
+//! The `ptvsd-dap` command line. With no subcommand it is a DAP server on stdio.
+//! Nothing but DAP is written to stdout in that mode; logs go to stderr or `--log-file`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use ptvsd_dap::probe::{probe, ProbeError};
+use ptvsd_dap::transport::{ConnectOptions, Endpoint};
+
+#[derive(Parser, Debug)]
+#[command(name = "ptvsd-dap", version, about = "A Debug Adapter Protocol server for apps running the legacy ptvsd 2.x/3.x debugger")]
+struct Cli {
+    /// Write logs to this file instead of stderr.
+    #[arg(long, global = true, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+    /// Log filter: error, warn, info, debug, trace (or a tracing filter). RUST_LOG overrides it.
+    #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
+    log_level: String,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Connect to a ptvsd server, complete the handshake and print who it is.
+    Probe(ProbeArgs),
+}
+
+#[derive(Args, Debug)]
+struct ProbeArgs {
+    /// tcp://SECRET@HOST[:PORT], tcps://…, ws://…, or wss://SECRET@SITE.azurewebsites.net/ptvsd
+    url: String,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Trust the CA certificates in this PEM file (in addition to the built-in roots).
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
+    /// Do not verify the server's TLS certificate (dangerous).
+    #[arg(long)]
+    insecure: bool,
+    /// Seconds to wait for the connection and for each handshake step.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    timeout: u64,
+    /// Extra header for the WebSocket upgrade, e.g. 'Cookie: ARRAffinity=…' (repeatable).
+    #[arg(long = "header", value_name = "'Name: value'")]
+    headers: Vec<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Err(error) = ptvsd_dap::logging::init(&cli.log_level, cli.log_file.as_deref()) {
+        eprintln!("ptvsd-dap: cannot open the log file: {error}");
+        return ExitCode::from(2);
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("ptvsd-dap: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Some(Command::Probe(args)) => runtime.block_on(run_probe(args)),
+        None => {
+            eprintln!("ptvsd-dap: the DAP server is not available in this build yet; use `ptvsd-dap probe URL`");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn parse_header(text: &str) -> Result<(String, String), String> {
+    match text.split_once(':') {
+        Some((name, value)) if !name.trim().is_empty() => Ok((name.trim().to_string(), value.trim().to_string())),
+        _ => Err(format!("--header {text:?} is not of the form 'Name: value'")),
+    }
+}
+
+async fn run_probe(args: ProbeArgs) -> ExitCode {
+    let endpoint = match Endpoint::parse(&args.url) {
+        Ok(endpoint) => endpoint,
+        Err(error) => {
+            eprintln!("ptvsd-dap: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut headers = Vec::new();
+    for text in &args.headers {
+        match parse_header(text) {
+            Ok(header) => headers.push(header),
+            Err(message) => {
+                eprintln!("ptvsd-dap: {message}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let timeout = Duration::from_secs(args.timeout.max(1));
+    let options = ConnectOptions { ca_file: args.ca_file, insecure_tls: args.insecure, headers, connect_timeout: timeout, ..ConnectOptions::default() };
+    match probe(&endpoint, &options, timeout).await {
+        Ok(report) => {
+            let text = if args.json {
+                match serde_json::to_string(&report) {
+                    Ok(json) => json + "\n",
+                    Err(error) => {
+                        eprintln!("ptvsd-dap: {error}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                report.to_text(&endpoint)
+            };
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            if stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()).is_err() {
+                return ExitCode::FAILURE;
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            let what = match &error {
+                ProbeError::Transport(_) => "cannot reach the debuggee",
+                ProbeError::Handshake(_) => "the ptvsd handshake failed",
+            };
+            eprintln!("ptvsd-dap: {what}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
