@@ -11,4 +11,5 @@ pub mod dap;
 pub mod legacy;
 pub mod logging;
 pub mod probe;
+pub mod session;
 pub mod transport;

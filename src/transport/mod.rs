@@ -8,13 +8,16 @@ pub enum TransportError {
     Stub,
 }
 
+#[derive(Clone)]
 pub struct Secret(String);
+impl std::fmt::Debug for Secret { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { f.write_str("***") } }
 impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
 }
 
+#[derive(Clone, Debug)]
 pub struct Endpoint {
     secret: Secret,
 }
