@@ -1,1 +1,2 @@
 //! STUB — replaced by the DAP layer (codec, types).
+pub mod types;

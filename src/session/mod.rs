@@ -1,7 +1,547 @@
 //! The debug session: the only place that knows both DAP and the legacy protocol.
 //!
-//! Owns: the attach configuration, path mapping, thread/frame/variable handles, pending
-//! requests, and the one loop that owns all session state.
+//! Owns: all session state, in one [`Session`] value driven by one loop ([`Session::run`])
+//! that takes [`Input`]s one at a time: editor requests, remote events, the attach result
+//! and timer ticks. Requests that need a reply from the debuggee are parked in the pending
+//! table with a deadline; a silent debuggee turns into an error response, never a hang.
+//!
+//! Must not know: byte layouts of either protocol, or which dialect or transport is in
+//! use (it sees `legacy::Command`/`legacy::Event` and a framed stream).
+//!
+//! Invariants: no request is stepped, resumed or evaluated on a thread ptvsd has not
+//! reported stopped (a step on a running thread kills ptvsd's command loop, spec §6.2);
+//! no frame index is sent that is not in the thread's latest frame list; `thrf` is never
+//! sent; `sehi` is sent once per handler query and never unsolicited.
 
+pub mod breakpoints;
 pub mod config;
+pub mod handles;
 pub mod paths;
+pub mod threads;
+
+mod events;
+mod requests;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::codec::Framed;
+
+use crate::dap::types::{Event as DapEvent, Message, Request, Response};
+use crate::legacy::handshake::{self, AttachInfo, HandshakeError};
+use crate::legacy::messages::{Command, Event, ExecutionId};
+use crate::legacy::{ClientCodec, Dialect, Limits, ProtocolError};
+use crate::transport::{self, RemoteStream, TransportError};
+
+use breakpoints::Breakpoints;
+use config::AttachConfig;
+use handles::Handles;
+use threads::Threads;
+
+/// How long a disconnect waits for ptvsd's detach confirmation before closing anyway.
+const DETACH_WAIT: Duration = Duration::from_secs(3);
+/// How long `setBreakpoints` waits for BRKS/BRKF before answering with what it knows.
+const BIND_WAIT: Duration = Duration::from_secs(3);
+/// How long a write to the debuggee may block before the connection counts as dead.
+const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A message from the editor, already framed.
+#[derive(Debug)]
+pub enum EditorMessage {
+    Request(Request),
+    /// A message that could not be parsed; answered with an error response if it had a seq.
+    Invalid { seq: Option<i64>, command: Option<String>, reason: String },
+}
+
+/// Everything the session loop reacts to.
+#[derive(Debug)]
+pub enum Input {
+    Editor(EditorMessage),
+    EditorClosed,
+    Remote { generation: u64, event: Event },
+    RemoteClosed { generation: u64, error: Option<ProtocolError> },
+    Attached(Box<Result<Connected, AttachFailure>>),
+}
+
+/// A successful connection and handshake.
+pub struct Connected {
+    pub framed: Framed<RemoteStream, ClientCodec>,
+    pub dialect: Dialect,
+    pub info: AttachInfo,
+}
+
+impl std::fmt::Debug for Connected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connected").field("dialect", &self.dialect).field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+/// Why an attach failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachFailure {
+    #[error("cannot reach the debuggee: {0}")]
+    Transport(#[from] TransportError),
+    #[error("the ptvsd handshake failed: {0}")]
+    Handshake(#[from] HandshakeError),
+}
+
+/// What a request parked in the pending table is waiting for.
+#[derive(Debug)]
+enum Waiter {
+    /// `evaluate`: an ExecutionResult or ExecutionException.
+    Evaluate { request: Request, expression: String, frame: handles::FrameRef },
+    /// `variables` through `chld`: a Children reply.
+    Children { request: Request, shape: requests::ChildrenShape, frame: handles::FrameRef },
+    /// `terminate`/`disconnect(terminateDebuggee)`: the exit ends the connection.
+    Exit { request: Request },
+}
+
+#[derive(Debug)]
+struct Pending {
+    waiter: Waiter,
+    deadline: Instant,
+}
+
+/// A `setBreakpoints` waiting for BRKS/BRKF of the ids it added.
+#[derive(Debug)]
+struct BindWait {
+    request: Request,
+    local_path: String,
+    waiting: Vec<i64>,
+    deadline: Instant,
+}
+
+/// The live connection to ptvsd.
+struct Remote {
+    sink: SplitSink<Framed<RemoteStream, ClientCodec>, Command>,
+    reader: tokio::task::JoinHandle<()>,
+    dialect: Dialect,
+    info: AttachInfo,
+    generation: u64,
+}
+
+/// Where the session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Before `attach` succeeded.
+    Idle,
+    /// `attach` is connecting.
+    Attaching,
+    /// Attached; `configurationDone` not yet received.
+    Configuring,
+    /// Attached and configured.
+    Running,
+    /// The connection is gone; waiting for the editor's `disconnect`.
+    Ended,
+}
+
+/// Client preferences from `initialize`.
+#[derive(Debug, Clone, Copy)]
+struct ClientInfo {
+    lines_start_at_1: bool,
+    columns_start_at_1: bool,
+    supports_progress: bool,
+}
+
+/// The whole state of one debug session.
+pub struct Session {
+    out: mpsc::Sender<Message>,
+    inputs: mpsc::Sender<Input>,
+    phase: Phase,
+    initialized: bool,
+    client: ClientInfo,
+    config: Option<AttachConfig>,
+    remote: Option<Remote>,
+    generation: u64,
+    threads: Threads,
+    handles: Handles,
+    breakpoints: Breakpoints,
+    exception_filters: Vec<String>,
+    pending: HashMap<ExecutionId, Pending>,
+    bind_waits: Vec<BindWait>,
+    detach_wait: Option<(Request, Instant)>,
+    attach_request: Option<Request>,
+    /// The attach break (LOAD) arrived and is held until `configurationDone`.
+    entry_break: Option<i64>,
+    entry_break_seen: bool,
+    /// The last exception stop, for `exceptionInfo`.
+    last_exception: Option<(i64, crate::legacy::messages::ExceptionStop)>,
+    /// The program said goodbye (DETC we did not ask for) before the connection closed.
+    program_exited: bool,
+    next_execution_id: ExecutionId,
+    exit: bool,
+}
+
+impl Session {
+    /// A session that writes DAP messages to `out` and feeds itself through `inputs`.
+    pub fn new(out: mpsc::Sender<Message>, inputs: mpsc::Sender<Input>) -> Self {
+        Self {
+            out,
+            inputs,
+            phase: Phase::Idle,
+            initialized: false,
+            client: ClientInfo { lines_start_at_1: true, columns_start_at_1: true, supports_progress: false },
+            config: None,
+            remote: None,
+            generation: 0,
+            threads: Threads::default(),
+            handles: Handles::default(),
+            breakpoints: Breakpoints::default(),
+            exception_filters: vec!["uncaught".to_string()],
+            pending: HashMap::new(),
+            bind_waits: Vec::new(),
+            detach_wait: None,
+            attach_request: None,
+            entry_break: None,
+            entry_break_seen: false,
+            last_exception: None,
+            program_exited: false,
+            next_execution_id: 1,
+            exit: false,
+        }
+    }
+
+    /// Runs until the editor disconnects or closes its side.
+    pub async fn run(mut self, mut inputs: mpsc::Receiver<Input>) {
+        while !self.exit {
+            let deadline = self.next_deadline();
+            let input = tokio::select! {
+                input = inputs.recv() => input,
+                _ = sleep_until(deadline) => {
+                    self.expire().await;
+                    continue;
+                }
+            };
+            match input {
+                Some(input) => self.handle(input).await,
+                None => break,
+            }
+        }
+        self.close_remote();
+    }
+
+    async fn handle(&mut self, input: Input) {
+        match input {
+            Input::Editor(EditorMessage::Request(request)) => self.on_request(request).await,
+            Input::Editor(EditorMessage::Invalid { seq, command, reason }) => {
+                tracing::warn!(%reason, "malformed message from the editor");
+                if let Some(seq) = seq {
+                    let command = command.unwrap_or_else(|| "unknown".to_string());
+                    let request = Request { seq, command, arguments: None };
+                    self.respond_error(&request, &format!("ptvsd-dap could not read this request: {reason}")).await;
+                } else {
+                    self.output("important", &format!("ptvsd-dap ignored a malformed message from the editor: {reason}\n")).await;
+                }
+            }
+            Input::EditorClosed => {
+                tracing::info!("the editor closed its side; detaching");
+                self.detach_quietly().await;
+                self.exit = true;
+            }
+            Input::Remote { generation, event } if generation == self.generation => self.on_event(event).await,
+            Input::RemoteClosed { generation, error } if generation == self.generation => self.on_remote_closed(error).await,
+            Input::Remote { .. } | Input::RemoteClosed { .. } => {}
+            Input::Attached(result) => self.on_attached(*result).await,
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let pending = self.pending.values().map(|p| p.deadline);
+        let binds = self.bind_waits.iter().map(|w| w.deadline);
+        let detach = self.detach_wait.iter().map(|(_, d)| *d);
+        pending.chain(binds).chain(detach).min()
+    }
+
+    /// Answers every request whose deadline passed.
+    async fn expire(&mut self) {
+        let now = Instant::now();
+        let seconds = self.request_timeout().as_secs();
+        let expired: Vec<ExecutionId> = self.pending.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
+        for id in expired {
+            if let Some(p) = self.pending.remove(&id) {
+                let message = format!("the debuggee did not answer within {seconds} s (it may be busy, or its debugger thread may be stuck)");
+                self.fail_waiter(p.waiter, &message).await;
+            }
+        }
+        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.bind_waits).into_iter().partition(|w| w.deadline <= now);
+        self.bind_waits = keep;
+        for wait in due {
+            self.answer_breakpoints(wait.request, &wait.local_path).await;
+        }
+        if self.detach_wait.as_ref().is_some_and(|(_, d)| *d <= now) {
+            if let Some((request, _)) = self.detach_wait.take() {
+                tracing::warn!("no detach confirmation; closing anyway");
+                self.finish_disconnect(request).await;
+            }
+        }
+    }
+
+    fn request_timeout(&self) -> Duration {
+        self.config.as_ref().map(|c| c.request_timeout).unwrap_or(Duration::from_secs(15))
+    }
+
+    async fn fail_waiter(&mut self, waiter: Waiter, message: &str) {
+        match waiter {
+            Waiter::Evaluate { request, .. } | Waiter::Children { request, .. } | Waiter::Exit { request } => {
+                self.respond_error(&request, message).await;
+            }
+        }
+    }
+
+    // ---- writing to the editor -------------------------------------------------------
+
+    async fn send_message(&mut self, message: Message) {
+        if self.out.send(message).await.is_err() {
+            // The writer is gone: the editor closed stdout. Nothing more to say.
+            self.exit = true;
+        }
+    }
+
+    async fn respond(&mut self, request: &Request, body: Option<Value>) {
+        let response = Response { seq: 0, request_seq: request.seq, success: true, command: request.command.clone(), message: None, body };
+        self.send_message(Message::Response(response)).await;
+    }
+
+    async fn respond_error(&mut self, request: &Request, message: &str) {
+        let body = json!({ "error": { "id": 1, "format": escape_format(message), "showUser": true } });
+        let response = Response {
+            seq: 0,
+            request_seq: request.seq,
+            success: false,
+            command: request.command.clone(),
+            message: Some(message.to_string()),
+            body: Some(body),
+        };
+        self.send_message(Message::Response(response)).await;
+    }
+
+    async fn event(&mut self, event: &str, body: Option<Value>) {
+        self.send_message(Message::Event(DapEvent { seq: 0, event: event.to_string(), body })).await;
+    }
+
+    async fn output(&mut self, category: &str, text: &str) {
+        self.event("output", Some(json!({ "category": category, "output": text }))).await;
+    }
+
+    // ---- talking to ptvsd -------------------------------------------------------------
+
+    /// Sends one command; a write that fails or stalls ends the connection.
+    async fn send(&mut self, command: Command) -> Result<(), String> {
+        let Some(remote) = self.remote.as_mut() else {
+            return Err("not attached to a debuggee".to_string());
+        };
+        tracing::debug!(?command, "→ ptvsd");
+        match tokio::time::timeout(SEND_TIMEOUT, remote.sink.send(command)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(ProtocolError::Unsupported { command, version })) => {
+                Err(format!("{command} is not supported by this debuggee's ptvsd (protocol version {version})"))
+            }
+            Ok(Err(error)) => {
+                let text = error.to_string();
+                self.connection_lost(Some(text.clone())).await;
+                Err(text)
+            }
+            Err(_) => {
+                let text = format!("the debuggee stopped reading for {} s", SEND_TIMEOUT.as_secs());
+                self.connection_lost(Some(text.clone())).await;
+                Err(text)
+            }
+        }
+    }
+
+    fn execution_id(&mut self) -> ExecutionId {
+        self.next_execution_id += 1;
+        self.next_execution_id
+    }
+
+    fn park(&mut self, id: ExecutionId, waiter: Waiter) {
+        let deadline = Instant::now() + self.request_timeout();
+        self.pending.insert(id, Pending { waiter, deadline });
+    }
+
+    /// Closes the connection abortively (RST): a graceful close makes ptvsd spin at 100 %
+    /// CPU in the debuggee (spec §4.8). The transport sets SO_LINGER(0), so dropping both
+    /// halves resets the connection.
+    fn close_remote(&mut self) {
+        if let Some(remote) = self.remote.take() {
+            remote.reader.abort();
+            drop(remote.sink);
+        }
+    }
+
+    /// Detaches without an editor request (stdin closed): best effort, bounded.
+    async fn detach_quietly(&mut self) {
+        if self.remote.is_some() {
+            let _ = self.send(Command::Detach).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        self.close_remote();
+    }
+
+    // ---- attach ----------------------------------------------------------------------
+
+    /// Starts connecting in the background; the result comes back as [`Input::Attached`].
+    fn start_attach(&mut self, config: &AttachConfig) {
+        let endpoint = config.endpoint.clone();
+        let options = config.connect.clone();
+        let debug_options = config.debug_options();
+        let timeout = config.handshake_timeout;
+        let inputs = self.inputs.clone();
+        tokio::spawn(async move {
+            let result = async {
+                let stream = transport::connect(&endpoint, &options).await?;
+                let attached = handshake::attach(stream, endpoint.secret().expose(), &debug_options, Limits::default(), timeout).await?;
+                Ok::<_, AttachFailure>(Connected { framed: attached.framed, dialect: attached.dialect, info: attached.info })
+            }
+            .await;
+            let _ = inputs.send(Input::Attached(Box::new(result))).await;
+        });
+    }
+
+    async fn on_attached(&mut self, result: Result<Connected, AttachFailure>) {
+        let Some(request) = self.attach_request.take() else { return };
+        let connected = match result {
+            Ok(connected) => connected,
+            Err(error) => {
+                self.phase = Phase::Ended;
+                let message = error.to_string();
+                self.output("important", &format!("{}\n", capitalise(&message))).await;
+                self.respond_error(&request, &capitalise(&message)).await;
+                self.event("terminated", None).await;
+                return;
+            }
+        };
+        self.generation += 1;
+        let generation = self.generation;
+        let (sink, mut stream) = connected.framed.split();
+        let inputs = self.inputs.clone();
+        let reader = tokio::spawn(async move {
+            loop {
+                match stream.next().await {
+                    Some(Ok(event)) => {
+                        if inputs.send(Input::Remote { generation, event }).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(Err(error)) => {
+                        let _ = inputs.send(Input::RemoteClosed { generation, error: Some(error) }).await;
+                        return;
+                    }
+                    None => {
+                        let _ = inputs.send(Input::RemoteClosed { generation, error: None }).await;
+                        return;
+                    }
+                }
+            }
+        });
+        let info = connected.info;
+        let dialect = connected.dialect;
+        self.remote = Some(Remote { sink, reader, dialect, info, generation });
+        self.phase = Phase::Configuring;
+        tracing::info!(pid = info.pid, python = %info.python, version = dialect.version(), "attached");
+
+        // Exception settings and known breakpoints go out before the attach break is
+        // released (spec §4.9).
+        if let Err(error) = self.send_exception_info().await {
+            tracing::warn!(%error, "could not send exception settings");
+        }
+        let all: Vec<_> = self.breakpoints.all().map(|(f, b)| (f.remote_path.clone(), b.clone())).collect();
+        for (remote_path, b) in all {
+            let _ = self.send_breakpoint(&remote_path, &b).await;
+        }
+
+        self.respond(&request, None).await;
+        let endpoint = self.config.as_ref().map(|c| c.endpoint.to_string()).unwrap_or_default();
+        self.output(
+            "console",
+            &format!(
+                "Attached to process {} (Python {}) at {endpoint}: ptvsd protocol {} ({}, {}).\n",
+                info.pid,
+                info.python,
+                dialect.version(),
+                dialect.family(),
+                dialect.releases()
+            ),
+        )
+        .await;
+        self.event(
+            "process",
+            Some(json!({ "name": format!("python (pid {})", info.pid), "systemProcessId": info.pid, "isLocalProcess": false, "startMethod": "attach" })),
+        )
+        .await;
+        self.event("initialized", None).await;
+    }
+
+    // ---- connection loss -------------------------------------------------------------
+
+    async fn on_remote_closed(&mut self, error: Option<ProtocolError>) {
+        if let Some((request, _)) = self.detach_wait.take() {
+            self.finish_disconnect(request).await;
+            return;
+        }
+        self.connection_lost(error.map(|e| e.to_string())).await;
+    }
+
+    /// The connection is gone: fail what waits, say why, and end the session.
+    async fn connection_lost(&mut self, reason: Option<String>) {
+        if self.phase == Phase::Ended {
+            return;
+        }
+        self.phase = Phase::Ended;
+        self.close_remote();
+        let exit_waiters: Vec<Request> = {
+            let ids: Vec<ExecutionId> = self.pending.iter().filter(|(_, p)| matches!(p.waiter, Waiter::Exit { .. })).map(|(id, _)| *id).collect();
+            ids.into_iter().filter_map(|id| self.pending.remove(&id)).filter_map(|p| match p.waiter { Waiter::Exit { request } => Some(request), _ => None }).collect()
+        };
+        let terminating = !exit_waiters.is_empty();
+        for request in exit_waiters {
+            self.respond(&request, None).await;
+        }
+        let sentence = match (&reason, self.program_exited || terminating) {
+            (None, true) => "The program exited.".to_string(),
+            (None, false) => "The debuggee closed the connection: the program exited or was stopped, or the relay dropped it. Attach again once it runs.".to_string(),
+            (Some(reason), _) => format!("The connection to the debuggee was lost: {reason}. Attach again to continue debugging."),
+        };
+        let waiters: Vec<Pending> = self.pending.drain().map(|(_, p)| p).collect();
+        for p in waiters {
+            self.fail_waiter(p.waiter, &sentence).await;
+        }
+        for wait in std::mem::take(&mut self.bind_waits) {
+            self.answer_breakpoints(wait.request, &wait.local_path).await;
+        }
+        self.output(if reason.is_some() { "important" } else { "console" }, &format!("{sentence}\n")).await;
+        self.event("terminated", None).await;
+    }
+
+    async fn finish_disconnect(&mut self, request: Request) {
+        self.close_remote();
+        self.phase = Phase::Ended;
+        self.respond(&request, None).await;
+        self.exit = true;
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// DAP's `Message.format` treats `{name}` as a placeholder.
+fn escape_format(text: &str) -> String {
+    text.replace('{', "(").replace('}', ")")
+}
+
+fn capitalise(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,255 @@
+//! ptvsd events: each one updates the session's view and becomes zero or more DAP events
+//! or completes a parked request.
+
+use serde_json::{json, Value};
+
+use super::breakpoints::BindState;
+use super::handles::FrameRef;
+use super::requests::{page, ChildrenShape};
+use super::{Phase, Session, Waiter};
+use crate::legacy::messages::{Child, Command, Event, ExceptionStop, HandlerStatement, OutputChannel};
+
+impl Session {
+    pub(super) async fn on_event(&mut self, event: Event) {
+        tracing::trace!(?event, "ptvsd →");
+        match event {
+            Event::ThreadCreate { thread } => {
+                let (id, new) = self.threads.ensure(thread);
+                if new {
+                    self.event("thread", Some(json!({ "reason": "started", "threadId": id }))).await;
+                }
+            }
+            Event::ThreadExit { thread } => {
+                if let Some(id) = self.threads.remove(thread) {
+                    self.event("thread", Some(json!({ "reason": "exited", "threadId": id }))).await;
+                }
+            }
+            Event::ModuleLoad { module_id, file } => {
+                let local = self.config.as_ref().map(|c| c.paths.to_local(&file)).unwrap_or_else(|| file.clone());
+                let name = local.rsplit(['/', '\\']).next().unwrap_or(&local).to_string();
+                self.event("module", Some(json!({ "reason": "new", "module": { "id": module_id, "name": name, "path": local } }))).await;
+            }
+            Event::ModulesChanged | Event::Unknown { .. } => {}
+            Event::FrameList { thread, name, frames } => {
+                let stopped = name.is_some();
+                let new = self.threads.update_frames(thread, name, frames);
+                // A named list is sent by the thread itself as it stops; running threads'
+                // lists carry no name (spec §3.4).
+                self.threads.set_stopped(thread, stopped);
+                if new {
+                    if let Some(info) = self.threads.get(thread) {
+                        let id = info.dap_id;
+                        self.event("thread", Some(json!({ "reason": "started", "threadId": id }))).await;
+                    }
+                }
+            }
+            Event::ProcessLoad { thread } => {
+                self.threads.ensure(thread);
+                self.threads.set_stopped(thread, true);
+                self.entry_break_seen = true;
+                let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
+                if self.phase == Phase::Running {
+                    if stop_on_entry {
+                        self.report_stop(thread, "entry", None, vec![]).await;
+                    } else if let Err(error) = self.resume_all().await {
+                        tracing::warn!(%error, "could not release the attach break");
+                    }
+                } else {
+                    // Held until configurationDone, so breakpoints are in place first.
+                    self.entry_break = Some(thread);
+                }
+            }
+            Event::BreakpointSet { id } => self.on_bind(id, BindState::Bound).await,
+            Event::BreakpointFailed { id } => self.on_bind(id, BindState::Pending).await,
+            Event::BreakpointHit { id, thread } => {
+                self.threads.ensure(thread);
+                self.threads.set_stopped(thread, true);
+                if self.breakpoints.find(id).is_none() {
+                    // A stale breakpoint from an earlier session (spec §4.8): resume it.
+                    tracing::info!(id, "resuming a hit of an unknown breakpoint");
+                    let _ = self.send(Command::ResumeThread { thread }).await;
+                    self.threads.set_stopped(thread, false);
+                    return;
+                }
+                self.report_stop(thread, "breakpoint", None, vec![id]).await;
+            }
+            Event::StepDone { thread } => {
+                self.threads.ensure(thread);
+                self.threads.set_stopped(thread, true);
+                self.report_stop(thread, "step", None, vec![]).await;
+            }
+            Event::AsyncBreak { thread } => {
+                self.threads.ensure(thread);
+                self.threads.set_stopped(thread, true);
+                self.report_stop(thread, "pause", None, vec![]).await;
+            }
+            Event::Exception(stop) => self.on_exception(stop).await,
+            Event::RequestHandlers { file } => {
+                // Answered at once: the raising thread blocks until we do (spec §3.5).
+                let statements = vec![HandlerStatement { start_line: 0, end_line: i64::from(i32::MAX), expressions: vec!["*".to_string()] }];
+                let _ = self.send(Command::SetExceptionHandlerInfo { file, statements }).await;
+            }
+            Event::ExecutionResult { execution_id, value } => {
+                if let Some(pending) = self.pending.remove(&execution_id) {
+                    match pending.waiter {
+                        Waiter::Evaluate { request, expression, frame } => {
+                            let v = self.variable_json(frame, "", Some(&expression), &value);
+                            let mut body = json!({ "result": v["value"], "variablesReference": v["variablesReference"] });
+                            if let Some(t) = v.get("type") {
+                                body["type"] = t.clone();
+                            }
+                            if let Some(n) = v.get("indexedVariables") {
+                                body["indexedVariables"] = n.clone();
+                            }
+                            self.respond(&request, Some(body)).await;
+                        }
+                        other => self.fail_waiter(other, "the debuggee sent an unexpected evaluation result").await,
+                    }
+                }
+            }
+            Event::ExecutionException { execution_id, text } => {
+                if let Some(pending) = self.pending.remove(&execution_id) {
+                    self.fail_waiter(pending.waiter, &text).await;
+                }
+            }
+            Event::Children { execution_id, children } => {
+                if let Some(pending) = self.pending.remove(&execution_id) {
+                    match pending.waiter {
+                        Waiter::Children { request, shape, frame } => {
+                            let variables = self.children_json(frame, &shape, children);
+                            self.respond(&request, Some(json!({ "variables": variables }))).await;
+                        }
+                        other => self.fail_waiter(other, "the debuggee sent unexpected children").await,
+                    }
+                }
+            }
+            Event::BreakpointHitCount { .. } | Event::SetLineResult { .. } => {}
+            Event::Output { text, channel, .. } => {
+                if self.config.as_ref().is_some_and(|c| c.redirect_output) {
+                    let category = match channel {
+                        OutputChannel::Stdout => "stdout",
+                        OutputChannel::Stderr => "stderr",
+                        OutputChannel::Debug => "console",
+                        OutputChannel::Unknown => "stdout",
+                    };
+                    self.event("output", Some(json!({ "category": category, "output": text }))).await;
+                }
+            }
+            Event::Detach => {
+                if let Some((request, _)) = self.detach_wait.take() {
+                    self.finish_disconnect(request).await;
+                } else {
+                    // ptvsd's atexit hook: the program is ending (spec §4.7).
+                    self.program_exited = true;
+                }
+            }
+            Event::Last => {
+                let _ = self.send(Command::LastAck).await;
+            }
+            Event::CommandFailed { command, message } => {
+                tracing::debug!(%command, %message, "ptvsd reported a failed request");
+                let wanted_children = command.contains("Children");
+                let wanted_eval = command.contains("Execute");
+                if wanted_children || wanted_eval {
+                    let oldest = self
+                        .pending
+                        .iter()
+                        .filter(|(_, p)| match p.waiter {
+                            Waiter::Children { .. } => wanted_children,
+                            Waiter::Evaluate { .. } | Waiter::Exit { .. } => wanted_eval,
+                        })
+                        .min_by_key(|(id, _)| **id)
+                        .map(|(id, _)| *id);
+                    if let Some(p) = oldest.and_then(|id| self.pending.remove(&id)) {
+                        let line = message.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("the debuggee could not run the request").to_string();
+                        self.fail_waiter(p.waiter, &line).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_bind(&mut self, id: i64, state: BindState) {
+        let Some((local_path, b)) = self.breakpoints.mark(id, state) else { return };
+        // A setBreakpoints waiting for this id answers once all its ids are known.
+        let mut answered = false;
+        let mut done = Vec::new();
+        for (i, wait) in self.bind_waits.iter_mut().enumerate() {
+            if let Some(pos) = wait.waiting.iter().position(|w| *w == id) {
+                wait.waiting.remove(pos);
+                answered = true;
+                if wait.waiting.is_empty() {
+                    done.push(i);
+                }
+            }
+        }
+        for i in done.into_iter().rev() {
+            let wait = self.bind_waits.remove(i);
+            self.answer_breakpoints(wait.request, &wait.local_path).await;
+        }
+        if !answered {
+            let breakpoint = self.breakpoint_json(&local_path, &b);
+            self.event("breakpoint", Some(json!({ "reason": "changed", "breakpoint": breakpoint }))).await;
+        }
+    }
+
+    async fn on_exception(&mut self, stop: ExceptionStop) {
+        let thread = stop.thread;
+        self.threads.ensure(thread);
+        self.threads.set_stopped(thread, true);
+        // With "raised", ptvsd re-reports an exception in every frame it unwinds through;
+        // a trace of more than one line marks a re-report (spec §3.6).
+        let re_report = !stop.unhandled && stop.trace.as_deref().is_some_and(|t| t.lines().count() > 1);
+        if re_report {
+            let _ = self.resume_all().await;
+            return;
+        }
+        let description = if stop.message.is_empty() { stop.type_name.clone() } else { format!("{}: {}", stop.type_name, stop.message) };
+        let dap_id = self.threads.get(thread).map(|t| t.dap_id).unwrap_or(0);
+        self.last_exception = Some((dap_id, stop));
+        self.report_stop(thread, "exception", Some(description), vec![]).await;
+    }
+
+    /// Sends `stopped` for a thread; every thread is stopped with it (ptvsd stops all).
+    pub(super) async fn report_stop(&mut self, thread: i64, reason: &str, description: Option<String>, hit: Vec<i64>) {
+        self.threads.set_stopped(thread, true);
+        let Some(id) = self.threads.get(thread).map(|t| t.dap_id) else { return };
+        let mut body = json!({ "reason": reason, "threadId": id, "allThreadsStopped": true });
+        if let Some(description) = description {
+            body["description"] = json!(description.clone());
+            body["text"] = json!(description);
+        }
+        if !hit.is_empty() {
+            body["hitBreakpointIds"] = json!(hit);
+        }
+        self.event("stopped", Some(body)).await;
+    }
+
+    fn children_json(&mut self, frame: FrameRef, shape: &ChildrenShape, children: Vec<Child>) -> Vec<Value> {
+        match shape {
+            ChildrenShape::All { start, count } => {
+                let all: Vec<Value> = children.iter().map(|c| self.variable_json(frame, &c.name, c.expression.as_deref(), &c.value)).collect();
+                page(all, *start as i64, count.map(|c| c as i64))
+            }
+            ChildrenShape::Slice { expression, start } => children
+                .iter()
+                .filter_map(|c| {
+                    let index: i64 = c.name.strip_prefix('[')?.strip_suffix(']')?.parse().ok()?;
+                    let absolute = start + index;
+                    let name = format!("[{absolute}]");
+                    let expr = format!("({expression})[{absolute}]");
+                    Some(self.variable_json(frame, &name, Some(&expr), &c.value))
+                })
+                .collect(),
+            ChildrenShape::Globals => children
+                .iter()
+                .filter(|c| c.name != "items()")
+                .map(|c| {
+                    let name = c.name.strip_prefix("['").and_then(|n| n.strip_suffix("']")).unwrap_or(&c.name).to_string();
+                    let expr = c.expression.clone();
+                    self.variable_json(frame, &name, expr.as_deref(), &c.value)
+                })
+                .collect(),
+        }
+    }
+}

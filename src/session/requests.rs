@@ -1,0 +1,676 @@
+//! DAP requests: one method per command, each answering through `respond`/`respond_error`.
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use super::breakpoints::{parse_hit_condition, BindState, Breakpoint, Requested};
+use super::config::AttachConfig;
+use super::handles::{Container, FrameRef};
+use super::paths::is_windows_path;
+use super::{BindWait, Phase, Session, Waiter, BIND_WAIT, DETACH_WAIT};
+use crate::dap::types::Request;
+use crate::legacy::messages::{Command, ConditionKind, ExceptionMode, FrameKind, PassCountKind, ReprKind};
+
+/// The commands the dispatcher handles; `initialize` advertises exactly these.
+pub const HANDLED_COMMANDS: &[&str] = &[
+    "initialize",
+    "attach",
+    "configurationDone",
+    "setBreakpoints",
+    "setExceptionBreakpoints",
+    "threads",
+    "stackTrace",
+    "scopes",
+    "variables",
+    "evaluate",
+    "continue",
+    "next",
+    "stepIn",
+    "stepOut",
+    "pause",
+    "disconnect",
+    "terminate",
+    "exceptionInfo",
+];
+
+/// The capabilities `initialize` returns.
+pub fn capabilities() -> Value {
+    json!({
+        "supportsConfigurationDoneRequest": true,
+        "supportsEvaluateForHovers": true,
+        "supportsConditionalBreakpoints": true,
+        "supportsHitConditionalBreakpoints": true,
+        "supportsTerminateRequest": true,
+        "supportTerminateDebuggee": true,
+        "supportsDelayedStackTraceLoading": true,
+        "supportsExceptionInfoRequest": true,
+        "exceptionBreakpointFilters": [
+            { "filter": "raised", "label": "Raised Exceptions", "description": "Stop whenever an exception is raised, caught or not.", "default": false },
+            { "filter": "uncaught", "label": "Uncaught Exceptions", "description": "Stop when an exception is not handled by the program.", "default": true }
+        ],
+    })
+}
+
+/// ptvsd's built-in "never break" entries, which `sexi` would otherwise wipe (spec §3.2).
+const QUIET_EXCEPTIONS: &[&str] = &["IndexError", "KeyError", "AttributeError", "StopIteration", "GeneratorExit"];
+
+/// How the children of a `variables` request map back to DAP.
+#[derive(Debug, Clone)]
+pub enum ChildrenShape {
+    /// All children of `expression`, then `start`/`count` applied.
+    All { start: usize, count: Option<usize> },
+    /// A slice `expression[start:start+count]` of a list or tuple: child `[i]` is `[start+i]`.
+    Slice { expression: String, start: i64 },
+    /// `globals()`: dict items shown by name.
+    Globals,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct InitializeArgs {
+    lines_start_at1: Option<bool>,
+    columns_start_at1: Option<bool>,
+    supports_progress_reporting: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct SourceArg {
+    path: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SourceBreakpointArg {
+    line: i64,
+    condition: Option<String>,
+    hit_condition: Option<String>,
+    log_message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SetBreakpointsArgs {
+    source: SourceArg,
+    breakpoints: Option<Vec<SourceBreakpointArg>>,
+    lines: Option<Vec<i64>>,
+}
+
+#[derive(Deserialize)]
+struct SetExceptionBreakpointsArgs {
+    filters: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ThreadArgs {
+    thread_id: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StackTraceArgs {
+    thread_id: i64,
+    start_frame: Option<i64>,
+    levels: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ScopesArgs {
+    frame_id: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct VariablesArgs {
+    variables_reference: i64,
+    filter: Option<String>,
+    start: Option<i64>,
+    count: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EvaluateArgs {
+    expression: String,
+    frame_id: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct DisconnectArgs {
+    terminate_debuggee: Option<bool>,
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(request: &Request) -> Result<T, String> {
+    let arguments = match &request.arguments {
+        None | Some(Value::Null) => json!({}),
+        Some(value) => value.clone(),
+    };
+    serde_json::from_value(arguments).map_err(|e| format!("invalid arguments for {}: {e}", request.command))
+}
+
+/// The Python repr of a string, for building expressions.
+fn py_str(text: &str) -> String {
+    let mut out = String::from("'");
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
+fn is_frozen(file: &str) -> bool {
+    file.contains("<frozen ")
+}
+
+fn file_name(path: &str) -> &str {
+    let cut = if is_windows_path(path) { path.rfind(['/', '\\']) } else { path.rfind('/') };
+    cut.map(|i| &path[i + 1..]).unwrap_or(path)
+}
+
+impl Session {
+    pub(super) async fn on_request(&mut self, request: Request) {
+        tracing::debug!(command = %request.command, seq = request.seq, "← editor");
+        if !self.initialized && request.command != "initialize" && request.command != "disconnect" {
+            self.respond_error(&request, "the first request must be `initialize`").await;
+            return;
+        }
+        let result = match request.command.as_str() {
+            "initialize" => self.initialize(&request).await,
+            "attach" => self.attach(&request).await,
+            "launch" => Err("ptvsd-dap attaches to a running app: use an `attach` configuration".to_string()),
+            "configurationDone" => self.configuration_done(&request).await,
+            "setBreakpoints" => self.set_breakpoints(&request).await,
+            "setExceptionBreakpoints" => self.set_exception_breakpoints(&request).await,
+            "threads" => self.threads_request(&request).await,
+            "stackTrace" => self.stack_trace(&request).await,
+            "scopes" => self.scopes(&request).await,
+            "variables" => self.variables(&request).await,
+            "evaluate" => self.evaluate(&request).await,
+            "continue" => self.continue_request(&request).await,
+            "next" | "stepIn" | "stepOut" => self.step(&request).await,
+            "pause" => self.pause(&request).await,
+            "disconnect" => self.disconnect(&request).await,
+            "terminate" => self.terminate(&request).await,
+            "exceptionInfo" => self.exception_info(&request).await,
+            other => Err(format!("ptvsd-dap does not support the `{other}` request")),
+        };
+        if let Err(message) = result {
+            self.respond_error(&request, &message).await;
+        }
+    }
+
+    async fn initialize(&mut self, request: &Request) -> Result<(), String> {
+        let args: InitializeArgs = parse(request)?;
+        self.client.lines_start_at_1 = args.lines_start_at1.unwrap_or(true);
+        self.client.columns_start_at_1 = args.columns_start_at1.unwrap_or(true);
+        self.client.supports_progress = args.supports_progress_reporting.unwrap_or(false);
+        self.initialized = true;
+        self.respond(request, Some(capabilities())).await;
+        Ok(())
+    }
+
+    async fn attach(&mut self, request: &Request) -> Result<(), String> {
+        if self.phase != Phase::Idle {
+            return Err("this session is already attached (or attaching); start a new debug session to attach again".to_string());
+        }
+        let config = AttachConfig::from_arguments(request.arguments.as_ref().unwrap_or(&Value::Null)).map_err(|e| e.to_string())?;
+        if !config.unknown_keys.is_empty() {
+            tracing::debug!(keys = ?config.unknown_keys, "ignoring unknown attach keys");
+        }
+        if config.connect.insecure_tls {
+            self.output("important", "TLS certificate verification is off (insecureTls): anyone on the path can read the session.\n").await;
+        }
+        self.output("console", &format!("Connecting to {}…\n", config.endpoint)).await;
+        self.phase = Phase::Attaching;
+        self.start_attach(&config);
+        self.config = Some(config);
+        self.attach_request = Some(request.clone());
+        Ok(())
+    }
+
+    async fn configuration_done(&mut self, request: &Request) -> Result<(), String> {
+        self.respond(request, None).await;
+        if self.phase != Phase::Configuring {
+            return Ok(());
+        }
+        self.phase = Phase::Running;
+        let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
+        match self.entry_break.take() {
+            Some(thread) if stop_on_entry => self.report_stop(thread, "entry", None, vec![]).await,
+            Some(_) => {
+                self.resume_all().await?;
+            }
+            None if stop_on_entry => {
+                self.output("console", "Waiting for the app to run: send it a request. It will stop at the first line it executes.\n").await;
+            }
+            None => {
+                // Cancel the pending attach break so an idle app does not stop later on
+                // its first line (spec §4.1: `resa` before LOAD cancels it).
+                self.send(Command::ResumeAll).await?;
+                self.output("console", "Waiting for the app to run: send it a request. Breakpoints bind as their modules load.\n").await;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn send_exception_info(&mut self) -> Result<(), String> {
+        let raised = self.exception_filters.iter().any(|f| f == "raised");
+        let uncaught = self.exception_filters.iter().any(|f| f == "uncaught");
+        let default_mode = (if raised { ExceptionMode::ALWAYS } else { 0 }) | (if uncaught { ExceptionMode::USER_UNHANDLED } else { 0 });
+        // Keep ptvsd's quiet list quiet when raised, but still report them uncaught.
+        let quiet_mode = if uncaught { ExceptionMode::USER_UNHANDLED } else { ExceptionMode::NEVER };
+        let exceptions = QUIET_EXCEPTIONS
+            .iter()
+            .flat_map(|name| [format!("builtins.{name}"), format!("exceptions.{name}")])
+            .map(|name| ExceptionMode { name, mode: quiet_mode })
+            .collect();
+        self.send(Command::SetExceptionInfo { default_mode, exceptions }).await
+    }
+
+    async fn set_exception_breakpoints(&mut self, request: &Request) -> Result<(), String> {
+        let args: SetExceptionBreakpointsArgs = parse(request)?;
+        if let Some(unknown) = args.filters.iter().find(|f| *f != "raised" && *f != "uncaught") {
+            return Err(format!("unknown exception filter `{unknown}`: use `raised` or `uncaught`"));
+        }
+        self.exception_filters = args.filters;
+        if self.remote.is_some() {
+            self.send_exception_info().await?;
+        }
+        self.respond(request, None).await;
+        Ok(())
+    }
+
+    pub(super) async fn send_breakpoint(&mut self, remote_path: &str, b: &Breakpoint) -> Result<(), String> {
+        let (condition_kind, condition) = match &b.condition {
+            Some(c) if !c.trim().is_empty() => (ConditionKind::WhenTrue, c.clone()),
+            _ => (ConditionKind::Always, String::new()),
+        };
+        let (pass_count_kind, pass_count) = match &b.hit_condition {
+            Some(h) if !h.trim().is_empty() => parse_hit_condition(h)?,
+            _ => (PassCountKind::Always, 0),
+        };
+        self.send(Command::SetBreakpoint { id: b.id, line: b.line, file: remote_path.to_string(), condition_kind, condition, pass_count_kind, pass_count }).await
+    }
+
+    async fn set_breakpoints(&mut self, request: &Request) -> Result<(), String> {
+        let args: SetBreakpointsArgs = parse(request)?;
+        let Some(local_path) = args.source.path else {
+            return Err("setBreakpoints needs a source with a path".to_string());
+        };
+        let line_offset = if self.client.lines_start_at_1 { 0 } else { 1 };
+        let requested: Vec<Requested> = match (args.breakpoints, args.lines) {
+            (Some(bps), _) => bps
+                .into_iter()
+                .map(|b| Requested { line: b.line + line_offset, condition: b.condition, hit_condition: b.hit_condition, log_message: b.log_message })
+                .collect(),
+            (None, Some(lines)) => lines.into_iter().map(|line| Requested { line: line + line_offset, condition: None, hit_condition: None, log_message: None }).collect(),
+            (None, None) => Vec::new(),
+        };
+        for r in &requested {
+            if let Some(h) = r.hit_condition.as_deref().filter(|h| !h.trim().is_empty()) {
+                parse_hit_condition(h)?;
+            }
+        }
+        let remote_path = self.config.as_ref().map(|c| c.paths.to_remote(&local_path)).unwrap_or_else(|| local_path.clone());
+        let changes = self.breakpoints.set(&local_path, &remote_path, requested);
+        let mut waiting = Vec::new();
+        if self.remote.is_some() {
+            for b in &changes.removed {
+                // Twice: one remove may leave a second key behind (spec §6.6).
+                self.send(Command::RemoveBreakpoint { id: b.id, line: b.line }).await?;
+                self.send(Command::RemoveBreakpoint { id: b.id, line: b.line }).await?;
+            }
+            for b in &changes.changed {
+                // Re-set in place: same id, new condition and pass count.
+                self.send_breakpoint(&remote_path, b).await?;
+            }
+            for b in &changes.added {
+                self.send_breakpoint(&remote_path, b).await?;
+                waiting.push(b.id);
+            }
+        }
+        if waiting.is_empty() {
+            self.answer_breakpoints(request.clone(), &local_path).await;
+        } else {
+            self.bind_waits.push(BindWait { request: request.clone(), local_path, waiting, deadline: Instant::now() + BIND_WAIT });
+        }
+        Ok(())
+    }
+
+    pub(super) fn breakpoint_json(&self, local_path: &str, b: &Breakpoint) -> Value {
+        let line = if self.client.lines_start_at_1 { b.line } else { b.line - 1 };
+        let mut value = json!({ "id": b.id, "verified": b.state == BindState::Bound, "line": line, "source": { "name": file_name(local_path), "path": local_path } });
+        match b.state {
+            BindState::Bound => {}
+            BindState::Pending => {
+                value["message"] = json!("Pending: the module is not loaded yet; it binds when the module runs.");
+                value["reason"] = json!("pending");
+            }
+            BindState::Sent if self.remote.is_none() => {
+                value["message"] = json!("Not sent: not attached to a debuggee.");
+            }
+            BindState::Sent => {
+                value["message"] = json!("The debuggee has not confirmed this breakpoint yet.");
+                value["reason"] = json!("pending");
+            }
+        }
+        value
+    }
+
+    pub(super) async fn answer_breakpoints(&mut self, request: Request, local_path: &str) {
+        let requested_lines: Vec<i64> = self.breakpoints.file(local_path).map(|f| f.entries.iter().map(|b| b.line).collect()).unwrap_or_default();
+        let breakpoints: Vec<Value> = self
+            .breakpoints
+            .file(local_path)
+            .map(|f| f.entries.iter().map(|b| self.breakpoint_json(local_path, b)).collect())
+            .unwrap_or_default();
+        debug_assert_eq!(requested_lines.len(), breakpoints.len());
+        self.respond(&request, Some(json!({ "breakpoints": breakpoints }))).await;
+    }
+
+    async fn threads_request(&mut self, request: &Request) -> Result<(), String> {
+        let threads: Vec<Value> = self
+            .threads
+            .iter()
+            .map(|(remote, info)| json!({ "id": info.dap_id, "name": info.name.clone().unwrap_or_else(|| format!("Thread {remote}")) }))
+            .collect();
+        self.respond(request, Some(json!({ "threads": threads }))).await;
+        Ok(())
+    }
+
+    fn stopped_thread(&self, dap_thread: i64) -> Result<i64, String> {
+        let remote = self.threads.remote_of(dap_thread).ok_or_else(|| format!("there is no thread {dap_thread} (it may have exited)"))?;
+        match self.threads.get(remote) {
+            Some(info) if info.stopped => Ok(remote),
+            _ => Err(format!("thread {dap_thread} is running (it may be in native code and not stopped yet); pick the thread that stopped")),
+        }
+    }
+
+    async fn stack_trace(&mut self, request: &Request) -> Result<(), String> {
+        let args: StackTraceArgs = parse(request)?;
+        let remote = self.threads.remote_of(args.thread_id).ok_or_else(|| format!("there is no thread {} (it may have exited)", args.thread_id))?;
+        let (frames, stopped) = match self.threads.get(remote) {
+            Some(info) => (info.frames.clone(), info.stopped),
+            None => (Vec::new(), false),
+        };
+        if !stopped {
+            self.respond(request, Some(json!({ "stackFrames": [], "totalFrames": 0 }))).await;
+            return Ok(());
+        }
+        let total = frames.len();
+        let start = usize::try_from(args.start_frame.unwrap_or(0).max(0)).unwrap_or(usize::MAX).min(total);
+        let levels = args.levels.filter(|l| *l > 0).and_then(|l| usize::try_from(l).ok()).unwrap_or(total);
+        let column = if self.client.columns_start_at_1 { 1 } else { 0 };
+        let line_offset = if self.client.lines_start_at_1 { 0 } else { 1 };
+        let mut stack = Vec::new();
+        for (index, frame) in frames.iter().enumerate().skip(start).take(levels) {
+            let id = self.handles.frame_id(FrameRef { thread: remote, index: index as i64, kind: frame.kind });
+            let mut value = json!({ "id": id, "name": frame.function, "line": (frame.line - line_offset).max(0), "column": column });
+            if is_frozen(&frame.file) {
+                let name = frame.file.rfind("<frozen ").map(|i| &frame.file[i..]).unwrap_or(&frame.file);
+                value["source"] = json!({ "name": name, "presentationHint": "deemphasize" });
+                value["presentationHint"] = json!("subtle");
+            } else {
+                let local = self.config.as_ref().map(|c| c.paths.to_local(&frame.file)).unwrap_or_else(|| frame.file.clone());
+                value["source"] = json!({ "name": file_name(&local), "path": local });
+            }
+            stack.push(value);
+        }
+        self.respond(request, Some(json!({ "stackFrames": stack, "totalFrames": total }))).await;
+        Ok(())
+    }
+
+    async fn scopes(&mut self, request: &Request) -> Result<(), String> {
+        let args: ScopesArgs = parse(request)?;
+        let frame = self.handles.frame(args.frame_id).ok_or_else(|| format!("frame {} is no longer valid: the program has run since", args.frame_id))?;
+        let function = self.threads.get(frame.thread).and_then(|t| usize::try_from(frame.index).ok().and_then(|i| t.frames.get(i))).map(|f| f.function.clone());
+        let mut scopes = Vec::new();
+        if function.as_deref() == Some("<module>") {
+            let reference = self.handles.container_id(Container::Locals(frame));
+            scopes.push(json!({ "name": "Globals", "variablesReference": reference, "expensive": false }));
+        } else {
+            let locals = self.handles.container_id(Container::Locals(frame));
+            scopes.push(json!({ "name": "Locals", "presentationHint": "locals", "variablesReference": locals, "expensive": false }));
+            let globals = self.handles.container_id(Container::Globals(frame));
+            scopes.push(json!({ "name": "Globals", "variablesReference": globals, "expensive": true }));
+        }
+        self.respond(request, Some(json!({ "scopes": scopes }))).await;
+        Ok(())
+    }
+
+    /// A DAP variable for a value, registering a container when it can be expanded.
+    pub(super) fn variable_json(&mut self, frame: FrameRef, name: &str, expression: Option<&str>, value: &crate::legacy::messages::PyObject) -> Value {
+        let mut v = json!({ "name": name, "value": value.repr.clone().unwrap_or_default(), "variablesReference": 0 });
+        if !value.type_name.is_empty() {
+            v["type"] = json!(value.type_name);
+        }
+        if let Some(expression) = expression {
+            v["evaluateName"] = json!(expression);
+            if value.is_expandable() {
+                let indexed = matches!(value.type_name.as_str(), "list" | "tuple") && value.length > 0;
+                let container = Container::Expression { frame, expression: expression.to_string(), indexed_length: indexed.then_some(value.length) };
+                v["variablesReference"] = json!(self.handles.container_id(container));
+                if indexed {
+                    v["indexedVariables"] = json!(value.length);
+                }
+            }
+        }
+        v
+    }
+
+    async fn variables(&mut self, request: &Request) -> Result<(), String> {
+        let args: VariablesArgs = parse(request)?;
+        let container = self.handles.container(args.variables_reference).cloned().ok_or_else(|| {
+            format!("variablesReference {} is no longer valid: the program has run since", args.variables_reference)
+        })?;
+        let start = args.start.unwrap_or(0).max(0);
+        let count = args.count.filter(|c| *c > 0);
+        match container {
+            Container::Locals(frame) => {
+                let variables = self
+                    .threads
+                    .get(frame.thread)
+                    .and_then(|t| usize::try_from(frame.index).ok().and_then(|i| t.frames.get(i)))
+                    .map(|f| f.variables.clone())
+                    .unwrap_or_default();
+                let mut out = Vec::new();
+                for var in variables.iter().filter(|v| !(v.value.type_name.is_empty() && v.value.repr.as_deref() == Some("<undefined>"))) {
+                    out.push(self.variable_json(frame, &var.name, Some(&var.name), &var.value));
+                }
+                let out = page(out, start, count);
+                self.respond(request, Some(json!({ "variables": out }))).await;
+                Ok(())
+            }
+            Container::Globals(frame) => self.enum_children(request, frame, "globals()".to_string(), super::requests::ChildrenShape::Globals).await,
+            Container::Expression { frame, expression, indexed_length } => {
+                match (args.filter.as_deref(), indexed_length) {
+                    (Some("named"), Some(_)) => {
+                        self.respond(request, Some(json!({ "variables": [] }))).await;
+                        Ok(())
+                    }
+                    (Some("indexed"), Some(length)) if count.is_some() || start > 0 => {
+                        let end = count.map(|c| start.saturating_add(c)).unwrap_or(length).min(length);
+                        let text = format!("({expression})[{start}:{end}]");
+                        self.enum_children(request, frame, text, ChildrenShape::Slice { expression, start }).await
+                    }
+                    _ => {
+                        let shape = ChildrenShape::All { start: usize::try_from(start).unwrap_or(0), count: count.and_then(|c| usize::try_from(c).ok()) };
+                        self.enum_children(request, frame, expression, shape).await
+                    }
+                }
+            }
+        }
+    }
+
+    async fn enum_children(&mut self, request: &Request, frame: FrameRef, text: String, shape: ChildrenShape) -> Result<(), String> {
+        self.check_frame(frame)?;
+        let execution_id = self.execution_id();
+        self.send(Command::EnumChildren { text, thread: frame.thread, frame: frame.index, execution_id, frame_kind: frame.kind }).await?;
+        self.park(execution_id, Waiter::Children { request: request.clone(), shape, frame });
+        Ok(())
+    }
+
+    /// The frame must belong to a stopped thread's current stack.
+    fn check_frame(&self, frame: FrameRef) -> Result<(), String> {
+        let thread = self.threads.get(frame.thread).ok_or("that thread has exited")?;
+        if !thread.stopped {
+            return Err("the thread is running; values can only be read while it is stopped".to_string());
+        }
+        if usize::try_from(frame.index).map_or(true, |i| i >= thread.frames.len()) {
+            return Err("that frame is no longer on the stack".to_string());
+        }
+        Ok(())
+    }
+
+    async fn evaluate(&mut self, request: &Request) -> Result<(), String> {
+        let args: EvaluateArgs = parse(request)?;
+        let frame = match args.frame_id {
+            Some(id) => self.handles.frame(id).ok_or_else(|| format!("frame {id} is no longer valid: the program has run since"))?,
+            None => {
+                let thread = self.threads.any_stopped().ok_or("evaluate needs a stopped program: pause it or wait for a breakpoint")?;
+                let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
+                FrameRef { thread, index: 0, kind }
+            }
+        };
+        self.check_frame(frame)?;
+        let execution_id = self.execution_id();
+        self.send(Command::Execute {
+            text: args.expression.clone(),
+            thread: frame.thread,
+            frame: frame.index,
+            execution_id,
+            frame_kind: frame.kind,
+            repr_kind: ReprKind::Normal,
+        })
+        .await?;
+        self.park(execution_id, Waiter::Evaluate { request: request.clone(), expression: args.expression, frame });
+        Ok(())
+    }
+
+    pub(super) async fn resume_all(&mut self) -> Result<(), String> {
+        self.send(Command::ResumeAll).await?;
+        self.threads.mark_all_running();
+        self.handles.clear();
+        Ok(())
+    }
+
+    async fn continue_request(&mut self, request: &Request) -> Result<(), String> {
+        let args: ThreadArgs = parse(request)?;
+        if let Some(remote) = self.threads.remote_of(args.thread_id).filter(|r| self.threads.get(*r).is_some_and(|t| t.stopped)) {
+            // A step that landed on a breakpoint keeps its step mode; clear it so the
+            // program runs freely (spec §4.5).
+            self.send(Command::ClearStepping { thread: remote }).await?;
+        }
+        self.resume_all().await?;
+        self.respond(request, Some(json!({ "allThreadsContinued": true }))).await;
+        Ok(())
+    }
+
+    async fn step(&mut self, request: &Request) -> Result<(), String> {
+        let args: ThreadArgs = parse(request)?;
+        let remote = self.stopped_thread(args.thread_id)?;
+        let command = match request.command.as_str() {
+            "next" => Command::StepOver { thread: remote },
+            "stepIn" => Command::StepInto { thread: remote },
+            _ => Command::StepOut { thread: remote },
+        };
+        self.send(command).await?;
+        // A step resumes every thread.
+        self.threads.mark_all_running();
+        self.handles.clear();
+        self.respond(request, None).await;
+        Ok(())
+    }
+
+    async fn pause(&mut self, request: &Request) -> Result<(), String> {
+        self.send(Command::BreakAll).await?;
+        self.respond(request, None).await;
+        Ok(())
+    }
+
+    async fn disconnect(&mut self, request: &Request) -> Result<(), String> {
+        let args: DisconnectArgs = parse(request).unwrap_or_default();
+        if self.remote.is_none() {
+            self.finish_disconnect(request.clone()).await;
+            return Ok(());
+        }
+        if args.terminate_debuggee == Some(true) {
+            if let Some(thread) = self.threads.any_stopped() {
+                let execution_id = self.execution_id();
+                self.send(exit_command(thread, execution_id)).await?;
+                self.park(execution_id, Waiter::Exit { request: request.clone() });
+                return Ok(());
+            }
+            self.output("important", "The app is running, so it cannot be terminated from here (ptvsd has no terminate command); detaching instead.\n").await;
+        }
+        self.send(Command::Detach).await?;
+        self.detach_wait = Some((request.clone(), Instant::now() + DETACH_WAIT));
+        Ok(())
+    }
+
+    async fn terminate(&mut self, request: &Request) -> Result<(), String> {
+        let Some(thread) = self.threads.any_stopped() else {
+            return Err("ptvsd can only end the app while it is stopped: pause it first, or disconnect to detach".to_string());
+        };
+        let execution_id = self.execution_id();
+        self.send(exit_command(thread, execution_id)).await?;
+        self.park(execution_id, Waiter::Exit { request: request.clone() });
+        Ok(())
+    }
+
+    async fn exception_info(&mut self, request: &Request) -> Result<(), String> {
+        let args: ThreadArgs = parse(request)?;
+        let Some((thread, stop)) = self.last_exception.clone().filter(|(t, _)| *t == args.thread_id) else {
+            return Err(format!("thread {} did not stop on an exception", args.thread_id));
+        };
+        let _ = thread;
+        let mut details = json!({ "typeName": stop.type_name, "message": stop.message });
+        if let Some(trace) = &stop.trace {
+            details["stackTrace"] = json!(trace);
+        }
+        let body = json!({
+            "exceptionId": stop.type_name,
+            "description": stop.message,
+            "breakMode": if stop.unhandled { "unhandled" } else { "always" },
+            "details": details,
+        });
+        self.respond(request, Some(body)).await;
+        Ok(())
+    }
+}
+
+/// `os._exit` on a stopped thread: ptvsd has no terminate command (spec §3.2).
+fn exit_command(thread: i64, execution_id: i64) -> Command {
+    Command::Execute {
+        text: "__import__('os')._exit(0)".to_string(),
+        thread,
+        frame: 0,
+        execution_id,
+        frame_kind: FrameKind::Python,
+        repr_kind: ReprKind::Normal,
+    }
+}
+
+/// Applies DAP `start`/`count` to a full list.
+pub(super) fn page(items: Vec<Value>, start: i64, count: Option<i64>) -> Vec<Value> {
+    let start = usize::try_from(start).unwrap_or(0);
+    let iter = items.into_iter().skip(start);
+    match count.and_then(|c| usize::try_from(c).ok()) {
+        Some(c) => iter.take(c).collect(),
+        None => iter.collect(),
+    }
+}
+
+#[allow(dead_code)]
+pub(super) fn python_string(text: &str) -> String {
+    py_str(text)
+}
