@@ -1,0 +1,195 @@
+//! A small DAP test client: spawns the real `ptvsd-dap` binary, frames messages, matches
+//! responses to requests, and buffers events so none is missed (DebugClient's race).
+//! Every message the adapter sends is kept for schema validation.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::VecDeque;
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+pub struct DapClient {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    incoming: mpsc::UnboundedReceiver<Value>,
+    events: VecDeque<Value>,
+    /// Every message the adapter sent, in order.
+    pub received: Vec<Value>,
+    seq: i64,
+    pub stderr_path: std::path::PathBuf,
+}
+
+async fn read_frames(stdout: tokio::process::ChildStdout, tx: mpsc::UnboundedSender<Value>) {
+    let mut reader = BufReader::new(stdout);
+    loop {
+        let mut length = None;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some(v) = line.strip_prefix("Content-Length:") {
+                length = v.trim().parse::<usize>().ok();
+            } else {
+                panic!("the adapter wrote a non-DAP line to stdout: {line:?}");
+            }
+        }
+        let length = length.expect("a frame without Content-Length on stdout");
+        let mut body = vec![0u8; length];
+        if reader.read_exact(&mut body).await.is_err() {
+            return;
+        }
+        let value: Value = serde_json::from_slice(&body).expect("the adapter wrote invalid JSON");
+        if tx.send(value).is_err() {
+            return;
+        }
+    }
+}
+
+impl DapClient {
+    /// Starts the adapter with extra arguments (e.g. `--log-level debug`).
+    pub async fn spawn(args: &[&str]) -> DapClient {
+        let stderr_path = std::env::temp_dir().join(format!("ptvsd-dap-test-{}-{}.log", std::process::id(), rand_suffix()));
+        let stderr = std::fs::File::create(&stderr_path).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ptvsd-dap"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(stderr))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("spawn ptvsd-dap");
+        let stdin = child.stdin.take();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(read_frames(stdout, tx));
+        DapClient { child, stdin, incoming: rx, events: VecDeque::new(), received: Vec::new(), seq: 0, stderr_path }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).await.unwrap();
+        stdin.flush().await.unwrap();
+    }
+
+    pub async fn send_request(&mut self, command: &str, arguments: Value) -> i64 {
+        self.seq += 1;
+        let mut message = json!({ "seq": self.seq, "type": "request", "command": command });
+        if !arguments.is_null() {
+            message["arguments"] = arguments;
+        }
+        let body = message.to_string();
+        self.send_raw(format!("Content-Length: {}\r\n\r\n{}", body.len(), body).as_bytes()).await;
+        self.seq
+    }
+
+    async fn next_message(&mut self, timeout: Duration) -> Option<Value> {
+        match tokio::time::timeout(timeout, self.incoming.recv()).await {
+            Ok(Some(v)) => {
+                self.received.push(v.clone());
+                Some(v)
+            }
+            _ => None,
+        }
+    }
+
+    /// Sends a request and returns its response (success or not).
+    pub async fn request(&mut self, command: &str, arguments: Value) -> Value {
+        let seq = self.send_request(command, arguments).await;
+        self.response_to(seq, command).await
+    }
+
+    pub async fn response_to(&mut self, seq: i64, command: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Some(message) = self.next_message(left).await else {
+                panic!("no response to {command} (seq {seq}) within {TIMEOUT:?}; stderr:\n{}", self.stderr());
+            };
+            if message["type"] == "response" && message["request_seq"] == seq {
+                return message;
+            }
+            if message["type"] == "event" {
+                self.events.push_back(message);
+            }
+        }
+    }
+
+    /// Like `request` but panics unless it succeeded; returns the body.
+    pub async fn ok(&mut self, command: &str, arguments: Value) -> Value {
+        let response = self.request(command, arguments).await;
+        assert_eq!(response["success"], true, "{command} failed: {response}\nstderr:\n{}", self.stderr());
+        response.get("body").cloned().unwrap_or(Value::Null)
+    }
+
+    /// Waits for an event (buffered ones first) that satisfies `filter`.
+    pub async fn wait_event_where(&mut self, name: &str, timeout: Duration, filter: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = self.events.iter().position(|e| e["event"] == name && filter(e)) {
+            return self.events.remove(i).unwrap();
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let Some(message) = self.next_message(left).await else {
+                panic!("no {name} event within {timeout:?}; buffered: {:?}\nstderr:\n{}", self.events.iter().map(|e| e["event"].clone()).collect::<Vec<_>>(), self.stderr());
+            };
+            if message["type"] == "event" {
+                if message["event"] == name && filter(&message) {
+                    return message;
+                }
+                self.events.push_back(message);
+            }
+        }
+    }
+
+    pub async fn wait_event(&mut self, name: &str) -> Value {
+        self.wait_event_where(name, TIMEOUT, |_| true).await
+    }
+
+    /// All `output` text seen so far (events consumed or buffered).
+    pub fn output_text(&self) -> String {
+        self.received.iter().filter(|m| m["event"] == "output").filter_map(|m| m["body"]["output"].as_str()).collect()
+    }
+
+    /// Drains what is left within `timeout`.
+    pub async fn drain(&mut self, timeout: Duration) {
+        while let Some(m) = self.next_message(timeout).await {
+            if m["type"] == "event" {
+                self.events.push_back(m);
+            }
+        }
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// Waits for the adapter to exit; returns its status code.
+    pub async fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        match tokio::time::timeout(timeout, self.child.wait()).await {
+            Ok(Ok(status)) => status.code(),
+            _ => None,
+        }
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0));
+    h.finish()
+}
