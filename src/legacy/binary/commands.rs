@@ -30,15 +30,7 @@ pub(super) fn write_command(dst: &mut BytesMut, command: &Command, layout: Layou
         Command::AutoResumeThread { thread } => tag_i64(dst, b"ares", *thread),
         Command::ClearStepping { thread } => tag_i64(dst, b"clst", *thread),
         Command::GetThreadFrames { thread } => tag_i64(dst, b"thrf", *thread),
-        Command::SetBreakpoint {
-            id,
-            line,
-            file,
-            condition_kind,
-            condition,
-            pass_count_kind,
-            pass_count,
-        } => {
+        Command::SetBreakpoint { id, line, file, condition_kind, condition, pass_count_kind, pass_count } => {
             if layout.old_breakpoints() {
                 if *pass_count_kind != PassCountKind::Always {
                     return Err(ProtocolError::Unsupported { command: "a breakpoint pass count", version });

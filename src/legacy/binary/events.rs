@@ -8,9 +8,7 @@ use bytes::BytesMut;
 
 use super::Layout;
 use crate::legacy::error::ProtocolError;
-use crate::legacy::messages::{
-    Child, Event, ExceptionStop, Frame, FrameKind, OutputChannel, PyObject, Variable,
-};
+use crate::legacy::messages::{Child, Event, ExceptionStop, Frame, FrameKind, OutputChannel, PyObject, Variable};
 use crate::legacy::wire::{put_i64, put_sstr, put_tag, Parse, Reader, Stop};
 
 /// Wire value of a Django frame kind: such frames carry the Python source behind them.
@@ -93,9 +91,7 @@ fn read_output(r: &mut Reader<'_>) -> Parse<Event> {
     let next_is_async_break = r.peek(4).is_ok_and(|ahead| ahead == b"ASBR");
     let text = match r.sstr("program output") {
         Ok(text) => text.unwrap_or_default(),
-        Err(Stop::Invalid(ProtocolError::BadStringKind { .. })) => {
-            return Err(ProtocolError::TruncatedOutput.into())
-        }
+        Err(Stop::Invalid(ProtocolError::BadStringKind { .. })) => return Err(ProtocolError::TruncatedOutput.into()),
         Err(Stop::Invalid(ProtocolError::TooLarge { .. } | ProtocolError::NegativeLength { .. }))
             if next_is_async_break =>
         {
@@ -319,9 +315,7 @@ pub(super) fn write_event(dst: &mut BytesMut, event: &Event, layout: Layout) -> 
             tag_i64(dst, b"MODL", *module_id);
             put_sstr(dst, Some(file));
         }
-        Event::ModulesChanged => {
-            return Err(ProtocolError::Unsupported { command: "legacyModulesChanged", version })
-        }
+        Event::ModulesChanged => return Err(ProtocolError::Unsupported { command: "legacyModulesChanged", version }),
         Event::FrameList { thread, name, frames } => {
             tag_i64(dst, b"THRF", *thread);
             put_sstr(dst, name.as_deref());
@@ -340,8 +334,7 @@ pub(super) fn write_event(dst: &mut BytesMut, event: &Event, layout: Layout) -> 
         Event::StepDone { thread } => tag_i64(dst, b"STPD", *thread),
         Event::AsyncBreak { thread } => tag_i64(dst, b"ASBR", *thread),
         Event::Exception(stop) if stop.rich => {
-            let mut entries: Vec<(&str, &str)> =
-                vec![(KEY_TYPENAME, &stop.type_name), (KEY_MESSAGE, &stop.message)];
+            let mut entries: Vec<(&str, &str)> = vec![(KEY_TYPENAME, &stop.type_name), (KEY_MESSAGE, &stop.message)];
             if stop.unhandled {
                 entries.push((KEY_BREAKTYPE, UNHANDLED));
             }
@@ -399,9 +392,7 @@ pub(super) fn write_event(dst: &mut BytesMut, event: &Event, layout: Layout) -> 
         Event::CommandFailed { .. } => {
             return Err(ProtocolError::Unsupported { command: "a failure response", version })
         }
-        Event::Unknown { .. } => {
-            return Err(ProtocolError::Unsupported { command: "an unknown JSON event", version })
-        }
+        Event::Unknown { .. } => return Err(ProtocolError::Unsupported { command: "an unknown JSON event", version }),
     }
     Ok(())
 }

@@ -24,6 +24,7 @@ mod commands;
 mod events;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests;
 
 use bytes::{Buf, BytesMut};
@@ -84,17 +85,17 @@ impl Progress {
         match parse(&mut reader) {
             Ok(item) => {
                 let size = reader.position();
+                // Whole or in pieces, a message above the cap gets the same verdict.
+                if size > limits.max_message {
+                    return Err(too_large(size, limits));
+                }
                 src.advance(size);
                 self.need = 0;
                 Ok(Some((item, size)))
             }
             Err(Stop::NeedBytes(total)) => {
                 if total > limits.max_message {
-                    return Err(ProtocolError::TooLarge {
-                        what: "a message",
-                        size: total as u64,
-                        limit: limits.max_message as u64,
-                    });
+                    return Err(too_large(total, limits));
                 }
                 self.need = total;
                 Ok(None)
@@ -102,6 +103,10 @@ impl Progress {
             Err(Stop::Invalid(error)) => Err(error),
         }
     }
+}
+
+fn too_large(size: usize, limits: Limits) -> ProtocolError {
+    ProtocolError::TooLarge { what: "a message", size: size as u64, limit: limits.max_message as u64 }
 }
 
 /// The stream ended with part of a message buffered.
