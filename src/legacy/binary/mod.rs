@@ -3,9 +3,10 @@
 //! Owns: the byte layouts of every debug-session command and event for each binary
 //! version (spec §3.2–§3.7), and incremental framing of an unframed byte stream: a message
 //! is only known to be complete once it parses, so nothing is consumed until it does, and
-//! the size the parse stopped at is remembered so a large message arriving in small
-//! chunks is not re-parsed for every chunk. [`BinaryClientCodec`] is our side;
-//! [`BinaryServerCodec`] plays ptvsd for fake peers and round-trip tests.
+//! the buffer size the parse stopped at is remembered so that, e.g., a long string arriving
+//! in small chunks is parsed once rather than once per chunk. Results never depend on how
+//! the bytes were chunked. [`BinaryClientCodec`] is our side; [`BinaryServerCodec`] plays
+//! ptvsd for fake peers and round-trip tests.
 //!
 //! Version differences (the version comes from the handshake):
 //! * v2 and v4: `brkp`/`brkc` carry a condition and a break-when-changed flag; there is no
@@ -14,8 +15,10 @@
 //!   lists attributes and indices without expressions; `exec` has no repr kind; `chld`
 //!   carries an extra integer (sent as 0).
 //!
-//! Anything the version cannot carry is refused with [`ProtocolError::Unsupported`]
-//! before a byte is written. An unknown tag is fatal: the binary stream cannot resync.
+//! Anything the version cannot carry (those commands; a pass count or an `Other` condition
+//! kind in a v2/v4 `brkp`; a non-normal repr kind in a v2 `exec`) is refused with
+//! [`ProtocolError::Unsupported`] before a byte is written, rather than silently changing
+//! what the command means. An unknown tag is fatal: the binary stream cannot resync.
 //!
 //! Must not know: DAP, transports, the handshake, or when a command may be sent (e.g.
 //! that `thrf` kills ptvsd 2.2.0): that is the session's business.
@@ -63,6 +66,10 @@ impl Layout {
 }
 
 /// What the decoder remembers between calls.
+///
+/// The hint only skips attempts that cannot succeed; a message made of many small fields
+/// (a big frame list) is still re-parsed from its start each time new bytes pass the
+/// point the previous attempt stopped at.
 #[derive(Debug, Default)]
 struct Progress {
     /// Total buffered bytes the last attempt needed; below this, don't re-parse.
