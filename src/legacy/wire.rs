@@ -80,6 +80,12 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Looks at the next `n` bytes without consuming them.
+    pub fn peek(&self, n: usize) -> Parse<&'a [u8]> {
+        let end = self.pos.checked_add(n).ok_or(Stop::NeedBytes(usize::MAX))?;
+        self.buf.get(self.pos..end).ok_or(Stop::NeedBytes(end))
+    }
+
     pub fn u8(&mut self) -> Parse<u8> {
         let b = self.take(1)?;
         Ok(b[0])
