@@ -674,3 +674,88 @@ pub(super) fn page(items: Vec<Value>, start: i64, count: Option<i64>) -> Vec<Val
 pub(super) fn python_string(text: &str) -> String {
     py_str(text)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use super::*;
+    use crate::dap::types::Message;
+    use tokio::sync::mpsc;
+
+    /// Capability → the request it promises.
+    const CAPABILITY_REQUESTS: &[(&str, &str)] = &[
+        ("supportsConfigurationDoneRequest", "configurationDone"),
+        ("supportsTerminateRequest", "terminate"),
+        ("supportsExceptionInfoRequest", "exceptionInfo"),
+        ("supportsGotoTargetsRequest", "gotoTargets"),
+        ("supportsSetVariable", "setVariable"),
+        ("supportsSetExpression", "setExpression"),
+        ("supportsCompletionsRequest", "completions"),
+        ("supportsModulesRequest", "modules"),
+        ("supportsLoadedSourcesRequest", "loadedSources"),
+        ("supportsRestartRequest", "restart"),
+        ("supportsStepBack", "stepBack"),
+        ("supportsFunctionBreakpoints", "setFunctionBreakpoints"),
+        ("supportsDataBreakpoints", "dataBreakpointInfo"),
+        ("supportsDisassembleRequest", "disassemble"),
+        ("supportsReadMemoryRequest", "readMemory"),
+        ("supportsStepInTargetsRequest", "stepInTargets"),
+        ("supportsRestartFrame", "restartFrame"),
+        ("supportsCancelRequest", "cancel"),
+        ("supportsBreakpointLocationsRequest", "breakpointLocations"),
+    ];
+
+    async fn answer(command: &str) -> Value {
+        let (out_tx, mut out_rx) = mpsc::channel(64);
+        let (in_tx, in_rx) = mpsc::channel(64);
+        let session = Session::new(out_tx, in_tx.clone());
+        let task = tokio::spawn(session.run(in_rx));
+        for (seq, cmd) in [(1, "initialize"), (2, command)] {
+            in_tx.send(crate::session::Input::Editor(crate::session::EditorMessage::Request(Request { seq, command: cmd.into(), arguments: None }))).await.unwrap();
+        }
+        let mut found = None;
+        while let Some(message) = out_rx.recv().await {
+            if let Message::Response(r) = message {
+                if r.request_seq == 2 {
+                    found = Some(serde_json::to_value(&r).unwrap());
+                    break;
+                }
+            }
+        }
+        drop(in_tx);
+        task.abort();
+        found.unwrap()
+    }
+
+    fn unsupported(response: &Value) -> bool {
+        response["success"] == false && response["message"].as_str().unwrap_or("").contains("does not support")
+    }
+
+    #[tokio::test]
+    async fn advertised_capabilities_match_the_dispatcher() {
+        let caps = capabilities();
+        for (capability, command) in CAPABILITY_REQUESTS {
+            let advertised = caps.get(*capability).and_then(Value::as_bool).unwrap_or(false);
+            let handled = HANDLED_COMMANDS.contains(command);
+            assert_eq!(advertised, handled, "{capability} advertised={advertised} but `{command}` handled={handled}");
+            let response = answer(command).await;
+            assert_eq!(!unsupported(&response), handled, "`{command}`: {response}");
+        }
+        for command in HANDLED_COMMANDS {
+            let response = answer(command).await;
+            assert!(!unsupported(&response), "`{command}` is listed as handled but the dispatcher refuses it: {response}");
+        }
+    }
+
+    #[tokio::test]
+    async fn requests_before_initialize_are_refused() {
+        let (out_tx, mut out_rx) = mpsc::channel(8);
+        let (in_tx, in_rx) = mpsc::channel(8);
+        tokio::spawn(Session::new(out_tx, in_tx.clone()).run(in_rx));
+        in_tx.send(crate::session::Input::Editor(crate::session::EditorMessage::Request(Request { seq: 7, command: "threads".into(), arguments: None }))).await.unwrap();
+        let Some(Message::Response(r)) = out_rx.recv().await else { panic!("no response") };
+        assert!(!r.success);
+        assert_eq!(r.request_seq, 7);
+        assert!(r.message.unwrap().contains("initialize"));
+    }
+}
