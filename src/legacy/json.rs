@@ -1,21 +1,23 @@
-//! STUB — replaced by the JSON codec (v7/v8). The public API below is the contract.
+//! The JSON dialect (protocol versions 7 and 8: ptvsd 3.1 and 3.2), spec §1.3 and §3.
+//!
+//! Owns: `Content-Length` framing ([`decode_frame`], [`encode_frame`], also used by the
+//! handshake) and lenient JSON parsing (ptvsd emits lone surrogate escapes such as
+//! `"\udc80"`, which are read as U+FFFD). The codecs below are still stubs.
+//! Must not know: DAP, transports, the handshake sequence, or the binary dialect.
+
+mod frame;
+
+#[cfg(test)]
+mod tests;
+
+pub use self::frame::{decode_frame, encode_frame};
 
 use bytes::BytesMut;
-use serde_json::Value;
 use tokio_util::codec::{Decoder, Encoder};
 
 use super::error::ProtocolError;
 use super::messages::{Command, Event};
 use super::wire::Limits;
-
-/// Decodes one `Content-Length` framed JSON body (lenient about lone surrogates).
-/// `Ok(None)` means more bytes are needed; nothing is consumed until a whole frame is there.
-pub fn decode_frame(_src: &mut BytesMut, _limits: &Limits) -> Result<Option<Value>, ProtocolError> {
-    Err(ProtocolError::Unsupported { command: "decode_frame", version: 0 })
-}
-
-/// Appends one framed message (header and body) to `dst`.
-pub fn encode_frame(_value: &Value, _dst: &mut BytesMut) {}
 
 /// Client side: decodes server events and responses, encodes client commands.
 #[derive(Debug)]
