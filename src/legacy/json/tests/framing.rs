@@ -3,6 +3,7 @@
 use bytes::BytesMut;
 use serde_json::{json, Value};
 
+use super::fixtures::framed;
 use crate::legacy::error::ProtocolError;
 use crate::legacy::json::frame::{replace_lone_surrogates, MAX_HEADER};
 use crate::legacy::json::{decode_frame, encode_frame};
@@ -230,11 +231,4 @@ fn encode_frame_appends_header_and_body() {
     assert_eq!(body.len(), 17, "the length counts UTF-8 bytes, not characters");
     let _ = dst.split_to(2);
     assert_eq!(decode_frame(&mut dst, &Limits::default()).unwrap(), Some(value));
-}
-
-/// One framed message as ptvsd sends it.
-fn framed(body: &str) -> Vec<u8> {
-    let mut bytes = format!("Content-Length: {}\r\n\r\n", body.len()).into_bytes();
-    bytes.extend_from_slice(body.as_bytes());
-    bytes
 }
