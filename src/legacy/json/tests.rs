@@ -2,6 +2,8 @@
 //! transcripts in `tests/fixtures/legacy/`, malformed input, and round-trip properties.
 #![allow(clippy::unwrap_used, clippy::panic)]
 
+mod codec;
 mod fixtures;
 mod framing;
 mod golden;
+mod props;
