@@ -94,8 +94,6 @@ pub struct WsTransport {
     /// The unread rest of the last binary message.
     pending: Bytes,
     ping: Option<Interval>,
-    ping_due: bool,
-    flush_due: bool,
     eof: bool,
 }
 
@@ -110,8 +108,6 @@ impl WsTransport {
             ws,
             pending: Bytes::new(),
             ping,
-            ping_due: false,
-            flush_due: false,
             eof: false,
         }
     }
@@ -126,39 +122,27 @@ impl WsTransport {
         }
     }
 
-    /// Queues and flushes a Ping when the interval has elapsed. Errors are left for the
-    /// read path to report.
+    /// Sends a Ping when the interval has elapsed.
+    ///
+    /// This runs on the reader's task, so it must not touch the Sink's `poll_ready` /
+    /// `poll_flush`: tokio-tungstenite keeps one waker slot for Sink operations, and
+    /// registering the reader there would steal the wake-up of a writer task blocked on a
+    /// full socket. `start_send` registers no waker, and with `write_buffer_size(0)` the
+    /// frame goes straight to the socket; if the socket is full it stays queued and the
+    /// writer's next flush sends it.
     fn drive_ping(&mut self, cx: &mut Context<'_>) {
-        if let Some(interval) = &mut self.ping {
-            while interval.poll_tick(cx).is_ready() {
-                self.ping_due = true;
-            }
+        let Some(interval) = &mut self.ping else {
+            return;
+        };
+        let mut due = false;
+        while interval.poll_tick(cx).is_ready() {
+            due = true;
         }
-        if self.ping_due {
-            match Pin::new(&mut self.ws).poll_ready(cx) {
-                Poll::Ready(Ok(())) => {
-                    self.ping_due = false;
-                    match Pin::new(&mut self.ws).start_send(Message::Ping(Bytes::new())) {
-                        Ok(()) => self.flush_due = true,
-                        Err(error) => tracing::debug!(%error, "WebSocket ping not sent"),
-                    }
-                }
-                Poll::Ready(Err(error)) => {
-                    self.ping_due = false;
-                    tracing::debug!(%error, "WebSocket ping not sent");
-                }
-                Poll::Pending => {}
-            }
-        }
-        if self.flush_due {
-            match Pin::new(&mut self.ws).poll_flush(cx) {
-                Poll::Ready(result) => {
-                    self.flush_due = false;
-                    if let Err(error) = result {
-                        tracing::debug!(%error, "WebSocket ping flush failed");
-                    }
-                }
-                Poll::Pending => {}
+        if due {
+            match Pin::new(&mut self.ws).start_send(Message::Ping(Bytes::new())) {
+                Ok(()) => tracing::trace!("WebSocket ping sent"),
+                // The read path reports a dead connection.
+                Err(error) => tracing::debug!(%error, "WebSocket ping not sent"),
             }
         }
     }
@@ -234,8 +218,9 @@ impl AsyncRead for WsTransport {
                     Message::Close(frame) => {
                         tracing::debug!(?frame, "WebSocket Close received");
                         this.eof = true;
-                        // Send tungstenite's queued Close reply if the socket takes it now.
-                        let _ = Pin::new(&mut this.ws).poll_flush(cx);
+                        // tungstenite queued the Close reply; its next read sends it (through
+                        // the reader's waker slot) and then reports the end.
+                        let _ = Pin::new(&mut this.ws).poll_next(cx);
                         return Poll::Ready(Ok(()));
                     }
                 },
@@ -370,7 +355,9 @@ pub(crate) async fn connect(
         }
         _ => Carrier::Plain(tcp),
     };
-    let config = WebSocketConfig::default();
+    // Write each frame straight through: a ptvsd message is small and latency matters, and
+    // pings sent from the read side (see `drive_ping`) must not wait for a flush.
+    let config = WebSocketConfig::default().write_buffer_size(0);
     let upgrade = tokio_tungstenite::client_async_with_config(request, carrier, Some(config));
     match timeout_at(deadline, upgrade).await {
         Err(_) => Err(TransportError::Timeout {
