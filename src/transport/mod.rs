@@ -214,3 +214,23 @@ pub async fn connect(
     tracing::debug!(%endpoint, kind = stream.kind(), "connected");
     Ok(stream)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_byte_stream<T: AsyncRead + AsyncWrite + Unpin + Send + 'static>() {}
+
+    #[test]
+    fn remote_stream_is_one_sendable_byte_stream() {
+        assert_byte_stream::<RemoteStream>();
+    }
+
+    #[test]
+    fn defaults() {
+        let o = ConnectOptions::default();
+        assert_eq!(o.connect_timeout, Duration::from_secs(10));
+        assert_eq!(o.ping_interval, Some(Duration::from_secs(30)));
+        assert!(!o.insecure_tls && o.ca_file.is_none() && o.wake_url.is_none());
+    }
+}

@@ -42,7 +42,8 @@ pub(crate) fn client_config(options: &ConnectOptions) -> Result<Arc<ClientConfig
                 detail: e.to_string(),
             },
             scheme: Scheme::Tcps,
-            authority: String::new(),
+            // Unreachable with the ring provider, which supports both versions.
+            authority: "(TLS configuration)".into(),
         })?;
     if options.insecure_tls {
         tracing::warn!("TLS certificate verification is off (insecure mode)");
