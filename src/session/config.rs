@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use thiserror::Error;
 
 use super::paths::{PathMapper, PathMapping};
-use crate::transport::{ConnectOptions, Endpoint};
+use crate::transport::{ConnectOptions, Endpoint, Secret};
 
 /// Every key `attach` understands, with a one-line description (the README and the
 /// editors' schemas mirror this list).
@@ -146,7 +146,7 @@ impl AttachConfig {
                     }
                 };
                 let secret = args.string("secret")?.unwrap_or_default();
-                Endpoint::from_parts(&host, port, &secret)
+                Endpoint::from_parts(host, port, Secret::new(secret))
             }
             (None, None) => return Err(ConfigError::NoTarget),
         };

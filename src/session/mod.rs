@@ -119,11 +119,16 @@ struct BindWait {
 /// The live connection to ptvsd.
 struct Remote {
     sink: SplitSink<Framed<RemoteStream, ClientCodec>, Command>,
-    reader: tokio::task::JoinHandle<()>,
+    /// The reader task hands its half back when told to stop (or when the stream ends),
+    /// so the connection can be closed abortively.
+    reader: tokio::task::JoinHandle<RemoteEvents>,
+    stop_reader: Option<tokio::sync::oneshot::Sender<()>>,
     dialect: Dialect,
     info: AttachInfo,
     generation: u64,
 }
+
+type RemoteEvents = futures_util::stream::SplitStream<Framed<RemoteStream, ClientCodec>>;
 
 /// Where the session is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -222,7 +227,7 @@ impl Session {
                 None => break,
             }
         }
-        self.close_remote();
+        self.close_remote().await;
     }
 
     async fn handle(&mut self, input: Input) {
@@ -365,12 +370,21 @@ impl Session {
     }
 
     /// Closes the connection abortively (RST): a graceful close makes ptvsd spin at 100 %
-    /// CPU in the debuggee (spec §4.8). The transport sets SO_LINGER(0), so dropping both
-    /// halves resets the connection.
-    fn close_remote(&mut self) {
-        if let Some(remote) = self.remote.take() {
-            remote.reader.abort();
-            drop(remote.sink);
+    /// CPU in the debuggee (spec §4.8).
+    async fn close_remote(&mut self) {
+        let Some(mut remote) = self.remote.take() else { return };
+        if let Some(stop) = remote.stop_reader.take() {
+            let _ = stop.send(());
+        }
+        match tokio::time::timeout(Duration::from_secs(1), &mut remote.reader).await {
+            Ok(Ok(stream)) => match remote.sink.reunite(stream) {
+                Ok(framed) => framed.into_inner().abort().await,
+                Err(error) => tracing::warn!(%error, "could not reunite the remote stream; closing it normally"),
+            },
+            _ => {
+                remote.reader.abort();
+                tracing::warn!("the remote reader did not stop; closing normally");
+            }
         }
     }
 
@@ -380,7 +394,7 @@ impl Session {
             let _ = self.send(Command::Detach).await;
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        self.close_remote();
+        self.close_remote().await;
     }
 
     // ---- attach ----------------------------------------------------------------------
@@ -420,28 +434,33 @@ impl Session {
         let generation = self.generation;
         let (sink, mut stream) = connected.framed.split();
         let inputs = self.inputs.clone();
+        let (stop_reader, mut stop) = tokio::sync::oneshot::channel::<()>();
         let reader = tokio::spawn(async move {
             loop {
-                match stream.next().await {
+                let next = tokio::select! {
+                    _ = &mut stop => return stream,
+                    next = stream.next() => next,
+                };
+                match next {
                     Some(Ok(event)) => {
                         if inputs.send(Input::Remote { generation, event }).await.is_err() {
-                            return;
+                            return stream;
                         }
                     }
                     Some(Err(error)) => {
                         let _ = inputs.send(Input::RemoteClosed { generation, error: Some(error) }).await;
-                        return;
+                        return stream;
                     }
                     None => {
                         let _ = inputs.send(Input::RemoteClosed { generation, error: None }).await;
-                        return;
+                        return stream;
                     }
                 }
             }
         });
         let info = connected.info;
         let dialect = connected.dialect;
-        self.remote = Some(Remote { sink, reader, dialect, info, generation });
+        self.remote = Some(Remote { sink, reader, stop_reader: Some(stop_reader), dialect, info, generation });
         self.phase = Phase::Configuring;
         tracing::info!(pid = info.pid, python = %info.python, version = dialect.version(), "attached");
 
@@ -493,7 +512,7 @@ impl Session {
             return;
         }
         self.phase = Phase::Ended;
-        self.close_remote();
+        self.close_remote().await;
         let exit_waiters: Vec<Request> = {
             let ids: Vec<ExecutionId> = self.pending.iter().filter(|(_, p)| matches!(p.waiter, Waiter::Exit { .. })).map(|(id, _)| *id).collect();
             ids.into_iter().filter_map(|id| self.pending.remove(&id)).filter_map(|p| match p.waiter { Waiter::Exit { request } => Some(request), _ => None }).collect()
@@ -519,7 +538,7 @@ impl Session {
     }
 
     async fn finish_disconnect(&mut self, request: Request) {
-        self.close_remote();
+        self.close_remote().await;
         self.phase = Phase::Ended;
         self.respond(&request, None).await;
         self.exit = true;
