@@ -642,6 +642,54 @@ mod tests {
         assert_eq!(frames.iter().filter(|f| matches!(f, Frame::NotJson(_))).count(), 1, "{frames:?}");
     }
 
+    mod properties {
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            /// Whatever the editor sends, the decoder neither panics nor buffers more than
+            /// a header, a body and the chunk just read.
+            #[test]
+            fn arbitrary_bytes_never_panic_and_stay_bounded(bytes in vec(any::<u8>(), 0..4096), chunk in 1usize..64) {
+                let limits = DapLimits { max_message: 256, max_header: 128 };
+                let mut codec = DapCodec::with_limits(limits);
+                let mut buf = BytesMut::new();
+                for piece in bytes.chunks(chunk) {
+                    buf.extend_from_slice(piece);
+                    while codec.decode(&mut buf).unwrap().is_some() {}
+                    prop_assert!(buf.len() <= limits.max_header + limits.max_message + chunk);
+                }
+            }
+
+            /// Valid frames separated by garbage (without letters, so it cannot spell a
+            /// header name) all come through, in order, however the stream is chunked.
+            #[test]
+            fn frames_survive_garbage_between_them(
+                garbage in vec(vec(any::<u8>().prop_filter("no letters", |b| !b.is_ascii_alphabetic()), 0..40), 1..8),
+                chunk in 1usize..50,
+            ) {
+                let mut bytes = Vec::new();
+                for (seq, junk) in garbage.iter().enumerate() {
+                    bytes.extend(junk);
+                    bytes.extend(frame(&format!(r#"{{"seq":{seq}}}"#)));
+                }
+                let mut codec = DapCodec::new();
+                let mut buf = BytesMut::new();
+                let mut frames = Vec::new();
+                for piece in bytes.chunks(chunk) {
+                    buf.extend_from_slice(piece);
+                    while let Some(frame) = codec.decode(&mut buf).unwrap() {
+                        frames.push(frame);
+                    }
+                }
+                let expected: Vec<Value> = (0..garbage.len()).map(|seq| json!({ "seq": seq })).collect();
+                prop_assert_eq!(json_of(&frames), expected);
+            }
+        }
+    }
+
     #[test]
     fn encode_then_decode_round_trips() {
         let value = json!({"seq":1,"type":"event","event":"output","body":{"output":"ünïcode\r\n"}});

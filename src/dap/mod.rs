@@ -67,3 +67,44 @@ impl From<Frame> for Incoming {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests {
+    use futures_util::StreamExt;
+
+    use super::*;
+
+    fn frame(body: &str) -> Vec<u8> {
+        format!("Content-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
+    }
+
+    /// The whole reading path: every kind of bad input becomes a value, and the two that
+    /// carry a request `seq` can be answered.
+    #[tokio::test]
+    async fn reading_path_turns_every_problem_into_a_value() {
+        let mut bytes = b"garbage\r\n".to_vec();
+        bytes.extend(frame(r#"{"seq":1,"type":"request","command":"evaluate","arguments":{"expression":"#));
+        bytes.extend(frame(r#"{"seq":2,"type":"request"}"#));
+        bytes.extend(frame(r#"{"seq":3,"type":"request","command":"stackTrace","arguments":{"threadId":"x"}}"#));
+        bytes.extend(frame(r#"{"seq":4,"type":"request","command":"threads","arguments":{}}"#));
+        let incoming: Vec<Incoming> = reader(&bytes[..]).map(|frame| Incoming::from(frame.unwrap())).collect().await;
+        assert_eq!(incoming.len(), 5, "{incoming:?}");
+
+        assert!(matches!(incoming[0], Incoming::Framing(FramingError::BadHeader { .. })));
+        let Incoming::Malformed(not_json) = &incoming[1] else { panic!("{incoming:?}") };
+        let answer = not_json.error_response().unwrap();
+        assert_eq!((answer.request_seq, answer.command.as_str(), answer.success), (1, "evaluate", false));
+        let Incoming::Malformed(no_command) = &incoming[2] else { panic!("{incoming:?}") };
+        assert_eq!(no_command.error_response().unwrap().request_seq, 2);
+
+        let Incoming::Message(Message::Request(bad_args)) = &incoming[3] else { panic!("{incoming:?}") };
+        let error = RequestCommand::parse(bad_args).unwrap_err();
+        let answer = Response::error(bad_args, error.to_string(), None);
+        assert_eq!(answer.request_seq, 3);
+        assert!(answer.message.unwrap().contains("threadId"));
+
+        let Incoming::Message(Message::Request(threads)) = &incoming[4] else { panic!("{incoming:?}") };
+        assert!(matches!(RequestCommand::parse(threads), Ok(RequestCommand::Threads)));
+    }
+}
