@@ -18,6 +18,9 @@ struct Cli {
     /// Log filter: error, warn, info, debug, trace (or a tracing filter). RUST_LOG overrides it.
     #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
     log_level: String,
+    /// Serve DAP over TCP on this port (on 127.0.0.1) instead of stdio.
+    #[arg(long, value_name = "N")]
+    port: Option<u16>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -64,9 +67,34 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::Probe(args)) => runtime.block_on(run_probe(args)),
+        None => runtime.block_on(run_server(cli.port)),
+    }
+}
+
+async fn run_server(port: Option<u16>) -> ExitCode {
+    match port {
         None => {
-            eprintln!("ptvsd-dap: the DAP server is not available in this build yet; use `ptvsd-dap probe URL`");
-            ExitCode::from(2)
+            ptvsd_dap::server::serve_stdio().await;
+            ExitCode::SUCCESS
+        }
+        Some(port) => {
+            let listener = match tokio::net::TcpListener::bind(("127.0.0.1", port)).await {
+                Ok(listener) => listener,
+                Err(error) => {
+                    eprintln!("ptvsd-dap: cannot listen on 127.0.0.1:{port}: {error}");
+                    return ExitCode::from(2);
+                }
+            };
+            if let Ok(address) = listener.local_addr() {
+                eprintln!("ptvsd-dap: serving DAP on {address}");
+            }
+            match ptvsd_dap::server::serve_tcp(listener).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("ptvsd-dap: {error}");
+                    ExitCode::FAILURE
+                }
+            }
         }
     }
 }

@@ -157,7 +157,7 @@ pub fn parse_hit_condition(text: &str) -> Result<(PassCountKind, i64), String> {
     };
     let usage = "use N, == N, >= N, > N or % N with a whole number N of at least 1";
     let n: i64 = number.trim().parse().map_err(|_| format!("hit condition {text:?} is not understood: {usage}"))?;
-    if n < 1 || (offset == 0 && n < 1) {
+    if n < 1 {
         return Err(format!("hit condition {text:?} needs a count of at least 1: {usage}"));
     }
     Ok((kind, n.saturating_add(offset)))

@@ -123,9 +123,6 @@ struct Remote {
     /// so the connection can be closed abortively.
     reader: tokio::task::JoinHandle<RemoteEvents>,
     stop_reader: Option<tokio::sync::oneshot::Sender<()>>,
-    dialect: Dialect,
-    info: AttachInfo,
-    generation: u64,
 }
 
 type RemoteEvents = futures_util::stream::SplitStream<Framed<RemoteStream, ClientCodec>>;
@@ -460,7 +457,7 @@ impl Session {
         });
         let info = connected.info;
         let dialect = connected.dialect;
-        self.remote = Some(Remote { sink, reader, stop_reader: Some(stop_reader), dialect, info, generation });
+        self.remote = Some(Remote { sink, reader, stop_reader: Some(stop_reader) });
         self.phase = Phase::Configuring;
         tracing::info!(pid = info.pid, python = %info.python, version = dialect.version(), "attached");
 

@@ -201,7 +201,10 @@ impl Session {
             "disconnect" => self.disconnect(&request).await,
             "terminate" => self.terminate(&request).await,
             "exceptionInfo" => self.exception_info(&request).await,
-            other => Err(format!("ptvsd-dap does not support the `{other}` request")),
+            other => {
+                debug_assert!(!HANDLED_COMMANDS.contains(&other));
+                Err(format!("ptvsd-dap does not support the `{other}` request"))
+            }
         };
         if let Err(message) = result {
             self.respond_error(&request, &message).await;

@@ -93,7 +93,7 @@ impl Threads {
 
     /// Threads in DAP id order: (remote id, info).
     pub fn iter(&self) -> impl Iterator<Item = (ThreadId, &ThreadInfo)> {
-        self.by_dap.iter().filter_map(|(_, remote)| self.by_remote.get(remote).map(|info| (*remote, info)))
+        self.by_dap.values().filter_map(|remote| self.by_remote.get(remote).map(|info| (*remote, info)))
     }
 
     pub fn len(&self) -> usize {

@@ -1,0 +1,94 @@
+//! Serving one DAP session over a byte stream (stdio, or one TCP connection).
+//!
+//! Owns: the three tasks of a session — an editor reader (frames → [`Input`]s), a DAP writer
+//! (the one place outgoing `seq` is assigned) and the [`Session`] loop — and their wiring.
+//! Must not know: the legacy protocol.
+
+use futures_util::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+
+use crate::dap::{self, DapWriter, Incoming, Message};
+use crate::session::{EditorMessage, Input, Session};
+
+/// Bound on queued outgoing messages; a stalled editor eventually stalls the session,
+/// never memory.
+const OUTGOING_QUEUE: usize = 1024;
+const INPUT_QUEUE: usize = 1024;
+
+/// Runs one session until the editor disconnects or closes `input`.
+pub async fn serve<R, W>(input: R, output: W)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (out_tx, mut out_rx) = mpsc::channel::<Message>(OUTGOING_QUEUE);
+    let (in_tx, in_rx) = mpsc::channel::<Input>(INPUT_QUEUE);
+
+    let writer = tokio::spawn(async move {
+        let mut writer = DapWriter::new(output);
+        while let Some(message) = out_rx.recv().await {
+            if let Err(error) = writer.send(message).await {
+                tracing::warn!(%error, "cannot write to the editor");
+                break;
+            }
+        }
+        let _ = writer.close().await;
+    });
+
+    let editor = in_tx.clone();
+    let reader = tokio::spawn(async move {
+        let mut frames = dap::reader(input);
+        while let Some(frame) = frames.next().await {
+            let input = match frame {
+                Ok(frame) => match Incoming::from(frame) {
+                    Incoming::Message(Message::Request(request)) => Input::Editor(EditorMessage::Request(request)),
+                    Incoming::Message(other) => {
+                        // Responses to reverse requests and stray events: we send none.
+                        tracing::debug!(?other, "ignoring a non-request message from the editor");
+                        continue;
+                    }
+                    Incoming::Malformed(malformed) => {
+                        let answerable = malformed.error_response().is_some();
+                        Input::Editor(EditorMessage::Invalid {
+                            seq: if answerable { malformed.seq } else { None },
+                            command: malformed.command.clone(),
+                            reason: malformed.reason.clone(),
+                        })
+                    }
+                    Incoming::Framing(error) => Input::Editor(EditorMessage::Invalid { seq: None, command: None, reason: error.to_string() }),
+                },
+                Err(error) => {
+                    tracing::warn!(%error, "cannot read from the editor");
+                    break;
+                }
+            };
+            if editor.send(input).await.is_err() {
+                return;
+            }
+        }
+        let _ = editor.send(Input::EditorClosed).await;
+    });
+
+    Session::new(out_tx, in_tx).run(in_rx).await;
+    reader.abort();
+    // The session dropped its sender: the writer drains what is queued and stops.
+    let _ = writer.await;
+}
+
+/// Serves DAP on stdin/stdout.
+pub async fn serve_stdio() {
+    serve(tokio::io::stdin(), tokio::io::stdout()).await;
+}
+
+/// Serves DAP sessions over TCP, one at a time, until the listener fails.
+pub async fn serve_tcp(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    loop {
+        let (socket, peer) = listener.accept().await?;
+        tracing::info!(%peer, "editor connected");
+        let _ = socket.set_nodelay(true);
+        let (read, write) = socket.into_split();
+        serve(read, write).await;
+        tracing::info!(%peer, "session ended");
+    }
+}
