@@ -65,10 +65,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match cli.command {
+    let code = match cli.command {
         Some(Command::Probe(args)) => runtime.block_on(run_probe(args)),
         None => runtime.block_on(run_server(cli.port)),
-    }
+    };
+    // Reading stdin parks a blocking thread that never returns by itself; do not wait
+    // for it.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    code
 }
 
 async fn run_server(port: Option<u16>) -> ExitCode {

@@ -123,14 +123,13 @@ where
             hs.binary_authenticate(version, secret).await?;
             hs.send(b"INFO").await?;
             let info = hs.binary_info().await?;
-            // v4/v6 wait for a byte or a close; close now so the accept thread moves on.
-            let _ = hs.stream.shutdown().await;
+            // v4/v6 wait for a byte or a close: the caller drops the stream at once, so the
+            // accept thread moves on.
             info
         }
         Dialect::Json { version } => {
             hs.json_authenticate(version, secret).await?;
             let body = hs.json_request("legacyRemoteDebuggerInfo", json!({}), "asking for process information").await?;
-            let _ = hs.stream.shutdown().await;
             ProcessInfo {
                 pid: int_field(&body, "processId")?,
                 executable: str_field(&body, "executable"),

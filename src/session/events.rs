@@ -47,6 +47,7 @@ impl Session {
                 self.threads.ensure(thread);
                 self.threads.set_stopped(thread, true);
                 self.entry_break_seen = true;
+                self.idle_notice = None;
                 let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
                 if self.phase == Phase::Running {
                     if stop_on_entry {

@@ -47,6 +47,8 @@ use threads::Threads;
 const DETACH_WAIT: Duration = Duration::from_secs(3);
 /// How long `setBreakpoints` waits for BRKS/BRKF before answering with what it knows.
 const BIND_WAIT: Duration = Duration::from_secs(3);
+/// How long after `configurationDone` without an attach break the app counts as idle.
+const IDLE_NOTICE: Duration = Duration::from_secs(1);
 /// How long a write to the debuggee may block before the connection counts as dead.
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -171,6 +173,8 @@ pub struct Session {
     /// The attach break (LOAD) arrived and is held until `configurationDone`.
     entry_break: Option<i64>,
     entry_break_seen: bool,
+    /// When to say that the app is idle, if the attach break has not come by then.
+    idle_notice: Option<Instant>,
     /// The last exception stop, for `exceptionInfo`.
     last_exception: Option<(i64, crate::legacy::messages::ExceptionStop)>,
     /// The program said goodbye (DETC we did not ask for) before the connection closed.
@@ -201,6 +205,7 @@ impl Session {
             attach_request: None,
             entry_break: None,
             entry_break_seen: false,
+            idle_notice: None,
             last_exception: None,
             program_exited: false,
             next_execution_id: 1,
@@ -256,12 +261,23 @@ impl Session {
         let pending = self.pending.values().map(|p| p.deadline);
         let binds = self.bind_waits.iter().map(|w| w.deadline);
         let detach = self.detach_wait.iter().map(|(_, d)| *d);
-        pending.chain(binds).chain(detach).min()
+        pending.chain(binds).chain(detach).chain(self.idle_notice).min()
     }
 
     /// Answers every request whose deadline passed.
     async fn expire(&mut self) {
         let now = Instant::now();
+        if self.idle_notice.is_some_and(|d| d <= now) {
+            self.idle_notice = None;
+            if !self.entry_break_seen && self.phase == Phase::Running {
+                let text = if self.config.as_ref().is_some_and(|c| c.stop_on_entry) {
+                    "Waiting for the app to run: send it a request. It will stop at the first line it executes.\n"
+                } else {
+                    "Waiting for the app to run: send it a request. Breakpoints bind as their modules load.\n"
+                };
+                self.output("console", text).await;
+            }
+        }
         let seconds = self.request_timeout().as_secs();
         let expired: Vec<ExecutionId> = self.pending.iter().filter(|(_, p)| p.deadline <= now).map(|(id, _)| *id).collect();
         for id in expired {

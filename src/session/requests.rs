@@ -8,7 +8,7 @@ use super::breakpoints::{parse_hit_condition, BindState, Breakpoint, Requested};
 use super::config::AttachConfig;
 use super::handles::{Container, FrameRef};
 use super::paths::is_windows_path;
-use super::{BindWait, Phase, Session, Waiter, BIND_WAIT, DETACH_WAIT};
+use super::{BindWait, Phase, Session, Waiter, BIND_WAIT, DETACH_WAIT, IDLE_NOTICE};
 use crate::dap::types::Request;
 use crate::legacy::messages::{Command, ConditionKind, ExceptionMode, FrameKind, PassCountKind, ReprKind};
 
@@ -252,14 +252,10 @@ impl Session {
             Some(_) => {
                 self.resume_all().await?;
             }
-            None if stop_on_entry => {
-                self.output("console", "Waiting for the app to run: send it a request. It will stop at the first line it executes.\n").await;
-            }
             None => {
-                // Cancel the pending attach break so an idle app does not stop later on
-                // its first line (spec §4.1: `resa` before LOAD cancels it).
-                self.send(Command::ResumeAll).await?;
-                self.output("console", "Waiting for the app to run: send it a request. Breakpoints bind as their modules load.\n").await;
+                // The attach break comes when the app next runs a line; it is released (or
+                // reported, with stopOnEntry) then. If that takes a while the app is idle.
+                self.idle_notice = Some(Instant::now() + IDLE_NOTICE);
             }
         }
         Ok(())

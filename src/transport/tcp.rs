@@ -25,9 +25,15 @@ pub struct TcpTransport {
 }
 
 impl TcpTransport {
-    /// Wraps a connected stream and sets `TCP_NODELAY`.
+    /// Wraps a connected stream, sets `TCP_NODELAY`, and makes every close abortive.
+    ///
+    /// ptvsd misbehaves on a graceful FIN in several states: mid-handshake its single
+    /// accept thread spins and never serves anyone again, and after attach its reader
+    /// spins at 100 % CPU (legacy spec §4.8). A reset is harmless in all of them, so a
+    /// dropped stream always resets, whatever path dropped it.
     pub fn new(stream: TcpStream) -> io::Result<Self> {
         stream.set_nodelay(true)?;
+        stream.set_zero_linger()?;
         Ok(TcpTransport { stream })
     }
 
