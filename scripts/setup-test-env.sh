@@ -145,8 +145,12 @@ if [[ -n "$PY27" ]]; then
   for v in "${PY27_PTVSD_VERSIONS[@]}"; do PEERS+=("py2.7-ptvsd$v" "$PY27" "$v"); done
 fi
 
-declare -A PIDS=()
+declare -A PIDS=() STARTED=()
 failed=()
+since() { # START_US -> "1.234s"
+  local ms=$(((${EPOCHREALTIME/./} - $1) / 1000))
+  printf '%d.%03ds' $((ms / 1000)) $((ms % 1000))
+}
 reap_one() {
   local pid name
   wait -n -p pid || true
@@ -162,7 +166,7 @@ reap_one() {
       unset 'PIDS[$name]'
       if [[ -f "$ENV_DIR/$name/$STAMP_NAME.new" ]]; then
         mv "$ENV_DIR/$name/$STAMP_NAME.new" "$ENV_DIR/$name/$STAMP_NAME"
-        say "built $name"
+        say "built $name in $(since "${STARTED[$name]}")"
       else
         failed+=("$name")
         say "FAILED to build $name; its log ($LOG_DIR/$name.log):"
@@ -184,6 +188,7 @@ for ((i = 0; i < ${#PEERS[@]}; i += 3)); do
     printf '%s' "$spec" > "$ENV_DIR/$name/$STAMP_NAME.new"
   ) > "$LOG_DIR/$name.log" 2>&1 &
   PIDS[$name]=$!
+  STARTED[$name]=${EPOCHREALTIME/./}
 done
 while ((${#PIDS[@]})); do reap_one; done
 ((${#failed[@]} == 0)) || die "could not build: ${failed[*]}"
@@ -265,7 +270,6 @@ with open(tmp, "w") as f:
 os.replace(tmp, os.path.join(env_dir, "peers.json"))
 PY
 
-ms=$(((${EPOCHREALTIME/./} - START_US) / 1000))
 extra=""
 [[ $NODE_OK == true ]] && extra=", node packages"
-say "ready: $ENV_DIR/peers.json ($((${#PEERS[@]} / 3)) ptvsd peers, websockify $WEBSOCKIFY_VERSION$extra) in $((ms / 1000)).$(printf '%03d' $((ms % 1000)))s"
+say "ready: $ENV_DIR/peers.json ($((${#PEERS[@]} / 3)) ptvsd peers, websockify $WEBSOCKIFY_VERSION$extra) in $(since "$START_US")"
