@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it (.ci/run calls this):
+#   1. scripts/setup-test-env.sh    real peers: ptvsd venvs, websockify, node packages
+#   2. cargo clippy --all-targets -- -D warnings
+#   3. cargo test --all-targets     unit tests and the integration tests against the peers
+# With CI=true nothing is optional: a missing interpreter or peer fails the run.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="${CARGO_HOME:-${HOME:-/root}/.cargo}/bin:$PATH"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+step() {
+  local name=$1 start=${EPOCHREALTIME/./}
+  shift
+  printf '==> %s\n' "$name"
+  "$@"
+  local ms=$(((${EPOCHREALTIME/./} - start) / 1000))
+  printf '==> %s: done in %d.%03ds\n' "$name" $((ms / 1000)) $((ms % 1000))
+}
+
+command -v cargo > /dev/null || { echo "test-all: cargo not found (PATH=$PATH)" >&2; exit 1; }
+
+step "setup test env" scripts/setup-test-env.sh
+step "clippy" cargo clippy --locked --all-targets -- -D warnings
+step "tests" cargo test --locked --all-targets
