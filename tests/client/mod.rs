@@ -93,6 +93,9 @@ impl DapClient {
             message["arguments"] = arguments;
         }
         let body = message.to_string();
+        if std::env::var_os("DAP_TEST_TRACE").is_some() {
+            eprintln!("→ {}", body.chars().take(300).collect::<String>());
+        }
         self.send_raw(format!("Content-Length: {}\r\n\r\n{}", body.len(), body).as_bytes()).await;
         self.seq
     }
@@ -100,6 +103,9 @@ impl DapClient {
     async fn next_message(&mut self, timeout: Duration) -> Option<Value> {
         match tokio::time::timeout(timeout, self.incoming.recv()).await {
             Ok(Some(v)) => {
+                if std::env::var_os("DAP_TEST_TRACE").is_some() {
+                    eprintln!("← {}", v.to_string().chars().take(300).collect::<String>());
+                }
                 self.received.push(v.clone());
                 Some(v)
             }
@@ -165,11 +171,18 @@ impl DapClient {
         self.received.iter().filter(|m| m["event"] == "output").filter_map(|m| m["body"]["output"].as_str()).collect()
     }
 
-    /// Drains what is left within `timeout`.
-    pub async fn drain(&mut self, timeout: Duration) {
-        while let Some(m) = self.next_message(timeout).await {
-            if m["type"] == "event" {
-                self.events.push_back(m);
+    /// Collects what arrives during `window` (bounded however chatty the adapter is).
+    pub async fn drain(&mut self, window: Duration) {
+        let deadline = tokio::time::Instant::now() + window;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            match self.next_message(left).await {
+                Some(m) if m["type"] == "event" => self.events.push_back(m),
+                Some(_) => {}
+                None => return,
             }
         }
     }

@@ -1,0 +1,233 @@
+//! The debug session end to end, with our small test client driving the real binary:
+//! attach through wss (websockify + test CA) to real ptvsd in both dialects, a
+//! breakpoint in a second module set on a *local* path that maps to the debuggee's copy,
+//! the hit, the stack, nested variables, evaluate, stepping, output, continue, and
+//! disconnect + re-attach. Every message the adapter sends is validated against the
+//! official DAP schema.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod client;
+mod dap_schema;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use client::DapClient;
+use serde_json::{json, Value};
+use support::{line_of, programs_dir, PeerOptions, Peers, PtvsdPeer, Relay, TestCerts};
+
+/// A debuggee running from a copy of `tests/programs` (the "remote" root), reachable
+/// through websockify over wss.
+struct Remote {
+    peer: PtvsdPeer,
+    relay: Relay,
+    _certs: TestCerts,
+    dir: tempfile::TempDir,
+    remote_root: PathBuf,
+}
+
+impl Remote {
+    fn start(python: &str, ptvsd: &str) -> Remote {
+        let dir = tempfile::tempdir().unwrap();
+        let remote_root = dir.path().join("site");
+        copy_dir(&programs_dir(), &remote_root);
+        let certs = TestCerts::generate(&dir.path().join("certs"));
+        let info = Peers::load().peer(python, ptvsd);
+        let peer = PtvsdPeer::start_peer(info, &remote_root.join("target.py"), PeerOptions::new().args(["0", "0.05"]).cwd(&remote_root));
+        let relay = Relay::websockify(peer.port(), Some(&certs));
+        Remote { peer, relay, _certs: certs, dir, remote_root }
+    }
+
+    fn attach_args(&self) -> Value {
+        json!({
+            "url": format!("wss://{}@127.0.0.1:{}/ptvsd", self.peer.secret(), self.relay.port()),
+            "caFile": self.dir.path().join("certs").join("ca.pem"),
+            "pathMappings": [{ "localRoot": programs_dir(), "remoteRoot": self.remote_root }],
+            // Editors add their own keys; they must be ignored.
+            "type": "ptvsd-dap", "name": "Attach", "request": "attach", "__sessionId": "x",
+        })
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            if entry.file_name() != "__pycache__" {
+                copy_dir(&entry.path(), &target);
+            }
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn lib_path() -> PathBuf {
+    programs_dir().join("app").join("lib.py")
+}
+
+fn assert_schema(client: &DapClient) {
+    for message in &client.received {
+        if let Err(error) = dap_schema::validate_dap_message_strict(message) {
+            panic!("message does not match the DAP schema: {error}\n{message}");
+        }
+        let nulls = dap_schema::nulls_in(message);
+        assert!(nulls.is_empty(), "null values at {nulls:?} in {message}");
+    }
+}
+
+async fn start_session(remote: &Remote, line: u32) -> (DapClient, Value) {
+    let mut client = DapClient::spawn(&[]).await;
+    let caps = client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
+    assert_eq!(caps["supportsConfigurationDoneRequest"], true);
+    client.ok("attach", remote.attach_args()).await;
+    client.wait_event("initialized").await;
+    let body = client.ok("setBreakpoints", json!({ "source": { "path": lib_path() }, "breakpoints": [{ "line": line }] })).await;
+    assert_eq!(body["breakpoints"].as_array().unwrap().len(), 1, "{body}");
+    assert_eq!(body["breakpoints"][0]["line"], line);
+    client.ok("setExceptionBreakpoints", json!({ "filters": ["uncaught"] })).await;
+    client.ok("configurationDone", Value::Null).await;
+    let stopped = client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
+    (client, stopped)
+}
+
+fn find<'a>(variables: &'a Value, name: &str) -> &'a Value {
+    variables.as_array().unwrap().iter().find(|v| v["name"] == name).unwrap_or_else(|| panic!("no variable {name} in {variables}"))
+}
+
+async fn variables(client: &mut DapClient, reference: &Value) -> Value {
+    assert!(reference.as_i64().unwrap_or(0) > 0, "not expandable: {reference}");
+    client.ok("variables", json!({ "variablesReference": reference })).await["variables"].clone()
+}
+
+async fn full_flow(python: &str, ptvsd: &str) {
+    let remote = Remote::start(python, ptvsd);
+    let line = line_of(&lib_path(), "compute-total");
+    let (mut client, stopped) = start_session(&remote, line).await;
+    let thread = stopped["body"]["threadId"].clone();
+    assert_eq!(stopped["body"]["allThreadsStopped"], true);
+
+    let threads = client.ok("threads", Value::Null).await;
+    assert!(threads["threads"].as_array().unwrap().iter().any(|t| t["id"] == thread && t["name"] == "MainThread"), "{threads}");
+
+    // The stack, with local paths.
+    let stack = client.ok("stackTrace", json!({ "threadId": thread })).await;
+    let frames = stack["stackFrames"].as_array().unwrap();
+    assert_eq!(frames[0]["name"], "compute");
+    assert_eq!(frames[0]["line"], line);
+    assert_eq!(frames[0]["source"]["path"], lib_path().to_string_lossy().as_ref());
+    assert_eq!(frames[1]["name"], "main");
+    assert_eq!(frames[1]["source"]["path"], programs_dir().join("target.py").to_string_lossy().as_ref());
+    let paged = client.ok("stackTrace", json!({ "threadId": thread, "startFrame": 1, "levels": 1 })).await;
+    assert_eq!(paged["stackFrames"].as_array().unwrap().len(), 1);
+    assert_eq!(paged["stackFrames"][0]["name"], "main");
+    assert_eq!(paged["totalFrames"], stack["totalFrames"]);
+    let frame_id = frames[0]["id"].clone();
+
+    // Nested variables.
+    let scopes = client.ok("scopes", json!({ "frameId": frame_id })).await;
+    let locals = variables(&mut client, &scopes["scopes"][0]["variablesReference"]).await;
+    let n: i64 = find(&locals, "n")["value"].as_str().unwrap().parse().unwrap();
+    let data = find(&locals, "data");
+    assert_eq!(data["value"], format!("[{}, {}, {{'k': {}}}]", n, n * 2, n));
+    assert_eq!(data["indexedVariables"], 3);
+    let items = variables(&mut client, &data["variablesReference"]).await;
+    assert_eq!(find(&items, "[1]")["value"], (n * 2).to_string());
+    let inner = variables(&mut client, &find(&items, "[2]")["variablesReference"]).await;
+    assert_eq!(find(&inner, "['k']")["value"], n.to_string());
+    assert_eq!(find(&inner, "['k']")["evaluateName"], "data[2]['k']");
+    let info = variables(&mut client, &find(&locals, "info")["variablesReference"]).await;
+    assert_eq!(find(&info, "['square']")["value"], (n * n).to_string());
+    let pt = variables(&mut client, &find(&locals, "pt")["variablesReference"]).await;
+    assert_eq!(find(&pt, "x")["value"], n.to_string());
+    assert_eq!(find(&pt, "y")["value"], (n + 1).to_string());
+    // Paging through a slice of the list.
+    let page = client.ok("variables", json!({ "variablesReference": data["variablesReference"], "filter": "indexed", "start": 1, "count": 2 })).await;
+    let names: Vec<_> = page["variables"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["[1]", "[2]"]);
+    assert_eq!(page["variables"][0]["value"], (n * 2).to_string());
+
+    // Evaluate, and Python's message on failure.
+    let result = client.ok("evaluate", json!({ "expression": "n * 100 + len(data)", "frameId": frame_id, "context": "repl" })).await;
+    assert_eq!(result["result"], (n * 100 + 3).to_string());
+    let failed = client.request("evaluate", json!({ "expression": "undefined_name_xyz", "frameId": frame_id, "context": "watch" })).await;
+    assert_eq!(failed["success"], false);
+    assert!(failed["message"].as_str().unwrap().contains("name 'undefined_name_xyz' is not defined"), "{failed}");
+    let hover = client.ok("evaluate", json!({ "expression": "pt", "frameId": frame_id, "context": "hover" })).await;
+    assert!(hover["variablesReference"].as_i64().unwrap() > 0, "{hover}");
+
+    // Step over, in, out.
+    client.ok("next", json!({ "threadId": thread })).await;
+    client.wait_event_where("stopped", client::TIMEOUT, |e| e["body"]["reason"] == "step").await;
+    let top = client.ok("stackTrace", json!({ "threadId": thread, "levels": 1 })).await;
+    assert_eq!(top["stackFrames"][0]["line"], line_of(&lib_path(), "compute-step"));
+    client.ok("stepIn", json!({ "threadId": thread })).await;
+    client.wait_event_where("stopped", client::TIMEOUT, |e| e["body"]["reason"] == "step").await;
+    client.ok("stepOut", json!({ "threadId": thread })).await;
+    client.wait_event_where("stopped", client::TIMEOUT, |e| e["body"]["reason"] == "step").await;
+    let top = client.ok("stackTrace", json!({ "threadId": thread, "levels": 1 })).await;
+    assert_eq!(top["stackFrames"][0]["name"], "main", "{top}");
+    assert_eq!(top["stackFrames"][0]["source"]["path"], programs_dir().join("target.py").to_string_lossy().as_ref());
+
+    // A step on a running thread is refused, never sent (it kills ptvsd's loop).
+    client.ok("setBreakpoints", json!({ "source": { "path": lib_path() }, "breakpoints": [] })).await;
+    let cont = client.ok("continue", json!({ "threadId": thread })).await;
+    assert_eq!(cont["allThreadsContinued"], true);
+    let refused = client.request("next", json!({ "threadId": thread })).await;
+    assert_eq!(refused["success"], false, "{refused}");
+
+    // Output keeps flowing while it runs: the program's own lines, on stdout.
+    let before = client.output_text().matches("result").count();
+    client.drain(Duration::from_millis(800)).await;
+    let text = client.output_text();
+    assert!(text.matches("result").count() > before, "no new program output after continue");
+    assert!(text.contains(&format!("result {} {}", n + 1, (n + 1) * 10 + 1)), "missing the next result line");
+    assert!(client.received.iter().any(|m| m["event"] == "output" && m["body"]["category"] == "stdout"));
+
+    client.ok("disconnect", Value::Null).await;
+    assert_eq!(client.wait_exit(Duration::from_secs(10)).await, Some(0));
+    assert_schema(&client);
+    let secret_leaks = client.received.iter().filter(|m| m.to_string().contains(remote.peer.secret())).count();
+    assert_eq!(secret_leaks, 0, "the secret appeared in DAP messages");
+
+    // Re-attach to the same, still running process.
+    let (mut again, stopped) = start_session(&remote, line).await;
+    assert_eq!(stopped["body"]["reason"], "breakpoint");
+    again.ok("disconnect", Value::Null).await;
+    assert_eq!(again.wait_exit(Duration::from_secs(10)).await, Some(0));
+    assert_schema(&again);
+    assert!(remote.peer.output().contains("result"), "the program stopped running");
+}
+
+#[tokio::test]
+async fn binary_ptvsd_3_0_on_python_3_6() {
+    full_flow("3.6", "3.0.0").await;
+}
+
+#[tokio::test]
+async fn binary_ptvsd_3_0_on_python_3_11() {
+    full_flow("3.11", "3.0.0").await;
+}
+
+#[tokio::test]
+async fn binary_ptvsd_2_2_on_python_3_6() {
+    full_flow("3.6", "2.2.0").await;
+}
+
+#[tokio::test]
+async fn json_ptvsd_3_2_on_python_3_6() {
+    full_flow("3.6", "3.2.1").await;
+}
+
+#[tokio::test]
+async fn json_ptvsd_3_2_on_python_3_11() {
+    full_flow("3.11", "3.2.1").await;
+}
+
+#[tokio::test]
+async fn json_ptvsd_3_1_on_python_3_11() {
+    full_flow("3.11", "3.1.0").await;
+}
