@@ -11,5 +11,6 @@ pub mod dap;
 pub mod legacy;
 pub mod logging;
 pub mod probe;
+pub mod relay;
 pub mod session;
 pub mod transport;
