@@ -11,6 +11,7 @@ pub mod dap;
 pub mod legacy;
 pub mod logging;
 pub mod probe;
+pub mod relay;
 pub mod server;
 pub mod session;
 pub mod transport;

@@ -29,6 +29,25 @@ struct Cli {
 enum Command {
     /// Connect to a ptvsd server, complete the handshake and print who it is.
     Probe(ProbeArgs),
+    /// Relay WebSocket connections to a ptvsd TCP port, like Azure App Service's /ptvsd
+    /// proxy, for debuggees behind an HTTP-only ingress. Prints `listening on ws(s)://ADDR`.
+    Relay(RelayArgs),
+}
+
+#[derive(Args, Debug)]
+struct RelayArgs {
+    /// Address to listen on, e.g. 0.0.0.0:8080 (port 0 picks a free port).
+    #[arg(long, value_name = "ADDR")]
+    listen: std::net::SocketAddr,
+    /// The ptvsd server to relay to, e.g. 127.0.0.1:5678.
+    #[arg(long, value_name = "HOST:PORT")]
+    target: String,
+    /// PEM certificate chain: serve wss:// instead of ws://.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -67,6 +86,7 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Some(Command::Probe(args)) => runtime.block_on(run_probe(args)),
+        Some(Command::Relay(args)) => runtime.block_on(run_relay(args)),
         None => runtime.block_on(run_server(cli.port)),
     };
     // Reading stdin parks a blocking thread that never returns by itself; do not wait
@@ -157,6 +177,96 @@ async fn run_probe(args: ProbeArgs) -> ExitCode {
             };
             eprintln!("ptvsd-dap: {what}: {error}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_relay(args: RelayArgs) -> ExitCode {
+    use ptvsd_dap::relay::{self, RelayConfig};
+    let tls = args.tls_cert.zip(args.tls_key);
+    let config = RelayConfig { listen: args.listen, target: args.target, tls };
+    if let Err(error) = config.validate() {
+        eprintln!("ptvsd-dap: {error}");
+        return ExitCode::from(2);
+    }
+    // Install the handlers before announcing the address, so a signal sent as soon as the
+    // line is read is not lost.
+    let shutdown = match ShutdownSignal::install() {
+        Ok(shutdown) => shutdown,
+        Err(error) => {
+            eprintln!("ptvsd-dap: cannot install the signal handlers: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match relay::bind(&config).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("ptvsd-dap: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = match listener.local_addr() {
+        Ok(local) => local,
+        Err(error) => {
+            eprintln!("ptvsd-dap: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    {
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        let line = format!("listening on {}://{local}\n", config.scheme());
+        if stdout.write_all(line.as_bytes()).and_then(|_| stdout.flush()).is_err() {
+            return ExitCode::FAILURE;
+        }
+    }
+    eprintln!("ptvsd-dap: relaying {}://{local}/* to {}", config.scheme(), config.target);
+    match relay::serve(listener, config, shutdown.wait()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ptvsd-dap: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// SIGINT or SIGTERM (Ctrl-C elsewhere).
+struct ShutdownSignal {
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignal {
+    fn install() -> std::io::Result<ShutdownSignal> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Ok(ShutdownSignal {
+                interrupt: signal(SignalKind::interrupt())?,
+                terminate: signal(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(ShutdownSignal {})
+    }
+
+    #[cfg_attr(not(unix), allow(unused_mut))]
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        {
+            let which = tokio::select! {
+                _ = self.interrupt.recv() => "SIGINT",
+                _ = self.terminate.recv() => "SIGTERM",
+            };
+            tracing::info!("{which}: shutting down");
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
         }
     }
 }
