@@ -15,6 +15,7 @@
 
 pub mod breakpoints;
 pub mod config;
+pub mod handlers;
 pub mod handles;
 pub mod paths;
 pub mod threads;
