@@ -18,7 +18,8 @@
 //   PTVSD_DAP_TEST_PROTOCOL_VERSION 6 | 7 | 8
 //   PTVSD_DAP_TEST_PEER             e.g. py3.11-ptvsd3.2.1 (for messages)
 // Without them the tests are skipped. The tests run in order against the same
-// debuggee: the second re-attaches to the process the first detached from.
+// debuggee: the second re-attaches to the process the first detached from, the third
+// kills an adapter (SIGTERM) while stopped and attaches again.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -506,6 +507,56 @@ test(`disconnect, then a new adapter re-attaches to the same process (${target?.
     });
   } finally {
     await shutdown(second, 'second');
+  }
+  assertProcessAlive(target.pid);
+  first.assertSchemaClean();
+  second.assertSchemaClean();
+});
+
+test(`the editor kills the adapter while stopped; a new adapter attaches again (${target?.peer ?? 'no target'})`, { skip: SKIP, timeout: 180_000 }, async () => {
+  // VS Code ends an adapter that does not exit by itself with a signal, and so does
+  // DebugClient.stop(); an editor that crashes or reloads ends it without a disconnect.
+  // The app must not stay attached to a dead adapter (stopped, or refusing new
+  // debuggers).
+  let firstN;
+  const first = await startClient();
+  try {
+    await withTranscript(first, async () => {
+      await attach(first);
+      const breakpoint = await setComputeBreakpoint(first);
+      const { frames } = await configureAndHit(first, breakpoint);
+      firstN = Number((await evaluate(first, 'n', frames[0].id)).result);
+      const proc = first.adapterProcess;
+      const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve(signal ?? code)));
+      proc.kill('SIGTERM');
+      let timer;
+      const late = new Promise((resolve) => {
+        timer = setTimeout(() => resolve('still running after 5 s'), 5_000);
+      });
+      const how = await Promise.race([exited, late]);
+      clearTimeout(timer);
+      assert.notEqual(how, 'still running after 5 s', 'the adapter ends on SIGTERM');
+    });
+  } finally {
+    await shutdown(first, 'killed');
+  }
+  assertProcessAlive(target.pid);
+
+  const second = await startClient();
+  try {
+    await withTranscript(second, async () => {
+      await attach(second);
+      const breakpoint = await setComputeBreakpoint(second);
+      const { threadId, frames } = await configureAndHit(second, breakpoint);
+      const n = Number((await evaluate(second, 'n', frames[0].id)).result);
+      assert.ok(n > firstN, `the killed adapter's stop was released (n was ${firstN}, now ${n})`);
+      await second.setBreakpointsRequest({ source: { path: local.lib }, breakpoints: [] });
+      await second.continueRequest({ threadId });
+      await waitForStdout(second, new RegExp(`${10 * (n + 1) + 1}\\n`), 'output after the continue');
+      await disconnect(second);
+    });
+  } finally {
+    await shutdown(second, 'after-kill');
   }
   assertProcessAlive(target.pid);
   first.assertSchemaClean();
