@@ -141,12 +141,24 @@ impl Encoder<Command> for JsonClientCodec {
         if let Command::GetBreakpointHitCount { request_id, .. } = item {
             self.remember_hit_count_request(seq, request_id);
         }
+        let detach = matches!(item, Command::Detach);
         let (command, arguments) = commands::encode_command(item);
         let request = json!({ "type": "request", "seq": seq, "command": command, "arguments": arguments });
         encode_frame(&request, dst);
+        if detach {
+            // ptvsd 3.x swallows its own exit signal after `legacyDetach` and keeps its
+            // command loop running; once the connection is closed gracefully (as a relay
+            // does) that loop spins at 100 % CPU. An unknown command makes it exit and
+            // close the socket itself. Commands run in order, so the detach completes first.
+            // Seq 0 (ptvsd's default) keeps our own numbering one per command.
+            encode_frame(&json!({ "type": "request", "seq": 0, "command": GOODBYE, "arguments": {} }), dst);
+        }
         Ok(())
     }
 }
+
+/// The unknown command sent after `legacyDetach` to end ptvsd's command loop.
+pub const GOODBYE: &str = "ptvsdDapGoodbye";
 
 /// Server side (fake peers, round-trip tests): decodes requests, encodes events/responses.
 ///
@@ -205,9 +217,13 @@ impl Decoder for JsonServerCodec {
     type Error = ProtocolError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Command>, ProtocolError> {
-        match decode_frame(src, &self.limits)? {
-            Some(message) => self.interpret(message).map(Some),
-            None => Ok(None),
+        loop {
+            match decode_frame(src, &self.limits)? {
+                // Our own goodbye after a detach is not a command of the model.
+                Some(message) if message.get("command").and_then(Value::as_str) == Some(GOODBYE) => continue,
+                Some(message) => return self.interpret(message).map(Some),
+                None => return Ok(None),
+            }
         }
     }
 

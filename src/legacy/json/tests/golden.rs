@@ -30,6 +30,10 @@ fn encode_one(codec: &mut crate::legacy::json::JsonClientCodec, command: Command
     let mut buf = BytesMut::new();
     codec.encode(command, &mut buf).unwrap();
     let value = decode_frame(&mut buf, &Limits::default()).unwrap().unwrap();
+    if value["command"] == "legacyDetach" {
+        let goodbye = decode_frame(&mut buf, &Limits::default()).unwrap().unwrap();
+        assert_eq!(goodbye["command"], crate::legacy::json::GOODBYE);
+    }
     assert!(buf.is_empty());
     value
 }
@@ -530,4 +534,23 @@ fn transcripts_decode_the_same_in_random_chunks() {
             assert_eq!(events, whole, "{name}, seed {seed:#x}");
         }
     }
+}
+
+#[test]
+fn detach_is_followed_by_a_goodbye_that_ends_ptvsds_command_loop() {
+    let mut codec = crate::legacy::json::JsonClientCodec::new(8, Limits::default(), 5);
+    let mut buf = BytesMut::new();
+    codec.encode(Command::Detach, &mut buf).unwrap();
+    let detach = decode_frame(&mut buf, &Limits::default()).unwrap().unwrap();
+    let goodbye = decode_frame(&mut buf, &Limits::default()).unwrap().unwrap();
+    assert_eq!(detach["command"], "legacyDetach");
+    assert_eq!(detach["seq"], 5);
+    assert_eq!(goodbye["command"], crate::legacy::json::GOODBYE);
+    assert!(buf.is_empty());
+    // The fake server does not see it as a command.
+    let mut server = crate::legacy::json::JsonServerCodec::new(8, Limits::default());
+    let mut wire = BytesMut::new();
+    codec.encode(Command::Detach, &mut wire).unwrap();
+    assert_eq!(server.decode(&mut wire).unwrap(), Some(Command::Detach));
+    assert_eq!(server.decode(&mut wire).unwrap(), None);
 }
