@@ -16,11 +16,14 @@ use crate::session::{EditorMessage, Input, Session};
 const OUTGOING_QUEUE: usize = 1024;
 const INPUT_QUEUE: usize = 1024;
 
-/// Runs one session until the editor disconnects or closes `input`.
-pub async fn serve<R, W>(input: R, output: W)
+/// Runs one session until the editor disconnects or closes `input`, or `shutdown`
+/// completes (a signal): both detach from the debuggee like a disconnect would, so the
+/// app is never left stopped or attached.
+pub async fn serve<R, W, S>(input: R, output: W, shutdown: S)
 where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
+    S: std::future::Future<Output = ()> + Send + 'static,
 {
     let (out_tx, mut out_rx) = mpsc::channel::<Message>(OUTGOING_QUEUE);
     let (in_tx, in_rx) = mpsc::channel::<Input>(INPUT_QUEUE);
@@ -70,25 +73,70 @@ where
         let _ = editor.send(Input::EditorClosed).await;
     });
 
+    let on_shutdown = in_tx.clone();
+    let watcher = tokio::spawn(async move {
+        shutdown.await;
+        tracing::info!("shutting down: detaching");
+        let _ = on_shutdown.send(Input::EditorClosed).await;
+    });
+
     Session::new(out_tx, in_tx).run(in_rx).await;
     reader.abort();
+    watcher.abort();
     // The session dropped its sender: the writer drains what is queued and stops.
     let _ = writer.await;
 }
 
-/// Serves DAP on stdin/stdout.
+/// Serves DAP on stdin/stdout until the session ends or a termination signal arrives.
 pub async fn serve_stdio() {
-    serve(tokio::io::stdin(), tokio::io::stdout()).await;
+    serve(tokio::io::stdin(), tokio::io::stdout(), termination()).await;
 }
 
-/// Serves DAP sessions over TCP, one at a time, until the listener fails.
+/// Serves DAP sessions over TCP, one at a time, until the listener fails or a
+/// termination signal arrives.
 pub async fn serve_tcp(listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        termination().await;
+        let _ = stop_tx.send(true);
+    });
     loop {
-        let (socket, peer) = listener.accept().await?;
+        let mut stop = stop_rx.clone();
+        let (socket, peer) = tokio::select! {
+            accepted = listener.accept() => accepted?,
+            _ = stop.changed() => return Ok(()),
+        };
         tracing::info!(%peer, "editor connected");
         let _ = socket.set_nodelay(true);
         let (read, write) = socket.into_split();
-        serve(read, write).await;
+        let mut session_stop = stop_rx.clone();
+        serve(read, write, async move {
+            let _ = session_stop.wait_for(|stopped| *stopped).await;
+        })
+        .await;
         tracing::info!(%peer, "session ended");
+        if *stop_rx.borrow() {
+            return Ok(());
+        }
+    }
+}
+
+/// Completes on SIGTERM, SIGINT or SIGHUP (editors kill adapters that linger), or on
+/// Ctrl-C elsewhere.
+pub async fn termination() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let kinds = [SignalKind::terminate(), SignalKind::interrupt(), SignalKind::hangup()];
+        let mut streams: Vec<_> = kinds.into_iter().filter_map(|k| signal(k).ok()).collect();
+        if streams.is_empty() {
+            return std::future::pending().await;
+        }
+        let waits = streams.iter_mut().map(|s| Box::pin(s.recv()));
+        futures_util::future::select_all(waits).await;
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -49,12 +49,14 @@ pub struct JsonClientCodec {
     next_seq: i64,
     /// seq of an unanswered `legacyGetBreakpointHitCount` → the command's `request_id`.
     hit_count_requests: BTreeMap<i64, i64>,
+    /// A `legacyDetach` + goodbye was sent and the goodbye is not answered yet.
+    detaching: bool,
 }
 
 impl JsonClientCodec {
     /// `first_seq`: the first request seq to use (the handshake used the ones before it).
     pub fn new(version: i64, limits: Limits, first_seq: i64) -> Self {
-        Self { version, limits, next_seq: first_seq, hit_count_requests: BTreeMap::new() }
+        Self { version, limits, next_seq: first_seq, hit_count_requests: BTreeMap::new(), detaching: false }
     }
 
     /// The protocol version (7 or 8) negotiated in the handshake.
@@ -76,7 +78,12 @@ impl JsonClientCodec {
             "event" => {
                 let name = message.req("event", fields::string).map_err(|bad| bad.into_error("event"))?;
                 let body = message.opt("body", Ok).map_err(|bad| bad.into_error("event"))?;
-                events::decode_event(name, body, &self.limits).map(Some)
+                let event = events::decode_event(name, body, &self.limits)?;
+                if self.detaching && event == Event::Detach {
+                    // Reported when the goodbye is answered (see `response`).
+                    return Ok(None);
+                }
+                Ok(Some(event))
             }
             "response" => self.response(message),
             other => Err(ProtocolError::Malformed { detail: format!("unexpected message type {other:?}") }),
@@ -93,6 +100,20 @@ impl JsonClientCodec {
         };
         let (request_seq, command, success) = head(&mut message).map_err(|bad| bad.into_error("response"))?;
         let hit_count_request = request_seq.and_then(|seq| self.hit_count_requests.remove(&seq));
+        if self.detaching {
+            // A client-initiated detach is complete only once ptvsd has answered the
+            // goodbye: it then ends its loop by itself. Closing any earlier can reset the
+            // connection under ptvsd's own reply to `legacyDetach`; it swallows that
+            // error and spins on the dead socket. Both detach replies (success, then the
+            // swallowed exit signal as a failure) are noise here.
+            if command == GOODBYE {
+                self.detaching = false;
+                return Ok(Some(Event::Detach));
+            }
+            if command == commands::DETACH {
+                return Ok(None);
+            }
+        }
         if !success {
             let message = message
                 .opt_string("message")
@@ -142,6 +163,7 @@ impl Encoder<Command> for JsonClientCodec {
             self.remember_hit_count_request(seq, request_id);
         }
         let detach = matches!(item, Command::Detach);
+        self.detaching |= detach;
         let (command, arguments) = commands::encode_command(item);
         let request = json!({ "type": "request", "seq": seq, "command": command, "arguments": arguments });
         encode_frame(&request, dst);

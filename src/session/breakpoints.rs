@@ -50,9 +50,10 @@ pub struct Breakpoints {
 
 impl Default for Breakpoints {
     fn default() -> Self {
-        // Ids stay below 2^40 so JavaScript clients hold them exactly.
+        // DAP breakpoint ids are int32: a random block of 2^20 ids below 2^31, so stale
+        // ids from earlier sessions (pending breakpoints survive a detach) rarely collide.
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos() as i64 ^ d.as_secs() as i64).unwrap_or(0);
-        let base = ((nanos ^ i64::from(std::process::id())) & 0xF_FFFF) << 20;
+        let base = ((nanos ^ i64::from(std::process::id())) & 0x7FE) << 20;
         Self { files: HashMap::new(), next_id: base + 1 }
     }
 }
@@ -186,6 +187,15 @@ mod tests {
         let c = b.set("/l/a.py", "/r/a.py", vec![]);
         assert_eq!(c.removed.len(), 2);
         assert!(b.file("/l/a.py").is_none());
+    }
+
+    #[test]
+    fn ids_fit_in_int32() {
+        for _ in 0..100 {
+            let mut b = Breakpoints::default();
+            let c = b.set("/a.py", "/a.py", vec![req(1, None)]);
+            assert!(c.added[0].id > 0 && c.added[0].id < i64::from(i32::MAX) - (1 << 20), "{}", c.added[0].id);
+        }
     }
 
     #[test]

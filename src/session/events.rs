@@ -25,6 +25,11 @@ impl Session {
                 }
             }
             Event::ModuleLoad { module_id, file } => {
+                // ptvsd reports a file again under new ids (several imports, and every
+                // re-attach): one module per path.
+                if !self.module_paths.insert(file.clone()) {
+                    return;
+                }
                 let local = self.config.as_ref().map(|c| c.paths.to_local(&file)).unwrap_or_else(|| file.clone());
                 let name = local.rsplit(['/', '\\']).next().unwrap_or(&local).to_string();
                 self.event("module", Some(json!({ "reason": "new", "module": { "id": module_id, "name": name, "path": local } }))).await;
@@ -50,11 +55,7 @@ impl Session {
                 self.idle_notice = None;
                 let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
                 if self.phase == Phase::Running {
-                    if stop_on_entry {
-                        self.report_stop(thread, "entry", None, vec![]).await;
-                    } else if let Err(error) = self.resume_all().await {
-                        tracing::warn!(%error, "could not release the attach break");
-                    }
+                    self.handle_entry(thread, stop_on_entry).await;
                 } else {
                     // Held until configurationDone, so breakpoints are in place first.
                     self.entry_break = Some(thread);
@@ -93,6 +94,7 @@ impl Session {
             Event::ExecutionResult { execution_id, value } => {
                 if let Some(pending) = self.pending.remove(&execution_id) {
                     match pending.waiter {
+                        Waiter::Entry { thread, report } => self.finish_entry(thread, report).await,
                         Waiter::Evaluate { request, expression, frame } => {
                             let v = self.variable_json(frame, "", Some(&expression), &value);
                             let mut body = json!({ "result": v["value"], "variablesReference": v["variablesReference"] });
@@ -157,7 +159,7 @@ impl Session {
                         .iter()
                         .filter(|(_, p)| match p.waiter {
                             Waiter::Children { .. } => wanted_children,
-                            Waiter::Evaluate { .. } | Waiter::Exit { .. } => wanted_eval,
+                            Waiter::Evaluate { .. } | Waiter::Exit { .. } | Waiter::Entry { .. } => wanted_eval,
                         })
                         .min_by_key(|(id, _)| **id)
                         .map(|(id, _)| *id);
@@ -211,9 +213,39 @@ impl Session {
         self.report_stop(thread, "exception", Some(description), vec![]).await;
     }
 
+    /// The attach break, once configured: repair the output wrappers while the thread is
+    /// stopped, then report the break (stopOnEntry) or release it.
+    pub(super) async fn handle_entry(&mut self, thread: i64, report: bool) {
+        if self.output_repaired {
+            self.finish_entry(thread, report).await;
+            return;
+        }
+        self.output_repaired = true;
+        let execution_id = self.execution_id();
+        if self.send(repair_command(thread, execution_id)).await.is_ok() {
+            // Wait for it: a resume could overtake the work queued on the thread.
+            self.park(execution_id, Waiter::Entry { thread, report });
+        }
+    }
+
+    pub(super) async fn finish_entry(&mut self, thread: i64, report: bool) {
+        if report {
+            self.report_stop(thread, "entry", None, vec![]).await;
+        } else if let Err(error) = self.resume_all().await {
+            tracing::warn!(%error, "could not release the attach break");
+        }
+    }
+
     /// Sends `stopped` for a thread; every thread is stopped with it (ptvsd stops all).
     pub(super) async fn report_stop(&mut self, thread: i64, reason: &str, description: Option<String>, hit: Vec<i64>) {
         self.threads.set_stopped(thread, true);
+        if !self.output_repaired {
+            // The attach break never came (the app was idle): repair at the first stop.
+            // The thread stays stopped, so nothing can overtake it; its result is ignored.
+            self.output_repaired = true;
+            let execution_id = self.execution_id();
+            let _ = self.send(repair_command(thread, execution_id)).await;
+        }
         let Some(id) = self.threads.get(thread).map(|t| t.dap_id) else { return };
         let mut body = json!({ "reason": reason, "threadId": id, "allThreadsStopped": true });
         if let Some(description) = description {
@@ -229,7 +261,12 @@ impl Session {
     fn children_json(&mut self, frame: FrameRef, shape: &ChildrenShape, children: Vec<Child>) -> Vec<Value> {
         match shape {
             ChildrenShape::All { start, count } => {
-                let all: Vec<Value> = children.iter().map(|c| self.variable_json(frame, &c.name, c.expression.as_deref(), &c.value)).collect();
+                // `items()` is a synthetic child ptvsd adds to dicts; the items follow it.
+                let all: Vec<Value> = children
+                    .iter()
+                    .filter(|c| !is_items_view(c))
+                    .map(|c| self.variable_json(frame, &c.name, c.expression.as_deref(), &c.value))
+                    .collect();
                 page(all, *start as i64, count.map(|c| c as i64))
             }
             ChildrenShape::Slice { expression, start } => children
@@ -244,7 +281,7 @@ impl Session {
                 .collect(),
             ChildrenShape::Globals => children
                 .iter()
-                .filter(|c| c.name != "items()")
+                .filter(|c| !is_items_view(c))
                 .map(|c| {
                     let name = c.name.strip_prefix("['").and_then(|n| n.strip_suffix("']")).unwrap_or(&c.name).to_string();
                     let expr = c.expression.clone();
@@ -252,5 +289,66 @@ impl Session {
                 })
                 .collect(),
         }
+    }
+}
+
+/// ptvsd's synthetic `items()` child of a dict (spec §3.7).
+fn is_items_view(child: &Child) -> bool {
+    child.name == "items()" && child.value.type_name.is_empty()
+}
+
+/// ptvsd wraps `sys.stdout`/`sys.stderr` in a new `_DebuggerOutput` at every attach and
+/// never unwraps them under `-m ptvsd` or `enable_attach`, so after N attaches every write
+/// is reported N times. This expression makes each outermost wrapper point past the
+/// stacked ones (and its `buffer` likewise). It is one expression, so it binds no names
+/// in the user's frame; it works on Python 2.7 to 3.11 and is a no-op when nothing is
+/// stacked.
+pub(super) const REPAIR_OUTPUT: &str = "list((lambda s, i: i is not s and (setattr(s, 'old_out', i.old_out), \
+hasattr(s, 'buffer') and hasattr(i, 'buffer') and setattr(s.buffer, 'buffer', i.buffer.buffer)))\
+(s, (lambda f: f(f, s))(lambda f, o: f(f, o.old_out) if type(getattr(o, 'old_out', None)) is type(o) else o)) \
+for s in (__import__('sys').stdout, __import__('sys').stderr))";
+
+fn repair_command(thread: i64, execution_id: i64) -> Command {
+    Command::Execute {
+        text: REPAIR_OUTPUT.to_string(),
+        thread,
+        frame: 0,
+        execution_id,
+        frame_kind: crate::legacy::messages::FrameKind::Python,
+        repr_kind: crate::legacy::messages::ReprKind::Normal,
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::REPAIR_OUTPUT;
+
+    /// Runs the repair in a real CPython against three stacked wrappers shaped like
+    /// ptvsd's `_DebuggerOutput`/`DebuggerBuffer`, and against none.
+    #[test]
+    fn output_repair_collapses_stacked_wrappers_in_real_python() {
+        let script = format!(
+            r#"
+import sys
+class B(object):
+    def __init__(self, b): self.buffer = b
+class W(object):
+    def __init__(self, o):
+        self.old_out = o
+        if hasattr(o, 'buffer'): self.buffer = B(o.buffer)
+real = sys.stdout
+sys.stdout = W(W(W(real)))
+eval(compile({expr:?}, '<repair>', 'eval'))
+ok = sys.stdout.old_out is real and sys.stdout.buffer.buffer is real.buffer
+sys.stdout = real
+eval(compile({expr:?}, '<repair>', 'eval'))
+ok = ok and sys.stdout is real
+sys.stdout.write('repaired' if ok else 'broken')
+"#,
+            expr = REPAIR_OUTPUT
+        );
+        let out = std::process::Command::new("python3").arg("-c").arg(script).output().expect("python3 is needed for this test");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "repaired", "{}", String::from_utf8_lossy(&out.stderr));
     }
 }

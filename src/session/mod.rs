@@ -102,6 +102,8 @@ enum Waiter {
     Children { request: Request, shape: requests::ChildrenShape, frame: handles::FrameRef },
     /// `terminate`/`disconnect(terminateDebuggee)`: the exit ends the connection.
     Exit { request: Request },
+    /// The output-wrapper repair at the attach break; then release or report the break.
+    Entry { thread: i64, report: bool },
 }
 
 #[derive(Debug)]
@@ -178,6 +180,10 @@ pub struct Session {
     idle_notice: Option<Instant>,
     /// The last exception stop, for `exceptionInfo`.
     last_exception: Option<(i64, crate::legacy::messages::ExceptionStop)>,
+    /// The stacked output wrappers of earlier attaches have been collapsed.
+    output_repaired: bool,
+    /// Module paths already reported.
+    module_paths: std::collections::HashSet<String>,
     /// The program said goodbye (DETC we did not ask for) before the connection closed.
     program_exited: bool,
     next_execution_id: ExecutionId,
@@ -209,6 +215,8 @@ impl Session {
             idle_notice: None,
             last_exception: None,
             program_exited: false,
+            module_paths: std::collections::HashSet::new(),
+            output_repaired: false,
             next_execution_id: 1,
             exit: false,
         }
@@ -308,6 +316,14 @@ impl Session {
         match waiter {
             Waiter::Evaluate { request, .. } | Waiter::Children { request, .. } | Waiter::Exit { request } => {
                 self.respond_error(&request, message).await;
+            }
+            Waiter::Entry { thread, report } => {
+                tracing::debug!(%message, "output repair did not answer");
+                if self.remote.is_some() {
+                    // Boxed: releasing the break can lose the connection, which fails
+                    // waiters again.
+                    Box::pin(self.finish_entry(thread, report)).await;
+                }
             }
         }
     }

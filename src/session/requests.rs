@@ -248,10 +248,7 @@ impl Session {
         self.phase = Phase::Running;
         let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
         match self.entry_break.take() {
-            Some(thread) if stop_on_entry => self.report_stop(thread, "entry", None, vec![]).await,
-            Some(_) => {
-                self.resume_all().await?;
-            }
+            Some(thread) => self.handle_entry(thread, stop_on_entry).await,
             None => {
                 // The attach break comes when the app next runs a line; it is released (or
                 // reported, with stopOnEntry) then. If that takes a while the app is idle.

@@ -455,7 +455,7 @@ test(`attach, break, inspect, step and continue (${target?.peer ?? 'no target'})
       const stopsBefore = dc.eventsNamed('stopped').length;
       const continued = await dc.continueRequest({ threadId });
       assert.equal(continued.body?.allThreadsContinued, true);
-      await waitForStdout(dc, new RegExp(`^result ${n + 3} ${10 * (n + 3) + 1}$`, 'm'), 'output after continue');
+      await waitForStdout(dc, new RegExp(`^result ${n + 3} ${10 * (n + 3) + 1}\\n`, 'm'), 'output after continue');
       const seen = assertResultLines(dc, 'stdout after continue');
       assert.ok(seen.includes(n) && seen.includes(n + 3), `results ${n} to ${n + 3} were all seen: ${seen}`);
       assert.equal(dc.eventsNamed('stopped').length, stopsBefore, 'no stop after continue with no breakpoints');
