@@ -32,6 +32,10 @@ enum Command {
     /// Relay WebSocket connections to a ptvsd TCP port, like Azure App Service's /ptvsd
     /// proxy, for debuggees behind an HTTP-only ingress. Prints `listening on ws(s)://ADDR`.
     Relay(RelayArgs),
+    /// Print the JSON Schema of the attach and launch configurations (VS Code's
+    /// `configurationAttributes`; `editors/vscode/package.json` is checked against it).
+    #[command(hide = true)]
+    Schema,
 }
 
 #[derive(Args, Debug)]
@@ -87,6 +91,7 @@ fn main() -> ExitCode {
     let code = match cli.command {
         Some(Command::Probe(args)) => runtime.block_on(run_probe(args)),
         Some(Command::Relay(args)) => runtime.block_on(run_relay(args)),
+        Some(Command::Schema) => print_schema(),
         None => runtime.block_on(run_server(cli.port)),
     };
     // Reading stdin parks a blocking thread that never returns by itself; do not wait
@@ -121,6 +126,23 @@ async fn run_server(port: Option<u16>) -> ExitCode {
             }
         }
     }
+}
+
+fn print_schema() -> ExitCode {
+    use std::io::Write;
+    let attributes = ptvsd_dap::session::config::configuration_attributes();
+    let text = match serde_json::to_string_pretty(&attributes) {
+        Ok(json) => json + "\n",
+        Err(error) => {
+            eprintln!("ptvsd-dap: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    if stdout.write_all(text.as_bytes()).and_then(|_| stdout.flush()).is_err() {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
 
 fn parse_header(text: &str) -> Result<(String, String), String> {

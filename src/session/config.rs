@@ -1,6 +1,8 @@
 //! The `attach` configuration: parsed from the editor's raw arguments, validated once.
 //!
-//! Owns: [`AttachConfig`] and [`ConfigError`]. Lenient about unknown keys (VS Code,
+//! Owns: [`AttachConfig`] and [`ConfigError`], and the key tables [`ATTACH_KEYS`] and
+//! [`LAUNCH_KEYS`] that the editors' JSON Schema ([`configuration_attributes`], printed by
+//! `ptvsd-dap schema`) is generated from. Lenient about unknown keys (VS Code,
 //! nvim-dap and Helix inject their own: `type`, `name`, `request`, `__sessionId`, `cwd`,
 //! …), strict about the values of the keys it knows. Helix turns template strings that
 //! look like numbers into numbers, so string values (`secret`, `port`) accept numbers.
@@ -9,33 +11,196 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use thiserror::Error;
 
 use super::paths::{PathMapper, PathMapping};
 use crate::transport::{ConnectOptions, Endpoint, Secret};
 
-/// Every key `attach` understands, with a one-line description (the README and the
-/// editors' schemas mirror this list).
-pub const ATTACH_KEYS: &[(&str, &str)] = &[
-    ("url", "tcp://SECRET@HOST:PORT, tcps://…, ws://…, or wss://SECRET@SITE.azurewebsites.net/ptvsd"),
-    ("host", "host of a plain tcp target (instead of url)"),
-    ("port", "port of a plain tcp target (default 5678)"),
-    ("secret", "the ptvsd secret for host/port"),
-    ("pathMappings", "[{localRoot, remoteRoot}]"),
-    ("localRoot", "shorthand for one path mapping"),
-    ("remoteRoot", "shorthand for one path mapping"),
-    ("redirectOutput", "forward the program's output to the editor (default true)"),
-    ("justMyCode", "debug only user code; false sends DebugStdLib (default true)"),
-    ("stopOnEntry", "stop at the attach break (default false)"),
-    ("django", "Django template debugging (default false)"),
-    ("caFile", "PEM file with extra CA certificates for tcps/wss"),
-    ("insecureTls", "do not verify TLS certificates (default false)"),
-    ("headers", "extra WebSocket upgrade headers, e.g. {\"Cookie\": \"ARRAffinity=…\"}"),
-    ("wakeUrl", "URL to send a HEAD request to before connecting (default: the wss site root)"),
-    ("connectTimeout", "seconds to wait for the connection and the handshake (default 15)"),
-    ("requestTimeout", "seconds to wait for each reply from the debuggee (default 15)"),
+/// The JSON shape of a configuration key's value, as the editors' schemas describe it.
+/// (The parser is more lenient: Helix sends numbers for strings, and so on.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    String,
+    Boolean,
+    /// An integer between 1 and 65535.
+    Port,
+    /// A number of seconds, more than 0 and at most 3600.
+    Seconds,
+    /// `[{"localRoot": …, "remoteRoot": …}]`.
+    PathMappings,
+    /// A list of strings.
+    StringList,
+    /// An object whose values are strings.
+    StringMap,
+}
+
+/// The value a key has when it is left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyDefault {
+    None,
+    Bool(bool),
+    Number(u64),
+    Text(&'static str),
+}
+
+/// One key of the `attach` or `launch` configuration: what the editors' schemas
+/// (`ptvsd-dap schema`, `editors/vscode/package.json`) are generated from.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigKey {
+    pub name: &'static str,
+    pub ty: KeyType,
+    pub default: KeyDefault,
+    /// One or two sentences for the editor's hover.
+    pub description: &'static str,
+    /// The allowed values, when the key is an enumeration (none is, yet).
+    pub choices: &'static [&'static str],
+    /// The request is refused without it.
+    pub required: bool,
+}
+
+impl ConfigKey {
+    const fn new(name: &'static str, ty: KeyType, description: &'static str) -> ConfigKey {
+        ConfigKey { name, ty, default: KeyDefault::None, description, choices: &[], required: false }
+    }
+
+    const fn default(mut self, default: KeyDefault) -> ConfigKey {
+        self.default = default;
+        self
+    }
+
+    const fn required(mut self) -> ConfigKey {
+        self.required = true;
+        self
+    }
+
+    /// This key as a JSON Schema property.
+    pub fn schema(&self) -> Value {
+        let mut schema = match self.ty {
+            KeyType::String => json!({ "type": "string" }),
+            KeyType::Boolean => json!({ "type": "boolean" }),
+            KeyType::Port => json!({ "type": "integer", "minimum": 1, "maximum": 65535 }),
+            KeyType::Seconds => json!({ "type": "number", "exclusiveMinimum": 0, "maximum": 3600 }),
+            KeyType::PathMappings => json!({
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "localRoot": { "type": "string", "description": "The folder on this machine." },
+                        "remoteRoot": { "type": "string", "description": "The same folder as the debuggee sees it." },
+                    },
+                    "required": ["localRoot", "remoteRoot"],
+                },
+            }),
+            KeyType::StringList => json!({ "type": "array", "items": { "type": "string" } }),
+            KeyType::StringMap => json!({ "type": "object", "additionalProperties": { "type": "string" } }),
+        };
+        schema["description"] = Value::from(self.description);
+        match self.default {
+            KeyDefault::None => {}
+            KeyDefault::Bool(b) => schema["default"] = Value::from(b),
+            KeyDefault::Number(n) => schema["default"] = Value::from(n),
+            KeyDefault::Text(s) => schema["default"] = Value::from(s),
+        }
+        if !self.choices.is_empty() {
+            schema["enum"] = Value::from(self.choices.to_vec());
+        }
+        schema
+    }
+}
+
+const PATH_MAPPINGS: ConfigKey = ConfigKey::new(
+    "pathMappings",
+    KeyType::PathMappings,
+    "Maps local folders to the debuggee's, e.g. [{\"localRoot\": \"${workspaceFolder}\", \"remoteRoot\": \"/home/site/wwwroot\"}]. The longest matching prefix wins; Windows paths (D:\\home\\site\\wwwroot) match case-insensitively.",
+);
+const REDIRECT_OUTPUT: ConfigKey =
+    ConfigKey::new("redirectOutput", KeyType::Boolean, "Show the program's stdout and stderr in the editor.")
+        .default(KeyDefault::Bool(true));
+const JUST_MY_CODE: ConfigKey = ConfigKey::new(
+    "justMyCode",
+    KeyType::Boolean,
+    "Debug only your own code; false also steps into the standard library (ptvsd's DebugStdLib).",
+)
+.default(KeyDefault::Bool(true));
+
+/// Every key `attach` understands. The parser below reads exactly these (checked by
+/// `tests/editor_configs.rs`); the editors' schemas are generated from them (`ptvsd-dap
+/// schema`), and the README's table mirrors them.
+pub const ATTACH_KEYS: &[ConfigKey] = &[
+    ConfigKey::new(
+        "url",
+        KeyType::String,
+        "Where ptvsd listens: tcp://SECRET@HOST:PORT (port 5678 by default), tcps://…, ws://…, or wss://SECRET@SITE.azurewebsites.net/ptvsd for Azure App Service. The user-info is the ptvsd secret, percent-encoded.",
+    ),
+    ConfigKey::new("host", KeyType::String, "Host of a plain tcp target, instead of url."),
+    ConfigKey::new("port", KeyType::Port, "Port of a plain tcp target (with host).").default(KeyDefault::Number(5678)),
+    ConfigKey::new("secret", KeyType::String, "The ptvsd secret (with host)."),
+    PATH_MAPPINGS,
+    ConfigKey::new("localRoot", KeyType::String, "Shorthand for one path mapping: the local folder (with remoteRoot)."),
+    ConfigKey::new("remoteRoot", KeyType::String, "Shorthand for one path mapping: the debuggee's folder (with localRoot)."),
+    REDIRECT_OUTPUT,
+    JUST_MY_CODE,
+    ConfigKey::new("stopOnEntry", KeyType::Boolean, "Stop as soon as the debugger is attached.").default(KeyDefault::Bool(false)),
+    ConfigKey::new("django", KeyType::Boolean, "Debug Django templates (ptvsd's DjangoDebugging).").default(KeyDefault::Bool(false)),
+    ConfigKey::new("caFile", KeyType::String, "PEM file with extra CA certificates to trust for tcps:// and wss://."),
+    ConfigKey::new("insecureTls", KeyType::Boolean, "Do not verify TLS certificates (dangerous).").default(KeyDefault::Bool(false)),
+    ConfigKey::new(
+        "headers",
+        KeyType::StringMap,
+        "Extra headers for the WebSocket upgrade, e.g. {\"Cookie\": \"ARRAffinity=…\"} to pin one instance of a scaled-out site.",
+    ),
+    ConfigKey::new(
+        "wakeUrl",
+        KeyType::String,
+        "URL sent a HEAD request before connecting, because App Service starts the Python process lazily. Default: the site's root for wss:// URLs.",
+    ),
+    ConfigKey::new("connectTimeout", KeyType::Seconds, "Seconds to wait for the connection and for each handshake step.")
+        .default(KeyDefault::Number(15)),
+    ConfigKey::new("requestTimeout", KeyType::Seconds, "Seconds to wait for each reply from the debuggee.").default(KeyDefault::Number(15)),
 ];
+
+/// Every key `launch` understands. For `launch`, ptvsd-dap runs `PYTHON -m ptvsd --wait
+/// --secret RANDOM --port FREE PROGRAM ARGS…` on this machine and attaches over tcp.
+pub const LAUNCH_KEYS: &[ConfigKey] = &[
+    ConfigKey::new("program", KeyType::String, "The Python script to run under ptvsd.").required(),
+    ConfigKey::new("args", KeyType::StringList, "Command-line arguments for the program."),
+    ConfigKey::new("cwd", KeyType::String, "Working directory of the program."),
+    ConfigKey::new(
+        "env",
+        KeyType::StringMap,
+        "Extra environment variables for the program, e.g. {\"DJANGO_SETTINGS_MODULE\": \"app.settings\"}.",
+    ),
+    ConfigKey::new(
+        "python",
+        KeyType::String,
+        "The Python interpreter to run; ptvsd 2.x or 3.x must be installed for it.",
+    )
+    .default(KeyDefault::Text("python3")),
+    ConfigKey::new("stopOnEntry", KeyType::Boolean, "Stop before the program's first line.")
+        .default(KeyDefault::Bool(false)),
+    JUST_MY_CODE,
+    REDIRECT_OUTPUT,
+    PATH_MAPPINGS,
+];
+
+/// The JSON Schema of one request's arguments, for an editor (VS Code's
+/// `configurationAttributes.<request>`). Strict where the parser is lenient.
+pub fn request_schema(keys: &[ConfigKey]) -> Value {
+    let properties: Map<String, Value> = keys.iter().map(|key| (key.name.to_string(), key.schema())).collect();
+    let required: Vec<&str> = keys.iter().filter(|key| key.required).map(|key| key.name).collect();
+    let mut schema = json!({ "properties": properties });
+    if !required.is_empty() {
+        schema["required"] = Value::from(required);
+    }
+    schema
+}
+
+/// VS Code's `configurationAttributes` for the `ptvsd-dap` debugger, as printed by
+/// `ptvsd-dap schema` and checked into `editors/vscode/package.json`.
+pub fn configuration_attributes() -> Value {
+    json!({ "attach": request_schema(ATTACH_KEYS), "launch": request_schema(LAUNCH_KEYS) })
+}
 
 /// A bad `attach` configuration, as a sentence naming the key.
 #[derive(Debug, Error)]
@@ -203,7 +368,7 @@ impl AttachConfig {
             ..ConnectOptions::default()
         };
 
-        let known: Vec<&str> = ATTACH_KEYS.iter().map(|(k, _)| *k).collect();
+        let known: Vec<&str> = ATTACH_KEYS.iter().map(|key| key.name).collect();
         let unknown_keys = map.keys().filter(|k| !known.contains(&k.as_str())).cloned().collect();
 
         Ok(AttachConfig {
