@@ -86,7 +86,11 @@ class Corpus:
         if len(data) > MAX_SEED or data in self.seen:
             return
         self.seen.add(data)
-        name = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
+        base = re.sub(r"[^A-Za-z0-9_.-]+", "-", name)
+        name, n = base, 1
+        while os.path.exists(os.path.join(self.dir, name)):
+            n += 1
+            name = f"{base}-{n}"
         with open(os.path.join(self.dir, name), "wb") as f:
             f.write(data)
         self.count += 1
