@@ -56,8 +56,15 @@ const SECRET_MARK: &str = "s3cr\u{2603}t:";
 
 #[derive(Arbitrary, Debug)]
 enum Greeting {
-    Binary { version: Version, replies: BinaryReplies },
-    Json { version: Version, connected: bool, replies: JsonReplies },
+    Binary {
+        version: Version,
+        replies: Box<BinaryReplies>,
+    },
+    Json {
+        version: Version,
+        connected: bool,
+        replies: Box<JsonReplies>,
+    },
     /// Anything at all, e.g. a recorded server stream (replay seeds) or an HTTP answer.
     Raw(Vec<u8>),
 }

@@ -79,11 +79,7 @@ fn same_verdict<T: PartialEq + std::fmt::Debug>(chunked: &Decoded<T>, whole: &De
 }
 
 fn bounded<T>(decoded: &Decoded<T>) {
-    assert!(
-        decoded.max_buffered <= MAX_HEADER + LIMITS.max_message,
-        "buffered {} bytes",
-        decoded.max_buffered
-    );
+    assert!(decoded.max_buffered <= MAX_HEADER + LIMITS.max_message, "buffered {} bytes", decoded.max_buffered);
 }
 
 /// A frame we read, framed again, reads back the same (the framing carries any value).
@@ -119,7 +115,8 @@ fn command_round_trips(version: i64, command: Command) {
         _ => 1,
     };
     let mut bytes = BytesMut::new();
-    if let Err(error) = JsonClientCodec::new(version, Limits::default(), first_seq).encode(command.clone(), &mut bytes) {
+    if let Err(error) = JsonClientCodec::new(version, Limits::default(), first_seq).encode(command.clone(), &mut bytes)
+    {
         panic!("v{version}: could not encode the decoded {command:?}: {error}");
     }
     let mut codec = JsonServerCodec::new(version, Limits::default());
