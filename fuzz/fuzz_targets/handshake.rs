@@ -14,10 +14,13 @@ use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 use futures_util::StreamExt;
-use fuzz_support::{cap_allocations, CappedAlloc};
+use fuzz_support::{cap_allocations, feed, CappedAlloc};
 use libfuzzer_sys::fuzz_target;
+use ptvsd_dap::legacy::binary::BinaryClientCodec;
 use ptvsd_dap::legacy::handshake::{self, HandshakeError};
-use ptvsd_dap::legacy::Limits;
+use ptvsd_dap::legacy::json::JsonClientCodec;
+use ptvsd_dap::legacy::messages::Event;
+use ptvsd_dap::legacy::{Dialect, Limits};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::time::Instant;
@@ -29,6 +32,8 @@ const LIMITS: Limits = Limits { max_string: 1 << 10, max_count: 64, max_message:
 /// How long past its own timeout a handshake may take before it counts as hung. Virtual
 /// time: with the clock paused, waiting costs nothing.
 const GRACE: Duration = Duration::from_secs(3600);
+/// Events read after an attach.
+const MAX_EVENTS: usize = 64;
 
 #[derive(Arbitrary, Debug)]
 struct Script {
@@ -338,7 +343,7 @@ fn run(script: Script) {
     });
     drop(runtime);
 
-    let Ok((result, elapsed)) = outcome else {
+    let Ok((result, elapsed, session)) = outcome else {
         panic!("the handshake did not finish within {:?} of virtual time (timeout {timeout:?})", timeout + GRACE);
     };
     assert!(elapsed <= timeout, "the handshake took {elapsed:?}, more than its timeout {timeout:?}");
@@ -356,16 +361,47 @@ fn run(script: Script) {
             Err(_) => None,
         };
         assert_eq!(got, Some(expected), "a clean script went wrong: {result:?}");
+        if let Some(session) = session {
+            hand_over_loses_nothing(&script, session);
+        }
+    }
+}
+
+/// What the session read after a successful attach.
+struct Session {
+    dialect: Dialect,
+    events: Vec<Event>,
+    /// The error that ended the stream, rendered.
+    error: Option<String>,
+}
+
+/// The first events of a clean attach are exactly what the trailing bytes decode to: the
+/// bytes the handshake read past the reply are handed over, none lost, none doubled.
+fn hand_over_loses_nothing(script: &Script, session: Session) {
+    // The dialect's own codec, as the session should use it, end of stream included.
+    let trailing = &script.trailing;
+    let whole = [trailing.len()];
+    let reference = match session.dialect {
+        Dialect::Binary { version } => feed(&mut BinaryClientCodec::new(version, LIMITS), trailing, &whole),
+        Dialect::Json { version } => feed(&mut JsonClientCodec::new(version, LIMITS, 3), trailing, &whole),
+    };
+    let expected: Vec<Event> = reference.items.into_iter().take(MAX_EVENTS).collect();
+    assert_eq!(session.events, expected, "the session does not start with the bytes after the reply");
+    // A silent server never ends the stream, so a partial message is no error (yet).
+    if script.end != End::Silent && session.events.len() < MAX_EVENTS {
+        let reference = reference.error.map(|(text, _)| text);
+        assert_eq!(session.error, reference, "the session ended differently");
     }
 }
 
 /// Runs `info` or `attach`; after an attach, reads what events follow for a while.
-/// Returns the pid (or the error) and how long the handshake itself took.
+/// Returns the pid (or the error), how long the handshake itself took, and after an
+/// attach the session's first events.
 async fn client_side(
     script: &Script,
     client: DuplexStream,
     timeout: Duration,
-) -> (Result<i64, HandshakeError>, Duration) {
+) -> (Result<i64, HandshakeError>, Duration, Option<Session>) {
     let secret = format!("{SECRET_MARK}{}", script.secret);
     let start = Instant::now();
     if !script.attach {
@@ -374,44 +410,51 @@ async fn client_side(
         if let Ok((dialect, _)) = &result {
             assert!(dialect.is_supported(), "info succeeded with {dialect:?}");
         }
-        return (result.map(|(_, info)| info.pid), elapsed);
+        return (result.map(|(_, info)| info.pid), elapsed, None);
     }
     let result = handshake::attach(client, &secret, &script.debug_options, LIMITS, timeout).await;
     let elapsed = start.elapsed();
     let mut attached = match result {
         Ok(attached) => attached,
-        Err(error) => return (Err(error), elapsed),
+        Err(error) => return (Err(error), elapsed, None),
     };
     assert!(attached.dialect.is_supported(), "attach succeeded with {:?}", attached.dialect);
     // The bytes that came with the reply belong to the session: read them.
-    for _ in 0..64 {
+    let mut session = Session { dialect: attached.dialect, events: Vec::new(), error: None };
+    while session.events.len() < MAX_EVENTS {
         match tokio::time::timeout(Duration::from_secs(1), attached.framed.next()).await {
-            Ok(Some(Ok(_event))) => continue,
+            Ok(Some(Ok(event))) => session.events.push(event),
             Ok(Some(Err(error))) => {
-                let _ = error.to_string();
+                session.error = Some(error.to_string());
                 break;
             }
             Ok(None) | Err(_) => break,
         }
     }
-    (Ok(attached.info.pid), elapsed)
+    (Ok(attached.info.pid), elapsed, Some(session))
 }
 
 async fn serve(server: DuplexStream, segments: Vec<Vec<u8>>, style: Style, end: End, chunk: usize) {
     let (mut reader, mut writer) = tokio::io::split(server);
+    let mut drain = None;
     if style == Style::Drains {
-        tokio::spawn(async move {
+        drain = Some(tokio::spawn(async move {
             let mut sink = [0u8; 512];
             while matches!(reader.read(&mut sink).await, Ok(n) if n > 0) {}
-        });
-        // `reader` moved; nothing else reads.
+        }));
         write_segments(&mut writer, &segments, None::<&mut tokio::io::ReadHalf<DuplexStream>>, end, chunk).await;
     } else {
         let answer = if style == Style::Answers { Some(&mut reader) } else { None };
         write_segments(&mut writer, &segments, answer, end, chunk).await;
     }
     match end {
-        End::Close | End::CloseAfter(_) => drop(writer),
+        End::Close | End::CloseAfter(_) => {
+            // Both halves must go for the stream to close: stop the drain, which holds one.
+            let _ = writer.shutdown().await;
+            if let Some(drain) = drain {
+                drain.abort();
+            }
+        }
         End::Silent => std::future::pending::<()>().await,
         End::HalfClose => {
             let _ = writer.shutdown().await;
@@ -562,10 +605,12 @@ fn response(reply: &JsonReply, seq: i64, command: &str, attach: bool) -> Vec<u8>
 }
 
 /// The outcome a script must have, where the script decides it; `None` where it leaves it
-/// open: edits, an early close, or a server that does not read everything (the client's
-/// writes may then fill the pipe, and the handshake times out).
+/// open: edits; a server that does not read everything (the client's writes may fill the
+/// pipe, and the handshake times out); or one that closes (it sends all its replies at
+/// once, so it may be gone before the client's INFO or ATCH, which then fails).
 fn expected(script: &Script) -> Option<Expected> {
-    if !script.edits.is_empty() || matches!(script.end, End::CloseAfter(_)) || script.style != Style::Drains {
+    let reads_to_the_end = matches!(script.end, End::Silent | End::HalfClose);
+    if !script.edits.is_empty() || !reads_to_the_end || script.style != Style::Drains {
         return None;
     }
     match &script.greeting {
