@@ -83,6 +83,15 @@ impl Decoder for ClientCodec {
             ClientCodec::Json(c) => c.decode(src),
         }
     }
+
+    /// The dialect's own: it names what was cut off (e.g. a truncated `OUTP`, spec §6.3),
+    /// where the default says only "bytes remaining on stream".
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+        match self {
+            ClientCodec::Binary(c) => c.decode_eof(src),
+            ClientCodec::Json(c) => c.decode_eof(src),
+        }
+    }
 }
 
 impl Encoder<Command> for ClientCodec {
@@ -120,6 +129,13 @@ impl Decoder for ServerCodec {
             ServerCodec::Json(c) => c.decode(src),
         }
     }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Command>, ProtocolError> {
+        match self {
+            ServerCodec::Binary(c) => c.decode_eof(src),
+            ServerCodec::Json(c) => c.decode_eof(src),
+        }
+    }
 }
 
 impl Encoder<Event> for ServerCodec {
@@ -129,5 +145,41 @@ impl Encoder<Event> for ServerCodec {
             ServerCodec::Binary(c) => c.encode(item, dst),
             ServerCodec::Json(c) => c.encode(item, dst),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    /// Found by the `handshake` fuzz target (one byte, `[0]`, left after an attach reply,
+    /// then the server closed): the session frames the remote stream with `ClientCodec`,
+    /// which did not pass `decode_eof` on to the dialect's codec, so the end of a stream
+    /// in the middle of a message read as "bytes remaining on stream", and a truncated
+    /// `OUTP` (spec §6.3) never became [`ProtocolError::TruncatedOutput`].
+    #[test]
+    fn end_of_stream_is_judged_by_the_dialect_codec() {
+        let binary = Dialect::Binary { version: 2 };
+        let mut codec = ClientCodec::new(binary, Limits::default(), 1);
+        let err = codec.decode_eof(&mut BytesMut::from(&[0u8][..])).unwrap_err();
+        assert!(err.to_string().contains("closed in the middle of"), "{err}");
+
+        let mut codec = ClientCodec::new(Dialect::Binary { version: 6 }, Limits::default(), 1);
+        let mut truncated_output = BytesMut::from(&b"OUTP"[..]);
+        truncated_output.extend_from_slice(&7i64.to_be_bytes());
+        assert!(matches!(codec.decode_eof(&mut truncated_output), Err(ProtocolError::TruncatedOutput)));
+
+        let mut codec = ClientCodec::new(Dialect::Json { version: 8 }, Limits::default(), 1);
+        let err = codec.decode_eof(&mut BytesMut::from(&b"Content-Length: 5\r\n\r\n{"[..])).unwrap_err();
+        assert!(err.to_string().contains("in the middle of a JSON message"), "{err}");
+
+        let mut codec = ServerCodec::new(binary, Limits::default());
+        let err = codec.decode_eof(&mut BytesMut::from(&b"stpi"[..])).unwrap_err();
+        assert!(err.to_string().contains("closed in the middle of"), "{err}");
+
+        // A clean end is still clean.
+        let mut codec = ClientCodec::new(binary, Limits::default(), 1);
+        assert!(codec.decode_eof(&mut BytesMut::new()).unwrap().is_none());
     }
 }

@@ -121,7 +121,7 @@ where
     let info = match dialect {
         Dialect::Binary { version } => {
             hs.binary_authenticate(version, secret).await?;
-            hs.send(b"INFO").await?;
+            hs.send(b"INFO", "while answering INFO").await?;
             let info = hs.binary_info().await?;
             // v4/v6 wait for a byte or a close: the caller drops the stream at once, so the
             // accept thread moves on.
@@ -156,7 +156,7 @@ where
             if version >= 6 {
                 put_cstr(&mut out, debug_options);
             }
-            hs.send(&out).await?;
+            hs.send(&out, "attaching").await?;
             hs.binary_attach_reply().await?
         }
         Dialect::Json { version } => {
@@ -224,10 +224,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
         Ok(())
     }
 
-    async fn send(&mut self, bytes: &[u8]) -> Result<(), HandshakeError> {
-        self.stream.write_all(bytes).await?;
-        self.stream.flush().await?;
-        Ok(())
+    /// Writes `bytes`, within the same deadline as the reads: a server that stops reading
+    /// (a full socket buffer) must not hold the handshake past its timeout.
+    async fn send(&mut self, bytes: &[u8], stage: &'static str) -> Result<(), HandshakeError> {
+        let stream = &mut self.stream;
+        let write = async move {
+            stream.write_all(bytes).await?;
+            stream.flush().await
+        };
+        match tokio::time::timeout_at(self.deadline, write).await {
+            Ok(written) => Ok(written?),
+            Err(_) => Err(HandshakeError::Timeout { stage, seconds: self.seconds() }),
+        }
     }
 
     /// Detects the dialect from the first bytes (spec §1.4).
@@ -252,7 +260,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
                 // Echo a version it will refuse, so it closes cleanly.
                 let mut out = BytesMut::from(&SIGNATURE[..]);
                 put_i64(&mut out, FALLBACK_BINARY_VERSION);
-                let _ = self.send(&out).await;
+                let _ = self.send(&out, "greeting").await;
                 return Err(HandshakeError::UnsupportedVersion { family: "binary", version });
             }
             return Ok(dialect);
@@ -268,7 +276,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
                 return Err(ProtocolError::Malformed { detail: "the first JSON message is not legacyRemoteConnected".into() }.into());
             }
             if !dialect.is_supported() {
-                let _ = self.json_send("legacyRemoteDebuggerAuthenticate", json!({
+                let _ = self.json_send("greeting", "legacyRemoteDebuggerAuthenticate", json!({
                     "debuggerName": "PTVSDBG", "debuggerProtocolVersion": FALLBACK_JSON_VERSION, "clientSecret": ""
                 })).await;
                 return Err(HandshakeError::UnsupportedVersion { family: "JSON", version });
@@ -290,7 +298,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
         let mut out = BytesMut::from(&SIGNATURE[..]);
         put_i64(&mut out, version);
         put_cstr(&mut out, secret);
-        self.send(&out).await?;
+        self.send(&out, "checking the secret").await?;
         self.fill(4, "checking the secret", "after receiving the secret (wrong protocol version?)").await?;
         let reply = self.buf.split_to(4);
         match &reply[..] {
@@ -358,18 +366,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
         }
     }
 
-    async fn json_send(&mut self, command: &str, arguments: Value) -> Result<i64, HandshakeError> {
+    async fn json_send(&mut self, stage: &'static str, command: &str, arguments: Value) -> Result<i64, HandshakeError> {
         let seq = self.next_seq;
         self.next_seq += 1;
         let mut out = BytesMut::new();
         json::encode_frame(&json!({ "type": "request", "seq": seq, "command": command, "arguments": arguments }), &mut out);
-        self.send(&out).await?;
+        self.send(&out, stage).await?;
         Ok(seq)
     }
 
     /// Sends one request and returns the body of its response.
     async fn json_request(&mut self, command: &str, arguments: Value, stage: &'static str) -> Result<Value, HandshakeError> {
-        let seq = self.json_send(command, arguments).await?;
+        let seq = self.json_send(stage, command, arguments).await?;
         loop {
             let message = self.json_frame(stage).await?;
             if message.get("type").and_then(Value::as_str) != Some("response") || message.get("request_seq").and_then(Value::as_i64) != Some(seq) {
@@ -555,6 +563,24 @@ mod tests {
         let err = super::info(client, "s", Limits::default(), Duration::from_secs(3)).await.unwrap_err();
         assert!(matches!(err, HandshakeError::NoGreeting { seconds: 3 }), "{err}");
         assert!(err.to_string().contains("TLS"));
+    }
+
+    /// Found by the `handshake` fuzz target: a server that stops reading (here a 1-byte
+    /// pipe nobody drains) held the echo + secret write forever, past the timeout.
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_stops_reading_cannot_outlast_the_timeout() {
+        let (client, mut server) = duplex(1);
+        let _server = tokio::spawn(async move {
+            server.write_all(&binary_greeting(6)).await.unwrap();
+            std::future::pending::<()>().await;
+            drop(server);
+        });
+        let start = Instant::now();
+        let info = super::info(client, "s3cret", Limits::default(), Duration::from_secs(3));
+        // Virtual time: the guard fires at once if the handshake waits on nothing but I/O.
+        let err = tokio::time::timeout(Duration::from_secs(60), info).await.expect("hung").unwrap_err();
+        assert!(matches!(err, HandshakeError::Timeout { stage: "checking the secret", seconds: 3 }), "{err}");
+        assert_eq!(start.elapsed(), Duration::from_secs(3));
     }
 
     #[tokio::test]
