@@ -3,6 +3,7 @@
 #   1. scripts/setup-test-env.sh    real peers: ptvsd venvs, websockify, node packages
 #   2. cargo clippy --all-targets -- -D warnings
 #   3. cargo test --all-targets     unit tests and the integration tests against the peers
+#   4. scripts/fuzz.sh              every fuzz target for FUZZ_SECONDS (default 60) each
 # With CI=true nothing is optional: a missing interpreter or peer fails the run.
 set -euo pipefail
 
@@ -25,3 +26,4 @@ command -v cargo > /dev/null || { echo "test-all: cargo not found (PATH=$PATH)" 
 step "setup test env" scripts/setup-test-env.sh
 step "clippy" cargo clippy --locked --all-targets -- -D warnings
 step "tests" cargo test --locked --all-targets
+step "fuzz" scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
