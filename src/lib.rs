@@ -11,6 +11,8 @@ pub mod dap;
 pub mod legacy;
 pub mod logging;
 pub mod probe;
+pub mod process_group;
+pub mod python;
 pub mod relay;
 pub mod server;
 pub mod session;
