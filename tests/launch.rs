@@ -264,3 +264,38 @@ async fn missing_program_and_interpreter_are_refused() {
     let message = refused(json!({ "python": peer.python_path })).await;
     assert!(message.contains("`program` is required"), "{message}");
 }
+
+/// stopOnEntry stops at the program's first statement (not in ptvsd's `--wait`), once.
+async fn stop_on_entry(peer: &PeerInfo) {
+    let mut client = start().await;
+    client.ok("launch", json!({ "program": program("launchee.py"), "python": peer.python_path, "args": ["0", "2", "0.01"], "stopOnEntry": true })).await;
+    client.wait_event("initialized").await;
+    client.ok("configurationDone", Value::Null).await;
+    let stopped = client.wait_event("stopped").await;
+    assert_eq!(stopped["body"]["reason"], "entry", "{stopped}");
+    let thread = stopped["body"]["threadId"].clone();
+    let stack = client.ok("stackTrace", json!({ "threadId": thread, "levels": 1 })).await;
+    let first = std::fs::read_to_string(program("launchee.py")).unwrap().lines().position(|l| l.starts_with("from __future__")).unwrap() + 1;
+    assert_eq!(stack["stackFrames"][0]["line"], first, "{stack}");
+    assert_eq!(stack["stackFrames"][0]["source"]["path"], program("launchee.py").to_string_lossy().as_ref());
+    assert!(output_of(&client, "stdout").is_empty(), "the program ran before the entry stop");
+    client.ok("continue", json!({ "threadId": thread })).await;
+    let exited = client.wait_event("exited").await;
+    assert_eq!(exited["body"]["exitCode"], 0);
+    client.wait_event("terminated").await;
+    let stops = client.received.iter().filter(|m| m["event"] == "stopped").count();
+    assert_eq!(stops, 1, "stopped more than once");
+    assert!(output_of(&client, "stdout").contains("launchee done"));
+    client.ok("disconnect", Value::Null).await;
+    assert_eq!(client.wait_exit(Duration::from_secs(10)).await, Some(0));
+}
+
+#[tokio::test]
+async fn stop_on_entry_json_ptvsd_3_2_on_python_3_11() {
+    stop_on_entry(Peers::load().peer("3.11", "3.2.1")).await;
+}
+
+#[tokio::test]
+async fn stop_on_entry_binary_ptvsd_2_2_on_python_3_6() {
+    stop_on_entry(Peers::load().peer("3.6", "2.2.0")).await;
+}

@@ -29,6 +29,7 @@ use tokio::time::Instant;
 use super::config::AttachConfig;
 use super::{AttachFailure, Connected, Input, Phase, Session};
 use crate::dap::types::Request;
+use crate::legacy::messages::{BreakpointId, Command, ConditionKind, PassCountKind};
 use crate::legacy::{handshake, Limits};
 use crate::process_group;
 use crate::python;
@@ -42,10 +43,18 @@ pub const LAUNCH_KEYS: &[(&str, &str)] = &[
     ("cwd", "the working directory (default: the adapter's)"),
     ("env", "environment variables, merged over the adapter's; null removes one"),
     ("redirectOutput", "forward the program's stdout/stderr to the editor (default true)"),
+    ("stopOnEntry", "stop at the program's first statement (default false)"),
 ];
 
 /// Attach keys that mean the same thing for a launched program.
-const PASSED_ON: &[&str] = &["stopOnEntry", "justMyCode", "django", "pathMappings", "localRoot", "remoteRoot", "connectTimeout", "requestTimeout"];
+const PASSED_ON: &[&str] = &["justMyCode", "django", "pathMappings", "localRoot", "remoteRoot", "connectTimeout", "requestTimeout"];
+
+/// ptvsd ids of the entry breakpoints: block 0x7FF, which the editor's breakpoints
+/// (even blocks of 2^20 below 2^31) never use.
+const ENTRY_IDS: BreakpointId = 0x7FF << 20;
+/// At most this many entry breakpoints (a first statement longer than that still stops
+/// at its first line).
+const ENTRY_LINES: usize = 200;
 
 /// How long the pipe readers may take to deliver the last output after the exit (a
 /// grandchild may hold the pipes open).
@@ -70,6 +79,9 @@ pub struct LaunchConfig {
     /// `Some` sets, `None` removes.
     pub env: Vec<(String, Option<String>)>,
     pub redirect_output: bool,
+    /// Stop at the program's first statement (not at ptvsd's attach break, which with
+    /// `--wait` is inside `threading.py`).
+    pub stop_on_entry: bool,
     /// The attach keys that apply, checked by [`AttachConfig`] once the port is known.
     attach_keys: Map<String, Value>,
 }
@@ -146,8 +158,13 @@ impl LaunchConfig {
             Some(Value::Bool(b)) => *b,
             Some(other) => return Err(invalid("redirectOutput", format!("must be true or false, got {other}"))),
         };
+        let stop_on_entry = match get("stopOnEntry") {
+            None => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => return Err(invalid("stopOnEntry", format!("must be true or false, got {other}"))),
+        };
         let attach_keys: Map<String, Value> = PASSED_ON.iter().filter_map(|key| map.get(*key).map(|v| (key.to_string(), v.clone()))).collect();
-        let config = LaunchConfig { python: string("python")?.unwrap_or_else(|| "python3".to_string()), program, args, cwd, env, redirect_output, attach_keys };
+        let config = LaunchConfig { python: string("python")?.unwrap_or_else(|| "python3".to_string()), program, args, cwd, env, redirect_output, stop_on_entry, attach_keys };
         // Check the attach keys now, before anything is started.
         config.attach_config(1, "check")?;
         Ok(config)
@@ -160,6 +177,8 @@ impl LaunchConfig {
         let mut config = AttachConfig::from_arguments(&Value::Object(map)).map_err(|e| e.to_string().replace("attach configuration", "launch configuration"))?;
         // ptvsd runs with --no-output-redirection; the pipes carry the output.
         config.redirect_output = false;
+        // The attach break is released silently; stopOnEntry uses entry breakpoints.
+        config.stop_on_entry = false;
         Ok(config)
     }
 
@@ -208,6 +227,10 @@ pub struct Launched {
     stopping: bool,
     terminated_sent: bool,
     after_exit: Vec<AfterExit>,
+    /// For stopOnEntry: the program and the lines of its first statement.
+    entry: Option<(PathBuf, Vec<i64>)>,
+    /// The ptvsd ids of the entry breakpoints while they are set.
+    entry_ids: Vec<(BreakpointId, i64)>,
 }
 
 impl std::fmt::Debug for Launched {
@@ -286,6 +309,8 @@ impl Session {
             stopping: false,
             terminated_sent: false,
             after_exit: Vec::new(),
+            entry: config.stop_on_entry.then(|| (config.program.clone(), first_statement_lines(&config.program))),
+            entry_ids: Vec::new(),
         });
         self.phase = Phase::Attaching;
         self.config = Some(attach);
@@ -331,7 +356,10 @@ impl Session {
         match input {
             LaunchInput::Output { category, text } => self.output(category, &text).await,
             LaunchInput::Attached(result) => match *result {
-                Ok(connected) if self.attach_request.is_some() => self.on_attached(Ok(connected)).await,
+                Ok(connected) if self.attach_request.is_some() => {
+                    self.on_attached(Ok(connected)).await;
+                    self.set_entry_breakpoints().await;
+                }
                 Ok(connected) => connected.framed.into_inner().abort().await,
                 Err(message) => {
                     let Some(request) = self.attach_request.take() else { return };
@@ -390,6 +418,51 @@ impl Session {
                 self.finish_disconnect(request).await;
             }
         }
+    }
+
+    /// stopOnEntry: breakpoints on every line of the program's first statement, sent
+    /// before the attach break is released; the first hit is reported as the entry stop
+    /// and removes them all.
+    async fn set_entry_breakpoints(&mut self) {
+        let Some((program, lines)) = self.launched.as_mut().and_then(|l| l.entry.take()) else { return };
+        let local = program.to_string_lossy().into_owned();
+        let remote = self.config.as_ref().map(|c| c.paths.to_remote(&local)).unwrap_or(local);
+        let mut ids = Vec::new();
+        for (i, line) in lines.into_iter().enumerate() {
+            let id = ENTRY_IDS + i as BreakpointId;
+            let command = Command::SetBreakpoint {
+                id,
+                line,
+                file: remote.clone(),
+                condition_kind: ConditionKind::Always,
+                condition: String::new(),
+                pass_count_kind: PassCountKind::Always,
+                pass_count: 0,
+            };
+            if self.send(command).await.is_err() {
+                break;
+            }
+            ids.push((id, line));
+        }
+        if let Some(launched) = self.launched.as_mut() {
+            launched.entry_ids = ids;
+        }
+    }
+
+    /// A hit of an entry breakpoint: remove them all and report the entry stop. False
+    /// when `id` is not one of them.
+    pub(super) async fn on_entry_breakpoint(&mut self, id: BreakpointId, thread: i64) -> bool {
+        let Some(launched) = self.launched.as_mut() else { return false };
+        if !launched.entry_ids.iter().any(|(entry, _)| *entry == id) {
+            return false;
+        }
+        for (id, line) in std::mem::take(&mut launched.entry_ids) {
+            // Twice, as for the editor's breakpoints (spec §6.6).
+            let _ = self.send(Command::RemoveBreakpoint { id, line }).await;
+            let _ = self.send(Command::RemoveBreakpoint { id, line }).await;
+        }
+        self.report_stop(thread, "entry", None, vec![]).await;
+        true
     }
 
     /// `terminated`, once: for a launched program only after it has exited (so `exited`
@@ -573,6 +646,26 @@ fn last_char_start(bytes: &[u8]) -> usize {
     len
 }
 
+/// The lines of the program's first statement (a module docstring counts: its line
+/// event is at its first line on Python 3, at its last on 2.7). Empty if the file cannot
+/// be read or holds no statement.
+fn first_statement_lines(program: &std::path::Path) -> Vec<i64> {
+    let Ok(source) = std::fs::read(program) else { return Vec::new() };
+    let source = String::from_utf8_lossy(&source).replace("\r\n", "\n").replace('\r', "\n");
+    let source = source.strip_prefix('\u{feff}').unwrap_or(&source);
+    let mut parser = tree_sitter::Parser::new();
+    if parser.set_language(&tree_sitter_python::LANGUAGE.into()).is_err() {
+        return Vec::new();
+    }
+    let Some(tree) = parser.parse(source, None) else { return Vec::new() };
+    let root = tree.root_node();
+    let mut cursor = root.walk();
+    let first = root.named_children(&mut cursor).find(|node| node.kind() != "comment");
+    let Some(first) = first else { return Vec::new() };
+    let (start, end) = (first.start_position().row, first.end_position().row);
+    (start..=end).take(ENTRY_LINES).map(|row| i64::try_from(row).unwrap_or(i64::MAX - 1) + 1).collect()
+}
+
 /// A free port on 127.0.0.1 (released again: ptvsd binds it right after).
 pub fn free_port() -> std::io::Result<u16> {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
@@ -625,7 +718,7 @@ mod tests {
         let dash = args.iter().position(|a| a == "-").unwrap();
         assert_eq!(args[dash - 1], program.to_string_lossy());
         assert_eq!(&args[dash + 1..], ["a", "2"]);
-        assert!(ok.attach_config(5678, "s").unwrap().stop_on_entry);
+        assert!(ok.stop_on_entry && !ok.attach_config(5678, "s").unwrap().stop_on_entry);
         assert!(!ok.attach_config(5678, "s").unwrap().redirect_output);
 
         let missing = LaunchConfig::from_arguments(&Value::Null).unwrap_err();
@@ -638,6 +731,21 @@ mod tests {
         assert!(bad_key.starts_with("launch configuration: `requestTimeout`"), "{bad_key}");
         let bad_cwd = LaunchConfig::from_arguments(&json!({ "program": program, "cwd": "/no/such/dir" })).unwrap_err();
         assert!(bad_cwd.contains("`cwd` /no/such/dir is not a directory"), "{bad_cwd}");
+    }
+
+    #[test]
+    fn first_statement() {
+        let dir = std::env::temp_dir().join(format!("ptvsd-dap-entry-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("p.py");
+        std::fs::write(&file, "#!/usr/bin/env python\n# -*- coding: utf-8 -*-\n\n\"\"\"Doc\n\nstring.\"\"\"\nimport os\n").unwrap();
+        assert_eq!(first_statement_lines(&file), [4, 5, 6]);
+        std::fs::write(&file, "# only\n\nx = 1  # c\ny = 2\n").unwrap();
+        assert_eq!(first_statement_lines(&file), [3]);
+        std::fs::write(&file, "# nothing\n").unwrap();
+        assert!(first_statement_lines(&file).is_empty());
+        assert!(first_statement_lines(&dir.join("missing.py")).is_empty());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
