@@ -8,6 +8,7 @@
 //! See ARCHITECTURE.md for the module map and the invariants.
 
 pub mod dap;
+pub mod demo;
 pub mod legacy;
 pub mod logging;
 pub mod probe;
