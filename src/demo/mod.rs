@@ -123,7 +123,7 @@ pub async fn run(options: DemoOptions) -> Result<(), String> {
     let mut stage = Stage::new()?;
     let result = tokio::select! {
         result = steps(&options, &mut stage) => result,
-        () = crate::server::termination() => Err("interrupted".to_string()),
+        () = crate::server::termination() => Err("interrupted; what the demo had started is stopped again".to_string()),
     };
     let done = stage.finish().await;
     match result {

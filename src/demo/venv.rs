@@ -170,7 +170,7 @@ async fn create(base: &Path, info: &PythonInfo, target: &Path, say: &mut impl Fn
     say(&format!(
         "  creating a private venv with {PTVSD_PIN} from PyPI in {} (once; about 10 s), with {} (Python {})…",
         target.display(),
-        base.display(),
+        if info.executable.is_file() { info.executable.display() } else { base.display() },
         info.version_text()
     ));
     // Removed if this is interrupted or fails; disarmed by the rename.
