@@ -299,3 +299,23 @@ async fn stop_on_entry_json_ptvsd_3_2_on_python_3_11() {
 async fn stop_on_entry_binary_ptvsd_2_2_on_python_3_6() {
     stop_on_entry(Peers::load().peer("3.6", "2.2.0")).await;
 }
+
+/// terminate while the program is stopped (at the entry stop) ends it too.
+#[tokio::test]
+async fn terminate_while_stopped() {
+    let peer = Peers::load().peer("3.11", "3.2.1");
+    let mut client = start().await;
+    client.ok("launch", json!({ "program": program("launchee.py"), "python": peer.python_path, "stopOnEntry": true })).await;
+    client.wait_event("initialized").await;
+    let process = client.wait_event("process").await;
+    let pid = u32::try_from(process["body"]["systemProcessId"].as_u64().unwrap()).unwrap();
+    client.ok("configurationDone", Value::Null).await;
+    client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "entry").await;
+    client.ok("terminate", Value::Null).await;
+    let exited = client.wait_event("exited").await;
+    assert_eq!(exited["body"]["exitCode"], 128 + 15, "{exited}");
+    client.wait_event("terminated").await;
+    wait_gone(pid, "the launched program");
+    client.ok("disconnect", Value::Null).await;
+    assert_eq!(client.wait_exit(Duration::from_secs(10)).await, Some(0));
+}
