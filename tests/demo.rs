@@ -66,6 +66,7 @@ fn assert_success(run: &Run) {
         "✔ relay listening on ws://127.0.0.1:",
         "✔ attached to process ",
         "● breakpoint set at app.py:",
+        "  ptvsd's attach break paused the app at ",
         "● breakpoint hit at app.py:",
         " in handle_request()",
         "  stack:",

@@ -129,7 +129,7 @@ pub async fn run(options: DemoOptions) -> Result<(), String> {
     match result {
         Ok(venv) => {
             let mut line = format!("✔ cleaned up: {}", done.join(", "));
-            if let Some(venv) = venv.filter(|_| options.venv.is_none()) {
+            if let Some(venv) = venv {
                 line.push_str(&format!("; the venv stays in {} for next time", venv.display()));
             }
             say(&line);
@@ -143,7 +143,7 @@ pub async fn run(options: DemoOptions) -> Result<(), String> {
     }
 }
 
-/// The steps; returns the venv in use, if the demo made or reused one.
+/// The steps; returns the cached venv, if the demo made or reused one.
 async fn steps(options: &DemoOptions, stage: &mut Stage) -> Result<Option<PathBuf>, String> {
     let timeout = options.timeout;
     let mut progress = |line: &str| say(line);
@@ -152,7 +152,6 @@ async fn steps(options: &DemoOptions, stage: &mut Stage) -> Result<Option<PathBu
     let absolute = |path: &Option<PathBuf>| path.as_deref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
     let (python, venv) = (absolute(&options.python), absolute(&options.venv));
     let python = venv::prepare(python.as_deref(), venv.as_deref(), &mut progress).await?;
-    let venv_dir = python.python.parent().and_then(Path::parent).filter(|dir| dir.join("pyvenv.cfg").is_file()).map(Path::to_path_buf);
 
     // The app, under ptvsd, like App Service runs it.
     let app_path = stage.dir.join("app.py");
@@ -205,7 +204,11 @@ async fn steps(options: &DemoOptions, stage: &mut Stage) -> Result<Option<PathBu
 
     // 1. initialize + attach.
     adapter.request("initialize", json!({ "clientID": "ptvsd-dap-demo", "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await?;
-    adapter.request("attach", json!({ "url": format!("ws://{secret}@127.0.0.1:{relay_port}/ptvsd") })).await.map_err(|e| format!("{e} (through {shown_url})"))?;
+    // stopOnEntry: ptvsd finishes its attach (reporting modules) while it already takes
+    // commands, and a request served in that window runs untraced. Its attach break, which
+    // stopOnEntry reports, comes only once the attach is complete.
+    let attach = json!({ "url": format!("ws://{secret}@127.0.0.1:{relay_port}/ptvsd"), "stopOnEntry": true });
+    adapter.request("attach", attach).await.map_err(|e| format!("{e} (through {shown_url})"))?;
     adapter.wait_event("initialized", |_| true).await?;
     let process = adapter.wait_event("process", |_| true).await?;
     let pid = process["body"]["systemProcessId"].as_i64().unwrap_or(0);
@@ -219,6 +222,13 @@ async fn steps(options: &DemoOptions, stage: &mut Stage) -> Result<Option<PathBu
     let verified = body["breakpoints"][0]["verified"] == true;
     say(&format!("● breakpoint set at app.py:{line} in handle_request() ({})", if verified { "verified by ptvsd" } else { "pending" }));
     adapter.request("configurationDone", Value::Null).await?;
+    let entry = adapter.wait_event("stopped", |e| e["body"]["reason"] == "entry").await.map_err(|e| format!("ptvsd's attach break did not come: {e}"))?;
+    let entry_thread = entry["body"]["threadId"].clone();
+    let where_ = adapter.request("stackTrace", json!({ "threadId": entry_thread, "levels": 1 })).await?;
+    if let Some(frame) = where_["stackFrames"].as_array().and_then(|f| f.first()) {
+        say(&format!("  ptvsd's attach break paused the app at {}:{} in {}(); continuing", source_name(frame), frame["line"], frame["name"].as_str().unwrap_or("?")));
+    }
+    adapter.request("continue", json!({ "threadId": entry_thread })).await?;
 
     // 3. a request that hits it.
     let url = format!("http://127.0.0.1:{http_port}{CHECKOUT}");
@@ -278,7 +288,7 @@ async fn steps(options: &DemoOptions, stage: &mut Stage) -> Result<Option<PathBu
     say("✔ detached; the adapter exited (code 0)");
     let again = http_get(http_port, CHECKOUT, timeout).await.map_err(|e| format!("the app stopped answering after the detach: {e}"))?;
     say(&format!("✔ the app runs on without the debugger: it answered another request ({})", again.0));
-    Ok(venv_dir)
+    Ok(python.cached_venv)
 }
 
 /// Waits until the app prints that it listens; fails with its last output line if it

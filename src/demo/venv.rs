@@ -25,6 +25,8 @@ pub struct DemoPython {
     pub info: PythonInfo,
     /// The ptvsd version it has.
     pub ptvsd: String,
+    /// The cached venv it lives in, which the demo keeps for next time.
+    pub cached_venv: Option<PathBuf>,
 }
 
 /// Where the cached venvs live.
@@ -108,7 +110,7 @@ pub async fn prepare(python: Option<&Path>, venv: Option<&Path>, say: &mut impl 
             if venv.is_none() {
                 if let Some(ptvsd) = info.legacy_ptvsd().filter(|_| info.can_run_legacy_ptvsd()) {
                     // It has ptvsd already (e.g. a venv's python): no venv needed.
-                    return Ok(DemoPython { python: path.to_path_buf(), ptvsd: ptvsd.to_string(), info });
+                    return Ok(DemoPython { python: path.to_path_buf(), ptvsd: ptvsd.to_string(), info, cached_venv: None });
                 }
             }
             if !info.can_run_legacy_ptvsd() {
@@ -121,21 +123,23 @@ pub async fn prepare(python: Option<&Path>, venv: Option<&Path>, say: &mut impl 
         }
         None => find_base(say).await?,
     };
-    let target = match venv {
-        Some(venv) => venv.to_path_buf(),
+    let (target, cached) = match venv {
+        Some(venv) => (venv.to_path_buf(), false),
         None => {
             let cache = cache_dir().ok_or("cannot find a cache directory (neither $XDG_CACHE_HOME nor $HOME is set): pass --venv PATH")?;
-            cache.join(format!("demo-venv-{}.{}", info.version.0, info.version.1))
+            (cache.join(format!("demo-venv-{}.{}", info.version.0, info.version.1)), true)
         }
     };
+    let cached_venv = cached.then(|| target.clone());
     if venv_python(&target).exists() {
         if let Ok(found) = check(&venv_python(&target)).await {
             say(&format!("✔ using the cached venv {} (Python {}, ptvsd {})", target.display(), found.info.version_text(), found.ptvsd));
-            return Ok(found);
+            return Ok(DemoPython { cached_venv, ..found });
         }
         say(&format!("  the cached venv {} is incomplete; making it again", target.display()));
     }
-    create(&base, &info, &target, say).await
+    let found = create(&base, &info, &target, say).await?;
+    Ok(DemoPython { cached_venv, ..found })
 }
 
 /// An existing venv: check it, installing ptvsd if it is missing.
@@ -144,7 +148,7 @@ async fn use_or_fill(venv: &Path, say: &mut impl FnMut(&str)) -> Result<DemoPyth
     let info = python::probe(&python.to_string_lossy(), &[], None).await.map_err(|e| e.to_string())?;
     if let Some(ptvsd) = info.legacy_ptvsd().filter(|_| info.can_run_legacy_ptvsd()) {
         say(&format!("✔ using {} (Python {}, ptvsd {ptvsd})", venv.display(), info.version_text()));
-        return Ok(DemoPython { python, ptvsd: ptvsd.to_string(), info });
+        return Ok(DemoPython { python, ptvsd: ptvsd.to_string(), info, cached_venv: None });
     }
     if !info.can_run_legacy_ptvsd() {
         return Err(info.check_ptvsd("--python").err().unwrap_or_else(|| "this Python cannot run ptvsd 2.x/3.x".to_string()));
@@ -158,7 +162,7 @@ async fn use_or_fill(venv: &Path, say: &mut impl FnMut(&str)) -> Result<DemoPyth
 async fn check(python: &Path) -> Result<DemoPython, String> {
     let info = python::probe(&python.to_string_lossy(), &[], None).await.map_err(|e| e.to_string())?;
     let ptvsd = info.check_ptvsd("--python")?;
-    Ok(DemoPython { python: python.to_path_buf(), ptvsd, info })
+    Ok(DemoPython { python: python.to_path_buf(), ptvsd, info, cached_venv: None })
 }
 
 async fn create(base: &Path, info: &PythonInfo, target: &Path, say: &mut impl FnMut(&str)) -> Result<DemoPython, String> {
