@@ -558,7 +558,8 @@ async fn supervise(mut child: tokio::process::Child, pid: u32, mut stop: oneshot
             pump.abort();
         }
     }
-    let _ = inputs.send(Input::Launch(LaunchInput::Exited { status, stopped })).await;
+    // Bounded: at the end of the session nobody reads the inputs any more.
+    let _ = tokio::time::timeout(PIPE_DRAIN, inputs.send(Input::Launch(LaunchInput::Exited { status, stopped }))).await;
     let _ = done.send(true);
 }
 
