@@ -8,9 +8,12 @@
 //! See ARCHITECTURE.md for the module map and the invariants.
 
 pub mod dap;
+pub mod demo;
 pub mod legacy;
 pub mod logging;
 pub mod probe;
+pub mod process_group;
+pub mod python;
 pub mod relay;
 pub mod server;
 pub mod session;

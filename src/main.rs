@@ -36,6 +36,25 @@ enum Command {
     /// `configurationAttributes`; `editors/vscode/package.json` is checked against it).
     #[command(hide = true)]
     Schema,
+    /// Try it on a built-in sample: a small web app under ptvsd 3.2.1 (in a private venv
+    /// made once), the built-in relay, and this adapter attaching, breaking, inspecting
+    /// and detaching. Prints each step; cleans up after itself.
+    Demo(DemoArgs),
+}
+
+#[derive(Args, Debug)]
+struct DemoArgs {
+    /// The Python to make the venv with (CPython 3.6–3.11), or to use as is if it has
+    /// ptvsd 2.x/3.x. Default: the newest of python3.11 … python3.6, pyenv's, python3.
+    #[arg(long, value_name = "PATH")]
+    python: Option<PathBuf>,
+    /// The venv to use (if it exists; ptvsd is installed into it if missing) or to create,
+    /// instead of the cached one in $XDG_CACHE_HOME/ptvsd-dap/demo-venv-X.Y.
+    #[arg(long, value_name = "PATH")]
+    venv: Option<PathBuf>,
+    /// Seconds each step may take.
+    #[arg(long, default_value_t = 30, value_name = "SECS")]
+    timeout: u64,
 }
 
 #[derive(Args, Debug)]
@@ -92,6 +111,7 @@ fn main() -> ExitCode {
         Some(Command::Probe(args)) => runtime.block_on(run_probe(args)),
         Some(Command::Relay(args)) => runtime.block_on(run_relay(args)),
         Some(Command::Schema) => print_schema(),
+        Some(Command::Demo(args)) => runtime.block_on(run_demo(args)),
         None => runtime.block_on(run_server(cli.port)),
     };
     // Reading stdin parks a blocking thread that never returns by itself; do not wait
@@ -198,6 +218,17 @@ async fn run_probe(args: ProbeArgs) -> ExitCode {
                 ProbeError::Handshake(_) => "the ptvsd handshake failed",
             };
             eprintln!("ptvsd-dap: {what}: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run_demo(args: DemoArgs) -> ExitCode {
+    let options = ptvsd_dap::demo::DemoOptions { python: args.python, venv: args.venv, timeout: Duration::from_secs(args.timeout.max(1)) };
+    match ptvsd_dap::demo::run(options).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("ptvsd-dap demo: {error}");
             ExitCode::FAILURE
         }
     }

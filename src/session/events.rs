@@ -66,6 +66,9 @@ impl Session {
             Event::BreakpointHit { id, thread } => {
                 self.threads.ensure(thread);
                 self.threads.set_stopped(thread, true);
+                if self.on_entry_breakpoint(id, thread).await {
+                    return;
+                }
                 if self.breakpoints.find(id).is_none() {
                     // A stale breakpoint from an earlier session (spec §4.8): resume it.
                     tracing::info!(id, "resuming a hit of an unknown breakpoint");

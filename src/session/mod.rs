@@ -21,6 +21,7 @@ pub mod paths;
 pub mod threads;
 
 mod events;
+pub mod launch;
 mod requests;
 
 use std::collections::HashMap;
@@ -69,6 +70,8 @@ pub enum Input {
     Remote { generation: u64, event: Event },
     RemoteClosed { generation: u64, error: Option<ProtocolError> },
     Attached(Box<Result<Connected, AttachFailure>>),
+    /// From the program a `launch` started.
+    Launch(launch::LaunchInput),
 }
 
 /// A successful connection and handshake.
@@ -188,6 +191,8 @@ pub struct Session {
     program_exited: bool,
     next_execution_id: ExecutionId,
     exit: bool,
+    /// The program `launch` started, if any.
+    launched: Option<launch::Launched>,
 }
 
 impl Session {
@@ -219,6 +224,7 @@ impl Session {
             output_repaired: false,
             next_execution_id: 1,
             exit: false,
+            launched: None,
         }
     }
 
@@ -239,6 +245,7 @@ impl Session {
             }
         }
         self.close_remote().await;
+        self.end_launched().await;
     }
 
     async fn handle(&mut self, input: Input) {
@@ -263,6 +270,7 @@ impl Session {
             Input::RemoteClosed { generation, error } if generation == self.generation => self.on_remote_closed(error).await,
             Input::Remote { .. } | Input::RemoteClosed { .. } => {}
             Input::Attached(result) => self.on_attached(*result).await,
+            Input::Launch(input) => self.on_launch_input(input).await,
         }
     }
 
@@ -520,7 +528,7 @@ impl Session {
         .await;
         self.event(
             "process",
-            Some(json!({ "name": format!("python (pid {})", info.pid), "systemProcessId": info.pid, "isLocalProcess": false, "startMethod": "attach" })),
+            Some(json!({ "name": format!("python (pid {})", info.pid), "systemProcessId": info.pid, "isLocalProcess": self.launched.is_some(), "startMethod": if self.launched.is_some() { "launch" } else { "attach" } })),
         )
         .await;
         self.event("initialized", None).await;
@@ -563,8 +571,12 @@ impl Session {
         for wait in std::mem::take(&mut self.bind_waits) {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
-        self.output(if reason.is_some() { "important" } else { "console" }, &format!("{sentence}\n")).await;
-        self.event("terminated", None).await;
+        match self.launch_lost_sentence(reason.as_deref()) {
+            None => self.output(if reason.is_some() { "important" } else { "console" }, &format!("{sentence}\n")).await,
+            Some(Some(text)) => self.output("important", &text).await,
+            Some(None) => {}
+        }
+        self.announce_terminated().await;
     }
 
     async fn finish_disconnect(&mut self, request: Request) {

@@ -16,6 +16,7 @@ use crate::legacy::messages::{Command, ConditionKind, ExceptionMode, FrameKind, 
 pub const HANDLED_COMMANDS: &[&str] = &[
     "initialize",
     "attach",
+    "launch",
     "configurationDone",
     "setBreakpoints",
     "setExceptionBreakpoints",
@@ -186,7 +187,7 @@ impl Session {
         let result = match request.command.as_str() {
             "initialize" => self.initialize(&request).await,
             "attach" => self.attach(&request).await,
-            "launch" => Err("ptvsd-dap attaches to a running app: use an `attach` configuration".to_string()),
+            "launch" => self.launch(&request).await,
             "configurationDone" => self.configuration_done(&request).await,
             "setBreakpoints" => self.set_breakpoints(&request).await,
             "setExceptionBreakpoints" => self.set_exception_breakpoints(&request).await,
@@ -198,7 +199,9 @@ impl Session {
             "continue" => self.continue_request(&request).await,
             "next" | "stepIn" | "stepOut" => self.step(&request).await,
             "pause" => self.pause(&request).await,
+            "disconnect" if self.launched.is_some() => self.disconnect_launched(&request).await,
             "disconnect" => self.disconnect(&request).await,
+            "terminate" if self.launched.is_some() => self.terminate_launched(&request).await,
             "terminate" => self.terminate(&request).await,
             "exceptionInfo" => self.exception_info(&request).await,
             other => {
