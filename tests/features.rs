@@ -7,7 +7,9 @@
 //! breakpoints with stable ids, hit conditions and logpoints (`breakpoints_…`);
 //! setVariable/setExpression and hex formatting (`values_…`); modules, loaded sources,
 //! remote sources and completions (`sources_…`); set next statement (`goto_…`, works on
-//! 3.6, refused on 3.11); stepping past frozen modules (`frozen_…`).
+//! 3.6, refused on 3.11); stepping past frozen modules (`frozen_…`); Django template
+//! breakpoints with Django 1.11 (`django_…`, `tests/programs/django_app.py`; skipped when
+//! `peers.json` lists no Django peers, except with `CI=true`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client;
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use client::DapClient;
 use serde_json::{json, Value};
-use support::{line_of, programs_dir, PeerOptions, Peers, PtvsdPeer, Relay, TestCerts};
+use support::{line_of, programs_dir, PeerInfo, PeerOptions, Peers, PtvsdPeer, Relay, TestCerts};
 
 /// A debuggee running `features.py` from a copy of `tests/programs` (the "remote" root),
 /// reachable through websockify over wss.
@@ -33,12 +35,15 @@ struct Remote {
 
 impl Remote {
     fn start(python: &str, ptvsd: &str) -> Remote {
+        Remote::start_with(Peers::load().peer(python, ptvsd), "features.py")
+    }
+
+    fn start_with(info: &PeerInfo, script: &str) -> Remote {
         let dir = tempfile::tempdir().unwrap();
         let remote_root = dir.path().join("site");
         copy_dir(&programs_dir(), &remote_root);
         let certs = TestCerts::generate(&dir.path().join("certs"));
-        let info = Peers::load().peer(python, ptvsd);
-        let peer = PtvsdPeer::start_peer(info, &remote_root.join("features.py"), PeerOptions::new().args(["0.05"]).cwd(&remote_root));
+        let peer = PtvsdPeer::start_peer(info, &remote_root.join(script), PeerOptions::new().args(["0.05"]).cwd(&remote_root));
         let relay = Relay::websockify(peer.port(), Some(&certs));
         Remote { peer, relay, _certs: certs, dir, remote_root }
     }
@@ -93,6 +98,13 @@ fn assert_schema(client: &DapClient) {
 /// initialize, attach (with `extra` merged into the arguments), the exception filters,
 /// configurationDone; returns once the program is ticking.
 async fn attach(remote: &Remote, extra: Value, filters: &[&str]) -> DapClient {
+    let mut client = attach_only(remote, extra, filters).await;
+    wait_ticks(&mut client, 2).await;
+    client
+}
+
+/// Like [`attach`], without waiting for the program.
+async fn attach_only(remote: &Remote, extra: Value, filters: &[&str]) -> DapClient {
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
     let caps = client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
     for capability in [
@@ -120,17 +132,21 @@ async fn attach(remote: &Remote, extra: Value, filters: &[&str]) -> DapClient {
     client.wait_event("initialized").await;
     client.ok("setExceptionBreakpoints", json!({ "filters": filters })).await;
     client.ok("configurationDone", Value::Null).await;
-    wait_ticks(&mut client, 2).await;
     client
 }
 
 /// The program's `tick I C` lines seen so far: (I, C).
 fn ticks(client: &DapClient) -> Vec<(i64, i64)> {
+    lines_of(client, "tick ")
+}
+
+/// The program's `PREFIX A B` lines seen so far: (A, B).
+fn lines_of(client: &DapClient, prefix: &str) -> Vec<(i64, i64)> {
     client
         .output_text()
         .lines()
         .filter_map(|l| {
-            let mut parts = l.strip_prefix("tick ")?.split(' ');
+            let mut parts = l.strip_prefix(prefix)?.split(' ');
             Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
         })
         .collect()
@@ -138,11 +154,16 @@ fn ticks(client: &DapClient) -> Vec<(i64, i64)> {
 
 /// Waits until `n` more ticks have been printed; returns the last one.
 async fn wait_ticks(client: &mut DapClient, n: usize) -> (i64, i64) {
-    let before = ticks(client).len();
+    wait_lines(client, "tick ", n).await
+}
+
+/// Waits until `n` more `PREFIX A B` lines have been printed; returns the last one.
+async fn wait_lines(client: &mut DapClient, prefix: &str, n: usize) -> (i64, i64) {
+    let before = lines_of(client, prefix).len();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         client.drain(Duration::from_millis(100)).await;
-        let all = ticks(client);
+        let all = lines_of(client, prefix);
         if all.len() >= before + n {
             return *all.last().unwrap();
         }
@@ -684,4 +705,69 @@ async fn frozen_json_ptvsd_3_2_on_python_3_11() {
 #[tokio::test]
 async fn frozen_binary_ptvsd_3_0_on_python_3_6() {
     frozen("3.6", "3.0.0").await;
+}
+
+// ---- 13: Django template breakpoints ------------------------------------------------
+
+/// The 1-based line of the template that contains `text`.
+fn template_line(path: &Path, text: &str) -> i64 {
+    let source = std::fs::read_to_string(path).unwrap();
+    let index = source.lines().position(|l| l.contains(text)).unwrap_or_else(|| panic!("no {text:?} in {}", path.display()));
+    index as i64 + 1
+}
+
+async fn django(ptvsd: &str) {
+    let Some(info) = Peers::load().django_peer("3.6", ptvsd) else { return };
+    let remote = Remote::start_with(info, "django_app.py");
+    let mut client = attach_only(&remote, json!({ "django": true }), &["uncaught"]).await;
+    wait_lines(&mut client, "page ", 2).await;
+    let page = programs_dir().join("templates").join("page.html");
+    let title = template_line(&page, "<h1>");
+    let item = template_line(&page, "<li>");
+
+    // A template breakpoint: the Django commands, reported verified at once (ptvsd sends
+    // nothing back for them); a condition is refused, ptvsd has none for templates.
+    let bps = set_breakpoints(&mut client, &page, json!([{ "line": title }, { "line": item, "condition": "n > 1" }])).await;
+    assert_eq!(bps[0]["verified"], true, "{bps:?}");
+    assert_eq!(bps[1]["verified"], false, "{bps:?}");
+    assert!(bps[1]["message"].as_str().unwrap().contains("Django"), "{bps:?}");
+    let id = bps[0]["id"].clone();
+    let stopped = wait_stopped(&mut client, "breakpoint").await;
+    assert_eq!(stopped["body"]["hitBreakpointIds"], json!([id]));
+    let thread = stopped["body"]["threadId"].clone();
+    let top = top_frame(&mut client, &thread).await;
+    assert_eq!(top["source"]["path"], page.to_string_lossy().as_ref(), "{top}");
+    assert_eq!(top["line"], title);
+    // Evaluation in the template frame sees the template's context.
+    let n = eval_int(&mut client, &thread, "n").await;
+    assert!(n >= 0);
+    let scopes = client.ok("scopes", json!({ "frameId": top["id"] })).await;
+    let locals = client.ok("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await;
+    assert!(locals["variables"].as_array().unwrap().iter().any(|v| v["name"] == "items"), "{locals}");
+
+    // A logpoint in the template, evaluated in the template frame.
+    let since = client.received.len();
+    set_breakpoints(&mut client, &page, json!([{ "line": item, "logMessage": "item {item} of {n}" }])).await;
+    client.ok("continue", json!({ "threadId": thread })).await;
+    wait_lines(&mut client, "page ", 3).await;
+    let text: String = client.received[since..].iter().filter(|m| m["event"] == "output").filter_map(|m| m["body"]["output"].as_str()).collect();
+    assert!(text.contains(&format!("item a of {}\n", n + 1)) && text.contains(&format!("item c of {}\n", n + 1)), "{text}");
+    assert!(stopped_since(&client, since).is_empty(), "the template logpoint stopped");
+
+    // Removed: the program runs on.
+    set_breakpoints(&mut client, &page, json!([])).await;
+    let since = client.received.len();
+    wait_lines(&mut client, "page ", 5).await;
+    assert!(stopped_since(&client, since).is_empty(), "a removed template breakpoint stopped");
+    finish(client, &remote).await;
+}
+
+#[tokio::test]
+async fn django_binary_ptvsd_3_0_on_python_3_6() {
+    django("3.0.0").await;
+}
+
+#[tokio::test]
+async fn django_json_ptvsd_3_2_on_python_3_6() {
+    django("3.2.1").await;
 }
