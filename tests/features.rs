@@ -422,6 +422,25 @@ async fn breakpoints(python: &str, ptvsd: &str) {
     assert!(stopped_since(&client, since).is_empty(), "a logpoint stopped the program");
     eprintln!("logpoint cost ({python}, ptvsd {ptvsd}): {:.1} ms per hit ({:.1} ms per iteration without, {:.1} ms with)", logged - baseline, baseline, logged);
 
+    // A step that lands on a logpoint logs, and stops there as a step.
+    let bps = set_breakpoints(&mut client, &features(), json!([{ "line": mark("count-line") }, { "line": mark("count-add"), "logMessage": "stepped onto i={i}" }])).await;
+    assert_eq!(bps.len(), 2);
+    let stopped = wait_stopped(&mut client, "breakpoint").await;
+    let thread = stopped["body"]["threadId"].clone();
+    let i = eval_int(&mut client, &thread, "i").await;
+    let since = client.received.len();
+    client.ok("next", json!({ "threadId": thread })).await;
+    wait_stopped(&mut client, "step").await;
+    assert_eq!(top_frame(&mut client, &thread).await["line"], mark("count-add"));
+    let text: String = client.received[since..].iter().filter(|m| m["event"] == "output").filter_map(|m| m["body"]["output"].as_str()).collect();
+    assert!(text.contains(&format!("stepped onto i={i}\n")), "{text}");
+    set_breakpoints(&mut client, &features(), json!([{ "line": mark("count-add"), "logMessage": "counter={counter} i={i} {{braces}}" }])).await;
+    client.ok("continue", json!({ "threadId": thread })).await;
+    // The program runs freely again: the step mode was cleared.
+    let since = client.received.len();
+    wait_ticks(&mut client, 3).await;
+    assert!(stopped_since(&client, since).is_empty(), "stopped after continuing from a step onto a logpoint");
+
     // A logpoint whose expression fails says so, and the program goes on.
     let since = client.received.len();
     set_breakpoints(&mut client, &features(), json!([{ "line": mark("count-add"), "logMessage": "x={undefined_name_xyz}" }])).await;
@@ -552,6 +571,19 @@ async fn sources(python: &str, ptvsd: &str) {
     // Served again from the cache, also while running.
     let cached = client.ok("source", json!({ "sourceReference": reference })).await;
     assert_eq!(cached["content"], content["content"]);
+    // A breakpoint set in that source (the editor knows it only by its reference).
+    set_breakpoints(&mut client, &nowhere, json!([])).await;
+    let by_ref = client
+        .ok("setBreakpoints", json!({ "source": { "name": "features.py", "sourceReference": reference }, "breakpoints": [{ "line": mark("count-line") }] }))
+        .await;
+    assert_eq!(by_ref["breakpoints"][0]["verified"], true, "{by_ref}");
+    assert_eq!(by_ref["breakpoints"][0]["source"]["sourceReference"], reference);
+    client.ok("continue", json!({ "threadId": thread })).await;
+    let stopped = wait_stopped(&mut client, "breakpoint").await;
+    assert_eq!(stopped["body"]["hitBreakpointIds"], json!([by_ref["breakpoints"][0]["id"]]));
+    let thread = stopped["body"]["threadId"].clone();
+    assert_eq!(top_frame(&mut client, &thread).await["line"], mark("count-line"));
+    let frame = top_frame(&mut client, &thread).await;
 
     // Modules and loaded sources.
     let modules = client.ok("modules", json!({})).await;
@@ -573,7 +605,12 @@ async fn sources(python: &str, ptvsd: &str) {
     let complete = |text: &str| json!({ "text": text, "column": text.encode_utf16().count() + 1, "frameId": frame["id"] });
     let names = client.ok("completions", complete("coun")).await;
     let labels: Vec<&str> = names["targets"].as_array().unwrap().iter().map(|t| t["label"].as_str().unwrap()).collect();
-    assert!(labels.contains(&"counter") && labels.contains(&"count"), "{names}");
+    // Stopped on `counter = …`: `counter` is not bound yet, the function `count` is.
+    assert!(labels.contains(&"count") && !labels.contains(&"counter"), "{names}");
+    let locals = client.ok("completions", complete("i")).await;
+    let local = locals["targets"].as_array().unwrap().iter().find(|t| t["label"] == "i").unwrap_or_else(|| panic!("{locals}"));
+    assert_eq!(local["type"], "variable");
+    assert!(locals["targets"].as_array().unwrap().iter().any(|t| t["label"] == "int" && t["type"] == "class"), "{locals}");
     assert!(labels.iter().all(|l| l.starts_with("coun")), "{names}");
     let count_fn = names["targets"].as_array().unwrap().iter().find(|t| t["label"] == "count").unwrap();
     assert_eq!(count_fn["type"], "function");
@@ -590,7 +627,7 @@ async fn sources(python: &str, ptvsd: &str) {
     let none = client.ok("completions", complete("f().")).await;
     assert_eq!(none["targets"], json!([]));
 
-    set_breakpoints(&mut client, &nowhere, json!([])).await;
+    client.ok("setBreakpoints", json!({ "source": { "name": "features.py", "sourceReference": reference }, "breakpoints": [] })).await;
     client.ok("continue", json!({ "threadId": thread })).await;
     finish(client, &remote).await;
 }

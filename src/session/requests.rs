@@ -73,6 +73,10 @@ pub fn capabilities() -> Value {
     })
 }
 
+/// The key under which the breakpoints of a source known only by its `sourceReference`
+/// are kept (followed by the reference); never a real path.
+const REFERENCE_KEY: &str = "\u{0}sourceReference:";
+
 /// How the children of a `variables` request map back to DAP.
 #[derive(Debug, Clone)]
 pub enum ChildrenShape {
@@ -371,8 +375,18 @@ impl Session {
 
     async fn set_breakpoints(&mut self, request: &Request) -> Result<(), String> {
         let args: SetBreakpointsArgs = parse(request)?;
-        let Some(local_path) = args.source.path else {
-            return Err("setBreakpoints needs a source with a path".to_string());
+        // A source with a path, or one the adapter handed out as a `sourceReference` (a
+        // debuggee file without a local copy, keyed by its debuggee path).
+        let (local_path, remote_path) = match (args.source.path, args.source.source_reference.filter(|r| *r > 0)) {
+            (Some(path), _) => {
+                let remote = self.config.as_ref().map(|c| c.paths.to_remote(&path)).unwrap_or_else(|| path.clone());
+                (path, remote)
+            }
+            (None, Some(reference)) => {
+                let remote = self.sources.path(reference).ok_or_else(|| format!("sourceReference {reference} is unknown"))?.to_string();
+                (format!("{REFERENCE_KEY}{reference}"), remote)
+            }
+            (None, None) => return Err("setBreakpoints needs a source with a path or a sourceReference".to_string()),
         };
         let template = is_template(&local_path);
         let line_offset = if self.client.lines_start_at_1 { 0 } else { 1 };
@@ -390,7 +404,6 @@ impl Session {
                 .collect(),
             (None, None) => Vec::new(),
         };
-        let remote_path = self.config.as_ref().map(|c| c.paths.to_remote(&local_path)).unwrap_or_else(|| local_path.clone());
         let changes = self.breakpoints.set(&local_path, &remote_path, requested);
         let mut waiting = Vec::new();
         if self.remote.is_some() {
@@ -418,7 +431,12 @@ impl Session {
 
     pub(super) fn breakpoint_json(&self, local_path: &str, b: &Breakpoint) -> Value {
         let line = if self.client.lines_start_at_1 { b.line } else { b.line - 1 };
-        let mut value = json!({ "id": b.id, "verified": b.state == BindState::Bound, "line": line, "source": { "name": file_name(local_path), "path": local_path } });
+        let reference = local_path.strip_prefix(REFERENCE_KEY).and_then(|r| r.parse::<i64>().ok());
+        let source = match reference {
+            Some(reference) => json!({ "name": file_name(self.sources.path(reference).unwrap_or_default()), "sourceReference": reference }),
+            None => json!({ "name": file_name(local_path), "path": local_path }),
+        };
+        let mut value = json!({ "id": b.id, "verified": b.state == BindState::Bound, "line": line, "source": source });
         match b.state {
             BindState::Bound => {}
             BindState::Pending => {
