@@ -671,6 +671,14 @@ async fn goto(python: &str, ptvsd: &str, works: bool) {
     // Not in another file.
     let elsewhere = client.request("gotoTargets", json!({ "source": { "path": programs_dir().join("target.py") }, "line": 3 })).await;
     assert_eq!(elsewhere["success"], false);
+    // A jump Python refuses is refused before it reaches ptvsd (binary ptvsd would
+    // deadlock for good on it), and the debuggee still answers.
+    let bad = client.request("goto", json!({ "threadId": thread, "targetId": mark("tick") })).await;
+    assert_eq!(bad["success"], false, "{bad}");
+    assert!(bad["message"].as_str().unwrap().contains("outside the function"), "{bad}");
+    let bad = client.request("goto", json!({ "threadId": thread, "targetId": mark("count-return") + 1 })).await;
+    assert_eq!(bad["success"], false, "{bad}");
+    assert_eq!(eval_int(&mut client, &thread, "i").await, i);
     let since = client.received.len();
     client.ok("goto", json!({ "threadId": thread, "targetId": target["id"] })).await;
     let stopped = wait_stopped(&mut client, "goto").await;
@@ -808,3 +816,4 @@ async fn django_binary_ptvsd_3_0_on_python_3_6() {
 async fn django_json_ptvsd_3_2_on_python_3_6() {
     django("3.2.1").await;
 }
+

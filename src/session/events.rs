@@ -287,6 +287,9 @@ impl Session {
             let _ = self.send(repair_command(thread, execution_id)).await;
         }
         let Some(id) = self.threads.get(thread).map(|t| t.dap_id) else { return };
+        if let Some(info) = self.threads.get_mut(thread) {
+            info.stop_reason = Some(reason.to_string());
+        }
         let mut body = json!({ "reason": reason, "threadId": id, "allThreadsStopped": true });
         if let Some(description) = description {
             body["description"] = json!(description.clone());

@@ -199,6 +199,12 @@ impl Session {
                 self.sources.set_content(reference, content.clone());
                 self.respond(&request, Some(json!({ "content": content, "mimeType": "text/x-python" }))).await;
             }
+            Waiter::GotoSource { request, thread, line, reference } => {
+                self.sources.set_content(reference, value.repr.unwrap_or_default());
+                if let Err(message) = self.checked_goto(&request, thread, line, reference).await {
+                    self.respond_error(&request, &message).await;
+                }
+            }
             Waiter::Completions { request, target } => {
                 let start = target.start_utf16 as i64 + if self.client.columns_start_at_1 { 1 } else { 0 };
                 let length = target.prefix.encode_utf16().count() as i64;
@@ -482,23 +488,56 @@ impl Session {
         Ok(())
     }
 
+    /// Set next statement. Every jump is first checked against the running file as the
+    /// debuggee has it (read through it once, then cached): binary ptvsd deadlocks for good
+    /// when CPython refuses a jump, and CPython takes some jumps that corrupt the frame
+    /// (see `jumps`).
     pub(super) async fn goto(&mut self, request: &Request) -> Result<(), String> {
         let args: GotoArgs = parse(request)?;
         self.goto_supported()?;
         let remote = self.threads.remote_of(args.thread_id).ok_or_else(|| format!("there is no thread {} (it may have exited)", args.thread_id))?;
-        let info = self.threads.get(remote).filter(|t| t.stopped).ok_or("the thread is running: set next statement needs a stopped thread")?;
-        let top = info.frames.first().ok_or("the thread has no frames")?;
         let line = args.target_id;
-        if line < top.start_line {
-            return Err(format!("line {line} is outside the function {} that is running", top.function));
-        }
-        if self.pending.values().any(|p| matches!(p.waiter, Waiter::Goto { thread, .. } if thread == remote)) {
+        let file = self.goto_frame_file(remote)?;
+        if self.pending.values().any(|p| matches!(p.waiter, Waiter::Goto { thread, .. } | Waiter::GotoSource { thread, .. } if thread == remote)) {
             return Err("set next statement is already in progress on this thread".to_string());
         }
+        let reference = self.sources.reference(&file);
+        if self.sources.content(reference).is_some() {
+            return self.checked_goto(request, remote, line, reference).await;
+        }
+        let execution_id = self.execution_id();
+        let text = read_file_expression(&file);
+        self.send(Command::Execute { text, thread: remote, frame: 0, execution_id, frame_kind: FrameKind::Python, repr_kind: ReprKind::Raw }).await?;
+        self.park(execution_id, Waiter::GotoSource { request: request.clone(), thread: remote, line, reference });
+        Ok(())
+    }
+
+    /// The debuggee's path of the innermost frame of a thread that can jump.
+    fn goto_frame_file(&self, thread: ThreadId) -> Result<String, String> {
+        let info = self.threads.get(thread).filter(|t| t.stopped).ok_or("the thread is running: set next statement needs a stopped thread")?;
+        if info.stop_reason.as_deref().is_some_and(|r| !matches!(r, "breakpoint" | "step" | "pause" | "goto")) {
+            return Err("set next statement works after a breakpoint, a step or a pause, not while stopped on an exception or at the attach break".to_string());
+        }
+        let top = info.frames.first().ok_or("the thread has no frames")?;
+        if top.kind != FrameKind::Python || is_frozen(&top.file) {
+            return Err("set next statement works only in Python source files".to_string());
+        }
+        Ok(top.file.clone())
+    }
+
+    /// Checks the jump against the cached text of the running file, then asks for it.
+    async fn checked_goto(&mut self, request: &Request, thread: ThreadId, line: i64, reference: i64) -> Result<(), String> {
+        let file = self.goto_frame_file(thread)?;
+        if self.sources.path(reference) != Some(file.as_str()) {
+            return Err("the thread has moved to another file".to_string());
+        }
+        let current = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.line).unwrap_or(0);
+        let source = self.sources.content(reference).unwrap_or_default();
+        super::jumps::check_jump(source, current, line).map_err(|why| format!("cannot move to line {line}: {why}"))?;
         // ptvsd moves the innermost frame of the thread (spec §3.2).
-        self.send(Command::SetLineNumber { thread: remote, frame: 0, line }).await?;
+        self.send(Command::SetLineNumber { thread, frame: 0, line }).await?;
         let id = self.execution_id();
-        self.park(id, Waiter::Goto { request: request.clone(), thread: remote, line });
+        self.park(id, Waiter::Goto { request: request.clone(), thread, line });
         Ok(())
     }
 

@@ -19,6 +19,7 @@ pub mod config;
 pub mod exceptions;
 pub mod handlers;
 pub mod handles;
+pub mod jumps;
 pub mod logpoints;
 pub mod paths;
 pub mod sources;
@@ -121,6 +122,8 @@ enum Waiter {
     Source { request: Request, reference: i64 },
     /// `completions`: the candidates as one string.
     Completions { request: Request, target: completions::Target },
+    /// `goto`: the running file's text, to check the jump before asking for it.
+    GotoSource { request: Request, thread: ThreadId, line: i64, reference: i64 },
     /// `goto`: the set-line reply for `thread`.
     Goto { request: Request, thread: ThreadId, line: i64 },
 }
@@ -402,6 +405,7 @@ impl Session {
             | Waiter::Assign { request, .. }
             | Waiter::AssignRead { request, .. }
             | Waiter::Source { request, .. }
+            | Waiter::GotoSource { request, .. }
             | Waiter::Goto { request, .. } => {
                 self.respond_error(&request, message).await;
             }
