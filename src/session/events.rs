@@ -204,7 +204,8 @@ impl Session {
         let just_my_code = self.just_my_code();
         let in_frozen = just_my_code && self.threads.get(thread).and_then(|t| t.frames.first()).is_some_and(|f| is_frozen(&f.file));
         if re_report || in_frozen {
-            if self.logging.pending == 0 {
+            // Not while a logpoint is being evaluated (it resumes) or a stop is shown.
+            if self.logging.pending == 0 && !self.stop_on_display(thread) {
                 let _ = self.resume_all().await;
             }
             return;

@@ -283,12 +283,27 @@ impl Session {
         }
         let hold = std::mem::take(&mut self.logging.hold);
         tracing::debug!(elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, hold, "logpoint done");
-        if hold || self.remote.is_none() {
+        if hold || self.remote.is_none() || self.stop_on_display(thread) {
             return;
         }
-        if self.stepping.is_some_and(|s| s.thread == thread) {
-            self.report_stop(thread, "step", None, vec![]).await;
-            return;
+        match self.stepping {
+            Some(s) if s.thread == thread => {
+                self.report_stop(thread, "step", None, vec![]).await;
+                return;
+            }
+            // The logpoint's stop cancelled a step of another thread (spec §4.5), which
+            // stopped with it: step it again from where it is.
+            Some(s) if self.threads.get(s.thread).is_some_and(|t| t.stopped) => {
+                if self.threads.get(thread).is_some_and(|t| t.stopped) {
+                    let _ = self.send(Command::ClearStepping { thread }).await;
+                }
+                if self.send(s.kind.command(s.thread)).await.is_ok() {
+                    self.threads.mark_all_running();
+                    self.handles.clear();
+                    return;
+                }
+            }
+            _ => {}
         }
         if self.threads.get(thread).is_some_and(|t| t.stopped) {
             let _ = self.send(Command::ClearStepping { thread }).await;
@@ -296,6 +311,12 @@ impl Session {
         if let Err(error) = self.resume_all().await {
             tracing::warn!(%error, "could not resume after a logpoint");
         }
+    }
+
+    /// Whether a thread other than `thread` has a stop the editor was told about: then the
+    /// adapter must not resume the program on its own.
+    pub(super) fn stop_on_display(&self, thread: ThreadId) -> bool {
+        self.threads.iter().any(|(t, info)| t != thread && info.stopped && info.stop_reason.is_some())
     }
 
     // ---- setVariable / setExpression --------------------------------------------------
