@@ -196,9 +196,25 @@ impl Session {
         let thread = stop.thread;
         self.threads.ensure(thread);
         self.threads.set_stopped(thread, true);
+        let stack: Vec<(String, i64, String)> =
+            self.threads.get(thread).map(|t| t.frames.iter().map(|f| (f.file.clone(), f.line, f.function.clone())).collect()).unwrap_or_default();
         // With "raised", ptvsd re-reports an exception in every frame it unwinds through;
-        // a trace of more than one line marks a re-report (spec §3.6).
-        let re_report = !stop.unhandled && stop.trace.as_deref().is_some_and(|t| t.lines().count() > 1);
+        // a trace of more than one line marks a re-report (spec §3.6). The old form (EXCP,
+        // ptvsd 2.2) has no trace: there a re-report is the same exception on the same
+        // thread with the previous stack less its innermost frames.
+        let unwinding = match (&stop.trace, &self.last_raise) {
+            (Some(trace), _) => trace.lines().count() > 1,
+            (None, Some((t, type_name, message, previous))) => {
+                *t == thread
+                    && *type_name == stop.type_name
+                    && *message == stop.message
+                    && stack.len() < previous.len()
+                    && stack.iter().zip(&previous[previous.len() - stack.len()..]).all(|(a, b)| a.0 == b.0 && a.2 == b.2)
+            }
+            (None, None) => false,
+        };
+        self.last_raise = Some((thread, stop.type_name.clone(), stop.message.clone(), stack.clone()));
+        let re_report = !stop.unhandled && unwinding;
         // On 3.11 frozen stdlib modules count as user code (spec §5.3): with justMyCode an
         // exception stop inside one is library noise (os.path.exists raising and catching).
         let just_my_code = self.just_my_code();
@@ -211,9 +227,7 @@ impl Session {
             return;
         }
         let description = if stop.message.is_empty() { stop.type_name.clone() } else { format!("{}: {}", stop.type_name, stop.message) };
-        let info = self.threads.get(thread);
-        let dap_thread = info.map(|t| t.dap_id).unwrap_or(0);
-        let stack = info.map(|t| t.frames.iter().map(|f| (f.file.clone(), f.line, f.function.clone())).collect()).unwrap_or_default();
+        let dap_thread = self.threads.get(thread).map(|t| t.dap_id).unwrap_or(0);
         self.last_exception = Some(ExceptionRecord { dap_thread, stop, stack });
         self.report_stop(thread, "exception", Some(description), vec![]).await;
     }

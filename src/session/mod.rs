@@ -173,13 +173,16 @@ struct Logging {
     hold: bool,
 }
 
+/// A thread's stack as (file, line, function), innermost first.
+type Stack = Vec<(String, i64, String)>;
+
 /// The last exception stop, for `exceptionInfo`.
 #[derive(Debug, Clone)]
 struct ExceptionRecord {
     dap_thread: i64,
     stop: crate::legacy::messages::ExceptionStop,
-    /// The thread's stack at the stop: (file, line, function), innermost first.
-    stack: Vec<(String, i64, String)>,
+    /// The thread's stack at the stop.
+    stack: Stack,
 }
 
 #[derive(Debug)]
@@ -261,6 +264,9 @@ pub struct Session {
     idle_notice: Option<Instant>,
     /// The last exception stop, for `exceptionInfo`.
     last_exception: Option<ExceptionRecord>,
+    /// The last exception event (reported or not): (thread, type, message, stack), to
+    /// recognise re-reports of it in the frames it unwinds through.
+    last_raise: Option<(ThreadId, String, String, Stack)>,
     /// The stacked output wrappers of earlier attaches have been collapsed.
     output_repaired: bool,
     /// The program said goodbye (DETC we did not ask for) before the connection closed.
@@ -297,6 +303,7 @@ impl Session {
             entry_break_seen: false,
             idle_notice: None,
             last_exception: None,
+            last_raise: None,
             program_exited: false,
             output_repaired: false,
             next_execution_id: 1,
