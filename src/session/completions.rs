@@ -28,11 +28,12 @@ fn is_name_char(c: char) -> bool {
 /// or `None` when the cursor follows something other than a name or a dotted name
 /// (`f().`, `x[0].`, a string).
 pub fn target(text: &str, cursor_utf16: usize) -> Option<Target> {
-    // The text before the cursor, cut at a UTF-16 boundary.
+    // The text before the cursor, cut at the last character that ends at or before it (a
+    // cursor inside a surrogate pair counts as before that character).
     let mut units = 0usize;
     let mut end = text.len();
     for (i, c) in text.char_indices() {
-        if units >= cursor_utf16 {
+        if units + c.len_utf16() > cursor_utf16 {
             end = i;
             break;
         }
@@ -53,7 +54,11 @@ pub fn target(text: &str, cursor_utf16: usize) -> Option<Target> {
         }
         return Some(Target { object: None, prefix: prefix.to_string(), start_utf16 });
     };
-    let object_start = object_part.rfind(|c: char| !is_name_char(c) && c != '.').map(|i| i + 1).unwrap_or(0);
+    let object_start = object_part
+        .char_indices()
+        .rfind(|(_, c)| !is_name_char(*c) && *c != '.')
+        .map(|(i, c)| i + c.len_utf8())
+        .unwrap_or(0);
     let object = &object_part[object_start..];
     let valid = !object.is_empty()
         && object.split('.').all(|part| !part.is_empty() && !part.starts_with(|c: char| c.is_ascii_digit()) && part.chars().all(is_name_char));
@@ -129,6 +134,22 @@ mod tests {
         assert_eq!(target("1.", 2), None);
         assert_eq!(target("é.x", 3), t(Some("é"), "x", 2));
         assert_eq!(target("😀 + ab", 7), t(None, "ab", 5));
+        assert_eq!(target("😀a.b", 5), t(Some("a"), "b", 4));
+        assert_eq!(target("é😀.x", 5), None);
+    }
+
+    proptest::proptest! {
+        /// Any text and cursor: no panic, and the prefix is what precedes the cursor.
+        #[test]
+        fn target_never_panics(text in "\\PC{0,40}", cursor in 0usize..60) {
+            if let Some(t) = target(&text, cursor) {
+                let mut units = 0;
+                let before: String = text.chars().take_while(|c| { units += c.len_utf16(); units <= cursor }).collect();
+                let start: String = String::from_utf16_lossy(&before.encode_utf16().take(t.start_utf16).collect::<Vec<u16>>());
+                proptest::prop_assert!(before.starts_with(&start));
+                proptest::prop_assert_eq!(&before[start.len()..], t.prefix.as_str());
+            }
+        }
     }
 
     /// The expressions, run by a real CPython in a function frame, list what is in scope.
