@@ -5,7 +5,9 @@ installed ptvsd (the import is the check) and reports the interpreter version, t
 ptvsd distribution version (from its installed metadata, since ptvsd 2.2.0 has no
 __version__) and the legacy wire protocol version the server will announce.
 
-    python peer_info.py EXPECTED_PTVSD_VERSION
+    python peer_info.py EXPECTED_PTVSD_VERSION [EXPECTED_DJANGO_VERSION]
+
+With a Django version it also imports Django, checks its version and reports it.
 """
 import glob
 import json
@@ -30,10 +32,18 @@ if versions != [expected]:
     sys.stderr.write("expected ptvsd %s, installed metadata says %r\n" % (expected, versions))
     sys.exit(1)
 
-print(json.dumps({
+info = {
     "python_version": "%d.%d.%d" % tuple(sys.version_info[:3]),
     "python_executable": sys.executable,
     "ptvsd": expected,
     "ptvsd_file": os.path.abspath(ptvsd.__file__),
     "protocol_version": attach_server.PTVSDBG_VER,
-}, sort_keys=True))
+}
+if len(sys.argv) > 2:
+    import django  # noqa: E402
+
+    if django.get_version() != sys.argv[2]:
+        sys.stderr.write("expected Django %s, found %s\n" % (sys.argv[2], django.get_version()))
+        sys.exit(1)
+    info["django"] = django.get_version()
+print(json.dumps(info, sort_keys=True))

@@ -5,6 +5,8 @@
 #   .test-env/py3.6-ptvsd{2.2.0,3.0.0,3.1.0,3.2.1}/   CPython 3.6 + ptvsd from PyPI
 #   .test-env/py3.11-ptvsd{2.2.0,3.0.0,3.1.0,3.2.1}/  CPython 3.11 + ptvsd from PyPI
 #   .test-env/py2.7-ptvsd{3.0.0,3.2.1}/               CPython 2.7 (smoke flow)
+#   .test-env/py3.6-ptvsd{3.0.0,3.2.1}-django/        CPython 3.6 + ptvsd + Django 1.11 (template
+#                                                     breakpoints; listed as django_peers)
 #   .test-env/websockify/ + .test-env/bin/websockify  websockify from PyPI (CPython 3.11)
 #   .test-env/tools/                                  virtualenv (builds the 2.7 venvs)
 #   tests/node/node_modules/                          npm ci of tests/node/package-lock.json
@@ -20,11 +22,17 @@
 # locally (a warning, and the tests that need them skip), but with CI=true nothing is
 # optional.
 #
-# Environment: CI=true (strict), SETUP_TEST_ENV_JOBS (parallel venv builds, default 2).
+# Environment: CI=true (strict), SETUP_TEST_ENV_JOBS (parallel venv builds, default 2),
+# PTVSD_TEST_ENV_DIR (build somewhere else than .test-env), SETUP_TEST_ENV_ONLY=django
+# (build only the Django peers and print them; no peers.json, nothing else touched):
+#
+#   PTVSD_TEST_ENV_DIR=/tmp/try SETUP_TEST_ENV_ONLY=django scripts/setup-test-env.sh
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ENV_DIR="$ROOT/.test-env"
+ENV_DIR="${PTVSD_TEST_ENV_DIR:-$ROOT/.test-env}"
+ONLY="${SETUP_TEST_ENV_ONLY:-}"
+case "$ONLY" in "" | django) ;; *) echo "setup-test-env: SETUP_TEST_ENV_ONLY must be empty or django" >&2; exit 2 ;; esac
 LOG_DIR="$ENV_DIR/logs"
 NODE_DIR="$ROOT/tests/node"
 
@@ -33,6 +41,11 @@ PY27_PTVSD_VERSIONS=(3.0.0 3.2.1)
 WEBSOCKIFY_VERSION=0.13.0
 # The last virtualenv release that can still create CPython 2.7 environments.
 VIRTUALENV_VERSION=20.21.1
+# Django for template breakpoints: 1.11 LTS is of ptvsd 3.x's era (its DebugLexer gives
+# tokens the `position` ptvsd reads) and runs on CPython 3.6; pytz is its one dependency.
+DJANGO_PTVSD_VERSIONS=(3.0.0 3.2.1)
+DJANGO_VERSION=1.11.29
+PYTZ_VERSION=2024.2
 # Bump to force every venv to be rebuilt.
 STAMP_REV=1
 
@@ -78,7 +91,7 @@ PY27=$(find_python 2.7)
 missing=()
 [[ -n "$PY36" ]] || missing+=("CPython 3.6 (e.g. pyenv install 3.6.15, or set PTVSD_TEST_PYTHON_3_6)")
 [[ -n "$PY311" ]] || missing+=("CPython 3.11 (e.g. pyenv install 3.11.7, or set PTVSD_TEST_PYTHON_3_11)")
-if [[ -z "$PY27" ]]; then
+if [[ -z "$PY27" && -z "$ONLY" ]]; then
   if ((STRICT)); then
     missing+=("CPython 2.7 (e.g. pyenv install 2.7.18, or set PTVSD_TEST_PYTHON_2_7)")
   else
@@ -115,17 +128,26 @@ build_peer() {
   esac
   # 2.2.0, 3.0.0 and 3.1.0 are zip sdists (setup.py): pip 18 (3.6) runs setup.py install,
   # pip 20 (2.7) and pip 23 (3.11) build a wheel (3.11: in an isolated build env).
-  "$dir/bin/python" -m pip install "ptvsd==$ver"
-  "$dir/bin/python" "$ROOT/scripts/peer_info.py" "$ver" > "$dir/$INFO_NAME"
+  case "$name" in
+    *-django)
+      "$dir/bin/python" -m pip install "ptvsd==$ver" "Django==$DJANGO_VERSION" "pytz==$PYTZ_VERSION"
+      "$dir/bin/python" "$ROOT/scripts/peer_info.py" "$ver" "$DJANGO_VERSION" > "$dir/$INFO_NAME"
+      ;;
+    *)
+      "$dir/bin/python" -m pip install "ptvsd==$ver"
+      "$dir/bin/python" "$ROOT/scripts/peer_info.py" "$ver" > "$dir/$INFO_NAME"
+      ;;
+  esac
   cat "$dir/$INFO_NAME"
 }
 
 peer_spec() { # NAME PYTHON_PATH PTVSD_VERSION
   printf 'rev=%s name=%s python=%s ptvsd=%s' "$STAMP_REV" "$1" "$(readlink -f "$2")" "$3"
+  case "$1" in *-django) printf ' django=%s pytz=%s' "$DJANGO_VERSION" "$PYTZ_VERSION" ;; esac
 }
 
 # The tool venv (CPython 3.11) that creates the 2.7 venvs.
-if [[ -n "$PY27" ]]; then
+if [[ -n "$PY27" && -z "$ONLY" ]]; then
   spec="rev=$STAMP_REV python=$(readlink -f "$PY311") virtualenv=$VIRTUALENV_VERSION"
   if ! stamp_ok "$ENV_DIR/tools" "$spec"; then
     say "building tools venv (virtualenv $VIRTUALENV_VERSION)"
@@ -139,11 +161,14 @@ fi
 
 # (name python ptvsd) triples to build.
 PEERS=()
-for v in "${PTVSD_VERSIONS[@]}"; do PEERS+=("py3.6-ptvsd$v" "$PY36" "$v"); done
-for v in "${PTVSD_VERSIONS[@]}"; do PEERS+=("py3.11-ptvsd$v" "$PY311" "$v"); done
-if [[ -n "$PY27" ]]; then
-  for v in "${PY27_PTVSD_VERSIONS[@]}"; do PEERS+=("py2.7-ptvsd$v" "$PY27" "$v"); done
+if [[ -z "$ONLY" ]]; then
+  for v in "${PTVSD_VERSIONS[@]}"; do PEERS+=("py3.6-ptvsd$v" "$PY36" "$v"); done
+  for v in "${PTVSD_VERSIONS[@]}"; do PEERS+=("py3.11-ptvsd$v" "$PY311" "$v"); done
+  if [[ -n "$PY27" ]]; then
+    for v in "${PY27_PTVSD_VERSIONS[@]}"; do PEERS+=("py2.7-ptvsd$v" "$PY27" "$v"); done
+  fi
 fi
+for v in "${DJANGO_PTVSD_VERSIONS[@]}"; do PEERS+=("py3.6-ptvsd$v-django" "$PY36" "$v"); done
 
 declare -A PIDS=() STARTED=()
 failed=()
@@ -192,6 +217,14 @@ for ((i = 0; i < ${#PEERS[@]}; i += 3)); do
 done
 while ((${#PIDS[@]})); do reap_one; done
 ((${#failed[@]} == 0)) || die "could not build: ${failed[*]}"
+
+if [[ "$ONLY" == django ]]; then
+  for ((i = 0; i < ${#PEERS[@]}; i += 3)); do
+    printf '%s %s\n' "$ENV_DIR/${PEERS[i]}" "$(cat "$ENV_DIR/${PEERS[i]}/$INFO_NAME")"
+  done
+  say "ready: the Django peers in $ENV_DIR (no peers.json written) in $(since "$START_US")"
+  exit 0
+fi
 
 # --- websockify ------------------------------------------------------------------------
 
@@ -242,11 +275,12 @@ for ((i = 0; i < ${#PEERS[@]}; i += 3)); do PEER_NAMES+=("${PEERS[i]}"); done
 import json, os, sys
 env_dir, ws_version, node_ok, node_dir, names = sys.argv[1], sys.argv[2], sys.argv[3] == "true", sys.argv[4], sys.argv[5:]
 peers = []
+django_peers = []
 for name in names:
     with open(os.path.join(env_dir, name, ".peer.json")) as f:
         info = json.load(f)
     python = name.split("-")[0][len("py"):]
-    peers.append({
+    peer = {
         "name": name,
         "python": python,
         "python_version": info["python_version"],
@@ -255,11 +289,18 @@ for name in names:
         "ptvsd_file": info["ptvsd_file"],
         "protocol_version": info["protocol_version"],
         "venv": os.path.join(env_dir, name),
-    })
+    }
+    if name.endswith("-django"):
+        # Kept apart so that tests looking up a (Python, ptvsd) peer never get these.
+        peer["django"] = info["django"]
+        django_peers.append(peer)
+    else:
+        peers.append(peer)
 doc = {
     "schema": 1,
     "env_dir": env_dir,
     "peers": peers,
+    "django_peers": django_peers,
     "websockify": {"path": os.path.join(env_dir, "bin", "websockify"), "version": ws_version},
     "node_modules": os.path.join(node_dir, "node_modules") if node_ok else None,
 }
@@ -272,4 +313,4 @@ PY
 
 extra=""
 [[ $NODE_OK == true ]] && extra=", node packages"
-say "ready: $ENV_DIR/peers.json ($((${#PEERS[@]} / 3)) ptvsd peers, websockify $WEBSOCKIFY_VERSION$extra) in $(since "$START_US")"
+say "ready: $ENV_DIR/peers.json ($((${#PEERS[@]} / 3)) ptvsd peers (${#DJANGO_PTVSD_VERSIONS[@]} with Django $DJANGO_VERSION), websockify $WEBSOCKIFY_VERSION$extra) in $(since "$START_US")"

@@ -3,8 +3,9 @@
 //! Owns: [`Breakpoints`]: per local file, the editor's breakpoints with stable ids (a
 //! breakpoint on the same line keeps its id across `setBreakpoints` calls), the ptvsd id
 //! space (random-based, so stale ids from older sessions cannot collide: spec §4.8), and
-//! the bound/pending state from BRKS/BRKF. Also [`parse_hit_condition`]. Must not know:
-//! DAP messages or the wire.
+//! the bound/pending state from BRKS/BRKF, and breakpoints refused before they reach ptvsd
+//! (a hit condition it cannot express). Also [`parse_hit_condition`] and [`is_template`].
+//! Must not know: DAP messages or the wire.
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -20,6 +21,8 @@ pub enum BindState {
     Bound,
     /// BRKF: pending until the module runs.
     Pending,
+    /// Never sent: the adapter refused it (see [`Breakpoint::message`]).
+    Refused,
 }
 
 /// One breakpoint the editor set.
@@ -31,6 +34,15 @@ pub struct Breakpoint {
     pub hit_condition: Option<String>,
     pub log_message: Option<String>,
     pub state: BindState,
+    /// Why it was refused ([`BindState::Refused`]).
+    pub message: Option<String>,
+}
+
+impl Breakpoint {
+    /// A logpoint: ptvsd stops, the adapter logs and resumes.
+    pub fn is_logpoint(&self) -> bool {
+        self.log_message.as_deref().is_some_and(|m| !m.is_empty())
+    }
 }
 
 /// The breakpoints of one local file.
@@ -74,6 +86,8 @@ pub struct Requested {
     pub condition: Option<String>,
     pub hit_condition: Option<String>,
     pub log_message: Option<String>,
+    /// Why the adapter will not send it; it is reported unverified with this message.
+    pub refused: Option<String>,
 }
 
 impl Breakpoints {
@@ -85,13 +99,18 @@ impl Breakpoints {
         let mut entries = Vec::new();
         for r in requested {
             let existing = old_entries.iter().position(|b| b.line == r.line).map(|i| old_entries.remove(i));
+            let refused = r.refused.is_some();
             let entry = match existing {
-                Some(mut b) if old.remote_path == remote_path => {
+                // Same line, and still sent (or still refused): keep the id.
+                Some(mut b) if old.remote_path == remote_path && (b.state == BindState::Refused) == refused => {
                     if b.condition != r.condition || b.hit_condition != r.hit_condition {
                         b.condition = r.condition;
                         b.hit_condition = r.hit_condition;
-                        changes.changed.push(b.clone());
+                        if !refused {
+                            changes.changed.push(b.clone());
+                        }
                     }
+                    b.message = r.refused;
                     b.log_message = r.log_message;
                     b
                 }
@@ -99,9 +118,20 @@ impl Breakpoints {
                     if let Some(b) = other {
                         changes.removed.push(b);
                     }
-                    let b = Breakpoint { id: self.next_id, line: r.line, condition: r.condition, hit_condition: r.hit_condition, log_message: r.log_message, state: BindState::Sent };
+                    let state = if refused { BindState::Refused } else { BindState::Sent };
+                    let b = Breakpoint {
+                        id: self.next_id,
+                        line: r.line,
+                        condition: r.condition,
+                        hit_condition: r.hit_condition,
+                        log_message: r.log_message,
+                        state,
+                        message: r.refused,
+                    };
                     self.next_id += 1;
-                    changes.added.push(b.clone());
+                    if !refused {
+                        changes.added.push(b.clone());
+                    }
                     b
                 }
             };
@@ -133,21 +163,36 @@ impl Breakpoints {
         self.files.iter().find_map(|(path, f)| f.entries.iter().find(|b| b.id == id).map(|b| (path.as_str(), b)))
     }
 
-    /// Every breakpoint, for sending them all after attach.
+    /// Every breakpoint, for sending them all after attach (refused ones included: the
+    /// caller skips them).
     pub fn all(&self) -> impl Iterator<Item = (&FileBreakpoints, &Breakpoint)> {
         self.files.values().flat_map(|f| f.entries.iter().map(move |b| (f, b)))
     }
 }
 
-/// Parses a DAP `hitCondition` into ptvsd's pass-count kind and count.
-/// `N` and `== N` stop on the N-th hit, `>= N` from the N-th on, `> N` after the N-th,
-/// `% N` on every N-th. A count of 0 is refused: pass count 0 with "every N-th" crashes
-/// the debuggee (spec §3.2), and 0 means nothing useful for the others.
+/// Whether a file is a Django template: its breakpoints use ptvsd's Django commands
+/// (spec §4.2), which have no conditions and no bind events.
+pub fn is_template(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    [".html", ".htm", ".djt", ".djhtml"].iter().any(|ext| lower.ends_with(ext))
+}
+
+/// Parses a DAP `hitCondition` into ptvsd's pass-count kind and count, with debugpy's
+/// (and VS Code's js-debug) meanings, counting hits from 1 (only hits whose condition
+/// passed count, spec §3.2): `N`, `== N` (also `=`, `===`) stop on the N-th hit only,
+/// `>= N` on the N-th and every later one, `> N` after the N-th, `% N` on every N-th
+/// (N, 2N, …). ptvsd has no "fewer than N", so `< N` and `<= N` are refused, as is a count
+/// of 0: pass count 0 with "every N-th" crashes the debuggee (spec §3.2), and 0 means
+/// nothing useful for the others.
 pub fn parse_hit_condition(text: &str) -> Result<(PassCountKind, i64), String> {
     let t = text.trim();
+    let usage = "use N, == N, >= N, > N or % N with a whole number N of at least 1";
+    if t.starts_with('<') {
+        return Err(format!("hit condition {text:?} cannot be expressed in ptvsd, which has no \"fewer than N hits\": {usage}"));
+    }
     let (kind, number, offset) = if let Some(rest) = t.strip_prefix(">=") {
         (PassCountKind::WhenAtLeast, rest, 0)
-    } else if let Some(rest) = t.strip_prefix("==") {
+    } else if let Some(rest) = t.strip_prefix("===").or_else(|| t.strip_prefix("==")).or_else(|| t.strip_prefix('=')) {
         (PassCountKind::WhenEqual, rest, 0)
     } else if let Some(rest) = t.strip_prefix('>') {
         (PassCountKind::WhenAtLeast, rest, 1)
@@ -156,8 +201,11 @@ pub fn parse_hit_condition(text: &str) -> Result<(PassCountKind, i64), String> {
     } else {
         (PassCountKind::WhenEqual, t, 0)
     };
-    let usage = "use N, == N, >= N, > N or % N with a whole number N of at least 1";
-    let n: i64 = number.trim().parse().map_err(|_| format!("hit condition {text:?} is not understood: {usage}"))?;
+    let number = number.trim();
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!("hit condition {text:?} is not understood: {usage}"));
+    }
+    let n: i64 = number.parse().map_err(|_| format!("hit condition {text:?} has a count that is too large: {usage}"))?;
     if n < 1 {
         return Err(format!("hit condition {text:?} needs a count of at least 1: {usage}"));
     }
@@ -170,7 +218,7 @@ mod tests {
     use super::*;
 
     fn req(line: i64, condition: Option<&str>) -> Requested {
-        Requested { line, condition: condition.map(String::from), hit_condition: None, log_message: None }
+        Requested { line, condition: condition.map(String::from), hit_condition: None, log_message: None, refused: None }
     }
 
     #[test]
@@ -205,8 +253,52 @@ mod tests {
         assert_eq!(parse_hit_condition(">= 3"), Ok((PassCountKind::WhenAtLeast, 3)));
         assert_eq!(parse_hit_condition("> 3"), Ok((PassCountKind::WhenAtLeast, 4)));
         assert_eq!(parse_hit_condition("%2"), Ok((PassCountKind::EveryNth, 2)));
+        assert_eq!(parse_hit_condition("=4"), Ok((PassCountKind::WhenEqual, 4)));
+        assert_eq!(parse_hit_condition("=== 4"), Ok((PassCountKind::WhenEqual, 4)));
         assert!(parse_hit_condition("% 0").is_err());
         assert!(parse_hit_condition("0").is_err());
         assert!(parse_hit_condition("often").is_err());
+        assert!(parse_hit_condition("< 3").unwrap_err().contains("fewer than"));
+        assert!(parse_hit_condition("<= 3").is_err());
+        assert!(parse_hit_condition("-1").is_err());
+        assert!(parse_hit_condition("+1").is_err());
+        assert!(parse_hit_condition("99999999999999999999").is_err());
+        assert!(parse_hit_condition("").is_err());
+    }
+
+    #[test]
+    fn refused_breakpoints_are_kept_but_never_sent() {
+        let mut b = Breakpoints::default();
+        let mut bad = req(3, None);
+        bad.refused = Some("no".into());
+        let c = b.set("/l/a.py", "/r/a.py", vec![bad.clone(), req(5, None)]);
+        assert_eq!(c.added.iter().map(|b| b.line).collect::<Vec<_>>(), vec![5]);
+        let entries = &b.file("/l/a.py").unwrap().entries;
+        assert_eq!(entries[0].state, BindState::Refused);
+        assert_eq!(entries[0].message.as_deref(), Some("no"));
+        let refused_id = entries[0].id;
+        // Still refused: same id, nothing to send.
+        let c = b.set("/l/a.py", "/r/a.py", vec![bad, req(5, None)]);
+        assert_eq!(c, Changes::default());
+        assert_eq!(b.file("/l/a.py").unwrap().entries[0].id, refused_id);
+        // Now acceptable: a new breakpoint goes out.
+        let c = b.set("/l/a.py", "/r/a.py", vec![req(3, None), req(5, None)]);
+        assert_eq!(c.added.len(), 1);
+        assert_eq!(c.removed.len(), 1);
+        assert_eq!(c.removed[0].state, BindState::Refused);
+        // And refused again: the sent one is removed, nothing added.
+        let mut bad = req(3, None);
+        bad.refused = Some("no".into());
+        let c = b.set("/l/a.py", "/r/a.py", vec![bad, req(5, None)]);
+        assert!(c.added.is_empty());
+        assert_eq!(c.removed.len(), 1);
+        assert_ne!(c.removed[0].state, BindState::Refused);
+    }
+
+    #[test]
+    fn templates() {
+        assert!(is_template("/srv/app/templates/index.html"));
+        assert!(is_template(r"D:\site\templates\Page.DJT"));
+        assert!(!is_template("/srv/app/views.py"));
     }
 }

@@ -5,9 +5,12 @@ use serde_json::{json, Value};
 
 use super::breakpoints::BindState;
 use super::handles::FrameRef;
-use super::requests::{page, ChildrenShape};
-use super::{Phase, Session, Waiter};
-use crate::legacy::messages::{Child, Command, Event, ExceptionStop, HandlerStatement, OutputChannel};
+use super::requests::{is_frozen, page, ChildrenShape};
+use super::{ExceptionRecord, Phase, Session, StepKind, Waiter};
+use crate::legacy::messages::{Child, Command, Event, ExceptionStop, OutputChannel};
+
+/// At most this many steps are added to get out of `<frozen …>` code after one step.
+const MAX_AUTO_STEPS: u32 = 20;
 
 impl Session {
     pub(super) async fn on_event(&mut self, event: Event) {
@@ -27,12 +30,13 @@ impl Session {
             Event::ModuleLoad { module_id, file } => {
                 // ptvsd reports a file again under new ids (several imports, and every
                 // re-attach): one module per path.
-                if !self.module_paths.insert(file.clone()) {
+                if !self.sources.add_module(module_id, &file) {
                     return;
                 }
-                let local = self.config.as_ref().map(|c| c.paths.to_local(&file)).unwrap_or_else(|| file.clone());
-                let name = local.rsplit(['/', '\\']).next().unwrap_or(&local).to_string();
-                self.event("module", Some(json!({ "reason": "new", "module": { "id": module_id, "name": name, "path": local } }))).await;
+                let module = self.module_json(module_id, &file);
+                self.event("module", Some(json!({ "reason": "new", "module": module }))).await;
+                let source = self.source_json(&file);
+                self.event("loadedSource", Some(json!({ "reason": "new", "source": source }))).await;
             }
             Event::ModulesChanged | Event::Unknown { .. } => {}
             Event::FrameList { thread, name, frames } => {
@@ -69,11 +73,15 @@ impl Session {
                 if self.on_entry_breakpoint(id, thread).await {
                     return;
                 }
-                if self.breakpoints.find(id).is_none() {
+                let Some((local_path, b)) = self.breakpoints.find(id).map(|(p, b)| (p.to_string(), b.clone())) else {
                     // A stale breakpoint from an earlier session (spec §4.8): resume it.
                     tracing::info!(id, "resuming a hit of an unknown breakpoint");
                     let _ = self.send(Command::ResumeThread { thread }).await;
                     self.threads.set_stopped(thread, false);
+                    return;
+                };
+                if let Some(message) = b.log_message.as_deref().filter(|m| !m.is_empty()) {
+                    self.log_point(thread, &local_path, b.line, message).await;
                     return;
                 }
                 self.report_stop(thread, "breakpoint", None, vec![id]).await;
@@ -81,6 +89,9 @@ impl Session {
             Event::StepDone { thread } => {
                 self.threads.ensure(thread);
                 self.threads.set_stopped(thread, true);
+                if self.step_out_of_frozen(thread).await {
+                    return;
+                }
                 self.report_stop(thread, "step", None, vec![]).await;
             }
             Event::AsyncBreak { thread } => {
@@ -89,28 +100,10 @@ impl Session {
                 self.report_stop(thread, "pause", None, vec![]).await;
             }
             Event::Exception(stop) => self.on_exception(stop).await,
-            Event::RequestHandlers { file } => {
-                // Answered at once: the raising thread blocks until we do (spec §3.5).
-                let statements = vec![HandlerStatement { start_line: 0, end_line: i64::from(i32::MAX), expressions: vec!["*".to_string()] }];
-                let _ = self.send(Command::SetExceptionHandlerInfo { file, statements }).await;
-            }
+            Event::RequestHandlers { file } => self.answer_handler_query(file),
             Event::ExecutionResult { execution_id, value } => {
                 if let Some(pending) = self.pending.remove(&execution_id) {
-                    match pending.waiter {
-                        Waiter::Entry { thread, report } => self.finish_entry(thread, report).await,
-                        Waiter::Evaluate { request, expression, frame } => {
-                            let v = self.variable_json(frame, "", Some(&expression), &value);
-                            let mut body = json!({ "result": v["value"], "variablesReference": v["variablesReference"] });
-                            if let Some(t) = v.get("type") {
-                                body["type"] = t.clone();
-                            }
-                            if let Some(n) = v.get("indexedVariables") {
-                                body["indexedVariables"] = n.clone();
-                            }
-                            self.respond(&request, Some(body)).await;
-                        }
-                        other => self.fail_waiter(other, "the debuggee sent an unexpected evaluation result").await,
-                    }
+                    self.on_execution_result(pending.waiter, value).await;
                 }
             }
             Event::ExecutionException { execution_id, text } => {
@@ -121,15 +114,16 @@ impl Session {
             Event::Children { execution_id, children } => {
                 if let Some(pending) = self.pending.remove(&execution_id) {
                     match pending.waiter {
-                        Waiter::Children { request, shape, frame } => {
-                            let variables = self.children_json(frame, &shape, children);
+                        Waiter::Children { request, shape, frame, hex } => {
+                            let variables = self.children_json(frame, &shape, children, hex);
                             self.respond(&request, Some(json!({ "variables": variables }))).await;
                         }
                         other => self.fail_waiter(other, "the debuggee sent unexpected children").await,
                     }
                 }
             }
-            Event::BreakpointHitCount { .. } | Event::SetLineResult { .. } => {}
+            Event::SetLineResult { ok, thread, line } => self.on_set_line(ok, thread, line).await,
+            Event::BreakpointHitCount { .. } => {}
             Event::Output { text, channel, .. } => {
                 if self.config.as_ref().is_some_and(|c| c.redirect_output) {
                     let category = match channel {
@@ -156,13 +150,15 @@ impl Session {
                 tracing::debug!(%command, %message, "ptvsd reported a failed request");
                 let wanted_children = command.contains("Children");
                 let wanted_eval = command.contains("Execute");
-                if wanted_children || wanted_eval {
+                let wanted_goto = command.contains("SetLineNumber");
+                if wanted_children || wanted_eval || wanted_goto {
                     let oldest = self
                         .pending
                         .iter()
                         .filter(|(_, p)| match p.waiter {
                             Waiter::Children { .. } => wanted_children,
-                            Waiter::Evaluate { .. } | Waiter::Exit { .. } | Waiter::Entry { .. } => wanted_eval,
+                            Waiter::Goto { .. } => wanted_goto,
+                            ref other => other.is_execute() && wanted_eval,
                         })
                         .min_by_key(|(id, _)| **id)
                         .map(|(id, _)| *id);
@@ -203,17 +199,71 @@ impl Session {
         let thread = stop.thread;
         self.threads.ensure(thread);
         self.threads.set_stopped(thread, true);
+        let stack: Vec<(String, i64, String)> =
+            self.threads.get(thread).map(|t| t.frames.iter().map(|f| (f.file.clone(), f.line, f.function.clone())).collect()).unwrap_or_default();
         // With "raised", ptvsd re-reports an exception in every frame it unwinds through;
-        // a trace of more than one line marks a re-report (spec §3.6).
-        let re_report = !stop.unhandled && stop.trace.as_deref().is_some_and(|t| t.lines().count() > 1);
-        if re_report {
-            let _ = self.resume_all().await;
+        // a trace of more than one line marks a re-report (spec §3.6). The old form (EXCP,
+        // ptvsd 2.2) has no trace: there a re-report is the same exception on the same
+        // thread with the previous stack less its innermost frames.
+        let unwinding = match (&stop.trace, &self.last_raise) {
+            (Some(trace), _) => trace.lines().count() > 1,
+            (None, Some((t, type_name, message, previous))) => {
+                *t == thread
+                    && *type_name == stop.type_name
+                    && *message == stop.message
+                    && stack.len() < previous.len()
+                    && stack.iter().zip(&previous[previous.len() - stack.len()..]).all(|(a, b)| a.0 == b.0 && a.2 == b.2)
+            }
+            (None, None) => false,
+        };
+        self.last_raise = Some((thread, stop.type_name.clone(), stop.message.clone(), stack.clone()));
+        let re_report = !stop.unhandled && unwinding;
+        // On 3.11 frozen stdlib modules count as user code (spec §5.3): with justMyCode an
+        // exception stop inside one is library noise (os.path.exists raising and catching).
+        let just_my_code = self.just_my_code();
+        let in_frozen = just_my_code && self.threads.get(thread).and_then(|t| t.frames.first()).is_some_and(|f| is_frozen(&f.file));
+        if re_report || in_frozen {
+            // Not while a logpoint is being evaluated (it resumes) or a stop is shown.
+            if self.logging.pending == 0 && !self.stop_on_display(thread) {
+                let _ = self.resume_all().await;
+            }
             return;
         }
         let description = if stop.message.is_empty() { stop.type_name.clone() } else { format!("{}: {}", stop.type_name, stop.message) };
-        let dap_id = self.threads.get(thread).map(|t| t.dap_id).unwrap_or(0);
-        self.last_exception = Some((dap_id, stop));
+        let dap_thread = self.threads.get(thread).map(|t| t.dap_id).unwrap_or(0);
+        self.last_exception = Some(ExceptionRecord { dap_thread, stop, stack });
         self.report_stop(thread, "exception", Some(description), vec![]).await;
+    }
+
+    /// Keeps `<frozen …>` code (3.11's frozen stdlib, which ptvsd counts as user code, spec
+    /// §5.3) out of stepping, with justMyCode: a step that ends in it steps out again; once
+    /// back in user code, a step in goes on stepping in (into the next call on the line, or
+    /// to the next line), as if the frozen call had been stepped over. Bounded; returns
+    /// whether it stepped again instead of letting the stop be reported.
+    async fn step_out_of_frozen(&mut self, thread: i64) -> bool {
+        let just_my_code = self.just_my_code();
+        let Some(mut stepping) = self.stepping.filter(|s| s.thread == thread) else { return false };
+        let frozen = self.threads.get(thread).and_then(|t| t.frames.first()).is_some_and(|f| is_frozen(&f.file));
+        if !just_my_code || stepping.auto_steps >= MAX_AUTO_STEPS {
+            return false;
+        }
+        let next = if frozen {
+            StepKind::Out
+        } else if stepping.leaving_frozen && stepping.kind == StepKind::In {
+            StepKind::In
+        } else {
+            return false;
+        };
+        stepping.auto_steps += 1;
+        stepping.leaving_frozen = frozen;
+        tracing::debug!(auto_steps = stepping.auto_steps, ?next, "stepping past frozen code");
+        if self.send(next.command(thread)).await.is_err() {
+            return false;
+        }
+        self.stepping = Some(stepping);
+        self.threads.mark_all_running();
+        self.handles.clear();
+        true
     }
 
     /// The attach break, once configured: repair the output wrappers while the thread is
@@ -242,6 +292,11 @@ impl Session {
     /// Sends `stopped` for a thread; every thread is stopped with it (ptvsd stops all).
     pub(super) async fn report_stop(&mut self, thread: i64, reason: &str, description: Option<String>, hit: Vec<i64>) {
         self.threads.set_stopped(thread, true);
+        self.stepping = None;
+        if self.logging.pending > 0 {
+            // Logpoints are being evaluated: they must not resume the program now.
+            self.logging.hold = true;
+        }
         if !self.output_repaired {
             // The attach break never came (the app was idle): repair at the first stop.
             // The thread stays stopped, so nothing can overtake it; its result is ignored.
@@ -250,6 +305,9 @@ impl Session {
             let _ = self.send(repair_command(thread, execution_id)).await;
         }
         let Some(id) = self.threads.get(thread).map(|t| t.dap_id) else { return };
+        if let Some(info) = self.threads.get_mut(thread) {
+            info.stop_reason = Some(reason.to_string());
+        }
         let mut body = json!({ "reason": reason, "threadId": id, "allThreadsStopped": true });
         if let Some(description) = description {
             body["description"] = json!(description.clone());
@@ -261,14 +319,14 @@ impl Session {
         self.event("stopped", Some(body)).await;
     }
 
-    fn children_json(&mut self, frame: FrameRef, shape: &ChildrenShape, children: Vec<Child>) -> Vec<Value> {
+    fn children_json(&mut self, frame: FrameRef, shape: &ChildrenShape, children: Vec<Child>, hex: bool) -> Vec<Value> {
         match shape {
             ChildrenShape::All { start, count } => {
                 // `items()` is a synthetic child ptvsd adds to dicts; the items follow it.
                 let all: Vec<Value> = children
                     .iter()
                     .filter(|c| !is_items_view(c))
-                    .map(|c| self.variable_json(frame, &c.name, c.expression.as_deref(), &c.value))
+                    .map(|c| self.variable_json(frame, &c.name, c.expression.as_deref(), &c.value, hex))
                     .collect();
                 page(all, *start as i64, count.map(|c| c as i64))
             }
@@ -279,7 +337,7 @@ impl Session {
                     let absolute = start + index;
                     let name = format!("[{absolute}]");
                     let expr = format!("({expression})[{absolute}]");
-                    Some(self.variable_json(frame, &name, Some(&expr), &c.value))
+                    Some(self.variable_json(frame, &name, Some(&expr), &c.value, hex))
                 })
                 .collect(),
             ChildrenShape::Globals => children
@@ -288,7 +346,7 @@ impl Session {
                 .map(|c| {
                     let name = c.name.strip_prefix("['").and_then(|n| n.strip_suffix("']")).unwrap_or(&c.name).to_string();
                     let expr = c.expression.clone();
-                    self.variable_json(frame, &name, expr.as_deref(), &c.value)
+                    self.variable_json(frame, &name, expr.as_deref(), &c.value, hex)
                 })
                 .collect(),
         }

@@ -14,13 +14,19 @@
 //! sent; `sehi` is sent once per handler query and never unsolicited.
 
 pub mod breakpoints;
+pub mod completions;
 pub mod config;
+pub mod exceptions;
 pub mod handlers;
 pub mod handles;
+pub mod jumps;
+pub mod logpoints;
 pub mod paths;
+pub mod sources;
 pub mod threads;
 
 mod events;
+mod features;
 pub mod launch;
 mod requests;
 
@@ -35,8 +41,8 @@ use tokio::time::Instant;
 use tokio_util::codec::Framed;
 
 use crate::dap::types::{Event as DapEvent, Message, Request, Response};
-use crate::legacy::handshake::{self, AttachInfo, HandshakeError};
-use crate::legacy::messages::{Command, Event, ExecutionId};
+use crate::legacy::handshake::{self, AttachInfo, HandshakeError, PythonVersion};
+use crate::legacy::messages::{Command, Event, ExecutionId, HandlerStatement, ThreadId};
 use crate::legacy::{ClientCodec, Dialect, Limits, ProtocolError};
 use crate::transport::{self, RemoteStream, TransportError};
 
@@ -72,6 +78,8 @@ pub enum Input {
     Attached(Box<Result<Connected, AttachFailure>>),
     /// From the program a `launch` started.
     Launch(launch::LaunchInput),
+    /// The answer to a handler query (REQH), worked out off the session loop.
+    Handlers { generation: u64, file: String, statements: Vec<HandlerStatement> },
 }
 
 /// A successful connection and handshake.
@@ -100,13 +108,84 @@ pub enum AttachFailure {
 #[derive(Debug)]
 enum Waiter {
     /// `evaluate`: an ExecutionResult or ExecutionException.
-    Evaluate { request: Request, expression: String, frame: handles::FrameRef },
+    Evaluate { request: Request, expression: String, frame: handles::FrameRef, hex: bool },
     /// `variables` through `chld`: a Children reply.
-    Children { request: Request, shape: requests::ChildrenShape, frame: handles::FrameRef },
+    Children { request: Request, shape: requests::ChildrenShape, frame: handles::FrameRef, hex: bool },
     /// `terminate`/`disconnect(terminateDebuggee)`: the exit ends the connection.
     Exit { request: Request },
     /// The output-wrapper repair at the attach break; then release or report the break.
     Entry { thread: i64, report: bool },
+    /// A logpoint's message, evaluated on the thread that hit it.
+    Log { thread: ThreadId, source: Value, line: i64, started: Instant },
+    /// `setVariable`/`setExpression`: the assignment ran; then `target` is read back.
+    Assign { request: Request, target: String, frame: handles::FrameRef, hex: bool },
+    /// `setVariable`/`setExpression`: the new value.
+    AssignRead { request: Request, target: String, frame: handles::FrameRef, hex: bool },
+    /// `source`: a file's text read through the debuggee.
+    Source { request: Request, reference: i64 },
+    /// `completions`: the candidates as one string.
+    Completions { request: Request, target: completions::Target },
+    /// `goto`: the running file's text, to check the jump before asking for it.
+    GotoSource { request: Request, thread: ThreadId, line: i64, reference: i64 },
+    /// `goto`: the set-line reply for `thread`.
+    Goto { request: Request, thread: ThreadId, line: i64 },
+}
+
+impl Waiter {
+    /// Whether it waits for the result of an `exec` (so a failed `exec` answers it).
+    fn is_execute(&self) -> bool {
+        !matches!(self, Waiter::Children { .. } | Waiter::Goto { .. })
+    }
+}
+
+/// The kind of a step the editor asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StepKind {
+    Over,
+    In,
+    Out,
+}
+
+impl StepKind {
+    fn command(self, thread: ThreadId) -> Command {
+        match self {
+            StepKind::Over => Command::StepOver { thread },
+            StepKind::In => Command::StepInto { thread },
+            StepKind::Out => Command::StepOut { thread },
+        }
+    }
+}
+
+/// A step in progress, until its stop is reported.
+#[derive(Debug, Clone, Copy)]
+struct Stepping {
+    thread: ThreadId,
+    kind: StepKind,
+    /// Steps the adapter added to get out of `<frozen …>` code.
+    auto_steps: u32,
+    /// The last added step was a step out of `<frozen …>` code.
+    leaving_frozen: bool,
+}
+
+/// Logpoint evaluations in flight: the program resumes when the last one is done, unless
+/// a real stop was reported meanwhile.
+#[derive(Debug, Default)]
+struct Logging {
+    pending: usize,
+    /// A stop was reported while logging: do not resume.
+    hold: bool,
+}
+
+/// A thread's stack as (file, line, function), innermost first.
+type Stack = Vec<(String, i64, String)>;
+
+/// The last exception stop, for `exceptionInfo`.
+#[derive(Debug, Clone)]
+struct ExceptionRecord {
+    dap_thread: i64,
+    stop: crate::legacy::messages::ExceptionStop,
+    /// The thread's stack at the stop.
+    stack: Stack,
 }
 
 #[derive(Debug)]
@@ -171,7 +250,12 @@ pub struct Session {
     threads: Threads,
     handles: Handles,
     breakpoints: Breakpoints,
-    exception_filters: Vec<String>,
+    exceptions: exceptions::ExceptionSettings,
+    /// The debuggee's Python version, from the attach reply.
+    python: Option<PythonVersion>,
+    sources: sources::Sources,
+    stepping: Option<Stepping>,
+    logging: Logging,
     pending: HashMap<ExecutionId, Pending>,
     bind_waits: Vec<BindWait>,
     detach_wait: Option<(Request, Instant)>,
@@ -182,11 +266,12 @@ pub struct Session {
     /// When to say that the app is idle, if the attach break has not come by then.
     idle_notice: Option<Instant>,
     /// The last exception stop, for `exceptionInfo`.
-    last_exception: Option<(i64, crate::legacy::messages::ExceptionStop)>,
+    last_exception: Option<ExceptionRecord>,
+    /// The last exception event (reported or not): (thread, type, message, stack), to
+    /// recognise re-reports of it in the frames it unwinds through.
+    last_raise: Option<(ThreadId, String, String, Stack)>,
     /// The stacked output wrappers of earlier attaches have been collapsed.
     output_repaired: bool,
-    /// Module paths already reported.
-    module_paths: std::collections::HashSet<String>,
     /// The program said goodbye (DETC we did not ask for) before the connection closed.
     program_exited: bool,
     next_execution_id: ExecutionId,
@@ -210,7 +295,11 @@ impl Session {
             threads: Threads::default(),
             handles: Handles::default(),
             breakpoints: Breakpoints::default(),
-            exception_filters: vec!["uncaught".to_string()],
+            exceptions: exceptions::ExceptionSettings::default(),
+            python: None,
+            sources: sources::Sources::default(),
+            stepping: None,
+            logging: Logging::default(),
             pending: HashMap::new(),
             bind_waits: Vec::new(),
             detach_wait: None,
@@ -219,8 +308,8 @@ impl Session {
             entry_break_seen: false,
             idle_notice: None,
             last_exception: None,
+            last_raise: None,
             program_exited: false,
-            module_paths: std::collections::HashSet::new(),
             output_repaired: false,
             next_execution_id: 1,
             exit: false,
@@ -268,7 +357,10 @@ impl Session {
             }
             Input::Remote { generation, event } if generation == self.generation => self.on_event(event).await,
             Input::RemoteClosed { generation, error } if generation == self.generation => self.on_remote_closed(error).await,
-            Input::Remote { .. } | Input::RemoteClosed { .. } => {}
+            Input::Handlers { generation, file, statements } if generation == self.generation && self.remote.is_some() => {
+                let _ = self.send(Command::SetExceptionHandlerInfo { file, statements }).await;
+            }
+            Input::Remote { .. } | Input::RemoteClosed { .. } | Input::Handlers { .. } => {}
             Input::Attached(result) => self.on_attached(*result).await,
             Input::Launch(input) => self.on_launch_input(input).await,
         }
@@ -322,8 +414,26 @@ impl Session {
 
     async fn fail_waiter(&mut self, waiter: Waiter, message: &str) {
         match waiter {
-            Waiter::Evaluate { request, .. } | Waiter::Children { request, .. } | Waiter::Exit { request } => {
+            Waiter::Evaluate { request, .. }
+            | Waiter::Children { request, .. }
+            | Waiter::Exit { request }
+            | Waiter::Assign { request, .. }
+            | Waiter::AssignRead { request, .. }
+            | Waiter::Source { request, .. }
+            | Waiter::GotoSource { request, .. }
+            | Waiter::Goto { request, .. } => {
                 self.respond_error(&request, message).await;
+            }
+            Waiter::Completions { request, .. } => {
+                // Nothing to offer (an unknown name before the dot, a running program).
+                tracing::debug!(%message, "completions failed");
+                self.respond(&request, Some(json!({ "targets": [] }))).await;
+            }
+            Waiter::Log { thread, source, line, started } => {
+                let text = format!("Logpoint error: {message}\n");
+                self.log_output(&text, source, line).await;
+                // Boxed: finishing resumes the program, which can lose the connection.
+                Box::pin(self.finish_logpoint(thread, started)).await;
             }
             Waiter::Entry { thread, report } => {
                 tracing::debug!(%message, "output repair did not answer");
@@ -498,6 +608,7 @@ impl Session {
         });
         let info = connected.info;
         let dialect = connected.dialect;
+        self.python = Some(info.python);
         self.remote = Some(Remote { sink, reader, stop_reader: Some(stop_reader) });
         self.phase = Phase::Configuring;
         tracing::info!(pid = info.pid, python = %info.python, version = dialect.version(), "attached");

@@ -4,13 +4,14 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::breakpoints::{parse_hit_condition, BindState, Breakpoint, Requested};
+use super::breakpoints::{is_template, parse_hit_condition, BindState, Breakpoint, Requested};
 use super::config::AttachConfig;
+use super::exceptions::{ExceptionOptionArg, ExceptionSettings, FilterOptionArg, FILTERS};
 use super::handles::{Container, FrameRef};
 use super::paths::is_windows_path;
-use super::{BindWait, Phase, Session, Waiter, BIND_WAIT, DETACH_WAIT, IDLE_NOTICE};
+use super::{BindWait, Phase, Session, StepKind, Stepping, Waiter, BIND_WAIT, DETACH_WAIT, IDLE_NOTICE};
 use crate::dap::types::Request;
-use crate::legacy::messages::{Command, ConditionKind, ExceptionMode, FrameKind, PassCountKind, ReprKind};
+use crate::legacy::messages::{Command, ConditionKind, FrameKind, PassCountKind, ReprKind};
 
 /// The commands the dispatcher handles; `initialize` advertises exactly these.
 pub const HANDLED_COMMANDS: &[&str] = &[
@@ -33,28 +34,49 @@ pub const HANDLED_COMMANDS: &[&str] = &[
     "disconnect",
     "terminate",
     "exceptionInfo",
+    "setVariable",
+    "setExpression",
+    "source",
+    "modules",
+    "loadedSources",
+    "completions",
+    "gotoTargets",
+    "goto",
 ];
 
 /// The capabilities `initialize` returns.
 pub fn capabilities() -> Value {
+    let filters: Vec<Value> = FILTERS
+        .iter()
+        .map(|(filter, label, description, default)| json!({ "filter": filter, "label": label, "description": description, "default": default }))
+        .collect();
     json!({
         "supportsConfigurationDoneRequest": true,
         "supportsEvaluateForHovers": true,
         "supportsConditionalBreakpoints": true,
         "supportsHitConditionalBreakpoints": true,
+        "supportsLogPoints": true,
         "supportsTerminateRequest": true,
         "supportTerminateDebuggee": true,
         "supportsDelayedStackTraceLoading": true,
         "supportsExceptionInfoRequest": true,
-        "exceptionBreakpointFilters": [
-            { "filter": "raised", "label": "Raised Exceptions", "description": "Stop whenever an exception is raised, caught or not.", "default": false },
-            { "filter": "uncaught", "label": "Uncaught Exceptions", "description": "Stop when an exception is not handled by the program.", "default": true }
-        ],
+        "supportsExceptionOptions": true,
+        "supportsExceptionFilterOptions": true,
+        "supportsSetVariable": true,
+        "supportsSetExpression": true,
+        "supportsValueFormattingOptions": true,
+        "supportsModulesRequest": true,
+        "supportsLoadedSourcesRequest": true,
+        "supportsCompletionsRequest": true,
+        "completionTriggerCharacters": ["."],
+        "supportsGotoTargetsRequest": true,
+        "exceptionBreakpointFilters": filters,
     })
 }
 
-/// ptvsd's built-in "never break" entries, which `sexi` would otherwise wipe (spec §3.2).
-const QUIET_EXCEPTIONS: &[&str] = &["IndexError", "KeyError", "AttributeError", "StopIteration", "GeneratorExit"];
+/// The key under which the breakpoints of a source known only by its `sourceReference`
+/// are kept (followed by the reference); never a real path.
+const REFERENCE_KEY: &str = "\u{0}sourceReference:";
 
 /// How the children of a `variables` request map back to DAP.
 #[derive(Debug, Clone)]
@@ -76,8 +98,10 @@ struct InitializeArgs {
 }
 
 #[derive(Deserialize)]
-struct SourceArg {
-    path: Option<String>,
+#[serde(rename_all = "camelCase")]
+pub(super) struct SourceArg {
+    pub(super) path: Option<String>,
+    pub(super) source_reference: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -97,14 +121,27 @@ struct SetBreakpointsArgs {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct SetExceptionBreakpointsArgs {
+    #[serde(default)]
     filters: Vec<String>,
+    #[serde(default)]
+    filter_options: Vec<FilterOptionArg>,
+    #[serde(default)]
+    exception_options: Vec<ExceptionOptionArg>,
+}
+
+/// `format` of `variables`, `evaluate`, `setVariable`, `setExpression`.
+#[derive(Deserialize, Default, Clone, Copy)]
+pub(super) struct ValueFormatArg {
+    #[serde(default)]
+    pub(super) hex: bool,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ThreadArgs {
-    thread_id: i64,
+pub(super) struct ThreadArgs {
+    pub(super) thread_id: i64,
 }
 
 #[derive(Deserialize)]
@@ -128,6 +165,8 @@ struct VariablesArgs {
     filter: Option<String>,
     start: Option<i64>,
     count: Option<i64>,
+    #[serde(default)]
+    format: Option<ValueFormatArg>,
 }
 
 #[derive(Deserialize)]
@@ -135,6 +174,8 @@ struct VariablesArgs {
 struct EvaluateArgs {
     expression: String,
     frame_id: Option<i64>,
+    #[serde(default)]
+    format: Option<ValueFormatArg>,
 }
 
 #[derive(Deserialize, Default)]
@@ -143,7 +184,7 @@ struct DisconnectArgs {
     terminate_debuggee: Option<bool>,
 }
 
-fn parse<T: for<'de> Deserialize<'de>>(request: &Request) -> Result<T, String> {
+pub(super) fn parse<T: for<'de> Deserialize<'de>>(request: &Request) -> Result<T, String> {
     let arguments = match &request.arguments {
         None | Some(Value::Null) => json!({}),
         Some(value) => value.clone(),
@@ -168,11 +209,11 @@ fn py_str(text: &str) -> String {
     out
 }
 
-fn is_frozen(file: &str) -> bool {
+pub(super) fn is_frozen(file: &str) -> bool {
     file.contains("<frozen ")
 }
 
-fn file_name(path: &str) -> &str {
+pub(super) fn file_name(path: &str) -> &str {
     let cut = if is_windows_path(path) { path.rfind(['/', '\\']) } else { path.rfind('/') };
     cut.map(|i| &path[i + 1..]).unwrap_or(path)
 }
@@ -204,6 +245,14 @@ impl Session {
             "terminate" if self.launched.is_some() => self.terminate_launched(&request).await,
             "terminate" => self.terminate(&request).await,
             "exceptionInfo" => self.exception_info(&request).await,
+            "setVariable" => self.set_variable(&request).await,
+            "setExpression" => self.set_expression(&request).await,
+            "source" => self.source(&request).await,
+            "modules" => self.modules(&request).await,
+            "loadedSources" => self.loaded_sources(&request).await,
+            "completions" => self.completions(&request).await,
+            "gotoTargets" => self.goto_targets(&request).await,
+            "goto" => self.goto(&request).await,
             other => {
                 debug_assert!(!HANDLED_COMMANDS.contains(&other));
                 Err(format!("ptvsd-dap does not support the `{other}` request"))
@@ -261,26 +310,16 @@ impl Session {
         Ok(())
     }
 
+    /// Sends the exception table. ptvsd forgets the handler tables it cached (REQH) when
+    /// it gets one, so a changed `userUnhandled` takes effect at once.
     pub(super) async fn send_exception_info(&mut self) -> Result<(), String> {
-        let raised = self.exception_filters.iter().any(|f| f == "raised");
-        let uncaught = self.exception_filters.iter().any(|f| f == "uncaught");
-        let default_mode = (if raised { ExceptionMode::ALWAYS } else { 0 }) | (if uncaught { ExceptionMode::USER_UNHANDLED } else { 0 });
-        // Keep ptvsd's quiet list quiet when raised, but still report them uncaught.
-        let quiet_mode = if uncaught { ExceptionMode::USER_UNHANDLED } else { ExceptionMode::NEVER };
-        let exceptions = QUIET_EXCEPTIONS
-            .iter()
-            .flat_map(|name| [format!("builtins.{name}"), format!("exceptions.{name}")])
-            .map(|name| ExceptionMode { name, mode: quiet_mode })
-            .collect();
+        let (default_mode, exceptions) = self.exceptions.table();
         self.send(Command::SetExceptionInfo { default_mode, exceptions }).await
     }
 
     async fn set_exception_breakpoints(&mut self, request: &Request) -> Result<(), String> {
         let args: SetExceptionBreakpointsArgs = parse(request)?;
-        if let Some(unknown) = args.filters.iter().find(|f| *f != "raised" && *f != "uncaught") {
-            return Err(format!("unknown exception filter `{unknown}`: use `raised` or `uncaught`"));
-        }
-        self.exception_filters = args.filters;
+        self.exceptions = ExceptionSettings::from_request(&args.filters, &args.filter_options, &args.exception_options)?;
         if self.remote.is_some() {
             self.send_exception_info().await?;
         }
@@ -288,7 +327,17 @@ impl Session {
         Ok(())
     }
 
+    /// Sends one breakpoint: a Django template breakpoint (which ptvsd never confirms, so it
+    /// counts as bound at once) or a Python one. Refused breakpoints are never sent.
     pub(super) async fn send_breakpoint(&mut self, remote_path: &str, b: &Breakpoint) -> Result<(), String> {
+        if b.state == BindState::Refused {
+            return Ok(());
+        }
+        if is_template(remote_path) {
+            self.send(Command::SetDjangoBreakpoint { id: b.id, line: b.line, file: remote_path.to_string() }).await?;
+            self.breakpoints.mark(b.id, BindState::Bound);
+            return Ok(());
+        }
         let (condition_kind, condition) = match &b.condition {
             Some(c) if !c.trim().is_empty() => (ConditionKind::WhenTrue, c.clone()),
             _ => (ConditionKind::Always, String::new()),
@@ -297,36 +346,72 @@ impl Session {
             Some(h) if !h.trim().is_empty() => parse_hit_condition(h)?,
             _ => (PassCountKind::Always, 0),
         };
+        if pass_count_kind != PassCountKind::Always && pass_count < 1 {
+            // Never: pass count 0 kills the debuggee (spec §3.2). parse_hit_condition
+            // does not produce it; this keeps it that way.
+            return Err("a hit count below 1 cannot be sent to ptvsd".to_string());
+        }
         self.send(Command::SetBreakpoint { id: b.id, line: b.line, file: remote_path.to_string(), condition_kind, condition, pass_count_kind, pass_count }).await
+    }
+
+    async fn remove_breakpoint(&mut self, remote_path: &str, b: &Breakpoint) -> Result<(), String> {
+        if b.state == BindState::Refused {
+            return Ok(());
+        }
+        if is_template(remote_path) {
+            return self.send(Command::RemoveDjangoBreakpoint { id: b.id, line: b.line, file: remote_path.to_string() }).await;
+        }
+        // Twice: one remove may leave a second key behind (spec §6.6).
+        self.send(Command::RemoveBreakpoint { id: b.id, line: b.line }).await?;
+        self.send(Command::RemoveBreakpoint { id: b.id, line: b.line }).await
+    }
+
+    /// Why a requested breakpoint cannot be sent, if it cannot.
+    fn refusal(template: bool, condition: Option<&str>, hit_condition: Option<&str>) -> Option<String> {
+        let condition = condition.filter(|c| !c.trim().is_empty());
+        let hit_condition = hit_condition.filter(|h| !h.trim().is_empty());
+        if template && (condition.is_some() || hit_condition.is_some()) {
+            return Some("Django template breakpoints cannot have a condition or a hit count: ptvsd has none for them.".to_string());
+        }
+        hit_condition.and_then(|h| parse_hit_condition(h).err()).map(|e| capitalise_first(&e) + ".")
     }
 
     async fn set_breakpoints(&mut self, request: &Request) -> Result<(), String> {
         let args: SetBreakpointsArgs = parse(request)?;
-        let Some(local_path) = args.source.path else {
-            return Err("setBreakpoints needs a source with a path".to_string());
+        // A source with a path, or one the adapter handed out as a `sourceReference` (a
+        // debuggee file without a local copy, keyed by its debuggee path).
+        let (local_path, remote_path) = match (args.source.path, args.source.source_reference.filter(|r| *r > 0)) {
+            (Some(path), _) => {
+                let remote = self.config.as_ref().map(|c| c.paths.to_remote(&path)).unwrap_or_else(|| path.clone());
+                (path, remote)
+            }
+            (None, Some(reference)) => {
+                let remote = self.sources.path(reference).ok_or_else(|| format!("sourceReference {reference} is unknown"))?.to_string();
+                (format!("{REFERENCE_KEY}{reference}"), remote)
+            }
+            (None, None) => return Err("setBreakpoints needs a source with a path or a sourceReference".to_string()),
         };
+        let template = is_template(&local_path);
         let line_offset = if self.client.lines_start_at_1 { 0 } else { 1 };
         let requested: Vec<Requested> = match (args.breakpoints, args.lines) {
             (Some(bps), _) => bps
                 .into_iter()
-                .map(|b| Requested { line: b.line + line_offset, condition: b.condition, hit_condition: b.hit_condition, log_message: b.log_message })
+                .map(|b| {
+                    let refused = Self::refusal(template, b.condition.as_deref(), b.hit_condition.as_deref());
+                    Requested { line: b.line + line_offset, condition: b.condition, hit_condition: b.hit_condition, log_message: b.log_message, refused }
+                })
                 .collect(),
-            (None, Some(lines)) => lines.into_iter().map(|line| Requested { line: line + line_offset, condition: None, hit_condition: None, log_message: None }).collect(),
+            (None, Some(lines)) => lines
+                .into_iter()
+                .map(|line| Requested { line: line + line_offset, condition: None, hit_condition: None, log_message: None, refused: None })
+                .collect(),
             (None, None) => Vec::new(),
         };
-        for r in &requested {
-            if let Some(h) = r.hit_condition.as_deref().filter(|h| !h.trim().is_empty()) {
-                parse_hit_condition(h)?;
-            }
-        }
-        let remote_path = self.config.as_ref().map(|c| c.paths.to_remote(&local_path)).unwrap_or_else(|| local_path.clone());
         let changes = self.breakpoints.set(&local_path, &remote_path, requested);
         let mut waiting = Vec::new();
         if self.remote.is_some() {
             for b in &changes.removed {
-                // Twice: one remove may leave a second key behind (spec §6.6).
-                self.send(Command::RemoveBreakpoint { id: b.id, line: b.line }).await?;
-                self.send(Command::RemoveBreakpoint { id: b.id, line: b.line }).await?;
+                self.remove_breakpoint(&remote_path, b).await?;
             }
             for b in &changes.changed {
                 // Re-set in place: same id, new condition and pass count.
@@ -334,7 +419,9 @@ impl Session {
             }
             for b in &changes.added {
                 self.send_breakpoint(&remote_path, b).await?;
-                waiting.push(b.id);
+                if !template {
+                    waiting.push(b.id);
+                }
             }
         }
         if waiting.is_empty() {
@@ -347,7 +434,12 @@ impl Session {
 
     pub(super) fn breakpoint_json(&self, local_path: &str, b: &Breakpoint) -> Value {
         let line = if self.client.lines_start_at_1 { b.line } else { b.line - 1 };
-        let mut value = json!({ "id": b.id, "verified": b.state == BindState::Bound, "line": line, "source": { "name": file_name(local_path), "path": local_path } });
+        let reference = local_path.strip_prefix(REFERENCE_KEY).and_then(|r| r.parse::<i64>().ok());
+        let source = match reference {
+            Some(reference) => json!({ "name": file_name(self.sources.path(reference).unwrap_or_default()), "sourceReference": reference }),
+            None => json!({ "name": file_name(local_path), "path": local_path }),
+        };
+        let mut value = json!({ "id": b.id, "verified": b.state == BindState::Bound, "line": line, "source": source });
         match b.state {
             BindState::Bound => {}
             BindState::Pending => {
@@ -360,6 +452,10 @@ impl Session {
             BindState::Sent => {
                 value["message"] = json!("The debuggee has not confirmed this breakpoint yet.");
                 value["reason"] = json!("pending");
+            }
+            BindState::Refused => {
+                value["message"] = json!(b.message.clone().unwrap_or_else(|| "This breakpoint cannot be set.".to_string()));
+                value["reason"] = json!("failed");
             }
         }
         value
@@ -415,13 +511,9 @@ impl Session {
             let id = self.handles.frame_id(FrameRef { thread: remote, index: index as i64, kind: frame.kind });
             let mut value = json!({ "id": id, "name": frame.function, "line": (frame.line - line_offset).max(0), "column": column });
             if is_frozen(&frame.file) {
-                let name = frame.file.rfind("<frozen ").map(|i| &frame.file[i..]).unwrap_or(&frame.file);
-                value["source"] = json!({ "name": name, "presentationHint": "deemphasize" });
                 value["presentationHint"] = json!("subtle");
-            } else {
-                let local = self.config.as_ref().map(|c| c.paths.to_local(&frame.file)).unwrap_or_else(|| frame.file.clone());
-                value["source"] = json!({ "name": file_name(&local), "path": local });
             }
+            value["source"] = self.source_json(&frame.file);
             stack.push(value);
         }
         self.respond(request, Some(json!({ "stackFrames": stack, "totalFrames": total }))).await;
@@ -447,8 +539,13 @@ impl Session {
     }
 
     /// A DAP variable for a value, registering a container when it can be expanded.
-    pub(super) fn variable_json(&mut self, frame: FrameRef, name: &str, expression: Option<&str>, value: &crate::legacy::messages::PyObject) -> Value {
-        let mut v = json!({ "name": name, "value": value.repr.clone().unwrap_or_default(), "variablesReference": 0 });
+    /// `hex`: show integers in hexadecimal (ptvsd sends `hex(value)` alongside the repr).
+    pub(super) fn variable_json(&mut self, frame: FrameRef, name: &str, expression: Option<&str>, value: &crate::legacy::messages::PyObject, hex: bool) -> Value {
+        let shown = match &value.hex {
+            Some(h) if hex && value.type_name != "bool" => h.clone(),
+            _ => value.repr.clone().unwrap_or_default(),
+        };
+        let mut v = json!({ "name": name, "value": shown, "variablesReference": 0 });
         if !value.type_name.is_empty() {
             v["type"] = json!(value.type_name);
         }
@@ -473,6 +570,7 @@ impl Session {
         })?;
         let start = args.start.unwrap_or(0).max(0);
         let count = args.count.filter(|c| *c > 0);
+        let hex = args.format.is_some_and(|f| f.hex);
         match container {
             Container::Locals(frame) => {
                 let variables = self
@@ -483,13 +581,13 @@ impl Session {
                     .unwrap_or_default();
                 let mut out = Vec::new();
                 for var in variables.iter().filter(|v| !(v.value.type_name.is_empty() && v.value.repr.as_deref() == Some("<undefined>"))) {
-                    out.push(self.variable_json(frame, &var.name, Some(&var.name), &var.value));
+                    out.push(self.variable_json(frame, &var.name, Some(&var.name), &var.value, hex));
                 }
                 let out = page(out, start, count);
                 self.respond(request, Some(json!({ "variables": out }))).await;
                 Ok(())
             }
-            Container::Globals(frame) => self.enum_children(request, frame, "globals()".to_string(), super::requests::ChildrenShape::Globals).await,
+            Container::Globals(frame) => self.enum_children(request, frame, "globals()".to_string(), super::requests::ChildrenShape::Globals, hex).await,
             Container::Expression { frame, expression, indexed_length } => {
                 match (args.filter.as_deref(), indexed_length) {
                     (Some("named"), Some(_)) => {
@@ -499,27 +597,27 @@ impl Session {
                     (Some("indexed"), Some(length)) if count.is_some() || start > 0 => {
                         let end = count.map(|c| start.saturating_add(c)).unwrap_or(length).min(length);
                         let text = format!("({expression})[{start}:{end}]");
-                        self.enum_children(request, frame, text, ChildrenShape::Slice { expression, start }).await
+                        self.enum_children(request, frame, text, ChildrenShape::Slice { expression, start }, hex).await
                     }
                     _ => {
                         let shape = ChildrenShape::All { start: usize::try_from(start).unwrap_or(0), count: count.and_then(|c| usize::try_from(c).ok()) };
-                        self.enum_children(request, frame, expression, shape).await
+                        self.enum_children(request, frame, expression, shape, hex).await
                     }
                 }
             }
         }
     }
 
-    async fn enum_children(&mut self, request: &Request, frame: FrameRef, text: String, shape: ChildrenShape) -> Result<(), String> {
+    async fn enum_children(&mut self, request: &Request, frame: FrameRef, text: String, shape: ChildrenShape, hex: bool) -> Result<(), String> {
         self.check_frame(frame)?;
         let execution_id = self.execution_id();
         self.send(Command::EnumChildren { text, thread: frame.thread, frame: frame.index, execution_id, frame_kind: frame.kind }).await?;
-        self.park(execution_id, Waiter::Children { request: request.clone(), shape, frame });
+        self.park(execution_id, Waiter::Children { request: request.clone(), shape, frame, hex });
         Ok(())
     }
 
     /// The frame must belong to a stopped thread's current stack.
-    fn check_frame(&self, frame: FrameRef) -> Result<(), String> {
+    pub(super) fn check_frame(&self, frame: FrameRef) -> Result<(), String> {
         let thread = self.threads.get(frame.thread).ok_or("that thread has exited")?;
         if !thread.stopped {
             return Err("the thread is running; values can only be read while it is stopped".to_string());
@@ -530,16 +628,21 @@ impl Session {
         Ok(())
     }
 
+    /// The frame a request names, or the top frame of a stopped thread.
+    pub(super) fn frame_or_top(&self, frame_id: Option<i64>, what: &str) -> Result<FrameRef, String> {
+        match frame_id {
+            Some(id) => self.handles.frame(id).ok_or_else(|| format!("frame {id} is no longer valid: the program has run since")),
+            None => {
+                let thread = self.threads.any_stopped().ok_or_else(|| format!("{what} needs a stopped program: pause it or wait for a breakpoint"))?;
+                let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
+                Ok(FrameRef { thread, index: 0, kind })
+            }
+        }
+    }
+
     async fn evaluate(&mut self, request: &Request) -> Result<(), String> {
         let args: EvaluateArgs = parse(request)?;
-        let frame = match args.frame_id {
-            Some(id) => self.handles.frame(id).ok_or_else(|| format!("frame {id} is no longer valid: the program has run since"))?,
-            None => {
-                let thread = self.threads.any_stopped().ok_or("evaluate needs a stopped program: pause it or wait for a breakpoint")?;
-                let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
-                FrameRef { thread, index: 0, kind }
-            }
-        };
+        let frame = self.frame_or_top(args.frame_id, "evaluate")?;
         self.check_frame(frame)?;
         let execution_id = self.execution_id();
         self.send(Command::Execute {
@@ -551,7 +654,8 @@ impl Session {
             repr_kind: ReprKind::Normal,
         })
         .await?;
-        self.park(execution_id, Waiter::Evaluate { request: request.clone(), expression: args.expression, frame });
+        let hex = args.format.is_some_and(|f| f.hex);
+        self.park(execution_id, Waiter::Evaluate { request: request.clone(), expression: args.expression, frame, hex });
         Ok(())
     }
 
@@ -569,6 +673,7 @@ impl Session {
             // program runs freely (spec §4.5).
             self.send(Command::ClearStepping { thread: remote }).await?;
         }
+        self.stepping = None;
         self.resume_all().await?;
         self.respond(request, Some(json!({ "allThreadsContinued": true }))).await;
         Ok(())
@@ -577,12 +682,13 @@ impl Session {
     async fn step(&mut self, request: &Request) -> Result<(), String> {
         let args: ThreadArgs = parse(request)?;
         let remote = self.stopped_thread(args.thread_id)?;
-        let command = match request.command.as_str() {
-            "next" => Command::StepOver { thread: remote },
-            "stepIn" => Command::StepInto { thread: remote },
-            _ => Command::StepOut { thread: remote },
+        let kind = match request.command.as_str() {
+            "next" => StepKind::Over,
+            "stepIn" => StepKind::In,
+            _ => StepKind::Out,
         };
-        self.send(command).await?;
+        self.send(kind.command(remote)).await?;
+        self.stepping = Some(Stepping { thread: remote, kind, auto_steps: 0, leaving_frozen: false });
         // A step resumes every thread.
         self.threads.mark_all_running();
         self.handles.clear();
@@ -625,26 +731,6 @@ impl Session {
         self.park(execution_id, Waiter::Exit { request: request.clone() });
         Ok(())
     }
-
-    async fn exception_info(&mut self, request: &Request) -> Result<(), String> {
-        let args: ThreadArgs = parse(request)?;
-        let Some((thread, stop)) = self.last_exception.clone().filter(|(t, _)| *t == args.thread_id) else {
-            return Err(format!("thread {} did not stop on an exception", args.thread_id));
-        };
-        let _ = thread;
-        let mut details = json!({ "typeName": stop.type_name, "message": stop.message });
-        if let Some(trace) = &stop.trace {
-            details["stackTrace"] = json!(trace);
-        }
-        let body = json!({
-            "exceptionId": stop.type_name,
-            "description": stop.message,
-            "breakMode": if stop.unhandled { "unhandled" } else { "always" },
-            "details": details,
-        });
-        self.respond(request, Some(body)).await;
-        Ok(())
-    }
 }
 
 /// `os._exit` on a stopped thread: ptvsd has no terminate command (spec §3.2).
@@ -656,6 +742,14 @@ fn exit_command(thread: i64, execution_id: i64) -> Command {
         execution_id,
         frame_kind: FrameKind::Python,
         repr_kind: ReprKind::Normal,
+    }
+}
+
+fn capitalise_first(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 
@@ -702,6 +796,32 @@ mod tests {
         ("supportsRestartFrame", "restartFrame"),
         ("supportsCancelRequest", "cancel"),
         ("supportsBreakpointLocationsRequest", "breakpointLocations"),
+        ("supportsTerminateThreadsRequest", "terminateThreads"),
+        ("supportsWriteMemoryRequest", "writeMemory"),
+    ];
+
+    /// Capabilities that promise a behaviour rather than a request, each with whether it
+    /// is implemented (and so advertised), and what implements it.
+    const CAPABILITY_FEATURES: &[(&str, bool, &str)] = &[
+        ("supportsEvaluateForHovers", true, "evaluate with context hover"),
+        ("supportsConditionalBreakpoints", true, "condition on brkp"),
+        ("supportsHitConditionalBreakpoints", true, "parse_hit_condition → pass count"),
+        ("supportsLogPoints", true, "log_point: one exec per hit, then resume"),
+        ("supportTerminateDebuggee", true, "disconnect terminateDebuggee → os._exit"),
+        ("supportsDelayedStackTraceLoading", true, "stackTrace startFrame/levels"),
+        ("supportsExceptionOptions", true, "ExceptionSettings::from_request"),
+        ("supportsExceptionFilterOptions", true, "filterOptions read as filters"),
+        ("supportsValueFormattingOptions", true, "format.hex from the object's hex field"),
+        ("completionTriggerCharacters", true, "completions after a dot"),
+        ("exceptionBreakpointFilters", true, "raised, uncaught, userUnhandled"),
+        ("supportsStepBack", false, "ptvsd cannot"),
+        ("supportsSteppingGranularity", false, "ptvsd steps by line only"),
+        ("supportsSingleThreadExecutionRequests", false, "ptvsd resumes all threads"),
+        ("supportsClipboardContext", false, "evaluate ignores the context"),
+        ("supportSuspendDebuggee", false, "detach always resumes"),
+        ("supportsInstructionBreakpoints", false, "no instructions"),
+        ("supportsDataBreakpointBytes", false, "no data breakpoints"),
+        ("supportsANSIStyling", false, "plain text"),
     ];
 
     async fn answer(command: &str) -> Value {
@@ -744,6 +864,18 @@ mod tests {
             let response = answer(command).await;
             assert!(!unsupported(&response), "`{command}` is listed as handled but the dispatcher refuses it: {response}");
         }
+        for (capability, implemented, what) in CAPABILITY_FEATURES {
+            let advertised = caps.get(*capability).is_some_and(|v| v.as_bool() != Some(false));
+            assert_eq!(advertised, *implemented, "{capability} ({what}) advertised={advertised}");
+        }
+        // Every advertised capability has a row in one of the tables.
+        for key in caps.as_object().unwrap().keys() {
+            let known = CAPABILITY_REQUESTS.iter().any(|(c, _)| c == key) || CAPABILITY_FEATURES.iter().any(|(c, _, _)| c == key)
+                || ["supportsConfigurationDoneRequest", "supportsTerminateRequest", "supportsExceptionInfoRequest"].contains(&key.as_str());
+            assert!(known, "{key} is advertised but in no table of this test");
+        }
+        let filters: Vec<&str> = caps["exceptionBreakpointFilters"].as_array().unwrap().iter().map(|f| f["filter"].as_str().unwrap()).collect();
+        assert_eq!(filters, ["raised", "uncaught", "userUnhandled"]);
     }
 
     #[tokio::test]

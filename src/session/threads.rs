@@ -18,6 +18,9 @@ pub struct ThreadInfo {
     pub frames: Vec<Frame>,
     /// Stopped: frames and frame indexes are valid, and it may be stepped or evaluated in.
     pub stopped: bool,
+    /// The reason of the `stopped` event reported for it (`None` for a thread that stopped
+    /// silently with the others), until it runs again.
+    pub stop_reason: Option<String>,
 }
 
 /// All known threads.
@@ -36,7 +39,7 @@ impl Threads {
         }
         self.next_dap_id += 1;
         let dap_id = self.next_dap_id;
-        self.by_remote.insert(remote, ThreadInfo { dap_id, name: None, frames: Vec::new(), stopped: false });
+        self.by_remote.insert(remote, ThreadInfo { dap_id, name: None, frames: Vec::new(), stopped: false, stop_reason: None });
         self.by_dap.insert(dap_id, remote);
         (dap_id, true)
     }
@@ -78,12 +81,16 @@ impl Threads {
     pub fn set_stopped(&mut self, remote: ThreadId, stopped: bool) {
         if let Some(info) = self.by_remote.get_mut(&remote) {
             info.stopped = stopped;
+            if !stopped {
+                info.stop_reason = None;
+            }
         }
     }
 
     pub fn mark_all_running(&mut self) {
         for info in self.by_remote.values_mut() {
             info.stopped = false;
+            info.stop_reason = None;
         }
     }
 

@@ -22,6 +22,10 @@ pub struct Peers {
     pub schema: u32,
     pub env_dir: PathBuf,
     pub peers: Vec<PeerInfo>,
+    /// Venvs that also have Django (1.11), for template breakpoints; never returned by
+    /// [`Peers::find`].
+    #[serde(default)]
+    pub django_peers: Vec<PeerInfo>,
     pub websockify: Websockify,
     /// `tests/node/node_modules`, when node and npm were available.
     pub node_modules: Option<PathBuf>,
@@ -44,6 +48,9 @@ pub struct PeerInfo {
     /// `PTVSDBG_VER` of the installed ptvsd: 6 (2.2.0, 3.0.0), 7 (3.1.0), 8 (3.2.x)
     pub protocol_version: u32,
     pub venv: PathBuf,
+    /// The Django version installed beside ptvsd (only in `django_peers`).
+    #[serde(default)]
+    pub django: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -74,17 +81,21 @@ impl PeerInfo {
 static PEERS: OnceLock<Peers> = OnceLock::new();
 
 impl Peers {
-    /// Reads `$CARGO_MANIFEST_DIR/.test-env/peers.json` (once per test binary). Panics,
-    /// telling to run `scripts/setup-test-env.sh`, when it or a venv it lists is missing.
+    /// Reads `$CARGO_MANIFEST_DIR/.test-env/peers.json` (once per test binary), or the file
+    /// `$PTVSD_TEST_PEERS` names. Panics, telling to run `scripts/setup-test-env.sh`, when
+    /// it or a venv it lists is missing.
     pub fn load() -> &'static Peers {
         PEERS.get_or_init(|| {
-            let path = super::repo_root().join(".test-env").join("peers.json");
+            let path = match std::env::var_os("PTVSD_TEST_PEERS") {
+                Some(path) => PathBuf::from(path),
+                None => super::repo_root().join(".test-env").join("peers.json"),
+            };
             let text = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("cannot read {}: {e}; {SETUP_HINT}", path.display()));
             let peers: Peers = serde_json::from_str(&text)
                 .unwrap_or_else(|e| panic!("bad {}: {e}; {SETUP_HINT}", path.display()));
             assert_eq!(peers.schema, 1, "unknown peers.json schema; {SETUP_HINT}");
-            for p in &peers.peers {
+            for p in peers.peers.iter().chain(&peers.django_peers) {
                 assert!(
                     p.python_path.exists() && p.ptvsd_file.exists(),
                     "venv {} is gone ({} missing); {SETUP_HINT}",
@@ -127,6 +138,21 @@ impl Peers {
                 "CI=true but the Python {python} / ptvsd {ptvsd} peer is missing; {SETUP_HINT}"
             );
             eprintln!("SKIPPED: no Python {python} / ptvsd {ptvsd} peer on this machine");
+        }
+        found
+    }
+
+    /// The peer with Django for `python` and `ptvsd`: `None`, with a note on stderr, when
+    /// it is missing locally (a `peers.json` from before the Django peers); a panic when it
+    /// is missing in CI.
+    pub fn django_peer(&self, python: &str, ptvsd: &str) -> Option<&PeerInfo> {
+        let found = self.django_peers.iter().find(|p| p.python == python && p.ptvsd == ptvsd);
+        if found.is_none() {
+            assert!(
+                !super::is_ci(),
+                "CI=true but the Python {python} / ptvsd {ptvsd} / Django peer is missing; {SETUP_HINT}"
+            );
+            eprintln!("SKIPPED: no Python {python} / ptvsd {ptvsd} peer with Django on this machine; {SETUP_HINT}");
         }
         found
     }

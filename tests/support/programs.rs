@@ -5,6 +5,9 @@
 //!   `compute` has a list, a dict and a `Point` instance as locals.
 //! * `sleeper.py [SECONDS [DELAY]]` — idle loop, prints only at start and end.
 //! * `threads.py [WORKERS [ITERATIONS [DELAY]]]` — named worker threads `worker-N`.
+//! * `features.py [DELAY]` — one small function per debugger feature, `tick i c` lines,
+//!   trigger files for exceptions (see the file).
+//! * `django_app.py [DELAY]` — renders `templates/page.html` with Django 1.11 in a loop.
 //! * `enable_attach.py` — wrapper used by [`Launcher::EnableAttach`](super::Launcher).
 //!
 //! Iterations 0 (the default) means "until killed"; every program also stops by itself

@@ -1,0 +1,393 @@
+//! Exception settings and exception details.
+//!
+//! Owns: [`ExceptionSettings`], which turns DAP's exception filters (`raised`, `uncaught`,
+//! `userUnhandled`) and `exceptionOptions` into ptvsd's `sexi` table (spec §3.1 modes,
+//! §3.2 `sexi`); [`is_library_path`], which decides which files count as library code
+//! when answering ptvsd's handler queries (REQH, spec §3.5); and [`format_traceback`],
+//! which turns the rich exception event's `trace` (spec §3.6) into a Python traceback.
+//! Must not know: the session, DAP messages or the wire.
+
+use serde::Deserialize;
+
+use crate::legacy::messages::ExceptionMode;
+
+/// The filters `initialize` offers: (filter, label, description, default).
+pub const FILTERS: &[(&str, &str, &str, bool)] = &[
+    ("raised", "Raised Exceptions", "Stop whenever an exception is raised, caught or not.", false),
+    ("uncaught", "Uncaught Exceptions", "Stop when an exception is not handled by the program.", true),
+    (
+        "userUnhandled",
+        "User Uncaught Exceptions",
+        "Stop when an exception raised in your code escapes into library code (or is not handled at all).",
+        false,
+    ),
+];
+
+/// ptvsd's built-in "never break" entries, which `sexi` would otherwise wipe (spec §3.2).
+const QUIET_EXCEPTIONS: &[&str] = &["IndexError", "KeyError", "AttributeError", "StopIteration", "GeneratorExit"];
+
+/// The category name DAP clients (Visual Studio) put first in an exception path.
+const CATEGORY: &str = "Python Exceptions";
+
+/// DAP `ExceptionOptions`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExceptionOptionArg {
+    #[serde(default)]
+    pub path: Option<Vec<PathSegmentArg>>,
+    pub break_mode: String,
+}
+
+/// DAP `ExceptionPathSegment`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PathSegmentArg {
+    #[serde(default)]
+    pub negate: Option<bool>,
+    pub names: Vec<String>,
+}
+
+/// DAP `ExceptionFilterOptions`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FilterOptionArg {
+    pub filter_id: String,
+    #[serde(default)]
+    pub condition: Option<String>,
+}
+
+/// What the editor asked for, in ptvsd's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExceptionSettings {
+    pub raised: bool,
+    pub uncaught: bool,
+    pub user_unhandled: bool,
+    /// From `exceptionOptions` that name no exception (or negate the names).
+    default_override: Option<i64>,
+    /// Per-exception modes from `exceptionOptions`, names as the editor gave them.
+    overrides: Vec<(String, i64)>,
+}
+
+impl Default for ExceptionSettings {
+    /// `uncaught` on, as the filter's default says.
+    fn default() -> Self {
+        Self { raised: false, uncaught: true, user_unhandled: false, default_override: None, overrides: Vec::new() }
+    }
+}
+
+fn break_mode(mode: &str) -> Result<i64, String> {
+    match mode {
+        "never" => Ok(ExceptionMode::NEVER),
+        "always" => Ok(ExceptionMode::ALWAYS),
+        "unhandled" | "userUnhandled" => Ok(ExceptionMode::USER_UNHANDLED),
+        other => Err(format!("unknown exception break mode `{other}`: use never, always, unhandled or userUnhandled")),
+    }
+}
+
+impl ExceptionSettings {
+    /// From `setExceptionBreakpoints`' `filters`, `filterOptions` and `exceptionOptions`.
+    pub fn from_request(filters: &[String], filter_options: &[FilterOptionArg], options: &[ExceptionOptionArg]) -> Result<Self, String> {
+        let mut settings = Self { raised: false, uncaught: false, user_unhandled: false, default_override: None, overrides: Vec::new() };
+        let ids = filters.iter().map(String::as_str).chain(filter_options.iter().map(|o| o.filter_id.as_str()));
+        for id in ids {
+            match id {
+                "raised" => settings.raised = true,
+                "uncaught" => settings.uncaught = true,
+                "userUnhandled" => settings.user_unhandled = true,
+                other => return Err(format!("unknown exception filter `{other}`: use raised, uncaught or userUnhandled")),
+            }
+        }
+        if let Some(o) = filter_options.iter().find(|o| o.condition.as_deref().is_some_and(|c| !c.trim().is_empty())) {
+            return Err(format!("the exception filter `{}` takes no condition", o.filter_id));
+        }
+        for option in options {
+            settings.apply(option)?;
+        }
+        Ok(settings)
+    }
+
+    fn apply(&mut self, option: &ExceptionOptionArg) -> Result<(), String> {
+        let mode = break_mode(&option.break_mode)?;
+        let path = option.path.as_deref().unwrap_or_default();
+        // The first segment is the category; a path of only the category (or none) sets
+        // the mode of every exception.
+        let segments = match path.split_first() {
+            None => {
+                self.default_override = Some(mode);
+                return Ok(());
+            }
+            Some((first, rest)) if first.names.iter().any(|n| n == CATEGORY) => {
+                if first.negate == Some(true) {
+                    return Ok(());
+                }
+                if rest.is_empty() {
+                    self.default_override = Some(mode);
+                    return Ok(());
+                }
+                rest
+            }
+            Some(_) => path,
+        };
+        for segment in segments {
+            let names = segment.names.iter().filter(|n| !n.trim().is_empty()).map(|n| n.trim().to_string());
+            if segment.negate == Some(true) {
+                // Every exception but these: the default becomes `mode`, the named ones
+                // keep what the filters say.
+                let base = self.filter_mode();
+                self.default_override = Some(mode);
+                self.overrides.extend(names.map(|n| (n, base)));
+            } else {
+                self.overrides.extend(names.map(|n| (n, mode)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The default mode the filters alone give.
+    fn filter_mode(&self) -> i64 {
+        let mut mode = ExceptionMode::NEVER;
+        if self.raised {
+            mode |= ExceptionMode::ALWAYS;
+        }
+        if self.uncaught || self.user_unhandled {
+            mode |= ExceptionMode::USER_UNHANDLED;
+        }
+        mode
+    }
+
+    /// The `sexi` table: the default mode and the per-name entries (ptvsd's quiet list
+    /// re-sent, then the editor's overrides, which win).
+    pub fn table(&self) -> (i64, Vec<ExceptionMode>) {
+        let default_mode = self.default_override.unwrap_or_else(|| self.filter_mode());
+        // Keep ptvsd's quiet list quiet when raised, but still report them uncaught.
+        let quiet_mode = default_mode & ExceptionMode::USER_UNHANDLED;
+        let mut entries: Vec<ExceptionMode> = Vec::new();
+        let mut put = |name: String, mode: i64| {
+            entries.retain(|e| e.name != name);
+            entries.push(ExceptionMode { name, mode });
+        };
+        for name in QUIET_EXCEPTIONS {
+            for qualified in qualified_names(name) {
+                put(qualified, quiet_mode);
+            }
+        }
+        for (name, mode) in &self.overrides {
+            for qualified in qualified_names(name) {
+                put(qualified, *mode);
+            }
+        }
+        (default_mode, entries)
+    }
+}
+
+/// The names ptvsd matches for an exception name the user typed: a bare name is a
+/// builtin (`builtins.X` on Python 3, `exceptions.X` on Python 2); other dotted names are
+/// `module.Name` as they are.
+fn qualified_names(name: &str) -> Vec<String> {
+    let bare = name.strip_prefix("builtins.").or_else(|| name.strip_prefix("exceptions.")).unwrap_or(name);
+    if bare.contains('.') {
+        vec![name.to_string()]
+    } else {
+        vec![format!("builtins.{bare}"), format!("exceptions.{bare}")]
+    }
+}
+
+/// Whether a debuggee file is library code rather than the user's: frozen modules, the
+/// standard library (`…/lib/pythonX.Y/…`, `…\Lib\…`) and installed packages
+/// (`site-packages`, `dist-packages`).
+pub fn is_library_path(path: &str) -> bool {
+    if path.contains("<frozen ") {
+        return true;
+    }
+    let parts: Vec<&str> = path.split(['/', '\\']).filter(|p| !p.is_empty()).collect();
+    let windows = super::paths::is_windows_path(path);
+    parts.iter().enumerate().any(|(i, part)| {
+        let lower = part.to_ascii_lowercase();
+        lower == "site-packages"
+            || lower == "dist-packages"
+            || (windows && lower == "lib" && i > 0 && parts[i - 1].to_ascii_lowercase().starts_with("python"))
+            || (lower.starts_with("python") && lower[6..].starts_with(|c: char| c.is_ascii_digit()) && i > 0 && parts[i - 1].eq_ignore_ascii_case("lib"))
+    })
+}
+
+/// One entry of the rich exception event's `trace`: the Python reprs of (file, line,
+/// function, source text), comma-joined (spec §3.6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceEntry {
+    pub file: String,
+    pub line: i64,
+    pub function: String,
+    pub text: Option<String>,
+}
+
+/// Parses one `trace` line; `None` if it is not in the expected shape.
+pub fn parse_trace_line(line: &str) -> Option<TraceEntry> {
+    let mut rest = line.trim();
+    let file = take_py_string(&mut rest)?;
+    rest = rest.strip_prefix(',')?;
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '-').collect();
+    let line_no: i64 = digits.parse().ok()?;
+    rest = rest[digits.len()..].strip_prefix(',')?;
+    let function = take_py_string(&mut rest)?;
+    rest = rest.strip_prefix(',')?;
+    let text = if rest.trim() == "None" {
+        None
+    } else {
+        let t = take_py_string(&mut rest)?;
+        if !rest.trim().is_empty() {
+            return None;
+        }
+        Some(t)
+    };
+    Some(TraceEntry { file, line: line_no, function, text })
+}
+
+/// Reads one Python string literal (`'…'`, `"…"`, optionally `u`/`b`-prefixed) from the
+/// start of `rest` and advances past it.
+fn take_py_string(rest: &mut &str) -> Option<String> {
+    let s = rest.trim_start();
+    let s = s.strip_prefix(['u', 'b']).unwrap_or(s);
+    let quote = s.chars().next().filter(|c| *c == '\'' || *c == '"')?;
+    let mut out = String::new();
+    let mut chars = s[1..].char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c == quote {
+            *rest = &s[1 + i + 1..];
+            return Some(out);
+        }
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let (_, e) = chars.next()?;
+        match e {
+            'n' => out.push('\n'),
+            't' => out.push('\t'),
+            'r' => out.push('\r'),
+            '0' => out.push('\0'),
+            'x' | 'u' | 'U' => {
+                let width = match e {
+                    'x' => 2,
+                    'u' => 4,
+                    _ => 8,
+                };
+                let hex: String = (0..width).filter_map(|_| chars.next().map(|(_, h)| h)).collect();
+                let code = u32::from_str_radix(&hex, 16).ok()?;
+                out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
+            }
+            other => out.push(other),
+        }
+    }
+    None
+}
+
+/// A Python-style traceback: `outer` frames (outermost first, from the thread's stack, not
+/// yet in the trace), then the trace entries, then `Type: message`. `map_path` turns a
+/// debuggee path into the one to show.
+pub fn format_traceback(outer: &[TraceEntry], trace: &[TraceEntry], type_name: &str, message: &str, map_path: impl Fn(&str) -> String) -> String {
+    let mut out = String::from("Traceback (most recent call last):\n");
+    for entry in outer.iter().chain(trace) {
+        out.push_str(&format!("  File \"{}\", line {}, in {}\n", map_path(&entry.file), entry.line, entry.function));
+        if let Some(text) = entry.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            out.push_str(&format!("    {text}\n"));
+        }
+    }
+    if message.is_empty() {
+        out.push_str(type_name);
+    } else {
+        out.push_str(&format!("{type_name}: {message}"));
+    }
+    out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn names(settings: &ExceptionSettings) -> Vec<(String, i64)> {
+        settings.table().1.into_iter().map(|e| (e.name, e.mode)).collect()
+    }
+
+    fn option(path: &[(&[&str], bool)], mode: &str) -> ExceptionOptionArg {
+        ExceptionOptionArg {
+            path: Some(path.iter().map(|(names, negate)| PathSegmentArg { negate: Some(*negate), names: names.iter().map(|n| n.to_string()).collect() }).collect()),
+            break_mode: mode.to_string(),
+        }
+    }
+
+    #[test]
+    fn filters_map_onto_modes() {
+        let s = |f: &[&str]| ExceptionSettings::from_request(&f.iter().map(|x| x.to_string()).collect::<Vec<_>>(), &[], &[]).unwrap();
+        assert_eq!(s(&[]).table().0, 0);
+        assert_eq!(s(&["uncaught"]).table().0, ExceptionMode::USER_UNHANDLED);
+        assert_eq!(s(&["userUnhandled"]).table().0, ExceptionMode::USER_UNHANDLED);
+        assert_eq!(s(&["raised"]).table().0, ExceptionMode::ALWAYS);
+        assert_eq!(s(&["raised", "uncaught"]).table().0, ExceptionMode::ALWAYS | ExceptionMode::USER_UNHANDLED);
+        // The quiet list: never with raised alone, user-unhandled with uncaught.
+        assert!(names(&s(&["raised"])).contains(&("builtins.KeyError".to_string(), 0)));
+        assert!(names(&s(&["raised", "uncaught"])).contains(&("exceptions.KeyError".to_string(), 0x20)));
+        assert!(ExceptionSettings::from_request(&["sometimes".to_string()], &[], &[]).is_err());
+        let options = [FilterOptionArg { filter_id: "raised".into(), condition: None }];
+        assert!(ExceptionSettings::from_request(&[], &options, &[]).unwrap().raised);
+        let options = [FilterOptionArg { filter_id: "raised".into(), condition: Some("x".into()) }];
+        assert!(ExceptionSettings::from_request(&[], &options, &[]).is_err());
+    }
+
+    #[test]
+    fn exception_options_override_per_name_and_default() {
+        let filters = vec!["raised".to_string()];
+        let o = [option(&[(&[CATEGORY], false), (&["ValueError", "mod.AppError"], false)], "never")];
+        let s = ExceptionSettings::from_request(&filters, &[], &o).unwrap();
+        let n = names(&s);
+        assert!(n.contains(&("builtins.ValueError".to_string(), 0)));
+        assert!(n.contains(&("exceptions.ValueError".to_string(), 0)));
+        assert!(n.contains(&("mod.AppError".to_string(), 0)));
+        assert_eq!(s.table().0, ExceptionMode::ALWAYS);
+        // The category alone sets the default.
+        let o = [option(&[(&[CATEGORY], false)], "unhandled")];
+        assert_eq!(ExceptionSettings::from_request(&filters, &[], &o).unwrap().table().0, ExceptionMode::USER_UNHANDLED);
+        // Negated names: everything else breaks always, KeyError keeps the filter's mode.
+        let o = [option(&[(&[CATEGORY], false), (&["builtins.KeyError"], true)], "always")];
+        let s = ExceptionSettings::from_request(&["uncaught".to_string()], &[], &o).unwrap();
+        assert_eq!(s.table().0, ExceptionMode::ALWAYS);
+        assert!(names(&s).contains(&("builtins.KeyError".to_string(), 0x20)));
+        // An override of a quiet exception wins over the quiet list.
+        let o = [option(&[(&[CATEGORY], false), (&["KeyError"], false)], "always")];
+        let n = names(&ExceptionSettings::from_request(&filters, &[], &o).unwrap());
+        assert_eq!(n.iter().filter(|(name, _)| name == "builtins.KeyError").collect::<Vec<_>>(), vec![&("builtins.KeyError".to_string(), 1)]);
+        assert!(ExceptionSettings::from_request(&filters, &[], &[option(&[], "sometimes")]).is_err());
+    }
+
+    #[test]
+    fn library_paths() {
+        assert!(is_library_path("/usr/lib/python3.6/threading.py"));
+        assert!(is_library_path("/root/.pyenv/versions/3.11.7/lib/python3.11/json/decoder.py"));
+        assert!(is_library_path("/srv/venv/lib/python3.6/site-packages/django/core/handlers/base.py"));
+        assert!(is_library_path(r"D:\Python36\Lib\threading.py"));
+        assert!(is_library_path(r"D:\home\site\wwwroot\env\Lib\site-packages\flask\app.py"));
+        assert!(is_library_path("/srv/app/<frozen genericpath>"));
+        assert!(!is_library_path("/srv/app/features.py"));
+        assert!(!is_library_path(r"D:\home\site\wwwroot\app\views.py"));
+        assert!(!is_library_path("/home/me/python3/lib/x.py"));
+        assert!(!is_library_path(r"D:\home\site\wwwroot\lib\helpers.py"));
+        assert!(is_library_path(r"D:\home\python364x64\Lib\json\decoder.py"));
+    }
+
+    #[test]
+    fn trace_lines_become_a_traceback() {
+        let line = r#"'/srv/app/f.py',11,'risky','raise ValueError("bad %d" % i)'"#;
+        let entry = parse_trace_line(line).unwrap();
+        assert_eq!(entry, TraceEntry { file: "/srv/app/f.py".into(), line: 11, function: "risky".into(), text: Some(r#"raise ValueError("bad %d" % i)"#.into()) });
+        let py2 = r"u'C:\\app\\f.py',3,u'<module>',None";
+        assert_eq!(parse_trace_line(py2).unwrap().file, r"C:\app\f.py");
+        assert_eq!(parse_trace_line(py2).unwrap().text, None);
+        assert_eq!(parse_trace_line(r#""it's.py",1,'f','x = "\'\n\u00e9"'"#).unwrap().text.as_deref(), Some("x = \"'\né\""));
+        assert!(parse_trace_line("garbage").is_none());
+        let outer = [TraceEntry { file: "/srv/app/f.py".into(), line: 30, function: "main".into(), text: None }];
+        let text = format_traceback(&outer, &[entry], "ValueError", "bad 3", |p| p.replace("/srv/app", "/local"));
+        assert_eq!(
+            text,
+            "Traceback (most recent call last):\n  File \"/local/f.py\", line 30, in main\n  File \"/local/f.py\", line 11, in risky\n    raise ValueError(\"bad %d\" % i)\nValueError: bad 3"
+        );
+    }
+}

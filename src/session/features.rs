@@ -1,0 +1,600 @@
+//! The debugpy-parity features: logpoints, handler queries, setVariable/setExpression,
+//! exception details, sources read through the debuggee, modules, completions and set
+//! next statement. Each builds on `exec` in a stopped frame (spec §3.8) or on state the
+//! session already keeps; the pure parts live in `logpoints`, `exceptions`, `completions`
+//! and `sources`.
+
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::time::Instant;
+
+use super::completions;
+use super::exceptions::{format_traceback, is_library_path, parse_trace_line, TraceEntry};
+use super::handles::{Container, FrameRef};
+use super::logpoints::{self, py_literal};
+use super::requests::{file_name, is_frozen, parse, SourceArg, ThreadArgs, ValueFormatArg};
+use super::sources::MAX_REMOTE_SOURCE;
+use super::{Session, Waiter};
+use crate::dap::types::Request;
+use crate::legacy::messages::{Command, FrameKind, PyObject, ReprKind, ThreadId};
+
+/// CPython from this version on cannot set the next statement from ptvsd's thread, and
+/// binary ptvsd deadlocks trying (spec §5.3).
+const GOTO_UNSUPPORTED_FROM: (i64, i64) = (3, 11);
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SetVariableArgs {
+    variables_reference: i64,
+    name: String,
+    value: String,
+    #[serde(default)]
+    format: Option<ValueFormatArg>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SetExpressionArgs {
+    expression: String,
+    value: String,
+    frame_id: Option<i64>,
+    #[serde(default)]
+    format: Option<ValueFormatArg>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SourceArgs {
+    source: Option<SourceArg>,
+    source_reference: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ModulesArgs {
+    start_module: Option<i64>,
+    module_count: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CompletionsArgs {
+    frame_id: Option<i64>,
+    text: String,
+    column: i64,
+    line: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GotoTargetsArgs {
+    source: SourceArg,
+    line: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GotoArgs {
+    thread_id: i64,
+    target_id: i64,
+}
+
+/// The expression that reads a debuggee file as text (UTF-8, bad bytes replaced), at most
+/// [`MAX_REMOTE_SOURCE`] bytes, closing it again; the same on Python 2.7 and 3.x.
+fn read_file_expression(remote: &str) -> String {
+    format!(
+        "(lambda f: (f.read({MAX_REMOTE_SOURCE}).decode('utf-8', 'replace'), f.close())[0])(__import__('io').open({}, 'rb'))",
+        py_literal(remote)
+    )
+}
+
+/// Line `line` (1-based) of a local file, if it can be read (for tracebacks).
+fn local_line(path: &str, line: i64) -> Option<String> {
+    let meta = std::fs::metadata(path).ok()?;
+    if !meta.is_file() || meta.len() > super::handlers::MAX_SOURCE_BYTES {
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
+    let text = String::from_utf8_lossy(&bytes);
+    text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?).map(|l| l.trim().to_string())
+}
+
+impl Session {
+    fn to_local(&self, remote: &str) -> String {
+        self.config.as_ref().map(|c| c.paths.to_local(remote)).unwrap_or_else(|| remote.to_string())
+    }
+
+    pub(super) fn just_my_code(&self) -> bool {
+        self.config.as_ref().is_none_or(|c| c.just_my_code)
+    }
+
+    /// The DAP source of a debuggee file: its local path when that file exists, a
+    /// `sourceReference` (text fetched through the debuggee) when it does not, and only a
+    /// name for `<frozen …>` modules, which have no file.
+    pub(super) fn source_json(&mut self, remote: &str) -> Value {
+        if is_frozen(remote) {
+            let name = remote.rfind("<frozen ").map(|i| &remote[i..]).unwrap_or(remote);
+            return json!({ "name": name, "presentationHint": "deemphasize" });
+        }
+        let local = self.to_local(remote);
+        if Path::new(&local).is_file() {
+            return json!({ "name": file_name(&local), "path": local });
+        }
+        let reference = self.sources.reference(remote);
+        json!({ "name": file_name(remote), "sourceReference": reference, "origin": "read from the debuggee" })
+    }
+
+    pub(super) fn module_json(&mut self, id: i64, remote: &str) -> Value {
+        let local = self.to_local(remote);
+        let name = file_name(&local).to_string();
+        let mut module = json!({ "id": id, "name": name, "path": local });
+        if self.just_my_code() {
+            module["isUserCode"] = json!(!is_library_path(remote));
+        }
+        module
+    }
+
+    // ---- handler queries (REQH) -------------------------------------------------------
+
+    /// Answers ptvsd's "which lines of this file handle exceptions" query off the session
+    /// loop (the file may be large), from the local copy of the file; the raising thread
+    /// in the debuggee waits until then (spec §3.5). Library files (standard library,
+    /// installed packages, frozen modules) declare no handlers when `userUnhandled` is on,
+    /// so an exception that escapes the user's code into them counts as unhandled.
+    pub(super) fn answer_handler_query(&mut self, file: String) {
+        let library = self.just_my_code() && is_library_path(&file);
+        let no_handlers = library && self.exceptions.user_unhandled;
+        let local = if is_frozen(&file) { None } else { Some(self.to_local(&file)) };
+        let generation = self.generation;
+        let inputs = self.inputs.clone();
+        tokio::spawn(async move {
+            let file_for_task = file.clone();
+            let statements = if no_handlers {
+                Vec::new()
+            } else {
+                tokio::task::spawn_blocking(move || super::handlers::answer_for_file(local.as_deref().map(Path::new)))
+                    .await
+                    .unwrap_or_else(|_| super::handlers::whole_file())
+            };
+            tracing::debug!(file = %file_for_task, statements = statements.len(), "answering a handler query");
+            let _ = inputs.send(super::Input::Handlers { generation, file, statements }).await;
+        });
+    }
+
+    // ---- results of exec ------------------------------------------------------------
+
+    pub(super) async fn on_execution_result(&mut self, waiter: Waiter, value: PyObject) {
+        match waiter {
+            Waiter::Entry { thread, report } => self.finish_entry(thread, report).await,
+            Waiter::Evaluate { request, expression, frame, hex } => {
+                let body = self.value_body(frame, &expression, &value, hex, "result");
+                self.respond(&request, Some(body)).await;
+            }
+            Waiter::Log { thread, source, line, started } => {
+                let text = format!("{}\n", value.repr.unwrap_or_default());
+                self.log_output(&text, source, line).await;
+                self.finish_logpoint(thread, started).await;
+            }
+            Waiter::Assign { request, target, frame, hex } => {
+                // The assignment ran; read the new value back.
+                if let Err(message) = self.check_frame(frame) {
+                    self.respond_error(&request, &message).await;
+                    return;
+                }
+                let execution_id = self.execution_id();
+                let command = Command::Execute { text: target.clone(), thread: frame.thread, frame: frame.index, execution_id, frame_kind: frame.kind, repr_kind: ReprKind::Normal };
+                match self.send(command).await {
+                    Ok(()) => self.park(execution_id, Waiter::AssignRead { request, target, frame, hex }),
+                    Err(message) => self.respond_error(&request, &message).await,
+                }
+            }
+            Waiter::AssignRead { request, target, frame, hex } => {
+                let body = self.value_body(frame, &target, &value, hex, "value");
+                self.respond(&request, Some(body)).await;
+            }
+            Waiter::Source { request, reference } => {
+                let content = value.repr.unwrap_or_default();
+                self.sources.set_content(reference, content.clone());
+                self.respond(&request, Some(json!({ "content": content, "mimeType": "text/x-python" }))).await;
+            }
+            Waiter::GotoSource { request, thread, line, reference } => {
+                self.sources.set_content(reference, value.repr.unwrap_or_default());
+                if let Err(message) = self.checked_goto(&request, thread, line, reference).await {
+                    self.respond_error(&request, &message).await;
+                }
+            }
+            Waiter::Completions { request, target } => {
+                let start = target.start_utf16 as i64 + if self.client.columns_start_at_1 { 1 } else { 0 };
+                let length = target.prefix.encode_utf16().count() as i64;
+                let targets: Vec<Value> = completions::parse_result(value.repr.as_deref().unwrap_or_default())
+                    .into_iter()
+                    .map(|(label, kind)| json!({ "label": label, "type": kind, "start": start, "length": length }))
+                    .collect();
+                self.respond(&request, Some(json!({ "targets": targets }))).await;
+            }
+            other @ (Waiter::Children { .. } | Waiter::Exit { .. } | Waiter::Goto { .. }) => {
+                self.fail_waiter(other, "the debuggee sent an unexpected evaluation result").await;
+            }
+        }
+    }
+
+    /// `{result|value, type, variablesReference, indexedVariables}` for a value.
+    fn value_body(&mut self, frame: FrameRef, expression: &str, value: &PyObject, hex: bool, key: &str) -> Value {
+        let v = self.variable_json(frame, "", Some(expression), value, hex);
+        let mut body = json!({ key: v["value"], "variablesReference": v["variablesReference"] });
+        if let Some(t) = v.get("type") {
+            body["type"] = t.clone();
+        }
+        if let Some(n) = v.get("indexedVariables") {
+            body["indexedVariables"] = n.clone();
+        }
+        body
+    }
+
+    // ---- logpoints --------------------------------------------------------------------
+
+    /// A logpoint was hit: ptvsd has stopped the program. Evaluate the message in one
+    /// `exec` on the thread (none when it has no `{expression}`), print it, resume.
+    pub(super) async fn log_point(&mut self, thread: ThreadId, local_path: &str, line: i64, message: &str) {
+        let started = Instant::now();
+        let source = json!({ "name": file_name(local_path), "path": local_path });
+        let parts = logpoints::parse(message);
+        self.logging.pending += 1;
+        if let Some(text) = logpoints::plain_text(&parts) {
+            self.log_output(&format!("{text}\n"), source, line).await;
+            self.finish_logpoint(thread, started).await;
+            return;
+        }
+        let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
+        let execution_id = self.execution_id();
+        let command = Command::Execute {
+            text: logpoints::expression(&parts),
+            thread,
+            frame: 0,
+            execution_id,
+            frame_kind: kind,
+            // The whole string: a normal repr is quoted and cut at 65 536 characters.
+            repr_kind: ReprKind::Raw,
+        };
+        match self.send(command).await {
+            Ok(()) => self.park(execution_id, Waiter::Log { thread, source, line, started }),
+            Err(error) => {
+                self.log_output(&format!("Logpoint error: {error}\n"), source, line).await;
+                self.finish_logpoint(thread, started).await;
+            }
+        }
+    }
+
+    pub(super) async fn log_output(&mut self, text: &str, source: Value, line: i64) {
+        let line = if self.client.lines_start_at_1 { line } else { line - 1 };
+        self.event("output", Some(json!({ "category": "console", "output": text, "source": source, "line": line }))).await;
+    }
+
+    /// One logpoint is done. When none is left: resume the program (clearing the step
+    /// mode ptvsd keeps when a step lands on a breakpoint, spec §4.5) — or, if the user
+    /// was stepping this thread, report the step as done there; and nothing if a real
+    /// stop was reported meanwhile.
+    pub(super) async fn finish_logpoint(&mut self, thread: ThreadId, started: Instant) {
+        self.logging.pending = self.logging.pending.saturating_sub(1);
+        if self.logging.pending > 0 {
+            return;
+        }
+        let hold = std::mem::take(&mut self.logging.hold);
+        tracing::debug!(elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, hold, "logpoint done");
+        if hold || self.remote.is_none() || self.stop_on_display(thread) {
+            return;
+        }
+        match self.stepping {
+            Some(s) if s.thread == thread => {
+                self.report_stop(thread, "step", None, vec![]).await;
+                return;
+            }
+            // The logpoint's stop cancelled a step of another thread (spec §4.5), which
+            // stopped with it: step it again from where it is.
+            Some(s) if self.threads.get(s.thread).is_some_and(|t| t.stopped) => {
+                if self.threads.get(thread).is_some_and(|t| t.stopped) {
+                    let _ = self.send(Command::ClearStepping { thread }).await;
+                }
+                if self.send(s.kind.command(s.thread)).await.is_ok() {
+                    self.threads.mark_all_running();
+                    self.handles.clear();
+                    return;
+                }
+            }
+            _ => {}
+        }
+        if self.threads.get(thread).is_some_and(|t| t.stopped) {
+            let _ = self.send(Command::ClearStepping { thread }).await;
+        }
+        if let Err(error) = self.resume_all().await {
+            tracing::warn!(%error, "could not resume after a logpoint");
+        }
+    }
+
+    /// Whether a thread other than `thread` has a stop the editor was told about: then the
+    /// adapter must not resume the program on its own.
+    pub(super) fn stop_on_display(&self, thread: ThreadId) -> bool {
+        self.threads.iter().any(|(t, info)| t != thread && info.stopped && info.stop_reason.is_some())
+    }
+
+    // ---- setVariable / setExpression --------------------------------------------------
+
+    /// Assigns `target = value` in the frame through `exec` (the assignment persists,
+    /// spec §3.8), then reads `target` back.
+    async fn assign(&mut self, request: &Request, frame: FrameRef, target: String, value: &str, hex: bool) -> Result<(), String> {
+        self.check_frame(frame)?;
+        if value.trim().is_empty() {
+            return Err("give a value (a Python expression) to assign".to_string());
+        }
+        let execution_id = self.execution_id();
+        let text = format!("{target} = {value}");
+        self.send(Command::Execute { text, thread: frame.thread, frame: frame.index, execution_id, frame_kind: frame.kind, repr_kind: ReprKind::Normal }).await?;
+        self.park(execution_id, Waiter::Assign { request: request.clone(), target, frame, hex });
+        Ok(())
+    }
+
+    pub(super) async fn set_variable(&mut self, request: &Request) -> Result<(), String> {
+        let args: SetVariableArgs = parse(request)?;
+        let container = self.handles.container(args.variables_reference).cloned().ok_or_else(|| {
+            format!("variablesReference {} is no longer valid: the program has run since", args.variables_reference)
+        })?;
+        let name = args.name.trim();
+        let (frame, target) = match container {
+            Container::Locals(frame) => (frame, name.to_string()),
+            Container::Globals(frame) => (frame, format!("globals()[{}]", py_literal(name))),
+            Container::Expression { frame, expression, .. } => {
+                if name.starts_with('[') && name.ends_with(']') {
+                    (frame, format!("({expression}){name}"))
+                } else if !name.is_empty() && name.chars().all(|c| c == '_' || c.is_alphanumeric()) {
+                    (frame, format!("({expression}).{name}"))
+                } else {
+                    return Err(format!("`{name}` cannot be assigned to: set it through the debug console instead"));
+                }
+            }
+        };
+        let hex = args.format.is_some_and(|f| f.hex);
+        self.assign(request, frame, target, &args.value, hex).await
+    }
+
+    pub(super) async fn set_expression(&mut self, request: &Request) -> Result<(), String> {
+        let args: SetExpressionArgs = parse(request)?;
+        let frame = self.frame_or_top(args.frame_id, "setExpression")?;
+        let hex = args.format.is_some_and(|f| f.hex);
+        self.assign(request, frame, args.expression.trim().to_string(), &args.value, hex).await
+    }
+
+    // ---- exceptionInfo ----------------------------------------------------------------
+
+    pub(super) async fn exception_info(&mut self, request: &Request) -> Result<(), String> {
+        let args: ThreadArgs = parse(request)?;
+        let Some(record) = self.last_exception.clone().filter(|r| r.dap_thread == args.thread_id) else {
+            return Err(format!("thread {} did not stop on an exception", args.thread_id));
+        };
+        let stop = &record.stop;
+        let trace: Vec<TraceEntry> = stop.trace.as_deref().map(|t| t.lines().filter_map(parse_trace_line).collect()).unwrap_or_default();
+        // The trace holds the frames the exception has unwound so far, starting with the
+        // current frame (spec §3.6); the rest of the stack comes from the frame list. The
+        // old EXCP form has no trace: the whole stack comes from the frame list.
+        let skip = usize::from(!trace.is_empty());
+        let outer: Vec<TraceEntry> = record
+            .stack
+            .iter()
+            .skip(skip)
+            .rev()
+            .map(|(file, line, function)| TraceEntry { file: file.clone(), line: *line, function: function.clone(), text: local_line(&self.to_local(file), *line) })
+            .collect();
+        let stack_trace = format_traceback(&outer, &trace, &stop.type_name, &stop.message, |p| self.to_local(p));
+        let mut details = json!({ "typeName": stop.type_name, "fullTypeName": stop.type_name, "message": stop.message, "stackTrace": stack_trace });
+        if let Some(name) = &stop.exc_value {
+            details["evaluateName"] = json!(format!("{name}['exception']"));
+        }
+        let body = json!({
+            "exceptionId": stop.type_name,
+            "description": stop.message,
+            "breakMode": if stop.unhandled { if self.exceptions.user_unhandled && !self.exceptions.uncaught { "userUnhandled" } else { "unhandled" } } else { "always" },
+            "details": details,
+        });
+        self.respond(request, Some(body)).await;
+        Ok(())
+    }
+
+    // ---- sources and modules ----------------------------------------------------------
+
+    pub(super) async fn source(&mut self, request: &Request) -> Result<(), String> {
+        let args: SourceArgs = parse(request)?;
+        let reference = args.source.as_ref().and_then(|s| s.source_reference).filter(|r| *r > 0).or(args.source_reference).unwrap_or(0);
+        if reference <= 0 {
+            // A path: the editor could read it itself, but answer if we can.
+            let path = args.source.and_then(|s| s.path).ok_or("the source request needs a sourceReference or a path")?;
+            let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
+            let content = String::from_utf8_lossy(&bytes).into_owned();
+            self.respond(request, Some(json!({ "content": content, "mimeType": "text/x-python" }))).await;
+            return Ok(());
+        }
+        let remote = self.sources.path(reference).map(str::to_string).ok_or_else(|| format!("sourceReference {reference} is unknown"))?;
+        if let Some(content) = self.sources.content(reference).map(str::to_string) {
+            self.respond(request, Some(json!({ "content": content, "mimeType": "text/x-python" }))).await;
+            return Ok(());
+        }
+        let thread = self
+            .threads
+            .any_stopped()
+            .ok_or_else(|| format!("{remote} has no local copy and ptvsd can only read it while the program is stopped: pause it, or add a pathMappings entry"))?;
+        let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
+        let execution_id = self.execution_id();
+        let text = read_file_expression(&remote);
+        // Raw: the whole text, not a repr cut at 65 536 characters (spec §6.3).
+        self.send(Command::Execute { text, thread, frame: 0, execution_id, frame_kind: kind, repr_kind: ReprKind::Raw }).await?;
+        self.park(execution_id, Waiter::Source { request: request.clone(), reference });
+        Ok(())
+    }
+
+    pub(super) async fn modules(&mut self, request: &Request) -> Result<(), String> {
+        let args: ModulesArgs = parse(request)?;
+        let all: Vec<(i64, String)> = self.sources.modules().iter().map(|m| (m.id, m.remote.clone())).collect();
+        let total = all.len();
+        let start = usize::try_from(args.start_module.unwrap_or(0).max(0)).unwrap_or(usize::MAX);
+        let count = args.module_count.filter(|c| *c > 0).and_then(|c| usize::try_from(c).ok()).unwrap_or(usize::MAX);
+        let modules: Vec<Value> = all.iter().skip(start).take(count).map(|(id, remote)| self.module_json(*id, remote)).collect();
+        self.respond(request, Some(json!({ "modules": modules, "totalModules": total }))).await;
+        Ok(())
+    }
+
+    pub(super) async fn loaded_sources(&mut self, request: &Request) -> Result<(), String> {
+        let remotes: Vec<String> = self.sources.modules().iter().map(|m| m.remote.clone()).collect();
+        let sources: Vec<Value> = remotes.iter().map(|r| self.source_json(r)).collect();
+        self.respond(request, Some(json!({ "sources": sources }))).await;
+        Ok(())
+    }
+
+    // ---- completions ------------------------------------------------------------------
+
+    pub(super) async fn completions(&mut self, request: &Request) -> Result<(), String> {
+        let args: CompletionsArgs = parse(request)?;
+        // Only the line the cursor is on counts (`line` is for multi-line input).
+        let text = match args.line.filter(|l| *l > 0) {
+            Some(line) => {
+                let first = if self.client.lines_start_at_1 { 1 } else { 0 };
+                args.text.split('\n').nth(usize::try_from(line - first).unwrap_or(0)).unwrap_or("").to_string()
+            }
+            None => args.text.clone(),
+        };
+        let column = args.column - if self.client.columns_start_at_1 { 1 } else { 0 };
+        let target = usize::try_from(column).ok().and_then(|c| completions::target(&text, c));
+        let frame = self.frame_or_top(args.frame_id, "completions").and_then(|f| self.check_frame(f).map(|()| f));
+        let (Some(target), Ok(frame)) = (target, frame) else {
+            self.respond(request, Some(json!({ "targets": [] }))).await;
+            return Ok(());
+        };
+        let execution_id = self.execution_id();
+        let text = completions::expression(&target);
+        self.send(Command::Execute { text, thread: frame.thread, frame: frame.index, execution_id, frame_kind: frame.kind, repr_kind: ReprKind::Raw }).await?;
+        self.park(execution_id, Waiter::Completions { request: request.clone(), target });
+        Ok(())
+    }
+
+    // ---- set next statement -----------------------------------------------------------
+
+    /// Refuses set next statement where the runtime cannot do it.
+    fn goto_supported(&self) -> Result<(), String> {
+        match self.python {
+            None => Err("not attached to a debuggee".to_string()),
+            Some(v) if (v.major, v.minor) >= GOTO_UNSUPPORTED_FROM => Err(format!(
+                "set next statement is not supported by Python {}.{} (ptvsd cannot move the line there); it works with Python 3.10 and older",
+                v.major, v.minor
+            )),
+            Some(_) => Ok(()),
+        }
+    }
+
+    pub(super) async fn goto_targets(&mut self, request: &Request) -> Result<(), String> {
+        let args: GotoTargetsArgs = parse(request)?;
+        self.goto_supported()?;
+        let line = args.line + if self.client.lines_start_at_1 { 0 } else { 1 };
+        if line < 1 {
+            return Err("no such line".to_string());
+        }
+        // Only the innermost frame of a stopped thread can move, within its own file.
+        let path = args.source.path.ok_or("set next statement needs a source with a path")?;
+        let remote = self.config.as_ref().map(|c| c.paths.to_remote(&path)).unwrap_or_else(|| path.clone());
+        let here = self.threads.iter().any(|(_, t)| t.stopped && t.frames.first().is_some_and(|f| f.file == remote || f.file == path));
+        if !here {
+            return Err("set next statement only moves within the function a stopped thread is running (its innermost frame)".to_string());
+        }
+        let shown = if self.client.lines_start_at_1 { line } else { line - 1 };
+        // The target id is the (1-based) line: `goto` checks it against the thread's frame.
+        self.respond(request, Some(json!({ "targets": [{ "id": line, "label": format!("Line {line}"), "line": shown }] }))).await;
+        Ok(())
+    }
+
+    /// Set next statement. Every jump is first checked against the running file as the
+    /// debuggee has it (read through it once, then cached): binary ptvsd deadlocks for good
+    /// when CPython refuses a jump, and CPython takes some jumps that corrupt the frame
+    /// (see `jumps`).
+    pub(super) async fn goto(&mut self, request: &Request) -> Result<(), String> {
+        let args: GotoArgs = parse(request)?;
+        self.goto_supported()?;
+        let remote = self.threads.remote_of(args.thread_id).ok_or_else(|| format!("there is no thread {} (it may have exited)", args.thread_id))?;
+        let line = args.target_id;
+        let file = self.goto_frame_file(remote)?;
+        if self.pending.values().any(|p| matches!(p.waiter, Waiter::Goto { thread, .. } | Waiter::GotoSource { thread, .. } if thread == remote)) {
+            return Err("set next statement is already in progress on this thread".to_string());
+        }
+        let reference = self.sources.reference(&file);
+        if self.sources.content(reference).is_some() {
+            return self.checked_goto(request, remote, line, reference).await;
+        }
+        let execution_id = self.execution_id();
+        let text = read_file_expression(&file);
+        self.send(Command::Execute { text, thread: remote, frame: 0, execution_id, frame_kind: FrameKind::Python, repr_kind: ReprKind::Raw }).await?;
+        self.park(execution_id, Waiter::GotoSource { request: request.clone(), thread: remote, line, reference });
+        Ok(())
+    }
+
+    /// The debuggee's path of the innermost frame of a thread that can jump.
+    fn goto_frame_file(&self, thread: ThreadId) -> Result<String, String> {
+        let info = self.threads.get(thread).filter(|t| t.stopped).ok_or("the thread is running: set next statement needs a stopped thread")?;
+        if info.stop_reason.as_deref().is_some_and(|r| !matches!(r, "breakpoint" | "step" | "pause" | "goto")) {
+            return Err("set next statement works after a breakpoint, a step or a pause, not while stopped on an exception or at the attach break".to_string());
+        }
+        let top = info.frames.first().ok_or("the thread has no frames")?;
+        if top.kind != FrameKind::Python || is_frozen(&top.file) {
+            return Err("set next statement works only in Python source files".to_string());
+        }
+        Ok(top.file.clone())
+    }
+
+    /// Checks the jump against the cached text of the running file, then asks for it.
+    async fn checked_goto(&mut self, request: &Request, thread: ThreadId, line: i64, reference: i64) -> Result<(), String> {
+        let file = self.goto_frame_file(thread)?;
+        if self.sources.path(reference) != Some(file.as_str()) {
+            return Err("the thread has moved to another file".to_string());
+        }
+        let current = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.line).unwrap_or(0);
+        let source = self.sources.content(reference).unwrap_or_default();
+        super::jumps::check_jump(source, current, line).map_err(|why| format!("cannot move to line {line}: {why}"))?;
+        // ptvsd moves the innermost frame of the thread (spec §3.2).
+        self.send(Command::SetLineNumber { thread, frame: 0, line }).await?;
+        let id = self.execution_id();
+        self.park(id, Waiter::Goto { request: request.clone(), thread, line });
+        Ok(())
+    }
+
+    pub(super) async fn on_set_line(&mut self, ok: bool, thread: ThreadId, line: i64) {
+        let id = self.pending.iter().find(|(_, p)| matches!(p.waiter, Waiter::Goto { thread: t, .. } if t == thread)).map(|(id, _)| *id);
+        let Some(Waiter::Goto { request, line: wanted, .. }) = id.and_then(|id| self.pending.remove(&id)).map(|p| p.waiter) else { return };
+        if !ok {
+            self.respond_error(&request, &format!("Python could not move to line {wanted} (a jump into or out of a block such as a loop or try, or a line without code)")).await;
+            return;
+        }
+        // ptvsd sends no new frame list: move the top frame ourselves.
+        if let Some(frame) = self.threads.get_mut(thread).and_then(|t| t.frames.first_mut()) {
+            frame.line = line;
+        }
+        self.handles.clear();
+        self.respond(&request, None).await;
+        self.report_stop(thread, "goto", None, vec![]).await;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::read_file_expression;
+
+    /// The file-reading expression returns the whole text of a file whose name needs
+    /// escaping, in a real CPython.
+    #[test]
+    fn read_file_expression_reads_tricky_names_in_real_python() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("it's a \"file\" é.py");
+        let text = "x = 'é'\n".repeat(10_000);
+        std::fs::write(&path, &text).unwrap();
+        let literal = super::py_literal(&path.to_string_lossy());
+        let code = format!("import io, sys\nv = {}\nsys.stdout.write(str(len(v)) + ' ' + str(v == io.open({literal}, encoding='utf-8').read()))", read_file_expression(&path.to_string_lossy()));
+        let out = std::process::Command::new("python3").arg("-c").arg(&code).output().expect("python3 is needed for this test");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{} True", text.chars().count()), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+}
