@@ -165,6 +165,9 @@ async fn exit_code_then_terminated() {
     let mut client = start().await;
     client.ok("launch", json!({ "program": program("launchee.py"), "python": peer.python_path, "args": ["3", "2", "0.01"] })).await;
     client.wait_event("initialized").await;
+    // `sys.exit(3)` is an uncaught SystemExit with a non-zero code, which stops under the
+    // default `uncaught` filter (as with debugpy); this test is about the exit itself.
+    client.ok("setExceptionBreakpoints", json!({ "filters": [] })).await;
     client.ok("configurationDone", Value::Null).await;
     let exited = client.wait_event("exited").await;
     assert_eq!(exited["body"]["exitCode"], 3, "{exited}");

@@ -290,7 +290,7 @@ impl Decoder for DapCodec {
         match self.decode(src)? {
             Some(frame) => Ok(Some(frame)),
             None => {
-                if !src.is_empty() && self.state != State::Resync {
+                if (!src.is_empty() || matches!(self.state, State::Body(_))) && self.state != State::Resync {
                     let kind = if matches!(self.state, State::Body(_)) { "message body" } else { "header" };
                     return Err(io::Error::new(
                         io::ErrorKind::UnexpectedEof,
@@ -697,5 +697,18 @@ mod tests {
         DapCodec::new().encode(&value, &mut buf).unwrap();
         assert!(buf.starts_with(b"Content-Length: "));
         assert_eq!(decode_all(&mut DapCodec::new(), &buf), vec![Frame::Json(value)]);
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod eof_tests {
+    use super::*;
+
+    #[test]
+    fn eof_right_after_a_header_is_a_truncated_body() {
+        let mut codec = DapCodec::new();
+        let mut src = BytesMut::from(&b"Content-Length: 10\r\n\r\n"[..]);
+        assert!(codec.decode_eof(&mut src).is_err());
     }
 }

@@ -245,6 +245,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
                 if self.buf.is_empty() {
                     return Err(HandshakeError::Closed { stage: "before saying anything (another debugger may be connecting, or the port belongs to something else)" });
                 }
+                if SIGNATURE.starts_with(&self.buf) || JSON_GREETING.starts_with(&self.buf) {
+                    return Err(HandshakeError::Closed { stage: "in the middle of its greeting" });
+                }
                 break;
             }
             if !SIGNATURE.starts_with(&self.buf) && !JSON_GREETING.starts_with(&self.buf) {
@@ -596,6 +599,11 @@ mod tests {
     #[tokio::test]
     async fn close_before_greeting_and_mid_greeting() {
         let (client, server) = duplex(64);
+        drop(server);
+        let err = super::info(client, "s", Limits::default(), T).await.unwrap_err();
+        assert!(matches!(err, HandshakeError::Closed { .. }), "{err}");
+        let (client, mut server) = duplex(64);
+        server.write_all(b"PTVSDB").await.unwrap();
         drop(server);
         let err = super::info(client, "s", Limits::default(), T).await.unwrap_err();
         assert!(matches!(err, HandshakeError::Closed { .. }), "{err}");
