@@ -768,6 +768,14 @@ async fn django(ptvsd: &str) {
     let Some(info) = Peers::load().django_peer("3.6", ptvsd) else { return };
     let remote = Remote::start_with(info, "django_app.py");
     let mut client = attach_only(&remote, json!({ "django": true }), &["uncaught"]).await;
+    // Django imports lazily while it serves, and ptvsd's attach iterates sys.modules
+    // unguarded: it can fail after accepting ("dictionary changed size during
+    // iteration"). The adapter says so; attach again once, as the message advises.
+    client.drain(Duration::from_millis(300)).await;
+    if client.output_text().contains("ptvsd failed while attaching") {
+        let _ = client.request("disconnect", Value::Null).await;
+        client = attach_only(&remote, json!({ "django": true }), &["uncaught"]).await;
+    }
     wait_lines(&mut client, "page ", 2).await;
     let page = programs_dir().join("templates").join("page.html");
     let title = template_line(&page, "<h1>");

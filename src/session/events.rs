@@ -148,6 +148,13 @@ impl Session {
             }
             Event::CommandFailed { command, message } => {
                 tracing::debug!(%command, %message, "ptvsd reported a failed request");
+                if command.contains("DebuggerAttach") {
+                    // ptvsd answered `accepted` and then failed attaching (e.g. "dictionary
+                    // changed size during iteration" over sys.modules); it closes next.
+                    let last = message.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("an error").trim().to_string();
+                    self.attach_failure = Some(last);
+                    return;
+                }
                 let wanted_children = command.contains("Children");
                 let wanted_eval = command.contains("Execute");
                 let wanted_goto = command.contains("SetLineNumber");

@@ -272,6 +272,8 @@ pub struct Session {
     last_raise: Option<(ThreadId, String, String, Stack)>,
     /// The stacked output wrappers of earlier attaches have been collapsed.
     output_repaired: bool,
+    /// ptvsd reported that its own attach failed after accepting it (a race in ptvsd).
+    attach_failure: Option<String>,
     /// The program said goodbye (DETC we did not ask for) before the connection closed.
     program_exited: bool,
     next_execution_id: ExecutionId,
@@ -311,6 +313,7 @@ impl Session {
             last_raise: None,
             program_exited: false,
             output_repaired: false,
+            attach_failure: None,
             next_execution_id: 1,
             exit: false,
             launched: None,
@@ -670,7 +673,12 @@ impl Session {
         for request in exit_waiters {
             self.respond(&request, None).await;
         }
+        let attach_failure = self.attach_failure.take();
         let sentence = match (&reason, self.program_exited || terminating) {
+            (_, _) if attach_failure.is_some() => format!(
+                "ptvsd failed while attaching ({}), then closed the connection. This is a race inside ptvsd, usually with the app importing modules at that moment: attach again.",
+                attach_failure.unwrap_or_default()
+            ),
             (None, true) => "The program exited.".to_string(),
             (None, false) => "The debuggee closed the connection: the program exited or was stopped, or the relay dropped it. Attach again once it runs.".to_string(),
             (Some(reason), _) => format!("The connection to the debuggee was lost: {reason}. Attach again to continue debugging."),
