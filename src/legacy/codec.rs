@@ -83,6 +83,16 @@ impl Decoder for ClientCodec {
             ClientCodec::Json(c) => c.decode(src),
         }
     }
+
+    // Forwarded, not left to the default: the dialects say what a partial message at the
+    // end of the stream was (a truncated OUTP, or which message was cut off) instead of
+    // tokio-util's "bytes remaining on stream".
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
+        match self {
+            ClientCodec::Binary(c) => c.decode_eof(src),
+            ClientCodec::Json(c) => c.decode_eof(src),
+        }
+    }
 }
 
 impl Encoder<Command> for ClientCodec {
@@ -120,6 +130,13 @@ impl Decoder for ServerCodec {
             ServerCodec::Json(c) => c.decode(src),
         }
     }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Command>, ProtocolError> {
+        match self {
+            ServerCodec::Binary(c) => c.decode_eof(src),
+            ServerCodec::Json(c) => c.decode_eof(src),
+        }
+    }
 }
 
 impl Encoder<Event> for ServerCodec {
@@ -129,5 +146,36 @@ impl Encoder<Event> for ServerCodec {
             ServerCodec::Binary(c) => c.encode(item, dst),
             ServerCodec::Json(c) => c.encode(item, dst),
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_message_cut_off_by_the_end_of_the_stream_is_named() {
+        // Half a NEWT.
+        let mut src = BytesMut::from(&b"NEWT\0\0\0"[..]);
+        let mut codec = ClientCodec::new(Dialect::Binary { version: 6 }, Limits::default(), 1);
+        let error = codec.decode_eof(&mut src).unwrap_err();
+        assert!(error.to_string().contains("in the middle of a \"NEWT\" message"), "{error}");
+
+        // A truncated OUTP right before the end (spec §6.3).
+        let mut src = BytesMut::from(&[&b"OUTP"[..], &7i64.to_be_bytes()].concat()[..]);
+        let error = codec.decode_eof(&mut src).unwrap_err();
+        assert!(matches!(error, ProtocolError::TruncatedOutput), "{error}");
+
+        let mut src = BytesMut::from(&b"Content-Length: 10\r\n\r\n{\"a\""[..]);
+        let mut codec = ClientCodec::new(Dialect::Json { version: 8 }, Limits::default(), 1);
+        let error = codec.decode_eof(&mut src).unwrap_err();
+        assert!(error.to_string().contains("in the middle of a JSON message"), "{error}");
+
+        let mut src = BytesMut::from(&b"stpi\0\0"[..]);
+        let mut codec = ServerCodec::new(Dialect::Binary { version: 6 }, Limits::default());
+        assert!(codec.decode_eof(&mut src).is_err());
+        let mut src = BytesMut::new();
+        assert!(codec.decode_eof(&mut src).unwrap().is_none());
     }
 }

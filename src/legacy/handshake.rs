@@ -91,7 +91,7 @@ pub enum HandshakeError {
     #[error("another debugger is already attached to this process (Visual Studio, or an earlier session that did not detach); detach it, or restart the app")]
     AlreadyAttached,
 
-    #[error("the debuggee closed the connection {stage}")]
+    #[error("the debuggee closed the connection {stage}; attach again if the app is still running, and restart the app if this keeps happening")]
     Closed { stage: &'static str },
 
     #[error("the debuggee stopped answering {stage} (no reply within {seconds} s)")]
@@ -353,7 +353,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
                 return Ok(value);
             }
             if !self.read_more(stage).await? {
-                return Err(HandshakeError::Closed { stage: if stage == "greeting" { "in the middle of its greeting" } else { stage } });
+                return Err(HandshakeError::Closed { stage: closed_while(stage) });
             }
         }
     }
@@ -397,6 +397,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
         } else {
             Err(HandshakeError::WrongSecret)
         }
+    }
+}
+
+/// "closed the connection …" for a JSON handshake step.
+fn closed_while(stage: &'static str) -> &'static str {
+    match stage {
+        "greeting" => "in the middle of its greeting",
+        "checking the secret" => "while checking the secret",
+        "attaching" => "while attaching",
+        "asking for process information" => "while answering the request for process information",
+        other => other,
     }
 }
 
