@@ -954,5 +954,13 @@ async fn the_relay_dropping_mid_session() {
         assert!(!client.stderr().contains("panicked"));
         assert!(started.elapsed() < Duration::from_secs(20));
         eprintln!("--- {version}: {told}");
+        // The app is still attachable directly. (websockify closed its leg to ptvsd with a
+        // FIN, so ptvsd's old reader thread now spins until the app restarts — the
+        // graceful-close hazard of spec §4.8, which no client can undo; the CPU is logged.)
+        let (before, since) = (cpu_seconds(peer.pid()), Instant::now());
+        let mut again = attach_real(&format!("tcp://{}@127.0.0.1:{}", peer.secret(), peer.port()), line_of(&program("app/lib.py"), "compute-total")).await;
+        eprintln!("{version}: the debuggee used {:.2} s CPU/s after the relay dropped", (cpu_seconds(peer.pid()) - before) / since.elapsed().as_secs_f64());
+        again.ok("disconnect", json!({})).await;
+        assert_eq!(again.wait_exit(Duration::from_secs(10)).await, Some(0), "{version}");
     }
 }
