@@ -308,9 +308,22 @@ hasattr(s, 'buffer') and hasattr(i, 'buffer') and setattr(s.buffer, 'buffer', i.
 (s, (lambda f: f(f, s))(lambda f, o: f(f, o.old_out) if type(getattr(o, 'old_out', None)) is type(o) else o)) \
 for s in (__import__('sys').stdout, __import__('sys').stderr))";
 
+/// ptvsd releases a stopped thread by releasing a lock the thread then takes again, and
+/// picks the threads to release by a flag the thread clears only once it has woken. A
+/// resume, step or detach that comes before then releases the lock a second time and
+/// raises "release unlocked lock": a resume leaves the rest of the threads stopped for
+/// good, a detach dies before ptvsd marks itself detached (every later attach is then
+/// refused), and on ptvsd 2.2/3.0 the command loop dies. This expression makes
+/// `Thread.unblock` skip a lock that is already released (the thread is being woken
+/// anyway). Like [`REPAIR_OUTPUT`] it binds no names and works on Python 2.7 to 3.11,
+/// for ptvsd 2.2 to 3.0 (`ptvsd.visualstudio_py_debugger`) and 3.1/3.2 (`ptvsd.debugger`).
+pub(super) const REPAIR_UNBLOCK: &str = "list(setattr(m.Thread, 'unblock', lambda self: self._block_lock.release() \
+if self._block_lock.locked() else None) for m in (__import__('sys').modules.get('ptvsd.debugger'), \
+__import__('sys').modules.get('ptvsd.visualstudio_py_debugger')) if hasattr(m, 'Thread'))";
+
 fn repair_command(thread: i64, execution_id: i64) -> Command {
     Command::Execute {
-        text: REPAIR_OUTPUT.to_string(),
+        text: format!("({REPAIR_OUTPUT}, {REPAIR_UNBLOCK})"),
         thread,
         frame: 0,
         execution_id,
@@ -322,7 +335,43 @@ fn repair_command(thread: i64, execution_id: i64) -> Command {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use super::REPAIR_OUTPUT;
+    use super::{REPAIR_OUTPUT, REPAIR_UNBLOCK};
+
+    /// Runs the unblock repair in a real CPython against a stand-in for ptvsd's
+    /// `Thread`: a second release of an already released lock must do nothing.
+    #[test]
+    fn unblock_repair_makes_a_second_release_harmless_in_real_python() {
+        let script = format!(
+            r#"
+import sys, threading, types
+fake = types.ModuleType('ptvsd.debugger')
+class Thread(object):
+    def __init__(self): self._block_lock = threading.Lock(); self._block_lock.acquire()
+    def unblock(self): self._block_lock.release()
+fake.Thread = Thread
+sys.modules['ptvsd.debugger'] = fake
+t = Thread()
+t.unblock()
+try:
+    t.unblock()
+    sys.stdout.write('broken: no error before the repair')
+    sys.exit()
+except RuntimeError:
+    pass
+t._block_lock.acquire()
+eval(compile({expr:?}, '<repair>', 'eval'))
+t.unblock()
+t.unblock()
+ok = not t._block_lock.locked() and 'm' not in dir()
+t._block_lock.acquire()
+t.unblock()
+sys.stdout.write('repaired' if ok and not t._block_lock.locked() else 'broken')
+"#,
+            expr = REPAIR_UNBLOCK
+        );
+        let out = std::process::Command::new("python3").arg("-c").arg(script).output().expect("python3 is needed for this test");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "repaired", "{}", String::from_utf8_lossy(&out.stderr));
+    }
 
     /// Runs the repair in a real CPython against three stacked wrappers shaped like
     /// ptvsd's `_DebuggerOutput`/`DebuggerBuffer`, and against none.
