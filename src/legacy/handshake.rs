@@ -301,7 +301,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
     /// command loop runs before that is undone by it, and ptvsd then refuses every later
     /// attach as "already attached" until the app restarts. So the attach counts as
     /// complete once that burst is over: when an event other than a thread or module
-    /// report arrives (the attach break, output: both come only after it), or nothing
+    /// report (or v8's "modules changed") arrives (the attach break, output: both come only after it), or nothing
     /// arrives for [`SETTLE_QUIET`], or after [`SETTLE_MAX`]. Anything unexpected (an
     /// error, the end of the stream) also ends the wait; the session then reports it.
     async fn settle(&mut self, dialect: Dialect) {
@@ -311,7 +311,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
         loop {
             loop {
                 match codec.decode(&mut scan) {
-                    Ok(Some(Event::ThreadCreate { .. } | Event::ModuleLoad { .. })) => continue,
+                    Ok(Some(Event::ThreadCreate { .. } | Event::ModuleLoad { .. } | Event::ModulesChanged)) => continue,
                     Ok(None) => break,
                     Ok(Some(_)) | Err(_) => return,
                 }
