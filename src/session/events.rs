@@ -321,9 +321,20 @@ pub(super) const REPAIR_UNBLOCK: &str = "list(setattr(m.Thread, 'unblock', lambd
 if self._block_lock.locked() else None) for m in (__import__('sys').modules.get('ptvsd.debugger'), \
 __import__('sys').modules.get('ptvsd.visualstudio_py_debugger')) if hasattr(m, 'Thread'))";
 
+/// ptvsd appends every loaded module to its `MODULES` list again at every attach (and
+/// reports the whole list at the next one), so each attach costs more than the last: after
+/// 1000 attaches an app with 1000 modules holds a million entries and sends a million
+/// module reports per attach. This expression removes the repeated entries in place (the
+/// first one per file stays; entries appended meanwhile by other threads are kept), so
+/// the list stays at one entry per module however often the app is attached.
+pub(super) const REPAIR_MODULES: &str = "list((lambda l: [l.pop(i) for i in sorted(set(range(len(l))) - \
+set(dict((e[0], i) for i, e in reversed(list(enumerate(l)))).values()), reverse=True)])(m.MODULES) \
+for m in (__import__('sys').modules.get('ptvsd.debugger'), __import__('sys').modules.get('ptvsd.visualstudio_py_debugger')) \
+if hasattr(m, 'MODULES'))";
+
 fn repair_command(thread: i64, execution_id: i64) -> Command {
     Command::Execute {
-        text: format!("({REPAIR_OUTPUT}, {REPAIR_UNBLOCK})"),
+        text: format!("({REPAIR_OUTPUT}, {REPAIR_UNBLOCK}, {REPAIR_MODULES})"),
         thread,
         frame: 0,
         execution_id,
@@ -335,7 +346,29 @@ fn repair_command(thread: i64, execution_id: i64) -> Command {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use super::{REPAIR_OUTPUT, REPAIR_UNBLOCK};
+    use super::{REPAIR_MODULES, REPAIR_OUTPUT, REPAIR_UNBLOCK};
+
+    #[test]
+    fn module_repair_removes_repeated_entries_in_real_python() {
+        let script = format!(
+            r#"
+import sys, types
+fake = types.ModuleType('ptvsd.visualstudio_py_debugger')
+fake.MODULES = [('a.py', 1), ('b.py', 2), ('a.py', 3), ('c.py', 4), ('b.py', 5), ('a.py', 6)]
+sys.modules['ptvsd.visualstudio_py_debugger'] = fake
+def f():
+    eval(compile({expr:?}, '<repair>', 'eval'))
+    return sorted(locals())
+names = f()
+ok = fake.MODULES == [('a.py', 1), ('b.py', 2), ('c.py', 4)] and names == []
+eval(compile({expr:?}, '<repair>', 'eval'))
+sys.stdout.write('repaired' if ok and len(fake.MODULES) == 3 else 'broken %r %r' % (fake.MODULES, names))
+"#,
+            expr = REPAIR_MODULES
+        );
+        let out = std::process::Command::new("python3").arg("-c").arg(script).output().expect("python3 is needed for this test");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "repaired", "{}", String::from_utf8_lossy(&out.stderr));
+    }
 
     /// Runs the unblock repair in a real CPython against a stand-in for ptvsd's
     /// `Thread`: a second release of an already released lock must do nothing.
