@@ -964,3 +964,29 @@ async fn the_relay_dropping_mid_session() {
         assert_eq!(again.wait_exit(Duration::from_secs(10)).await, Some(0), "{version}");
     }
 }
+
+#[tokio::test]
+async fn the_editor_leaving_during_the_attach_leaves_the_app_attachable() {
+    for version in ["3.0.0", "3.2.1"] {
+        let peer = PtvsdPeer::start("3.11", version, &program("target.py"), PeerOptions::new().args(["0", "0.05"]));
+        let url = format!("tcp://{}@127.0.0.1:{}", peer.secret(), peer.port());
+        for delay_ms in [0u64, 2, 5, 10, 20, 40, 80] {
+            let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
+            client.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
+            client.send_request("attach", json!({ "url": url, "connectTimeout": 5 })).await;
+            tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+            client.close_stdin();
+            assert_eq!(client.wait_exit(Duration::from_secs(5)).await, Some(0), "{version} after {delay_ms} ms: {}", client.stderr());
+            assert!(!client.stderr().contains("panicked"));
+            // The next editor gets in.
+            let mut again = DapClient::spawn(&["--log-level", "debug"]).await;
+            again.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
+            let response = again.request("attach", json!({ "url": url, "connectTimeout": 5 })).await;
+            assert_eq!(response["success"], true, "{version}: after an editor left {delay_ms} ms into its attach: {response}\nfirst adapter:\n{}", client.stderr());
+            again.wait_event("initialized").await;
+            again.ok("configurationDone", Value::Null).await;
+            again.ok("disconnect", json!({})).await;
+            assert_eq!(again.wait_exit(Duration::from_secs(5)).await, Some(0));
+        }
+    }
+}

@@ -267,6 +267,41 @@ impl Session {
             }
         }
         self.close_remote().await;
+        if self.attach_request.is_some() {
+            self.abandon_attach(&mut inputs).await;
+        }
+    }
+
+    /// The editor left while an attach was in flight. Once ptvsd has accepted an attach
+    /// it counts as attached until it is detached (or, for a while, until a write fails):
+    /// dropping the new connection would leave the app refusing the next debugger. So
+    /// wait for the attach (at most [`DETACH_WAIT`]), and detach it properly.
+    async fn abandon_attach(&mut self, inputs: &mut mpsc::Receiver<Input>) {
+        let deadline = Instant::now() + DETACH_WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, inputs.recv()).await {
+                Ok(Some(Input::Attached(result))) => {
+                    if let Ok(connected) = *result {
+                        tracing::info!("the editor left during the attach; detaching");
+                        let mut framed = connected.framed;
+                        if tokio::time::timeout(SEND_TIMEOUT, framed.send(Command::Detach)).await.is_ok_and(|sent| sent.is_ok()) {
+                            let confirmed = async {
+                                while let Some(Ok(event)) = framed.next().await {
+                                    if event == Event::Detach {
+                                        return;
+                                    }
+                                }
+                            };
+                            let _ = tokio::time::timeout_at(Instant::now() + DETACH_WAIT, confirmed).await;
+                        }
+                        framed.into_inner().abort().await;
+                    }
+                    return;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return,
+            }
+        }
     }
 
     async fn handle(&mut self, input: Input) {
