@@ -128,8 +128,8 @@ struct Remote {
     /// so the connection can be closed abortively.
     reader: tokio::task::JoinHandle<RemoteEvents>,
     stop_reader: Option<tokio::sync::oneshot::Sender<()>>,
-    /// Work that unblocks stopped threads in ptvsd; the reader task counts the answers.
-    /// A detach waits for it to settle (see [`Session::send`]).
+    /// Work that releases ptvsd's stopped threads; the reader task counts the answers.
+    /// Resumes, steps and detaches wait for it to settle (see [`Session::send`]).
     work: std::sync::Arc<tokio::sync::watch::Sender<ThreadWork>>,
 }
 
