@@ -15,11 +15,12 @@ use serde_json::{json, Value};
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
-use tokio_util::codec::{Framed, FramedParts};
+use tokio_util::codec::{Decoder, Framed, FramedParts};
 
 use super::codec::{ClientCodec, Dialect};
 use super::error::ProtocolError;
 use super::json;
+use super::messages::Event;
 use super::wire::{put_cstr, put_i64, Limits, Reader, Stop};
 
 const SIGNATURE: &[u8; 7] = b"PTVSDBG";
@@ -28,6 +29,11 @@ const JSON_GREETING: &[u8] = b"Content";
 /// sees a mismatch and closes cleanly instead of waiting for a secret.
 const FALLBACK_BINARY_VERSION: i64 = 6;
 const FALLBACK_JSON_VERSION: i64 = 8;
+/// After an accepted attach: how long a pause in ptvsd's burst of thread and module
+/// reports means the burst is over (see [`Handshake::settle`]).
+const SETTLE_QUIET: Duration = Duration::from_millis(150);
+/// The longest [`Handshake::settle`] waits, however long the burst goes on.
+const SETTLE_MAX: Duration = Duration::from_secs(2);
 
 /// Who the debuggee says it is (`INFO` / `legacyRemoteDebuggerInfo`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,7 +97,7 @@ pub enum HandshakeError {
     #[error("another debugger is already attached to this process (Visual Studio, or an earlier session that did not detach); detach it, or restart the app")]
     AlreadyAttached,
 
-    #[error("the debuggee closed the connection {stage}")]
+    #[error("the debuggee closed the connection {stage}; attach again if the app is still running, and restart the app if this keeps happening")]
     Closed { stage: &'static str },
 
     #[error("the debuggee stopped answering {stage} (no reply within {seconds} s)")]
@@ -179,6 +185,7 @@ where
             }
         }
     };
+    hs.settle(dialect).await;
     let codec = ClientCodec::new(dialect, limits, hs.next_seq);
     let mut parts = FramedParts::new::<super::messages::Command>(hs.stream, codec);
     parts.read_buf = hs.buf;
@@ -297,6 +304,38 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
         Err(HandshakeError::NotPtvsd { start, hint })
     }
 
+    /// Waits until ptvsd has finished accepting the attach, keeping every byte read.
+    ///
+    /// ptvsd (2.2 to 3.2, both dialects) starts its command loop, then reports every
+    /// thread (`NEWT`) and module (`MODL`), and only then marks itself attached
+    /// (`DETACHED = False` at the end of `attach_process_from_socket`). A detach that the
+    /// command loop runs before that is undone by it, and ptvsd then refuses every later
+    /// attach as "already attached" until the app restarts. So the attach counts as
+    /// complete once that burst is over: when an event other than a thread or module
+    /// report (or v8's "modules changed") arrives (the attach break, output: both come only after it), or nothing
+    /// arrives for [`SETTLE_QUIET`], or after [`SETTLE_MAX`]. Anything unexpected (an
+    /// error, the end of the stream) also ends the wait; the session then reports it.
+    async fn settle(&mut self, dialect: Dialect) {
+        let mut scan = self.buf.clone();
+        let mut codec = ClientCodec::new(dialect, self.limits, self.next_seq);
+        let give_up = Instant::now() + SETTLE_MAX;
+        loop {
+            loop {
+                match codec.decode(&mut scan) {
+                    Ok(Some(Event::ThreadCreate { .. } | Event::ModuleLoad { .. } | Event::ModulesChanged)) => continue,
+                    Ok(None) => break,
+                    Ok(Some(_)) | Err(_) => return,
+                }
+            }
+            let until = give_up.min(Instant::now() + SETTLE_QUIET);
+            let before = self.buf.len();
+            match tokio::time::timeout_at(until, self.stream.read_buf(&mut self.buf)).await {
+                Ok(Ok(n)) if n > 0 => scan.extend_from_slice(&self.buf[before..]),
+                _ => return,
+            }
+        }
+    }
+
     async fn binary_authenticate(&mut self, version: i64, secret: &str) -> Result<(), HandshakeError> {
         let mut out = BytesMut::from(&SIGNATURE[..]);
         put_i64(&mut out, version);
@@ -364,7 +403,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
                 return Ok(value);
             }
             if !self.read_more(stage).await? {
-                return Err(HandshakeError::Closed { stage: if stage == "greeting" { "in the middle of its greeting" } else { stage } });
+                return Err(HandshakeError::Closed { stage: closed_while(stage) });
             }
         }
     }
@@ -408,6 +447,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
         } else {
             Err(HandshakeError::WrongSecret)
         }
+    }
+}
+
+/// "closed the connection …" for a JSON handshake step.
+fn closed_while(stage: &'static str) -> &'static str {
+    match stage {
+        "greeting" => "in the middle of its greeting",
+        "checking the secret" => "while checking the secret",
+        "attaching" => "while attaching",
+        "asking for process information" => "while answering the request for process information",
+        other => other,
     }
 }
 
@@ -519,6 +569,66 @@ mod tests {
         assert_eq!(attached.info.python, PythonVersion { major: 3, minor: 11, micro: 7 });
         // The NEWT that arrived with the reply must not be lost.
         assert!(attached.framed.read_buffer().starts_with(b"NEWT") || attached.framed.read_buffer().is_empty());
+    }
+
+    /// ptvsd's attach burst: NEWT, MODL, a pause shorter than SETTLE_QUIET, MODL, then
+    /// `tail` (or silence).
+    async fn attach_with_burst(tail: Option<Vec<u8>>) -> (Duration, Vec<Event>) {
+        use futures_util::StreamExt;
+        let mut accept = b"ACPT".to_vec();
+        for v in [1, 3, 11, 7] {
+            accept.extend_from_slice(&be(v));
+        }
+        let mut newt = b"NEWT".to_vec();
+        newt.extend_from_slice(&be(5));
+        let modl = |id: i64| {
+            let mut m = b"MODL".to_vec();
+            m.extend_from_slice(&be(id));
+            m.extend(sstr("/srv/app.py"));
+            m
+        };
+        let (client, mut server) = duplex(1 << 16);
+        tokio::spawn(async move {
+            server.write_all(&binary_greeting(6)).await.unwrap();
+            let mut chunk = vec![0u8; 15 + 8 + 1];
+            server.read_exact(&mut chunk).await.unwrap();
+            server.write_all(b"ACPT").await.unwrap();
+            let mut chunk = vec![0u8; 4 + 8];
+            server.read_exact(&mut chunk).await.unwrap();
+            server.write_all(&[accept, newt, modl(1)].concat()).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            server.write_all(&modl(2)).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if let Some(tail) = tail {
+                server.write_all(&tail).await.unwrap();
+            }
+            let mut rest = Vec::new();
+            let _ = server.read_to_end(&mut rest).await;
+        });
+        let started = Instant::now();
+        let attached = super::attach(client, "s", "", Limits::default(), T).await.unwrap();
+        let took = started.elapsed();
+        let mut framed = attached.framed;
+        let mut events = Vec::new();
+        while let Ok(Some(Ok(event))) = tokio::time::timeout(Duration::from_millis(10), framed.next()).await {
+            events.push(event);
+        }
+        (took, events)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn attach_completes_after_the_thread_and_module_burst() {
+        // Silence after the burst: done SETTLE_QUIET after the last report.
+        let (took, events) = attach_with_burst(None).await;
+        assert!(took >= Duration::from_millis(100) + SETTLE_QUIET && took < Duration::from_millis(400), "{took:?}");
+        assert_eq!(events.len(), 3, "{events:?}");
+        // The attach break (or output) comes only after ptvsd marked itself attached.
+        let mut load = b"LOAD".to_vec();
+        load.extend_from_slice(&be(5));
+        let (took, events) = attach_with_burst(Some(load)).await;
+        assert!(took >= Duration::from_millis(120) && took < Duration::from_millis(120) + SETTLE_QUIET, "{took:?}");
+        assert_eq!(events.len(), 4, "{events:?}");
+        assert_eq!(events[3], Event::ProcessLoad { thread: 5 });
     }
 
     #[tokio::test]

@@ -264,6 +264,8 @@ impl<'a> Args<'a> {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            // Never echo what was given as the secret.
+            Some(_) if key == "secret" => Err(invalid(key, "must be a string")),
             Some(other) => Err(invalid(key, format!("must be a string, got {}", describe(other)))),
         }
     }
@@ -343,15 +345,16 @@ impl AttachConfig {
                 for (name, value) in map {
                     match value {
                         Value::String(v) => headers.push((name.clone(), v.clone())),
-                        other => return Err(invalid("headers", format!("values must be strings; {name} is {other}"))),
+                        // Header values (cookies, tokens) are never echoed.
+                        _ => return Err(invalid("headers", format!("values must be strings; {name} is not"))),
                     }
                 }
             }
             Some(Value::Array(items)) => {
-                for item in items {
+                for (i, item) in items.iter().enumerate() {
                     match item.as_str().and_then(|s| s.split_once(':')) {
                         Some((name, value)) if !name.trim().is_empty() => headers.push((name.trim().to_string(), value.trim().to_string())),
-                        _ => return Err(invalid("headers", format!("list entries must look like \"Name: value\", got {item}"))),
+                        _ => return Err(invalid("headers", format!("list entries must look like \"Name: value\"; entry {} does not", i + 1))),
                     }
                 }
             }

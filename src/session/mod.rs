@@ -210,6 +210,34 @@ struct Remote {
     /// so the connection can be closed abortively.
     reader: tokio::task::JoinHandle<RemoteEvents>,
     stop_reader: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Work that releases ptvsd's stopped threads; the reader task counts the answers.
+    /// Resumes, steps and detaches wait for it to settle (see [`Session::send`]).
+    work: std::sync::Arc<tokio::sync::watch::Sender<ThreadWork>>,
+}
+
+/// What the session has asked ptvsd's stopped threads to do.
+#[derive(Debug, Clone, Copy)]
+struct ThreadWork {
+    /// `exec`/`chld` sent and not answered yet.
+    in_flight: usize,
+    /// Until when threads released by the last resume or step may not have woken yet.
+    settle_until: Instant,
+}
+
+/// How long a thread released by a resume or step may take to wake up (and ptvsd still
+/// sees it as blocked); plus [`THREAD_SETTLE_EACH`] per known thread, since they all
+/// compete for the GIL as they wake.
+const THREAD_SETTLE: Duration = Duration::from_millis(100);
+const THREAD_SETTLE_EACH: Duration = Duration::from_millis(3);
+const THREAD_SETTLE_MAX: Duration = Duration::from_secs(1);
+
+/// Whether an event answers an `exec` or `chld` (and ends that work on its thread).
+fn answers_work(event: &Event) -> bool {
+    match event {
+        Event::ExecutionResult { .. } | Event::ExecutionException { .. } | Event::Children { .. } => true,
+        Event::CommandFailed { command, .. } => command.contains("Execute") || command.contains("Children"),
+        _ => false,
+    }
 }
 
 type RemoteEvents = futures_util::stream::SplitStream<Framed<RemoteStream, ClientCodec>>;
@@ -338,6 +366,41 @@ impl Session {
         }
         self.close_remote().await;
         self.end_launched().await;
+        if self.attach_request.is_some() {
+            self.abandon_attach(&mut inputs).await;
+        }
+    }
+
+    /// The editor left while an attach was in flight. Once ptvsd has accepted an attach
+    /// it counts as attached until it is detached (or, for a while, until a write fails):
+    /// dropping the new connection would leave the app refusing the next debugger. So
+    /// wait for the attach (at most [`DETACH_WAIT`]), and detach it properly.
+    async fn abandon_attach(&mut self, inputs: &mut mpsc::Receiver<Input>) {
+        let deadline = Instant::now() + DETACH_WAIT;
+        loop {
+            match tokio::time::timeout_at(deadline, inputs.recv()).await {
+                Ok(Some(Input::Attached(result))) => {
+                    if let Ok(connected) = *result {
+                        tracing::info!("the editor left during the attach; detaching");
+                        let mut framed = connected.framed;
+                        if tokio::time::timeout(SEND_TIMEOUT, framed.send(Command::Detach)).await.is_ok_and(|sent| sent.is_ok()) {
+                            let confirmed = async {
+                                while let Some(Ok(event)) = framed.next().await {
+                                    if event == Event::Detach {
+                                        return;
+                                    }
+                                }
+                            };
+                            let _ = tokio::time::timeout_at(Instant::now() + DETACH_WAIT, confirmed).await;
+                        }
+                        framed.into_inner().abort().await;
+                    }
+                    return;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return,
+            }
+        }
     }
 
     async fn handle(&mut self, input: Input) {
@@ -487,11 +550,54 @@ impl Session {
     // ---- talking to ptvsd -------------------------------------------------------------
 
     /// Sends one command; a write that fails or stalls ends the connection.
+    ///
+    /// Commands that release ptvsd's stopped threads wait until the threads released
+    /// before have woken up. ptvsd releases a stopped thread by releasing a lock the
+    /// thread then takes again, and it decides which threads to release by a flag the
+    /// thread clears only once it runs: a resume, step or detach sent before then
+    /// releases the lock a second time ("release unlocked lock"). In a resume that
+    /// leaves the threads after it in ptvsd's list stopped for good while the editor
+    /// sees them running; in a detach (and in any command on ptvsd 2.2/3.0) it kills the
+    /// command loop before ptvsd marks itself detached, so the app refuses every later
+    /// attach as "already attached" until it restarts. So:
+    /// * a resume, step or detach first waits (at most [`DETACH_WAIT`]) until every
+    ///   `exec`/`chld` is answered (the thread answers after it woke);
+    /// * every such command, and `exec`/`chld`, waits until the threads released by the
+    ///   last resume or step have had [`THREAD_SETTLE`] to wake.
     async fn send(&mut self, command: Command) -> Result<(), String> {
+        let releases = matches!(
+            command,
+            Command::ResumeAll
+                | Command::ResumeThread { .. }
+                | Command::AutoResumeThread { .. }
+                | Command::StepInto { .. }
+                | Command::StepOut { .. }
+                | Command::StepOver { .. }
+        );
+        let works = matches!(command, Command::Execute { .. } | Command::EnumChildren { .. });
+        if let Some(remote) = self.remote.as_ref() {
+            let mut work = remote.work.subscribe();
+            let detach = matches!(command, Command::Detach);
+            if (releases || detach) && tokio::time::timeout(DETACH_WAIT, work.wait_for(|w| w.in_flight == 0)).await.is_err() {
+                tracing::warn!("releasing threads while the debuggee still runs an evaluation");
+            }
+            if releases || works || detach {
+                let until = work.borrow().settle_until;
+                tokio::time::sleep_until(until).await;
+            }
+        }
+        let settle = (THREAD_SETTLE + THREAD_SETTLE_EACH * u32::try_from(self.threads.len()).unwrap_or(u32::MAX)).min(THREAD_SETTLE_MAX);
         let Some(remote) = self.remote.as_mut() else {
             return Err("not attached to a debuggee".to_string());
         };
         tracing::debug!(?command, "→ ptvsd");
+        // Counted before it goes out: the answer can arrive before `send` returns.
+        if works {
+            remote.work.send_modify(|w| w.in_flight += 1);
+        }
+        if releases {
+            remote.work.send_modify(|w| w.settle_until = Instant::now() + settle);
+        }
         match tokio::time::timeout(SEND_TIMEOUT, remote.sink.send(command)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(ProtocolError::Unsupported { command, version })) => {
@@ -586,6 +692,8 @@ impl Session {
         let (sink, mut stream) = connected.framed.split();
         let inputs = self.inputs.clone();
         let (stop_reader, mut stop) = tokio::sync::oneshot::channel::<()>();
+        let work = std::sync::Arc::new(tokio::sync::watch::Sender::new(ThreadWork { in_flight: 0, settle_until: Instant::now() }));
+        let answered = work.clone();
         let reader = tokio::spawn(async move {
             loop {
                 let next = tokio::select! {
@@ -594,6 +702,9 @@ impl Session {
                 };
                 match next {
                     Some(Ok(event)) => {
+                        if answers_work(&event) {
+                            answered.send_modify(|w| w.in_flight = w.in_flight.saturating_sub(1));
+                        }
                         if inputs.send(Input::Remote { generation, event }).await.is_err() {
                             return stream;
                         }
@@ -612,7 +723,7 @@ impl Session {
         let info = connected.info;
         let dialect = connected.dialect;
         self.python = Some(info.python);
-        self.remote = Some(Remote { sink, reader, stop_reader: Some(stop_reader) });
+        self.remote = Some(Remote { sink, reader, stop_reader: Some(stop_reader), work });
         self.phase = Phase::Configuring;
         tracing::info!(pid = info.pid, python = %info.python, version = dialect.version(), "attached");
 

@@ -37,7 +37,10 @@ pub use tcp::TcpTransport;
 pub use ws::WsTransport;
 
 /// How to connect.
-#[derive(Clone, Debug)]
+///
+/// `Debug` shows header names but not their values (cookies, tokens), and the wake URL
+/// without user-info or query.
+#[derive(Clone)]
 pub struct ConnectOptions {
     /// Extra CA certificates (PEM) trusted besides Mozilla's roots (`caFile`, `--ca-file`).
     pub ca_file: Option<PathBuf>,
@@ -68,6 +71,37 @@ impl Default for ConnectOptions {
             wake_url: None,
         }
     }
+}
+
+impl std::fmt::Debug for ConnectOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<String> = self.headers.iter().map(|(name, _)| format!("{name}: ***")).collect();
+        f.debug_struct("ConnectOptions")
+            .field("ca_file", &self.ca_file)
+            .field("insecure_tls", &self.insecure_tls)
+            .field("headers", &headers)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("ping_interval", &self.ping_interval)
+            .field("wake_url", &self.wake_url.as_deref().map(redact_url))
+            .finish()
+    }
+}
+
+/// A URL for logs: user-info and query replaced by `***`. Unparseable input is
+/// replaced as a whole.
+fn redact_url(raw: &str) -> String {
+    let Ok(mut url) = url::Url::parse(raw.trim()) else {
+        return "***".to_string();
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        let _ = url.set_username("***");
+        let _ = url.set_password(None);
+    }
+    if url.query().is_some() {
+        url.set_query(Some("***"));
+    }
+    url.set_fragment(None);
+    url.to_string()
 }
 
 /// A connection to the debuggee, as one byte stream.
@@ -224,6 +258,21 @@ mod tests {
     #[test]
     fn remote_stream_is_one_sendable_byte_stream() {
         assert_byte_stream::<RemoteStream>();
+    }
+
+    #[test]
+    fn debug_hides_header_values_and_url_credentials() {
+        let options = ConnectOptions {
+            headers: vec![("Cookie".into(), "ARRAffinity=abc123".into())],
+            wake_url: Some("https://me:pa55@site.example/health?token=t0k3n#frag".into()),
+            ..ConnectOptions::default()
+        };
+        let text = format!("{options:?}");
+        assert!(text.contains("Cookie: ***") && text.contains("site.example/health"), "{text}");
+        for hidden in ["abc123", "pa55", "me:", "t0k3n", "frag"] {
+            assert!(!text.contains(hidden), "{hidden} in {text}");
+        }
+        assert_eq!(redact_url("not a url with s3cret"), "***");
     }
 
     #[test]

@@ -8,24 +8,27 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::{Child, ChildStdin, Command};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
 use tokio::sync::mpsc;
 
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
 pub struct DapClient {
-    child: Child,
-    stdin: Option<ChildStdin>,
+    /// The adapter process (none when connected to an adapter served over TCP).
+    child: Option<Child>,
+    stdin: Option<Box<dyn AsyncWrite + Unpin + Send>>,
     incoming: mpsc::UnboundedReceiver<Value>,
     events: VecDeque<Value>,
     /// Every message the adapter sent, in order.
     pub received: Vec<Value>,
     seq: i64,
     pub stderr_path: std::path::PathBuf,
+    /// Keep every message in `received` (default). Off for floods, e.g. 50 MB of output.
+    pub keep_received: bool,
 }
 
-async fn read_frames(stdout: tokio::process::ChildStdout, tx: mpsc::UnboundedSender<Value>) {
+async fn read_frames(stdout: impl AsyncRead + Unpin, tx: mpsc::UnboundedSender<Value>) {
     let mut reader = BufReader::new(stdout);
     loop {
         let mut length = None;
@@ -69,11 +72,27 @@ impl DapClient {
             .kill_on_drop(true)
             .spawn()
             .expect("spawn ptvsd-dap");
-        let stdin = child.stdin.take();
+        let stdin = child.stdin.take().map(|s| Box::new(s) as Box<dyn AsyncWrite + Unpin + Send>);
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(read_frames(stdout, tx));
-        DapClient { child, stdin, incoming: rx, events: VecDeque::new(), received: Vec::new(), seq: 0, stderr_path }
+        DapClient { child: Some(child), stdin, incoming: rx, events: VecDeque::new(), received: Vec::new(), seq: 0, stderr_path, keep_received: true }
+    }
+
+    /// Connects to an adapter serving DAP over TCP (`ptvsd-dap --port N`), started by the
+    /// caller; `stderr_path` is where that adapter's stderr goes.
+    pub async fn connect(port: u16, stderr_path: std::path::PathBuf) -> DapClient {
+        let stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("connect to the adapter");
+        stream.set_nodelay(true).unwrap();
+        let (read, write) = stream.into_split();
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(read_frames(read, tx));
+        DapClient { child: None, stdin: Some(Box::new(write)), incoming: rx, events: VecDeque::new(), received: Vec::new(), seq: 0, stderr_path, keep_received: true }
+    }
+
+    /// The adapter's process id (`None` for a TCP connection).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(|c| c.id())
     }
 
     pub fn stderr(&self) -> String {
@@ -100,17 +119,26 @@ impl DapClient {
         self.seq
     }
 
-    async fn next_message(&mut self, timeout: Duration) -> Option<Value> {
+    /// The next message from the adapter, whatever it is (`None` after `timeout` or at
+    /// the end of its output). It is not buffered as an event.
+    pub async fn next_message(&mut self, timeout: Duration) -> Option<Value> {
         match tokio::time::timeout(timeout, self.incoming.recv()).await {
             Ok(Some(v)) => {
                 if std::env::var_os("DAP_TEST_TRACE").is_some() {
                     eprintln!("← {}", v.to_string().chars().take(300).collect::<String>());
                 }
-                self.received.push(v.clone());
+                if self.keep_received {
+                    self.received.push(v.clone());
+                }
                 Some(v)
             }
             _ => None,
         }
+    }
+
+    /// Takes the events buffered so far (seen while waiting for something else).
+    pub fn take_buffered_events(&mut self) -> Vec<Value> {
+        self.events.drain(..).collect()
     }
 
     /// Sends a request and returns its response (success or not).
@@ -191,11 +219,25 @@ impl DapClient {
         self.stdin.take();
     }
 
-    /// Waits for the adapter to exit; returns its status code.
+    /// Waits for the adapter to exit; returns its status code. For a TCP connection:
+    /// waits for the adapter to close it, and returns 0 then.
     pub async fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
-        match tokio::time::timeout(timeout, self.child.wait()).await {
-            Ok(Ok(status)) => status.code(),
-            _ => None,
+        match self.child.as_mut() {
+            Some(child) => match tokio::time::timeout(timeout, child.wait()).await {
+                Ok(Ok(status)) => status.code(),
+                _ => None,
+            },
+            None => {
+                let deadline = tokio::time::Instant::now() + timeout;
+                loop {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    match tokio::time::timeout(left, self.incoming.recv()).await {
+                        Ok(Some(_)) => continue,
+                        Ok(None) => return Some(0),
+                        Err(_) => return None,
+                    }
+                }
+            }
         }
     }
 }
