@@ -825,8 +825,9 @@ async fn malformed_editor_input_is_answered_and_survived() {
     // Unknown and unsupported commands.
     let response = client.request("fooBar", json!({})).await;
     assert_says(&Run::error_of(&response), &["does not support the `fooBar` request"]);
-    let response = client.request("launch", json!({ "program": "app.py" })).await;
-    assert_says(&Run::error_of(&response), &["attach"]);
+    // A launch of a program that is not there is refused with a sentence, not a crash.
+    let response = client.request("launch", json!({ "program": "no-such-app.py" })).await;
+    assert_says(&Run::error_of(&response), &["no-such-app.py", "does not exist"]);
     // Requests that need a debuggee.
     let response = client.request("stackTrace", json!({ "threadId": 1 })).await;
     assert_eq!(response["success"], false, "{response}");

@@ -29,13 +29,18 @@ struct Remote {
 
 impl Remote {
     fn start(python: &str, ptvsd: &str) -> Remote {
+        Remote::start_via(python, ptvsd, Relay::websockify)
+    }
+
+    /// The same, with another relay in websockify's place.
+    fn start_via(python: &str, ptvsd: &str, relay: fn(u16, Option<&TestCerts>) -> Relay) -> Remote {
         let dir = tempfile::tempdir().unwrap();
         let remote_root = dir.path().join("site");
         copy_dir(&programs_dir(), &remote_root);
         let certs = TestCerts::generate(&dir.path().join("certs"));
         let info = Peers::load().peer(python, ptvsd);
         let peer = PtvsdPeer::start_peer(info, &remote_root.join("target.py"), PeerOptions::new().args(["0", "0.05"]).cwd(&remote_root));
-        let relay = Relay::websockify(peer.port(), Some(&certs));
+        let relay = relay(peer.port(), Some(&certs));
         Remote { peer, relay, _certs: certs, dir, remote_root }
     }
 
@@ -104,7 +109,10 @@ async fn variables(client: &mut DapClient, reference: &Value) -> Value {
 }
 
 async fn full_flow(python: &str, ptvsd: &str) {
-    let remote = Remote::start(python, ptvsd);
+    flow(Remote::start(python, ptvsd)).await;
+}
+
+async fn flow(remote: Remote) {
     let line = line_of(&lib_path(), "compute-total");
     let (mut client, stopped) = start_session(&remote, line).await;
     let thread = stopped["body"]["threadId"].clone();
@@ -230,4 +238,15 @@ async fn json_ptvsd_3_2_on_python_3_11() {
 #[tokio::test]
 async fn json_ptvsd_3_1_on_python_3_11() {
     full_flow("3.11", "3.1.0").await;
+}
+
+/// `ptvsd-dap relay` in place of websockify: the same flow through our own wss relay.
+#[tokio::test]
+async fn json_ptvsd_3_2_on_python_3_11_through_the_builtin_relay() {
+    flow(Remote::start_via("3.11", "3.2.1", Relay::builtin)).await;
+}
+
+#[tokio::test]
+async fn binary_ptvsd_3_0_on_python_3_6_through_the_builtin_relay() {
+    flow(Remote::start_via("3.6", "3.0.0", Relay::builtin)).await;
 }

@@ -32,6 +32,31 @@ pub struct Relay {
 }
 
 impl Relay {
+    /// `ptvsd-dap relay` (this crate's own, a drop-in for websockify) on a free port
+    /// relaying to `127.0.0.1:target_port`, serving wss with `tls`; returns once it listens.
+    pub fn builtin(target_port: u16, tls: Option<&TestCerts>) -> Relay {
+        let mut last_failure = String::new();
+        for _attempt in 0..3 {
+            let port = free_port();
+            let mut cmd = Command::new(env!("CARGO_BIN_EXE_ptvsd-dap"));
+            cmd.arg("relay").arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--target").arg(format!("127.0.0.1:{target_port}"));
+            if let Some(certs) = tls {
+                cmd.arg("--tls-cert").arg(&certs.leaf_pem).arg("--tls-key").arg(&certs.leaf_key);
+            }
+            let label = format!("ptvsd-dap relay :{port} -> :{target_port}");
+            let mut child = LoggedChild::spawn(&label, cmd, true);
+            let waited = wait_until_listening(port, Duration::from_secs(30), false, || match child.exited() {
+                Some(status) => Err(format!("exited with {status}")),
+                None => Ok(()),
+            });
+            match waited {
+                Ok(_) => return Relay { port, target_port, tls: tls.is_some(), child },
+                Err(e) => last_failure = format!("{e}\n{}", child.output()),
+            }
+        }
+        panic!("ptvsd-dap relay did not start: {last_failure}");
+    }
+
     /// websockify on a free port relaying to `127.0.0.1:target_port`, with TLS when
     /// `tls` is given; returns once it listens.
     pub fn websockify(target_port: u16, tls: Option<&TestCerts>) -> Relay {
