@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::legacy::LegacyClient;
 use super::procs::{bench_app, Adapter, Debuggee};
-use super::roundtrip::{adapter_break_at, top_frame};
+use super::roundtrip::top_frame;
 use super::stats::{fmt_ms, fmt_ratio, ms, summarize, verdict, Table};
 use super::support::{line_of, Peers};
 use super::{progress, Config, Report, Res};
@@ -15,9 +15,9 @@ use super::{progress, Config, Report, Res};
 const INITIALIZE: &str = r#"{"command":"initialize","arguments":{"adapterID":"ptvsd-dap","linesStartAt1":true,"columnsStartAt1":true,"pathFormat":"path"},"type":"request","seq":1}"#;
 
 /// Spawn → `initialize` response, in ms.
-async fn cold_start() -> Res<f64> {
+async fn cold_start(exe: &std::path::Path) -> Res<f64> {
     let start = Instant::now();
-    let mut adapter = Adapter::spawn()?;
+    let mut adapter = Adapter::spawn_exe(exe)?;
     let seq = adapter.dap.send("initialize", serde_json::from_str::<Value>(INITIALIZE)?["arguments"].clone()).await?;
     let response = adapter.dap.response(seq).await?;
     let took = ms(start.elapsed());
@@ -43,14 +43,19 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
 
     // Cold start, interleaved with the process-spawn floor.
     progress("cost: cold start");
+    let ours = super::procs::adapter_exe();
     let mut starts = Vec::new();
     let mut floor = Vec::new();
+    let mut baseline = Vec::new();
     for _ in 0..config.warmup.min(2) {
-        cold_start().await?;
+        cold_start(&ours).await?;
     }
     for _ in 0..config.cold_starts {
-        starts.push(cold_start().await?);
+        starts.push(cold_start(&ours).await?);
         floor.push(spawn_floor().await?);
+        if let Some(exe) = &config.baseline {
+            baseline.push(cold_start(exe).await?);
+        }
     }
     let s = summarize(&starts);
     let f = summarize(&floor);
@@ -62,6 +67,10 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
     let mut table = Table::new(&["", "median", "p90", "min"]);
     table.row(vec!["ptvsd-dap spawn → initialize response".into(), fmt_ms(s.median), fmt_ms(s.p90), fmt_ms(s.min)]);
     table.row(vec!["/bin/true spawn → exit".into(), fmt_ms(f.median), fmt_ms(f.p90), fmt_ms(f.min)]);
+    if !baseline.is_empty() {
+        let b = summarize(&baseline);
+        table.row(vec!["baseline ptvsd-dap spawn → initialize response".into(), fmt_ms(b.median), fmt_ms(b.p90), fmt_ms(b.min)]);
+    }
     report.text(&table.render());
     let line = format!("cold start to initialize response: median {} (target ≤ 5 ms: {})", fmt_ms(s.median), verdict(s.median <= 5.0));
     report.text(&format!("\n- {line}\n"));
@@ -82,6 +91,7 @@ async fn memory(config: &Config, report: &mut Report) -> Res<()> {
          from /proc/PID/status.\n\n",
     );
     let mut table = Table::new(&[
+        "adapter",
         "ptvsd",
         "VmHWM at the stop",
         "list: children",
@@ -94,10 +104,15 @@ async fn memory(config: &Config, report: &mut Report) -> Res<()> {
     let file = bench_app();
     let line = line_of(&file, "big-break");
     let mut worst = 0u64;
+    let mut exes = vec![("this build", super::procs::adapter_exe())];
+    if let Some(baseline) = &config.baseline {
+        exes.push(("baseline", baseline.clone()));
+    }
     for version in &config.versions {
+      for (which, exe) in &exes {
         let peer = Peers::load().peer("3.11", version).clone();
         let debuggee = Debuggee::ptvsd(&peer, &["bigvars"], false)?;
-        let mut stop = adapter_break_at(&debuggee.tcp_url(), json!({}), &file, line).await?;
+        let mut stop = super::roundtrip::adapter_exe_break_at(exe, &debuggee.tcp_url(), json!({}), &file, line).await?;
         let scopes = stop.adapter.dap.request("scopes", json!({ "frameId": stop.frame })).await?;
         let locals_ref = scopes["scopes"][0]["variablesReference"].clone();
         let locals = stop.adapter.dap.request("variables", json!({ "variablesReference": locals_ref })).await?;
@@ -110,7 +125,7 @@ async fn memory(config: &Config, report: &mut Report) -> Res<()> {
         };
         let (list_ref, dict_ref) = (find("big_list")?, find("big_dict")?);
         let before = stop.adapter.proc.vm_hwm_kib()?;
-        let mut cells = vec![format!("{version}"), format!("{:.1} MB", before as f64 / 1024.0)];
+        let mut cells = vec![which.to_string(), version.to_string(), format!("{:.1} MB", before as f64 / 1024.0)];
         for reference in [list_ref, dict_ref] {
             let start = Instant::now();
             let body = stop.adapter.dap.request("variables", json!({ "variablesReference": reference })).await?;
@@ -121,12 +136,15 @@ async fn memory(config: &Config, report: &mut Report) -> Res<()> {
         }
         let after = stop.adapter.proc.vm_hwm_kib()?;
         let rss = stop.adapter.proc.vm_rss_kib()?;
-        worst = worst.max(after);
+        if *which == "this build" {
+            worst = worst.max(after);
+        }
         cells.push(format!("{:.1} MB", after as f64 / 1024.0));
         cells.push(format!("{:.1} MB", rss as f64 / 1024.0));
         table.row(cells);
-        drop(stop);
+        stop.adapter.disconnect().await;
         drop(debuggee);
+      }
     }
     report.text(&table.render());
     let line = format!(
@@ -163,16 +181,24 @@ async fn output(config: &Config, report: &mut Report) -> Res<()> {
         let peer = Peers::load().peer("3.11", version).clone();
         let args = ["output".to_string(), bytes.to_string(), chunk.to_string()];
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut adapters = vec![("ptvsd-dap, tcp://", super::procs::adapter_exe())];
+        if let Some(baseline) = &config.baseline {
+            adapters.push(("baseline ptvsd-dap, tcp://", baseline.clone()));
+        }
         let direct_debuggee = Debuggee::ptvsd(&peer, &args, false)?;
-        let adapter_debuggee = Debuggee::ptvsd(&peer, &args, false)?;
+        let mut adapter_debuggees = Vec::new();
+        for _ in &adapters {
+            adapter_debuggees.push(Debuggee::ptvsd(&peer, &args, false)?);
+        }
         let mut client = LegacyClient::attach(direct_debuggee.port, &direct_debuggee.secret, true).await?;
         let mut first = true;
-        let mut dap: Option<super::roundtrip::DapStop> = None;
-        let mut times = [Vec::new(), Vec::new()];
-        let mut received = [0u64, 0u64];
+        let mut stops: Vec<Option<super::roundtrip::DapStop>> = adapters.iter().map(|_| None).collect();
+        let paths = 1 + adapters.len();
+        let mut times = vec![Vec::new(); paths];
+        let mut received = vec![0u64; paths];
         for round in 0..config.output_rounds {
-            for k in 0..2 {
-                let which = (round + k) % 2;
+            for k in 0..paths {
+                let which = (round + k) % paths;
                 if which == 0 {
                     // Direct.
                     let thread = client.break_at(1, &file_str, i64::from(line), first).await?;
@@ -185,9 +211,12 @@ async fn output(config: &Config, report: &mut Report) -> Res<()> {
                     times[0].push(start.elapsed().as_secs_f64());
                     received[0] = client.output.stdout_bytes;
                 } else {
-                    // Through the adapter: a session stays attached across rounds.
-                    let stop = match dap.take() {
-                        None => adapter_break_at(&adapter_debuggee.tcp_url(), json!({}), &file, line).await?,
+                    // Through an adapter: a session stays attached across rounds.
+                    let stop = match stops[which - 1].take() {
+                        None => {
+                            let url = adapter_debuggees[which - 1].tcp_url();
+                            super::roundtrip::adapter_exe_break_at(&adapters[which - 1].1, &url, json!({}), &file, line).await?
+                        }
                         Some(mut stop) => {
                             let d = &mut stop.adapter.dap;
                             d.request("setBreakpoints", json!({ "source": { "path": file }, "breakpoints": [{ "line": line }] })).await?;
@@ -206,16 +235,17 @@ async fn output(config: &Config, report: &mut Report) -> Res<()> {
                     let start = Instant::now();
                     d.request("continue", json!({ "threadId": stop.thread })).await?;
                     d.until_output_end(Duration::from_secs(600)).await?;
-                    times[1].push(start.elapsed().as_secs_f64());
-                    received[1] = d.output.stdout_bytes;
-                    dap = Some(stop);
+                    times[which].push(start.elapsed().as_secs_f64());
+                    received[which] = d.output.stdout_bytes;
+                    stops[which - 1] = Some(stop);
                 }
             }
         }
-        drop(dap);
+        drop(stops);
         drop(client);
         let direct_rate = bytes as f64 / summarize(&times[0]).median / 1e6;
-        for (which, name) in ["direct client, NODELAY + QUICKACK", "ptvsd-dap, tcp://"].iter().enumerate() {
+        let names: Vec<&str> = std::iter::once("direct client, NODELAY + QUICKACK").chain(adapters.iter().map(|a| a.0)).collect();
+        for (which, name) in names.iter().enumerate() {
             let t = summarize(&times[which]);
             let rate = bytes as f64 / t.median / 1e6;
             table.row(vec![

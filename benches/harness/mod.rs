@@ -61,6 +61,8 @@ pub struct Config {
     pub anchor_rounds: usize,
     /// Also write the report here.
     pub out: Option<PathBuf>,
+    /// An older ptvsd-dap binary measured side by side with this one (before/after).
+    pub baseline: Option<PathBuf>,
 }
 
 impl Config {
@@ -70,8 +72,8 @@ impl Config {
             groups: [true; 4],
             versions: vec!["3.2.1", "3.0.0"],
             warmup: 5,
-            rt_rounds: 10,
-            rt_batch: 20,
+            rt_rounds: 30,
+            rt_batch: 10,
             bulk_bytes: 50_000_000,
             bulk_rounds: 5,
             ping_rounds: 10,
@@ -81,6 +83,7 @@ impl Config {
             output_rounds: 3,
             anchor_rounds: 5,
             out: None,
+            baseline: None,
         }
     }
 
@@ -102,6 +105,7 @@ impl Config {
             output_rounds: 1,
             anchor_rounds: 1,
             out: None,
+            baseline: None,
         }
     }
 
@@ -127,6 +131,13 @@ impl Config {
                         };
                         config.groups[index] = true;
                     }
+                }
+                "--baseline" => {
+                    let path = PathBuf::from(iter.next().ok_or("--baseline needs a ptvsd-dap binary")?);
+                    if !path.is_file() {
+                        return Err(format!("no baseline binary {}", path.display()).into());
+                    }
+                    config.baseline = Some(path);
                 }
                 "--out" => config.out = Some(PathBuf::from(iter.next().ok_or("--out needs a file")?)),
                 "--rounds" => {

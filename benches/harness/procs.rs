@@ -14,9 +14,13 @@ use super::support::net::wait_until_listening;
 use super::support::{free_port, PeerInfo};
 use super::Res;
 
-/// The adapter binary as cargo built it for this target (release under `cargo bench`).
+/// The adapter binary as cargo built it for this target (release under `cargo bench`), or
+/// `$PTVSD_DAP_BENCH_EXE` (e.g. a wrapper script that runs it under a profiler).
 pub fn adapter_exe() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_ptvsd-dap"))
+    match std::env::var_os("PTVSD_DAP_BENCH_EXE") {
+        Some(exe) => PathBuf::from(exe),
+        None => PathBuf::from(env!("CARGO_BIN_EXE_ptvsd-dap")),
+    }
 }
 
 /// `benches/programs/bench_app.py`.
@@ -172,12 +176,26 @@ pub struct Adapter {
 
 impl Adapter {
     pub fn spawn() -> Res<Adapter> {
-        let mut cmd = Command::new(adapter_exe());
+        Self::spawn_exe(&adapter_exe())
+    }
+
+    /// A given ptvsd-dap binary (e.g. a baseline build).
+    pub fn spawn_exe(exe: &Path) -> Res<Adapter> {
+        let mut cmd = Command::new(exe);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
         let mut proc = Proc::spawn("ptvsd-dap", cmd)?;
         let stdin = proc.child.stdin.take().ok_or("no stdin")?;
         let stdout = proc.child.stdout.take().ok_or("no stdout")?;
         Ok(Adapter { proc, dap: Dap::new(stdout, stdin) })
+    }
+}
+
+impl Adapter {
+    /// Disconnects (detaching from the debuggee) and waits a few seconds for the adapter to
+    /// exit by itself (so a profiler wrapping it can write its output); then it is killed.
+    pub async fn disconnect(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.dap.request("disconnect", serde_json::Value::Null)).await;
+        let _ = tokio::time::timeout(Duration::from_secs(10), self.proc.child.wait()).await;
     }
 }
 
@@ -201,7 +219,12 @@ pub struct WsRelay {
 impl WsRelay {
     /// `ptvsd-dap relay --listen 127.0.0.1:0 --target 127.0.0.1:TARGET`.
     pub async fn ptvsd_dap(target: u16) -> Res<WsRelay> {
-        let mut cmd = Command::new(adapter_exe());
+        Self::ptvsd_dap_exe(&adapter_exe(), target, "ptvsd-dap relay").await
+    }
+
+    /// `relay` of a given ptvsd-dap binary (e.g. a baseline build).
+    pub async fn ptvsd_dap_exe(exe: &Path, target: u16, name: &'static str) -> Res<WsRelay> {
+        let mut cmd = Command::new(exe);
         cmd.args(["relay", "--listen", "127.0.0.1:0", "--target"])
             .arg(format!("127.0.0.1:{target}"))
             .stdin(Stdio::null())
@@ -220,7 +243,7 @@ impl WsRelay {
             .next()
             .and_then(|p| p.parse().ok())
             .ok_or_else(|| format!("unexpected relay announcement {line:?}"))?;
-        Ok(WsRelay { proc, port, name: "ptvsd-dap relay", _stdout: Some(stdout) })
+        Ok(WsRelay { proc, port, name, _stdout: Some(stdout) })
     }
 
     /// websockify (`exe`) on a free port relaying to 127.0.0.1:TARGET.

@@ -174,6 +174,9 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
         Some(exe) => relays.push(WsRelay::websockify(&exe, target, "websockify + numpy")?),
         None => progress("relay: websockify + numpy not installed (scripts/setup-bench-env.sh); skipped"),
     }
+    if let Some(baseline) = &config.baseline {
+        relays.push(WsRelay::ptvsd_dap_exe(baseline, target, "ptvsd-dap relay (baseline build)").await?);
+    }
     let n = relays.len();
     let mut up = vec![Vec::new(); n];
     let mut down = vec![Vec::new(); n];
@@ -228,7 +231,7 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
     let ours_up = summarize(&up[0]).median;
     let ours_down = summarize(&down[0]).median;
     let ours_ping = summarize(&pings[0]).median;
-    for i in 1..n {
+    for i in (1..n).filter(|&i| relays[i].name.starts_with("websockify")) {
         let up_ratio = ours_up / summarize(&up[i]).median;
         let down_ratio = ours_down / summarize(&down[i]).median;
         let ping_ratio = ours_ping / summarize(&pings[i]).median;
