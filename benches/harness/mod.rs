@@ -139,6 +139,7 @@ impl Config {
                     }
                     config.baseline = Some(path);
                 }
+                "--bulk-mb" => config.bulk_bytes = iter.next().ok_or("--bulk-mb needs a number")?.parse::<usize>()? * 1_000_000,
                 "--out" => config.out = Some(PathBuf::from(iter.next().ok_or("--out needs a file")?)),
                 "--rounds" => {
                     let n: usize = iter.next().ok_or("--rounds needs a number")?.parse()?;

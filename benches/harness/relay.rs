@@ -84,6 +84,62 @@ async fn serve(mut stream: TcpStream) -> Res<()> {
     Ok(())
 }
 
+/// A WebSocket endpoint in this process that speaks the target's protocol itself: what
+/// the client reaches with no relay in between, its own ceiling on this machine.
+async fn ceiling_server() -> Res<(u16, tokio::task::JoinHandle<()>)> {
+    let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+    let port = listener.local_addr()?.port();
+    let task = tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let _ = serve_ws(stream).await;
+            });
+        }
+    });
+    Ok((port, task))
+}
+
+async fn next_binary(ws: &mut Ws) -> Res<Bytes> {
+    match ws.next().await {
+        Some(Ok(Message::Binary(data))) => Ok(data),
+        Some(Ok(other)) => Err(format!("unexpected {other:?}").into()),
+        Some(Err(e)) => Err(e.into()),
+        None => Err("closed".into()),
+    }
+}
+
+async fn serve_ws(stream: TcpStream) -> Res<()> {
+    stream.set_nodelay(true)?;
+    let mut ws = tokio_tungstenite::accept_async(stream).await?;
+    let mut pending: Vec<u8> = Vec::new();
+    let first = next_binary(&mut ws).await?;
+    pending.extend_from_slice(&first);
+    match pending.first().copied() {
+        Some(b'U') => {
+            let mut left = u64::from_be_bytes(pending.get(1..9).ok_or("short header")?.try_into()?);
+            while left > 0 {
+                left = left.saturating_sub(next_binary(&mut ws).await?.len() as u64);
+            }
+            ws.send(Message::Binary(Bytes::from_static(b"K"))).await?;
+        }
+        Some(b'D') => {
+            let mut left = u64::from_be_bytes(pending.get(1..9).ok_or("short header")?.try_into()?) as usize;
+            let chunk = Bytes::from(vec![b'd'; MESSAGE]);
+            while left > 0 {
+                let n = left.min(MESSAGE);
+                ws.send(Message::Binary(chunk.slice(..n))).await?;
+                left -= n;
+            }
+        }
+        _ => loop {
+            let data = next_binary(&mut ws).await?;
+            ws.send(Message::Binary(data)).await?;
+        },
+    }
+    while ws.next().await.is_some() {}
+    Ok(())
+}
+
 type Ws = WebSocketStream<TcpStream>;
 
 async fn connect(port: u16) -> Res<Ws> {
@@ -166,6 +222,7 @@ async fn ping_pong(port: u16, count: usize) -> Res<Vec<f64>> {
 
 pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
     let (target, server) = target_server().await?;
+    let (ceiling_port, ceiling) = ceiling_server().await?;
     let mut relays = vec![
         WsRelay::ptvsd_dap(target).await?,
         WsRelay::websockify(Peers::load().websockify(), target, "websockify (no numpy, as in .test-env)")?,
@@ -202,7 +259,15 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
             pings[i].extend(ping_pong(relays[i].port, config.ping_batch).await?);
         }
     }
+    // The client's own ceiling: the same transfers against an in-process endpoint.
+    let (mut c_up, mut c_down) = (Vec::new(), Vec::new());
+    for _ in 0..config.bulk_rounds {
+        c_up.push(bytes as f64 / upload(ceiling_port, bytes).await? / 1e6);
+        c_down.push(bytes as f64 / download(ceiling_port, bytes).await? / 1e6);
+    }
+    let c_ping = ping_pong(ceiling_port, config.ping_batch).await?;
     server.abort();
+    ceiling.abort();
 
     report.section("## 2. `ptvsd-dap relay` against websockify\n");
     report.text(&format!(
@@ -226,6 +291,14 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
             fmt_ms(p.p90),
         ]);
     }
+    let p = summarize(&c_ping);
+    table.row(vec![
+        "no relay: in-process WebSocket endpoint (the client's ceiling)".to_string(),
+        format!("{:.0}", summarize(&c_up).median),
+        format!("{:.0}", summarize(&c_down).median),
+        fmt_ms(p.median),
+        fmt_ms(p.p90),
+    ]);
     report.text(&table.render());
     report.text("\n");
     let ours_up = summarize(&up[0]).median;
