@@ -125,7 +125,7 @@ async fn memory(config: &Config, report: &mut Report) -> Res<()> {
         };
         let (list_ref, dict_ref) = (find("big_list")?, find("big_dict")?);
         let before = stop.adapter.proc.vm_hwm_kib()?;
-        let mut cells = vec![which.to_string(), version.to_string(), format!("{:.1} MB", before as f64 / 1024.0)];
+        let mut cells = vec![which.to_string(), version.to_string(), format!("{:.1} MiB", before as f64 / 1024.0)];
         for reference in [list_ref, dict_ref] {
             let start = Instant::now();
             let body = stop.adapter.dap.request("variables", json!({ "variablesReference": reference })).await?;
@@ -139,8 +139,8 @@ async fn memory(config: &Config, report: &mut Report) -> Res<()> {
         if *which == "this build" {
             worst = worst.max(after);
         }
-        cells.push(format!("{:.1} MB", after as f64 / 1024.0));
-        cells.push(format!("{:.1} MB", rss as f64 / 1024.0));
+        cells.push(format!("{:.1} MiB", after as f64 / 1024.0));
+        cells.push(format!("{:.1} MiB", rss as f64 / 1024.0));
         table.row(cells);
         stop.adapter.disconnect().await;
         drop(debuggee);
@@ -148,7 +148,7 @@ async fn memory(config: &Config, report: &mut Report) -> Res<()> {
     }
     report.text(&table.render());
     let line = format!(
-        "peak RSS after expanding 10 000 variables: {:.1} MB (MiB; target ≤ 15 MB: {})",
+        "peak RSS (VmHWM) after expanding 10 000 variables: {:.1} MiB (target ≤ 15 MB: {})",
         worst as f64 / 1024.0,
         verdict(worst as f64 / 1024.0 <= 15.0)
     );

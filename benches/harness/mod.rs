@@ -212,7 +212,7 @@ pub fn run(config: &Config) -> (Report, Option<String>) {
     };
     let started = Instant::now();
     let mut first_error = None;
-    report.text(&machine::describe());
+    report.text(&machine::describe(config.baseline.as_deref()));
     type Group = for<'a> fn(&'a Config, &'a mut Report) -> std::pin::Pin<Box<dyn std::future::Future<Output = Res<()>> + 'a>>;
     let groups: [(&str, Group); 4] = [
         ("round trips", |c, r| Box::pin(roundtrip::run(c, r))),
@@ -286,7 +286,7 @@ pub mod machine {
             .unwrap_or_default()
     }
 
-    pub fn describe() -> String {
+    pub fn describe(baseline: Option<&std::path::Path>) -> String {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let model = cpuinfo
             .lines()
@@ -323,11 +323,13 @@ pub mod machine {
              | ptvsd | 3.2.1 (JSON protocol 8), 3.0.0 (binary protocol 6) |\n\
              | websockify | {} (as in .test-env, without numpy); with numpy {numpy} in .bench-env |\n\
              | debugpy | {debugpy} |\n\
-             | adapter build | {} |\n",
+             | adapter build | {} |\n\
+             | baseline build | {} |\n",
             load.join(" "),
             first_line("rustc", &["--version"]),
             peers.websockify.version,
             if cfg!(debug_assertions) { "debug (numbers are not representative)" } else { "release" },
+            baseline.map_or("none".to_string(), |b| b.display().to_string()),
         )
     }
 }
