@@ -84,8 +84,9 @@ async fn serve(mut stream: TcpStream) -> Res<()> {
     Ok(())
 }
 
-/// A WebSocket endpoint in this process that speaks the target's protocol itself: what
-/// the client reaches with no relay in between, its own ceiling on this machine.
+/// A WebSocket endpoint in this process that speaks the target's protocol itself: the
+/// client with no relay in between. A reference, not a ceiling: the endpoint shares the
+/// client's process and runtime threads.
 async fn ceiling_server() -> Res<(u16, tokio::task::JoinHandle<()>)> {
     let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
     let port = listener.local_addr()?.port();
@@ -259,7 +260,7 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
             pings[i].extend(ping_pong(relays[i].port, config.ping_batch).await?);
         }
     }
-    // The client's own ceiling: the same transfers against an in-process endpoint.
+    // Reference: the same transfers against an in-process endpoint, no relay.
     let (mut c_up, mut c_down) = (Vec::new(), Vec::new());
     for _ in 0..config.bulk_rounds {
         c_up.push(bytes as f64 / upload(ceiling_port, bytes).await? / 1e6);
@@ -293,7 +294,7 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
     }
     let p = summarize(&c_ping);
     table.row(vec![
-        "no relay: in-process WebSocket endpoint (the client's ceiling)".to_string(),
+        "reference: no relay, an in-process WebSocket endpoint (shares the client's process and threads)".to_string(),
         format!("{:.0}", summarize(&c_up).median),
         format!("{:.0}", summarize(&c_down).median),
         fmt_ms(p.median),
