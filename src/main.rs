@@ -100,7 +100,16 @@ fn main() -> ExitCode {
         eprintln!("ptvsd-dap: cannot open the log file: {error}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    // The DAP server is one session whose tasks hand every message to each other: on one
+    // thread those hand-offs are cheap and its allocations share one malloc arena. The
+    // relay serves many connections, and probe does not care.
+    let mut builder = match cli.command {
+        None => tokio::runtime::Builder::new_current_thread(),
+        Some(_) => tokio::runtime::Builder::new_multi_thread(),
+    };
+    // (No effect on the current-thread runtime.)
+    builder.worker_threads(2);
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("ptvsd-dap: cannot start the async runtime: {error}");

@@ -88,8 +88,51 @@ where
 }
 
 /// Serves DAP on stdin/stdout until the session ends or a termination signal arrives.
+///
+/// When both are pipes (as editors start adapters) they are read and written
+/// non-blocking on the runtime itself. `tokio::io::stdin`/`stdout` instead hand every read
+/// and write to a blocking thread, which adds a thread hand-off at each end of every
+/// request/response round trip and a copy of every outgoing message.
 pub async fn serve_stdio() {
+    #[cfg(unix)]
+    if let Some((input, output)) = stdio_pipes() {
+        tracing::debug!("stdin and stdout are pipes: non-blocking I/O");
+        serve(input, output, termination()).await;
+        return;
+    }
     serve(tokio::io::stdin(), tokio::io::stdout(), termination()).await;
+}
+
+/// stdin and stdout as non-blocking tokio pipes, when both are pipes (FIFOs); `None`
+/// otherwise (a terminal, a file, a socket), with both left as they were.
+#[cfg(unix)]
+fn stdio_pipes() -> Option<(tokio::net::unix::pipe::Receiver, tokio::net::unix::pipe::Sender)> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::FileTypeExt;
+    use tokio::net::unix::pipe;
+
+    let is_pipe = |fd: std::os::fd::BorrowedFd<'_>| {
+        fd.try_clone_to_owned()
+            .map(std::fs::File::from)
+            .and_then(|file| file.metadata())
+            .is_ok_and(|meta| meta.file_type().is_fifo())
+    };
+    let (stdin, stdout) = (std::io::stdin(), std::io::stdout());
+    if !is_pipe(stdin.as_fd()) || !is_pipe(stdout.as_fd()) {
+        return None;
+    }
+    // Duplicates share the open file description, so O_NONBLOCK applies to fds 0 and 1
+    // too; nothing else in this process reads stdin or writes stdout in server mode.
+    let input = pipe::Receiver::from_owned_fd(stdin.as_fd().try_clone_to_owned().ok()?).ok()?;
+    match stdout.as_fd().try_clone_to_owned().and_then(pipe::Sender::from_owned_fd) {
+        Ok(output) => Some((input, output)),
+        Err(error) => {
+            tracing::debug!(%error, "stdout cannot be used as a non-blocking pipe");
+            // Put stdin back in blocking mode for tokio::io::stdin.
+            let _ = input.into_blocking_fd();
+            None
+        }
+    }
 }
 
 /// Serves DAP sessions over TCP, one at a time, until the listener fails or a

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::tcp::{ReadHalf, WriteHalf};
@@ -16,9 +16,10 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::socket;
 
-/// How much we read from the target at a time; each read becomes one binary message
-/// (websockify uses the same size).
-const READ_CHUNK: usize = 64 * 1024;
+/// How much we read from the target at a time at most; each read becomes one binary
+/// message (websockify reads 64 KiB). ptvsd's messages are far smaller; bulk transfers
+/// (large variables, output bursts) take fewer, larger messages.
+const READ_CHUNK: usize = 256 * 1024;
 /// How long we wait for the target's TCP connect.
 pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Our own pings keep Azure, NAT and ingress idle timers from closing a quiet session.
@@ -173,15 +174,18 @@ async fn target_to_client<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let mut buffer = vec![0u8; READ_CHUNK];
+    // Read straight into the buffer a message is frozen from: no copy per chunk, and the
+    // allocation is reused once tungstenite has written the previous message out.
+    let mut buffer = BytesMut::with_capacity(READ_CHUNK);
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + PING_INTERVAL, PING_INTERVAL);
     ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         socket::arm_quickack(tcp.as_ref());
+        buffer.reserve(READ_CHUNK);
         let message = tokio::select! {
-            read = tcp.read(&mut buffer) => match read {
+            read = tcp.read_buf(&mut buffer) => match read {
                 Ok(0) => return End::TargetClosed,
-                Ok(count) => Message::Binary(Bytes::copy_from_slice(buffer.get(..count).unwrap_or_default())),
+                Ok(_) => Message::Binary(buffer.split().freeze()),
                 Err(error) => return End::TargetError(error),
             },
             _ = ping.tick() => Message::Ping(Bytes::new()),
