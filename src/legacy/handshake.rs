@@ -318,7 +318,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
     async fn settle(&mut self, dialect: Dialect) {
         let mut scan = self.buf.clone();
         let mut codec = ClientCodec::new(dialect, self.limits, self.next_seq);
-        let give_up = Instant::now() + SETTLE_MAX;
+        // Part of the attach: it fits in the handshake's own deadline too.
+        let give_up = self.deadline.min(Instant::now() + SETTLE_MAX);
         loop {
             loop {
                 match codec.decode(&mut scan) {
