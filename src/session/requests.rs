@@ -192,23 +192,6 @@ pub(super) fn parse<T: for<'de> Deserialize<'de>>(request: &Request) -> Result<T
     serde_json::from_value(arguments).map_err(|e| format!("invalid arguments for {}: {e}", request.command))
 }
 
-/// The Python repr of a string, for building expressions.
-fn py_str(text: &str) -> String {
-    let mut out = String::from("'");
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
-    out
-}
-
 pub(super) fn is_frozen(file: &str) -> bool {
     file.contains("<frozen ")
 }
@@ -761,11 +744,6 @@ pub(super) fn page(items: Vec<Value>, start: i64, count: Option<i64>) -> Vec<Val
         Some(c) => iter.take(c).collect(),
         None => iter.collect(),
     }
-}
-
-#[allow(dead_code)]
-pub(super) fn python_string(text: &str) -> String {
-    py_str(text)
 }
 
 #[cfg(test)]
