@@ -67,7 +67,15 @@ impl Session {
             Event::ModulesChanged | Event::Unknown { .. } => {}
             Event::FrameList { thread, name, frames } => {
                 // Never changes whether a thread is stopped (threads module doc).
-                if self.threads.frame_list(thread, name, frames) {
+                let (new, stopping) = self.threads.frame_list(thread, name, frames);
+                if stopping && self.threads.silent_stop_strands() && matches!(self.phase, Phase::Running) && self.attach_break == AttachBreak::Done {
+                    // It may park with no event (a silent stop after a resume): ask.
+                    let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
+                    let deadline = Instant::now() + self.request_timeout();
+                    self.work.push(thread, Job::execute("0".to_string(), 0, kind, ReprKind::Normal), Waiter::SilentProbe { thread }, deadline);
+                    self.threads.start_probe(thread);
+                }
+                if new {
                     if let Some(id) = self.threads.get(thread).map(|t| t.dap_id) {
                         self.event("thread", Some(json!({ "reason": "started", "threadId": id }))).await;
                     }
@@ -169,7 +177,8 @@ impl Session {
                 let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
                 let deadline = Instant::now() + self.request_timeout();
                 let probe = Job::execute("0".to_string(), 0, kind, ReprKind::Normal);
-                self.work.push_front(thread, probe, Waiter::Probe { thread, stop: Box::new(event) }, deadline);
+                let top = self.top_frame(thread);
+                self.work.push_front(thread, probe, Waiter::Probe { thread, stop: Box::new(event), top }, deadline);
             }
         }
     }
@@ -316,6 +325,11 @@ impl Session {
         true
     }
 
+    /// The innermost frame of a thread's last frame list: (file, line).
+    fn top_frame(&self, thread: ThreadId) -> Option<(String, i64)> {
+        self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| (f.file.clone(), f.line))
+    }
+
     // ---- the attach break ---------------------------------------------------------------
 
     /// Queues the attach-break evaluations (`repairs`) on the stopped thread, ahead of
@@ -357,6 +371,12 @@ impl Session {
 
     /// Sends `stopped` for a thread; every thread is stopped with it (ptvsd stops all).
     pub(super) async fn report_stop(&mut self, thread: ThreadId, reason: &str, description: Option<String>, hit: Vec<i64>) {
+        if self.releases.iter().any(Release::resumes_all) {
+            // The editor asked to resume before this stop could be reported: the resume
+            // (waiting for the scheduler) releases this thread too, so the stop is over.
+            tracing::debug!(thread, reason, "a stop absorbed by the resume waiting to go out");
+            return;
+        }
         self.stepping = None;
         if self.logging.pending > 0 {
             // Logpoints are being evaluated: they must not resume the program now.
@@ -384,7 +404,7 @@ impl Session {
 
     /// The answer to a work item (or batch) arrived.
     pub(super) async fn on_work_answer(&mut self, finished: Finished<Waiter>, answer: WorkAnswer) {
-        let Finished { thread, mut items, batch } = finished;
+        let Finished { thread, mut items, batch, retried } = finished;
         if batch {
             let values: Option<Vec<PyObject>> = match &answer {
                 WorkAnswer::Children(children) => {
@@ -411,6 +431,17 @@ impl Session {
             return;
         }
         let Some((job, waiter)) = items.pop() else { return };
+        let refused = match &answer {
+            WorkAnswer::Failed(text) => text.contains("previous evaluation has not completed"),
+            WorkAnswer::Children(children) => children.is_empty() && matches!(waiter, Waiter::Children { .. }),
+            WorkAnswer::Value(_) => false,
+        };
+        if refused && !retried {
+            tracing::debug!(thread, "ptvsd refused a work item while finishing the previous one; sending it again");
+            let deadline = Instant::now() + self.request_timeout();
+            self.work.retry(thread, job, waiter, deadline);
+            return;
+        }
         match answer {
             WorkAnswer::Value(value) => self.on_work_value(thread, job, waiter, value).await,
             WorkAnswer::Failed(text) => {
@@ -432,10 +463,26 @@ impl Session {
 
     async fn on_work_value(&mut self, _thread: ThreadId, _job: Job, waiter: Waiter, value: PyObject) {
         match waiter {
-            Waiter::Probe { thread, stop } => {
-                tracing::debug!(thread, "the probe says the thread is parked: a new stop");
+            Waiter::Probe { thread, stop, top } => {
                 self.threads.confirm_stopped(thread);
+                if top.is_some() && self.top_frame(thread) != top {
+                    // ptvsd ran the probe only when the thread blocked again elsewhere (a
+                    // silent stop after the resume): the report itself was stale.
+                    tracing::debug!(thread, ?top, now = ?self.top_frame(thread), "the probe ran at a later silent stop: the report was stale");
+                    if self.threads.silent_stop_strands() && !self.releases.iter().any(Release::resumes_all) {
+                        self.release(Release::FreeSilent);
+                    }
+                    return;
+                }
+                tracing::debug!(thread, "the probe says the thread is parked: a new stop");
                 self.on_stop(*stop).await;
+            }
+            Waiter::SilentProbe { thread } => {
+                self.threads.confirm_stopped(thread);
+                if self.threads.silent_stop_strands() && !self.releases.iter().any(Release::resumes_all) {
+                    tracing::debug!(thread, "a thread parked with no stop event after a resume: freeing it");
+                    self.release(Release::FreeSilent);
+                }
             }
             Waiter::AttachBreak { index } => self.attach_break_result(index, Ok(value)).await,
             other => self.on_execution_result(other, value).await,

@@ -211,7 +211,7 @@ impl Session {
                     .collect();
                 self.respond(&request, Some(json!({ "targets": targets }))).await;
             }
-            other @ (Waiter::Children { .. } | Waiter::Exit { .. } | Waiter::Probe { .. } | Waiter::AttachBreak { .. }) => {
+            other @ (Waiter::Children { .. } | Waiter::Exit { .. } | Waiter::Probe { .. } | Waiter::SilentProbe { .. } | Waiter::AttachBreak { .. }) => {
                 self.fail_waiter(other, "the debuggee sent an unexpected evaluation result").await;
             }
         }

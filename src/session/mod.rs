@@ -152,11 +152,17 @@ enum Waiter {
     Children { request: Request, shape: requests::ChildrenShape, frame: FrameRef, hex: bool },
     /// `terminate`/`disconnect(terminateDebuggee)`: the exit ends the connection.
     Exit { request: Request },
+    /// The `exec "0"` probe of a thread that entered `block()` with no stop event while a
+    /// silent stop would strand it: if it is parked, it is freed with another resume.
+    SilentProbe { thread: ThreadId },
     /// One attach-break evaluation (`repairs`), by its index in the list.
     AttachBreak { index: usize },
     /// The `exec "0"` probe of an ambiguous stop: a result means the thread is parked
     /// and `stop` is a new stop; an exception means it is running and `stop` was stale.
-    Probe { thread: ThreadId, stop: Box<Event> },
+    /// `top`: the thread's innermost frame (file, line) when the report came; a result
+    /// from somewhere else means the report was stale and the thread parked again
+    /// silently later (the probe ran when it next blocked).
+    Probe { thread: ThreadId, stop: Box<Event>, top: Option<(String, i64)> },
     /// A logpoint's message, evaluated on the thread that hit it.
     Log { thread: ThreadId, source: Value, line: i64, started: Instant },
     /// `setVariable`/`setExpression`: the assignment ran; then `target` is read back.
@@ -511,7 +517,8 @@ impl Session {
                 self.finish_logpoint(thread, started).await;
             }
             Waiter::AttachBreak { index } => self.attach_break_result(index, Err(message.to_string())).await,
-            Waiter::Probe { thread, stop } => {
+            Waiter::SilentProbe { thread } => self.threads.mark_running(thread),
+            Waiter::Probe { thread, stop, .. } => {
                 tracing::debug!(%message, ?stop, "the probe says the thread runs: the stop was stale");
                 self.threads.mark_running(thread);
             }

@@ -36,8 +36,17 @@ pub(super) enum Release {
     AutoStep { stepping: Stepping, kind: StepKind, clear_stepping: Option<ThreadId> },
     /// Resume one thread (a stale hit of a breakpoint of an earlier session).
     ResumeThread(ThreadId),
+    /// Free threads parked silently after a resume (no stop shown, no pause in flight).
+    FreeSilent,
     /// The detach of a disconnect, terminate or a closed editor.
     Detach,
+}
+
+impl Release {
+    /// It resumes every thread ptvsd has parked.
+    pub(super) fn resumes_all(&self) -> bool {
+        matches!(self, Release::Continue { .. } | Release::Step { .. } | Release::Resume { .. } | Release::AutoStep { .. })
+    }
 }
 
 impl StepKind {
@@ -158,6 +167,13 @@ impl Session {
                     self.send_fence(fence).await;
                 }
             }
+            Release::FreeSilent => {
+                if self.threads.silent_stop_strands() && self.threads.any_stopped().is_some() {
+                    if let Err(error) = self.resume_all(Command::ResumeAll).await {
+                        tracing::warn!(%error, "could not free a silently parked thread");
+                    }
+                }
+            }
             Release::Detach => {
                 if let Phase::Detaching(d) = &mut self.phase {
                     d.sent = true;
@@ -193,7 +209,7 @@ impl Session {
         for release in std::mem::take(&mut self.releases) {
             match release {
                 Release::Continue { request, .. } | Release::Step { request, .. } => self.respond_error(&request, sentence).await,
-                Release::Resume { .. } | Release::AutoStep { .. } | Release::ResumeThread(_) | Release::Detach => {}
+                Release::Resume { .. } | Release::AutoStep { .. } | Release::ResumeThread(_) | Release::FreeSilent | Release::Detach => {}
             }
         }
     }

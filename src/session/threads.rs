@@ -182,10 +182,12 @@ impl Threads {
     /// Stores a frame list. A named one (the thread's own, sent as it enters `block()`
     /// or after an evaluation) moves a running thread to `Stopping` and keeps a good name
     /// over a `Dummy-N` one; one without a name changes nothing for a thread that is
-    /// stopping or stopped. Returns whether the thread is new.
-    pub fn frame_list(&mut self, remote: ThreadId, name: Option<String>, frames: Vec<Frame>) -> bool {
+    /// stopping or stopped. Returns whether the thread is new, and whether it just became
+    /// `Stopping` (it entered `block()`).
+    pub fn frame_list(&mut self, remote: ThreadId, name: Option<String>, frames: Vec<Frame>) -> (bool, bool) {
         let (_, new) = self.ensure(remote);
-        let Some(info) = self.by_remote.get_mut(&remote) else { return new };
+        let Some(info) = self.by_remote.get_mut(&remote) else { return (new, false) };
+        let mut stopping = false;
         match name {
             Some(name) => {
                 if info.name.is_none() || !name.starts_with("Dummy-") {
@@ -193,6 +195,7 @@ impl Threads {
                 }
                 if matches!(info.state, ThreadState::Running | ThreadState::Resuming) {
                     info.state = ThreadState::Stopping;
+                    stopping = true;
                 }
                 info.frames = frames;
             }
@@ -202,7 +205,15 @@ impl Threads {
                 }
             }
         }
-        new
+        (new, stopping)
+    }
+
+    /// A thread that parks without a stop event now would stay parked for good: a resume
+    /// was sent since the last stop the editor was shown, and no pause is in flight. (A
+    /// thread that was inside ptvsd's `async_break` when a resume came is not released
+    /// by it, threading doc §2.2; it must be freed with another resume.)
+    pub fn silent_stop_strands(&self) -> bool {
+        self.resumed_once && !self.reported_in_generation && !self.break_all_in_flight
     }
 
     /// How to treat a stop event that just arrived (module doc, rules 1–3).
@@ -358,9 +369,9 @@ mod tests {
         let mut t = Threads::default();
         let (a, new) = t.ensure(139950154464128);
         assert!(new);
-        t.frame_list(139950154464128, Some("MainThread".into()), vec![]);
-        t.frame_list(139950154464128, None, vec![]);
-        t.frame_list(139950154464128, Some("Dummy-2".into()), vec![]);
+        let _ = t.frame_list(139950154464128, Some("MainThread".into()), vec![]);
+        let _ = t.frame_list(139950154464128, None, vec![]);
+        let _ = t.frame_list(139950154464128, Some("Dummy-2".into()), vec![]);
         assert_eq!(t.get(139950154464128).and_then(|i| i.name.clone()).as_deref(), Some("MainThread"));
         assert_eq!(t.remove(139950154464128), Some(a));
         let (b, _) = t.ensure(139950154464128);
@@ -386,10 +397,10 @@ mod tests {
     #[test]
     fn a_nameless_frame_list_never_changes_a_stopped_thread() {
         let mut t = Threads::default();
-        t.frame_list(1, Some("worker".into()), vec![frame(5)]);
+        assert_eq!(t.frame_list(1, Some("worker".into()), vec![frame(5)]), (true, true));
         assert_eq!(t.get(1).map(|i| i.state), Some(ThreadState::Stopping));
         t.confirm_stopped(1);
-        t.frame_list(1, None, vec![frame(7), frame(8)]);
+        assert_eq!(t.frame_list(1, None, vec![frame(7), frame(8)]), (false, false));
         let info = t.get(1).unwrap();
         assert!(info.is_stopped());
         assert_eq!(info.frames.len(), 1);

@@ -65,6 +65,8 @@ struct Item<W> {
     job: Job,
     waiter: W,
     deadline: Instant,
+    /// Sent again after ptvsd refused it as "still busy" (see [`Scheduler::retry`]).
+    retried: bool,
 }
 
 #[derive(Debug)]
@@ -82,6 +84,8 @@ pub struct Finished<W> {
     /// One item, or the items of a batch in order.
     pub items: Vec<(Job, W)>,
     pub batch: bool,
+    /// The item was already sent once more after a refusal.
+    pub retried: bool,
 }
 
 /// The per-thread queues. `W` is whatever waits for an answer.
@@ -103,13 +107,21 @@ impl<W> Default for Scheduler<W> {
 impl<W> Scheduler<W> {
     /// Queues a job for `thread`; it goes out through [`Scheduler::next_command`].
     pub fn push(&mut self, thread: ThreadId, job: Job, waiter: W, deadline: Instant) {
-        self.queues.entry(thread).or_default().push_back(Item { job, waiter, deadline });
+        self.queues.entry(thread).or_default().push_back(Item { job, waiter, deadline, retried: false });
     }
 
     /// Queues a job ahead of everything else for `thread` (the attach-break repairs, the
     /// stop probe).
     pub fn push_front(&mut self, thread: ThreadId, job: Job, waiter: W, deadline: Instant) {
-        self.queues.entry(thread).or_default().push_front(Item { job, waiter, deadline });
+        self.queues.entry(thread).or_default().push_front(Item { job, waiter, deadline, retried: false });
+    }
+
+    /// ptvsd answered before its thread had cleared its "working" flag and refused the
+    /// item ("previous evaluation has not completed", or an empty children list): ptvsd
+    /// sends a work item's answer from inside the item, a moment before the thread is
+    /// ready for the next one (threading doc §1.2–§1.3). Sends it once more, first.
+    pub fn retry(&mut self, thread: ThreadId, job: Job, waiter: W, deadline: Instant) {
+        self.queues.entry(thread).or_default().push_front(Item { job, waiter, deadline, retried: true });
     }
 
     /// Threads with queued work and nothing in flight.
@@ -168,7 +180,8 @@ impl<W> Scheduler<W> {
     /// The answer to `execution_id` arrived: frees its thread's slot.
     pub fn finish(&mut self, execution_id: ExecutionId) -> Option<Finished<W>> {
         let f = self.in_flight.remove(&execution_id)?;
-        Some(Finished { thread: f.thread, items: f.items.into_iter().map(|i| (i.job, i.waiter)).collect(), batch: f.batch })
+        let retried = f.items.iter().any(|i| i.retried);
+        Some(Finished { thread: f.thread, items: f.items.into_iter().map(|i| (i.job, i.waiter)).collect(), batch: f.batch, retried })
     }
 
     /// The in-flight item of `thread`, if any (for failures that name no execution id).
@@ -185,7 +198,7 @@ impl<W> Scheduler<W> {
                 Job::Execute { text, frame, frame_kind, repr_kind, .. } => Job::Execute { text, frame, frame_kind, repr_kind, batchable: false },
                 other => other,
             };
-            queue.push_front(Item { job, waiter, deadline });
+            queue.push_front(Item { job, waiter, deadline, retried: false });
         }
     }
 
