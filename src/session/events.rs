@@ -68,12 +68,10 @@ impl Session {
             Event::FrameList { thread, name, frames } => {
                 // Never changes whether a thread is stopped (threads module doc).
                 let (new, stopping) = self.threads.frame_list(thread, name, frames);
-                if stopping && self.threads.silent_stop_strands() && matches!(self.phase, Phase::Running) && self.attach_break == AttachBreak::Done {
-                    // It may park with no event (a silent stop after a resume): ask.
-                    let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
-                    let deadline = Instant::now() + self.request_timeout();
-                    self.work.push(thread, Job::execute("0".to_string(), 0, kind, ReprKind::Normal), Waiter::SilentProbe { thread }, deadline);
-                    self.threads.start_probe(thread);
+                if stopping && self.threads.silent_stop_strands() {
+                    // It may park with no event (a silent stop after a resume); asked in
+                    // `pump` unless its stop event came in the same burst.
+                    self.suspects.push(thread);
                 }
                 if new {
                     if let Some(id) = self.threads.get(thread).map(|t| t.dap_id) {

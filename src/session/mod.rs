@@ -269,6 +269,9 @@ pub struct Session {
     logging: Logging,
     goto: Option<GotoWait>,
     bind_waits: Vec<BindWait>,
+    /// Threads that sent their own frame list with no stop event while a silent stop would
+    /// strand them; probed in `pump` if still without an event.
+    suspects: Vec<ThreadId>,
     /// Handler queries (REQH) received and not answered yet.
     handler_queries: usize,
     /// The last exception stop, for `exceptionInfo`.
@@ -308,6 +311,7 @@ impl Session {
             logging: Logging::default(),
             goto: None,
             bind_waits: Vec::new(),
+            suspects: Vec::new(),
             handler_queries: 0,
             last_exception: None,
             last_raise: None,

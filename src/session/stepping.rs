@@ -14,7 +14,7 @@
 use serde_json::json;
 use tokio::time::Instant;
 
-use super::lifecycle::{DetachReason, Disconnect, Phase};
+use super::lifecycle::{AttachBreak, DetachReason, Disconnect, Phase};
 use super::threads::ThreadState;
 use super::work::Job;
 use super::{Handled, RequestError, Session, StepKind, Stepping, Waiter, DISCONNECT_WAIT};
@@ -73,6 +73,7 @@ impl Session {
     /// Sends what may be sent now: the next work item of every parked thread, then, when
     /// no work is left, the releases in order. Called after every input.
     pub(super) async fn pump(&mut self) {
+        self.probe_suspects();
         loop {
             for thread in self.work.ready_threads() {
                 let state = self.threads.get(thread).map(|t| t.state);
@@ -103,6 +104,22 @@ impl Session {
             if self.remote.is_none() {
                 return;
             }
+        }
+    }
+
+    /// Threads that entered `block()` with no stop event in the same burst, while a silent
+    /// stop would strand them: ask ptvsd whether they are parked (then they are freed).
+    fn probe_suspects(&mut self) {
+        let suspects = std::mem::take(&mut self.suspects);
+        if !self.threads.silent_stop_strands() || !matches!(self.phase, Phase::Running) || self.attach_break != AttachBreak::Done {
+            return;
+        }
+        for thread in suspects {
+            let Some(info) = self.threads.get(thread).filter(|t| t.state == ThreadState::Stopping) else { continue };
+            let kind = info.frames.first().map(|f| f.kind).unwrap_or(FrameKind::Python);
+            let deadline = Instant::now() + self.request_timeout();
+            self.work.push(thread, Job::execute("0".to_string(), 0, kind, ReprKind::Normal), Waiter::SilentProbe { thread }, deadline);
+            self.threads.start_probe(thread);
         }
     }
 
