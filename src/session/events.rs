@@ -362,6 +362,9 @@ impl Session {
         self.attach_break = AttachBreak::Done;
         match then {
             AfterRepairs::Report => self.report_stop(thread, "entry", None, vec![]).await,
+            // Not when a stop was shown meanwhile (a breakpoint hit while the repairs ran):
+            // the attach break is then part of that all-stop and ends with it.
+            AfterRepairs::Release if self.threads.already_reported() => {}
             AfterRepairs::Release => self.release(Release::Resume { clear_stepping: None }),
             AfterRepairs::Keep => {}
         }
