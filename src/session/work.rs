@@ -263,7 +263,7 @@ impl<W> Scheduler<W> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use std::time::Duration;
