@@ -34,7 +34,8 @@ fn rounds(full: usize) -> usize {
 }
 
 async fn attach(peer: &PtvsdPeer, breakpoints: &[(std::path::PathBuf, i64)]) -> DapClient {
-    let mut client = DapClient::spawn(&["--log-level", "info"]).await;
+    let level = std::env::var("CONCURRENCY_LOG_LEVEL").unwrap_or_else(|_| "info".to_string());
+    let mut client = DapClient::spawn(&["--log-level", &level]).await;
     client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true })).await;
     let url = format!("tcp://{}@127.0.0.1:{}", peer.secret(), peer.port());
     client.ok("attach", json!({ "url": url, "connectTimeout": 10, "requestTimeout": 15 })).await;

@@ -389,6 +389,8 @@ impl Session {
             self.run_attach_break(thread, AfterRepairs::Keep);
         }
         let Some(id) = self.threads.get(thread).map(|t| t.dap_id) else { return };
+        // The program is shown stopped: threads parked silently are part of this stop.
+        self.releases.retain(|r| !matches!(r, Release::FreeSilent));
         self.threads.reported(thread, reason);
         let mut body = json!({ "reason": reason, "threadId": id, "allThreadsStopped": true });
         if let Some(description) = description {

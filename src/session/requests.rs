@@ -633,7 +633,7 @@ impl Session {
         if usize::try_from(frame.index).map_or(true, |i| i >= thread.frames.len()) {
             return Err(RequestError::quiet("that frame is no longer on the stack"));
         }
-        if !self.releases.is_empty() {
+        if self.releases.iter().any(|r| r.resumes_all() || matches!(r, super::stepping::Release::Detach)) {
             return Err(RequestError::quiet("the program is resuming"));
         }
         Ok(())

@@ -156,6 +156,14 @@ impl Session {
                 }
             }
             Release::Resume { clear_stepping } => {
+                if self.threads.break_all_in_flight() {
+                    // The editor asked to pause: the adapter's own resume (the attach
+                    // break, a logpoint) would swallow it. The program is stopped: say so.
+                    if let Some(thread) = self.threads.any_stopped() {
+                        self.report_stop(thread, "pause", None, vec![]).await;
+                        return;
+                    }
+                }
                 if let Some(thread) = clear_stepping.filter(|t| self.threads.get(*t).is_some_and(|i| i.is_stopped())) {
                     let _ = self.send(Command::ClearStepping { thread }).await;
                 }

@@ -310,13 +310,18 @@ impl Threads {
     }
 
     /// `pause`: whether a break-all must be sent (false: one is in flight, or the
-    /// program is already stopped; the request is coalesced into it).
+    /// program is already shown stopped; the request is coalesced into it).
     pub fn begin_break_all(&mut self) -> bool {
-        if self.break_all_in_flight || self.any_stopped().is_some() {
+        if self.break_all_in_flight || (self.reported_in_generation && self.any_stopped().is_some()) {
             return false;
         }
         self.break_all_in_flight = true;
         true
+    }
+
+    /// A break-all was sent and no resume went out since.
+    pub fn break_all_in_flight(&self) -> bool {
+        self.break_all_in_flight
     }
 
     /// A `stopped` event for a pause is the second of its generation (a duplicate ASBR):
@@ -432,6 +437,7 @@ mod tests {
         assert!(t.begin_break_all());
         assert!(!t.begin_break_all());
         t.confirm_stopped(1);
+        t.reported(1, "pause");
         assert!(!t.begin_break_all(), "stopped already");
         t.resume_all();
         assert!(t.begin_break_all());
