@@ -27,6 +27,22 @@
 //!    §8). Servers without `bkgh` (protocol v2/v4, ptvsd 2.x) have no fence: every stop
 //!    after a resume is settled by the probe.
 //!
+//! Refinements found against real ptvsd (tests/concurrency.rs, tests/stress.rs, 8–50
+//! worker threads on 3.0.0/py3.6 and 3.2.1/py3.11), applied in `events`/`stepping`:
+//! * the probe is queued as work on the thread; for a thread that was *waking* from the
+//!   resume it may run only when that thread next blocks (a silent stop elsewhere), so a
+//!   probe result whose frame list (ptvsd sends one before every `exec` result) shows
+//!   another place than the report did means the report was stale; the thread is parked
+//!   silently then;
+//! * a thread that was inside `async_break` when a resume came is not released by it and
+//!   parks with no event (§2.2): a named frame list with no stop event in the same burst,
+//!   while no stop is shown and no pause is in flight, is probed, and a parked thread is
+//!   freed with another resume (safe: the attach-break repair makes a second release a
+//!   no-op);
+//! * a stop proven while a resume the editor asked for waits in the gate is absorbed by
+//!   that resume (not reported); a stop reported before a resume's response is over when
+//!   the response says `allThreadsContinued`.
+//!
 //! Consequences encoded here:
 //! * a thread is [`ThreadState::Stopped`] only on a stop event that is new by rule 2 or
 //!   proven by rule 3; its `generation` is the resume generation it stopped in, and a
