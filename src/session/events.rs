@@ -102,8 +102,13 @@ impl Session {
             }
             Event::SetLineResult { ok, thread, line } => self.on_set_line(ok, thread, line).await,
             Event::BreakpointHitCount { request_id, .. } => {
-                if self.threads.fence_reply(request_id) {
+                let (passed, break_all) = self.threads.fence_reply(request_id);
+                if passed {
                     tracing::trace!(request_id, "fence passed: later stops are new");
+                }
+                if break_all {
+                    // A `pause` that came while the resume was not yet processed.
+                    let _ = self.send(Command::BreakAll).await;
                 }
             }
             Event::Output { text, channel, .. } => {

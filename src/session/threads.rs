@@ -134,8 +134,11 @@ pub struct Threads {
     generation: u64,
     fence: Fence,
     next_fence_id: i64,
-    /// A break-all was sent and no resume has been processed since.
+    /// A break-all was sent (or is due at the fence reply) and no resume was sent since.
     break_all_in_flight: bool,
+    /// A `pause` arrived while a resume's fence was pending: the break-all goes out at the
+    /// fence reply (a break-all must not race the resume, §2.5).
+    break_all_after_fence: bool,
     /// A `stopped` event was sent in the current generation.
     reported_in_generation: bool,
     /// Any resume was ever sent (before the first one every stop is new).
@@ -152,6 +155,7 @@ impl Default for Threads {
             fence: Fence::Passed,
             next_fence_id: 1_000_000,
             break_all_in_flight: false,
+            break_all_after_fence: false,
             reported_in_generation: false,
             resumed_once: false,
         }
@@ -276,6 +280,7 @@ impl Threads {
         self.resumed_once = true;
         self.reported_in_generation = false;
         self.break_all_in_flight = false;
+        self.break_all_after_fence = false;
         for info in self.by_remote.values_mut() {
             if info.state != ThreadState::Running {
                 info.state = ThreadState::Resuming;
@@ -311,27 +316,33 @@ impl Threads {
     }
 
     /// A hit-count reply arrived; returns whether it was the fence of the last resume
-    /// (then every thread still resuming is running).
-    pub fn fence_reply(&mut self, request_id: i64) -> bool {
+    /// (then every thread still resuming is running), and whether a break-all is due now.
+    pub fn fence_reply(&mut self, request_id: i64) -> (bool, bool) {
         if self.fence != Fence::Waiting(request_id) {
-            return false;
+            return (false, false);
         }
         self.fence = Fence::Passed;
+        let break_all = std::mem::take(&mut self.break_all_after_fence);
         for info in self.by_remote.values_mut() {
             if info.state == ThreadState::Resuming {
                 info.state = ThreadState::Running;
             }
         }
-        true
+        (true, break_all)
     }
 
-    /// `pause`: whether a break-all must be sent (false: one is in flight, or the
-    /// program is already shown stopped; the request is coalesced into it).
+    /// `pause`: whether a break-all must be sent now (false: one is in flight or due at
+    /// the fence reply, or the program is already shown stopped; the request is
+    /// coalesced into it).
     pub fn begin_break_all(&mut self) -> bool {
         if self.break_all_in_flight || (self.reported_in_generation && self.any_stopped().is_some()) {
             return false;
         }
         self.break_all_in_flight = true;
+        if matches!(self.fence, Fence::Waiting(_)) {
+            self.break_all_after_fence = true;
+            return false;
+        }
         true
     }
 
@@ -437,8 +448,8 @@ mod tests {
         let fence = t.resume_all().unwrap();
         assert_eq!(t.get(1).map(|i| i.state), Some(ThreadState::Resuming));
         assert_eq!(t.verdict(), StopVerdict::Ambiguous);
-        assert!(!t.fence_reply(fence - 1));
-        assert!(t.fence_reply(fence));
+        assert_eq!(t.fence_reply(fence - 1), (false, false));
+        assert_eq!(t.fence_reply(fence), (true, false));
         assert_eq!(t.get(1).map(|i| i.state), Some(ThreadState::Running));
         assert_eq!(t.verdict(), StopVerdict::New);
         t.fence_unavailable();
@@ -455,7 +466,9 @@ mod tests {
         t.confirm_stopped(1);
         t.reported(1, "pause");
         assert!(!t.begin_break_all(), "stopped already");
-        t.resume_all();
-        assert!(t.begin_break_all());
+        let fence = t.resume_all().unwrap();
+        assert!(!t.begin_break_all(), "not before the resume is processed");
+        assert_eq!(t.fence_reply(fence), (true, true), "at the fence reply");
+        assert!(!t.begin_break_all());
     }
 }
