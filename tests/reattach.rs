@@ -90,7 +90,8 @@ fn web_app() -> PathBuf {
 /// A new adapter attached to `app`, stopped at the breakpoint in `handle` (on the worker).
 async fn attach_and_stop(app: &App) -> (DapClient, Value) {
     let name = &app.peer.info().name;
-    let mut client = DapClient::spawn(&[]).await;
+    // Debug logs: a failure message shows what the adapter saw.
+    let mut client = DapClient::spawn(&["--log-level", "ptvsd_dap=debug"]).await;
     client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
     client.ok("attach", app.attach_args()).await;
     client.wait_event("initialized").await;
