@@ -145,6 +145,8 @@ impl Session {
         };
         self.generation += 1;
         let generation = self.generation;
+        self.handler_queries = 0;
+        self.handler_files.clear();
         let (sink, mut stream) = connected.framed.split();
         let inputs = self.inputs.clone();
         let (stop_reader, mut stop) = tokio::sync::oneshot::channel::<()>();

@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use super::breakpoints::BindState;
 use super::handles::FrameRef;
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
-use super::repairs::attach_break_evaluations;
+use super::repairs::{self, attach_break_evaluations};
 use super::requests::{is_frozen, page, ChildrenShape};
 use super::stepping::Release;
 use super::threads::StopVerdict;
@@ -82,7 +82,7 @@ impl Session {
             Event::BreakpointSet { id } => self.on_bind(id, BindState::Bound).await,
             Event::BreakpointFailed { id } => self.on_bind(id, BindState::Pending).await,
             Event::RequestHandlers { file } => {
-                self.handler_queries += 1;
+                self.handler_files.insert(file.clone());
                 self.answer_handler_query(file);
             }
             Event::ExecutionResult { execution_id, value } => {
@@ -357,7 +357,8 @@ impl Session {
             let remaining = remaining.saturating_sub(1);
             self.attach_break = AttachBreak::Repairing { thread, then, remaining };
             if remaining == 0 {
-                self.attach_break_done().await;
+                // Boxed: the guard's fence can lose the connection, which fails waiters.
+                Box::pin(self.attach_break_done()).await;
             }
         }
     }
@@ -365,6 +366,12 @@ impl Session {
     async fn attach_break_done(&mut self) {
         let AttachBreak::Repairing { thread, then, .. } = self.attach_break else { return };
         self.attach_break = AttachBreak::Done;
+        if self.threads.get(thread).is_some_and(|t| t.is_stopped()) {
+            // The fence of the connection guard (`repairs::CONNECTION_GUARD_BODY`): binary
+            // ptvsd's loop reads this one harmless command through its old reader and
+            // every later one through the guard.
+            let _ = self.send(Command::ClearStepping { thread }).await;
+        }
         match then {
             AfterRepairs::Report => self.report_stop(thread, "entry", None, vec![]).await,
             // Not when a stop was shown meanwhile (a breakpoint hit while the repairs ran):
@@ -457,7 +464,13 @@ impl Session {
                     // ptvsd found the thread not parked: it is running.
                     self.threads.mark_running(thread);
                 }
-                self.fail_waiter(waiter, &text).await;
+                // `KeyError: 'k'`, not ptvsd's bare `'k'` (`repairs::NAME_EXCEPTIONS_BODY`);
+                // the REPL also shows the traceback.
+                let failure = repairs::evaluation_failure(&text);
+                if let (Waiter::Evaluate { repl: true, .. }, Some(traceback)) = (&waiter, &failure.traceback) {
+                    self.output("stderr", traceback).await;
+                }
+                self.fail_waiter(waiter, &failure.summary).await;
             }
             WorkAnswer::Children(children) => match waiter {
                 Waiter::Children { request, shape, frame, hex } => {

@@ -146,6 +146,8 @@ impl Session {
     /// installed packages, frozen modules) declare no handlers when `userUnhandled` is on,
     /// so an exception that escapes the user's code into them counts as unhandled.
     pub(super) fn answer_handler_query(&mut self, file: String) {
+        // Counted until answered: the detach waits for it (`stepping`).
+        self.handler_queries += 1;
         let library = self.just_my_code() && is_library_path(&file);
         let no_handlers = library && self.exceptions.user_unhandled;
         let local = if is_frozen(&file) { None } else { Some(self.to_local(&file)) };
@@ -163,6 +165,17 @@ impl Session {
             tracing::debug!(file = %file_for_task, statements = statements.len(), "answering a handler query");
             let _ = inputs.send(super::Input::Handlers { generation, file, statements }).await;
         });
+    }
+
+    /// A handler query an earlier debugger left unanswered (the stale-query probe in
+    /// `repairs` found a thread parked on it): answered like a live one, so the thread
+    /// runs on with the right handlers — unless ptvsd asked it on this connection (then
+    /// it is that live query, answered once).
+    pub(super) fn answer_stale_handler_query(&mut self, file: String) {
+        if self.handler_files.insert(file.clone()) {
+            tracing::info!(%file, "answering a handler query an earlier debugger left unanswered");
+            self.answer_handler_query(file);
+        }
     }
 
     // ---- results of exec ------------------------------------------------------------

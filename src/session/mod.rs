@@ -47,7 +47,7 @@ mod events;
 mod frame_requests;
 pub mod launch;
 mod lifecycle;
-mod repairs;
+pub mod repairs;
 mod requests;
 mod stepping;
 
@@ -147,7 +147,7 @@ pub type Handled = Result<(), RequestError>;
 #[derive(Debug)]
 enum Waiter {
     /// `evaluate`: an ExecutionResult or ExecutionException.
-    Evaluate { request: Request, expression: String, frame: FrameRef, hex: bool, quiet: bool },
+    Evaluate { request: Request, expression: String, frame: FrameRef, hex: bool, quiet: bool, repl: bool },
     /// `variables` through `chld`: a Children reply.
     Children { request: Request, shape: requests::ChildrenShape, frame: FrameRef, hex: bool },
     /// `terminate`/`disconnect(terminateDebuggee)`: the exit ends the connection.
@@ -274,6 +274,9 @@ pub struct Session {
     suspects: Vec<ThreadId>,
     /// Handler queries (REQH) received and not answered yet.
     handler_queries: usize,
+    /// Files ptvsd asked a handler query for on this connection: the stale-query probe
+    /// (`repairs`) finding one of them found a live query, which is answered once.
+    handler_files: std::collections::HashSet<String>,
     /// The last exception stop, for `exceptionInfo`.
     last_exception: Option<ExceptionRecord>,
     /// The last exception event (reported or not): (thread, type, message, stack), to
@@ -313,6 +316,7 @@ impl Session {
             bind_waits: Vec::new(),
             suspects: Vec::new(),
             handler_queries: 0,
+            handler_files: std::collections::HashSet::new(),
             last_exception: None,
             last_raise: None,
             attach_failure: None,

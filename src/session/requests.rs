@@ -664,7 +664,8 @@ impl Session {
             Job::execute(args.expression.clone(), frame.index, frame.kind, crate::legacy::messages::ReprKind::Normal)
         };
         let hex = args.format.is_some_and(|f| f.hex);
-        self.queue_work(frame.thread, job, Waiter::Evaluate { request: request.clone(), expression: args.expression, frame, hex, quiet });
+        let repl = args.context.as_deref() == Some("repl");
+        self.queue_work(frame.thread, job, Waiter::Evaluate { request: request.clone(), expression: args.expression, frame, hex, quiet, repl });
         Ok(())
     }
 }

@@ -15,7 +15,8 @@
 //!   per write), for tests that talk to a relay without the adapter.
 //! * [`scripted`] — the scripted ptvsd for deterministic session tests (fakes only for
 //!   races and faults).
-//! * [`free_port`], [`close_abortive`], [`program`], [`line_of`], [`is_ci`].
+//! * [`free_port`], [`close_abortive`], [`program`], [`line_of`], [`is_ci`],
+//!   [`cpu_ticks_over`] (CPU ticks a process uses over a window).
 //!
 //! Hazard worth knowing: ptvsd's accept thread spins at 100 % CPU and serves nobody
 //! any more when a client closes gracefully (FIN) in the middle of a handshake (both
@@ -36,6 +37,7 @@ pub mod ws;
 pub use certs::TestCerts;
 pub use net::{close_abortive, connect, free_port};
 pub use peers::{Family, Launcher, PeerInfo, PeerOptions, Peers, PtvsdPeer};
+pub use process::{cpu_ticks, cpu_ticks_over};
 pub use programs::{line_of, program, programs_dir};
 pub use relay::{Relay, RelayOptions};
 pub use ws::WsStream;
