@@ -132,7 +132,7 @@ impl Session {
                         OutputChannel::Debug => "console",
                         OutputChannel::Unknown => "stdout",
                     };
-                    self.event("output", Some(json!({ "category": category, "output": text }))).await;
+                    self.program_output(category, &text).await;
                 }
             }
             Event::Detach => {

@@ -28,6 +28,7 @@ pub mod threads;
 mod events;
 mod features;
 pub mod launch;
+pub mod output;
 mod requests;
 
 use std::collections::HashMap;
@@ -308,6 +309,8 @@ pub struct Session {
     exit: bool,
     /// The program `launch` started, if any.
     launched: Option<launch::Launched>,
+    /// The program's output (ptvsd's redirected stdout/stderr) not yet sent as a whole line.
+    program_lines: output::OutputLines,
 }
 
 impl Session {
@@ -345,6 +348,7 @@ impl Session {
             next_execution_id: 1,
             exit: false,
             launched: None,
+            program_lines: output::OutputLines::default(),
         }
     }
 
@@ -436,12 +440,15 @@ impl Session {
         let pending = self.pending.values().map(|p| p.deadline);
         let binds = self.bind_waits.iter().map(|w| w.deadline);
         let detach = self.detach_wait.iter().map(|(_, d)| *d);
-        pending.chain(binds).chain(detach).chain(self.idle_notice).min()
+        pending.chain(binds).chain(detach).chain(self.idle_notice).chain(self.program_lines.deadline()).min()
     }
 
     /// Answers every request whose deadline passed.
     async fn expire(&mut self) {
         let now = Instant::now();
+        if let Some(chunk) = self.program_lines.due(now) {
+            self.send_program_output(chunk).await;
+        }
         if self.idle_notice.is_some_and(|d| d <= now) {
             self.idle_notice = None;
             if !self.entry_break_seen && self.phase == Phase::Running {
@@ -539,8 +546,26 @@ impl Session {
         self.send_message(Message::Response(response)).await;
     }
 
+    /// Sends an event; the program's pending partial line goes first, so that nothing
+    /// (a stop, a message of ours, `terminated`) overtakes output printed before it.
     async fn event(&mut self, event: &str, body: Option<Value>) {
+        if let Some(chunk) = self.program_lines.flush() {
+            self.send_program_output(chunk).await;
+        }
         self.send_message(Message::Event(DapEvent { seq: 0, event: event.to_string(), body })).await;
+    }
+
+    /// The program printed `text` (a piece of one write): sent as whole lines, see
+    /// [`output::OutputLines`].
+    async fn program_output(&mut self, category: &'static str, text: &str) {
+        for chunk in self.program_lines.push(category, text, Instant::now()) {
+            self.send_program_output(chunk).await;
+        }
+    }
+
+    async fn send_program_output(&mut self, chunk: output::Chunk) {
+        let body = json!({ "category": chunk.category, "output": chunk.text });
+        self.send_message(Message::Event(DapEvent { seq: 0, event: "output".to_string(), body: Some(body) })).await;
     }
 
     async fn output(&mut self, category: &str, text: &str) {
@@ -680,10 +705,8 @@ impl Session {
             Ok(connected) => connected,
             Err(error) => {
                 self.phase = Phase::Ended;
-                let message = error.to_string();
-                self.output("important", &format!("{}\n", capitalise(&message))).await;
-                self.respond_error(&request, &capitalise(&message)).await;
-                self.event("terminated", None).await;
+                let sentence = capitalise(&error.to_string());
+                self.report_fatal(Some(&request), Some(("important", format!("{sentence}\n")))).await;
                 return;
             }
         };
@@ -801,15 +824,40 @@ impl Session {
         for wait in std::mem::take(&mut self.bind_waits) {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
-        match self.launch_lost_sentence(reason.as_deref()) {
-            None => self.output(if reason.is_some() { "important" } else { "console" }, &format!("{sentence}\n")).await,
-            Some(Some(text)) => self.output("important", &text).await,
-            Some(None) => {}
+        let said = match self.launch_lost_sentence(reason.as_deref()) {
+            None => Some((if reason.is_some() { "important" } else { "console" }, format!("{sentence}\n"))),
+            Some(Some(text)) => Some(("important", text)),
+            Some(None) => None,
+        };
+        self.report_fatal(None, said).await;
+    }
+
+    /// How the session tells the editor that it is over and why: the one place for it.
+    ///
+    /// The order is chosen so that the sentence is what the user sees last in every editor:
+    /// 1. the error response to the request that failed (`attach`), with the sentence as
+    ///    its `message` (VS Code shows it in a dialog, nvim-dap in a notification; Helix
+    ///    prints the raw response, which the next two steps then cover);
+    /// 2. `terminated` (Helix replaces its status line with "Terminated debugging session");
+    /// 3. the sentence as an `output` event (category `important`, or `console` for a plain
+    ///    end), which Helix shows in its status line and every debug console keeps.
+    ///
+    /// In a `launch` session `terminated` waits for the program's exit (see
+    /// `announce_terminated`), so there the sentence comes first.
+    async fn report_fatal(&mut self, request: Option<&Request>, said: Option<(&'static str, String)>) {
+        if let (Some(request), Some((_, text))) = (request, said.as_ref()) {
+            self.respond_error(request, text.trim_end()).await;
         }
         self.announce_terminated().await;
+        if let Some((category, text)) = said {
+            self.output(category, &text).await;
+        }
     }
 
     async fn finish_disconnect(&mut self, request: Request) {
+        if let Some(chunk) = self.program_lines.flush() {
+            self.send_program_output(chunk).await;
+        }
         self.close_remote().await;
         self.phase = Phase::Ended;
         self.respond(&request, None).await;
