@@ -10,7 +10,7 @@
 mod support;
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -180,3 +180,217 @@ fn neovim_shows_the_adapters_sentence_for_a_wrong_secret_and_a_silent_port() {
     assert_app_runs(&mut app);
 }
 
+
+// ---- Helix -------------------------------------------------------------------------
+
+/// Helix (the vendored `hx`) in tmux, set up as editors/README.md says: the shipped
+/// languages.toml in the user's config folder, `ptvsd-dap` on PATH; it opens
+/// `app/lib.py` of `roots.local`.
+struct Helix {
+    tmux: Tmux,
+    cache: PathBuf,
+}
+
+/// How long a step of the Helix flow may take to show on screen.
+const SHOWS: Duration = Duration::from_secs(30);
+
+impl Helix {
+    fn start(roots: &TwoRoots) -> Option<Helix> {
+        let editors = Editors::load();
+        let [tmux, hx, runtime] = Editors::require("Helix in tmux", [&editors.tmux, &editors.hx, &editors.helix_runtime])?;
+        let home = tempfile::Builder::new().prefix("ptvsd-dap-helix-").tempdir_in(roots.dir.path()).map(|d| d.keep()).unwrap_or_default();
+        let config = home.join("config");
+        std::fs::create_dir_all(config.join("helix")).unwrap_or_default();
+        std::fs::copy(support::repo_root().join("editors/helix/languages.toml"), config.join("helix/languages.toml")).unwrap_or_default();
+        let cache = home.join("cache");
+        let path = path_with_adapter();
+        let env: Vec<(&str, &std::ffi::OsStr)> = vec![
+            ("XDG_CONFIG_HOME", config.as_os_str()),
+            ("XDG_DATA_HOME", home.as_os_str()),
+            ("XDG_CACHE_HOME", cache.as_os_str()),
+            ("HELIX_RUNTIME", runtime.as_os_str()),
+            ("PATH", path.as_os_str()),
+            ("TERM", std::ffi::OsStr::new("xterm-256color")),
+        ];
+        let command = format!("exec {} app/lib.py", hx.display());
+        // Wide enough for the longest sentence on the one-line status.
+        let tmux = Tmux::start(&tmux, &command, &roots.local, &env, (320, 50));
+        tmux.wait_for_text("app/lib.py", SHOWS);
+        Some(Helix { tmux, cache })
+    }
+
+    /// The status line (the last line of the screen).
+    fn status(&self) -> String {
+        self.tmux.screen().lines().last().unwrap_or_default().trim().to_string()
+    }
+
+    fn command(&self, command: &str) {
+        self.tmux.type_text(&format!(":{command}"));
+        self.tmux.keys(&["Enter"]);
+    }
+
+    /// A key of the sticky debug menu (`space G`), then leaves the menu.
+    fn debug_key(&self, key: &str) {
+        self.tmux.keys(&["space", "G", key]);
+        self.leave_menu();
+    }
+
+    /// Escape, once the debug menu shows, and wait for it to go (an Escape sent right
+    /// before another key would reach Helix as Alt+key).
+    fn leave_menu(&self) {
+        self.tmux.wait_for_text("Debug (experimental)", SHOWS);
+        self.escape_until_gone("Debug (experimental)");
+    }
+
+    fn escape_until_gone(&self, text: &str) {
+        self.tmux.keys(&["Escape"]);
+        self.tmux.wait_for(&format!("{text:?} to go"), SHOWS, |s| !s.contains(text));
+    }
+
+    /// Answers the prompt that shows `prompt` (Enter alone takes the default).
+    fn answer(&self, prompt: &str, text: &str) {
+        self.tmux.wait_for_text(prompt.trim_end(), SHOWS);
+        if !text.is_empty() {
+            self.tmux.type_text(text);
+        }
+        self.tmux.keys(&["Enter"]);
+    }
+
+    /// Waits for the stop marker on `line` (the status saying why is cleared by the next
+    /// key, so it is not waited for).
+    fn wait_stop(&self, line: u32) -> String {
+        self.tmux.wait_for_text(&format!("▶{line:>4} "), SHOWS)
+    }
+
+    /// `:debug-eval "EXPR"`; the status line shows the result.
+    fn eval(&self, expression: &str) -> String {
+        self.command(&format!("debug-eval \"{expression}\""));
+        let before = self.status();
+        let line = self.tmux.wait_for(&format!("the value of {expression}"), SHOWS, |s| {
+            let last = s.lines().last().unwrap_or_default().trim();
+            !last.is_empty() && !last.starts_with(':') && last != before && !last.contains("stopped because")
+        });
+        line.lines().last().unwrap_or_default().trim().to_string()
+    }
+
+    /// Goes to `line` and toggles a breakpoint there.
+    fn breakpoint(&self, line: u32) {
+        self.command(&line.to_string());
+        self.debug_key("b");
+        self.tmux.wait_for_text(&format!("◯{line:>4} "), SHOWS);
+    }
+
+    /// `space G l`, the TCP template, its five prompts.
+    fn attach_from_the_picker(&self, port: u16, secret: &str, remote_root: &Path) {
+        self.tmux.keys(&["space", "G", "l"]);
+        self.tmux.wait_for_text("attach over TCP", SHOWS);
+        self.tmux.type_text("over TCP");
+        // The picker filters in the background: wait for the one match.
+        self.tmux.wait_for_text(" 1/3 ", SHOWS);
+        self.tmux.keys(&["Enter"]);
+        self.answer("host [127.0.0.1]: ", "");
+        self.answer("port [5678]: ", &port.to_string());
+        self.answer("secret: ", secret);
+        self.answer("local root [.]: ", "");
+        self.answer("remote root [/srv/app]: ", &remote_root.display().to_string());
+        self.leave_menu();
+    }
+
+    /// Waits until Helix has no adapter process any more (the session is over for good).
+    fn wait_adapter_gone(&self) {
+        let pid = self.tmux.pane_pid();
+        let deadline = std::time::Instant::now() + SHOWS;
+        while !support::editors::descendants_named(pid, "ptvsd-dap").is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the adapter is still running:\n{}", self.tmux.screen());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Helix {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Ok(log) = std::fs::read_to_string(self.cache.join("helix/helix.log")) {
+                let tail: Vec<&str> = log.lines().filter(|l| !l.contains("Unhandled event")).collect();
+                eprintln!("--- helix.log (last lines):\n{}", tail[tail.len().saturating_sub(30)..].join("\n"));
+            }
+        }
+    }
+}
+
+#[test]
+fn helix_debugs_from_the_template_picker_with_path_mappings() {
+    let roots = TwoRoots::new();
+    let Some(helix) = Helix::start(&roots) else { return };
+    let app = start_app(&roots);
+    let line = compute_line(&roots.local, "compute-total");
+    helix.breakpoint(line);
+    helix.attach_from_the_picker(app.port(), app.secret(), &roots.remote);
+    helix.wait_stop(line);
+
+    // Variables.
+    helix.tmux.keys(&["space", "G", "v"]);
+    let screen = helix.tmux.wait_for_text("▸ Locals", SHOWS);
+    let _ = std::fs::write(artifacts_dir("helix").join("variables.txt"), &screen);
+    let n: i64 = screen
+        .lines()
+        .find_map(|l| l.split_once(" n: int = ").map(|(_, v)| v.split_whitespace().next().unwrap_or_default().parse().unwrap_or(-1)))
+        .unwrap_or_else(|| panic!("no n in the variables:\n{screen}"));
+    assert!(screen.contains(&format!("info: dict = {{'label': 'item-{n}'")), "{screen}");
+    assert!(screen.contains(&format!("pt: Point = Point({n}, {})", n + 1)), "{screen}");
+    helix.escape_until_gone("▸ Locals");
+    helix.leave_menu();
+
+    assert_eq!(helix.eval("info['label']"), format!("'item-{n}'"));
+    helix.debug_key("n");
+    helix.wait_stop(compute_line(&roots.local, "compute-step"));
+    assert_eq!(helix.eval("total"), (n * 10).to_string());
+    assert_eq!(helix.eval("n"), n.to_string());
+    helix.debug_key("c");
+    helix.wait_stop(line);
+    assert_eq!(helix.eval("n"), (n + 1).to_string());
+}
+
+#[test]
+fn helix_ending_the_session_leaves_the_app_running_and_a_second_attach_works() {
+    // Needs `terminate` to detach in an attach session (the rebuilt session core): Helix's
+    // "end session" sends `terminate`, never `disconnect`.
+    let roots = TwoRoots::new();
+    let Some(helix) = Helix::start(&roots) else { return };
+    let mut app = start_app(&roots);
+    let line = compute_line(&roots.local, "compute-total");
+    helix.breakpoint(line);
+    helix.attach_from_the_picker(app.port(), app.secret(), &roots.remote);
+    helix.wait_stop(line);
+    helix.debug_key("t");
+    helix.tmux.wait_for_text("Terminated debugging session", SHOWS);
+    helix.wait_adapter_gone();
+    assert_app_runs(&mut app);
+
+    // Attach again, this time with :debug-start and the template's arguments.
+    let remote = roots.remote.display().to_string();
+    helix.command(&format!("debug-start 'attach over TCP' 127.0.0.1 {} {} . {remote}", app.port(), app.secret()));
+    helix.wait_stop(line);
+    helix.debug_key("t");
+    helix.tmux.wait_for_text("Terminated debugging session", SHOWS);
+    helix.wait_adapter_gone();
+    assert_app_runs(&mut app);
+}
+
+#[test]
+fn helix_shows_the_adapters_sentence_for_a_wrong_secret_last() {
+    let roots = TwoRoots::new();
+    let Some(helix) = Helix::start(&roots) else { return };
+    let mut app = start_app(&roots);
+    let remote = roots.remote.display().to_string();
+    helix.command(&format!("debug-start 'attach over TCP' 127.0.0.1 {} wrong . {remote}", app.port()));
+    let sentence = "the debuggee rejected the secret: check the secret in the URL";
+    helix.tmux.wait_for_text(sentence, SHOWS);
+    // Nothing can come after the adapter has gone: the sentence is what stays.
+    helix.wait_adapter_gone();
+    let screen = helix.tmux.screen();
+    let _ = std::fs::write(artifacts_dir("helix-wrong-secret").join("screen.txt"), &screen);
+    let status = helix.status();
+    assert!(status.starts_with("Debug (important): ") && status.contains(sentence), "the status line says: {status}");
+    assert_app_runs(&mut app);
+}

@@ -144,13 +144,12 @@ impl Tmux {
         let socket = format!("ptvsd-dap-{}-{}", std::process::id(), super::peers::random_secret());
         let mut cmd = Command::new(tmux);
         cmd.args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-x", &size.0.to_string(), "-y", &size.1.to_string()]);
-        cmd.arg("-c").arg(cwd);
+        cmd.arg("-c").arg(cwd).arg(command);
+        // The server is new (its own socket), so it and its program inherit this
+        // environment (`new-session -e` does not override PATH for the first command).
         for (key, value) in env {
-            let mut pair = std::ffi::OsString::from(format!("{key}="));
-            pair.push(value);
-            cmd.arg("-e").arg(pair);
+            cmd.env(key, value);
         }
-        cmd.arg(command);
         let status = cmd.status().unwrap_or_else(|e| panic!("tmux: {e}"));
         assert!(status.success(), "tmux new-session failed: {status}");
         Tmux { tmux: tmux.to_path_buf(), socket }
@@ -194,6 +193,11 @@ impl Tmux {
         }
     }
 
+    /// The pid of the program in the pane.
+    pub fn pane_pid(&self) -> u32 {
+        self.run(&["display-message", "-p", "-t", "0", "#{pane_pid}"]).trim().parse().unwrap_or(0)
+    }
+
     /// Waits for `needle` on the screen.
     pub fn wait_for_text(&self, needle: &str, timeout: Duration) -> String {
         self.wait_for(&format!("{needle:?}"), timeout, |s| s.contains(needle))
@@ -207,4 +211,35 @@ impl Drop for Tmux {
         }
         self.run(&["kill-server"]);
     }
+}
+
+/// The pids of the processes below `pid` (children, grandchildren, …) whose command name
+/// is `name`, from /proc.
+pub fn descendants_named(pid: u32, name: &str) -> Vec<u32> {
+    let mut parents = std::collections::HashMap::new();
+    let mut names = std::collections::HashMap::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else { continue };
+        // pid (comm) state ppid …; comm may hold spaces and parentheses.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else { continue };
+        let ppid = stat[close + 1..].split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()).unwrap_or(0);
+        parents.insert(child, ppid);
+        names.insert(child, stat[open + 1..close].to_string());
+    }
+    let below = |mut p: u32| {
+        while let Some(&parent) = parents.get(&p) {
+            if parent == pid {
+                return true;
+            }
+            if parent <= 1 {
+                return false;
+            }
+            p = parent;
+        }
+        false
+    };
+    // comm is cut to 15 bytes.
+    let short: String = name.chars().take(15).collect();
+    names.iter().filter(|(p, n)| **n == short && below(**p)).map(|(p, _)| *p).collect()
 }
