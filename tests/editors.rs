@@ -393,3 +393,151 @@ fn helix_shows_the_adapters_sentence_for_a_wrong_secret_last() {
     assert!(status.starts_with("Debug (important): ") && status.contains(sentence), "the status line says: {status}");
     assert_app_runs(&mut app);
 }
+
+// ---- VS Code -----------------------------------------------------------------------
+
+/// code-server with the extension packaged by `scripts/package-vsix.sh` installed, on a
+/// free port, opening `roots.local` as its workspace; stopped on drop.
+struct CodeServer {
+    _server: support::process::LoggedChild,
+    url: String,
+}
+
+impl CodeServer {
+    fn start(code_server: &Path, roots: &TwoRoots, launch: Value) -> CodeServer {
+        let data = roots.dir.path().join("code-server");
+        let (user_data, extensions, config) = (data.join("user-data"), data.join("extensions"), data.join("config.yaml"));
+        std::fs::create_dir_all(user_data.join("Machine")).unwrap_or_default();
+        std::fs::write(&config, "auth: none\n").unwrap_or_default();
+        // The adapter's path is a machine setting: code-server reads it from Machine/.
+        let machine = json!({ "ptvsdDap.adapterPath": env!("CARGO_BIN_EXE_ptvsd-dap") });
+        std::fs::write(user_data.join("Machine/settings.json"), machine.to_string()).unwrap_or_default();
+        std::fs::create_dir_all(user_data.join("User")).unwrap_or_default();
+        std::fs::write(user_data.join("User/settings.json"), json!({ "workbench.startupEditor": "none" }).to_string()).unwrap_or_default();
+        std::fs::create_dir_all(roots.local.join(".vscode")).unwrap_or_default();
+        std::fs::write(roots.local.join(".vscode/launch.json"), serde_json::to_string_pretty(&json!({ "version": "0.2.0", "configurations": [launch] })).unwrap_or_default()).unwrap_or_default();
+
+        let vsix = roots.dir.path().join("ptvsd-dap.vsix");
+        let packaged = Command::new("bash").arg(support::repo_root().join("scripts/package-vsix.sh")).arg(&vsix).output().unwrap_or_else(|e| panic!("package-vsix.sh: {e}"));
+        assert!(packaged.status.success() && vsix.is_file(), "scripts/package-vsix.sh failed:\n{}", String::from_utf8_lossy(&packaged.stderr));
+
+        let base = |cmd: &mut Command| {
+            cmd.arg(code_server).arg("--config").arg(&config).arg("--user-data-dir").arg(&user_data).arg("--extensions-dir").arg(&extensions);
+        };
+        let mut install = Command::new("node");
+        base(&mut install);
+        let installed = install.arg("--install-extension").arg(&vsix).output().unwrap_or_else(|e| panic!("code-server: {e}"));
+        assert!(installed.status.success(), "code-server --install-extension failed:\n{}{}", String::from_utf8_lossy(&installed.stdout), String::from_utf8_lossy(&installed.stderr));
+
+        let port = support::free_port();
+        let mut cmd = Command::new("node");
+        base(&mut cmd);
+        cmd.args(["--auth", "none", "--bind-addr", &format!("127.0.0.1:{port}")])
+            .args(["--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override"])
+            .arg(&roots.local)
+            .env("PATH", path_with_adapter());
+        let mut server = support::process::LoggedChild::spawn("code-server", cmd, true);
+        support::net::wait_until_listening(port, Duration::from_secs(60), false, || match server.exited() {
+            Some(status) => Err(format!("exited with {status}")),
+            None => Ok(()),
+        })
+        .unwrap_or_else(|e| panic!("code-server did not start: {e}\n{}", server.output()));
+        let url = format!("http://127.0.0.1:{port}/?folder={}", roots.local.display());
+        CodeServer { _server: server, url }
+    }
+}
+
+/// The extension's snippet `label` from editors/vscode/package.json, as VS Code inserts it
+/// with the placeholders `${N:…}` filled in by `fill[N-1]`.
+fn vscode_snippet(label: &str, fill: &[&str]) -> Value {
+    let package: Value = serde_json::from_str(&std::fs::read_to_string(support::repo_root().join("editors/vscode/package.json")).unwrap_or_default()).unwrap_or_default();
+    let snippets = package["contributes"]["debuggers"][0]["configurationSnippets"].as_array().cloned().unwrap_or_default();
+    let body = snippets.into_iter().find(|s| s["label"] == label).map(|s| s["body"].clone()).unwrap_or_else(|| panic!("no snippet {label}"));
+    fn expand(value: &Value, fill: &[&str]) -> Value {
+        match value {
+            Value::String(text) => {
+                // Snippet syntax first (placeholders, `\$`), then `^"…"`: a JSON string
+                // literal inserted as is.
+                let mut text = text.clone();
+                for (i, value) in fill.iter().enumerate() {
+                    let start = format!("${{{}:", i + 1);
+                    while let Some(at) = text.find(&start) {
+                        let end = text[at..].find('}').map(|e| at + e).unwrap_or(text.len() - 1);
+                        text.replace_range(at..=end, value);
+                    }
+                }
+                let text = text.replace("\\$", "$");
+                match text.strip_prefix('^') {
+                    Some(literal) => Value::String(serde_json::from_str::<String>(literal).unwrap_or_else(|e| panic!("{literal}: {e}"))),
+                    None => Value::String(text),
+                }
+            }
+            Value::Array(items) => Value::Array(items.iter().map(|v| expand(v, fill)).collect()),
+            Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), expand(v, fill))).collect()),
+            other => other.clone(),
+        }
+    }
+    expand(&body, fill)
+}
+
+fn vscode_flow(kind: &str) {
+    let editors = Editors::load();
+    let Some([chromium, playwright, code_server]) = Editors::require("code-server in Chromium", [&editors.chromium, &editors.playwright_core, &editors.code_server]) else { return };
+    let roots = TwoRoots::new();
+    let mut app = start_app(&roots);
+    let remote = roots.remote.display().to_string();
+    let certs;
+    let _relay;
+    let launch = if kind == "tcp" {
+        vscode_snippet("ptvsd-dap: Attach over TCP", &["127.0.0.1", &app.port().to_string(), &remote])
+    } else {
+        certs = support::TestCerts::generate(&roots.dir.path().join("certs"));
+        let relay = Relay::builtin(app.port(), Some(&certs));
+        // The user points the Linux snippet at the site, its root and its CA.
+        let mut launch = vscode_snippet("ptvsd-dap: Attach to Azure App Service (Linux)", &["mysite"]);
+        let url = launch["url"].as_str().unwrap_or_default().replace("mysite.azurewebsites.net", &format!("localhost:{}", relay.port()));
+        launch["url"] = json!(url);
+        launch["pathMappings"][0]["remoteRoot"] = json!(remote);
+        launch["caFile"] = json!(certs.ca_pem);
+        _relay = relay;
+        launch
+    };
+    let server = CodeServer::start(&code_server, &roots, launch);
+    let out = artifacts_dir(&format!("vscode-{kind}"));
+    let params_file = roots.dir.path().join("vscode-params.json");
+    let line = compute_line(&roots.local, "compute-total");
+    let params = json!({
+        "scenario": "flow", "url": server.url, "playwright": playwright, "chromium": chromium, "out": out,
+        "file": "app/lib.py", "line": line, "step_line": compute_line(&roots.local, "compute-step"),
+        "secret": app.secret(), "watch": "info['label']",
+    });
+    std::fs::write(&params_file, params.to_string()).unwrap_or_default();
+    let driver = Command::new("node").arg(editor_driver("vscode.mjs")).env("PTVSD_E2E_PARAMS", &params_file).output().unwrap_or_else(|e| panic!("node: {e}"));
+    let transcript = std::fs::read_to_string(out.join("transcript.json")).unwrap_or_default();
+    let t: Value = serde_json::from_str(&transcript).unwrap_or_else(|e| panic!("no transcript ({e}); driver stderr:\n{}", String::from_utf8_lossy(&driver.stderr)));
+    eprintln!("--- vscode {kind}: {t:#}\n{}", String::from_utf8_lossy(&driver.stderr));
+    assert_eq!(t["ok"], true, "the flow failed (screenshots in {}): {}", out.display(), t["failure"]);
+
+    let variables = t["variables"].as_str().unwrap_or_default();
+    let n: i64 = variables.lines().find_map(|l| l.trim().strip_prefix("n = ").and_then(|v| v.trim().parse().ok())).unwrap_or(-1);
+    assert!(variables.contains("data = ") && variables.contains("info = ") && variables.contains(&format!("pt = Point({n}, {})", n + 1)), "VARIABLES:\n{variables}");
+    let call_stack = t["call_stack"].as_str().unwrap_or_default();
+    assert!(call_stack.contains("compute") && call_stack.contains("lib.py") && call_stack.contains("main") && call_stack.contains("target.py"), "CALL STACK:\n{call_stack}");
+    let watch = t["watch"].as_str().unwrap_or_default();
+    assert!(n >= 0 && watch.contains(&format!("'item-{n}'")), "n = {n}; WATCH:\n{watch}\nVARIABLES:\n{variables}");
+    let watch = t["watch_after_continue"].as_str().unwrap_or_default();
+    assert!(watch.contains(&format!("'item-{}'", n + 1)), "WATCH after continue:\n{watch}");
+    assert!(out.join("stopped.png").is_file());
+    // Stop (Shift+F5) in an attach session detaches: the app runs on.
+    assert_app_runs(&mut app);
+}
+
+#[test]
+fn vscode_debugs_over_tcp_with_the_packaged_extension() {
+    vscode_flow("tcp");
+}
+
+#[test]
+fn vscode_debugs_over_wss_through_the_relay() {
+    vscode_flow("wss");
+}
