@@ -480,9 +480,34 @@ fn vscode_snippet(label: &str, fill: &[&str]) -> Value {
     expand(&body, fill)
 }
 
-fn vscode_flow(kind: &str) {
+/// Starts code-server for `launch` and runs the JavaScript driver with `params`; returns
+/// its transcript and the artefacts folder.
+fn run_vscode(roots: &TwoRoots, launch: Value, mut params: Value, label: &str) -> (Value, PathBuf) {
     let editors = Editors::load();
-    let Some([chromium, playwright, code_server]) = Editors::require("code-server in Chromium", [&editors.chromium, &editors.playwright_core, &editors.code_server]) else { return };
+    let (Some(chromium), Some(playwright), Some(code_server)) = (&editors.chromium, &editors.playwright_core, &editors.code_server) else { unreachable!("checked by the caller") };
+    let server = CodeServer::start(code_server, roots, launch);
+    let out = artifacts_dir(&format!("vscode-{label}"));
+    for (key, value) in [("url", json!(server.url)), ("playwright", json!(playwright)), ("chromium", json!(chromium)), ("out", json!(out))] {
+        params[key] = value;
+    }
+    let params_file = roots.dir.path().join("vscode-params.json");
+    std::fs::write(&params_file, params.to_string()).unwrap_or_default();
+    let driver = Command::new("node").arg(editor_driver("vscode.mjs")).env("PTVSD_E2E_PARAMS", &params_file).output().unwrap_or_else(|e| panic!("node: {e}"));
+    let transcript = std::fs::read_to_string(out.join("transcript.json")).unwrap_or_default();
+    let t: Value = serde_json::from_str(&transcript).unwrap_or_else(|e| panic!("no transcript ({e}); driver stderr:\n{}", String::from_utf8_lossy(&driver.stderr)));
+    eprintln!("--- vscode {label}: {t:#}\n{}", String::from_utf8_lossy(&driver.stderr));
+    (t, out)
+}
+
+fn vscode_editors() -> bool {
+    let editors = Editors::load();
+    Editors::require("code-server in Chromium", [&editors.chromium, &editors.playwright_core, &editors.code_server]).is_some()
+}
+
+fn vscode_flow(kind: &str) {
+    if !vscode_editors() {
+        return;
+    }
     let roots = TwoRoots::new();
     let mut app = start_app(&roots);
     let remote = roots.remote.display().to_string();
@@ -502,20 +527,12 @@ fn vscode_flow(kind: &str) {
         _relay = relay;
         launch
     };
-    let server = CodeServer::start(&code_server, &roots, launch);
-    let out = artifacts_dir(&format!("vscode-{kind}"));
-    let params_file = roots.dir.path().join("vscode-params.json");
     let line = compute_line(&roots.local, "compute-total");
     let params = json!({
-        "scenario": "flow", "url": server.url, "playwright": playwright, "chromium": chromium, "out": out,
-        "file": "app/lib.py", "line": line, "step_line": compute_line(&roots.local, "compute-step"),
+        "scenario": "flow", "file": "app/lib.py", "line": line, "step_line": compute_line(&roots.local, "compute-step"),
         "secret": app.secret(), "watch": "info['label']",
     });
-    std::fs::write(&params_file, params.to_string()).unwrap_or_default();
-    let driver = Command::new("node").arg(editor_driver("vscode.mjs")).env("PTVSD_E2E_PARAMS", &params_file).output().unwrap_or_else(|e| panic!("node: {e}"));
-    let transcript = std::fs::read_to_string(out.join("transcript.json")).unwrap_or_default();
-    let t: Value = serde_json::from_str(&transcript).unwrap_or_else(|e| panic!("no transcript ({e}); driver stderr:\n{}", String::from_utf8_lossy(&driver.stderr)));
-    eprintln!("--- vscode {kind}: {t:#}\n{}", String::from_utf8_lossy(&driver.stderr));
+    let (t, out) = run_vscode(&roots, launch, params, kind);
     assert_eq!(t["ok"], true, "the flow failed (screenshots in {}): {}", out.display(), t["failure"]);
 
     let variables = t["variables"].as_str().unwrap_or_default();
@@ -540,4 +557,20 @@ fn vscode_debugs_over_tcp_with_the_packaged_extension() {
 #[test]
 fn vscode_debugs_over_wss_through_the_relay() {
     vscode_flow("wss");
+}
+
+#[test]
+fn vscode_shows_the_adapters_sentence_for_a_wrong_secret() {
+    if !vscode_editors() {
+        return;
+    }
+    let roots = TwoRoots::new();
+    let mut app = start_app(&roots);
+    let launch = vscode_snippet("ptvsd-dap: Attach over TCP", &["127.0.0.1", &app.port().to_string(), &roots.remote.display().to_string()]);
+    let params = json!({ "scenario": "fail", "file": "app/lib.py", "line": 1, "secret": "wrong" });
+    let (t, out) = run_vscode(&roots, launch, params, "wrong-secret");
+    assert_eq!(t["ok"], true, "the flow failed (screenshots in {}): {}", out.display(), t["failure"]);
+    let shown = t["error"].as_str().unwrap_or_default();
+    assert!(shown.contains("the debuggee rejected the secret: check the secret in the URL"), "VS Code shows: {shown}");
+    assert_app_runs(&mut app);
 }

@@ -85,18 +85,8 @@ async function openFileAt(file, line) {
   await page.locator('.quick-input-widget').waitFor({ state: 'hidden', timeout: SHOWS });
 }
 
-// F5 and the extension's secret prompt.
-async function startDebugging() {
-  await page.keyboard.press('F5');
-  const input = page.locator('.quick-input-widget input');
-  await input.waitFor({ state: 'visible', timeout: SHOWS });
-  note(`prompt: ${(await page.locator('.quick-input-widget').innerText()).replace(/\s+/g, ' ').trim()}`);
-  await page.keyboard.type(params.secret);
-  await page.keyboard.press('Enter');
-}
-
-async function flow() {
-  await openFileAt(params.file, params.line);
+// F9 on the cursor's line.
+async function setBreakpoint() {
   // F9 does nothing until the extension host has registered Python as a language with
   // breakpoints (the extension's package.json): press again while no breakpoint shows.
   const glyph = page.locator('.codicon-debug-breakpoint, .codicon-debug-breakpoint-unverified').first();
@@ -109,6 +99,21 @@ async function flow() {
       if (tries >= 20) throw error;
     }
   }
+}
+
+// F5 and the extension's secret prompt.
+async function startDebugging() {
+  await page.keyboard.press('F5');
+  const input = page.locator('.quick-input-widget input');
+  await input.waitFor({ state: 'visible', timeout: SHOWS });
+  note(`prompt: ${(await page.locator('.quick-input-widget').innerText()).replace(/\s+/g, ' ').trim()}`);
+  await page.keyboard.type(params.secret);
+  await page.keyboard.press('Enter');
+}
+
+async function flow() {
+  await openFileAt(params.file, params.line);
+  await setBreakpoint();
   note('breakpoint set');
   await startDebugging();
   await page.locator('.debug-top-stack-frame-line').first().waitFor({ timeout: SHOWS });
@@ -150,6 +155,8 @@ async function flow() {
 
 async function fail() {
   await openFileAt(params.file, params.line);
+  // (Also waits until the extension host is ready for F5.)
+  await setBreakpoint();
   await startDebugging();
   const toast = page.locator('.notifications-toasts .notification-toast, .monaco-dialog-box').first();
   await toast.waitFor({ timeout: SHOWS });
