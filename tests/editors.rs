@@ -572,5 +572,7 @@ fn vscode_shows_the_adapters_sentence_for_a_wrong_secret() {
     assert_eq!(t["ok"], true, "the flow failed (screenshots in {}): {}", out.display(), t["failure"]);
     let shown = t["error"].as_str().unwrap_or_default();
     assert!(shown.contains("the debuggee rejected the secret: check the secret in the URL"), "VS Code shows: {shown}");
+    let console = t["console"].as_str().unwrap_or_default();
+    assert!(console.contains("the debuggee rejected the secret"), "the DEBUG CONSOLE shows: {console}");
     assert_app_runs(&mut app);
 }

@@ -467,14 +467,16 @@ impl Session {
 
     /// `terminated`, once: for a launched program only after it has exited (so `exited`
     /// comes first).
-    pub(super) async fn announce_terminated(&mut self) {
+    /// Whether it was sent now.
+    pub(super) async fn announce_terminated(&mut self) -> bool {
         if let Some(launched) = self.launched.as_mut() {
             if !launched.exited || launched.terminated_sent {
-                return;
+                return false;
             }
             launched.terminated_sent = true;
         }
         self.event("terminated", None).await;
+        true
     }
 
     /// What `connection_lost` should say for a launched program: `None` when nothing was

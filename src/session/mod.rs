@@ -834,22 +834,27 @@ impl Session {
 
     /// How the session tells the editor that it is over and why: the one place for it.
     ///
-    /// The order is chosen so that the sentence is what the user sees last in every editor:
-    /// 1. the error response to the request that failed (`attach`), with the sentence as
-    ///    its `message` (VS Code shows it in a dialog, nvim-dap in a notification; Helix
-    ///    prints the raw response, which the next two steps then cover);
-    /// 2. `terminated` (Helix replaces its status line with "Terminated debugging session");
-    /// 3. the sentence as an `output` event (category `important`, or `console` for a plain
-    ///    end), which Helix shows in its status line and every debug console keeps.
+    /// The order is chosen so that the sentence is visible in every editor, and is what
+    /// an editor with a one-line status shows last:
+    /// 1. the sentence as an `output` event (category `important`, or `console` for a
+    ///    plain end): VS Code's DEBUG CONSOLE and nvim-dap's REPL keep it (both drop
+    ///    output that comes after `terminated`);
+    /// 2. the error response to the request that failed (`attach`), the sentence as its
+    ///    `message`: VS Code shows it in a dialog, nvim-dap in a notification, Helix
+    ///    prints the raw response;
+    /// 3. `terminated`: Helix replaces its status line with "Terminated debugging session";
+    /// 4. the sentence again as `output`, which Helix then shows on its status line.
     ///
-    /// In a `launch` session `terminated` waits for the program's exit (see
-    /// `announce_terminated`), so there the sentence comes first.
+    /// When `terminated` is not sent now (a `launch` session sends it after the program's
+    /// exit, see `announce_terminated`), the sentence is said once.
     async fn report_fatal(&mut self, request: Option<&Request>, said: Option<(&'static str, String)>) {
+        if let Some((category, text)) = said.as_ref() {
+            self.output(category, text).await;
+        }
         if let (Some(request), Some((_, text))) = (request, said.as_ref()) {
             self.respond_error(request, text.trim_end()).await;
         }
-        self.announce_terminated().await;
-        if let Some((category, text)) = said {
+        if let (true, Some((category, text))) = (self.announce_terminated().await, said) {
             self.output(category, &text).await;
         }
     }

@@ -162,6 +162,10 @@ async function fail() {
   await toast.waitFor({ timeout: SHOWS });
   out.error = (await toast.innerText()).replace(/\s+/g, ' ').trim();
   await shot('failed');
+  // The DEBUG CONSOLE keeps the sentence too (it comes after `terminated`).
+  const repl = page.locator('.repl .monaco-list-rows');
+  await page.waitForFunction(() => /rejected the secret/.test(document.querySelector('.repl .monaco-list-rows')?.textContent ?? ''), null, { timeout: SHOWS }).catch(() => {});
+  out.console = (await repl.innerText().catch(() => '')).trim();
 }
 
 try {
