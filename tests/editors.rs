@@ -264,8 +264,10 @@ impl Helix {
 
     /// `:debug-eval "EXPR"`; the status line shows the result.
     fn eval(&self, expression: &str) -> String {
-        self.command(&format!("debug-eval \"{expression}\""));
+        // The status before, to tell the new value from what was there (the same value
+        // twice in a row would not show a change: the flow avoids that).
         let before = self.status();
+        self.command(&format!("debug-eval \"{expression}\""));
         let line = self.tmux.wait_for(&format!("the value of {expression}"), SHOWS, |s| {
             let last = s.lines().last().unwrap_or_default().trim();
             !last.is_empty() && !last.starts_with(':') && last != before && !last.contains("stopped because")
@@ -344,11 +346,13 @@ fn helix_debugs_from_the_template_picker_with_path_mappings() {
     assert_eq!(helix.eval("info['label']"), format!("'item-{n}'"));
     helix.debug_key("n");
     helix.wait_stop(compute_line(&roots.local, "compute-step"));
-    assert_eq!(helix.eval("total"), (n * 10).to_string());
-    assert_eq!(helix.eval("n"), n.to_string());
+    // Labelled values, so that each differs from the status line before it (no `%`:
+    // Helix expands `%x` in command lines).
+    assert_eq!(helix.eval("'total=' + str(total)"), format!("'total={}'", n * 10));
+    assert_eq!(helix.eval("'n=' + str(n)"), format!("'n={n}'"));
     helix.debug_key("c");
     helix.wait_stop(line);
-    assert_eq!(helix.eval("n"), (n + 1).to_string());
+    assert_eq!(helix.eval("'n=' + str(n)"), format!("'n={}'", n + 1));
 }
 
 #[test]
