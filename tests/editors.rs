@@ -7,6 +7,8 @@
 //! The drivers for VS Code (JavaScript) and Neovim (Lua) are in `tests/editors/`; Helix is
 //! driven from here through tmux. Screenshots and transcripts: `target/editor-e2e/`.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod support;
 
 use std::net::TcpListener;
@@ -37,7 +39,11 @@ fn assert_app_runs(app: &mut PtvsdPeer) {
             return;
         }
         assert!(app.exited().is_none(), "the app exited:\n{}", app.output());
-        assert!(std::time::Instant::now() < deadline, "the app printed nothing more for 20 s: stopped?\n{}", app.output());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the app printed nothing more for 20 s: stopped?\n{}",
+            app.output()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -55,15 +61,28 @@ fn neovim_configuration(tcp_port: u16, ws_port: u16, remote_root: &Path) -> Stri
     let edited = text
         .replace("'@127.0.0.1:5678'", &format!("'@127.0.0.1:{tcp_port}'"))
         .replace("remoteRoot = '/srv/app'", &format!("remoteRoot = '{remote}'"))
-        .replace("'wss://' .. secret() .. '@mysite.azurewebsites.net/ptvsd'", &format!("'ws://' .. secret() .. '@127.0.0.1:{ws_port}/ptvsd'"))
+        .replace(
+            "'wss://' .. secret() .. '@mysite.azurewebsites.net/ptvsd'",
+            &format!("'ws://' .. secret() .. '@127.0.0.1:{ws_port}/ptvsd'"),
+        )
         .replace("remoteRoot = '/home/site/wwwroot'", &format!("remoteRoot = '{remote}'"));
-    assert!(edited.contains(&format!("127.0.0.1:{tcp_port}")) && edited.contains(&format!("127.0.0.1:{ws_port}/ptvsd")), "the FILL IN lines of ptvsd-dap.lua moved");
+    assert!(
+        edited.contains(&format!("127.0.0.1:{tcp_port}")) && edited.contains(&format!("127.0.0.1:{ws_port}/ptvsd")),
+        "the FILL IN lines of ptvsd-dap.lua moved"
+    );
     edited
 }
 
 /// Runs the Lua driver in a headless Neovim configured as editors/README.md says;
 /// returns its transcript.
-fn run_neovim(nvim: &Path, nvim_dap: &Path, roots: &TwoRoots, configuration: &str, params: Value, label: &str) -> Value {
+fn run_neovim(
+    nvim: &Path,
+    nvim_dap: &Path,
+    roots: &TwoRoots,
+    configuration: &str,
+    params: Value,
+    label: &str,
+) -> Value {
     let home = roots.dir.path().join(format!("nvim-{label}"));
     let lua_dir = home.join("config/nvim/lua");
     std::fs::create_dir_all(&lua_dir).unwrap_or_default();
@@ -92,8 +111,13 @@ fn run_neovim(nvim: &Path, nvim_dap: &Path, roots: &TwoRoots, configuration: &st
         .env("PTVSD_E2E_PARAMS", &params_file)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", nvim.display()));
-    let transcript = std::fs::read_to_string(&result)
-        .unwrap_or_else(|e| panic!("nvim wrote no transcript ({e}); exit {}; stderr:\n{}", output.status, String::from_utf8_lossy(&output.stderr)));
+    let transcript = std::fs::read_to_string(&result).unwrap_or_else(|e| {
+        panic!(
+            "nvim wrote no transcript ({e}); exit {}; stderr:\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
     let transcript: Value = serde_json::from_str(&transcript).unwrap_or_else(|e| panic!("{e}: {transcript}"));
     eprintln!("--- neovim {label}: {transcript:#}");
     transcript
@@ -101,7 +125,9 @@ fn run_neovim(nvim: &Path, nvim_dap: &Path, roots: &TwoRoots, configuration: &st
 
 fn neovim_flow(url_kind: &str) {
     let editors = Editors::load();
-    let Some([nvim, nvim_dap]) = Editors::require("Neovim with nvim-dap", [&editors.nvim, &editors.nvim_dap]) else { return };
+    let Some([nvim, nvim_dap]) = Editors::require("Neovim with nvim-dap", [&editors.nvim, &editors.nvim_dap]) else {
+        return;
+    };
     let roots = TwoRoots::new();
     let mut app = start_app(&roots);
     let relay = Relay::builtin(app.port(), None);
@@ -120,7 +146,8 @@ fn neovim_flow(url_kind: &str) {
     assert_eq!((stops[0]["reason"].as_str(), stops[0]["line"].as_u64()), (Some("breakpoint"), Some(line.into())));
     assert_eq!(stops[1]["line"].as_u64(), Some(compute_line(&roots.local, "compute-step").into()), "{t:#}");
     assert_eq!((stops[2]["reason"].as_str(), stops[2]["line"].as_u64()), (Some("breakpoint"), Some(line.into())));
-    let n: i64 = t["variables"]["n"].as_str().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("no n in VARIABLES: {t:#}"));
+    let n: i64 =
+        t["variables"]["n"].as_str().and_then(|v| v.parse().ok()).unwrap_or_else(|| panic!("no n in VARIABLES: {t:#}"));
     for name in ["data", "info", "pt"] {
         assert!(t["variables"][name].is_string(), "no {name} in VARIABLES: {t:#}");
     }
@@ -133,7 +160,11 @@ fn neovim_flow(url_kind: &str) {
     assert!(!notes.contains("didn't respond"), "{notes}");
     // Program output comes in whole lines: no event is just a line end.
     let outputs = t["outputs"].as_array().cloned().unwrap_or_default();
-    assert!(outputs.iter().any(|o| o["category"] == "stdout" && o["output"].as_str().is_some_and(|s| s.starts_with("result ") && s.ends_with('\n'))), "{t:#}");
+    assert!(
+        outputs.iter().any(|o| o["category"] == "stdout"
+            && o["output"].as_str().is_some_and(|s| s.starts_with("result ") && s.ends_with('\n'))),
+        "{t:#}"
+    );
     assert!(!outputs.iter().any(|o| o["output"] == "\n"), "an output event that is only a line end: {t:#}");
     // Disconnect left the app running.
     assert_app_runs(&mut app);
@@ -152,7 +183,9 @@ fn neovim_debugs_over_ws_through_the_relay_with_path_mappings() {
 #[test]
 fn neovim_shows_the_adapters_sentence_for_a_wrong_secret_and_a_silent_port() {
     let editors = Editors::load();
-    let Some([nvim, nvim_dap]) = Editors::require("Neovim with nvim-dap", [&editors.nvim, &editors.nvim_dap]) else { return };
+    let Some([nvim, nvim_dap]) = Editors::require("Neovim with nvim-dap", [&editors.nvim, &editors.nvim_dap]) else {
+        return;
+    };
     let roots = TwoRoots::new();
     let mut app = start_app(&roots);
     // A port that accepts connections and never speaks, for an attach that outlasts
@@ -169,7 +202,8 @@ fn neovim_shows_the_adapters_sentence_for_a_wrong_secret_and_a_silent_port() {
     assert!(!notes.contains("didn't respond"), "{notes}");
 
     // The user's file, with a shorter connectTimeout (still longer than 4 s).
-    let configuration = neovim_configuration(silent_port, 1, &roots.remote).replace("remoteRoot = ", "connectTimeout = 6,\n    remoteRoot = ");
+    let configuration = neovim_configuration(silent_port, 1, &roots.remote)
+        .replace("remoteRoot = ", "connectTimeout = 6,\n    remoteRoot = ");
     let params = json!({ "scenario": "fail", "config": "ptvsd: attach over TCP", "secret": "any" });
     let t = run_neovim(&nvim, &nvim_dap, &roots, &configuration, params, "silent-port");
     assert_eq!(t["error"], Value::Null, "{t:#}");
@@ -179,7 +213,6 @@ fn neovim_shows_the_adapters_sentence_for_a_wrong_secret_and_a_silent_port() {
     drop(silent);
     assert_app_runs(&mut app);
 }
-
 
 // ---- Helix -------------------------------------------------------------------------
 
@@ -197,11 +230,17 @@ const SHOWS: Duration = Duration::from_secs(30);
 impl Helix {
     fn start(roots: &TwoRoots) -> Option<Helix> {
         let editors = Editors::load();
-        let [tmux, hx, runtime] = Editors::require("Helix in tmux", [&editors.tmux, &editors.hx, &editors.helix_runtime])?;
-        let home = tempfile::Builder::new().prefix("ptvsd-dap-helix-").tempdir_in(roots.dir.path()).map(|d| d.keep()).unwrap_or_default();
+        let [tmux, hx, runtime] =
+            Editors::require("Helix in tmux", [&editors.tmux, &editors.hx, &editors.helix_runtime])?;
+        let home = tempfile::Builder::new()
+            .prefix("ptvsd-dap-helix-")
+            .tempdir_in(roots.dir.path())
+            .map(|d| d.keep())
+            .unwrap_or_default();
         let config = home.join("config");
         std::fs::create_dir_all(config.join("helix")).unwrap_or_default();
-        std::fs::copy(support::repo_root().join("editors/helix/languages.toml"), config.join("helix/languages.toml")).unwrap_or_default();
+        std::fs::copy(support::repo_root().join("editors/helix/languages.toml"), config.join("helix/languages.toml"))
+            .unwrap_or_default();
         let cache = home.join("cache");
         let path = path_with_adapter();
         let env: Vec<(&str, &std::ffi::OsStr)> = vec![
@@ -336,7 +375,10 @@ fn helix_debugs_from_the_template_picker_with_path_mappings() {
     let _ = std::fs::write(artifacts_dir("helix").join("variables.txt"), &screen);
     let n: i64 = screen
         .lines()
-        .find_map(|l| l.split_once(" n: int = ").map(|(_, v)| v.split_whitespace().next().unwrap_or_default().parse().unwrap_or(-1)))
+        .find_map(|l| {
+            l.split_once(" n: int = ")
+                .map(|(_, v)| v.split_whitespace().next().unwrap_or_default().parse().unwrap_or(-1))
+        })
         .unwrap_or_else(|| panic!("no n in the variables:\n{screen}"));
     assert!(screen.contains(&format!("info: dict = {{'label': 'item-{n}'")), "{screen}");
     assert!(screen.contains(&format!("pt: Point = Point({n}, {})", n + 1)), "{screen}");
@@ -410,34 +452,66 @@ struct CodeServer {
 impl CodeServer {
     fn start(code_server: &Path, roots: &TwoRoots, launch: Value) -> CodeServer {
         let data = roots.dir.path().join("code-server");
-        let (user_data, extensions, config) = (data.join("user-data"), data.join("extensions"), data.join("config.yaml"));
+        let (user_data, extensions, config) =
+            (data.join("user-data"), data.join("extensions"), data.join("config.yaml"));
         std::fs::create_dir_all(user_data.join("Machine")).unwrap_or_default();
         std::fs::write(&config, "auth: none\n").unwrap_or_default();
         // The adapter's path is a machine setting: code-server reads it from Machine/.
         let machine = json!({ "ptvsdDap.adapterPath": env!("CARGO_BIN_EXE_ptvsd-dap") });
         std::fs::write(user_data.join("Machine/settings.json"), machine.to_string()).unwrap_or_default();
         std::fs::create_dir_all(user_data.join("User")).unwrap_or_default();
-        std::fs::write(user_data.join("User/settings.json"), json!({ "workbench.startupEditor": "none" }).to_string()).unwrap_or_default();
+        std::fs::write(user_data.join("User/settings.json"), json!({ "workbench.startupEditor": "none" }).to_string())
+            .unwrap_or_default();
         std::fs::create_dir_all(roots.local.join(".vscode")).unwrap_or_default();
-        std::fs::write(roots.local.join(".vscode/launch.json"), serde_json::to_string_pretty(&json!({ "version": "0.2.0", "configurations": [launch] })).unwrap_or_default()).unwrap_or_default();
+        std::fs::write(
+            roots.local.join(".vscode/launch.json"),
+            serde_json::to_string_pretty(&json!({ "version": "0.2.0", "configurations": [launch] }))
+                .unwrap_or_default(),
+        )
+        .unwrap_or_default();
 
         let vsix = roots.dir.path().join("ptvsd-dap.vsix");
-        let packaged = Command::new("bash").arg(support::repo_root().join("scripts/package-vsix.sh")).arg(&vsix).output().unwrap_or_else(|e| panic!("package-vsix.sh: {e}"));
-        assert!(packaged.status.success() && vsix.is_file(), "scripts/package-vsix.sh failed:\n{}", String::from_utf8_lossy(&packaged.stderr));
+        let packaged = Command::new("bash")
+            .arg(support::repo_root().join("scripts/package-vsix.sh"))
+            .arg(&vsix)
+            .output()
+            .unwrap_or_else(|e| panic!("package-vsix.sh: {e}"));
+        assert!(
+            packaged.status.success() && vsix.is_file(),
+            "scripts/package-vsix.sh failed:\n{}",
+            String::from_utf8_lossy(&packaged.stderr)
+        );
 
         let base = |cmd: &mut Command| {
-            cmd.arg(code_server).arg("--config").arg(&config).arg("--user-data-dir").arg(&user_data).arg("--extensions-dir").arg(&extensions);
+            cmd.arg(code_server)
+                .arg("--config")
+                .arg(&config)
+                .arg("--user-data-dir")
+                .arg(&user_data)
+                .arg("--extensions-dir")
+                .arg(&extensions);
         };
         let mut install = Command::new("node");
         base(&mut install);
-        let installed = install.arg("--install-extension").arg(&vsix).output().unwrap_or_else(|e| panic!("code-server: {e}"));
-        assert!(installed.status.success(), "code-server --install-extension failed:\n{}{}", String::from_utf8_lossy(&installed.stdout), String::from_utf8_lossy(&installed.stderr));
+        let installed =
+            install.arg("--install-extension").arg(&vsix).output().unwrap_or_else(|e| panic!("code-server: {e}"));
+        assert!(
+            installed.status.success(),
+            "code-server --install-extension failed:\n{}{}",
+            String::from_utf8_lossy(&installed.stdout),
+            String::from_utf8_lossy(&installed.stderr)
+        );
 
         let port = support::free_port();
         let mut cmd = Command::new("node");
         base(&mut cmd);
         cmd.args(["--auth", "none", "--bind-addr", &format!("127.0.0.1:{port}")])
-            .args(["--disable-telemetry", "--disable-update-check", "--disable-workspace-trust", "--disable-getting-started-override"])
+            .args([
+                "--disable-telemetry",
+                "--disable-update-check",
+                "--disable-workspace-trust",
+                "--disable-getting-started-override",
+            ])
             .arg(&roots.local)
             .env("PATH", path_with_adapter());
         let mut server = support::process::LoggedChild::spawn("code-server", cmd, true);
@@ -454,9 +528,17 @@ impl CodeServer {
 /// The extension's snippet `label` from editors/vscode/package.json, as VS Code inserts it
 /// with the placeholders `${N:…}` filled in by `fill[N-1]`.
 fn vscode_snippet(label: &str, fill: &[&str]) -> Value {
-    let package: Value = serde_json::from_str(&std::fs::read_to_string(support::repo_root().join("editors/vscode/package.json")).unwrap_or_default()).unwrap_or_default();
-    let snippets = package["contributes"]["debuggers"][0]["configurationSnippets"].as_array().cloned().unwrap_or_default();
-    let body = snippets.into_iter().find(|s| s["label"] == label).map(|s| s["body"].clone()).unwrap_or_else(|| panic!("no snippet {label}"));
+    let package: Value = serde_json::from_str(
+        &std::fs::read_to_string(support::repo_root().join("editors/vscode/package.json")).unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    let snippets =
+        package["contributes"]["debuggers"][0]["configurationSnippets"].as_array().cloned().unwrap_or_default();
+    let body = snippets
+        .into_iter()
+        .find(|s| s["label"] == label)
+        .map(|s| s["body"].clone())
+        .unwrap_or_else(|| panic!("no snippet {label}"));
     fn expand(value: &Value, fill: &[&str]) -> Value {
         match value {
             Value::String(text) => {
@@ -472,7 +554,9 @@ fn vscode_snippet(label: &str, fill: &[&str]) -> Value {
                 }
                 let text = text.replace("\\$", "$");
                 match text.strip_prefix('^') {
-                    Some(literal) => Value::String(serde_json::from_str::<String>(literal).unwrap_or_else(|e| panic!("{literal}: {e}"))),
+                    Some(literal) => Value::String(
+                        serde_json::from_str::<String>(literal).unwrap_or_else(|e| panic!("{literal}: {e}")),
+                    ),
                     None => Value::String(text),
                 }
             }
@@ -488,24 +572,39 @@ fn vscode_snippet(label: &str, fill: &[&str]) -> Value {
 /// its transcript and the artefacts folder.
 fn run_vscode(roots: &TwoRoots, launch: Value, mut params: Value, label: &str) -> (Value, PathBuf) {
     let editors = Editors::load();
-    let (Some(chromium), Some(playwright), Some(code_server)) = (&editors.chromium, &editors.playwright_core, &editors.code_server) else { unreachable!("checked by the caller") };
+    let (Some(chromium), Some(playwright), Some(code_server)) =
+        (&editors.chromium, &editors.playwright_core, &editors.code_server)
+    else {
+        unreachable!("checked by the caller")
+    };
     let server = CodeServer::start(code_server, roots, launch);
     let out = artifacts_dir(&format!("vscode-{label}"));
-    for (key, value) in [("url", json!(server.url)), ("playwright", json!(playwright)), ("chromium", json!(chromium)), ("out", json!(out))] {
+    for (key, value) in [
+        ("url", json!(server.url)),
+        ("playwright", json!(playwright)),
+        ("chromium", json!(chromium)),
+        ("out", json!(out)),
+    ] {
         params[key] = value;
     }
     let params_file = roots.dir.path().join("vscode-params.json");
     std::fs::write(&params_file, params.to_string()).unwrap_or_default();
-    let driver = Command::new("node").arg(editor_driver("vscode.mjs")).env("PTVSD_E2E_PARAMS", &params_file).output().unwrap_or_else(|e| panic!("node: {e}"));
+    let driver = Command::new("node")
+        .arg(editor_driver("vscode.mjs"))
+        .env("PTVSD_E2E_PARAMS", &params_file)
+        .output()
+        .unwrap_or_else(|e| panic!("node: {e}"));
     let transcript = std::fs::read_to_string(out.join("transcript.json")).unwrap_or_default();
-    let t: Value = serde_json::from_str(&transcript).unwrap_or_else(|e| panic!("no transcript ({e}); driver stderr:\n{}", String::from_utf8_lossy(&driver.stderr)));
+    let t: Value = serde_json::from_str(&transcript)
+        .unwrap_or_else(|e| panic!("no transcript ({e}); driver stderr:\n{}", String::from_utf8_lossy(&driver.stderr)));
     eprintln!("--- vscode {label}: {t:#}\n{}", String::from_utf8_lossy(&driver.stderr));
     (t, out)
 }
 
 fn vscode_editors() -> bool {
     let editors = Editors::load();
-    Editors::require("code-server in Chromium", [&editors.chromium, &editors.playwright_core, &editors.code_server]).is_some()
+    Editors::require("code-server in Chromium", [&editors.chromium, &editors.playwright_core, &editors.code_server])
+        .is_some()
 }
 
 fn vscode_flow(kind: &str) {
@@ -524,7 +623,10 @@ fn vscode_flow(kind: &str) {
         let relay = Relay::builtin(app.port(), Some(&certs));
         // The user points the Linux snippet at the site, its root and its CA.
         let mut launch = vscode_snippet("ptvsd-dap: Attach to Azure App Service (Linux)", &["mysite"]);
-        let url = launch["url"].as_str().unwrap_or_default().replace("mysite.azurewebsites.net", &format!("localhost:{}", relay.port()));
+        let url = launch["url"]
+            .as_str()
+            .unwrap_or_default()
+            .replace("mysite.azurewebsites.net", &format!("localhost:{}", relay.port()));
         launch["url"] = json!(url);
         launch["pathMappings"][0]["remoteRoot"] = json!(remote);
         launch["caFile"] = json!(certs.ca_pem);
@@ -540,10 +642,22 @@ fn vscode_flow(kind: &str) {
     assert_eq!(t["ok"], true, "the flow failed (screenshots in {}): {}", out.display(), t["failure"]);
 
     let variables = t["variables"].as_str().unwrap_or_default();
-    let n: i64 = variables.lines().find_map(|l| l.trim().strip_prefix("n = ").and_then(|v| v.trim().parse().ok())).unwrap_or(-1);
-    assert!(variables.contains("data = ") && variables.contains("info = ") && variables.contains(&format!("pt = Point({n}, {})", n + 1)), "VARIABLES:\n{variables}");
+    let n: i64 =
+        variables.lines().find_map(|l| l.trim().strip_prefix("n = ").and_then(|v| v.trim().parse().ok())).unwrap_or(-1);
+    assert!(
+        variables.contains("data = ")
+            && variables.contains("info = ")
+            && variables.contains(&format!("pt = Point({n}, {})", n + 1)),
+        "VARIABLES:\n{variables}"
+    );
     let call_stack = t["call_stack"].as_str().unwrap_or_default();
-    assert!(call_stack.contains("compute") && call_stack.contains("lib.py") && call_stack.contains("main") && call_stack.contains("target.py"), "CALL STACK:\n{call_stack}");
+    assert!(
+        call_stack.contains("compute")
+            && call_stack.contains("lib.py")
+            && call_stack.contains("main")
+            && call_stack.contains("target.py"),
+        "CALL STACK:\n{call_stack}"
+    );
     let watch = t["watch"].as_str().unwrap_or_default();
     assert!(n >= 0 && watch.contains(&format!("'item-{n}'")), "n = {n}; WATCH:\n{watch}\nVARIABLES:\n{variables}");
     let watch = t["watch_after_continue"].as_str().unwrap_or_default();
@@ -570,7 +684,10 @@ fn vscode_shows_the_adapters_sentence_for_a_wrong_secret() {
     }
     let roots = TwoRoots::new();
     let mut app = start_app(&roots);
-    let launch = vscode_snippet("ptvsd-dap: Attach over TCP", &["127.0.0.1", &app.port().to_string(), &roots.remote.display().to_string()]);
+    let launch = vscode_snippet(
+        "ptvsd-dap: Attach over TCP",
+        &["127.0.0.1", &app.port().to_string(), &roots.remote.display().to_string()],
+    );
     let params = json!({ "scenario": "fail", "file": "app/lib.py", "line": 1, "secret": "wrong" });
     let (t, out) = run_vscode(&roots, launch, params, "wrong-secret");
     assert_eq!(t["ok"], true, "the flow failed (screenshots in {}): {}", out.display(), t["failure"]);

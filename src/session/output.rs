@@ -180,7 +180,14 @@ mod tests {
     fn nothing_is_lost_and_order_is_kept_for_any_split() {
         // Every way of cutting a mixed transcript into pieces gives back the same text,
         // per category and in order, with no event of one category holding another's.
-        let pieces = [("stdout", "one\ntw"), ("stdout", "o"), ("stderr", "E1\n"), ("stdout", "\nthree"), ("stderr", "E2"), ("stdout", "\n")];
+        let pieces = [
+            ("stdout", "one\ntw"),
+            ("stdout", "o"),
+            ("stderr", "E1\n"),
+            ("stdout", "\nthree"),
+            ("stderr", "E2"),
+            ("stdout", "\n"),
+        ];
         for cut in 0..(1 << pieces.len()) {
             let mut lines = OutputLines::default();
             let t = Instant::now();

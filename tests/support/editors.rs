@@ -119,7 +119,8 @@ pub struct TwoRoots {
 
 impl TwoRoots {
     pub fn new() -> TwoRoots {
-        let dir = tempfile::Builder::new().prefix("ptvsd-dap-editor-").tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+        let dir =
+            tempfile::Builder::new().prefix("ptvsd-dap-editor-").tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
         let local = dir.path().join("local");
         let remote = dir.path().join("remote");
         for root in [&local, &remote] {
@@ -143,7 +144,18 @@ impl Tmux {
     pub fn start(tmux: &Path, command: &str, cwd: &Path, env: &[(&str, &std::ffi::OsStr)], size: (u16, u16)) -> Tmux {
         let socket = format!("ptvsd-dap-{}-{}", std::process::id(), super::peers::random_secret());
         let mut cmd = Command::new(tmux);
-        cmd.args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-x", &size.0.to_string(), "-y", &size.1.to_string()]);
+        cmd.args([
+            "-L",
+            &socket,
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-x",
+            &size.0.to_string(),
+            "-y",
+            &size.1.to_string(),
+        ]);
         cmd.arg("-c").arg(cwd).arg(command);
         // The server is new (its own socket), so it and its program inherit this
         // environment (`new-session -e` does not override PATH for the first command).
@@ -156,7 +168,12 @@ impl Tmux {
     }
 
     fn run(&self, args: &[&str]) -> String {
-        let out = Command::new(&self.tmux).arg("-L").arg(&self.socket).args(args).output().unwrap_or_else(|e| panic!("tmux: {e}"));
+        let out = Command::new(&self.tmux)
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("tmux: {e}"));
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
