@@ -92,8 +92,8 @@ impl Peers {
             };
             let text = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("cannot read {}: {e}; {SETUP_HINT}", path.display()));
-            let peers: Peers =
-                serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad {}: {e}; {SETUP_HINT}", path.display()));
+            let peers: Peers = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("bad {}: {e}; {SETUP_HINT}", path.display()));
             assert_eq!(peers.schema, 1, "unknown peers.json schema; {SETUP_HINT}");
             for p in peers.peers.iter().chain(&peers.django_peers) {
                 assert!(
@@ -103,7 +103,11 @@ impl Peers {
                     p.python_path.display()
                 );
             }
-            assert!(peers.websockify.path.exists(), "{} is missing; {SETUP_HINT}", peers.websockify.path.display());
+            assert!(
+                peers.websockify.path.exists(),
+                "{} is missing; {SETUP_HINT}",
+                peers.websockify.path.display()
+            );
             peers
         })
     }
@@ -111,7 +115,9 @@ impl Peers {
     /// The peer for `python` (`"3.6"`, `"3.11"`, `"2.7"`) and `ptvsd` (`"3.2.1"`, …), if
     /// installed.
     pub fn find(&self, python: &str, ptvsd: &str) -> Option<&PeerInfo> {
-        self.peers.iter().find(|p| p.python == python && p.ptvsd == ptvsd)
+        self.peers
+            .iter()
+            .find(|p| p.python == python && p.ptvsd == ptvsd)
     }
 
     /// The peer for `python` and `ptvsd`; panics when it is not installed.
@@ -127,7 +133,10 @@ impl Peers {
     pub fn optional_peer(&self, python: &str, ptvsd: &str) -> Option<&PeerInfo> {
         let found = self.find(python, ptvsd);
         if found.is_none() {
-            assert!(!super::is_ci(), "CI=true but the Python {python} / ptvsd {ptvsd} peer is missing; {SETUP_HINT}");
+            assert!(
+                !super::is_ci(),
+                "CI=true but the Python {python} / ptvsd {ptvsd} peer is missing; {SETUP_HINT}"
+            );
             eprintln!("SKIPPED: no Python {python} / ptvsd {ptvsd} peer on this machine");
         }
         found
@@ -270,15 +279,26 @@ impl PtvsdPeer {
         for _attempt in 0..3 {
             let port = free_port();
             let cmd = command(info, &script, &options, &secret, port);
-            let label = format!("{} {}", info.name, script.file_name().unwrap_or_default().to_string_lossy());
+            let label = format!(
+                "{} {}",
+                info.name,
+                script.file_name().unwrap_or_default().to_string_lossy()
+            );
             let mut child = LoggedChild::spawn(&label, cmd, false);
-            let waited = wait_until_listening(port, options.startup_timeout, true, || match child.exited() {
+            let waited = wait_until_listening(port, options.startup_timeout, true, || match child
+                .exited()
+            {
                 Some(status) => Err(format!("exited with {status}")),
                 None => Ok(()),
             });
             match waited {
                 Ok(_) => {
-                    return PtvsdPeer { info: info.clone(), port, secret, child };
+                    return PtvsdPeer {
+                        info: info.clone(),
+                        port,
+                        secret,
+                        child,
+                    };
                 }
                 Err(e) => {
                     let out = child.output();
@@ -328,12 +348,27 @@ impl PtvsdPeer {
     }
 }
 
-fn command(info: &PeerInfo, script: &Path, options: &PeerOptions, secret: &str, port: u16) -> Command {
+fn command(
+    info: &PeerInfo,
+    script: &Path,
+    options: &PeerOptions,
+    secret: &str,
+    port: u16,
+) -> Command {
     let mut cmd = Command::new(&info.python_path);
     cmd.arg("-u");
     match options.launcher {
         Launcher::Cli => {
-            cmd.args(["-m", "ptvsd", "--secret", secret, "--interface", "127.0.0.1", "--port"]).arg(port.to_string());
+            cmd.args([
+                "-m",
+                "ptvsd",
+                "--secret",
+                secret,
+                "--interface",
+                "127.0.0.1",
+                "--port",
+            ])
+            .arg(port.to_string());
             if options.wait {
                 cmd.arg("--wait");
             }
@@ -355,8 +390,11 @@ fn command(info: &PeerInfo, script: &Path, options: &PeerOptions, secret: &str, 
                 .args(&options.args);
         }
     }
-    let cwd =
-        options.cwd.clone().or_else(|| script.parent().map(Path::to_path_buf)).expect("script has a parent directory");
+    let cwd = options
+        .cwd
+        .clone()
+        .or_else(|| script.parent().map(Path::to_path_buf))
+        .expect("script has a parent directory");
     cmd.current_dir(cwd)
         .env_remove("PYTHONPATH")
         .env_remove("PYTHONHOME")

@@ -19,14 +19,25 @@ impl LoggedChild {
     /// Spawns `cmd` with stdin closed and stdout+stderr appended to one log file in a
     /// fresh temporary directory.
     pub fn spawn(label: &str, mut cmd: Command, graceful: bool) -> LoggedChild {
-        let dir =
-            tempfile::Builder::new().prefix("ptvsd-dap-test-").tempdir().expect("create temp dir for a child's log");
+        let dir = tempfile::Builder::new()
+            .prefix("ptvsd-dap-test-")
+            .tempdir()
+            .expect("create temp dir for a child's log");
         let log = dir.path().join("output.log");
         let out = File::create(&log).expect("create log file");
         let err = out.try_clone().expect("clone log file handle");
         cmd.stdin(Stdio::null()).stdout(out).stderr(err);
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("{label}: cannot spawn {cmd:?}: {e}"));
-        LoggedChild { label: label.to_owned(), child, log, graceful, reaped: None, _dir: dir }
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("{label}: cannot spawn {cmd:?}: {e}"));
+        LoggedChild {
+            label: label.to_owned(),
+            child,
+            log,
+            graceful,
+            reaped: None,
+            _dir: dir,
+        }
     }
 
     pub fn pid(&self) -> u32 {
@@ -39,7 +50,9 @@ impl LoggedChild {
 
     /// Everything the process printed so far (stdout and stderr interleaved).
     pub fn output(&self) -> String {
-        std::fs::read(&self.log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
+        std::fs::read(&self.log)
+            .map(|b| String::from_utf8_lossy(&b).into_owned())
+            .unwrap_or_default()
     }
 
     /// `Some(status)` once the process has exited.
@@ -59,10 +72,16 @@ impl LoggedChild {
                 return out;
             }
             if let Some(status) = self.exited() {
-                panic!("{}: exited ({status}) without printing {needle:?}; output:\n{out}", self.label);
+                panic!(
+                    "{}: exited ({status}) without printing {needle:?}; output:\n{out}",
+                    self.label
+                );
             }
             if start.elapsed() > timeout {
-                panic!("{}: {needle:?} not printed within {timeout:?}; output:\n{out}", self.label);
+                panic!(
+                    "{}: {needle:?} not printed within {timeout:?}; output:\n{out}",
+                    self.label
+                );
             }
             std::thread::sleep(Duration::from_millis(25));
         }
