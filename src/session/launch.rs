@@ -466,8 +466,7 @@ impl Session {
     }
 
     /// `terminated`, once: for a launched program only after it has exited (so `exited`
-    /// comes first).
-    /// Whether it was sent now.
+    /// comes first). Returns whether it was sent now.
     pub(super) async fn announce_terminated(&mut self) -> bool {
         if let Some(launched) = self.launched.as_mut() {
             if !launched.exited || launched.terminated_sent {

@@ -10,14 +10,12 @@
 //!
 //! Order is kept: output of another category (stdout and stderr are never merged into
 //! one event) first sends the pending partial line of the previous one, and the session
-//! sends what is pending before any other event (see [`Session::program_output`]), so a
+//! sends what is pending before any other event (see `Session::program_output`), so a
 //! stop never overtakes the output printed before it. Nothing is lost: [`OutputLines::flush`]
 //! hands out whatever is left.
 //!
 //! Owns: the pending partial line and its category. Must not know: DAP messages, ptvsd,
 //! or clocks (the caller passes `now`).
-//!
-//! [`Session::program_output`]: super::Session
 
 use std::time::Duration;
 
