@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls this):
 #   1. scripts/setup-test-env.sh    real peers: ptvsd venvs, websockify, node packages
+#      scripts/setup-editors.sh     real editors: code-server + Chromium, Neovim + nvim-dap,
+#                                   Helix (cached outside the clone; tests/editors.rs)
 #   2. cargo clippy --all-targets -- -D warnings
 #   3. cargo test --all-targets     unit tests and the integration tests against the peers
 #   4. scripts/fuzz.sh              every fuzz target for FUZZ_SECONDS (default 60) each
@@ -24,6 +26,7 @@ step() {
 command -v cargo > /dev/null || { echo "test-all: cargo not found (PATH=$PATH)" >&2; exit 1; }
 
 step "setup test env" scripts/setup-test-env.sh
+step "setup editors" scripts/setup-editors.sh
 step "clippy" cargo clippy --locked --all-targets -- -D warnings
 step "tests" cargo test --locked --all-targets
 step "fuzz" scripts/fuzz.sh "${FUZZ_SECONDS:-60}"

@@ -502,7 +502,9 @@ fn neovim_configurations_are_accepted() {
     let helpers = BTreeMap::from([("secret", SECRET)]);
 
     let adapter = lua::assigned_table(&tokens, &["dap", ".", "adapters", "[", "'ptvsd-dap'", "]", "="], &helpers);
-    assert_eq!(adapter, json!({ "type": "executable", "command": "ptvsd-dap" }));
+    // initialize_timeout_sec: nvim-dap warns "didn't respond" when the attach answer takes
+    // longer; it must cover the connect timeout and a handshake step (15 s each).
+    assert_eq!(adapter, json!({ "type": "executable", "command": "ptvsd-dap", "options": { "initialize_timeout_sec": 35 } }));
 
     let configurations = lua::assigned_table(&tokens, &["local", "configurations", "="], &helpers);
     let variables = BTreeMap::from([("workspaceFolder", WORKSPACE), ("file", "/home/me/project/app.py")]);
@@ -806,6 +808,7 @@ fn helix_templates_are_accepted() {
                     (Some(default), _) => default.replace("SECRET", SECRET),
                     (None, "secret") => SECRET.to_string(),
                     (None, "program") => program.to_string_lossy().into_owned(),
+                    (None, url) if url.starts_with("ptvsd URL") => format!("wss://{SECRET}@mysite.azurewebsites.net/ptvsd"),
                     (None, other) => panic!("{origin}: no example answer for the prompt {other:?}"),
                 }
             })

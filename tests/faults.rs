@@ -258,9 +258,22 @@ impl Run {
         message
     }
 
-    /// Waits for `terminated` (within `within`).
+    /// Waits for `terminated` (within `within`) and the sentence that follows it: the
+    /// session's failure order is error response, `terminated`, then the sentence as
+    /// `output`, so that an editor which overwrites its status line on `terminated`
+    /// (Helix) still shows the sentence last.
     async fn terminated(&mut self, within: Duration) {
         self.client.wait_event_where("terminated", within, |_| true).await;
+        let at = |client: &DapClient, wanted: &Value| client.received.iter().rposition(|m| m == wanted);
+        let terminated = self.client.received.iter().rposition(|m| m["event"] == "terminated");
+        let sentence = loop {
+            let said = self.client.wait_event_where("output", Duration::from_secs(2), |e| e["body"]["category"] == "important" || e["body"]["category"] == "console").await;
+            if at(&self.client, &said) > terminated {
+                break said;
+            }
+        };
+        let last = self.client.received.iter().rev().find(|m| m["event"] == "output");
+        assert_eq!(last, Some(&sentence), "the sentence after `terminated` is not the last output:\n{}", self.told());
     }
 
     /// Disconnects, checks the adapter exits cleanly, did not panic, and that the whole
@@ -957,6 +970,8 @@ async fn the_relay_dropping_mid_session() {
         // The relay goes away (websockify stopped: SIGTERM, then SIGKILL).
         drop(relay);
         client.wait_event_where("terminated", Duration::from_secs(10), |_| true).await;
+        // The sentence follows `terminated` (see `Run::terminated`).
+        client.wait_event_where("output", Duration::from_secs(2), |e| e["body"]["category"] == "important").await;
         let told: String = client.received.iter().filter(|m| m["event"] == "output" && m["body"]["category"] != "stdout").filter_map(|m| m["body"]["output"].as_str()).collect();
         assert!(told.contains("the relay dropped it") || told.contains("relay dropped the connection") || told.contains("connection to the debuggee was lost"), "{version}: {told}");
         assert!(told.contains("Attach again"), "{version}: {told}");

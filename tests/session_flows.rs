@@ -250,3 +250,31 @@ async fn json_ptvsd_3_2_on_python_3_11_through_the_builtin_relay() {
 async fn binary_ptvsd_3_0_on_python_3_6_through_the_builtin_relay() {
     flow(Remote::start_via("3.6", "3.0.0", Relay::builtin)).await;
 }
+
+/// ptvsd forwards each `write()`: a `print` is its text, then `"\n"`. The session sends
+/// them as one `output` event per whole line (`session::output`), in both families.
+async fn program_output_in_whole_lines(python: &str, ptvsd: &str) {
+    let remote = Remote::start(python, ptvsd);
+    let mut client = DapClient::spawn(&[]).await;
+    client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
+    client.ok("attach", remote.attach_args()).await;
+    client.wait_event("initialized").await;
+    client.ok("configurationDone", Value::Null).await;
+    for _ in 0..10 {
+        let event = client.wait_event_where("output", Duration::from_secs(30), |e| e["body"]["category"] == "stdout").await;
+        let text = event["body"]["output"].as_str().unwrap_or_default().to_string();
+        let whole_lines = text.ends_with('\n') && text.lines().all(|l| l.starts_with("result "));
+        assert!(whole_lines, "{python}/{ptvsd}: an output event that is not whole lines: {text:?}");
+    }
+    client.ok("disconnect", json!({})).await;
+}
+
+#[tokio::test]
+async fn program_output_comes_in_whole_lines_binary_ptvsd_3_0() {
+    program_output_in_whole_lines("3.6", "3.0.0").await;
+}
+
+#[tokio::test]
+async fn program_output_comes_in_whole_lines_json_ptvsd_3_2() {
+    program_output_in_whole_lines("3.11", "3.2.1").await;
+}

@@ -17,6 +17,11 @@ local dap = require('dap')
 dap.adapters['ptvsd-dap'] = {
   type = 'executable',
   command = 'ptvsd-dap',
+  -- The attach answer can take as long as the adapter's connectTimeout (15 s) for the
+  -- connection plus 15 s for a handshake step of a silent or cold-starting debuggee; its
+  -- own sentence says why then. nvim-dap warns "Debug adapter didn't respond" after this
+  -- many seconds without an answer (4 by default): keep it above 2 × connectTimeout.
+  options = { initialize_timeout_sec = 35 },
 }
 
 -- Asks for the ptvsd secret each time, and percent-encodes it for a URL's user-info.

@@ -137,7 +137,7 @@ impl Session {
             Err(error) => {
                 let sentence = capitalise(&error.to_string());
                 match request {
-                    Some(request) => self.report_fatal(Some(&request), &sentence).await,
+                    Some(request) => self.report_fatal(Some(&request), "important", &sentence).await,
                     None => self.phase = Phase::Closed,
                 }
                 return;
@@ -274,12 +274,9 @@ impl Session {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
         match self.launch_lost_sentence(reason.as_deref()) {
-            None if reason.is_some() => self.report_fatal(None, &sentence).await,
-            None => {
-                self.output("console", &format!("{sentence}\n")).await;
-                self.announce_terminated().await;
-            }
-            Some(Some(text)) => self.report_fatal(None, text.trim_end()).await,
+            None if reason.is_some() => self.report_fatal(None, "important", &sentence).await,
+            None => self.report_fatal(None, "console", &sentence).await,
+            Some(Some(text)) => self.report_fatal(None, "important", text.trim_end()).await,
             Some(None) => self.announce_terminated().await,
         }
     }

@@ -365,7 +365,7 @@ impl Session {
                     let Phase::Attaching { request } = std::mem::replace(&mut self.phase, Phase::Ended) else { return };
                     let message = super::capitalise(&message);
                     self.stop_launched();
-                    self.report_fatal(Some(&request), &message).await;
+                    self.report_fatal(Some(&request), "important", &message).await;
                 }
             },
             LaunchInput::Exited { status, stopped } => self.on_program_exit(status, stopped).await,
@@ -464,15 +464,16 @@ impl Session {
     }
 
     /// `terminated`, once: for a launched program only after it has exited (so `exited`
-    /// comes first).
-    pub(super) async fn announce_terminated(&mut self) {
+    /// comes first). Returns whether it was sent now.
+    pub(super) async fn announce_terminated(&mut self) -> bool {
         if let Some(launched) = self.launched.as_mut() {
             if !launched.exited || launched.terminated_sent {
-                return;
+                return false;
             }
             launched.terminated_sent = true;
         }
         self.event("terminated", None).await;
+        true
     }
 
     /// What `connection_lost` should say for a launched program: `None` when nothing was

@@ -47,6 +47,7 @@ mod events;
 mod frame_requests;
 pub mod launch;
 mod lifecycle;
+pub mod output;
 pub mod repairs;
 mod requests;
 mod stepping;
@@ -288,6 +289,9 @@ pub struct Session {
     program_exited: bool,
     /// The program `launch` started, if any.
     launched: Option<launch::Launched>,
+    /// The program's output (ptvsd's redirected stdout/stderr, a launched program's pipes)
+    /// not yet sent as a whole line.
+    program_lines: output::OutputLines,
 }
 
 impl Session {
@@ -322,6 +326,7 @@ impl Session {
             attach_failure: None,
             program_exited: false,
             launched: None,
+            program_lines: output::OutputLines::default(),
         }
     }
 
@@ -348,6 +353,7 @@ impl Session {
             }
             self.pump().await;
         }
+        self.flush_program_output().await;
         self.close_remote().await;
         self.end_launched().await;
     }
@@ -398,12 +404,16 @@ impl Session {
             AttachBreak::Awaited { idle_notice } => idle_notice,
             _ => None,
         };
-        work.into_iter().chain(binds).chain(goto).chain(detach).chain(idle).min()
+        let partial_line = self.program_lines.deadline();
+        work.into_iter().chain(binds).chain(goto).chain(detach).chain(idle).chain(partial_line).min()
     }
 
     /// Answers everything whose deadline passed.
     async fn expire(&mut self) {
         let now = Instant::now();
+        if let Some(chunk) = self.program_lines.due(now) {
+            self.send_program_output(chunk).await;
+        }
         if let AttachBreak::Awaited { idle_notice: Some(at) } = self.attach_break {
             if at <= now {
                 self.attach_break = AttachBreak::Awaited { idle_notice: None };
@@ -472,7 +482,10 @@ impl Session {
         self.send_message(Message::Response(response)).await;
     }
 
+    /// Sends an event; the program's pending partial line goes first, so that nothing (a
+    /// stop, a message of ours, `terminated`) overtakes output printed before it.
     async fn event(&mut self, event: &str, body: Option<Value>) {
+        self.flush_program_output().await;
         self.send_message(Message::Event(DapEvent { seq: 0, event: event.to_string(), body })).await;
     }
 
@@ -482,19 +495,48 @@ impl Session {
     }
 
     /// The one path for the debuggee's program output (ptvsd's OUTP and the pipes of a
-    /// launched program) to the editor.
-    async fn program_output(&mut self, category: &str, text: &str) {
-        self.event("output", Some(json!({ "category": category, "output": text }))).await;
+    /// launched program) to the editor: `text` is a piece of one write, sent as whole
+    /// lines (see [`output::OutputLines`]).
+    async fn program_output(&mut self, category: &'static str, text: &str) {
+        for chunk in self.program_lines.push(category, text, Instant::now()) {
+            self.send_program_output(chunk).await;
+        }
     }
 
-    /// Reports a failure that ends the session: the sentence as an `important` output,
-    /// the failed request (if one is waiting) with the same sentence, then `terminated`.
-    async fn report_fatal(&mut self, request: Option<&Request>, sentence: &str) {
-        self.output("important", &format!("{sentence}\n")).await;
+    /// Sends the program's pending partial line now (before another event, at the end).
+    async fn flush_program_output(&mut self) {
+        if let Some(chunk) = self.program_lines.flush() {
+            self.send_program_output(chunk).await;
+        }
+    }
+
+    async fn send_program_output(&mut self, chunk: output::Chunk) {
+        let body = json!({ "category": chunk.category, "output": chunk.text });
+        self.send_message(Message::Event(DapEvent { seq: 0, event: "output".to_string(), body: Some(body) })).await;
+    }
+
+    /// Tells the editor that the session is over and why: the one place for it. The order
+    /// makes the sentence visible in every editor, and last in an editor with a one-line
+    /// status:
+    /// 1. the sentence as `output` (`category`: `important`, or `console` for a plain
+    ///    end): VS Code's DEBUG CONSOLE and nvim-dap's REPL keep it (both drop output that
+    ///    comes after `terminated`);
+    /// 2. the error response to the request that failed (if one waits), the sentence as
+    ///    its message: VS Code shows a dialog, nvim-dap a notification;
+    /// 3. `terminated`: Helix replaces its status line with "Terminated debugging session";
+    /// 4. the sentence again as `output`, which Helix then shows.
+    ///
+    /// When `terminated` is not sent now (a `launch` session sends it after the program's
+    /// exit, see `announce_terminated`), the sentence is said once.
+    async fn report_fatal(&mut self, request: Option<&Request>, category: &str, sentence: &str) {
+        let line = format!("{sentence}\n");
+        self.output(category, &line).await;
         if let Some(request) = request {
             self.respond_error(request, RequestError { message: sentence.to_string(), blame: Blame::Debuggee }).await;
         }
-        self.announce_terminated().await;
+        if self.announce_terminated().await {
+            self.output(category, &line).await;
+        }
     }
 
     // ---- waiters ---------------------------------------------------------------------

@@ -412,6 +412,8 @@ impl Session {
     /// Ends the detach: close, answer whatever still waits, and answer the editor.
     pub(super) async fn finish_detach(&mut self) {
         let Phase::Detaching(disconnect) = std::mem::replace(&mut self.phase, Phase::Ended) else { return };
+        // Output the program printed before the detach is said before the session ends.
+        self.flush_program_output().await;
         self.close_remote().await;
         for waiter in self.work.drain_all() {
             self.fail_waiter(waiter, "the session ended before the debuggee answered").await;

@@ -10,6 +10,8 @@
 //! * [`PtvsdPeer`] — a running debuggee (`python -u -m ptvsd --secret S --interface
 //!   127.0.0.1 --port P [--wait] script`), killed on drop.
 //! * [`Relay`] — websockify relaying ws/wss on a free port to a peer's TCP port.
+//! * [`Editors`], [`TwoRoots`], [`Tmux`] — the real editors of `tests/editors.rs` (installed by
+//!   `scripts/setup-editors.sh`) and what driving them needs.
 //! * [`TestCerts`] — a CA and a `localhost`/`127.0.0.1` leaf written as PEM files.
 //! * [`WsStream`] — a blocking WebSocket client as `Read + Write` (one binary message
 //!   per write), for tests that talk to a relay without the adapter.
@@ -26,6 +28,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod certs;
+pub mod editors;
 pub mod net;
 pub mod peers;
 pub mod process;
@@ -35,6 +38,7 @@ pub mod scripted;
 pub mod ws;
 
 pub use certs::TestCerts;
+pub use editors::{Editors, Tmux, TwoRoots};
 pub use net::{close_abortive, connect, free_port};
 pub use peers::{Family, Launcher, PeerInfo, PeerOptions, Peers, PtvsdPeer};
 pub use process::{cpu_ticks, cpu_ticks_over};
