@@ -110,7 +110,10 @@ pub(crate) async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Result<(u
     }
 }
 
-fn parse_head(buffer: &[u8]) -> Result<(u16, Vec<(String, String)>, usize), HttpFailure> {
+/// A parsed response head: status, headers (names lower-cased), and its length in bytes.
+type Head = (u16, Vec<(String, String)>, usize);
+
+fn parse_head(buffer: &[u8]) -> Result<Head, HttpFailure> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     match response.parse(buffer) {
