@@ -12,6 +12,8 @@
 #   .test-env/tinyproxy/usr/bin/tinyproxy             tinyproxy from Debian (tinyproxy-bin, unpacked
 #                                                     with dpkg-deb, no root needed): the HTTP CONNECT
 #                                                     proxy of tests/http_proxy.rs
+#   .test-env/wfastcgi/wfastcgi.py                    wfastcgi from PyPI (the FastCGI host of Windows
+#                                                     App Service), for tests/wfastcgi.rs
 #   tests/node/node_modules/                          npm ci of tests/node/package-lock.json
 #
 # Idempotent: each venv carries a stamp of what it was built from and is only rebuilt
@@ -28,7 +30,7 @@
 # Environment: CI=true (strict), SETUP_TEST_ENV_JOBS (parallel venv builds, default 2),
 # PTVSD_TEST_ENV_DIR (build somewhere else than .test-env), SETUP_TEST_ENV_ONLY=django
 # (build only the Django peers and print them; no peers.json, nothing else touched) or
-# SETUP_TEST_ENV_ONLY=tinyproxy (unpack only tinyproxy and print its path):
+# SETUP_TEST_ENV_ONLY=tools (only tinyproxy and wfastcgi, and print their paths):
 #
 #   PTVSD_TEST_ENV_DIR=/tmp/try SETUP_TEST_ENV_ONLY=django scripts/setup-test-env.sh
 set -euo pipefail
@@ -36,7 +38,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ENV_DIR="${PTVSD_TEST_ENV_DIR:-$ROOT/.test-env}"
 ONLY="${SETUP_TEST_ENV_ONLY:-}"
-case "$ONLY" in "" | django | tinyproxy) ;; *) echo "setup-test-env: SETUP_TEST_ENV_ONLY must be empty, django or tinyproxy" >&2; exit 2 ;; esac
+case "$ONLY" in "" | django | tools) ;; *) echo "setup-test-env: SETUP_TEST_ENV_ONLY must be empty, django or tools" >&2; exit 2 ;; esac
 LOG_DIR="$ENV_DIR/logs"
 NODE_DIR="$ROOT/tests/node"
 
@@ -93,7 +95,7 @@ install_tinyproxy() {
   "$TINYPROXY_BIN" -v >> "$LOG_DIR/tinyproxy.log" 2>&1
 }
 TINYPROXY_OK=false
-if [[ "$ONLY" == "" || "$ONLY" == tinyproxy ]]; then
+if [[ "$ONLY" == "" || "$ONLY" == tools ]]; then
   if install_tinyproxy; then
     TINYPROXY_OK=true
   elif ((STRICT)); then
@@ -103,9 +105,48 @@ if [[ "$ONLY" == "" || "$ONLY" == tinyproxy ]]; then
     say "warning: tinyproxy could not be installed: the HTTP proxy tests cannot run (see $LOG_DIR/tinyproxy.log)"
   fi
 fi
-if [[ "$ONLY" == tinyproxy ]]; then
+
+# --- wfastcgi (PyPI) --------------------------------------------------------------------
+
+# wfastcgi.py is one pure-Python file (the sdist's only module); the tests put its folder
+# on PYTHONPATH of a ptvsd peer. Fetched with the pip of any Python at hand.
+WFASTCGI_VERSION=3.0.0
+WFASTCGI_DIR="$ENV_DIR/wfastcgi"
+install_wfastcgi() {
+  [[ -f "$WFASTCGI_DIR/wfastcgi.py" && "$(cat "$WFASTCGI_DIR/$STAMP_NAME" 2> /dev/null)" == "$WFASTCGI_VERSION" ]] && return 0
+  local py tmp
+  py=$(command -v python3.11 || command -v python3 || true)
+  [[ -n "$py" ]] || return 1
+  tmp=$(mktemp -d)
+  if ! "$py" -m pip download --no-deps --no-binary :all: "wfastcgi==$WFASTCGI_VERSION" -d "$tmp" > "$LOG_DIR/wfastcgi.log" 2>&1; then
+    rm -rf "$tmp"
+    return 1
+  fi
+  rm -rf "$WFASTCGI_DIR"
+  mkdir -p "$WFASTCGI_DIR"
+  tar -xzf "$tmp/wfastcgi-$WFASTCGI_VERSION.tar.gz" -C "$tmp" &&
+    cp "$tmp/wfastcgi-$WFASTCGI_VERSION/wfastcgi.py" "$WFASTCGI_DIR/" &&
+    printf '%s' "$WFASTCGI_VERSION" > "$WFASTCGI_DIR/$STAMP_NAME"
+  local ok=$?
+  rm -rf "$tmp"
+  return $ok
+}
+STAMP_NAME=.setup-stamp
+WFASTCGI_OK=false
+if [[ "$ONLY" == "" || "$ONLY" == tools ]]; then
+  if install_wfastcgi; then
+    WFASTCGI_OK=true
+  elif ((STRICT)); then
+    cat "$LOG_DIR/wfastcgi.log" >&2 2> /dev/null || true
+    die "wfastcgi could not be downloaded from PyPI (required with CI=true)"
+  else
+    say "warning: wfastcgi could not be downloaded: the wfastcgi tests cannot run (see $LOG_DIR/wfastcgi.log)"
+  fi
+fi
+if [[ "$ONLY" == tools ]]; then
   [[ $TINYPROXY_OK == true ]] || die "tinyproxy could not be installed"
-  printf '%s\n' "$TINYPROXY_BIN"
+  [[ $WFASTCGI_OK == true ]] || die "wfastcgi could not be downloaded"
+  printf '%s\n%s\n' "$TINYPROXY_BIN" "$WFASTCGI_DIR"
   exit 0
 fi
 
@@ -319,9 +360,11 @@ PEER_NAMES=()
 for ((i = 0; i < ${#PEERS[@]}; i += 3)); do PEER_NAMES+=("${PEERS[i]}"); done
 TINYPROXY_PATH=""
 [[ $TINYPROXY_OK == true ]] && TINYPROXY_PATH="$TINYPROXY_BIN"
-"$PY311" - "$ENV_DIR" "$WEBSOCKIFY_VERSION" "$NODE_OK" "$NODE_DIR" "$TINYPROXY_PATH" "${PEER_NAMES[@]}" <<'PY'
+WFASTCGI_PATH=""
+[[ $WFASTCGI_OK == true ]] && WFASTCGI_PATH="$WFASTCGI_DIR"
+"$PY311" - "$ENV_DIR" "$WEBSOCKIFY_VERSION" "$NODE_OK" "$NODE_DIR" "$TINYPROXY_PATH" "$WFASTCGI_PATH" "${PEER_NAMES[@]}" <<'PY'
 import json, os, sys
-env_dir, ws_version, node_ok, node_dir, tinyproxy, names = sys.argv[1], sys.argv[2], sys.argv[3] == "true", sys.argv[4], sys.argv[5], sys.argv[6:]
+env_dir, ws_version, node_ok, node_dir, tinyproxy, wfastcgi, names = sys.argv[1], sys.argv[2], sys.argv[3] == "true", sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7:]
 peers = []
 django_peers = []
 for name in names:
@@ -352,6 +395,7 @@ doc = {
     "websockify": {"path": os.path.join(env_dir, "bin", "websockify"), "version": ws_version},
     "node_modules": os.path.join(node_dir, "node_modules") if node_ok else None,
     "tinyproxy": tinyproxy or None,
+    "wfastcgi": wfastcgi or None,
 }
 tmp = os.path.join(env_dir, "peers.json.tmp")
 with open(tmp, "w") as f:
@@ -363,4 +407,5 @@ PY
 extra=""
 [[ $NODE_OK == true ]] && extra=", node packages"
 [[ $TINYPROXY_OK == true ]] && extra="$extra, tinyproxy"
+[[ $WFASTCGI_OK == true ]] && extra="$extra, wfastcgi $WFASTCGI_VERSION"
 say "ready: $ENV_DIR/peers.json ($((${#PEERS[@]} / 3)) ptvsd peers (${#DJANGO_PTVSD_VERSIONS[@]} with Django $DJANGO_VERSION), websockify $WEBSOCKIFY_VERSION$extra) in $(since "$START_US")"

@@ -232,21 +232,8 @@ fn probe_reports_the_tunnels_status_in_words() {
     assert_eq!(report["tunnel"]["port"], peer.port(), "{report}");
     // The status probe's connect-and-close did not wedge ptvsd: the session went through,
     // and the app is idle.
-    assert!(cpu_per_second(peer.pid(), Duration::from_millis(500)) < 0.5);
-}
-
-/// CPU seconds per second the process used over `window` (utime + stime from /proc).
-fn cpu_per_second(pid: u32, window: Duration) -> f64 {
-    let ticks = || {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
-        fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()
-    };
-    let hz = 100.0;
-    let before = ticks();
-    let started = std::time::Instant::now();
-    std::thread::sleep(window);
-    (ticks() - before) / hz / started.elapsed().as_secs_f64()
+    let busy = support::activity(peer.pid(), Duration::from_secs(1));
+    assert!(busy.runnable < 0.5, "ptvsd is busy after the status probe: {busy:?}");
 }
 
 #[tokio::test]

@@ -400,9 +400,33 @@ set(dict((e[0], i) for i, e in reversed(list(enumerate(l)))).values()), reverse=
 for m in (__import__('sys').modules.get('ptvsd.debugger'), __import__('sys').modules.get('ptvsd.visualstudio_py_debugger')) \
 if hasattr(m, 'MODULES'))";
 
+/// wfastcgi (the FastCGI host of Python sites on Windows App Service) replaces
+/// `sys.stdout` and `sys.stderr` with a fresh `StringIO` at every request, so ptvsd's output
+/// wrappers, installed on the streams of the moment it attached, are gone at the next
+/// request and `print` output stops reaching the editor. This expression (a no-op unless
+/// wfastcgi's module is loaded, as `__main__` on Azure or as `wfastcgi`) keeps the current
+/// wrappers on the module and subclasses `handle_response` (a class whose static methods
+/// wfastcgi also uses), which wfastcgi instantiates right after replacing the streams, so
+/// that each request's streams get a copy of the wrapper writing
+/// to them (a bare new instance given the wrapper's attributes: `copy` would trip over the
+/// wrapper's `__getattr__`): output goes to the editor and into the response as before. Once per process
+/// (a marker on the wrapper); each attach only refreshes the wrappers kept. After a
+/// detach the copies just write through (ptvsd's own `DETACHED` check). Binds no names;
+/// Python 2.7 to 3.11; ptvsd 2.x/3.x (`_DebuggerOutput` in both).
+pub(super) const REPAIR_WFASTCGI: &str = "list((setattr(m, 'ptvsd_dap_streams', (__import__('sys').stdout, __import__('sys').stderr)), \
+getattr(m.handle_response, 'ptvsd_dap_rewraps', False) or setattr(m, 'handle_response', (lambda orig, rewrap: \
+type('handle_response', (orig,), {'ptvsd_dap_rewraps': True, '__init__': (lambda mod: lambda self, *a, **k: \
+(rewrap(mod), orig.__init__(self, *a, **k))[1])(m)}))\
+(m.handle_response, lambda mod: [setattr(__import__('sys'), name, (lambda c: (c.__dict__.update(w.__dict__), \
+c.__dict__.pop('buffer', None), setattr(c, 'old_out', getattr(__import__('sys'), name)), c)[3])(object.__new__(type(w)))) \
+for name, w in zip(('stdout', 'stderr'), mod.ptvsd_dap_streams) if type(w).__name__ == '_DebuggerOutput' \
+and type(getattr(__import__('sys'), name)).__name__ != '_DebuggerOutput']))) \
+for m in set(filter(None, (__import__('sys').modules.get('wfastcgi'), __import__('sys').modules.get('__main__')))) \
+if hasattr(m, 'handle_response') and hasattr(m, 'read_fastcgi_record'))";
+
 fn repair_command(thread: i64, execution_id: i64) -> Command {
     Command::Execute {
-        text: format!("({REPAIR_OUTPUT}, {REPAIR_UNBLOCK}, {REPAIR_MODULES})"),
+        text: format!("({REPAIR_OUTPUT}, {REPAIR_WFASTCGI}, {REPAIR_UNBLOCK}, {REPAIR_MODULES})"),
         thread,
         frame: 0,
         execution_id,
@@ -414,7 +438,58 @@ fn repair_command(thread: i64, execution_id: i64) -> Command {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use super::{REPAIR_MODULES, REPAIR_OUTPUT, REPAIR_UNBLOCK};
+    use super::{REPAIR_MODULES, REPAIR_OUTPUT, REPAIR_UNBLOCK, REPAIR_WFASTCGI};
+
+    /// The wfastcgi repair in a real CPython against a stand-in for wfastcgi's module and
+    /// ptvsd's wrapper: a request's fresh StringIO gets a wrapper that writes to it, and
+    /// the repair binds no names and installs once.
+    #[test]
+    fn wfastcgi_repair_rewraps_each_requests_streams_in_real_python() {
+        let script = format!(
+            r#"
+import sys, types
+try:
+    from io import StringIO
+except ImportError:
+    from StringIO import StringIO
+sent = []
+class _DebuggerOutput(object):
+    def __init__(self, old_out): self.old_out = old_out
+    def write(self, value):
+        sent.append(value)
+        self.old_out.write(value)
+fake = types.ModuleType('wfastcgi')
+calls = []
+class handle_response(object):
+    def __init__(self, *args): calls.append(args)
+    @staticmethod
+    def _decode_header(name, value): return name, value
+fake.handle_response = handle_response
+fake.read_fastcgi_record = lambda stream: None
+sys.modules['wfastcgi'] = fake
+real_out, real_err = sys.stdout, sys.stderr
+sys.stdout = _DebuggerOutput(StringIO())
+sys.stderr = _DebuggerOutput(StringIO())
+def f():
+    eval(compile({expr:?}, '<repair>', 'eval'))
+    eval(compile({expr:?}, '<repair>', 'eval'))
+    return sorted(locals())
+names = f()
+out = sys.stdout = StringIO()
+sys.stderr = StringIO()
+result = fake.handle_response(1, 2)
+print('handled')
+wrapped = type(sys.stdout).__name__
+sys.stdout, sys.stderr = real_out, real_err
+ok = names == [] and isinstance(result, handle_response) and result._decode_header(1, 2) == (1, 2) and calls == [(1, 2)] and sent == ['handled', chr(10)] and out.getvalue() == 'handled' + chr(10) and wrapped == '_DebuggerOutput'
+ok = ok and getattr(fake.handle_response, 'ptvsd_dap_rewraps', False) and fake.handle_response.__bases__ == (handle_response,)
+sys.stdout.write('repaired' if ok else 'broken %r %r %r %r' % (names, sent, out.getvalue(), wrapped))
+"#,
+            expr = REPAIR_WFASTCGI
+        );
+        let out = std::process::Command::new("python3").arg("-c").arg(&script).output().expect("python3 is needed for this test");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "repaired", "{}", String::from_utf8_lossy(&out.stderr));
+    }
 
     #[test]
     fn module_repair_removes_repeated_entries_in_real_python() {

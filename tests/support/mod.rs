@@ -15,6 +15,8 @@
 //!   `/ptvsd` proxy ([`WindowsSite`]) and Kudu's Linux tunnel ([`LinuxSite`]).
 //! * [`TinyProxy`] — Debian's tinyproxy as an HTTP `CONNECT` proxy ([`ProxyOptions`]:
 //!   Basic auth, allowed ports).
+//! * [`WfastcgiSite`] — PyPI's wfastcgi hosting a WSGI site, driven as IIS drives it
+//!   (FastCGI on its stdin).
 //! * [`TestCerts`] — a CA and a `localhost`/`127.0.0.1` leaf written as PEM files.
 //! * [`WsStream`] — a blocking WebSocket client as `Read + Write` (one binary message
 //!   per write), for tests that talk to a relay without the adapter.
@@ -29,6 +31,7 @@
 
 pub mod azure;
 pub mod certs;
+pub mod fastcgi;
 pub mod net;
 pub mod peers;
 pub mod process;
@@ -39,8 +42,10 @@ pub mod ws;
 
 pub use azure::{AzureEmulator, LinuxSite, WindowsSite};
 pub use certs::TestCerts;
+pub use fastcgi::WfastcgiSite;
 pub use net::{close_abortive, connect, free_port};
 pub use peers::{Family, Launcher, PeerInfo, PeerOptions, Peers, PtvsdPeer};
+pub use process::{activity, Activity};
 pub use programs::{line_of, program, programs_dir};
 pub use proxy::{ProxyOptions, TinyProxy};
 pub use relay::{Relay, RelayOptions, RelayStarter};
