@@ -2,8 +2,8 @@
 # Installs the real peers the integration tests run against, under .test-env/ in the
 # repo root (gitignored), and writes .test-env/peers.json for the tests to read:
 #
-#   .test-env/py3.6-ptvsd{2.2.0,3.0.0,3.1.0,3.2.1}/   CPython 3.6 + ptvsd from PyPI
-#   .test-env/py3.11-ptvsd{2.2.0,3.0.0,3.1.0,3.2.1}/  CPython 3.11 + ptvsd from PyPI
+#   .test-env/py3.6-ptvsd{2.0.0,2.1.0,2.2.0,3.0.0,3.1.0,3.2.1}/   CPython 3.6 + ptvsd from PyPI
+#   .test-env/py3.11-ptvsd{2.0.0,2.1.0,2.2.0,3.0.0,3.1.0,3.2.1}/  CPython 3.11 + ptvsd from PyPI
 #   .test-env/py2.7-ptvsd{3.0.0,3.2.1}/               CPython 2.7 (smoke flow)
 #   .test-env/py3.6-ptvsd{3.0.0,3.2.1}-django/        CPython 3.6 + ptvsd + Django 1.11 (template
 #                                                     breakpoints; listed as django_peers)
@@ -42,7 +42,8 @@ case "$ONLY" in "" | django | tools) ;; *) echo "setup-test-env: SETUP_TEST_ENV_
 LOG_DIR="$ENV_DIR/logs"
 NODE_DIR="$ROOT/tests/node"
 
-PTVSD_VERSIONS=(2.2.0 3.0.0 3.1.0 3.2.1)
+# 2.0.0 speaks protocol 2, 2.1.0 protocol 4 (both sdists; they run on 3.6 and 3.11).
+PTVSD_VERSIONS=(2.0.0 2.1.0 2.2.0 3.0.0 3.1.0 3.2.1)
 PY27_PTVSD_VERSIONS=(3.0.0 3.2.1)
 WEBSOCKIFY_VERSION=0.13.0
 # The last virtualenv release that can still create CPython 2.7 environments.
@@ -213,7 +214,7 @@ build_peer() {
       "$py" -m venv "$dir"
       ;;
   esac
-  # 2.2.0, 3.0.0 and 3.1.0 are zip sdists (setup.py): pip 18 (3.6) runs setup.py install,
+  # 2.0.0 to 3.1.0 are zip sdists (setup.py): pip 18 (3.6) runs setup.py install,
   # pip 20 (2.7) and pip 23 (3.11) build a wheel (3.11: in an isolated build env).
   case "$name" in
     *-django)

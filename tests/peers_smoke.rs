@@ -27,7 +27,12 @@ fn expect_greeting(conn: &mut impl Read, info: &PeerInfo) {
             assert_eq!(&buf[..7], b"PTVSDBG", "{}: greeting {buf:?}", info.name);
             let version = i64::from_be_bytes(buf[7..].try_into().unwrap());
             assert_eq!(version, i64::from(info.protocol_version), "{}", info.name);
-            assert_eq!(version, 6, "{}: binary peers are v6", info.name);
+            let expected = match info.ptvsd.as_str() {
+                "2.0.0" => 2,
+                "2.1.0" => 4,
+                _ => 6,
+            };
+            assert_eq!(version, expected, "{}: binary peer version", info.name);
         }
         Family::Json => {
             let event = read_frame(conn);
@@ -59,7 +64,7 @@ fn authenticate_and_info(conn: &mut (impl Read + Write), peer: &PtvsdPeer) {
     match info.family() {
         Family::Binary => {
             let mut msg = b"PTVSDBG".to_vec();
-            msg.extend_from_slice(&6i64.to_be_bytes());
+            msg.extend_from_slice(&i64::from(info.protocol_version).to_be_bytes());
             msg.extend_from_slice(&(peer.secret().len() as i64).to_be_bytes());
             msg.extend_from_slice(peer.secret().as_bytes());
             conn.write_all(&msg).unwrap();
@@ -239,6 +244,10 @@ smoke_tests! {
     py3_6_ptvsd_3_0_0: "3.6", "3.0.0";
     py3_6_ptvsd_3_1_0: "3.6", "3.1.0";
     py3_6_ptvsd_3_2_1: "3.6", "3.2.1";
+    py3_6_ptvsd_2_0_0: "3.6", "2.0.0";
+    py3_6_ptvsd_2_1_0: "3.6", "2.1.0";
+    py3_11_ptvsd_2_0_0: "3.11", "2.0.0";
+    py3_11_ptvsd_2_1_0: "3.11", "2.1.0";
     py3_11_ptvsd_2_2_0: "3.11", "2.2.0";
     py3_11_ptvsd_3_0_0: "3.11", "3.0.0";
     py3_11_ptvsd_3_1_0: "3.11", "3.1.0";
@@ -264,7 +273,7 @@ fn py2_7_ptvsd_3_2_1() {
 fn peers_json_lists_the_matrix() {
     let peers = Peers::load();
     for python in ["3.6", "3.11"] {
-        for (ptvsd, version) in [("2.2.0", 6), ("3.0.0", 6), ("3.1.0", 7), ("3.2.1", 8)] {
+        for (ptvsd, version) in [("2.0.0", 2), ("2.1.0", 4), ("2.2.0", 6), ("3.0.0", 6), ("3.1.0", 7), ("3.2.1", 8)] {
             let p = peers.peer(python, ptvsd);
             assert_eq!(p.protocol_version, version, "{}", p.name);
             assert!(

@@ -46,7 +46,7 @@ fn probe_reaches_every_version_over_tcp_ws_and_wss() {
     let certs = TestCerts::generate(dir.path());
     let ca = dir.path().join("ca.pem").to_string_lossy().to_string();
     for python in ["3.6", "3.11"] {
-        for version in ["2.2.0", "3.0.0", "3.1.0", "3.2.1"] {
+        for version in ["2.0.0", "2.1.0", "2.2.0", "3.0.0", "3.1.0", "3.2.1"] {
             let info = peers.peer(python, version);
             let peer = PtvsdPeer::start_peer(info, &program("target.py"), PeerOptions::new());
             let relay = Relay::websockify(peer.port(), Some(&certs));

@@ -56,7 +56,7 @@ impl Site {
     fn start(ptvsd: &str, route: Route) -> Site {
         let dir = tempfile::tempdir().unwrap();
         let http_port = free_port();
-        let mut peer = PtvsdPeer::start("3.11", ptvsd, &program("web_app.py"), PeerOptions::new().args([http_port.to_string()]));
+        let mut peer = PtvsdPeer::start("3.11", ptvsd, &program("web_server.py"), PeerOptions::new().args([http_port.to_string()]));
         peer.wait_for_output(&format!("serving {http_port}"), Duration::from_secs(20));
         let relay = match route {
             Route::Tcp => None,
@@ -99,7 +99,7 @@ async fn attach(site: &Site, args: Value, stop: bool) -> (DapClient, Option<std:
     let response = client.request("attach", args).await;
     assert_eq!(response["success"], true, "{}: the attach was refused: {response}\n{}", site.peer.info().name, client.stderr());
     client.wait_event("initialized").await;
-    let web_app = program("web_app.py");
+    let web_app = program("web_server.py");
     let breakpoints = if stop { json!([{ "line": line_of(&web_app, "web-handle") }]) } else { json!([]) };
     client.ok("setBreakpoints", json!({ "source": { "path": web_app }, "breakpoints": breakpoints })).await;
     client.ok("configurationDone", Value::Null).await;
@@ -159,7 +159,7 @@ async fn survives(ptvsd: &str, route: Route, loss: Loss) {
     assert!(busy.runnable < IDLE_RUNNABLE, "{name}: the app is busy after the loss ({busy:?}: ptvsd's reader spins)");
     // The next debugger is accepted and stops.
     let (mut next, pending) = attach(&site, site.direct_args(), true).await;
-    next.ok("setBreakpoints", json!({ "source": { "path": program("web_app.py") }, "breakpoints": [] })).await;
+    next.ok("setBreakpoints", json!({ "source": { "path": program("web_server.py") }, "breakpoints": [] })).await;
     let thread = next.received.iter().rev().find(|m| m["event"] == "stopped").map(|m| m["body"]["threadId"].clone()).unwrap();
     next.ok("continue", json!({ "threadId": thread })).await;
     assert_eq!(pending.unwrap().join().unwrap().as_deref(), Ok("total 22"), "{name}");

@@ -100,7 +100,11 @@ impl Session {
                 self.report_stop(thread, "pause", None, vec![]).await;
             }
             Event::Exception(stop) => self.on_exception(stop).await,
-            Event::RequestHandlers { file } => self.answer_handler_query(file),
+            Event::RequestHandlers { file } => {
+                // HOOK(reattach): remembered so the stale-query probe does not answer it twice.
+                self.handler_queries.insert(file.clone());
+                self.answer_handler_query(file);
+            }
             Event::ExecutionResult { execution_id, value } => {
                 if let Some(pending) = self.pending.remove(&execution_id) {
                     self.on_execution_result(pending.waiter, value).await;
@@ -108,7 +112,8 @@ impl Session {
             }
             Event::ExecutionException { execution_id, text } => {
                 if let Some(pending) = self.pending.remove(&execution_id) {
-                    self.fail_waiter(pending.waiter, &text).await;
+                    // HOOK(reattach): `Type: message`, and the traceback in the REPL.
+                    self.evaluation_failed(pending.waiter, &text).await;
                 }
             }
             Event::Children { execution_id, children } => {
@@ -309,7 +314,10 @@ impl Session {
             // The thread stays stopped, so nothing can overtake it; its result is ignored.
             self.output_repaired = true;
             let execution_id = self.execution_id();
-            let _ = self.send(repair_command(thread, execution_id)).await;
+            if self.send(repair_command(thread, execution_id)).await.is_ok() {
+                // HOOK(reattach): its result lists stale handler queries.
+                self.park_repairs(execution_id, thread);
+            }
         }
         let Some(id) = self.threads.get(thread).map(|t| t.dap_id) else { return };
         if let Some(info) = self.threads.get_mut(thread) {
@@ -365,215 +373,13 @@ fn is_items_view(child: &Child) -> bool {
     child.name == "items()" && child.value.type_name.is_empty()
 }
 
-/// ptvsd wraps `sys.stdout`/`sys.stderr` in a new `_DebuggerOutput` at every attach and
-/// never unwraps them under `-m ptvsd` or `enable_attach`, so after N attaches every write
-/// is reported N times. This expression makes each outermost wrapper point past the
-/// stacked ones (and its `buffer` likewise). It is one expression, so it binds no names
-/// in the user's frame; it works on Python 2.7 to 3.11 and is a no-op when nothing is
-/// stacked.
-pub(super) const REPAIR_OUTPUT: &str = "list((lambda s, i: i is not s and (setattr(s, 'old_out', i.old_out), \
-hasattr(s, 'buffer') and hasattr(i, 'buffer') and setattr(s.buffer, 'buffer', i.buffer.buffer)))\
-(s, (lambda f: f(f, s))(lambda f, o: f(f, o.old_out) if type(getattr(o, 'old_out', None)) is type(o) else o)) \
-for s in (__import__('sys').stdout, __import__('sys').stderr))";
-
-/// ptvsd releases a stopped thread by releasing a lock the thread then takes again, and
-/// picks the threads to release by a flag the thread clears only once it has woken. A
-/// resume, step or detach that comes before then releases the lock a second time and
-/// raises "release unlocked lock": a resume leaves the rest of the threads stopped for
-/// good, a detach dies before ptvsd marks itself detached (every later attach is then
-/// refused), and on ptvsd 2.2/3.0 the command loop dies. This expression makes
-/// `Thread.unblock` skip a lock that is already released (the thread is being woken
-/// anyway). Like [`REPAIR_OUTPUT`] it binds no names and works on Python 2.7 to 3.11,
-/// for ptvsd 2.2 to 3.0 (`ptvsd.visualstudio_py_debugger`) and 3.1/3.2 (`ptvsd.debugger`).
-pub(super) const REPAIR_UNBLOCK: &str = "list(setattr(m.Thread, 'unblock', lambda self: self._block_lock.release() \
-if self._block_lock.locked() else None) for m in (__import__('sys').modules.get('ptvsd.debugger'), \
-__import__('sys').modules.get('ptvsd.visualstudio_py_debugger')) if hasattr(m, 'Thread'))";
-
-/// ptvsd appends every loaded module to its `MODULES` list again at every attach (and
-/// reports the whole list at the next one), so each attach costs more than the last: after
-/// 1000 attaches an app with 1000 modules holds a million entries and sends a million
-/// module reports per attach. This expression removes the repeated entries in place (the
-/// first one per file stays; entries appended meanwhile by other threads are kept), so
-/// the list stays at one entry per module however often the app is attached.
-pub(super) const REPAIR_MODULES: &str = "list((lambda l: [l.pop(i) for i in sorted(set(range(len(l))) - \
-set(dict((e[0], i) for i, e in reversed(list(enumerate(l)))).values()), reverse=True)])(m.MODULES) \
-for m in (__import__('sys').modules.get('ptvsd.debugger'), __import__('sys').modules.get('ptvsd.visualstudio_py_debugger')) \
-if hasattr(m, 'MODULES'))";
-
-/// wfastcgi (the FastCGI host of Python sites on Windows App Service) replaces
-/// `sys.stdout` and `sys.stderr` with a fresh `StringIO` at every request, so ptvsd's output
-/// wrappers, installed on the streams of the moment it attached, are gone at the next
-/// request and `print` output stops reaching the editor. This expression (a no-op unless
-/// wfastcgi's module is loaded, as `__main__` on Azure or as `wfastcgi`) keeps the current
-/// wrappers on the module and subclasses `handle_response` (a class whose static methods
-/// wfastcgi also uses), which wfastcgi instantiates right after replacing the streams, so
-/// that each request's streams get a copy of the wrapper writing
-/// to them (a bare new instance given the wrapper's attributes: `copy` would trip over the
-/// wrapper's `__getattr__`): output goes to the editor and into the response as before. Once per process
-/// (a marker on the wrapper); each attach only refreshes the wrappers kept. After a
-/// detach the copies just write through (ptvsd's own `DETACHED` check). Binds no names;
-/// Python 2.7 to 3.11; ptvsd 2.x/3.x (`_DebuggerOutput` in both).
-pub(super) const REPAIR_WFASTCGI: &str = "list((setattr(m, 'ptvsd_dap_streams', (__import__('sys').stdout, __import__('sys').stderr)), \
-getattr(m.handle_response, 'ptvsd_dap_rewraps', False) or setattr(m, 'handle_response', (lambda orig, rewrap: \
-type('handle_response', (orig,), {'ptvsd_dap_rewraps': True, '__init__': (lambda mod: lambda self, *a, **k: \
-(rewrap(mod), orig.__init__(self, *a, **k))[1])(m)}))\
-(m.handle_response, lambda mod: [setattr(__import__('sys'), name, (lambda c: (c.__dict__.update(w.__dict__), \
-c.__dict__.pop('buffer', None), setattr(c, 'old_out', getattr(__import__('sys'), name)), c)[3])(object.__new__(type(w)))) \
-for name, w in zip(('stdout', 'stderr'), mod.ptvsd_dap_streams) if type(w).__name__ == '_DebuggerOutput' \
-and type(getattr(__import__('sys'), name)).__name__ != '_DebuggerOutput']))) \
-for m in set(filter(None, (__import__('sys').modules.get('wfastcgi'), __import__('sys').modules.get('__main__')))) \
-if hasattr(m, 'handle_response') and hasattr(m, 'read_fastcgi_record'))";
-
 fn repair_command(thread: i64, execution_id: i64) -> Command {
     Command::Execute {
-        text: format!("({REPAIR_OUTPUT}, {REPAIR_WFASTCGI}, {REPAIR_UNBLOCK}, {REPAIR_MODULES})"),
+        text: super::repairs::attach_repair_expression(),
         thread,
         frame: 0,
         execution_id,
         frame_kind: crate::legacy::messages::FrameKind::Python,
         repr_kind: crate::legacy::messages::ReprKind::Normal,
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::{REPAIR_MODULES, REPAIR_OUTPUT, REPAIR_UNBLOCK, REPAIR_WFASTCGI};
-
-    /// The wfastcgi repair in a real CPython against a stand-in for wfastcgi's module and
-    /// ptvsd's wrapper: a request's fresh StringIO gets a wrapper that writes to it, and
-    /// the repair binds no names and installs once.
-    #[test]
-    fn wfastcgi_repair_rewraps_each_requests_streams_in_real_python() {
-        let script = format!(
-            r#"
-import sys, types
-try:
-    from io import StringIO
-except ImportError:
-    from StringIO import StringIO
-sent = []
-class _DebuggerOutput(object):
-    def __init__(self, old_out): self.old_out = old_out
-    def write(self, value):
-        sent.append(value)
-        self.old_out.write(value)
-fake = types.ModuleType('wfastcgi')
-calls = []
-class handle_response(object):
-    def __init__(self, *args): calls.append(args)
-    @staticmethod
-    def _decode_header(name, value): return name, value
-fake.handle_response = handle_response
-fake.read_fastcgi_record = lambda stream: None
-sys.modules['wfastcgi'] = fake
-real_out, real_err = sys.stdout, sys.stderr
-sys.stdout = _DebuggerOutput(StringIO())
-sys.stderr = _DebuggerOutput(StringIO())
-def f():
-    eval(compile({expr:?}, '<repair>', 'eval'))
-    eval(compile({expr:?}, '<repair>', 'eval'))
-    return sorted(locals())
-names = f()
-out = sys.stdout = StringIO()
-sys.stderr = StringIO()
-result = fake.handle_response(1, 2)
-print('handled')
-wrapped = type(sys.stdout).__name__
-sys.stdout, sys.stderr = real_out, real_err
-ok = names == [] and isinstance(result, handle_response) and result._decode_header(1, 2) == (1, 2) and calls == [(1, 2)] and sent == ['handled', chr(10)] and out.getvalue() == 'handled' + chr(10) and wrapped == '_DebuggerOutput'
-ok = ok and getattr(fake.handle_response, 'ptvsd_dap_rewraps', False) and fake.handle_response.__bases__ == (handle_response,)
-sys.stdout.write('repaired' if ok else 'broken %r %r %r %r' % (names, sent, out.getvalue(), wrapped))
-"#,
-            expr = REPAIR_WFASTCGI
-        );
-        let out = std::process::Command::new("python3").arg("-c").arg(&script).output().expect("python3 is needed for this test");
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "repaired", "{}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    #[test]
-    fn module_repair_removes_repeated_entries_in_real_python() {
-        let script = format!(
-            r#"
-import sys, types
-fake = types.ModuleType('ptvsd.visualstudio_py_debugger')
-fake.MODULES = [('a.py', 1), ('b.py', 2), ('a.py', 3), ('c.py', 4), ('b.py', 5), ('a.py', 6)]
-sys.modules['ptvsd.visualstudio_py_debugger'] = fake
-def f():
-    eval(compile({expr:?}, '<repair>', 'eval'))
-    return sorted(locals())
-names = f()
-ok = fake.MODULES == [('a.py', 1), ('b.py', 2), ('c.py', 4)] and names == []
-eval(compile({expr:?}, '<repair>', 'eval'))
-sys.stdout.write('repaired' if ok and len(fake.MODULES) == 3 else 'broken %r %r' % (fake.MODULES, names))
-"#,
-            expr = REPAIR_MODULES
-        );
-        let out = std::process::Command::new("python3").arg("-c").arg(script).output().expect("python3 is needed for this test");
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "repaired", "{}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    /// Runs the unblock repair in a real CPython against a stand-in for ptvsd's
-    /// `Thread`: a second release of an already released lock must do nothing.
-    #[test]
-    fn unblock_repair_makes_a_second_release_harmless_in_real_python() {
-        let script = format!(
-            r#"
-import sys, threading, types
-fake = types.ModuleType('ptvsd.debugger')
-class Thread(object):
-    def __init__(self): self._block_lock = threading.Lock(); self._block_lock.acquire()
-    def unblock(self): self._block_lock.release()
-fake.Thread = Thread
-sys.modules['ptvsd.debugger'] = fake
-t = Thread()
-t.unblock()
-try:
-    t.unblock()
-    sys.stdout.write('broken: no error before the repair')
-    sys.exit()
-except RuntimeError:
-    pass
-t._block_lock.acquire()
-eval(compile({expr:?}, '<repair>', 'eval'))
-t.unblock()
-t.unblock()
-ok = not t._block_lock.locked() and 'm' not in dir()
-t._block_lock.acquire()
-t.unblock()
-sys.stdout.write('repaired' if ok and not t._block_lock.locked() else 'broken')
-"#,
-            expr = REPAIR_UNBLOCK
-        );
-        let out = std::process::Command::new("python3").arg("-c").arg(script).output().expect("python3 is needed for this test");
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "repaired", "{}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    /// Runs the repair in a real CPython against three stacked wrappers shaped like
-    /// ptvsd's `_DebuggerOutput`/`DebuggerBuffer`, and against none.
-    #[test]
-    fn output_repair_collapses_stacked_wrappers_in_real_python() {
-        let script = format!(
-            r#"
-import sys
-class B(object):
-    def __init__(self, b): self.buffer = b
-class W(object):
-    def __init__(self, o):
-        self.old_out = o
-        if hasattr(o, 'buffer'): self.buffer = B(o.buffer)
-real = sys.stdout
-sys.stdout = W(W(W(real)))
-eval(compile({expr:?}, '<repair>', 'eval'))
-ok = sys.stdout.old_out is real and sys.stdout.buffer.buffer is real.buffer
-sys.stdout = real
-eval(compile({expr:?}, '<repair>', 'eval'))
-ok = ok and sys.stdout is real
-sys.stdout.write('repaired' if ok else 'broken')
-"#,
-            expr = REPAIR_OUTPUT
-        );
-        let out = std::process::Command::new("python3").arg("-c").arg(script).output().expect("python3 is needed for this test");
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "repaired", "{}", String::from_utf8_lossy(&out.stderr));
     }
 }

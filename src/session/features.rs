@@ -144,6 +144,7 @@ impl Session {
     /// installed packages, frozen modules) declare no handlers when `userUnhandled` is on,
     /// so an exception that escapes the user's code into them counts as unhandled.
     pub(super) fn answer_handler_query(&mut self, file: String) {
+        self.handler_answers_pending += 1;
         let library = self.just_my_code() && is_library_path(&file);
         let no_handlers = library && self.exceptions.user_unhandled;
         let local = if is_frozen(&file) { None } else { Some(self.to_local(&file)) };
@@ -167,8 +168,13 @@ impl Session {
 
     pub(super) async fn on_execution_result(&mut self, waiter: Waiter, value: PyObject) {
         match waiter {
-            Waiter::Entry { thread, report } => self.finish_entry(thread, report).await,
-            Waiter::Evaluate { request, expression, frame, hex } => {
+            Waiter::Entry { thread, report } => {
+                // HOOK(reattach): stale handler queries and the guard's fence.
+                self.after_repairs(thread, &value).await;
+                self.finish_entry(thread, report).await;
+            }
+            Waiter::Repairs { thread } => self.after_repairs(thread, &value).await,
+            Waiter::Evaluate { request, expression, frame, hex, .. } => {
                 let body = self.value_body(frame, &expression, &value, hex, "result");
                 self.respond(&request, Some(body)).await;
             }

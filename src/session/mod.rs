@@ -22,10 +22,12 @@ pub mod handles;
 pub mod jumps;
 pub mod logpoints;
 pub mod paths;
+pub mod repairs;
 pub mod sources;
 pub mod threads;
 
 mod events;
+mod reattach;
 mod features;
 pub mod launch;
 mod requests;
@@ -122,13 +124,15 @@ impl From<HandshakeError> for AttachFailure {
 #[derive(Debug)]
 enum Waiter {
     /// `evaluate`: an ExecutionResult or ExecutionException.
-    Evaluate { request: Request, expression: String, frame: handles::FrameRef, hex: bool },
+    Evaluate { request: Request, expression: String, frame: handles::FrameRef, hex: bool, context: Option<String> },
     /// `variables` through `chld`: a Children reply.
     Children { request: Request, shape: requests::ChildrenShape, frame: handles::FrameRef, hex: bool },
     /// `terminate`/`disconnect(terminateDebuggee)`: the exit ends the connection.
     Exit { request: Request },
-    /// The output-wrapper repair at the attach break; then release or report the break.
+    /// The repairs at the attach break; then release or report the break.
     Entry { thread: i64, report: bool },
+    /// The repairs at the first stop of a session that had no attach break.
+    Repairs { thread: i64 },
     /// A logpoint's message, evaluated on the thread that hit it.
     Log { thread: ThreadId, source: Value, line: i64, started: Instant },
     /// `setVariable`/`setExpression`: the assignment ran; then `target` is read back.
@@ -312,8 +316,18 @@ pub struct Session {
     /// The last exception event (reported or not): (thread, type, message, stack), to
     /// recognise re-reports of it in the frames it unwinds through.
     last_raise: Option<(ThreadId, String, String, Stack)>,
-    /// The stacked output wrappers of earlier attaches have been collapsed.
+    /// The repairs (`repairs::attach_repair_expression`) have been sent on this connection.
     output_repaired: bool,
+    /// HOOK(reattach): files ptvsd asked handler queries (REQH) for on this connection;
+    /// the stale-query probe's answers for these files are live queries, answered once.
+    handler_queries: std::collections::HashSet<String>,
+    /// HOOK(reattach): handler queries whose answer is still being worked out.
+    handler_answers_pending: usize,
+    /// HOOK(reattach): a `disconnect` waiting to send the detach until the threads released
+    /// by the last resume have woken and every handler query is answered (a query left
+    /// unanswered parks its thread for good, ptvsd-threading.md §4.3): (request, not
+    /// before, give up waiting for answers at).
+    detach_start: Option<(Request, Instant, Instant)>,
     /// ptvsd reported that its own attach failed after accepting it (a race in ptvsd).
     attach_failure: Option<String>,
     /// The program said goodbye (DETC we did not ask for) before the connection closed.
@@ -355,6 +369,9 @@ impl Session {
             last_raise: None,
             program_exited: false,
             output_repaired: false,
+            handler_queries: std::collections::HashSet::new(),
+            handler_answers_pending: 0,
+            detach_start: None,
             attach_failure: None,
             next_execution_id: 1,
             exit: false,
@@ -438,7 +455,9 @@ impl Session {
             Input::Remote { generation, event } if generation == self.generation => self.on_event(event).await,
             Input::RemoteClosed { generation, error } if generation == self.generation => self.on_remote_closed(error).await,
             Input::Handlers { generation, file, statements } if generation == self.generation && self.remote.is_some() => {
+                self.handler_answers_pending = self.handler_answers_pending.saturating_sub(1);
                 let _ = self.send(Command::SetExceptionHandlerInfo { file, statements }).await;
+                self.start_detach_when_ready().await;
             }
             Input::Remote { .. } | Input::RemoteClosed { .. } | Input::Handlers { .. } => {}
             Input::Attached(result) => self.on_attached(*result).await,
@@ -450,7 +469,8 @@ impl Session {
         let pending = self.pending.values().map(|p| p.deadline);
         let binds = self.bind_waits.iter().map(|w| w.deadline);
         let detach = self.detach_wait.iter().map(|(_, d)| *d);
-        pending.chain(binds).chain(detach).chain(self.idle_notice).min()
+        let detach_start = self.detach_start.iter().map(|(_, not_before, give_up)| if self.handler_answers_pending == 0 { *not_before } else { *give_up });
+        pending.chain(binds).chain(detach).chain(detach_start).chain(self.idle_notice).min()
     }
 
     /// Answers every request whose deadline passed.
@@ -480,6 +500,7 @@ impl Session {
         for wait in due {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
+        self.start_detach_when_ready().await;
         if self.detach_wait.as_ref().is_some_and(|(_, d)| *d <= now) {
             if let Some((request, _)) = self.detach_wait.take() {
                 tracing::warn!("no detach confirmation; closing anyway");
@@ -515,8 +536,9 @@ impl Session {
                 // Boxed: finishing resumes the program, which can lose the connection.
                 Box::pin(self.finish_logpoint(thread, started)).await;
             }
+            Waiter::Repairs { .. } => tracing::debug!(%message, "the repairs did not answer"),
             Waiter::Entry { thread, report } => {
-                tracing::debug!(%message, "output repair did not answer");
+                tracing::debug!(%message, "the repairs did not answer");
                 if self.remote.is_some() {
                     // Boxed: releasing the break can lose the connection, which fails
                     // waiters again.
@@ -737,6 +759,8 @@ impl Session {
         let info = connected.info;
         let dialect = connected.dialect;
         self.python = Some(info.python);
+        self.handler_queries.clear();
+        self.handler_answers_pending = 0;
         self.remote = Some(Remote { sink, reader, stop_reader: Some(stop_reader), work });
         self.phase = Phase::Configuring;
         tracing::info!(pid = info.pid, python = %info.python, version = dialect.version(), "attached");
@@ -776,7 +800,7 @@ impl Session {
     // ---- connection loss -------------------------------------------------------------
 
     async fn on_remote_closed(&mut self, error: Option<ProtocolError>) {
-        if let Some((request, _)) = self.detach_wait.take() {
+        if let Some((request, _)) = self.detach_wait.take().or_else(|| self.detach_start.take().map(|(r, _, _)| (r, Instant::now()))) {
             self.finish_disconnect(request).await;
             return;
         }

@@ -9,7 +9,7 @@ use super::config::AttachConfig;
 use super::exceptions::{ExceptionOptionArg, ExceptionSettings, FilterOptionArg, FILTERS};
 use super::handles::{Container, FrameRef};
 use super::paths::is_windows_path;
-use super::{BindWait, Phase, Session, StepKind, Stepping, Waiter, BIND_WAIT, DETACH_WAIT, IDLE_NOTICE};
+use super::{BindWait, Phase, Session, StepKind, Stepping, Waiter, BIND_WAIT, IDLE_NOTICE};
 use crate::dap::types::Request;
 use crate::legacy::messages::{Command, ConditionKind, FrameKind, PassCountKind, ReprKind};
 
@@ -174,6 +174,8 @@ struct VariablesArgs {
 struct EvaluateArgs {
     expression: String,
     frame_id: Option<i64>,
+    #[serde(default)]
+    context: Option<String>,
     #[serde(default)]
     format: Option<ValueFormatArg>,
 }
@@ -638,7 +640,7 @@ impl Session {
         })
         .await?;
         let hex = args.format.is_some_and(|f| f.hex);
-        self.park(execution_id, Waiter::Evaluate { request: request.clone(), expression: args.expression, frame, hex });
+        self.park(execution_id, Waiter::Evaluate { request: request.clone(), expression: args.expression, frame, hex, context: args.context });
         Ok(())
     }
 
@@ -700,8 +702,9 @@ impl Session {
             }
             self.output("important", "The app is running, so it cannot be terminated from here (ptvsd has no terminate command); detaching instead.\n").await;
         }
-        self.send(Command::Detach).await?;
-        self.detach_wait = Some((request.clone(), Instant::now() + DETACH_WAIT));
+        // HOOK(reattach): the detach waits for handler answers (see `reattach`).
+        self.begin_detach(request.clone());
+        self.start_detach_when_ready().await;
         Ok(())
     }
 

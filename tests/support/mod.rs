@@ -20,7 +20,8 @@
 //! * [`TestCerts`] — a CA and a `localhost`/`127.0.0.1` leaf written as PEM files.
 //! * [`WsStream`] — a blocking WebSocket client as `Read + Write` (one binary message
 //!   per write), for tests that talk to a relay without the adapter.
-//! * [`free_port`], [`close_abortive`], [`program`], [`line_of`], [`is_ci`].
+//! * [`free_port`], [`close_abortive`], [`program`], [`line_of`], [`is_ci`],
+//!   [`cpu_ticks_over`] (CPU ticks a process uses over a window).
 //!
 //! Hazard worth knowing: ptvsd's accept thread spins at 100 % CPU and serves nobody
 //! any more when a client closes gracefully (FIN) in the middle of a handshake (both
@@ -46,6 +47,7 @@ pub use fastcgi::WfastcgiSite;
 pub use net::{close_abortive, connect, free_port};
 pub use peers::{Family, Launcher, PeerInfo, PeerOptions, Peers, PtvsdPeer};
 pub use process::{activity, Activity};
+pub use process::{cpu_ticks, cpu_ticks_over};
 pub use programs::{line_of, program, programs_dir};
 pub use proxy::{ProxyOptions, TinyProxy};
 pub use relay::{Relay, RelayOptions, RelayStarter};

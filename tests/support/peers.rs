@@ -51,7 +51,7 @@ pub struct PeerInfo {
     /// e.g. `"3.2.1"`
     pub ptvsd: String,
     pub ptvsd_file: PathBuf,
-    /// `PTVSDBG_VER` of the installed ptvsd: 6 (2.2.0, 3.0.0), 7 (3.1.0), 8 (3.2.x)
+    /// `PTVSDBG_VER` of the installed ptvsd: 2 (2.0.0), 4 (2.1.0), 6 (2.2.0, 3.0.0), 7 (3.1.0), 8 (3.2.x)
     pub protocol_version: u32,
     pub venv: PathBuf,
     /// The Django version installed beside ptvsd (only in `django_peers`).

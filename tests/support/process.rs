@@ -184,4 +184,23 @@ pub fn activity(pid: u32, window: Duration) -> Activity {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     Activity { cpu_per_second: (cpu_ticks() - before) / hz / start.elapsed().as_secs_f64(), runnable: f64::from(runnable) / f64::from(samples.max(1)) }
+
+/// CPU time `pid` has used so far (user + system), in clock ticks (USER_HZ, 100 a second
+/// on Linux), from `/proc/PID/stat`. Compare two readings over a window to tell an idle
+/// process from a spinning one (a spinning thread adds about 100 ticks a second).
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|e| panic!("cannot read /proc/{pid}/stat: {e}"));
+    // The command name (field 2) may contain spaces; the fields after it do not.
+    let after_name = &stat[stat.rfind(')').expect("a /proc stat line") + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+}
+
+/// Ticks `pid` uses over `window` (see [`cpu_ticks`]).
+pub fn cpu_ticks_over(pid: u32, window: Duration) -> u64 {
+    let before = cpu_ticks(pid);
+    std::thread::sleep(window);
+    cpu_ticks(pid).saturating_sub(before)
 }

@@ -1,0 +1,356 @@
+//! What the adapter runs inside the debuggee to repair ptvsd, and the pure functions around
+//! it (building each expression, reading its result).
+//!
+//! Owns: the Python text of every repair and probe, and how their results and ptvsd's
+//! evaluation failures are read. Each is evaluated with `exec` on a thread ptvsd reports
+//! stopped (the attach break, or the first stop of a session); the session decides when.
+//!
+//! Must not know: the session's state, the wire dialect, DAP.
+//!
+//! Rules every expression here keeps (each one is checked by a test that runs it in
+//! CPython 2.7, 3.6 and 3.11 against the real ptvsd modules of every supported release):
+//! * it is one Python expression that binds no names in the user's frame (the statements
+//!   run in a fresh private namespace through `compile`/`eval`);
+//! * it is idempotent: what it installs carries a marker and is installed once per
+//!   process, however many debuggers attach;
+//! * it is invisible to the program: it changes only ptvsd's own functions and state;
+//! * it never raises on a ptvsd it does not recognise (it does nothing there).
+//!
+//! The repairs, in the order [`attach_repair_expression`] runs them:
+//! * [`REPAIR_OUTPUT`], [`REPAIR_WFASTCGI`], [`REPAIR_UNBLOCK`], [`REPAIR_MODULES`]: stacked output wrappers,
+//!   output lost under wfastcgi (Windows App Service),
+//!   a double lock release, a module list that grows at every attach;
+//! * [`CONNECTION_GUARD_BODY`]: the end of ptvsd's connection (FIN or reset) counts as a detach,
+//!   so a debugger that vanishes leaves the app running, idle and attachable;
+//! * [`NAME_EXCEPTIONS_BODY`]: a failed evaluation reports `Type: message` and its traceback,
+//!   not only `str(exception)`;
+//! * [`stale_handler_probe_expression`]: lists the files of threads parked forever on a handler query
+//!   an earlier debugger never answered (the re-attach bug); the session answers each one.
+
+use super::logpoints::py_literal;
+
+/// ptvsd wraps `sys.stdout`/`sys.stderr` in a new `_DebuggerOutput` at every attach and
+/// never unwraps them under `-m ptvsd` or `enable_attach`, so after N attaches every write
+/// is reported N times. This expression makes each outermost wrapper point past the
+/// stacked ones (and its `buffer` likewise). It is one expression, so it binds no names
+/// in the user's frame; it works on Python 2.7 to 3.11 and is a no-op when nothing is
+/// stacked.
+pub const REPAIR_OUTPUT: &str = "list((lambda s, i: i is not s and (setattr(s, 'old_out', i.old_out), \
+hasattr(s, 'buffer') and hasattr(i, 'buffer') and setattr(s.buffer, 'buffer', i.buffer.buffer)))\
+(s, (lambda f: f(f, s))(lambda f, o: f(f, o.old_out) if type(getattr(o, 'old_out', None)) is type(o) else o)) \
+for s in (__import__('sys').stdout, __import__('sys').stderr))";
+
+/// ptvsd releases a stopped thread by releasing a lock the thread then takes again, and
+/// picks the threads to release by a flag the thread clears only once it has woken. A
+/// resume, step or detach that comes before then releases the lock a second time and
+/// raises "release unlocked lock": a resume leaves the rest of the threads stopped for
+/// good, a detach dies before ptvsd marks itself detached (every later attach is then
+/// refused), and on ptvsd 2.2/3.0 the command loop dies. This expression makes
+/// `Thread.unblock` skip a lock that is already released (the thread is being woken
+/// anyway). Like [`REPAIR_OUTPUT`] it binds no names and works on Python 2.7 to 3.11,
+/// for ptvsd 2.0 to 3.0 (`ptvsd.visualstudio_py_debugger`) and 3.1/3.2 (`ptvsd.debugger`).
+pub const REPAIR_UNBLOCK: &str = "list(setattr(m.Thread, 'unblock', lambda self: self._block_lock.release() \
+if self._block_lock.locked() else None) for m in (__import__('sys').modules.get('ptvsd.debugger'), \
+__import__('sys').modules.get('ptvsd.visualstudio_py_debugger')) if hasattr(m, 'Thread'))";
+
+/// ptvsd appends every loaded module to its `MODULES` list again at every attach (and
+/// reports the whole list at the next one), so each attach costs more than the last: after
+/// 1000 attaches an app with 1000 modules holds a million entries and sends a million
+/// module reports per attach. This expression removes the repeated entries in place (the
+/// first one per file stays; entries appended meanwhile by other threads are kept), so
+/// the list stays at one entry per module however often the app is attached.
+pub const REPAIR_MODULES: &str = "list((lambda l: [l.pop(i) for i in sorted(set(range(len(l))) - \
+set(dict((e[0], i) for i, e in reversed(list(enumerate(l)))).values()), reverse=True)])(m.MODULES) \
+for m in (__import__('sys').modules.get('ptvsd.debugger'), __import__('sys').modules.get('ptvsd.visualstudio_py_debugger')) \
+if hasattr(m, 'MODULES'))";
+
+/// wfastcgi (the FastCGI host of Python sites on Windows App Service) replaces
+/// `sys.stdout` and `sys.stderr` with a fresh `StringIO` at every request, so ptvsd's output
+/// wrappers, installed on the streams of the moment it attached, are gone at the next
+/// request and `print` output stops reaching the editor. This expression (a no-op unless
+/// wfastcgi's module is loaded, as `__main__` on Azure or as `wfastcgi`) keeps the current
+/// wrappers on the module and subclasses `handle_response` (a class whose static methods
+/// wfastcgi also uses), which wfastcgi instantiates right after replacing the streams, so
+/// that each request's streams get a copy of the wrapper writing
+/// to them (a bare new instance given the wrapper's attributes: `copy` would trip over the
+/// wrapper's `__getattr__`): output goes to the editor and into the response as before. Once per process
+/// (a marker on the wrapper); each attach only refreshes the wrappers kept. After a
+/// detach the copies just write through (ptvsd's own `DETACHED` check). Binds no names;
+/// Python 2.7 to 3.11; ptvsd 2.x/3.x (`_DebuggerOutput` in both).
+pub const REPAIR_WFASTCGI: &str = "list((setattr(m, 'ptvsd_dap_streams', (__import__('sys').stdout, __import__('sys').stderr)), \
+getattr(m.handle_response, 'ptvsd_dap_rewraps', False) or setattr(m, 'handle_response', (lambda orig, rewrap: \
+type('handle_response', (orig,), {'ptvsd_dap_rewraps': True, '__init__': (lambda mod: lambda self, *a, **k: \
+(rewrap(mod), orig.__init__(self, *a, **k))[1])(m)}))\
+(m.handle_response, lambda mod: [setattr(__import__('sys'), name, (lambda c: (c.__dict__.update(w.__dict__), \
+c.__dict__.pop('buffer', None), setattr(c, 'old_out', getattr(__import__('sys'), name)), c)[3])(object.__new__(type(w)))) \
+for name, w in zip(('stdout', 'stderr'), mod.ptvsd_dap_streams) if type(w).__name__ == '_DebuggerOutput' \
+and type(getattr(__import__('sys'), name)).__name__ != '_DebuggerOutput']))) \
+for m in set(filter(None, (__import__('sys').modules.get('wfastcgi'), __import__('sys').modules.get('__main__')))) \
+if hasattr(m, 'handle_response') and hasattr(m, 'read_fastcgi_record'))";
+
+
+/// Shared by the probe and the guard: finds ptvsd's module (`m`, or None) and the threads
+/// parked in `is_handled` (2.0/2.1: `IsHandled`) at its *second* `handler_lock.acquire()`,
+/// that is, waiting for the answer to a handler query they already sent. The first
+/// `acquire` is only a wait for another thread's query and must not be answered (a `sehi`
+/// without a pending query releases an unlocked lock, which kills binary ptvsd's loop).
+/// 2.0/2.1 have no `filename` local: the file is the raising frame's `co_filename`, as in
+/// their REQH. Python 2.7 has no `traceback.walk_stack`, hence the `f_back` walk.
+const PARKED_QUERIES: &str = r#"
+import sys
+m = sys.modules.get('ptvsd.debugger') or sys.modules.get('ptvsd.visualstudio_py_debugger')
+
+def parked_handler_queries(m):
+    found = {}
+    lock = getattr(getattr(m, 'BREAK_ON', None), 'handler_lock', None)
+    if lock is None or not lock.locked():
+        return found
+    method = getattr(m.BREAK_ON, 'is_handled', None) or getattr(m.BREAK_ON, 'IsHandled', None)
+    code = getattr(getattr(method, '__func__', method), '__code__', None)
+    if code is None:
+        return found
+    try:
+        import inspect
+        lines, first = inspect.getsourcelines(code)
+        waits = [first + i for i, text in enumerate(lines) if 'handler_lock.acquire()' in text]
+    except Exception:
+        waits = []
+    if len(waits) != 2:
+        return found
+    for frame in list(sys._current_frames().values()):
+        while frame is not None:
+            if frame.f_code is code and frame.f_lineno == waits[1]:
+                name = frame.f_locals.get('filename')
+                if name is None:
+                    name = frame.f_locals['cur_frame'].f_code.co_filename
+                found[name] = frame
+            frame = frame.f_back
+    return found
+"#;
+
+/// Sets `result` to the parked threads' file names, each UTF-8 and hex-encoded, joined by
+/// commas (a top-level string: ptvsd's repr cuts strings nested in a list to 30
+/// characters, and hex needs no unescaping). See [`parse_stale_handler_files`].
+const STALE_HANDLER_PROBE_BODY: &str = r#"
+import binascii
+result = ','.join(binascii.hexlify(n if isinstance(n, bytes) else n.encode('utf-8')).decode('ascii')
+                  for n in sorted(parked_handler_queries(m)))
+"#;
+
+/// The stale handler-query probe. Why: a handler query (REQH) that is never answered parks the raising thread forever in
+/// `is_handled` with `handler_lock` held; detach does not release it, so the next debugger's
+/// breakpoints in that thread never fire, and every other thread's first query blocks too
+/// (ptvsd-threading.md §4.3). The session answers each file this finds with a normal
+/// `sehi` for that file, which releases the lock and lets the thread run on with the right
+/// answer (§4.4). It finds nothing when nothing is parked, so no `sehi` is ever blind.
+pub fn stale_handler_probe_expression() -> String {
+    in_private_namespace(&format!("{PARKED_QUERIES}{STALE_HANDLER_PROBE_BODY}"))
+}
+
+/// Makes ptvsd's command loop treat the end of its connection as a detach.
+///
+/// ptvsd never detaches on its own when its debugger goes away: after a FIN its reader
+/// spins at 100 % CPU forever and the process refuses every later attach; after a reset
+/// its loop ends but the process still counts as attached (ptvsd-threading.md §5). Either
+/// happens whenever the adapter dies without detaching (SIGKILL, a closed laptop, a relay
+/// that drops), and a thread stopped at a breakpoint then stays stopped.
+///
+/// This wraps the loop's reader (binary 2.0–3.0: the module global `read_bytes`, looked up
+/// at every command; JSON 3.1–3.2: `DebuggerLoop`'s two buffered reads) so that an end of
+/// stream or a failed `recv` (reset, any socket error but EINTR) closes the socket and,
+/// if this loop is still the current connection and ptvsd is not detached yet, does what
+/// a debugger's detach does, minus the reply it cannot send: answers a parked handler
+/// query as "handled" (as with no debugger), releases stopped threads, marks the process
+/// detached, runs the detach callbacks; then ends the loop with `DebuggerExitException`,
+/// which every loop catches. A JSON loop whose connection ends after a newer debugger
+/// attached (possible only if its goodbye never came) detaches nothing and parks for good
+/// on a private lock instead of ending: ptvsd's `loop()` ends with
+/// `DebuggerLoop.instance = None`, which would silence the newer debugger. (A binary loop
+/// reads the module's current connection, so there is no old binary loop to tell apart.)
+/// Installed once per process (marker `ptvsd_dap_guard`).
+///
+/// The binary loop is already inside the old `read_bytes` while this runs, so the guard
+/// takes effect one command later: the session sends a harmless command after the result
+/// (any dialect; JSON loops look the reader up at every line and need none).
+const CONNECTION_GUARD_BODY: &str = r#"
+import errno, socket
+
+def ptvsd_dap_connection_lost(current, sock):
+    try:
+        sock.close()
+    except Exception:
+        pass
+    if current and not m.DETACHED:
+        try:
+            for name in parked_handler_queries(m):
+                m.BREAK_ON.handler_cache[name] = [(None, None, set('*'))]
+                m.BREAK_ON.handler_lock.release()
+        except Exception:
+            pass
+        for step in (m.detach_threads, m.detach_process):
+            try:
+                step()
+            except Exception:
+                pass
+        for callback in list(m.DETACH_CALLBACKS):
+            try:
+                callback()
+            except Exception:
+                pass
+    raise m.DebuggerExitException()
+
+def ptvsd_dap_guard_json(original):
+    def guarded(self, *args):
+        try:
+            result = original(self, *args)
+        except Exception:
+            result = None
+        if result is None:
+            if self is not m.DebuggerLoop.instance and m.DebuggerLoop.instance is not None:
+                # An old loop: ending it would clear the new debugger's connection
+                # (`loop()` ends with `DebuggerLoop.instance = None`), so it parks.
+                try:
+                    self._SocketIO__socket.close()
+                except Exception:
+                    pass
+                import threading
+                parked = threading.Lock()
+                parked.acquire()
+                parked.acquire()
+            ptvsd_dap_connection_lost(True, getattr(self, '_SocketIO__socket', None))
+        return result
+    return guarded
+
+def ptvsd_dap_read_bytes(conn, count):
+    chunks = []
+    got = 0
+    while got < count:
+        try:
+            chunk = conn.recv(count - got)
+        except socket.error as error:
+            if getattr(error, 'errno', None) == errno.EINTR:
+                continue
+            chunk = None
+        if not chunk:
+            ptvsd_dap_connection_lost(conn is m.conn, conn)
+        chunks.append(chunk)
+        got += len(chunk)
+    return b''.join(chunks)
+ptvsd_dap_read_bytes.ptvsd_dap_guard = True
+
+if m is None:
+    pass
+elif hasattr(getattr(m, 'DebuggerLoop', None), '_buffered_read_line_as_ascii'):
+    if not getattr(m.DebuggerLoop, 'ptvsd_dap_guard', False):
+        m.DebuggerLoop._buffered_read_line_as_ascii = ptvsd_dap_guard_json(m.DebuggerLoop._buffered_read_line_as_ascii)
+        m.DebuggerLoop._buffered_read_as_utf8 = ptvsd_dap_guard_json(m.DebuggerLoop._buffered_read_as_utf8)
+        m.DebuggerLoop.ptvsd_dap_guard = True
+elif hasattr(m, 'read_bytes') and hasattr(m, 'conn'):
+    if not getattr(m.read_bytes, 'ptvsd_dap_guard', False):
+        m.read_bytes = ptvsd_dap_read_bytes
+"#;
+
+/// ptvsd reports a failed evaluation as `str(exception)` only (`report_execution_exception`,
+/// every release), so `d['k']` fails with `'k'` and `1/0` with `division by zero`. This
+/// replaces that module function (which `run_locally` looks up at every call) with one
+/// that reports the whole traceback as `traceback.format_exception` prints it, without
+/// ptvsd's own leading frames (as ptvsd's REPL does), e.g. `Traceback (most recent call
+/// last):\n  File "<debug input>", line 1, in <module>\nKeyError: 'k'\n`; the session shows
+/// its last line (`KeyError: 'k'`) and, in the REPL, the traceback ([`evaluation_failure`]).
+/// Any failure while formatting falls back to ptvsd's own function. Runs on the stopped
+/// thread that evaluated, inside ptvsd's trace function (so nothing in it is traced).
+/// Marker `ptvsd_dap_names`. Another debugger attaching later sees the same, readable text.
+const NAME_EXCEPTIONS_BODY: &str = r#"
+import traceback
+
+def ptvsd_dap_report_execution_exception(execution_id, exc_info, original=getattr(m, 'report_execution_exception', None)):
+    try:
+        tb = exc_info[2]
+        while tb is not None and ('/ptvsd/' in tb.tb_frame.f_code.co_filename or '\\ptvsd\\' in tb.tb_frame.f_code.co_filename):
+            tb = tb.tb_next
+        text = ''.join(traceback.format_exception(exc_info[0], exc_info[1], tb))
+    except Exception:
+        return original(execution_id, exc_info)
+    m.report_execution_error(text, execution_id)
+ptvsd_dap_report_execution_exception.ptvsd_dap_names = True
+
+if m is not None and hasattr(m, 'report_execution_exception') and hasattr(m, 'report_execution_error'):
+    if not getattr(m.report_execution_exception, 'ptvsd_dap_names', False):
+        m.report_execution_exception = ptvsd_dap_report_execution_exception
+"#;
+
+/// One expression that runs Python statements in a fresh private namespace and evaluates
+/// to that namespace's `result` (None if it sets none). Works on Python 2.7 (where `eval`
+/// of an `exec`-mode code object runs it) and 3.x; binds no names in the user's frame.
+fn in_private_namespace(statements: &str) -> String {
+    format!("(lambda ns: (eval(compile({}, '<ptvsd-dap>', 'exec'), ns), ns.get('result'))[1])({{}})", py_literal(statements))
+}
+
+/// The connection guard alone (see [`CONNECTION_GUARD_BODY`]).
+pub fn connection_guard_expression() -> String {
+    in_private_namespace(&format!("{PARKED_QUERIES}{CONNECTION_GUARD_BODY}"))
+}
+
+/// The exception-naming patch alone (see [`NAME_EXCEPTIONS_BODY`]).
+pub fn name_exceptions_expression() -> String {
+    in_private_namespace(&format!("{PARKED_QUERIES}{NAME_EXCEPTIONS_BODY}"))
+}
+
+/// Everything the session runs at the attach break (or the first stop of a session), as
+/// one evaluation on the stopped thread: the three repairs, the connection guard, the
+/// exception naming, then the stale handler-query probe, whose result is the value of the
+/// whole expression (read it with [`parse_stale_handler_files`]).
+pub fn attach_repair_expression() -> String {
+    let installs = in_private_namespace(&format!("{PARKED_QUERIES}{CONNECTION_GUARD_BODY}{NAME_EXCEPTIONS_BODY}{STALE_HANDLER_PROBE_BODY}"));
+    format!("({REPAIR_OUTPUT}, {REPAIR_WFASTCGI}, {REPAIR_UNBLOCK}, {REPAIR_MODULES}, {installs})[4]")
+}
+
+/// The file names in the probe's result: the repr of a string of comma-separated hex
+/// (`'2f6170702e7079'`, or `u'…'` on Python 2). Anything else (an older repair, None, a
+/// malformed answer) yields no names, so a `sehi` is never sent blind.
+pub fn parse_stale_handler_files(repr: &str) -> Vec<String> {
+    let inner = repr.strip_prefix('u').unwrap_or(repr);
+    let Some(inner) = inner.strip_prefix('\'').and_then(|s| s.strip_suffix('\'')) else { return Vec::new() };
+    inner
+        .split(',')
+        .filter(|part| !part.is_empty())
+        .filter_map(|part| {
+            if part.len() % 2 != 0 || !part.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            let bytes: Option<Vec<u8>> = (0..part.len()).step_by(2).map(|i| u8::from_str_radix(&part[i..i + 2], 16).ok()).collect();
+            bytes.map(|b| String::from_utf8_lossy(&b).into_owned())
+        })
+        .collect()
+}
+
+/// A failed evaluation as the user should see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvaluationFailure {
+    /// One line naming the exception: `KeyError: 'k'` (or ptvsd's own text, e.g.
+    /// `<expression cannot be evaluated at this time>`).
+    pub summary: String,
+    /// The traceback as Python prints it, when [`NAME_EXCEPTIONS_BODY`] reported one.
+    pub traceback: Option<String>,
+}
+
+/// Reads the text of an `EXCE`/`legacyExecutionException`. With [`NAME_EXCEPTIONS_BODY`]
+/// installed it is `traceback.format_exception`'s output, which ends with a newline: the
+/// summary is everything after the traceback's last indented line (the exception line(s);
+/// a `SyntaxError`'s caret lines are indented too), joined. Without it (a session whose
+/// repairs have not run yet) the text is ptvsd's own and is kept as it is.
+pub fn evaluation_failure(text: &str) -> EvaluationFailure {
+    if !text.ends_with('\n') || text.trim().is_empty() {
+        return EvaluationFailure { summary: text.to_string(), traceback: None };
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let start = lines.iter().rposition(|l| l.starts_with(' ')).map_or(0, |i| i + 1);
+    let summary = lines[start..].iter().map(|l| l.trim_end()).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ");
+    let summary = if summary.is_empty() { text.trim().to_string() } else { summary };
+    let traceback = if lines.len() > 1 { Some(text.to_string()) } else { None };
+    EvaluationFailure { summary, traceback }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+mod tests;

@@ -1,0 +1,227 @@
+//! Attaching again and again to one running app, against real ptvsd (2.0.0 to 3.2.1), over
+//! `tcp://` and through `ptvsd-dap relay` (wss): every attach sets a breakpoint and must
+//! stop at it, and each ends differently — disconnect right after continue, disconnect
+//! while stopped, the adapter killed (SIGKILL) while stopped, the adapter killed while
+//! the app runs. After each, the app must serve requests again, use no more CPU than before
+//! the first attach, and accept the next debugger.
+//!
+//! The app (`web_app.py`) is the shape that showed the re-attach bug: a worker thread
+//! serves a request every 0.3 s and raises and catches a `ValueError` in each, so ptvsd
+//! asks the debugger a handler query right after every resume from the breakpoint
+//! (ptvsd-threading.md §4.3). The first attach also checks that failed evaluations name
+//! their exception in the watch, hover and REPL contexts, and that the REPL shows the
+//! traceback.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod client;
+mod support;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use client::DapClient;
+use serde_json::{json, Value};
+use support::{cpu_ticks_over, line_of, program, PeerInfo, PeerOptions, Peers, PtvsdPeer, Relay, TestCerts};
+
+/// The window over which the app's CPU use is measured.
+const CPU_WINDOW: Duration = Duration::from_millis(1500);
+/// How long a stop at the breakpoint may take once configured.
+const STOP_WAIT: Duration = Duration::from_secs(30);
+
+/// The app and the way to it.
+struct App {
+    peer: PtvsdPeer,
+    relay: Option<(Relay, TestCerts, tempfile::TempDir)>,
+    /// CPU ticks over [`CPU_WINDOW`] before any debugger attached.
+    baseline_ticks: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Via {
+    Tcp,
+    Relay,
+}
+
+impl App {
+    fn start(info: &PeerInfo, via: Via) -> App {
+        let mut peer = PtvsdPeer::start_peer(info, &program("web_app.py"), PeerOptions::new().args(["0.3"]));
+        peer.wait_for_output("served 2", Duration::from_secs(30));
+        let relay = (via == Via::Relay).then(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let certs = TestCerts::generate(dir.path());
+            (Relay::builtin(peer.port(), Some(&certs)), certs, dir)
+        });
+        let baseline_ticks = cpu_ticks_over(peer.pid(), CPU_WINDOW);
+        App { peer, relay, baseline_ticks }
+    }
+
+    fn attach_args(&self) -> Value {
+        match &self.relay {
+            None => json!({ "url": format!("tcp://{}@127.0.0.1:{}", self.peer.secret(), self.peer.port()) }),
+            Some((relay, _, dir)) => json!({
+                "url": format!("wss://{}@127.0.0.1:{}/ptvsd", self.peer.secret(), relay.port()),
+                "caFile": dir.path().join("ca.pem"),
+            }),
+        }
+    }
+
+    fn served(&self) -> usize {
+        self.peer.output().matches("served ").count()
+    }
+
+    /// The app serves requests again, spends no more CPU than before the first attach (a
+    /// spinning ptvsd loop costs ~150 ticks in the window; the bound is generous), and
+    /// (checked by the caller's next attach) accepts the next debugger.
+    fn assert_running_and_idle(&mut self, after: &str) {
+        let name = self.peer.info().name.clone();
+        let served = self.served();
+        let next = format!("served {}\n", served + 2);
+        self.peer.wait_for_output(&next, Duration::from_secs(15));
+        let ticks = cpu_ticks_over(self.peer.pid(), CPU_WINDOW);
+        let bound = (self.baseline_ticks * 3).max(self.baseline_ticks + 40);
+        assert!(ticks <= bound, "{name}: after {after} the app used {ticks} CPU ticks in {CPU_WINDOW:?}, before the first attach {} (bound {bound})", self.baseline_ticks);
+    }
+}
+
+fn web_app() -> PathBuf {
+    program("web_app.py")
+}
+
+/// A new adapter attached to `app`, stopped at the breakpoint in `handle` (on the worker).
+async fn attach_and_stop(app: &App) -> (DapClient, Value) {
+    let name = &app.peer.info().name;
+    let mut client = DapClient::spawn(&[]).await;
+    client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
+    client.ok("attach", app.attach_args()).await;
+    client.wait_event("initialized").await;
+    let line = line_of(&web_app(), "web-app-handle");
+    let body = client.ok("setBreakpoints", json!({ "source": { "path": web_app() }, "breakpoints": [{ "line": line }] })).await;
+    assert_eq!(body["breakpoints"][0]["verified"], true, "{name}: {body}");
+    client.ok("setExceptionBreakpoints", json!({ "filters": ["uncaught"] })).await;
+    client.ok("configurationDone", Value::Null).await;
+    let stopped = client.wait_event_where("stopped", STOP_WAIT, |e| e["body"]["reason"] == "breakpoint").await;
+    (client, stopped)
+}
+
+/// The top frame of the stopped thread.
+async fn top_frame(client: &mut DapClient, stopped: &Value) -> Value {
+    let stack = client.ok("stackTrace", json!({ "threadId": stopped["body"]["threadId"], "levels": 1 })).await;
+    assert_eq!(stack["stackFrames"][0]["name"], "handle", "{stack}");
+    stack["stackFrames"][0]["id"].clone()
+}
+
+/// Failed evaluations name their exception in every context; the REPL also shows the
+/// traceback (as error output, before the response).
+async fn check_evaluation_failures(client: &mut DapClient, frame: &Value, python2: bool) {
+    let division = if python2 { "ZeroDivisionError: integer division or modulo by zero" } else { "ZeroDivisionError: division by zero" };
+    let cases = [("{}['k']", "KeyError: 'k'"), ("1/0", division), ("x", "NameError: name 'x' is not defined")];
+    for context in ["watch", "hover", "repl"] {
+        for (expression, expected) in cases {
+            let response = client.request("evaluate", json!({ "expression": expression, "frameId": frame, "context": context })).await;
+            assert_eq!(response["success"], false, "{expression} in {context}: {response}");
+            assert_eq!(response["message"], expected, "{expression} in {context}: {response}");
+        }
+    }
+    let tracebacks: Vec<String> = client
+        .received
+        .iter()
+        .filter(|m| m["event"] == "output" && m["body"]["category"] == "stderr")
+        .filter_map(|m| m["body"]["output"].as_str().map(str::to_string))
+        .filter(|t| t.starts_with("Traceback (most recent call last):"))
+        .collect();
+    assert_eq!(tracebacks.len(), cases.len(), "one traceback per failed REPL evaluation: {tracebacks:?}");
+    for ((_, expected), traceback) in cases.iter().zip(&tracebacks) {
+        assert!(traceback.contains("File \"<debug input>\", line 1") && traceback.trim_end().ends_with(expected), "{traceback}");
+        assert!(!traceback.contains("ptvsd"), "ptvsd's own frames in the traceback: {traceback}");
+    }
+}
+
+fn kill_adapter(client: &DapClient) {
+    let pid = client.pid().expect("a spawned adapter");
+    let status = std::process::Command::new("kill").arg("-KILL").arg(pid.to_string()).status().unwrap();
+    assert!(status.success(), "kill -KILL {pid}");
+}
+
+/// Five attaches to one app, each stopping at its breakpoint:
+/// 1. evaluation failures, clear the breakpoint, continue, disconnect at once;
+/// 2. disconnect while stopped;
+/// 3. the adapter killed while stopped;
+/// 4. continue, then the adapter killed while the app runs;
+/// 5. a last attach that must stop too, then a clean disconnect.
+async fn attach_five_times(python: &str, ptvsd: &str, via: Via) {
+    let info = Peers::load().peer(python, ptvsd);
+    let mut app = App::start(info, via);
+    let name = format!("{} via {via:?}", info.name);
+
+    // 1. The everyday flow that left a handler query unanswered (the re-attach bug).
+    let (mut client, stopped) = attach_and_stop(&app).await;
+    let frame = top_frame(&mut client, &stopped).await;
+    check_evaluation_failures(&mut client, &frame, python == "2.7").await;
+    client.ok("setBreakpoints", json!({ "source": { "path": web_app() }, "breakpoints": [] })).await;
+    client.ok("continue", json!({ "threadId": stopped["body"]["threadId"] })).await;
+    client.ok("disconnect", Value::Null).await;
+    assert_eq!(client.wait_exit(Duration::from_secs(10)).await, Some(0), "{name}: {}", client.stderr());
+    app.assert_running_and_idle("a disconnect right after continue");
+
+    // 2. Disconnect while stopped at the breakpoint.
+    let (mut client, _) = attach_and_stop(&app).await;
+    client.ok("disconnect", Value::Null).await;
+    assert_eq!(client.wait_exit(Duration::from_secs(10)).await, Some(0), "{name}: {}", client.stderr());
+    app.assert_running_and_idle("a disconnect while stopped");
+
+    // 3. The adapter killed while the app is stopped at the breakpoint.
+    let (client, _) = attach_and_stop(&app).await;
+    kill_adapter(&client);
+    drop(client);
+    app.assert_running_and_idle("the adapter was killed while the app was stopped");
+
+    // 4. The adapter killed while the app runs (after a stop and continue).
+    let (mut client, stopped) = attach_and_stop(&app).await;
+    client.ok("setBreakpoints", json!({ "source": { "path": web_app() }, "breakpoints": [] })).await;
+    client.ok("continue", json!({ "threadId": stopped["body"]["threadId"] })).await;
+    let served = app.served();
+    app.peer.wait_for_output(&format!("served {}\n", served + 1), Duration::from_secs(15));
+    kill_adapter(&client);
+    drop(client);
+    app.assert_running_and_idle("the adapter was killed while the app ran");
+
+    // 5. The next debugger is accepted and its breakpoint fires.
+    let (mut client, _) = attach_and_stop(&app).await;
+    client.ok("disconnect", Value::Null).await;
+    assert_eq!(client.wait_exit(Duration::from_secs(10)).await, Some(0), "{name}: {}", client.stderr());
+    app.assert_running_and_idle("the last disconnect");
+}
+
+macro_rules! reattach_tests {
+    ($($name:ident: $python:expr, $ptvsd:expr, $via:expr;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            attach_five_times($python, $ptvsd, $via).await;
+        }
+    )*};
+}
+
+reattach_tests! {
+    every_attach_stops_at_its_breakpoint_ptvsd_2_0_0_py3_11_tcp: "3.11", "2.0.0", Via::Tcp;
+    every_attach_stops_at_its_breakpoint_ptvsd_2_1_0_py3_11_tcp: "3.11", "2.1.0", Via::Tcp;
+    every_attach_stops_at_its_breakpoint_ptvsd_2_2_0_py3_11_tcp: "3.11", "2.2.0", Via::Tcp;
+    every_attach_stops_at_its_breakpoint_ptvsd_3_0_0_py3_11_tcp: "3.11", "3.0.0", Via::Tcp;
+    every_attach_stops_at_its_breakpoint_ptvsd_3_1_0_py3_11_tcp: "3.11", "3.1.0", Via::Tcp;
+    every_attach_stops_at_its_breakpoint_ptvsd_3_2_1_py3_11_tcp: "3.11", "3.2.1", Via::Tcp;
+    every_attach_stops_at_its_breakpoint_ptvsd_2_0_0_py3_6_relay: "3.6", "2.0.0", Via::Relay;
+    every_attach_stops_at_its_breakpoint_ptvsd_2_1_0_py3_6_relay: "3.6", "2.1.0", Via::Relay;
+    every_attach_stops_at_its_breakpoint_ptvsd_2_2_0_py3_6_relay: "3.6", "2.2.0", Via::Relay;
+    every_attach_stops_at_its_breakpoint_ptvsd_3_0_0_py3_6_relay: "3.6", "3.0.0", Via::Relay;
+    every_attach_stops_at_its_breakpoint_ptvsd_3_1_0_py3_6_relay: "3.6", "3.1.0", Via::Relay;
+    every_attach_stops_at_its_breakpoint_ptvsd_3_2_1_py3_6_relay: "3.6", "3.2.1", Via::Relay;
+}
+
+/// Python 2.7 (optional on a developer machine, required in CI): the same five attaches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_attach_stops_at_its_breakpoint_on_python_2_7() {
+    for ptvsd in ["3.0.0", "3.2.1"] {
+        if Peers::load().optional_peer("2.7", ptvsd).is_some() {
+            attach_five_times("2.7", ptvsd, Via::Tcp).await;
+        }
+    }
+}
