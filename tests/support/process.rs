@@ -184,6 +184,7 @@ pub fn activity(pid: u32, window: Duration) -> Activity {
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     Activity { cpu_per_second: (cpu_ticks() - before) / hz / start.elapsed().as_secs_f64(), runnable: f64::from(runnable) / f64::from(samples.max(1)) }
+}
 
 /// CPU time `pid` has used so far (user + system), in clock ticks (USER_HZ, 100 a second
 /// on Linux), from `/proc/PID/stat`. Compare two readings over a window to tell an idle
