@@ -35,7 +35,8 @@ const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
 const TUNNEL_USER: &str = "$Tu7nnelUser-xQ";
 const TUNNEL_PASSWORD: &str = "Tp@ss:w/0rd-Hk3v";
 const PROXY_USER: &str = "Px9user-Lm2";
-const PROXY_PASSWORD: &str = "Pp@ss:w0rd-Zr8n";
+/// (tinyproxy's BasicAuth takes letters, digits and dashes only.)
+const PROXY_PASSWORD: &str = "Pp4ssw0rd-Zr8n";
 
 // ---- the encodings ----------------------------------------------------------------
 

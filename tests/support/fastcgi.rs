@@ -55,7 +55,7 @@ impl WfastcgiSite {
         self.child.output()
     }
 
-    /// `GET /?n=N`: the body of the answer, and what the app wrote to stderr.
+    /// `GET /?n=N`: the body of the answer.
     pub fn get(&mut self, n: u32) -> Result<String, String> {
         let id = self.next_id;
         self.next_id += 1;
