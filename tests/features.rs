@@ -458,7 +458,7 @@ async fn breakpoints(python: &str, ptvsd: &str, relay: RelayStarter) {
     set_breakpoints(&mut client, &features(), json!([{ "line": mark("count-add"), "logMessage": "x={undefined_name_xyz}" }])).await;
     wait_ticks(&mut client, 3).await;
     let text: String = client.received[since..].iter().filter(|m| m["event"] == "output").filter_map(|m| m["body"]["output"].as_str()).collect();
-    assert!(text.contains("Logpoint error: name 'undefined_name_xyz' is not defined"), "{text}");
+    assert!(text.contains("Logpoint error: NameError: name 'undefined_name_xyz' is not defined"), "{text}");
     // A plain-text logpoint needs no evaluation.
     set_breakpoints(&mut client, &features(), json!([{ "line": mark("count-add"), "logMessage": "just text" }])).await;
     wait_ticks(&mut client, 3).await;

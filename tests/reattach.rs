@@ -1,5 +1,6 @@
 //! Attaching again and again to one running app, against real ptvsd (2.0.0 to 3.2.1), over
-//! `tcp://` and through `ptvsd-dap relay` (wss): every attach sets a breakpoint and must
+//! `tcp://` and through `ptvsd-dap relay` (wss; and websockify, which closes its leg to ptvsd
+//! gracefully, for one binary and one JSON version): every attach sets a breakpoint and must
 //! stop at it, and each ends differently — disconnect right after continue, disconnect
 //! while stopped, the adapter killed (SIGKILL) while stopped, the adapter killed while
 //! the app runs. After each, the app must serve requests again, use no more CPU than before
@@ -39,17 +40,21 @@ struct App {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Via {
     Tcp,
+    /// `ptvsd-dap relay` (wss), which closes its leg to ptvsd with a reset.
     Relay,
+    /// websockify (wss), which closes its leg to ptvsd gracefully, as Azure's proxy does.
+    Websockify,
 }
 
 impl App {
     fn start(info: &PeerInfo, via: Via) -> App {
         let mut peer = PtvsdPeer::start_peer(info, &program("web_app.py"), PeerOptions::new().args(["0.3"]));
         peer.wait_for_output("served 2", Duration::from_secs(30));
-        let relay = (via == Via::Relay).then(|| {
+        let relay = (via != Via::Tcp).then(|| {
             let dir = tempfile::tempdir().unwrap();
             let certs = TestCerts::generate(dir.path());
-            (Relay::builtin(peer.port(), Some(&certs)), certs, dir)
+            let relay = if via == Via::Relay { Relay::builtin(peer.port(), Some(&certs)) } else { Relay::websockify(peer.port(), Some(&certs)) };
+            (relay, certs, dir)
         });
         let baseline_ticks = cpu_ticks_over(peer.pid(), CPU_WINDOW);
         App { peer, relay, baseline_ticks }
@@ -79,6 +84,7 @@ impl App {
         self.peer.wait_for_output(&next, Duration::from_secs(15));
         let ticks = cpu_ticks_over(self.peer.pid(), CPU_WINDOW);
         let bound = (self.baseline_ticks * 3).max(self.baseline_ticks + 40);
+        eprintln!("{name}: after {after}: {ticks} CPU ticks in {CPU_WINDOW:?} (before the first attach: {})", self.baseline_ticks);
         assert!(ticks <= bound, "{name}: after {after} the app used {ticks} CPU ticks in {CPU_WINDOW:?}, before the first attach {} (bound {bound})", self.baseline_ticks);
     }
 }
@@ -90,7 +96,8 @@ fn web_app() -> PathBuf {
 /// A new adapter attached to `app`, stopped at the breakpoint in `handle` (on the worker).
 async fn attach_and_stop(app: &App) -> (DapClient, Value) {
     let name = &app.peer.info().name;
-    let mut client = DapClient::spawn(&[]).await;
+    // Debug logs: a failure message shows what the adapter saw.
+    let mut client = DapClient::spawn(&["--log-level", "ptvsd_dap=debug"]).await;
     client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
     client.ok("attach", app.attach_args()).await;
     client.wait_event("initialized").await;
@@ -214,6 +221,8 @@ reattach_tests! {
     every_attach_stops_at_its_breakpoint_ptvsd_3_0_0_py3_6_relay: "3.6", "3.0.0", Via::Relay;
     every_attach_stops_at_its_breakpoint_ptvsd_3_1_0_py3_6_relay: "3.6", "3.1.0", Via::Relay;
     every_attach_stops_at_its_breakpoint_ptvsd_3_2_1_py3_6_relay: "3.6", "3.2.1", Via::Relay;
+    every_attach_stops_at_its_breakpoint_ptvsd_3_0_0_py3_11_websockify: "3.11", "3.0.0", Via::Websockify;
+    every_attach_stops_at_its_breakpoint_ptvsd_3_2_1_py3_11_websockify: "3.11", "3.2.1", Via::Websockify;
 }
 
 /// Python 2.7 (optional on a developer machine, required in CI): the same five attaches.

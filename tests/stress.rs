@@ -1,6 +1,6 @@
 //! Stress against real ptvsd processes: many attach/detach cycles through one long-lived
 //! adapter (memory and file descriptors stay flat, the debuggee stays idle, every
-//! re-attach is accepted), 50 threads stopping at once, a flood of program output, a
+//! re-attach is accepted, every 100th stops at a breakpoint), 50 threads stopping at once, a flood of program output, a
 //! 100 000-element list paged through, and a breakpoint hit 10 000 times.
 //!
 //! The default sizes keep the whole file well under a minute; `PTVSD_DAP_STRESS=full`
@@ -124,8 +124,10 @@ impl Drop for TcpAdapter {
     }
 }
 
-/// One attach/detach cycle through the adapter; panics unless the attach is accepted.
-async fn cycle(adapter: &TcpAdapter, url: &str, round: usize) {
+/// One attach/detach cycle through the adapter; panics unless the attach is accepted. With
+/// `breakpoint`, the cycle also sets a breakpoint on the sleeper's nap, continues, and must
+/// stop at it (an attach that binds breakpoints which never fire is the re-attach bug).
+async fn cycle(adapter: &TcpAdapter, url: &str, round: usize, breakpoint: bool) {
     let mut client = DapClient::connect(adapter.port, adapter.stderr.clone()).await;
     client.keep_received = false;
     client.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
@@ -135,7 +137,15 @@ async fn cycle(adapter: &TcpAdapter, url: &str, round: usize) {
     assert_eq!(response["success"], true, "round {round}: the attach was refused: {response}\n{}", adapter.log());
     client.wait_event("initialized").await;
     client.ok("configurationDone", Value::Null).await;
-    client.wait_event_where("stopped", Duration::from_secs(10), |e| e["body"]["reason"] == "entry").await;
+    let entry = client.wait_event_where("stopped", Duration::from_secs(10), |e| e["body"]["reason"] == "entry").await;
+    if breakpoint {
+        let sleeper = program("sleeper.py");
+        let line = line_of(&sleeper, "sleeper-nap");
+        let body = client.ok("setBreakpoints", json!({ "source": { "path": sleeper }, "breakpoints": [{ "line": line }] })).await;
+        assert_eq!(body["breakpoints"][0]["verified"], true, "round {round}: {body}");
+        client.ok("continue", json!({ "threadId": entry["body"]["threadId"] })).await;
+        client.wait_event_where("stopped", Duration::from_secs(10), |e| e["body"]["reason"] == "breakpoint").await;
+    }
     client.ok("disconnect", Value::Null).await;
     assert_eq!(client.wait_exit(Duration::from_secs(10)).await, Some(0), "round {round}: the session did not end");
 }
@@ -150,8 +160,10 @@ async fn attach_detach_cycles(ptvsd: &str) {
     let started = Instant::now();
     let mut baseline = None;
     let mut peak_rss = 0;
+    // Every 100th cycle (every 20th in the reduced run) must stop at a breakpoint too.
+    let breakpoint_every = size(20, 100);
     for round in 0..warm_up + rounds {
-        cycle(&adapter, &url, round).await;
+        cycle(&adapter, &url, round, round % breakpoint_every == breakpoint_every - 1).await;
         let (rss, fds) = (vm_rss_kib(pid), fd_count(pid));
         peak_rss = peak_rss.max(rss);
         if (round + 1) % 50 == 0 {

@@ -11,7 +11,8 @@
 //! Invariants: no request is stepped, resumed or evaluated on a thread ptvsd has not
 //! reported stopped (a step on a running thread kills ptvsd's command loop, spec §6.2);
 //! no frame index is sent that is not in the thread's latest frame list; `thrf` is never
-//! sent; `sehi` is sent once per handler query and never unsolicited.
+//! sent; `sehi` is sent once per handler query ptvsd sent or the stale-query probe found
+//! parked (`repairs`), never blind.
 
 pub mod breakpoints;
 pub mod completions;

@@ -9,8 +9,9 @@
 //!
 //! Rules every expression here keeps (each one is checked by a test that runs it in
 //! CPython 2.7, 3.6 and 3.11 against the real ptvsd modules of every supported release):
-//! * it is one Python expression that binds no names in the user's frame (the statements
-//!   run in a fresh private namespace through `compile`/`eval`);
+//! * it is one Python expression that binds no names in the user's frame and sees none of
+//!   its names either (the statements run in a fresh private namespace through
+//!   `compile`/`eval`);
 //! * it is idempotent: what it installs carries a marker and is installed once per
 //!   process, however many debuggers attach;
 //! * it is invisible to the program: it changes only ptvsd's own functions and state;
@@ -24,6 +25,8 @@
 //!   so a debugger that vanishes leaves the app running, idle and attachable;
 //! * [`NAME_EXCEPTIONS_BODY`]: a failed evaluation reports `Type: message` and its traceback,
 //!   not only `str(exception)`;
+//! * [`WORK_SLOT_BODY`]: an evaluation sent right after the previous one's answer is not
+//!   refused as "previous evaluation has not completed";
 //! * [`stale_handler_probe_expression`]: lists the files of threads parked forever on a handler query
 //!   an earlier debugger never answered (the re-attach bug); the session answers each one.
 
@@ -105,7 +108,8 @@ def parked_handler_queries(m):
     lock = getattr(getattr(m, 'BREAK_ON', None), 'handler_lock', None)
     if lock is None or not lock.locked():
         return found
-    method = getattr(m.BREAK_ON, 'is_handled', None) or getattr(m.BREAK_ON, 'IsHandled', None)
+    cls = m.BREAK_ON.__class__
+    method = getattr(cls, 'is_handled', None) or getattr(cls, 'IsHandled', None)
     code = getattr(getattr(method, '__func__', method), '__code__', None)
     if code is None:
         return found
@@ -155,13 +159,23 @@ pub fn stale_handler_probe_expression() -> String {
 /// happens whenever the adapter dies without detaching (SIGKILL, a closed laptop, a relay
 /// that drops), and a thread stopped at a breakpoint then stays stopped.
 ///
+/// Handler queries after a detach: ptvsd keeps asking them once detached (its exception
+/// settings survive the detach), and the question parks the raising thread with nobody
+/// left to answer — after a disconnect while stopped, the first exception of the resumed
+/// request does exactly that. So a detached ptvsd asks nothing (`is_handled` says
+/// "handled", as with no debugger) — from the moment a detach starts releasing threads
+/// (a thread it wakes must not ask before `DETACHED` is set) until the next debugger's
+/// connection — and `detach_threads` (every detach: the debugger's, a failed send, the
+/// guard's own) also releases a query parked at that moment, as "handled". A thread that
+/// was running and had already passed that check when the detach began can still park on
+/// its query (a window of microseconds); the next attach's probe answers it.
+///
 /// This wraps the loop's reader (binary 2.0–3.0: the module global `read_bytes`, looked up
 /// at every command; JSON 3.1–3.2: `DebuggerLoop`'s two buffered reads) so that an end of
 /// stream or a failed `recv` (reset, any socket error but EINTR) closes the socket and,
 /// if this loop is still the current connection and ptvsd is not detached yet, does what
-/// a debugger's detach does, minus the reply it cannot send: answers a parked handler
-/// query as "handled" (as with no debugger), releases stopped threads, marks the process
-/// detached, runs the detach callbacks; then ends the loop with `DebuggerExitException`,
+/// a debugger's detach does, minus the reply it cannot send: releases stopped threads (and
+/// a parked handler query, above), marks the process detached, runs the detach callbacks; then ends the loop with `DebuggerExitException`,
 /// which every loop catches. A JSON loop whose connection ends after a newer debugger
 /// attached (possible only if its goodbye never came) detaches nothing and parks for good
 /// on a private lock instead of ending: ptvsd's `loop()` ends with
@@ -175,18 +189,41 @@ pub fn stale_handler_probe_expression() -> String {
 const CONNECTION_GUARD_BODY: &str = r#"
 import errno, socket
 
+def ptvsd_dap_release_parked_queries():
+    try:
+        for name in parked_handler_queries(m):
+            m.BREAK_ON.handler_cache[name] = [(None, None, set('*'))]
+            m.BREAK_ON.handler_lock.release()
+    except Exception:
+        pass
+
+def ptvsd_dap_connection():
+    loop = getattr(m, 'DebuggerLoop', None)
+    return loop.instance if hasattr(loop, 'instance') else getattr(m, 'conn', None)
+
+def ptvsd_dap_detach_threads():
+    ptvsd_dap_detach_threads.detached_from = ptvsd_dap_connection()
+    try:
+        ptvsd_dap_detach_threads.original()
+    finally:
+        ptvsd_dap_release_parked_queries()
+ptvsd_dap_detach_threads.ptvsd_dap_guard = True
+ptvsd_dap_detach_threads.detached_from = None
+
+def ptvsd_dap_guard_queries(original):
+    def is_handled(thread, ex_type, ex_value, trace):
+        detached_from = getattr(m.detach_threads, 'detached_from', None)
+        if m.DETACHED or (detached_from is not None and detached_from is ptvsd_dap_connection()):
+            return True
+        return original(thread, ex_type, ex_value, trace)
+    return is_handled
+
 def ptvsd_dap_connection_lost(current, sock):
     try:
         sock.close()
     except Exception:
         pass
     if current and not m.DETACHED:
-        try:
-            for name in parked_handler_queries(m):
-                m.BREAK_ON.handler_cache[name] = [(None, None, set('*'))]
-                m.BREAK_ON.handler_lock.release()
-        except Exception:
-            pass
         for step in (m.detach_threads, m.detach_process):
             try:
                 step()
@@ -238,6 +275,14 @@ def ptvsd_dap_read_bytes(conn, count):
     return b''.join(chunks)
 ptvsd_dap_read_bytes.ptvsd_dap_guard = True
 
+if m is not None and hasattr(m, 'BREAK_ON') and not getattr(m.BREAK_ON, 'ptvsd_dap_guard', False):
+    ptvsd_dap_query = 'is_handled' if hasattr(m.BREAK_ON.__class__, 'is_handled') else 'IsHandled'
+    setattr(m.BREAK_ON, ptvsd_dap_query, ptvsd_dap_guard_queries(getattr(m.BREAK_ON, ptvsd_dap_query)))
+    m.BREAK_ON.ptvsd_dap_guard = True
+if m is not None and hasattr(m, 'detach_threads') and not getattr(m.detach_threads, 'ptvsd_dap_guard', False):
+    ptvsd_dap_detach_threads.original = m.detach_threads
+    m.detach_threads = ptvsd_dap_detach_threads
+
 if m is None:
     pass
 elif hasattr(getattr(m, 'DebuggerLoop', None), '_buffered_read_line_as_ascii'):
@@ -279,6 +324,34 @@ if m is not None and hasattr(m, 'report_execution_exception') and hasattr(m, 're
         m.report_execution_exception = ptvsd_dap_report_execution_exception
 "#;
 
+/// A stopped thread answers an evaluation (`EXCR`/`EXCE`, `CHLD`) from inside its work
+/// item and only then marks itself ready for the next one (`_is_working = False`), so the
+/// next `exec`/`chld` the session sends as soon as it has the answer can find the thread
+/// "working" and is refused with `<error: previous evaluation has not completed>` (exec) or
+/// an empty child list (chld): ptvsd-threading.md §1.3, seen on Python 2.7, whose thread
+/// switches are coarse. This makes `run_on_thread` and `enum_child_on_thread` (run on the
+/// loop thread) wait for that flag, up to 200 ms, before they look at it; a thread that is
+/// really still evaluating is then refused as before. Marker `ptvsd_dap_waits`.
+const WORK_SLOT_BODY: &str = r#"
+import time
+
+def ptvsd_dap_wait_for_work_slot(original):
+    def wait_then_queue(self, *args, **kwargs):
+        waited = 0
+        while getattr(self, '_is_working', False) and getattr(self, '_is_blocked', False) and waited < 200:
+            time.sleep(0.001)
+            waited += 1
+        return original(self, *args, **kwargs)
+    wait_then_queue.ptvsd_dap_waits = True
+    return wait_then_queue
+
+if m is not None and hasattr(m, 'Thread'):
+    for ptvsd_dap_name in ('run_on_thread', 'enum_child_on_thread'):
+        ptvsd_dap_method = getattr(m.Thread, ptvsd_dap_name, None)
+        if ptvsd_dap_method is not None and not getattr(ptvsd_dap_method, 'ptvsd_dap_waits', False):
+            setattr(m.Thread, ptvsd_dap_name, ptvsd_dap_wait_for_work_slot(getattr(ptvsd_dap_method, '__func__', ptvsd_dap_method)))
+"#;
+
 /// One expression that runs Python statements in a fresh private namespace and evaluates
 /// to that namespace's `result` (None if it sets none). Works on Python 2.7 (where `eval`
 /// of an `exec`-mode code object runs it) and 3.x; binds no names in the user's frame.
@@ -299,10 +372,14 @@ pub fn name_exceptions_expression() -> String {
 /// Everything the session runs at the attach break (or the first stop of a session), as
 /// one evaluation on the stopped thread: the three repairs, the connection guard, the
 /// exception naming, then the stale handler-query probe, whose result is the value of the
-/// whole expression (read it with [`parse_stale_handler_files`]).
+/// whole expression (read it with [`parse_stale_handler_files`]). All of it runs in the
+/// private namespace, where only builtins are seen: the stopped frame may be a module that
+/// shadows one (`threading.py` defines `enumerate`, which broke the module repair when the
+/// attach break landed there).
 pub fn attach_repair_expression() -> String {
-    let installs = in_private_namespace(&format!("{PARKED_QUERIES}{CONNECTION_GUARD_BODY}{NAME_EXCEPTIONS_BODY}{STALE_HANDLER_PROBE_BODY}"));
-    format!("({REPAIR_OUTPUT}, {REPAIR_WFASTCGI}, {REPAIR_UNBLOCK}, {REPAIR_MODULES}, {installs})[4]")
+    in_private_namespace(&format!(
+        "{REPAIR_OUTPUT}\n{REPAIR_WFASTCGI}\n{REPAIR_UNBLOCK}\n{REPAIR_MODULES}\n{PARKED_QUERIES}{CONNECTION_GUARD_BODY}{NAME_EXCEPTIONS_BODY}{WORK_SLOT_BODY}{STALE_HANDLER_PROBE_BODY}"
+    ))
 }
 
 /// The file names in the probe's result: the repr of a string of comma-separated hex

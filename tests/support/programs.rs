@@ -4,6 +4,8 @@
 //!   `app/lib.py`, a second module) in a slow loop and prints `result i total`;
 //!   `compute` has a list, a dict and a `Point` instance as locals.
 //! * `sleeper.py [SECONDS [DELAY]]` — idle loop, prints only at start and end.
+//! * `web_app.py [DELAY]` — a worker thread serves a request every DELAY s, raising and
+//!   catching a `ValueError` in each; prints `served N`.
 //! * `threads.py [WORKERS [ITERATIONS [DELAY]]]` — named worker threads `worker-N`.
 //! * `features.py [DELAY]` — one small function per debugger feature, `tick i c` lines,
 //!   trigger files for exceptions (see the file).

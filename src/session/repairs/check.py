@@ -31,13 +31,14 @@ def check(ok, what):
         FAILURES.append(what)
 
 
-def evaluate(name):
+def evaluate(name, shadowing=None):
     """Evaluates an expression as ptvsd does: in a user frame's globals and locals."""
     user_globals = {'__name__': 'app'}
+    user_globals.update(shadowing or {})
     user_locals = {'x_user': 1}
     value = eval(compile(EXPR[name], '<debug input>', 'eval'), user_globals, user_locals)
     check(user_locals == {'x_user': 1}, '%s bound names in the frame: %r' % (name, sorted(user_locals)))
-    check(set(user_globals) <= set(['__name__', '__builtins__']), '%s bound globals: %r' % (name, sorted(user_globals)))
+    check(set(user_globals) <= set(['__name__', '__builtins__']) | set(shadowing or {}), '%s bound globals: %r' % (name, sorted(user_globals)))
     return value
 
 
@@ -253,7 +254,61 @@ def scenario_names_fallback():
     check(len(reports) == 1, 'nothing was reported for an exception without str(): %r' % reports)
 
 
+def scenario_detached():
+    """A detached ptvsd asks no handler query, and a detach releases a parked one."""
+    evaluate('attach')
+    client, loop = attach_like()
+    results = []
+    path, parked = park_query('app_detach', results)
+    wait_until(lambda: decode(evaluate('probe')) == [path], 'the parked query before the detach')
+    m.detach_threads()
+    m.detach_process()
+    parked.join(TIMEOUT)
+    check(results == [True], 'the detach did not release the parked query as handled: %r' % results)
+    later = []
+    path, thread = park_query('app_after', later)
+    thread.join(TIMEOUT)
+    check(later == [True], 'a detached ptvsd asked a handler query: %r' % later)
+    check(not m.BREAK_ON.handler_lock.locked(), 'the handler lock is held after the detach')
+    close(client, 'rst')
+
+
+def scenario_shadowed():
+    """The frame the repairs run in may shadow builtins (threading.py defines enumerate)."""
+    shadowing = dict((name, threading.enumerate) for name in ('enumerate', 'list', 'set', 'sorted', 'dict', 'reversed', 'len', 'range', 'getattr', 'hasattr', 'type', 'setattr', 'isinstance'))
+    check(evaluate('attach', shadowing) == '', 'the attach repairs failed with shadowed builtins')
+    check(getattr(m.report_execution_exception, 'ptvsd_dap_names', False), 'the exception naming was not installed')
+
+
+def scenario_work_slot():
+    """An exec that arrives while the thread is finishing the previous one waits for it."""
+    original = getattr(m.Thread.run_on_thread, '__func__', m.Thread.run_on_thread)
+    names = original.__code__.co_varnames[:original.__code__.co_argcount]
+    evaluate('attach')
+    reports = []
+    m.report_execution_error = lambda text, execution_id: reports.append(text)
+    thread = m.Thread.__new__(m.Thread)
+    thread._is_blocked = True
+    thread._is_working = True
+    thread._block_starting_lock = threading.Lock()
+    thread._block_lock = threading.Lock()
+    thread._block_lock.acquire()
+    thread.unblock_work = None
+
+    def finish():
+        time.sleep(0.05)
+        thread._is_working = False
+    threading.Thread(target=finish).start()
+    args = ['0', None, 7, 0] + ([False] if 'print_result' in names else [])
+    thread.run_on_thread(*args)
+    check(reports == [], 'the exec was refused: %r' % reports)
+    check(thread.unblock_work is not None and not thread._block_lock.locked(), 'the exec was not queued on the thread')
+
+
 SCENARIOS = {
+    'work-slot': scenario_work_slot,
+    'detached': scenario_detached,
+    'shadowed': scenario_shadowed,
     'probe': scenario_probe,
     'guard-fin': lambda: scenario_guard('fin', True),
     'guard-rst': lambda: scenario_guard('rst', True),

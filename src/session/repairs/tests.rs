@@ -111,6 +111,21 @@ fn guard_of_an_old_connection_leaves_the_new_debugger_attached_in_real_ptvsd() {
 }
 
 #[test]
+fn detached_ptvsd_asks_no_handler_query_and_a_detach_releases_a_parked_one_in_real_ptvsd() {
+    on_every_peer("detached");
+}
+
+#[test]
+fn repairs_run_in_a_frame_that_shadows_builtins_in_real_ptvsd() {
+    on_every_peer("shadowed");
+}
+
+#[test]
+fn an_exec_right_after_the_previous_answer_is_queued_not_refused_in_real_ptvsd() {
+    on_every_peer("work-slot");
+}
+
+#[test]
 fn evaluation_failures_name_their_exception_in_real_ptvsd() {
     for (name, out) in on_every_peer("names") {
         let line = out.lines().next().unwrap_or_default();
