@@ -93,7 +93,7 @@ fn get(port: u16, n: u32, timeout: Duration) -> Result<String, String> {
 /// Attaches with a breakpoint in `handle()`; when `stop`, sends a request that hits it and
 /// returns the thread that answers it (the request's answer comes through the returned
 /// handle once the app runs again).
-async fn attach(site: &Site, args: Value, stop: bool) -> (DapClient, Option<std::thread::JoinHandle<Result<String, String>>>) {
+async fn attach(site: &Site, args: Value, stop: bool, which: &str) -> (DapClient, Option<std::thread::JoinHandle<Result<String, String>>>) {
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
     client.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
     let response = client.request("attach", args).await;
@@ -106,10 +106,24 @@ async fn attach(site: &Site, args: Value, stop: bool) -> (DapClient, Option<std:
     if !stop {
         return (client, None);
     }
+    // A request that ran before ptvsd had the breakpoint in place is answered without
+    // stopping: then the next one stops.
     let port = site.http_port;
-    let pending = std::thread::spawn(move || get(port, 7, Duration::from_secs(60)));
-    client.wait_event_where("stopped", Duration::from_secs(20), |e| e["body"]["reason"] == "breakpoint").await;
-    (client, Some(pending))
+    for _ in 0..5 {
+        let pending = std::thread::spawn(move || get(port, 7, Duration::from_secs(60)));
+        let deadline = Instant::now() + Duration::from_secs(50);
+        while Instant::now() < deadline && !pending.is_finished() {
+            if let Some(message) = client.next_message(Duration::from_millis(200)).await {
+                if message["event"] == "stopped" && message["body"]["reason"] == "breakpoint" {
+                    return (client, Some(pending));
+                }
+            }
+        }
+        let answered = pending.is_finished();
+        assert!(answered, "{} ({which}): a request neither stopped nor was answered within 50 s\n{}\napp output:\n{}", site.peer.info().name, client.stderr(), site.peer.output());
+        eprintln!("{}: a request ran past the breakpoint ({:?}); sending another", site.peer.info().name, pending.join().ok());
+    }
+    panic!("{} ({which}): no request stopped at the breakpoint\n{}", site.peer.info().name, client.stderr());
 }
 
 #[allow(unsafe_code)]
@@ -125,7 +139,7 @@ async fn survives(ptvsd: &str, route: Route, loss: Loss) {
     let name = format!("{} via {route:?}, {loss:?}", site.peer.info().name);
     assert_eq!(get(site.http_port, 1, Duration::from_secs(10)).as_deref(), Ok("total 4"), "{name}: not serving before the attach");
     let stop = loss != Loss::KillWhileRunning;
-    let (mut client, pending) = attach(&site, site.attach_args(), stop).await;
+    let (mut client, pending) = attach(&site, site.attach_args(), stop, "the first debugger").await;
     if !stop {
         // Running: a request goes through the attached app.
         assert_eq!(get(site.http_port, 2, Duration::from_secs(10)).as_deref(), Ok("total 7"), "{name}");
@@ -158,7 +172,7 @@ async fn survives(ptvsd: &str, route: Route, loss: Loss) {
     eprintln!("{name}: serving again {:.2} s after the loss; CPU {:.2} s/s, a thread runnable in {:.0} % of samples", recovered.as_secs_f64(), busy.cpu_per_second, busy.runnable * 100.0);
     assert!(busy.runnable < IDLE_RUNNABLE, "{name}: the app is busy after the loss ({busy:?}: ptvsd's reader spins)");
     // The next debugger is accepted and stops.
-    let (mut next, pending) = attach(&site, site.direct_args(), true).await;
+    let (mut next, pending) = attach(&site, site.direct_args(), true, "the next debugger").await;
     next.ok("setBreakpoints", json!({ "source": { "path": program("web_server.py") }, "breakpoints": [] })).await;
     let thread = next.received.iter().rev().find(|m| m["event"] == "stopped").map(|m| m["body"]["threadId"].clone()).unwrap();
     next.ok("continue", json!({ "threadId": thread })).await;
