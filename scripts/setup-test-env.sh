@@ -9,6 +9,11 @@
 #                                                     breakpoints; listed as django_peers)
 #   .test-env/websockify/ + .test-env/bin/websockify  websockify from PyPI (CPython 3.11)
 #   .test-env/tools/                                  virtualenv (builds the 2.7 venvs)
+#   .test-env/tinyproxy/usr/bin/tinyproxy             tinyproxy from Debian (tinyproxy-bin, unpacked
+#                                                     with dpkg-deb, no root needed): the HTTP CONNECT
+#                                                     proxy of tests/http_proxy.rs
+#   .test-env/wfastcgi/wfastcgi.py                    wfastcgi from PyPI (the FastCGI host of Windows
+#                                                     App Service), for tests/wfastcgi.rs
 #   tests/node/node_modules/                          npm ci of tests/node/package-lock.json
 #
 # Idempotent: each venv carries a stamp of what it was built from and is only rebuilt
@@ -24,7 +29,8 @@
 #
 # Environment: CI=true (strict), SETUP_TEST_ENV_JOBS (parallel venv builds, default 2),
 # PTVSD_TEST_ENV_DIR (build somewhere else than .test-env), SETUP_TEST_ENV_ONLY=django
-# (build only the Django peers and print them; no peers.json, nothing else touched):
+# (build only the Django peers and print them; no peers.json, nothing else touched) or
+# SETUP_TEST_ENV_ONLY=tools (only tinyproxy and wfastcgi, and print their paths):
 #
 #   PTVSD_TEST_ENV_DIR=/tmp/try SETUP_TEST_ENV_ONLY=django scripts/setup-test-env.sh
 set -euo pipefail
@@ -32,7 +38,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 ENV_DIR="${PTVSD_TEST_ENV_DIR:-$ROOT/.test-env}"
 ONLY="${SETUP_TEST_ENV_ONLY:-}"
-case "$ONLY" in "" | django) ;; *) echo "setup-test-env: SETUP_TEST_ENV_ONLY must be empty or django" >&2; exit 2 ;; esac
+case "$ONLY" in "" | django | tools) ;; *) echo "setup-test-env: SETUP_TEST_ENV_ONLY must be empty, django or tools" >&2; exit 2 ;; esac
 LOG_DIR="$ENV_DIR/logs"
 NODE_DIR="$ROOT/tests/node"
 
@@ -63,6 +69,87 @@ say() { printf 'setup-test-env: %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
 
 mkdir -p "$ENV_DIR" "$LOG_DIR" "$ENV_DIR/bin"
+
+# --- tinyproxy (Debian) ----------------------------------------------------------------
+
+# The real HTTP CONNECT proxy the proxy tests go through: Debian's tinyproxy-bin, fetched
+# with `apt-get download` (refreshing the package lists once if it is not found) and
+# unpacked into the env dir, so it needs no root and no system install. Its only
+# dependency is libc. Optional locally (the proxy tests then print SKIPPED); with CI=true
+# a missing tinyproxy fails the setup.
+TINYPROXY_DIR="$ENV_DIR/tinyproxy"
+TINYPROXY_BIN="$TINYPROXY_DIR/usr/bin/tinyproxy"
+install_tinyproxy() {
+  [[ -x "$TINYPROXY_BIN" ]] && "$TINYPROXY_BIN" -v > /dev/null 2>&1 && return 0
+  command -v apt-get > /dev/null 2>&1 && command -v dpkg-deb > /dev/null 2>&1 || return 1
+  local tmp
+  tmp=$(mktemp -d)
+  chmod 755 "$tmp" # apt's _apt user writes the download here
+  if ! (cd "$tmp" && { apt-get download tinyproxy-bin || { apt-get update && apt-get download tinyproxy-bin; }; }) > "$LOG_DIR/tinyproxy.log" 2>&1; then
+    rm -rf "$tmp"
+    return 1
+  fi
+  rm -rf "$TINYPROXY_DIR"
+  mkdir -p "$TINYPROXY_DIR"
+  dpkg-deb -x "$tmp"/tinyproxy-bin_*.deb "$TINYPROXY_DIR" >> "$LOG_DIR/tinyproxy.log" 2>&1 || { rm -rf "$tmp"; return 1; }
+  rm -rf "$tmp"
+  "$TINYPROXY_BIN" -v >> "$LOG_DIR/tinyproxy.log" 2>&1
+}
+TINYPROXY_OK=false
+if [[ "$ONLY" == "" || "$ONLY" == tools ]]; then
+  if install_tinyproxy; then
+    TINYPROXY_OK=true
+  elif ((STRICT)); then
+    cat "$LOG_DIR/tinyproxy.log" >&2 2> /dev/null || true
+    die "tinyproxy could not be installed (required with CI=true): apt-get download tinyproxy-bin failed"
+  else
+    say "warning: tinyproxy could not be installed: the HTTP proxy tests cannot run (see $LOG_DIR/tinyproxy.log)"
+  fi
+fi
+
+# --- wfastcgi (PyPI) --------------------------------------------------------------------
+
+# wfastcgi.py is one pure-Python file (the sdist's only module); the tests put its folder
+# on PYTHONPATH of a ptvsd peer. Fetched with the pip of any Python at hand.
+WFASTCGI_VERSION=3.0.0
+WFASTCGI_DIR="$ENV_DIR/wfastcgi"
+install_wfastcgi() {
+  [[ -f "$WFASTCGI_DIR/wfastcgi.py" && "$(cat "$WFASTCGI_DIR/$STAMP_NAME" 2> /dev/null)" == "$WFASTCGI_VERSION" ]] && return 0
+  local py tmp
+  py=$(command -v python3.11 || command -v python3 || true)
+  [[ -n "$py" ]] || return 1
+  tmp=$(mktemp -d)
+  if ! "$py" -m pip download --no-deps --no-binary :all: "wfastcgi==$WFASTCGI_VERSION" -d "$tmp" > "$LOG_DIR/wfastcgi.log" 2>&1; then
+    rm -rf "$tmp"
+    return 1
+  fi
+  rm -rf "$WFASTCGI_DIR"
+  mkdir -p "$WFASTCGI_DIR"
+  tar -xzf "$tmp/wfastcgi-$WFASTCGI_VERSION.tar.gz" -C "$tmp" &&
+    cp "$tmp/wfastcgi-$WFASTCGI_VERSION/wfastcgi.py" "$WFASTCGI_DIR/" &&
+    printf '%s' "$WFASTCGI_VERSION" > "$WFASTCGI_DIR/$STAMP_NAME"
+  local ok=$?
+  rm -rf "$tmp"
+  return $ok
+}
+STAMP_NAME=.setup-stamp
+WFASTCGI_OK=false
+if [[ "$ONLY" == "" || "$ONLY" == tools ]]; then
+  if install_wfastcgi; then
+    WFASTCGI_OK=true
+  elif ((STRICT)); then
+    cat "$LOG_DIR/wfastcgi.log" >&2 2> /dev/null || true
+    die "wfastcgi could not be downloaded from PyPI (required with CI=true)"
+  else
+    say "warning: wfastcgi could not be downloaded: the wfastcgi tests cannot run (see $LOG_DIR/wfastcgi.log)"
+  fi
+fi
+if [[ "$ONLY" == tools ]]; then
+  [[ $TINYPROXY_OK == true ]] || die "tinyproxy could not be installed"
+  [[ $WFASTCGI_OK == true ]] || die "wfastcgi could not be downloaded"
+  printf '%s\n%s\n' "$TINYPROXY_BIN" "$WFASTCGI_DIR"
+  exit 0
+fi
 
 # --- interpreters ----------------------------------------------------------------------
 
@@ -272,9 +359,13 @@ fi
 
 PEER_NAMES=()
 for ((i = 0; i < ${#PEERS[@]}; i += 3)); do PEER_NAMES+=("${PEERS[i]}"); done
-"$PY311" - "$ENV_DIR" "$WEBSOCKIFY_VERSION" "$NODE_OK" "$NODE_DIR" "${PEER_NAMES[@]}" <<'PY'
+TINYPROXY_PATH=""
+[[ $TINYPROXY_OK == true ]] && TINYPROXY_PATH="$TINYPROXY_BIN"
+WFASTCGI_PATH=""
+[[ $WFASTCGI_OK == true ]] && WFASTCGI_PATH="$WFASTCGI_DIR"
+"$PY311" - "$ENV_DIR" "$WEBSOCKIFY_VERSION" "$NODE_OK" "$NODE_DIR" "$TINYPROXY_PATH" "$WFASTCGI_PATH" "${PEER_NAMES[@]}" <<'PY'
 import json, os, sys
-env_dir, ws_version, node_ok, node_dir, names = sys.argv[1], sys.argv[2], sys.argv[3] == "true", sys.argv[4], sys.argv[5:]
+env_dir, ws_version, node_ok, node_dir, tinyproxy, wfastcgi, names = sys.argv[1], sys.argv[2], sys.argv[3] == "true", sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7:]
 peers = []
 django_peers = []
 for name in names:
@@ -304,6 +395,8 @@ doc = {
     "django_peers": django_peers,
     "websockify": {"path": os.path.join(env_dir, "bin", "websockify"), "version": ws_version},
     "node_modules": os.path.join(node_dir, "node_modules") if node_ok else None,
+    "tinyproxy": tinyproxy or None,
+    "wfastcgi": wfastcgi or None,
 }
 tmp = os.path.join(env_dir, "peers.json.tmp")
 with open(tmp, "w") as f:
@@ -314,4 +407,6 @@ PY
 
 extra=""
 [[ $NODE_OK == true ]] && extra=", node packages"
+[[ $TINYPROXY_OK == true ]] && extra="$extra, tinyproxy"
+[[ $WFASTCGI_OK == true ]] && extra="$extra, wfastcgi $WFASTCGI_VERSION"
 say "ready: $ENV_DIR/peers.json ($((${#PEERS[@]} / 3)) ptvsd peers (${#DJANGO_PTVSD_VERSIONS[@]} with Django $DJANGO_VERSION), websockify $WEBSOCKIFY_VERSION$extra) in $(since "$START_US")"

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use ptvsd_dap::probe::{probe, ProbeError};
-use ptvsd_dap::transport::{ConnectOptions, Endpoint};
+use ptvsd_dap::transport::{ConnectOptions, Endpoint, ProxyChoice, ProxyUrl, TunnelOptions};
 
 #[derive(Parser, Debug)]
 #[command(name = "ptvsd-dap", version, about = "A Debug Adapter Protocol server for apps running the legacy ptvsd 2.x/3.x debugger")]
@@ -92,6 +92,17 @@ struct ProbeArgs {
     /// Extra header for the WebSocket upgrade, e.g. 'Cookie: ARRAffinity=…' (repeatable).
     #[arg(long = "header", value_name = "'Name: value'")]
     headers: Vec<String>,
+    /// HTTP proxy, http://[USER:PASSWORD@]HOST:PORT ('' for none). Default: HTTPS_PROXY
+    /// (HTTP_PROXY for ws://) unless the host is in NO_PROXY.
+    #[arg(long, value_name = "URL")]
+    proxy: Option<String>,
+    /// Linux App Service tunnel: the publishing user name (default $PTVSD_DAP_TUNNEL_USER;
+    /// the password is read from $PTVSD_DAP_TUNNEL_PASSWORD only).
+    #[arg(long, value_name = "USER")]
+    tunnel_user: Option<String>,
+    /// Linux App Service tunnel: the port ptvsd listens on in the container.
+    #[arg(long, default_value_t = 5678, value_name = "PORT")]
+    tunnel_port: u16,
 }
 
 fn main() -> ExitCode {
@@ -200,7 +211,19 @@ async fn run_probe(args: ProbeArgs) -> ExitCode {
         }
     }
     let timeout = Duration::from_secs(args.timeout.max(1));
-    let options = ConnectOptions { ca_file: args.ca_file, insecure_tls: args.insecure, headers, connect_timeout: timeout, ..ConnectOptions::default() };
+    let proxy = match args.proxy.as_deref().map(str::trim) {
+        None => ProxyChoice::FromEnvironment,
+        Some("") => ProxyChoice::Off,
+        Some(url) => match ProxyUrl::parse(url, "--proxy") {
+            Ok(url) => ProxyChoice::Url(url),
+            Err(error) => {
+                eprintln!("ptvsd-dap: {error}");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let tunnel = TunnelOptions { user: args.tunnel_user, password: None, port: Some(args.tunnel_port) };
+    let options = ConnectOptions { ca_file: args.ca_file, insecure_tls: args.insecure, headers, connect_timeout: timeout, proxy, tunnel, ..ConnectOptions::default() };
     match probe(&endpoint, &options, timeout).await {
         Ok(report) => {
             let text = if args.json {

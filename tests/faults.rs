@@ -956,9 +956,9 @@ async fn stdin_closed_mid_session_leaves_the_app_running_and_attachable() {
 
 #[tokio::test]
 async fn the_relay_dropping_mid_session() {
-    for version in ["3.0.0", "3.2.1"] {
+    for (version, start_relay) in ["3.0.0", "3.2.1"].into_iter().flat_map(|v| Relay::WSS_RELAYS.map(|r| (v, r))) {
         let peer = PtvsdPeer::start("3.11", version, &program("target.py"), PeerOptions::new().args(["0", "0.05"]));
-        let relay = Relay::websockify(peer.port(), None);
+        let relay = start_relay(peer.port(), None);
         let url = format!("ws://{}@127.0.0.1:{}/ptvsd", peer.secret(), relay.port());
         let started = Instant::now();
         let mut client = DapClient::spawn(&["--log-level", "debug"]).await;

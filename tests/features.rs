@@ -1,5 +1,6 @@
 //! The debugpy-parity features end to end: our test client drives the real binary, which
-//! attaches through wss (websockify + test CA) to real ptvsd 3.0.0 (binary) and 3.2.1
+//! attaches through wss (websockify, then the Azure `/ptvsd` proxy emulator; test CA) to
+//! real ptvsd 3.0.0 (binary) and 3.2.1
 //! (JSON) running `tests/programs/features.py`. Every message the adapter sends is
 //! validated against the official DAP schema.
 //!
@@ -21,10 +22,10 @@ use std::time::{Duration, Instant};
 
 use client::DapClient;
 use serde_json::{json, Value};
-use support::{line_of, programs_dir, PeerInfo, PeerOptions, Peers, PtvsdPeer, Relay, TestCerts};
+use support::{line_of, programs_dir, PeerInfo, PeerOptions, Peers, PtvsdPeer, Relay, RelayStarter, TestCerts};
 
 /// A debuggee running `features.py` from a copy of `tests/programs` (the "remote" root),
-/// reachable through websockify over wss.
+/// reachable over wss through one of the relays (websockify, the Azure proxy emulator).
 struct Remote {
     peer: PtvsdPeer,
     relay: Relay,
@@ -34,17 +35,17 @@ struct Remote {
 }
 
 impl Remote {
-    fn start(python: &str, ptvsd: &str) -> Remote {
-        Remote::start_with(Peers::load().peer(python, ptvsd), "features.py")
+    fn start(python: &str, ptvsd: &str, relay: RelayStarter) -> Remote {
+        Remote::start_with(Peers::load().peer(python, ptvsd), "features.py", relay)
     }
 
-    fn start_with(info: &PeerInfo, script: &str) -> Remote {
+    fn start_with(info: &PeerInfo, script: &str, relay: RelayStarter) -> Remote {
         let dir = tempfile::tempdir().unwrap();
         let remote_root = dir.path().join("site");
         copy_dir(&programs_dir(), &remote_root);
         let certs = TestCerts::generate(&dir.path().join("certs"));
         let peer = PtvsdPeer::start_peer(info, &remote_root.join(script), PeerOptions::new().args(["0.05"]).cwd(&remote_root));
-        let relay = Relay::websockify(peer.port(), Some(&certs));
+        let relay = relay(peer.port(), Some(&certs));
         Remote { peer, relay, _certs: certs, dir, remote_root }
     }
 
@@ -213,8 +214,8 @@ async fn finish(mut client: DapClient, remote: &Remote) {
 
 // ---- 4, 5: exception filters, handler queries, exception info --------------------------
 
-async fn exceptions(python: &str, ptvsd: &str) {
-    let remote = Remote::start(python, ptvsd);
+async fn exceptions(python: &str, ptvsd: &str, relay: RelayStarter) {
+    let remote = Remote::start(python, ptvsd, relay);
     let mut client = attach(&remote, json!({}), &["uncaught"]).await;
 
     // `uncaught` only: the ValueError caught every iteration does not stop (the handler
@@ -305,22 +306,30 @@ async fn exceptions(python: &str, ptvsd: &str) {
 
 #[tokio::test]
 async fn exceptions_binary_ptvsd_3_0_on_python_3_6() {
-    exceptions("3.6", "3.0.0").await;
+    for relay in Relay::WSS_RELAYS {
+        exceptions("3.6", "3.0.0", relay).await;
+    }
 }
 
 #[tokio::test]
 async fn exceptions_json_ptvsd_3_2_on_python_3_6() {
-    exceptions("3.6", "3.2.1").await;
+    for relay in Relay::WSS_RELAYS {
+        exceptions("3.6", "3.2.1", relay).await;
+    }
 }
 
 #[tokio::test]
 async fn exceptions_binary_ptvsd_3_0_on_python_3_11() {
-    exceptions("3.11", "3.0.0").await;
+    for relay in Relay::WSS_RELAYS {
+        exceptions("3.11", "3.0.0", relay).await;
+    }
 }
 
 #[tokio::test]
 async fn exceptions_json_ptvsd_3_2_on_python_3_11() {
-    exceptions("3.11", "3.2.1").await;
+    for relay in Relay::WSS_RELAYS {
+        exceptions("3.11", "3.2.1", relay).await;
+    }
 }
 
 // ---- 1, 2, 3: conditions with stable ids, hit conditions, logpoints --------------------
@@ -341,8 +350,8 @@ async fn hits(client: &mut DapClient, from: i64, hit: &str, stops: usize) -> Vec
     seen
 }
 
-async fn breakpoints(python: &str, ptvsd: &str) {
-    let remote = Remote::start(python, ptvsd);
+async fn breakpoints(python: &str, ptvsd: &str, relay: RelayStarter) {
+    let remote = Remote::start(python, ptvsd, relay);
     let mut client = attach(&remote, json!({}), &["uncaught"]).await;
     let (now, _) = wait_ticks(&mut client, 1).await;
 
@@ -469,18 +478,22 @@ async fn tick_interval(client: &mut DapClient, n: usize) -> f64 {
 
 #[tokio::test]
 async fn breakpoints_binary_ptvsd_3_0_on_python_3_6() {
-    breakpoints("3.6", "3.0.0").await;
+    for relay in Relay::WSS_RELAYS {
+        breakpoints("3.6", "3.0.0", relay).await;
+    }
 }
 
 #[tokio::test]
 async fn breakpoints_json_ptvsd_3_2_on_python_3_6() {
-    breakpoints("3.6", "3.2.1").await;
+    for relay in Relay::WSS_RELAYS {
+        breakpoints("3.6", "3.2.1", relay).await;
+    }
 }
 
 // ---- 6, 7: setVariable, setExpression, hex ---------------------------------------------
 
-async fn values(python: &str, ptvsd: &str) {
-    let remote = Remote::start(python, ptvsd);
+async fn values(python: &str, ptvsd: &str, relay: RelayStarter) {
+    let remote = Remote::start(python, ptvsd, relay);
     let mut client = attach(&remote, json!({}), &["uncaught"]).await;
     set_breakpoints(&mut client, &features(), json!([{ "line": mark("count-add") }])).await;
     let stopped = wait_stopped(&mut client, "breakpoint").await;
@@ -539,18 +552,22 @@ async fn values(python: &str, ptvsd: &str) {
 
 #[tokio::test]
 async fn values_binary_ptvsd_3_0_on_python_3_6() {
-    values("3.6", "3.0.0").await;
+    for relay in Relay::WSS_RELAYS {
+        values("3.6", "3.0.0", relay).await;
+    }
 }
 
 #[tokio::test]
 async fn values_json_ptvsd_3_2_on_python_3_11() {
-    values("3.11", "3.2.1").await;
+    for relay in Relay::WSS_RELAYS {
+        values("3.11", "3.2.1", relay).await;
+    }
 }
 
 // ---- 9, 10, 11: modules, loaded sources, remote sources, completions --------------------
 
-async fn sources(python: &str, ptvsd: &str) {
-    let remote = Remote::start(python, ptvsd);
+async fn sources(python: &str, ptvsd: &str, relay: RelayStarter) {
+    let remote = Remote::start(python, ptvsd, relay);
     // features.py maps to a local file that does not exist: its source is read through
     // the debuggee.
     let nowhere = remote.dir.path().join("nowhere").join("features.py");
@@ -637,18 +654,22 @@ async fn sources(python: &str, ptvsd: &str) {
 
 #[tokio::test]
 async fn sources_binary_ptvsd_3_0_on_python_3_6() {
-    sources("3.6", "3.0.0").await;
+    for relay in Relay::WSS_RELAYS {
+        sources("3.6", "3.0.0", relay).await;
+    }
 }
 
 #[tokio::test]
 async fn sources_json_ptvsd_3_2_on_python_3_11() {
-    sources("3.11", "3.2.1").await;
+    for relay in Relay::WSS_RELAYS {
+        sources("3.11", "3.2.1", relay).await;
+    }
 }
 
 // ---- 8: set next statement -----------------------------------------------------------
 
-async fn goto(python: &str, ptvsd: &str, works: bool) {
-    let remote = Remote::start(python, ptvsd);
+async fn goto(python: &str, ptvsd: &str, works: bool, relay: RelayStarter) {
+    let remote = Remote::start(python, ptvsd, relay);
     let mut client = attach(&remote, json!({}), &["uncaught"]).await;
     set_breakpoints(&mut client, &features(), json!([{ "line": mark("count-add") }])).await;
     let stopped = wait_stopped(&mut client, "breakpoint").await;
@@ -699,28 +720,36 @@ async fn goto(python: &str, ptvsd: &str, works: bool) {
 
 #[tokio::test]
 async fn goto_binary_ptvsd_3_0_on_python_3_6() {
-    goto("3.6", "3.0.0", true).await;
+    for relay in Relay::WSS_RELAYS {
+        goto("3.6", "3.0.0", true, relay).await;
+    }
 }
 
 #[tokio::test]
 async fn goto_json_ptvsd_3_2_on_python_3_6() {
-    goto("3.6", "3.2.1", true).await;
+    for relay in Relay::WSS_RELAYS {
+        goto("3.6", "3.2.1", true, relay).await;
+    }
 }
 
 #[tokio::test]
 async fn goto_refused_binary_ptvsd_3_0_on_python_3_11() {
-    goto("3.11", "3.0.0", false).await;
+    for relay in Relay::WSS_RELAYS {
+        goto("3.11", "3.0.0", false, relay).await;
+    }
 }
 
 #[tokio::test]
 async fn goto_refused_json_ptvsd_3_2_on_python_3_11() {
-    goto("3.11", "3.2.1", false).await;
+    for relay in Relay::WSS_RELAYS {
+        goto("3.11", "3.2.1", false, relay).await;
+    }
 }
 
 // ---- 12: stepping past frozen modules ---------------------------------------------------
 
-async fn frozen(python: &str, ptvsd: &str) {
-    let remote = Remote::start(python, ptvsd);
+async fn frozen(python: &str, ptvsd: &str, relay: RelayStarter) {
+    let remote = Remote::start(python, ptvsd, relay);
     let mut client = attach(&remote, json!({}), &["uncaught"]).await;
     set_breakpoints(&mut client, &features(), json!([{ "line": mark("join-path") }])).await;
     let stopped = wait_stopped(&mut client, "breakpoint").await;
@@ -742,17 +771,23 @@ async fn frozen(python: &str, ptvsd: &str) {
 
 #[tokio::test]
 async fn frozen_binary_ptvsd_3_0_on_python_3_11() {
-    frozen("3.11", "3.0.0").await;
+    for relay in Relay::WSS_RELAYS {
+        frozen("3.11", "3.0.0", relay).await;
+    }
 }
 
 #[tokio::test]
 async fn frozen_json_ptvsd_3_2_on_python_3_11() {
-    frozen("3.11", "3.2.1").await;
+    for relay in Relay::WSS_RELAYS {
+        frozen("3.11", "3.2.1", relay).await;
+    }
 }
 
 #[tokio::test]
 async fn frozen_binary_ptvsd_3_0_on_python_3_6() {
-    frozen("3.6", "3.0.0").await;
+    for relay in Relay::WSS_RELAYS {
+        frozen("3.6", "3.0.0", relay).await;
+    }
 }
 
 // ---- 13: Django template breakpoints ------------------------------------------------
@@ -764,9 +799,9 @@ fn template_line(path: &Path, text: &str) -> i64 {
     index as i64 + 1
 }
 
-async fn django(ptvsd: &str) {
+async fn django(ptvsd: &str, relay: RelayStarter) {
     let Some(info) = Peers::load().django_peer("3.6", ptvsd) else { return };
-    let remote = Remote::start_with(info, "django_app.py");
+    let remote = Remote::start_with(info, "django_app.py", relay);
     let mut client = attach_only(&remote, json!({ "django": true }), &["uncaught"]).await;
     // Django imports lazily while it serves, and ptvsd's attach iterates sys.modules
     // unguarded: it can fail after accepting ("dictionary changed size during
@@ -820,16 +855,22 @@ async fn django(ptvsd: &str) {
 
 #[tokio::test]
 async fn django_binary_ptvsd_3_0_on_python_3_6() {
-    django("3.0.0").await;
+    for relay in Relay::WSS_RELAYS {
+        django("3.0.0", relay).await;
+    }
 }
 
 #[tokio::test]
 async fn django_json_ptvsd_3_2_on_python_3_6() {
-    django("3.2.1").await;
+    for relay in Relay::WSS_RELAYS {
+        django("3.2.1", relay).await;
+    }
 }
 
 
 #[tokio::test]
 async fn exceptions_binary_ptvsd_2_2_on_python_3_6() {
-    exceptions("3.6", "2.2.0").await;
+    for relay in Relay::WSS_RELAYS {
+        exceptions("3.6", "2.2.0", relay).await;
+    }
 }

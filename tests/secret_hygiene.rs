@@ -20,7 +20,7 @@ use client::DapClient;
 use ptvsd_dap::session::config::AttachConfig;
 use ptvsd_dap::transport::{ConnectOptions, Endpoint, Secret};
 use serde_json::{json, Value};
-use support::{line_of, program, programs_dir, PeerOptions, PtvsdPeer, Relay, TestCerts};
+use support::{line_of, program, programs_dir, AzureEmulator, LinuxSite, PeerOptions, ProxyOptions, PtvsdPeer, Relay, TestCerts, TinyProxy};
 
 /// Special characters: `@`, `:` and `/` must be percent-encoded in a URL, `é` is two
 /// UTF-8 bytes. The alphanumeric ends are unlikely anywhere else.
@@ -30,6 +30,13 @@ const WRONG: &str = "Wr0ng@s3cr:t/é-Jv4p";
 /// An upgrade header value (a session cookie): as sensitive as the secret.
 const COOKIE: &str = "ARRAffinity=Ck9qCookieValue7x";
 const LEVELS: [&str; 5] = ["error", "warn", "info", "debug", "trace"];
+/// The Linux App Service tunnel's publishing credentials, and an HTTP proxy's: as
+/// sensitive as the secret, and sent only as Basic auth.
+const TUNNEL_USER: &str = "$Tu7nnelUser-xQ";
+const TUNNEL_PASSWORD: &str = "Tp@ss:w/0rd-Hk3v";
+const PROXY_USER: &str = "Px9user-Lm2";
+/// (tinyproxy's BasicAuth takes letters, digits and dashes only.)
+const PROXY_PASSWORD: &str = "Pp4ssw0rd-Zr8n";
 
 // ---- the encodings ----------------------------------------------------------------
 
@@ -220,8 +227,12 @@ async fn full_session(args: &[String], attach: Value) -> DapClient {
 
 /// An attach that must fail; returns the client after it exited.
 async fn failed_attach(args: &[String], attach: Value) -> DapClient {
+    failed_attach_with_env(args, attach, &[]).await
+}
+
+async fn failed_attach_with_env(args: &[String], attach: Value, env: &[(&str, &str)]) -> DapClient {
     let arg_refs: Vec<&str> = args.iter().map(String::as_str).collect();
-    let mut client = DapClient::spawn(&arg_refs).await;
+    let mut client = DapClient::spawn_with_env(&arg_refs, env).await;
     client.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
     let response = client.request("attach", attach).await;
     assert_eq!(response["success"], false, "{response}");
@@ -312,6 +323,59 @@ fn probe_at_trace_level_over_wss_keeps_the_secret() {
     }
 }
 
+/// The Linux App Service tunnel (Kudu emulator, TLS): the publishing credentials from the
+/// attach keys, then from the environment, and a wrong password; at debug and trace level,
+/// on stderr and in a log file. The Authorization header's base64 is among the forms
+/// searched.
+#[tokio::test]
+async fn tunnel_credentials_stay_out_of_every_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCerts::generate(dir.path());
+    let peer = PtvsdPeer::start("3.11", "3.2.1", &program("target.py"), PeerOptions::new().secret(SECRET).args(["0", "0.05"]));
+    let site = LinuxSite { user: TUNNEL_USER.into(), password: TUNNEL_PASSWORD.into(), default_port: 2222, state: "STARTED" };
+    let emulator = AzureEmulator::kudu(site, Some(&certs));
+    let url = format!("wss://{}@localhost:{}/AppServiceTunnel/Tunnel.ashx", url_secret(SECRET), emulator.port());
+    let basic = format!("{TUNNEL_USER}:{TUNNEL_PASSWORD}");
+    let secrets = [SECRET, TUNNEL_USER, TUNNEL_PASSWORD, basic.as_str()];
+    for (level, to_file) in [("debug", false), ("trace", true), ("trace", false)] {
+        let log_file = to_file.then(|| dir.path().join(format!("tunnel-{level}.log")));
+        let args = adapter_args(level, log_file.as_deref());
+        let run = format!("the tunnel at {level}");
+        let attach = json!({ "url": url, "caFile": certs.ca_pem, "tunnelUser": TUNNEL_USER, "tunnelPassword": TUNNEL_PASSWORD, "tunnelPort": peer.port() });
+        let client = full_session(&args, attach).await;
+        check_run(&run, &client, log_file.as_deref(), &secrets);
+        let attach = json!({ "url": url, "caFile": certs.ca_pem, "tunnelPort": peer.port() });
+        let client = failed_attach_with_env(&args, attach, &[("PTVSD_DAP_TUNNEL_USER", TUNNEL_USER), ("PTVSD_DAP_TUNNEL_PASSWORD", "Wr0ng-tunnel-pw")]).await;
+        check_run(&format!("{run}, wrong password"), &client, log_file.as_deref(), &[SECRET, TUNNEL_USER, TUNNEL_PASSWORD, "Wr0ng-tunnel-pw"]);
+    }
+    assert_eq!(emulator.sessions(), 3, "{}", emulator.log());
+}
+
+/// An HTTP proxy with Basic credentials (tinyproxy), over tcp and wss, at trace level.
+#[tokio::test]
+async fn proxy_credentials_stay_out_of_every_log() {
+    let Some(proxy) = TinyProxy::start(ProxyOptions { basic_auth: Some((PROXY_USER.into(), PROXY_PASSWORD.into())), ..ProxyOptions::default() }) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let certs = TestCerts::generate(dir.path());
+    let peer = PtvsdPeer::start("3.11", "3.0.0", &program("target.py"), PeerOptions::new().secret(SECRET).args(["0", "0.05"]));
+    let relay = Relay::azure_windows(peer.port(), Some(&certs));
+    let proxy_url = format!("http://{}:{}@127.0.0.1:{}", percent(PROXY_USER, true, false), percent(PROXY_PASSWORD, true, false), proxy.port());
+    let basic = format!("{PROXY_USER}:{PROXY_PASSWORD}");
+    let secrets = [SECRET, PROXY_USER, PROXY_PASSWORD, basic.as_str()];
+    let args = adapter_args("trace", None);
+    let tcp = json!({ "url": format!("tcp://{}@127.0.0.1:{}", url_secret(SECRET), peer.port()), "proxy": proxy_url });
+    let client = full_session(&args, tcp).await;
+    let logs = check_run("tcp through the proxy at trace", &client, None, &secrets);
+    assert!(logs.stderr.contains("connecting through an HTTP proxy"), "{}", logs.stderr);
+    let wss = json!({ "url": format!("wss://{}@localhost:{}/ptvsd", url_secret(SECRET), relay.port()), "caFile": certs.ca_pem, "proxy": proxy_url });
+    let client = full_session(&args, wss).await;
+    check_run("wss through the proxy at trace", &client, None, &secrets);
+    // A wrong password: refused with a sentence that names neither.
+    let wrong = format!("http://{}:Wr0ng-proxy-pw@127.0.0.1:{}", PROXY_USER, proxy.port());
+    let client = failed_attach(&args, json!({ "url": format!("tcp://{}@127.0.0.1:{}", url_secret(SECRET), peer.port()), "proxy": wrong })).await;
+    check_run("a wrong proxy password at trace", &client, None, &[SECRET, PROXY_USER, PROXY_PASSWORD, "Wr0ng-proxy-pw"]);
+}
+
 // ---- Debug and Display ------------------------------------------------------------
 
 fn assert_redacted(what: &str, text: &str) {
@@ -378,6 +442,7 @@ fn attach_config_debug_redacts() {
         json!({ "url": format!("wss://{}@site.example/ptvsd", percent(SECRET, true, false)), "headers": { "Cookie": COOKIE } }),
         json!({ "url": format!("tcp://{}@127.0.0.1:5678", percent(SECRET, false, true)), "headers": [format!("Cookie: {COOKIE}")] }),
         json!({ "host": "127.0.0.1", "port": 5678, "secret": SECRET, "wakeUrl": format!("https://x:{}@h/", percent(SECRET, true, false)) }),
+        json!({ "url": format!("wss://{}@s.scm.azurewebsites.net/AppServiceTunnel/Tunnel.ashx", percent(SECRET, true, false)), "tunnelUser": SECRET, "tunnelPassword": SECRET, "proxy": format!("http://{0}:{0}@proxy:3128", percent(SECRET, true, true)) }),
     ];
     for config in configs {
         let parsed = AttachConfig::from_arguments(&config).unwrap();
@@ -395,6 +460,11 @@ fn attach_config_errors_do_not_echo_the_secret() {
         json!({ "url": format!("tcp://{}@h", percent(SECRET, true, false)), "headers": { "Cookie": 5 } }),
         json!({ "url": format!("tcp://{}@h", percent(SECRET, true, false)), "headers": [COOKIE] }),
         json!({ "url": format!("tcp://{}@h", percent(SECRET, true, false)), "requestTimeout": -1 }),
+        json!({ "url": "wss://h/AppServiceTunnel/Tunnel.ashx", "tunnelPassword": [SECRET] }),
+        json!({ "url": "wss://h/AppServiceTunnel/Tunnel.ashx", "tunnelUser": { "name": SECRET } }),
+        json!({ "url": "tcp://h", "proxy": [SECRET] }),
+        json!({ "url": "tcp://h", "proxy": format!("socks5://{0}:{0}@proxy:1080", percent(SECRET, true, false)) }),
+        json!({ "url": "tcp://h", "proxy": format!("http://{}@:1080", percent(SECRET, true, false)) }),
     ];
     for config in bad {
         match AttachConfig::from_arguments(&config) {

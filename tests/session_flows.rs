@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use client::DapClient;
 use serde_json::{json, Value};
-use support::{line_of, programs_dir, PeerOptions, Peers, PtvsdPeer, Relay, TestCerts};
+use support::{line_of, programs_dir, PeerOptions, Peers, PtvsdPeer, Relay, RelayStarter, TestCerts};
 
 /// A debuggee running from a copy of `tests/programs` (the "remote" root), reachable
 /// through websockify over wss.
@@ -33,7 +33,7 @@ impl Remote {
     }
 
     /// The same, with another relay in websockify's place.
-    fn start_via(python: &str, ptvsd: &str, relay: fn(u16, Option<&TestCerts>) -> Relay) -> Remote {
+    fn start_via(python: &str, ptvsd: &str, relay: RelayStarter) -> Remote {
         let dir = tempfile::tempdir().unwrap();
         let remote_root = dir.path().join("site");
         copy_dir(&programs_dir(), &remote_root);
@@ -277,4 +277,26 @@ async fn program_output_comes_in_whole_lines_binary_ptvsd_3_0() {
 #[tokio::test]
 async fn program_output_comes_in_whole_lines_json_ptvsd_3_2() {
     program_output_in_whole_lines("3.11", "3.2.1").await;
+}
+
+/// The emulator of Azure's `/ptvsd` proxy in websockify's place: the upgrade comes before
+/// the dial, no Close frames, a graceful close of the ptvsd leg after each session.
+#[tokio::test]
+async fn json_ptvsd_3_2_on_python_3_11_through_the_azure_proxy_emulator() {
+    flow(Remote::start_via("3.11", "3.2.1", Relay::azure_windows)).await;
+}
+
+#[tokio::test]
+async fn binary_ptvsd_3_0_on_python_3_6_through_the_azure_proxy_emulator() {
+    flow(Remote::start_via("3.6", "3.0.0", Relay::azure_windows)).await;
+}
+
+#[tokio::test]
+async fn binary_ptvsd_2_2_on_python_3_11_through_the_azure_proxy_emulator() {
+    flow(Remote::start_via("3.11", "2.2.0", Relay::azure_windows)).await;
+}
+
+#[tokio::test]
+async fn json_ptvsd_3_1_on_python_3_6_through_the_azure_proxy_emulator() {
+    flow(Remote::start_via("3.6", "3.1.0", Relay::azure_windows)).await;
 }

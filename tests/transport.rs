@@ -430,8 +430,10 @@ enum Behaviour {
     SendText,
     /// Waits for two Pings, then sends "done".
     AwaitPings,
-    /// Sends a Close frame.
+    /// Sends one binary message ("PTVSDBG"), then a Close frame.
     SendClose,
+    /// Sends a Close frame at once (a relay that could not reach ptvsd).
+    CloseAtOnce,
     /// Echoes every binary message as it comes.
     Echo,
 }
@@ -527,6 +529,11 @@ where
             }
         }
         Behaviour::SendClose => {
+            let _ = ws.send(Message::binary(b"PTVSDBG".to_vec())).await;
+            let _ = ws.close(None).await;
+            while let Some(Ok(_)) = ws.next().await {}
+        }
+        Behaviour::CloseAtOnce => {
             let _ = ws.close(None).await;
             while let Some(Ok(_)) = ws.next().await {}
         }
@@ -648,9 +655,32 @@ async fn ws_close_is_eof() {
         .await
         .unwrap()
         .unwrap();
+    assert_eq!(&buf[..n], b"PTVSDBG");
+    let n = tokio::time::timeout(TEST_LIMIT, stream.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(n, 0);
     // And stays at EOF.
     assert_eq!(stream.read(&mut buf).await.unwrap(), 0);
+}
+
+/// A relay that closes before ptvsd's first byte could not reach ptvsd: the read says so.
+#[tokio::test]
+async fn ws_close_before_any_byte_is_the_relay_failing_to_reach_ptvsd() {
+    let (addr, _seen) = ws_server(None, Behaviour::CloseAtOnce).await;
+    let mut stream = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), &options())
+        .await
+        .unwrap();
+    let mut buf = [0u8; 16];
+    let err = tokio::time::timeout(TEST_LIMIT, stream.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap_err();
+    match TransportError::carried_by(err) {
+        Ok(error @ TransportError::RelayClosedEarly { .. }) => assert!(error.to_string().contains("could not reach ptvsd"), "{error}"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]

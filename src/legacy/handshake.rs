@@ -94,6 +94,9 @@ pub enum HandshakeError {
     #[error("the debuggee rejected the secret: check the secret in the URL (on Azure App Service it is the WSGI_PTVSD_SECRET value in web.debug.config)")]
     WrongSecret,
 
+    #[error("the debuggee requires a secret, and the URL carried none: put it before the host, as tcp://SECRET@HOST:PORT or wss://SECRET@SITE/ptvsd (on Azure App Service it is the WSGI_PTVSD_SECRET value in web.debug.config)")]
+    NoSecret,
+
     #[error("another debugger is already attached to this process (Visual Studio, or an earlier session that did not detach); detach it, or restart the app")]
     AlreadyAttached,
 
@@ -346,7 +349,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
         let reply = self.buf.split_to(4);
         match &reply[..] {
             b"ACPT" => Ok(()),
-            b"RJCT" => Err(HandshakeError::WrongSecret),
+            b"RJCT" => Err(rejected(secret)),
             other => Err(ProtocolError::Malformed { detail: format!("expected ACPT or RJCT after the secret, got {:?}", String::from_utf8_lossy(other)) }.into()),
         }
     }
@@ -446,8 +449,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
         if body.get("accepted").and_then(Value::as_bool) == Some(true) {
             Ok(())
         } else {
-            Err(HandshakeError::WrongSecret)
+            Err(rejected(secret))
         }
+    }
+}
+
+/// A rejected secret: wrong, or missing altogether.
+fn rejected(secret: &str) -> HandshakeError {
+    if secret.is_empty() {
+        HandshakeError::NoSecret
+    } else {
+        HandshakeError::WrongSecret
     }
 }
 
@@ -652,6 +664,10 @@ mod tests {
         let err = super::info(client, "wrong", Limits::default(), T).await.unwrap_err();
         assert!(matches!(err, HandshakeError::WrongSecret), "{err}");
         assert!(err.to_string().contains("WSGI_PTVSD_SECRET"));
+        let (client, _task) = server(binary_greeting(6), vec![(15 + 8, b"RJCT".to_vec())]);
+        let err = super::info(client, "", Limits::default(), T).await.unwrap_err();
+        assert!(matches!(err, HandshakeError::NoSecret), "{err}");
+        assert!(err.to_string().contains("the URL carried none") && !err.to_string().contains("rejected the secret"), "{err}");
     }
 
     #[tokio::test]

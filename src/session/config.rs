@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 use thiserror::Error;
 
 use super::paths::{PathMapper, PathMapping};
-use crate::transport::{ConnectOptions, Endpoint, Secret};
+use crate::transport::{ConnectOptions, Endpoint, ProxyChoice, ProxyUrl, Secret, TunnelOptions};
 
 /// The JSON shape of a configuration key's value, as the editors' schemas describe it.
 /// (The parser is more lenient: Helix sends numbers for strings, and so on.)
@@ -155,6 +155,23 @@ pub const ATTACH_KEYS: &[ConfigKey] = &[
         KeyType::String,
         "URL sent a HEAD request before connecting, because App Service starts the Python process lazily. Default: the site's root for wss:// URLs.",
     ),
+    ConfigKey::new(
+        "tunnelUser",
+        KeyType::String,
+        "Linux App Service: the publishing user name (userName in the publish profile, e.g. $my-site) for the tunnel wss://SECRET@SITE.scm.azurewebsites.net/AppServiceTunnel/Tunnel.ashx. Default: $PTVSD_DAP_TUNNEL_USER.",
+    ),
+    ConfigKey::new(
+        "tunnelPassword",
+        KeyType::String,
+        "Linux App Service: the publishing password (userPWD in the publish profile) for the tunnel. Default: $PTVSD_DAP_TUNNEL_PASSWORD. Never logged.",
+    ),
+    ConfigKey::new("tunnelPort", KeyType::Port, "Linux App Service: the port ptvsd listens on inside the container (sent to the tunnel as AppsvcTunnelPort).")
+        .default(KeyDefault::Number(5678)),
+    ConfigKey::new(
+        "proxy",
+        KeyType::String,
+        "HTTP proxy for the connection, http://[USER:PASSWORD@]HOST:PORT (CONNECT). Default: HTTPS_PROXY (HTTP_PROXY for ws://) unless the host is in NO_PROXY, as curl; \"\" for none.",
+    ),
     ConfigKey::new("connectTimeout", KeyType::Seconds, "Seconds to wait for the connection and for each handshake step.")
         .default(KeyDefault::Number(15)),
     ConfigKey::new("requestTimeout", KeyType::Seconds, "Seconds to wait for each reply from the debuggee.").default(KeyDefault::Number(15)),
@@ -250,6 +267,9 @@ fn describe(value: &Value) -> String {
     }
 }
 
+/// Keys whose values are never echoed in an error.
+const CONFIDENTIAL_KEYS: &[&str] = &["secret", "tunnelUser", "tunnelPassword", "proxy"];
+
 struct Args<'a>(&'a Map<String, Value>);
 
 impl<'a> Args<'a> {
@@ -272,8 +292,8 @@ impl<'a> Args<'a> {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s.clone())),
             Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            // Never echo what was given as the secret.
-            Some(_) if key == "secret" => Err(invalid(key, "must be a string")),
+            // Never echo what was given as a secret or credentials.
+            Some(_) if CONFIDENTIAL_KEYS.contains(&key) => Err(invalid(key, "must be a string")),
             Some(other) => Err(invalid(key, format!("must be a string, got {}", describe(other)))),
         }
     }
@@ -289,6 +309,19 @@ impl<'a> Args<'a> {
             Some(v) if v.is_finite() && v > 0.0 && v <= 3600.0 => Ok(Duration::from_secs_f64(v)),
             _ => Err(invalid(key, format!("must be a number of seconds between 0 and 3600, got {}", self.get(key).map(describe).unwrap_or_default()))),
         }
+    }
+}
+
+/// A port number (Helix sends numbers as strings and the other way round).
+fn port_number(key: &'static str, value: &Value) -> Result<u16, ConfigError> {
+    let parsed = match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    match parsed {
+        Some(p) if (1..=65535).contains(&p) => Ok(p as u16),
+        _ => Err(invalid(key, format!("must be a port number between 1 and 65535, got {}", describe(value)))),
     }
 }
 
@@ -308,17 +341,7 @@ impl AttachConfig {
             (None, Some(host)) => {
                 let port = match args.get("port") {
                     None => 5678,
-                    Some(value) => {
-                        let parsed = match value {
-                            Value::Number(n) => n.as_u64(),
-                            Value::String(s) => s.trim().parse::<u64>().ok(),
-                            _ => None,
-                        };
-                        match parsed {
-                            Some(p) if (1..=65535).contains(&p) => p as u16,
-                            _ => return Err(invalid("port", format!("must be a port number between 1 and 65535, got {}", describe(value)))),
-                        }
-                    }
+                    Some(value) => port_number("port", value)?,
                 };
                 let secret = args.string("secret")?.unwrap_or_default();
                 Endpoint::from_parts(host, port, Secret::new(secret))
@@ -370,12 +393,27 @@ impl AttachConfig {
         }
 
         let connect_timeout = args.seconds("connectTimeout", 15)?;
+        let proxy = match args.string("proxy")? {
+            None => ProxyChoice::FromEnvironment,
+            Some(url) if url.trim().is_empty() => ProxyChoice::Off,
+            Some(url) => ProxyChoice::Url(ProxyUrl::parse(&url, "the `proxy` key").map_err(|e| invalid("proxy", format!("is not usable: {e}")))?),
+        };
+        let tunnel = TunnelOptions {
+            user: args.string("tunnelUser")?,
+            password: args.string("tunnelPassword")?.map(Secret::new),
+            port: match args.get("tunnelPort") {
+                None => None,
+                Some(value) => Some(port_number("tunnelPort", value)?),
+            },
+        };
         let connect = ConnectOptions {
             ca_file: args.string("caFile")?.map(PathBuf::from),
             insecure_tls: args.bool("insecureTls", false)?,
             headers,
             connect_timeout,
             wake_url: args.string("wakeUrl")?,
+            proxy,
+            tunnel,
             ..ConnectOptions::default()
         };
 

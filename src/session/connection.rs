@@ -39,7 +39,21 @@ pub enum AttachFailure {
     #[error("cannot reach the debuggee: {0}")]
     Transport(#[from] TransportError),
     #[error("the ptvsd handshake failed: {0}")]
-    Handshake(#[from] HandshakeError),
+    Handshake(HandshakeError),
+}
+
+impl From<HandshakeError> for AttachFailure {
+    /// A handshake that failed because the transport found out why the connection ended
+    /// (a relay that could not reach ptvsd) is a transport failure.
+    fn from(error: HandshakeError) -> Self {
+        match error {
+            HandshakeError::Protocol(ProtocolError::Io(io)) => match TransportError::carried_by(io) {
+                Ok(transport) => AttachFailure::Transport(transport),
+                Err(io) => AttachFailure::Handshake(HandshakeError::Protocol(ProtocolError::Io(io))),
+            },
+            other => AttachFailure::Handshake(other),
+        }
+    }
 }
 
 type RemoteEvents = futures_util::stream::SplitStream<Framed<RemoteStream, ClientCodec>>;

@@ -19,7 +19,8 @@
 //! * it never raises on a ptvsd it does not recognise (it does nothing there).
 //!
 //! The repairs, in the order [`attach_repair_expression`] runs them:
-//! * [`REPAIR_OUTPUT`], [`REPAIR_UNBLOCK`], [`REPAIR_MODULES`]: stacked output wrappers,
+//! * [`REPAIR_OUTPUT`], [`REPAIR_WFASTCGI`], [`REPAIR_UNBLOCK`], [`REPAIR_MODULES`]: stacked output wrappers,
+//!   output lost under wfastcgi (Windows App Service),
 //!   a double lock release, a module list that grows at every attach;
 //! * [`CONNECTION_GUARD_BODY`]: the end of ptvsd's connection (FIN or reset) counts as a detach,
 //!   so a debugger that vanishes leaves the app running, idle and attachable;
@@ -100,6 +101,31 @@ pub const REPAIR_MODULES: &str = "list((lambda l: [l.pop(i) for i in sorted(set(
 set(dict((e[0], i) for i, e in reversed(list(enumerate(l)))).values()), reverse=True)])(m.MODULES) \
 for m in (__import__('sys').modules.get('ptvsd.debugger'), __import__('sys').modules.get('ptvsd.visualstudio_py_debugger')) \
 if hasattr(m, 'MODULES'))";
+
+/// wfastcgi (the FastCGI host of Python sites on Windows App Service) replaces
+/// `sys.stdout` and `sys.stderr` with a fresh `StringIO` at every request, so ptvsd's output
+/// wrappers, installed on the streams of the moment it attached, are gone at the next
+/// request and `print` output stops reaching the editor. This expression (a no-op unless
+/// wfastcgi's module is loaded, as `__main__` on Azure or as `wfastcgi`) keeps the current
+/// wrappers on the module and subclasses `handle_response` (a class whose static methods
+/// wfastcgi also uses), which wfastcgi instantiates right after replacing the streams, so
+/// that each request's streams get a copy of the wrapper writing
+/// to them (a bare new instance given the wrapper's attributes: `copy` would trip over the
+/// wrapper's `__getattr__`): output goes to the editor and into the response as before. Once per process
+/// (a marker on the wrapper); each attach only refreshes the wrappers kept. After a
+/// detach the copies just write through (ptvsd's own `DETACHED` check). Binds no names;
+/// Python 2.7 to 3.11; ptvsd 2.x/3.x (`_DebuggerOutput` in both).
+pub const REPAIR_WFASTCGI: &str = "list((setattr(m, 'ptvsd_dap_streams', (__import__('sys').stdout, __import__('sys').stderr)), \
+getattr(m.handle_response, 'ptvsd_dap_rewraps', False) or setattr(m, 'handle_response', (lambda orig, rewrap: \
+type('handle_response', (orig,), {'ptvsd_dap_rewraps': True, '__init__': (lambda mod: lambda self, *a, **k: \
+(rewrap(mod), orig.__init__(self, *a, **k))[1])(m)}))\
+(m.handle_response, lambda mod: [setattr(__import__('sys'), name, (lambda c: (c.__dict__.update(w.__dict__), \
+c.__dict__.pop('buffer', None), setattr(c, 'old_out', getattr(__import__('sys'), name)), c)[3])(object.__new__(type(w)))) \
+for name, w in zip(('stdout', 'stderr'), mod.ptvsd_dap_streams) if type(w).__name__ == '_DebuggerOutput' \
+and type(getattr(__import__('sys'), name)).__name__ != '_DebuggerOutput']))) \
+for m in set(filter(None, (__import__('sys').modules.get('wfastcgi'), __import__('sys').modules.get('__main__')))) \
+if hasattr(m, 'handle_response') and hasattr(m, 'read_fastcgi_record'))";
+
 
 /// Shared by the probe and the guard: finds ptvsd's module (`m`, or None) and the threads
 /// parked in `is_handled` (2.0/2.1: `IsHandled`) at its *second* `handler_lock.acquire()`,
@@ -387,7 +413,7 @@ pub fn name_exceptions_expression() -> String {
 /// attach break landed there).
 pub fn attach_repair_expression() -> String {
     in_private_namespace(&format!(
-        "{REPAIR_OUTPUT}\n{REPAIR_UNBLOCK}\n{REPAIR_MODULES}\n{PARKED_QUERIES}{CONNECTION_GUARD_BODY}{NAME_EXCEPTIONS_BODY}{WORK_SLOT_BODY}{STALE_HANDLER_PROBE_BODY}"
+        "{REPAIR_OUTPUT}\n{REPAIR_WFASTCGI}\n{REPAIR_UNBLOCK}\n{REPAIR_MODULES}\n{PARKED_QUERIES}{CONNECTION_GUARD_BODY}{NAME_EXCEPTIONS_BODY}{WORK_SLOT_BODY}{STALE_HANDLER_PROBE_BODY}"
     ))
 }
 

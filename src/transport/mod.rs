@@ -11,13 +11,19 @@
 //! redacted [`Endpoint`] `Display` goes into logs and errors.
 //!
 //! Modules: [`endpoint`] (URLs, secret), [`error`], [`tcp`] (NODELAY, QUICKACK, RST
-//! close), [`tls`] (rustls configuration and failure classification), [`ws`] (WebSocket as
-//! a byte stream), `wake` (the `HEAD /` that starts a sleeping App Service site).
+//! close), [`proxy`] (HTTP `CONNECT` proxies, the one way a TCP connection is opened),
+//! [`tls`] (rustls configuration and failure classification), [`ws`] (WebSocket as a byte
+//! stream), [`tunnel`] (Kudu's Linux App Service tunnel: credentials, port, status),
+//! `http` (the few plain HTTP exchanges), `wake` (the `HEAD /` that starts a sleeping App
+//! Service site).
 
 pub mod endpoint;
 pub mod error;
+mod http;
+pub mod proxy;
 pub mod tcp;
 pub mod tls;
+pub mod tunnel;
 mod wake;
 pub mod ws;
 
@@ -32,7 +38,9 @@ use tokio::time::Instant;
 use tokio_rustls::client::TlsStream;
 
 pub use endpoint::{Endpoint, Scheme, Secret, DEFAULT_PTVSD_PORT};
-pub use error::{Stage, TlsFailure, TransportError};
+pub use error::{AnsweredBy, ProxyFailure, Stage, TlsFailure, TransportError};
+pub use proxy::{ProxyChoice, ProxyUrl};
+pub use tunnel::{TunnelOptions, TunnelStatus};
 pub use tcp::TcpTransport;
 pub use ws::WsTransport;
 
@@ -58,6 +66,11 @@ pub struct ConnectOptions {
     /// site. When `None`, `wss://` endpoints wake `https://HOST:PORT/` and `ws://` ones send
     /// nothing.
     pub wake_url: Option<String>,
+    /// The HTTP proxy: from the environment (default), none, or the `proxy` key's.
+    pub proxy: ProxyChoice,
+    /// Kudu's App Service tunnel: publishing credentials and container port (used only for
+    /// a tunnel URL, see [`tunnel::is_tunnel`]).
+    pub tunnel: TunnelOptions,
 }
 
 impl Default for ConnectOptions {
@@ -69,6 +82,8 @@ impl Default for ConnectOptions {
             connect_timeout: Duration::from_secs(10),
             ping_interval: Some(Duration::from_secs(30)),
             wake_url: None,
+            proxy: ProxyChoice::default(),
+            tunnel: TunnelOptions::default(),
         }
     }
 }
@@ -83,6 +98,8 @@ impl std::fmt::Debug for ConnectOptions {
             .field("connect_timeout", &self.connect_timeout)
             .field("ping_interval", &self.ping_interval)
             .field("wake_url", &self.wake_url.as_deref().map(redact_url))
+            .field("proxy", &self.proxy)
+            .field("tunnel", &self.tunnel)
             .finish()
     }
 }
@@ -135,6 +152,14 @@ impl RemoteStream {
                 }
             }
             RemoteStream::Ws(stream) => stream.close().await,
+        }
+    }
+
+    /// What Kudu's App Service tunnel said of the container port before the upgrade.
+    pub fn tunnel_status(&self) -> Option<&TunnelStatus> {
+        match self {
+            RemoteStream::Ws(stream) => stream.tunnel_status(),
+            _ => None,
         }
     }
 
@@ -211,13 +236,11 @@ pub async fn connect(
     let stream = match endpoint.scheme() {
         Scheme::Tcp => {
             let deadline = Instant::now() + timeout;
-            RemoteStream::Tcp(
-                tcp::connect(endpoint.host(), endpoint.port(), deadline, timeout).await?,
-            )
+            RemoteStream::Tcp(proxy::dial(endpoint.host(), endpoint.port(), Scheme::Tcp, &options.proxy, deadline, timeout).await?)
         }
         Scheme::Tcps => {
             let deadline = Instant::now() + timeout;
-            let tcp = tcp::connect(endpoint.host(), endpoint.port(), deadline, timeout).await?;
+            let tcp = proxy::dial(endpoint.host(), endpoint.port(), Scheme::Tcps, &options.proxy, deadline, timeout).await?;
             let config = match tls_config {
                 Some(config) => config,
                 None => tls::client_config(options)?,
@@ -261,18 +284,21 @@ mod tests {
     }
 
     #[test]
-    fn debug_hides_header_values_and_url_credentials() {
+    fn debug_hides_header_values_and_url_credentials() -> Result<(), TransportError> {
         let options = ConnectOptions {
             headers: vec![("Cookie".into(), "ARRAffinity=abc123".into())],
             wake_url: Some("https://me:pa55@site.example/health?token=t0k3n#frag".into()),
+            proxy: ProxyChoice::Url(ProxyUrl::parse("http://proxyuser:pr0xypw@proxy.example:3128", "k")?),
+            tunnel: TunnelOptions { user: Some("$tunneluser".into()), password: Some(Secret::new("tunnelpw")), port: Some(8000) },
             ..ConnectOptions::default()
         };
         let text = format!("{options:?}");
-        assert!(text.contains("Cookie: ***") && text.contains("site.example/health"), "{text}");
-        for hidden in ["abc123", "pa55", "me:", "t0k3n", "frag"] {
+        assert!(text.contains("Cookie: ***") && text.contains("site.example/health") && text.contains("proxy.example:3128"), "{text}");
+        for hidden in ["abc123", "pa55", "me:", "t0k3n", "frag", "proxyuser", "pr0xypw", "tunneluser", "tunnelpw"] {
             assert!(!text.contains(hidden), "{hidden} in {text}");
         }
         assert_eq!(redact_url("not a url with s3cret"), "***");
+        Ok(())
     }
 
     #[test]

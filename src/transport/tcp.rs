@@ -155,7 +155,7 @@ pub(crate) async fn connect(
 fn connect_error(authority: String, error: Option<io::Error>) -> TransportError {
     match error {
         Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            TransportError::Refused { authority }
+            TransportError::Refused { authority, relay: false }
         }
         Some(source) => TransportError::Io {
             authority,

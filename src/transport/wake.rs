@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use url::{Host, Url};
 
 use super::endpoint::{bracket_host, Endpoint, Scheme};
-use super::{tcp, tls, ConnectOptions};
+use super::{tls, ConnectOptions};
 
 /// The longest the wake-up may take.
 pub(crate) const WAKE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -44,6 +44,16 @@ pub(crate) fn target(endpoint: &Endpoint, wake_url: Option<&str>) -> Option<Wake
                 );
             }
             parsed
+        }
+        // Kudu's tunnel lives on the SCM host; the app is the same name without `.scm`.
+        None if super::tunnel::is_tunnel(endpoint) => {
+            let site = endpoint.host().to_ascii_lowercase();
+            site.strip_suffix(".scm.azurewebsites.net").map(|name| WakeTarget {
+                tls: true,
+                host: format!("{name}.azurewebsites.net"),
+                port: 443,
+                path: "/".into(),
+            })
         }
         None if endpoint.scheme() == Scheme::Wss => Some(WakeTarget {
             tls: true,
@@ -109,7 +119,8 @@ async fn head(
     timeout: Duration,
 ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
     let deadline = Instant::now() + timeout;
-    let tcp = tcp::connect(&target.host, target.port, deadline, timeout).await?;
+    let scheme = if target.tls { Scheme::Wss } else { Scheme::Ws };
+    let tcp = super::proxy::dial(&target.host, target.port, scheme, &options.proxy, deadline, timeout).await?;
     let request = head_request(target, &options.headers);
     if target.tls {
         let config = match tls_config {
@@ -200,6 +211,10 @@ mod tests {
             })
         );
         let e = Endpoint::parse("ws://s@site.example/ptvsd")?;
+        assert_eq!(target(&e, None), None);
+        let e = Endpoint::parse("wss://s@my-site.scm.azurewebsites.net/AppServiceTunnel/Tunnel.ashx")?;
+        assert_eq!(target(&e, None).map(|t| t.host), Some("my-site.azurewebsites.net".to_string()));
+        let e = Endpoint::parse("wss://s@localhost:9/AppServiceTunnel/Tunnel.ashx")?;
         assert_eq!(target(&e, None), None);
         Ok(())
     }

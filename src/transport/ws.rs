@@ -29,9 +29,9 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::WebSocketStream;
 
 use super::endpoint::{Endpoint, Scheme};
-use super::error::{Stage, TransportError};
+use super::error::{AnsweredBy, Stage, TransportError};
 use super::tcp::TcpTransport;
-use super::{tcp, tls, ConnectOptions};
+use super::{http, proxy, tls, tunnel, ConnectOptions};
 
 /// The largest binary message one write produces; longer writes are split (the caller's
 /// `write_all` loops).
@@ -87,6 +87,15 @@ impl AsyncWrite for Carrier {
     }
 }
 
+/// Where a WebSocket goes, for the sentences said about it.
+#[derive(Debug, Clone)]
+struct Origin {
+    /// `host:port`.
+    authority: String,
+    /// For the App Service tunnel: the container port.
+    tunnel_port: Option<u16>,
+}
+
 /// A WebSocket connection seen as one byte stream.
 #[derive(Debug)]
 pub struct WsTransport {
@@ -95,10 +104,16 @@ pub struct WsTransport {
     pending: Bytes,
     ping: Option<Interval>,
     eof: bool,
+    /// Whether any payload byte arrived: an end before the first one means the relay could
+    /// not reach ptvsd (ptvsd always speaks first).
+    received: bool,
+    origin: Origin,
+    /// The App Service tunnel's status, asked before the upgrade.
+    tunnel_status: Option<tunnel::TunnelStatus>,
 }
 
 impl WsTransport {
-    fn new(ws: WebSocketStream<Carrier>, ping_interval: Option<Duration>) -> Self {
+    fn new(ws: WebSocketStream<Carrier>, ping_interval: Option<Duration>, origin: Origin) -> Self {
         let ping = ping_interval.filter(|p| !p.is_zero()).map(|period| {
             let mut interval = tokio::time::interval_at(Instant::now() + period, period);
             interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -109,6 +124,34 @@ impl WsTransport {
             pending: Bytes::new(),
             ping,
             eof: false,
+            received: false,
+            origin,
+            tunnel_status: None,
+        }
+    }
+
+    /// What the App Service tunnel said before the upgrade (`None` for other relays, or
+    /// when it gave no status).
+    pub fn tunnel_status(&self) -> Option<&tunnel::TunnelStatus> {
+        self.tunnel_status.as_ref()
+    }
+
+    /// The end of the stream: plain EOF once ptvsd has spoken and the relay closed normally;
+    /// before ptvsd's first byte, the error that says the relay could not reach it; after
+    /// it, a Close with an error code (Kudu's 1011) as an error with its reason.
+    fn end(&mut self, close: Option<(u16, String)>) -> io::Result<()> {
+        self.eof = true;
+        if !self.received {
+            return Err(TransportError::RelayClosedEarly {
+                authority: self.origin.authority.clone(),
+                close,
+                tunnel_port: self.origin.tunnel_port,
+            }
+            .into_io());
+        }
+        match close {
+            Some((code, reason)) if !matches!(code, 1000 | 1001 | 1005) => Err(TransportError::RelayClosed { code, reason }.into_io()),
+            _ => Ok(()),
         }
     }
 
@@ -192,16 +235,24 @@ impl AsyncRead for WsTransport {
         loop {
             match Pin::new(&mut this.ws).poll_next(cx) {
                 Poll::Pending => return Poll::Pending,
-                Poll::Ready(None) => {
-                    this.eof = true;
-                    return Poll::Ready(Ok(()));
+                Poll::Ready(None) => return Poll::Ready(this.end(None)),
+                Poll::Ready(Some(Err(error))) => {
+                    use tungstenite::error::ProtocolError;
+                    // Azure's proxy drops the connection without a Close frame whenever
+                    // ptvsd is gone (or was never reached).
+                    let dropped = matches!(&error, tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake))
+                        || matches!(&error, tungstenite::Error::Io(e) if matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe));
+                    if dropped && !this.received {
+                        return Poll::Ready(this.end(None));
+                    }
+                    return Poll::Ready(Err(to_io(error)));
                 }
-                Poll::Ready(Some(Err(error))) => return Poll::Ready(Err(to_io(error))),
                 Poll::Ready(Some(Ok(message))) => match message {
                     Message::Binary(mut data) => {
                         if data.is_empty() {
                             continue;
                         }
+                        this.received = true;
                         let n = data.len().min(buf.remaining());
                         buf.put_slice(&data.split_to(n));
                         this.pending = data;
@@ -217,11 +268,11 @@ impl AsyncRead for WsTransport {
                     Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
                     Message::Close(frame) => {
                         tracing::debug!(?frame, "WebSocket Close received");
-                        this.eof = true;
+                        let close = frame.map(|f| (u16::from(f.code), f.reason.as_str().chars().take(200).collect::<String>()));
                         // tungstenite queued the Close reply; its next read sends it (through
                         // the reader's waker slot) and then reports the end.
                         let _ = Pin::new(&mut this.ws).poll_next(cx);
-                        return Poll::Ready(Ok(()));
+                        return Poll::Ready(this.end(close));
                     }
                 },
             }
@@ -307,15 +358,41 @@ const RESERVED_HEADERS: [&str; 6] = [
     "sec-websocket-extensions",
 ];
 
-/// Maps a failed upgrade.
-fn upgrade_error(error: tungstenite::Error, endpoint: &Endpoint) -> TransportError {
+/// The title of the page Azure's `/ptvsd` proxy answers a request that is not an upgrade
+/// with.
+pub const PROXY_PAGE_TITLE: &str = "PTVS remote debugging proxy";
+
+/// Maps a failed upgrade. A 200 whose body did not arrive with the head is asked for again
+/// (with a plain GET) to tell the proxy's own page from the app's.
+async fn upgrade_error(error: tungstenite::Error, endpoint: &Endpoint, options: &ConnectOptions, tls_config: Option<Arc<ClientConfig>>, deadline: Instant) -> TransportError {
     let authority = endpoint.authority();
+    let path = endpoint.path().split(['?', '#']).next().unwrap_or("/").to_owned();
     match error {
-        tungstenite::Error::Http(response) => TransportError::HttpStatus {
-            status: response.status().as_u16(),
-            authority,
-            path: endpoint.path().to_owned(),
-        },
+        tungstenite::Error::Http(response) => {
+            let status = response.status().as_u16();
+            let answered_by = if tunnel::is_tunnel(endpoint) {
+                AnsweredBy::Tunnel
+            } else if status != 200 {
+                AnsweredBy::Unknown
+            } else {
+                let tail = response.body().as_deref().unwrap_or_default();
+                let page = if contains(tail, PROXY_PAGE_TITLE.as_bytes()) {
+                    true
+                } else {
+                    let target = format!("{}:{}", endpoint.host_for_url(), endpoint.port());
+                    let request = http::request_text("GET", endpoint.path(), &target, &options.headers);
+                    match http_exchange(endpoint, options, tls_config, &request, deadline).await {
+                        Ok(answer) => contains(&answer.body, PROXY_PAGE_TITLE.as_bytes()),
+                        Err(error) => {
+                            tracing::debug!(%error, "could not fetch the page the upgrade was answered with");
+                            false
+                        }
+                    }
+                };
+                if page { AnsweredBy::ProxyInfoPage } else { AnsweredBy::Unknown }
+            };
+            TransportError::HttpStatus { status, authority, path, answered_by }
+        }
         tungstenite::Error::Io(source) => TransportError::Io {
             authority,
             stage: Stage::Upgrade,
@@ -328,18 +405,95 @@ fn upgrade_error(error: tungstenite::Error, endpoint: &Endpoint) -> TransportErr
     }
 }
 
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|window| window == needle)
+}
+
+/// Opens the socket under the WebSocket: TCP (through the HTTP proxy, if any), then TLS for
+/// `wss`.
+async fn open_carrier(endpoint: &Endpoint, options: &ConnectOptions, tls_config: Option<Arc<ClientConfig>>, deadline: Instant) -> Result<Carrier, TransportError> {
+    let timeout = options.connect_timeout;
+    let tcp = proxy::dial(endpoint.host(), endpoint.port(), endpoint.scheme(), &options.proxy, deadline, timeout).await?;
+    Ok(match (endpoint.scheme(), tls_config) {
+        (Scheme::Wss, Some(config)) => {
+            let stream = tls::handshake(tcp, endpoint.host(), &endpoint.authority(), Scheme::Wss, config, deadline, timeout).await?;
+            Carrier::Tls(Box::new(stream))
+        }
+        _ => Carrier::Plain(tcp),
+    })
+}
+
+/// One plain HTTP exchange with the WebSocket endpoint's server (same TCP, proxy and TLS).
+async fn http_exchange(
+    endpoint: &Endpoint,
+    options: &ConnectOptions,
+    tls_config: Option<Arc<ClientConfig>>,
+    request: &str,
+    deadline: Instant,
+) -> Result<http::Response, TransportError> {
+    let authority = endpoint.authority();
+    let mut carrier = open_carrier(endpoint, options, tls_config, deadline).await?;
+    match timeout_at(deadline, http::exchange(&mut carrier, request)).await {
+        Err(_) => Err(TransportError::Timeout { authority, stage: Stage::Upgrade, after: options.connect_timeout }),
+        Ok(Err(error)) => Err(TransportError::WebSocket { authority, detail: error.to_string() }),
+        Ok(Ok(response)) => Ok(response),
+    }
+}
+
+/// Asks Kudu's tunnel whether it can reach the container port (`?GetStatus`).
+pub(crate) async fn tunnel_status(
+    endpoint: &Endpoint,
+    options: &ConnectOptions,
+    tls_config: Option<Arc<ClientConfig>>,
+    headers: &[(String, String)],
+    deadline: Instant,
+) -> Result<Option<tunnel::TunnelStatus>, TransportError> {
+    let target = format!("{}:{}", endpoint.host_for_url(), endpoint.port());
+    let mut all = options.headers.clone();
+    all.extend(headers.iter().cloned());
+    let request = http::request_text("GET", &tunnel::status_target(endpoint), &target, &all);
+    let response = http_exchange(endpoint, options, tls_config, &request, deadline).await?;
+    let path = endpoint.path().split(['?', '#']).next().unwrap_or("/").to_owned();
+    match response.status {
+        200 => Ok(tunnel::parse_status(&response.body)),
+        401 | 404 => Err(TransportError::HttpStatus { status: response.status, authority: endpoint.authority(), path, answered_by: AnsweredBy::Tunnel }),
+        other => {
+            tracing::debug!(status = other, "the tunnel's status request was not answered; connecting anyway");
+            Ok(None)
+        }
+    }
+}
+
 /// Connects TCP (and TLS for `wss`), then upgrades to WebSocket, all before `deadline`.
+/// For Kudu's App Service tunnel the publishing credentials and container port go with
+/// every request, and the tunnel's status is asked first.
 pub(crate) async fn connect(
     endpoint: &Endpoint,
     options: &ConnectOptions,
     tls_config: Option<Arc<ClientConfig>>,
     deadline: Instant,
 ) -> Result<WsTransport, TransportError> {
-    let request = upgrade_request(endpoint, &options.headers)?;
+    let mut headers = options.headers.clone();
+    let mut status = None;
+    let tunnel_port = if tunnel::is_tunnel(endpoint) {
+        let tunnel_headers = tunnel::headers(&options.tunnel)?;
+        status = tunnel_status(endpoint, options, tls_config.clone(), &tunnel_headers, deadline).await?;
+        if let Some(status) = &status {
+            tracing::debug!(port = status.port, state = %status.state, reachable = status.can_reach_port, "App Service tunnel status");
+            if !status.can_reach_port {
+                return Err(TransportError::TunnelUnreachable { authority: endpoint.authority(), status: status.clone() });
+            }
+        }
+        headers.extend(tunnel_headers);
+        Some(options.tunnel.port())
+    } else {
+        None
+    };
+    let request = upgrade_request(endpoint, &headers)?;
     let authority = endpoint.authority();
     let timeout = options.connect_timeout;
-    let tcp = tcp::connect(endpoint.host(), endpoint.port(), deadline, timeout).await?;
-    let carrier = match (endpoint.scheme(), tls_config) {
+    let tcp = proxy::dial(endpoint.host(), endpoint.port(), endpoint.scheme(), &options.proxy, deadline, timeout).await?;
+    let carrier = match (endpoint.scheme(), tls_config.clone()) {
         (Scheme::Wss, Some(config)) => {
             let stream = tls::handshake(
                 tcp,
@@ -365,10 +519,12 @@ pub(crate) async fn connect(
             stage: Stage::Upgrade,
             after: timeout,
         }),
-        Ok(Err(error)) => Err(upgrade_error(error, endpoint)),
+        Ok(Err(error)) => Err(upgrade_error(error, endpoint, options, tls_config, deadline).await),
         Ok(Ok((ws, response))) => {
             tracing::debug!(status = %response.status(), "WebSocket upgraded");
-            Ok(WsTransport::new(ws, options.ping_interval))
+            let mut transport = WsTransport::new(ws, options.ping_interval, Origin { authority, tunnel_port });
+            transport.tunnel_status = status;
+            Ok(transport)
         }
     }
 }

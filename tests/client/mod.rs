@@ -62,10 +62,16 @@ async fn read_frames(stdout: impl AsyncRead + Unpin, tx: mpsc::UnboundedSender<V
 impl DapClient {
     /// Starts the adapter with extra arguments (e.g. `--log-level debug`).
     pub async fn spawn(args: &[&str]) -> DapClient {
+        Self::spawn_with_env(args, &[]).await
+    }
+
+    /// Starts the adapter with extra arguments and environment variables.
+    pub async fn spawn_with_env(args: &[&str], env: &[(&str, &str)]) -> DapClient {
         let stderr_path = std::env::temp_dir().join(format!("ptvsd-dap-test-{}-{}.log", std::process::id(), rand_suffix()));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_ptvsd-dap"))
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))

@@ -9,7 +9,14 @@
 //! * [`Peers`] — what `peers.json` lists (`Peers::load()`, `peer("3.11", "3.2.1")`).
 //! * [`PtvsdPeer`] — a running debuggee (`python -u -m ptvsd --secret S --interface
 //!   127.0.0.1 --port P [--wait] script`), killed on drop.
-//! * [`Relay`] — websockify relaying ws/wss on a free port to a peer's TCP port.
+//! * [`Relay`] — websockify, `ptvsd-dap relay` or the Azure `/ptvsd` proxy emulator
+//!   relaying ws/wss on a free port to a peer's TCP port.
+//! * [`AzureEmulator`] — Azure App Service's ways in as their source behaves: the Windows
+//!   `/ptvsd` proxy ([`WindowsSite`]) and Kudu's Linux tunnel ([`LinuxSite`]).
+//! * [`TinyProxy`] — Debian's tinyproxy as an HTTP `CONNECT` proxy ([`ProxyOptions`]:
+//!   Basic auth, allowed ports).
+//! * [`WfastcgiSite`] — PyPI's wfastcgi hosting a WSGI site, driven as IIS drives it
+//!   (FastCGI on its stdin).
 //! * [`Editors`], [`TwoRoots`], [`Tmux`] — the real editors of `tests/editors.rs` (installed by
 //!   `scripts/setup-editors.sh`) and what driving them needs.
 //! * [`TestCerts`] — a CA and a `localhost`/`127.0.0.1` leaf written as PEM files.
@@ -27,23 +34,30 @@
 //! e.g. with a rejected secret or an INFO request.
 #![allow(dead_code, unused_imports)]
 
+pub mod azure;
 pub mod certs;
 pub mod editors;
+pub mod fastcgi;
 pub mod net;
 pub mod peers;
 pub mod process;
 pub mod programs;
+pub mod proxy;
 pub mod relay;
 pub mod scripted;
 pub mod ws;
 
+pub use azure::{AzureEmulator, LinuxSite, WindowsSite};
 pub use certs::TestCerts;
 pub use editors::{Editors, Tmux, TwoRoots};
+pub use fastcgi::WfastcgiSite;
 pub use net::{close_abortive, connect, free_port};
 pub use peers::{Family, Launcher, PeerInfo, PeerOptions, Peers, PtvsdPeer};
+pub use process::{activity, Activity};
 pub use process::{cpu_ticks, cpu_ticks_over};
 pub use programs::{line_of, program, programs_dir};
-pub use relay::{Relay, RelayOptions};
+pub use proxy::{ProxyOptions, TinyProxy};
+pub use relay::{Relay, RelayOptions, RelayStarter};
 pub use ws::WsStream;
 
 /// True when running under CI (`CI=true`): then no peer is optional and a missing one

@@ -29,6 +29,12 @@ pub struct Peers {
     pub websockify: Websockify,
     /// `tests/node/node_modules`, when node and npm were available.
     pub node_modules: Option<PathBuf>,
+    /// Debian's tinyproxy, unpacked by the setup (absent from older `peers.json` files).
+    #[serde(default)]
+    pub tinyproxy: Option<PathBuf>,
+    /// The folder holding PyPI's `wfastcgi.py` (absent from older `peers.json` files).
+    #[serde(default)]
+    pub wfastcgi: Option<PathBuf>,
 }
 
 /// One venv: a CPython with one ptvsd version installed.
@@ -153,6 +159,28 @@ impl Peers {
                 "CI=true but the Python {python} / ptvsd {ptvsd} / Django peer is missing; {SETUP_HINT}"
             );
             eprintln!("SKIPPED: no Python {python} / ptvsd {ptvsd} peer with Django on this machine; {SETUP_HINT}");
+        }
+        found
+    }
+
+    /// The tinyproxy executable: `$PTVSD_TEST_TINYPROXY`, else the one `peers.json` lists.
+    /// `None`, with a note on stderr, when there is none locally; a panic in CI.
+    pub fn tinyproxy(&self) -> Option<PathBuf> {
+        let found = std::env::var_os("PTVSD_TEST_TINYPROXY").map(PathBuf::from).or_else(|| self.tinyproxy.clone()).filter(|p| p.exists());
+        if found.is_none() {
+            assert!(!super::is_ci(), "CI=true but tinyproxy is missing; {SETUP_HINT}");
+            eprintln!("SKIPPED: no tinyproxy on this machine; {SETUP_HINT} (or set PTVSD_TEST_TINYPROXY)");
+        }
+        found
+    }
+
+    /// The folder with `wfastcgi.py`: `$PTVSD_TEST_WFASTCGI`, else the one `peers.json`
+    /// lists. `None`, with a note on stderr, when there is none locally; a panic in CI.
+    pub fn wfastcgi(&self) -> Option<PathBuf> {
+        let found = std::env::var_os("PTVSD_TEST_WFASTCGI").map(PathBuf::from).or_else(|| self.wfastcgi.clone()).filter(|p| p.join("wfastcgi.py").exists());
+        if found.is_none() {
+            assert!(!super::is_ci(), "CI=true but wfastcgi is missing; {SETUP_HINT}");
+            eprintln!("SKIPPED: no wfastcgi on this machine; {SETUP_HINT} (or set PTVSD_TEST_WFASTCGI)");
         }
         found
     }

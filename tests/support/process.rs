@@ -18,7 +18,16 @@ pub struct LoggedChild {
 impl LoggedChild {
     /// Spawns `cmd` with stdin closed and stdout+stderr appended to one log file in a
     /// fresh temporary directory.
-    pub fn spawn(label: &str, mut cmd: Command, graceful: bool) -> LoggedChild {
+    pub fn spawn(label: &str, cmd: Command, graceful: bool) -> LoggedChild {
+        Self::spawn_inner(label, cmd, graceful, Stdio::null())
+    }
+
+    /// The same with `stdin` as the child's standard input (killed on drop, no grace).
+    pub fn spawn_with_stdin(label: &str, cmd: Command, stdin: Stdio) -> LoggedChild {
+        Self::spawn_inner(label, cmd, false, stdin)
+    }
+
+    fn spawn_inner(label: &str, mut cmd: Command, graceful: bool, stdin: Stdio) -> LoggedChild {
         let dir = tempfile::Builder::new()
             .prefix("ptvsd-dap-test-")
             .tempdir()
@@ -26,7 +35,7 @@ impl LoggedChild {
         let log = dir.path().join("output.log");
         let out = File::create(&log).expect("create log file");
         let err = out.try_clone().expect("clone log file handle");
-        cmd.stdin(Stdio::null()).stdout(out).stderr(err);
+        cmd.stdin(stdin).stdout(out).stderr(err);
         let child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("{label}: cannot spawn {cmd:?}: {e}"));
@@ -133,6 +142,48 @@ fn signal(pid: u32, sig: libc::c_int) {
     unsafe {
         libc::kill(pid, sig);
     }
+}
+
+/// How busy a process was over a window.
+#[derive(Debug, Clone, Copy)]
+pub struct Activity {
+    /// CPU seconds (user + system) per second of the window.
+    pub cpu_per_second: f64,
+    /// The share of samples (every 20 ms) in which one of its threads was running or
+    /// runnable (state `R`): about 1 for a thread that spins, however loaded the machine
+    /// is (a spinning thread waiting for a core is still `R`), about 0 for an idle app.
+    pub runnable: f64,
+}
+
+/// Samples `/proc/PID` over `window`: CPU time from `stat`, thread states from `task/*/stat`.
+pub fn activity(pid: u32, window: Duration) -> Activity {
+    let cpu_ticks = || -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+        field(11) + field(12)
+    };
+    let any_runnable = || -> bool {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return false };
+        tasks.flatten().any(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+            stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_some_and(|state| state == "R")
+        })
+    };
+    let start = Instant::now();
+    let before = cpu_ticks();
+    let (mut samples, mut runnable) = (0u32, 0u32);
+    while start.elapsed() < window {
+        samples += 1;
+        if any_runnable() {
+            runnable += 1;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    #[allow(unsafe_code)]
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Activity { cpu_per_second: (cpu_ticks() - before) / hz / start.elapsed().as_secs_f64(), runnable: f64::from(runnable) / f64::from(samples.max(1)) }
 }
 
 /// CPU time `pid` has used so far (user + system), in clock ticks (USER_HZ, 100 a second

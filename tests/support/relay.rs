@@ -1,9 +1,11 @@
-//! websockify as a local stand-in for Azure App Service's WebSocket proxy: WebSocket
-//! binary messages in, a plain byte pipe to a TCP port out; any URL path is accepted.
+//! The WebSocket relays the tests put in front of ptvsd: websockify, `ptvsd-dap relay`,
+//! and the emulator of Azure App Service's `/ptvsd` proxy ([`Relay::azure_windows`]).
+//! All three take a `(target_port, tls)` pair, so a test can run through each.
 
 use std::process::Command;
 use std::time::Duration;
 
+use super::azure::{AzureEmulator, WindowsSite};
 use super::certs::TestCerts;
 use super::net::{free_port, wait_until_listening};
 use super::peers::Peers;
@@ -22,16 +24,30 @@ pub struct RelayOptions<'a> {
     pub basic_auth: Option<String>,
 }
 
+/// Starts a relay to `127.0.0.1:target_port`, serving wss with the certificates given.
+pub type RelayStarter = fn(u16, Option<&TestCerts>) -> Relay;
+
 /// A running websockify on 127.0.0.1 relaying to `127.0.0.1:target_port`; stopped on
 /// drop (SIGTERM, which also ends its per-connection children, then SIGKILL).
 pub struct Relay {
     port: u16,
     target_port: u16,
     tls: bool,
-    child: LoggedChild,
+    runs: Runs,
+}
+
+/// What does the relaying.
+enum Runs {
+    Process(LoggedChild),
+    Emulator(AzureEmulator),
 }
 
 impl Relay {
+    /// The relays a test that runs "over wss" runs through: websockify, and the emulator of
+    /// Azure's `/ptvsd` proxy (which upgrades before dialling, drops without a Close frame,
+    /// closes its ptvsd leg gracefully).
+    pub const WSS_RELAYS: [RelayStarter; 2] = [Relay::websockify, Relay::azure_windows];
+
     /// `ptvsd-dap relay` (this crate's own, a drop-in for websockify) on a free port
     /// relaying to `127.0.0.1:target_port`, serving wss with `tls`; returns once it listens.
     pub fn builtin(target_port: u16, tls: Option<&TestCerts>) -> Relay {
@@ -50,7 +66,7 @@ impl Relay {
                 None => Ok(()),
             });
             match waited {
-                Ok(_) => return Relay { port, target_port, tls: tls.is_some(), child },
+                Ok(_) => return Relay { port, target_port, tls: tls.is_some(), runs: Runs::Process(child) },
                 Err(e) => last_failure = format!("{e}\n{}", child.output()),
             }
         }
@@ -106,7 +122,7 @@ impl Relay {
                         port,
                         target_port,
                         tls: options.tls.is_some(),
-                        child,
+                        runs: Runs::Process(child),
                     };
                 }
                 Err(e) => {
@@ -121,14 +137,33 @@ impl Relay {
         panic!("websockify did not start: {last_failure}");
     }
 
+    /// The emulator of Azure App Service's `/ptvsd` proxy (Windows), relaying to
+    /// `127.0.0.1:target_port`; see [`super::azure`].
+    pub fn azure_windows(target_port: u16, tls: Option<&TestCerts>) -> Relay {
+        let emulator = AzureEmulator::windows(WindowsSite::new(target_port), tls);
+        Relay { port: emulator.port(), target_port, tls: tls.is_some(), runs: Runs::Emulator(emulator) }
+    }
+
+    /// The Azure emulator, when this relay is one.
+    pub fn emulator(&self) -> Option<&AzureEmulator> {
+        match &self.runs {
+            Runs::Emulator(emulator) => Some(emulator),
+            Runs::Process(_) => None,
+        }
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }
     pub fn target_port(&self) -> u16 {
         self.target_port
     }
+    /// The relay's process id; panics for the in-process emulator.
     pub fn pid(&self) -> u32 {
-        self.child.pid()
+        match &self.runs {
+            Runs::Process(child) => child.pid(),
+            Runs::Emulator(_) => panic!("the Azure emulator runs in the test process"),
+        }
     }
     /// `ws://127.0.0.1:PORT/<path>` (`path` without a leading slash).
     pub fn ws_url(&self, path: &str) -> String {
@@ -147,8 +182,11 @@ impl Relay {
             path.trim_start_matches('/')
         )
     }
-    /// websockify's log so far (`-v`).
+    /// The relay's log so far (websockify's `-v`, or the emulator's events).
     pub fn output(&self) -> String {
-        self.child.output()
+        match &self.runs {
+            Runs::Process(child) => child.output(),
+            Runs::Emulator(emulator) => emulator.log(),
+        }
     }
 }

@@ -278,3 +278,53 @@ sys.stdout.write('repaired' if ok else 'broken')
     );
     in_every_python(&script);
 }
+
+/// The wfastcgi repair in every CPython against a stand-in for wfastcgi's module and
+/// ptvsd's wrapper: a request's fresh StringIO gets a wrapper that writes to it, and
+/// the repair binds no names and installs once.
+#[test]
+fn wfastcgi_repair_rewraps_each_requests_streams_in_real_python() {
+    let script = format!(
+        r#"
+import sys, types
+try:
+    from cStringIO import StringIO
+except ImportError:
+    from io import StringIO
+sent = []
+class _DebuggerOutput(object):
+    def __init__(self, old_out): self.old_out = old_out
+    def write(self, value):
+        sent.append(value)
+        self.old_out.write(value)
+fake = types.ModuleType('wfastcgi')
+calls = []
+class handle_response(object):
+    def __init__(self, *args): calls.append(args)
+    @staticmethod
+    def _decode_header(name, value): return name, value
+fake.handle_response = handle_response
+fake.read_fastcgi_record = lambda stream: None
+sys.modules['wfastcgi'] = fake
+real_out, real_err = sys.stdout, sys.stderr
+sys.stdout = _DebuggerOutput(StringIO())
+sys.stderr = _DebuggerOutput(StringIO())
+def f():
+    eval(compile({expr:?}, '<repair>', 'eval'))
+    eval(compile({expr:?}, '<repair>', 'eval'))
+    return sorted(locals())
+names = f()
+out = sys.stdout = StringIO()
+sys.stderr = StringIO()
+result = fake.handle_response(1, 2)
+print('handled')
+wrapped = type(sys.stdout).__name__
+sys.stdout, sys.stderr = real_out, real_err
+ok = names == [] and isinstance(result, handle_response) and result._decode_header(1, 2) == (1, 2) and calls == [(1, 2)] and sent == ['handled', chr(10)] and out.getvalue() == 'handled' + chr(10) and wrapped == '_DebuggerOutput'
+ok = ok and getattr(fake.handle_response, 'ptvsd_dap_rewraps', False) and fake.handle_response.__bases__ == (handle_response,)
+sys.stdout.write('repaired' if ok else 'broken %r %r %r %r' % (names, sent, out.getvalue(), wrapped))
+"#,
+        expr = REPAIR_WFASTCGI
+    );
+    in_every_python(&script);
+}
