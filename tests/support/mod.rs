@@ -24,6 +24,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod certs;
+pub mod docs;
 pub mod net;
 pub mod peers;
 pub mod process;
