@@ -498,7 +498,14 @@ fn expand_snippet_follows_vscode() {
 fn neovim_configurations_are_accepted() {
     let path = editors_dir().join("neovim").join("ptvsd-dap.lua");
     let tokens = lua::tokens(&std::fs::read_to_string(&path).unwrap());
-    let helpers = BTreeMap::from([("secret", SECRET)]);
+    // The file's helpers, with the defaults it documents (`vim.g.ptvsd_dap` unset).
+    let helpers = BTreeMap::from([
+        ("secret", SECRET),
+        ("site", "mysite"),
+        ("address", "127.0.0.1:5678"),
+        ("remote_root", "/srv/app"),
+        ("python", "python3"),
+    ]);
 
     let adapter = lua::assigned_table(&tokens, &["dap", ".", "adapters", "[", "'ptvsd-dap'", "]", "="], &helpers);
     assert_eq!(adapter, json!({ "type": "executable", "command": "ptvsd-dap" }));
@@ -995,6 +1002,14 @@ fn check_lua_block(block: &support::docs::Block) {
         }
     }
     assert!(required > 0, "{origin}: a Lua block that loads nothing");
+    // `vim.g.ptvsd_dap = { name = … }`: every name is a setting the module reads.
+    let module = std::fs::read_to_string(editors_dir().join("neovim").join("ptvsd-dap.lua")).unwrap();
+    if let Some(at) = tokens.windows(3).position(|w| w == ["ptvsd_dap", "=", "{"]) {
+        let settings = lua::assigned_table(&tokens[at..], &["ptvsd_dap", "="], &BTreeMap::new());
+        for name in settings.as_object().unwrap_or_else(|| panic!("{origin}: vim.g.ptvsd_dap is not a table")).keys() {
+            assert!(module.contains(&format!("setting('{name}'")), "{origin}: ptvsd-dap.lua reads no setting {name:?}");
+        }
+    }
 }
 
 #[test]
