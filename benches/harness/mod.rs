@@ -12,7 +12,7 @@
 //! 4. `anchor`: the same attach-break-inspect-continue session with debugpy 1.8 and with
 //!    ptvsd-dap + ptvsd 3.2.1.
 //!
-//! Needs `.test-env` (scripts/setup-test-env.sh); group 4 and the websockify+numpy
+//! Needs the test peers (scripts/setup-test-env.sh); group 4 and the websockify+numpy
 //! relay need `.bench-env` (scripts/setup-bench-env.sh) and are skipped without it.
 #![allow(
     dead_code,
