@@ -26,7 +26,10 @@ fn help_lists_every_subcommand_and_the_exit_status() {
         assert!(names.iter().any(|n| n == name), "no subcommand {name}: {names:?}");
     }
     for name in &names {
-        assert!(help.lines().any(|line| line.trim_start().starts_with(name.as_str())), "--help does not list {name}:\n{help}");
+        assert!(
+            help.lines().any(|line| line.trim_start().starts_with(name.as_str())),
+            "--help does not list {name}:\n{help}"
+        );
     }
     assert!(!ptvsd_dap::cli::command().get_subcommands().any(|sub| sub.is_hide_set()), "a hidden subcommand");
     assert!(help.contains("Exit status: 0 success; 1 failure"), "{help}");
@@ -78,7 +81,10 @@ fn man_pages_are_generated_for_the_command_and_each_subcommand() {
     let page = String::from_utf8_lossy(&output.stdout);
     assert!(page.contains(".TH ptvsd-dap 1"), "{page}");
     for name in subcommands() {
-        assert!(page.contains(&format!("ptvsd\\-dap\\-{}(1)", name.replace('-', "\\-"))), "the page does not list {name}");
+        assert!(
+            page.contains(&format!("ptvsd\\-dap\\-{}(1)", name.replace('-', "\\-"))),
+            "the page does not list {name}"
+        );
     }
     let dir = tempfile::tempdir().unwrap();
     let into = dir.path().join("man1");

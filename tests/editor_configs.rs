@@ -949,7 +949,10 @@ fn check_launch_json_block(block: &support::docs::Block) {
     let origin = &block.origin;
     let value: Value = serde_json::from_str(&block.text).unwrap_or_else(|e| panic!("{origin}: not JSON: {e}"));
     let (configurations, inputs) = match value.get("configurations") {
-        Some(list) => (list.as_array().cloned().unwrap_or_else(|| panic!("{origin}: configurations is not a list")), value.get("inputs")),
+        Some(list) => (
+            list.as_array().cloned().unwrap_or_else(|| panic!("{origin}: configurations is not a list")),
+            value.get("inputs"),
+        ),
         None => (vec![value.clone()], None),
     };
     // `${input:ID}` is only defined by an `inputs` entry with that id in the same file.
@@ -957,7 +960,12 @@ fn check_launch_json_block(block: &support::docs::Block) {
     let input_names: Vec<String> = inputs
         .and_then(Value::as_array)
         .map(|inputs| {
-            inputs.iter().map(|input| format!("input:{}", input["id"].as_str().unwrap_or_else(|| panic!("{origin}: an input without id")))).collect()
+            inputs
+                .iter()
+                .map(|input| {
+                    format!("input:{}", input["id"].as_str().unwrap_or_else(|| panic!("{origin}: an input without id")))
+                })
+                .collect()
         })
         .unwrap_or_default();
     for name in &input_names {
@@ -1032,7 +1040,11 @@ fn every_shell_command_in_the_docs_is_known_and_parses() {
                 let argv = std::iter::once("ptvsd-dap").chain(cli_args.iter().copied());
                 match ptvsd_dap::cli::Cli::try_parse_from(argv) {
                     Ok(_) => {}
-                    Err(e) if matches!(e.kind(), clap::error::ErrorKind::DisplayVersion | clap::error::ErrorKind::DisplayHelp) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            clap::error::ErrorKind::DisplayVersion | clap::error::ErrorKind::DisplayHelp
+                        ) => {}
                     Err(e) => panic!("{origin}: the CLI refuses it:\n{e}"),
                 }
             };
@@ -1044,7 +1056,10 @@ fn every_shell_command_in_the_docs_is_known_and_parses() {
                     for (flag, dir) in [("--test", "tests"), ("--bench", "benches")] {
                         if let Some(at) = args.iter().position(|a| *a == flag) {
                             let name = args.get(at + 1).unwrap_or_else(|| panic!("{origin}: {flag} without a name"));
-                            assert!(root.join(dir).join(format!("{name}.rs")).is_file(), "{origin}: no {dir}/{name}.rs");
+                            assert!(
+                                root.join(dir).join(format!("{name}.rs")).is_file(),
+                                "{origin}: no {dir}/{name}.rs"
+                            );
                         }
                     }
                     if sub == "install" {
@@ -1052,12 +1067,18 @@ fn every_shell_command_in_the_docs_is_known_and_parses() {
                         assert!(args.ends_with(&["--path", "."]) || args.ends_with(&["ptvsd-dap"]), "{origin}");
                     }
                     if sub == "run" {
-                        let at = args.iter().position(|a| *a == "--").unwrap_or_else(|| panic!("{origin}: cargo run without --"));
+                        let at = args
+                            .iter()
+                            .position(|a| *a == "--")
+                            .unwrap_or_else(|| panic!("{origin}: cargo run without --"));
                         parse_cli(&args[at + 1..]);
                     }
                 }
                 script if script.starts_with("scripts/") => {
-                    assert!(support::docs::is_executable(Path::new(script)), "{origin}: {script} is not an executable file");
+                    assert!(
+                        support::docs::is_executable(Path::new(script)),
+                        "{origin}: {script} is not an executable file"
+                    );
                     let status = Command::new("bash").arg("-n").arg(root.join(script)).status().unwrap();
                     assert!(status.success(), "{origin}: bash -n {script} failed");
                 }
@@ -1086,7 +1107,8 @@ fn every_shell_command_in_the_docs_is_known_and_parses() {
 
 #[test]
 fn the_docs_block_reader_splits_commands_as_the_shell_does() {
-    let (words, redirects) = support::docs::shell_words(r#"ptvsd-dap probe --header 'Cookie: a=b' "wss://$S@x/ptvsd" > ~/out 2> /dev/null"#);
+    let (words, redirects) =
+        support::docs::shell_words(r#"ptvsd-dap probe --header 'Cookie: a=b' "wss://$S@x/ptvsd" > ~/out 2> /dev/null"#);
     assert_eq!(words, ["ptvsd-dap", "probe", "--header", "Cookie: a=b", "wss://$S@x/ptvsd"]);
     assert_eq!(redirects, ["~/out", "/dev/null"]);
     let block = support::docs::blocks_of("text\n  ```sh\n  $ a b # c\n  out\n  ```\n", "x.md");

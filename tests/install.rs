@@ -63,7 +63,8 @@ fn scratch() -> &'static Scratch {
         // neither the index nor the stash list), or HEAD when nothing changed.
         let snapshot = git(&["stash", "create"], &root);
         let commit = if snapshot.is_empty() { "HEAD".to_string() } else { snapshot };
-        let archive = Command::new("git").args(["archive", "--format=tar", &commit]).current_dir(&root).output().unwrap();
+        let archive =
+            Command::new("git").args(["archive", "--format=tar", &commit]).current_dir(&root).output().unwrap();
         assert!(archive.status.success(), "git archive: {}", String::from_utf8_lossy(&archive.stderr));
         let mut tar = Command::new("tar").args(["-x", "-C"]).arg(&checkout).stdin(Stdio::piped()).spawn().unwrap();
         std::io::Write::write_all(tar.stdin.as_mut().unwrap(), &archive.stdout).unwrap();
@@ -137,11 +138,15 @@ fn the_crates_io_package_holds_sources_and_docs_and_publish_dry_run_accepts_it()
     let list = run_as_user("cargo package --list --locked\n", &[]);
     assert_success(&list, "cargo package --list");
     let files: Vec<String> = String::from_utf8_lossy(&list.stdout).lines().map(str::to_string).collect();
-    for needed in ["Cargo.toml", "Cargo.lock", "README.md", "LICENSE", "src/main.rs", "src/lib.rs", "src/cli.rs", "demo/app.py"] {
+    for needed in
+        ["Cargo.toml", "Cargo.lock", "README.md", "LICENSE", "src/main.rs", "src/lib.rs", "src/cli.rs", "demo/app.py"]
+    {
         assert!(files.iter().any(|f| f == needed), "{needed} is not in the package: {files:?}");
     }
     for file in &files {
-        for excluded in ["tests/", "editors/", "benches/", "fuzz/", "scripts/", ".ci/", "proptest-regressions/", "target/"] {
+        for excluded in
+            ["tests/", "editors/", "benches/", "fuzz/", "scripts/", ".ci/", "proptest-regressions/", "target/"]
+        {
             assert!(!file.starts_with(excluded), "{file} is in the package");
         }
     }
@@ -165,7 +170,11 @@ fn cargo_install_as_the_readme_says_then_probe_a_real_ptvsd() {
     let extras = support::docs::sh_block_with("README.md", "ptvsd-dap completions bash");
     assert_success(&run_as_user(&extras.text, &[]), &format!("README's completions block ({})", extras.origin));
     let completion = home.join(".local/share/bash-completion/completions/ptvsd-dap");
-    let loaded = Command::new("bash").arg("-c").arg(format!("source {} && complete -p ptvsd-dap", completion.display())).output().unwrap();
+    let loaded = Command::new("bash")
+        .arg("-c")
+        .arg(format!("source {} && complete -p ptvsd-dap", completion.display()))
+        .output()
+        .unwrap();
     assert_success(&loaded, "loading the bash completion");
     for page in ["ptvsd-dap.1", "ptvsd-dap-probe.1", "ptvsd-dap-relay.1", "ptvsd-dap-demo.1"] {
         let text = std::fs::read_to_string(home.join(".local/share/man/man1").join(page)).unwrap();
@@ -209,29 +218,51 @@ fn the_vsix_bundles_the_adapter_and_the_extension_uses_it_first() {
     let Scratch { checkout, .. } = scratch();
     // As after scripts/setup-test-env.sh in a fresh clone: tests/node/node_modules links to
     // the cached node packages (vsce among them).
-    let modules = Peers::load().node_modules.clone().expect("peers.json lists no node packages: run scripts/setup-test-env.sh");
+    let modules =
+        Peers::load().node_modules.clone().expect("peers.json lists no node packages: run scripts/setup-test-env.sh");
     let link = checkout.join("tests/node/node_modules");
     if !link.exists() {
         std::os::unix::fs::symlink(&modules, &link).unwrap();
     }
     let block = support::docs::sh_block_with("README.md", "scripts/package-vsix.sh");
-    let package_line = support::docs::commands(&block).into_iter().find(|l| l.starts_with("scripts/package-vsix.sh")).unwrap();
+    let package_line =
+        support::docs::commands(&block).into_iter().find(|l| l.starts_with("scripts/package-vsix.sh")).unwrap();
     let output = run_as_user(&format!("{package_line}\n"), &[]);
     assert_success(&output, &package_line);
     let vsix = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim().lines().last().unwrap());
     let expected = format!("ptvsd-dap-linux-x64-{}.vsix", env!("CARGO_PKG_VERSION"));
     assert_eq!(vsix.file_name().unwrap().to_string_lossy(), expected);
-    assert!(block.text.contains(&format!("code --install-extension target/vsix/{expected}")), "README installs another file");
+    assert!(
+        block.text.contains(&format!("code --install-extension target/vsix/{expected}")),
+        "README installs another file"
+    );
 
     let entries = zip_entries(&vsix);
-    let binary = entries.iter().find(|e| e.name == "extension/bin/ptvsd-dap").unwrap_or_else(|| panic!("no bin/ptvsd-dap: {entries:?}"));
+    let binary = entries
+        .iter()
+        .find(|e| e.name == "extension/bin/ptvsd-dap")
+        .unwrap_or_else(|| panic!("no bin/ptvsd-dap: {entries:?}"));
     assert_eq!(binary.mode & 0o777, 0o755, "bin/ptvsd-dap is not executable in the .vsix");
     let release = std::fs::metadata(target_dir().join("release").join("ptvsd-dap")).unwrap().len();
     assert_eq!(binary.size, release, "bin/ptvsd-dap is not the release binary");
-    for needed in ["extension/package.json", "extension/extension.js", "extension/adapter.js", "extension/LICENSE.txt", "extension.vsixmanifest"] {
-        assert!(entries.iter().any(|e| e.name.eq_ignore_ascii_case(needed)), "{needed} is not in the .vsix: {entries:?}");
+    for needed in [
+        "extension/package.json",
+        "extension/extension.js",
+        "extension/adapter.js",
+        "extension/LICENSE.txt",
+        "extension.vsixmanifest",
+    ] {
+        assert!(
+            entries.iter().any(|e| e.name.eq_ignore_ascii_case(needed)),
+            "{needed} is not in the .vsix: {entries:?}"
+        );
     }
-    eprintln!("{}: {} KiB, adapter {} KiB", vsix.display(), std::fs::metadata(&vsix).unwrap().len() / 1024, release / 1024);
+    eprintln!(
+        "{}: {} KiB, adapter {} KiB",
+        vsix.display(),
+        std::fs::metadata(&vsix).unwrap().len() / 1024,
+        release / 1024
+    );
 
     // The lookup order, with adapter.js from the same checkout.
     let lookup = Command::new("node")

@@ -40,7 +40,11 @@ pub fn blocks_of(text: &str, file: &str) -> Vec<Block> {
             }
             Some((start, fence_indent, lang, lines)) => {
                 if trimmed.starts_with("```") {
-                    out.push(Block { origin: format!("{file}:{start}"), lang: lang.clone(), text: lines.join("\n") + "\n" });
+                    out.push(Block {
+                        origin: format!("{file}:{start}"),
+                        lang: lang.clone(),
+                        text: lines.join("\n") + "\n",
+                    });
                     open = None;
                 } else {
                     let cut = indent.min(*fence_indent);
@@ -105,7 +109,11 @@ pub fn shell_words(line: &str) -> (Vec<String>, Vec<String>) {
     let mut in_word = false;
     let mut chars = line.chars().peekable();
     let mut redirect_next = false;
-    let finish = |word: &mut String, in_word: &mut bool, redirect_next: &mut bool, words: &mut Vec<String>, redirects: &mut Vec<String>| {
+    let finish = |word: &mut String,
+                  in_word: &mut bool,
+                  redirect_next: &mut bool,
+                  words: &mut Vec<String>,
+                  redirects: &mut Vec<String>| {
         if *in_word {
             if *redirect_next {
                 redirects.push(std::mem::take(word));
@@ -133,7 +141,9 @@ pub fn shell_words(line: &str) -> (Vec<String>, Vec<String>) {
                 while let Some(c) = chars.next() {
                     match c {
                         '"' => break,
-                        '\\' if matches!(chars.peek(), Some('"' | '\\' | '$' | '`')) => word.push(chars.next().unwrap_or('\\')),
+                        '\\' if matches!(chars.peek(), Some('"' | '\\' | '$' | '`')) => {
+                            word.push(chars.next().unwrap_or('\\'))
+                        }
                         '`' => panic!("{line}: command substitution in the docs"),
                         _ => word.push(c),
                     }
@@ -154,7 +164,9 @@ pub fn shell_words(line: &str) -> (Vec<String>, Vec<String>) {
                 finish(&mut word, &mut in_word, &mut redirect_next, &mut words, &mut redirects);
                 redirect_next = true;
             }
-            '|' | ';' | '&' | '<' | '`' => panic!("{line}: pipes, lists and substitutions are not checked; split the command"),
+            '|' | ';' | '&' | '<' | '`' => {
+                panic!("{line}: pipes, lists and substitutions are not checked; split the command")
+            }
             _ => {
                 in_word = true;
                 word.push(c);
@@ -170,12 +182,14 @@ pub fn shell_words(line: &str) -> (Vec<String>, Vec<String>) {
 pub fn split_assignments(words: &[String]) -> (Vec<(String, String)>, Vec<String>) {
     let count = words
         .iter()
-        .take_while(|w| w.split_once('=').is_some_and(|(name, _)| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')))
+        .take_while(|w| {
+            w.split_once('=').is_some_and(|(name, _)| {
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            })
+        })
         .count();
-    let assignments = words[..count]
-        .iter()
-        .filter_map(|w| w.split_once('=').map(|(n, v)| (n.to_string(), v.to_string())))
-        .collect();
+    let assignments =
+        words[..count].iter().filter_map(|w| w.split_once('=').map(|(n, v)| (n.to_string(), v.to_string()))).collect();
     (assignments, words[count..].to_vec())
 }
 
