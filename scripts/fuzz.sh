@@ -4,7 +4,14 @@
 #   scripts/fuzz.sh [SECONDS_PER_TARGET]     default 60
 #   FUZZ_TARGETS="dap_codec handshake" scripts/fuzz.sh 300    only some targets
 #
-# Installs cargo-fuzz 0.13.2 if it is missing, builds every target once with
+# Cost with the default 60 s: 4 targets x 60 s of fuzzing, plus the build of the fuzz crate
+# (fuzz/target, a few minutes cold on 2 cores, seconds warm), plus once per machine the
+# install of cargo-fuzz. Bounded: each run stops after SECONDS_PER_TARGET (libFuzzer's
+# -max_total_time, each input at most 10 s) and is killed 120 s after that at the latest.
+#
+# Installs cargo-fuzz 0.13.2 if it is missing, into the project's cache outside the clone
+# (${XDG_CACHE_HOME:-~/.cache}/ptvsd-dap/tools/cargo-fuzz/bin, not ~/.cargo/bin; about
+# 3 minutes once), builds every target once with
 # `--sanitizer none` (ASan needs nightly; this runs on stable), runs each target from the
 # seeds in fuzz/corpus/<target>/ plus what earlier runs found (fuzz/work/<target>/, not
 # committed), and prints one line per target. Exits 1 if any target crashed (panic, abort,
@@ -34,10 +41,12 @@ elapsed() { local ms=$(((${EPOCHREALTIME/./} - $1) / 1000)); printf '%d.%01ds' $
 
 command -v cargo > /dev/null || { echo "fuzz: cargo not found (PATH=$PATH)" >&2; exit 1; }
 
+CARGO_FUZZ_ROOT="${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/ptvsd-dap/tools/cargo-fuzz"
+export PATH="$CARGO_FUZZ_ROOT/bin:$PATH"
 if [[ "$(cargo fuzz --version 2> /dev/null || true)" != *"$CARGO_FUZZ_VERSION"* ]]; then
-  echo "fuzz: installing cargo-fuzz $CARGO_FUZZ_VERSION"
+  echo "fuzz: installing cargo-fuzz $CARGO_FUZZ_VERSION into $CARGO_FUZZ_ROOT"
   t=${EPOCHREALTIME/./}
-  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --quiet
+  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked --quiet --root "$CARGO_FUZZ_ROOT"
   echo "fuzz: installed cargo-fuzz in $(elapsed "$t")"
 fi
 
@@ -60,7 +69,8 @@ for target in "${TARGETS[@]}"; do
   echo "fuzz: running $target for ${SECONDS_PER_TARGET}s"
   status=0
   # The first corpus directory receives what the run finds; the seeds are only read.
-  cargo fuzz run --sanitizer none "$target" "fuzz/work/$target" "fuzz/corpus/$target" -- \
+  timeout --kill-after=10 $((SECONDS_PER_TARGET + 120)) \
+    cargo fuzz run --sanitizer none "$target" "fuzz/work/$target" "fuzz/corpus/$target" -- \
     -max_total_time="$SECONDS_PER_TARGET" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$target/" > "$log" 2>&1 || status=$?
 

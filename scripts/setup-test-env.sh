@@ -1,23 +1,30 @@
 #!/usr/bin/env bash
-# Installs the real peers the integration tests run against, under .test-env/ in the
-# repo root (gitignored), and writes .test-env/peers.json for the tests to read:
+# Installs the real peers the integration tests run against, in a cache outside the clone
+# (so every clone and CI run on this machine reuses it), and writes peers.json there for
+# the tests to read. ENV_DIR is $PTVSD_TEST_ENV_DIR, by default
+# ${XDG_CACHE_HOME:-$HOME/.cache}/ptvsd-dap/test-env:
 #
-#   .test-env/py3.6-ptvsd{2.0.0,2.1.0,2.2.0,3.0.0,3.1.0,3.2.1}/   CPython 3.6 + ptvsd from PyPI
-#   .test-env/py3.11-ptvsd{2.0.0,2.1.0,2.2.0,3.0.0,3.1.0,3.2.1}/  CPython 3.11 + ptvsd from PyPI
-#   .test-env/py2.7-ptvsd{3.0.0,3.2.1}/               CPython 2.7 (smoke flow)
-#   .test-env/py3.6-ptvsd{3.0.0,3.2.1}-django/        CPython 3.6 + ptvsd + Django 1.11 (template
-#                                                     breakpoints; listed as django_peers)
-#   .test-env/websockify/ + .test-env/bin/websockify  websockify from PyPI (CPython 3.11)
-#   .test-env/tools/                                  virtualenv (builds the 2.7 venvs)
-#   .test-env/tinyproxy/usr/bin/tinyproxy             tinyproxy from Debian (tinyproxy-bin, unpacked
-#                                                     with dpkg-deb, no root needed): the HTTP CONNECT
-#                                                     proxy of tests/http_proxy.rs
-#   .test-env/wfastcgi/wfastcgi.py                    wfastcgi from PyPI (the FastCGI host of Windows
-#                                                     App Service), for tests/wfastcgi.rs
-#   tests/node/node_modules/                          npm ci of tests/node/package-lock.json
+#   ENV_DIR/py3.6-ptvsd{2.0.0,2.1.0,2.2.0,3.0.0,3.1.0,3.2.1}/   CPython 3.6 + ptvsd from PyPI
+#   ENV_DIR/py3.11-ptvsd{2.0.0,2.1.0,2.2.0,3.0.0,3.1.0,3.2.1}/  CPython 3.11 + ptvsd from PyPI
+#   ENV_DIR/py2.7-ptvsd{3.0.0,3.2.1}/               CPython 2.7 (smoke flow)
+#   ENV_DIR/py3.6-ptvsd{3.0.0,3.2.1}-django/        CPython 3.6 + ptvsd + Django 1.11 (template
+#                                                   breakpoints; listed as django_peers)
+#   ENV_DIR/websockify/ + ENV_DIR/bin/websockify    websockify from PyPI (CPython 3.11)
+#   ENV_DIR/tools/                                  virtualenv (builds the 2.7 venvs)
+#   ENV_DIR/tinyproxy/usr/bin/tinyproxy             tinyproxy from Debian (tinyproxy-bin, unpacked
+#                                                   with dpkg-deb, no root needed): the HTTP CONNECT
+#                                                   proxy of tests/http_proxy.rs
+#   ENV_DIR/wfastcgi/wfastcgi.py                    wfastcgi from PyPI (the FastCGI host of Windows
+#                                                   App Service), for tests/wfastcgi.rs
+#   ENV_DIR/node/node_modules/                      npm ci of tests/node/package-lock.json;
+#                                                   tests/node/node_modules links to it
+#   ENV_DIR/peers.json                              what the tests read (tests/support/peers.rs)
+#
+# About 1 GB; 1.5-3 minutes the first time on 2 cores, well under a second afterwards.
+# It installs no interpreter: CPython 3.6, 3.11 (and 2.7) must be there already (pyenv).
 #
 # Idempotent: each venv carries a stamp of what it was built from and is only rebuilt
-# when that changes; a run with everything in place takes well under a second.
+# when that changes. Runs one at a time per ENV_DIR (flock), so clones can share it.
 #
 # Interpreters are looked up as $PYENV_ROOT/versions/X.Y.*/bin/python (newest patch),
 # then as pythonX.Y on PATH; PTVSD_TEST_PYTHON_2_7 / _3_6 / _3_11 override the lookup.
@@ -28,15 +35,16 @@
 # optional.
 #
 # Environment: CI=true (strict), SETUP_TEST_ENV_JOBS (parallel venv builds, default 2),
-# PTVSD_TEST_ENV_DIR (build somewhere else than .test-env), SETUP_TEST_ENV_ONLY=django
-# (build only the Django peers and print them; no peers.json, nothing else touched) or
-# SETUP_TEST_ENV_ONLY=tools (only tinyproxy and wfastcgi, and print their paths):
+# PTVSD_TEST_ENV_DIR (build somewhere else; the tests then need the same variable),
+# SETUP_TEST_ENV_ONLY=django (build only the Django peers and print them; no peers.json,
+# nothing else touched) or SETUP_TEST_ENV_ONLY=tools (only tinyproxy and wfastcgi, and
+# print their paths):
 #
 #   PTVSD_TEST_ENV_DIR=/tmp/try SETUP_TEST_ENV_ONLY=django scripts/setup-test-env.sh
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ENV_DIR="${PTVSD_TEST_ENV_DIR:-$ROOT/.test-env}"
+ENV_DIR="${PTVSD_TEST_ENV_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/ptvsd-dap/test-env}"
 ONLY="${SETUP_TEST_ENV_ONLY:-}"
 case "$ONLY" in "" | django | tools) ;; *) echo "setup-test-env: SETUP_TEST_ENV_ONLY must be empty, django or tools" >&2; exit 2 ;; esac
 LOG_DIR="$ENV_DIR/logs"
@@ -69,6 +77,13 @@ say() { printf 'setup-test-env: %s\n' "$*" >&2; }
 die() { say "ERROR: $*"; exit 1; }
 
 mkdir -p "$ENV_DIR" "$LOG_DIR" "$ENV_DIR/bin"
+# One setup at a time per ENV_DIR: clones (and CI runs) of this machine share it.
+exec 9> "$ENV_DIR/.setup.lock"
+if ! flock -n 9; then
+  say "waiting for another setup-test-env.sh using $ENV_DIR"
+  flock 9
+fi
+say "installing into $ENV_DIR"
 
 # --- tinyproxy (Debian) ----------------------------------------------------------------
 
@@ -334,21 +349,30 @@ ln -sfn "$WS_DIR/bin/websockify" "$ENV_DIR/bin/websockify"
 
 # --- node packages ---------------------------------------------------------------------
 
+# npm ci runs in ENV_DIR/node (a copy of tests/node's package.json and lock), and
+# tests/node/node_modules is a link to its node_modules: node resolves the tests'
+# imports from there.
 NODE_OK=false
+NODE_CACHE="$ENV_DIR/node"
 if command -v npm > /dev/null 2>&1 && command -v node > /dev/null 2>&1; then
   spec="rev=$STAMP_REV node=$(node --version) lock=$(sha256sum "$NODE_DIR/package-lock.json" | cut -d' ' -f1)"
-  if [[ -f "$NODE_DIR/node_modules/$STAMP_NAME" && "$(cat "$NODE_DIR/node_modules/$STAMP_NAME")" == "$spec" ]]; then
+  if [[ -f "$NODE_CACHE/node_modules/$STAMP_NAME" && "$(cat "$NODE_CACHE/node_modules/$STAMP_NAME")" == "$spec" ]]; then
     NODE_OK=true
   else
-    say "npm ci in tests/node"
-    if (cd "$NODE_DIR" && npm ci --no-audit --no-fund --loglevel=error) > "$LOG_DIR/npm.log" 2>&1; then
-      printf '%s' "$spec" > "$NODE_DIR/node_modules/$STAMP_NAME"
+    say "npm ci in $NODE_CACHE (tests/node's package-lock.json)"
+    mkdir -p "$NODE_CACHE"
+    cp "$NODE_DIR/package.json" "$NODE_DIR/package-lock.json" "$NODE_CACHE/"
+    if (cd "$NODE_CACHE" && npm ci --no-audit --no-fund --loglevel=error) > "$LOG_DIR/npm.log" 2>&1; then
+      printf '%s' "$spec" > "$NODE_CACHE/node_modules/$STAMP_NAME"
       NODE_OK=true
     else
       cat "$LOG_DIR/npm.log" >&2
-      die "npm ci failed in tests/node"
+      die "npm ci failed in $NODE_CACHE"
     fi
   fi
+  # A real directory there is an older checkout's own install: the link replaces it.
+  if [[ -d "$NODE_DIR/node_modules" && ! -L "$NODE_DIR/node_modules" ]]; then rm -rf "$NODE_DIR/node_modules"; fi
+  ln -sfn "$NODE_CACHE/node_modules" "$NODE_DIR/node_modules"
 elif ((STRICT)); then
   die "node/npm not found (required with CI=true): apt-get install nodejs npm"
 else
@@ -363,7 +387,7 @@ TINYPROXY_PATH=""
 [[ $TINYPROXY_OK == true ]] && TINYPROXY_PATH="$TINYPROXY_BIN"
 WFASTCGI_PATH=""
 [[ $WFASTCGI_OK == true ]] && WFASTCGI_PATH="$WFASTCGI_DIR"
-"$PY311" - "$ENV_DIR" "$WEBSOCKIFY_VERSION" "$NODE_OK" "$NODE_DIR" "$TINYPROXY_PATH" "$WFASTCGI_PATH" "${PEER_NAMES[@]}" <<'PY'
+"$PY311" - "$ENV_DIR" "$WEBSOCKIFY_VERSION" "$NODE_OK" "$NODE_CACHE" "$TINYPROXY_PATH" "$WFASTCGI_PATH" "${PEER_NAMES[@]}" <<'PY'
 import json, os, sys
 env_dir, ws_version, node_ok, node_dir, tinyproxy, wfastcgi, names = sys.argv[1], sys.argv[2], sys.argv[3] == "true", sys.argv[4], sys.argv[5], sys.argv[6], sys.argv[7:]
 peers = []

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it (.ci/run calls this):
-#   1. scripts/setup-test-env.sh    real peers: ptvsd venvs, websockify, node packages
+#   1. scripts/setup-test-env.sh    real peers: ptvsd venvs, websockify, node packages, in
+#                                   ${XDG_CACHE_HOME:-~/.cache}/ptvsd-dap (outside the clone:
+#                                   1.5-3 min once per machine, under a second afterwards)
 #      scripts/setup-editors.sh     real editors: code-server + Chromium, Neovim + nvim-dap,
 #                                   Helix (cached outside the clone; tests/editors.rs)
 #   2. cargo clippy --all-targets -- -D warnings
-#   3. cargo test --all-targets     unit tests and the integration tests against the peers
-#   4. scripts/fuzz.sh              every fuzz target for FUZZ_SECONDS (default 60) each
+#   3. cargo test --all-targets     unit tests, the integration tests against the peers, and
+#                                   tests/install.rs (a release build, cargo install,
+#                                   cargo publish --dry-run, the .vsix)
+#   4. scripts/fuzz.sh              every fuzz target (4) for FUZZ_SECONDS (default 60) each:
+#                                   4 min of fuzzing plus the fuzz build; cargo-fuzz is
+#                                   installed once into the same cache
 # With CI=true nothing is optional: a missing interpreter or peer fails the run.
+# Nothing is installed globally or into ~/.cargo/bin; the clone gets target/, fuzz/target
+# and the link tests/node/node_modules. About 6 GB of disk in all (README: Develop).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

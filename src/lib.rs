@@ -7,6 +7,7 @@
 //!
 //! See ARCHITECTURE.md for the module map and the invariants.
 
+pub mod cli;
 pub mod dap;
 pub mod demo;
 pub mod legacy;

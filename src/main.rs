@@ -1,112 +1,23 @@
-//! The `ptvsd-dap` command line. With no subcommand it is a DAP server on stdio.
-//! Nothing but DAP is written to stdout in that mode; logs go to stderr or `--log-file`.
+//! The `ptvsd-dap` executable: runs what `ptvsd_dap::cli` parses. With no subcommand it
+//! is a DAP server on stdio. Nothing but DAP is written to stdout in that mode; logs go to
+//! stderr or `--log-file`. Exit status: see `cli`.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::Parser;
+use ptvsd_dap::cli::{Cli, Command, DemoArgs, ProbeArgs, RelayArgs, EXIT_STATUS};
 use ptvsd_dap::probe::{probe, ProbeError};
 use ptvsd_dap::transport::{ConnectOptions, Endpoint, ProxyChoice, ProxyUrl, TunnelOptions};
 
-#[derive(Parser, Debug)]
-#[command(name = "ptvsd-dap", version, about = "A Debug Adapter Protocol server for apps running the legacy ptvsd 2.x/3.x debugger")]
-struct Cli {
-    /// Write logs to this file instead of stderr.
-    #[arg(long, global = true, value_name = "PATH")]
-    log_file: Option<PathBuf>,
-    /// Log filter: error, warn, info, debug, trace (or a tracing filter). RUST_LOG overrides it.
-    #[arg(long, global = true, default_value = "warn", value_name = "LEVEL")]
-    log_level: String,
-    /// Serve DAP over TCP on this port (on 127.0.0.1) instead of stdio.
-    #[arg(long, value_name = "N")]
-    port: Option<u16>,
-    #[command(subcommand)]
-    command: Option<Command>,
-}
-
-#[derive(Subcommand, Debug)]
-enum Command {
-    /// Connect to a ptvsd server, complete the handshake and print who it is.
-    Probe(ProbeArgs),
-    /// Relay WebSocket connections to a ptvsd TCP port, like Azure App Service's /ptvsd
-    /// proxy, for debuggees behind an HTTP-only ingress. Prints `listening on ws(s)://ADDR`.
-    Relay(RelayArgs),
-    /// Print the JSON Schema of the attach and launch configurations (VS Code's
-    /// `configurationAttributes`; `editors/vscode/package.json` is checked against it).
-    #[command(hide = true)]
-    Schema,
-    /// Try it on a built-in sample: a small web app under ptvsd 3.2.1 (in a private venv
-    /// made once), the built-in relay, and this adapter attaching, breaking, inspecting
-    /// and detaching. Prints each step; cleans up after itself.
-    Demo(DemoArgs),
-}
-
-#[derive(Args, Debug)]
-struct DemoArgs {
-    /// The Python to make the venv with (CPython 3.6–3.11), or to use as is if it has
-    /// ptvsd 2.x/3.x. Default: the newest of python3.11 … python3.6, pyenv's, python3.
-    #[arg(long, value_name = "PATH")]
-    python: Option<PathBuf>,
-    /// The venv to use (if it exists; ptvsd is installed into it if missing) or to create,
-    /// instead of the cached one in $XDG_CACHE_HOME/ptvsd-dap/demo-venv-X.Y.
-    #[arg(long, value_name = "PATH")]
-    venv: Option<PathBuf>,
-    /// Seconds each step may take.
-    #[arg(long, default_value_t = 30, value_name = "SECS")]
-    timeout: u64,
-}
-
-#[derive(Args, Debug)]
-struct RelayArgs {
-    /// Address to listen on, e.g. 0.0.0.0:8080 (port 0 picks a free port).
-    #[arg(long, value_name = "ADDR")]
-    listen: std::net::SocketAddr,
-    /// The ptvsd server to relay to, e.g. 127.0.0.1:5678.
-    #[arg(long, value_name = "HOST:PORT")]
-    target: String,
-    /// PEM certificate chain: serve wss:// instead of ws://.
-    #[arg(long, value_name = "PEM", requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// PEM private key for --tls-cert.
-    #[arg(long, value_name = "PEM", requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-}
-
-#[derive(Args, Debug)]
-struct ProbeArgs {
-    /// tcp://SECRET@HOST[:PORT], tcps://…, ws://…, or wss://SECRET@SITE.azurewebsites.net/ptvsd
-    url: String,
-    /// Print one JSON object instead of text.
-    #[arg(long)]
-    json: bool,
-    /// Trust the CA certificates in this PEM file (in addition to the built-in roots).
-    #[arg(long, value_name = "PEM")]
-    ca_file: Option<PathBuf>,
-    /// Do not verify the server's TLS certificate (dangerous).
-    #[arg(long)]
-    insecure: bool,
-    /// Seconds to wait for the connection and for each handshake step.
-    #[arg(long, default_value_t = 10, value_name = "SECS")]
-    timeout: u64,
-    /// Extra header for the WebSocket upgrade, e.g. 'Cookie: ARRAffinity=…' (repeatable).
-    #[arg(long = "header", value_name = "'Name: value'")]
-    headers: Vec<String>,
-    /// HTTP proxy, http://[USER:PASSWORD@]HOST:PORT ('' for none). Default: HTTPS_PROXY
-    /// (HTTP_PROXY for ws://) unless the host is in NO_PROXY.
-    #[arg(long, value_name = "URL")]
-    proxy: Option<String>,
-    /// Linux App Service tunnel: the publishing user name (default $PTVSD_DAP_TUNNEL_USER;
-    /// the password is read from $PTVSD_DAP_TUNNEL_PASSWORD only).
-    #[arg(long, value_name = "USER")]
-    tunnel_user: Option<String>,
-    /// Linux App Service tunnel: the port ptvsd listens on in the container.
-    #[arg(long, default_value_t = 5678, value_name = "PORT")]
-    tunnel_port: u16,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // These two only print text generated from the definition above.
+    match &cli.command {
+        Some(Command::Completions { shell }) => return print_completions(*shell),
+        Some(Command::Manpage { dir }) => return print_manpage(dir.as_deref()),
+        _ => {}
+    }
     if let Err(error) = ptvsd_dap::logging::init(&cli.log_level, cli.log_file.as_deref()) {
         eprintln!("ptvsd-dap: cannot open the log file: {error}");
         return ExitCode::from(2);
@@ -132,6 +43,7 @@ fn main() -> ExitCode {
         Some(Command::Relay(args)) => runtime.block_on(run_relay(args)),
         Some(Command::Schema) => print_schema(),
         Some(Command::Demo(args)) => runtime.block_on(run_demo(args)),
+        Some(Command::Completions { .. } | Command::Manpage { .. }) => ExitCode::SUCCESS,
         None => runtime.block_on(run_server(cli.port)),
     };
     // Reading stdin parks a blocking thread that never returns by itself; do not wait
@@ -151,7 +63,7 @@ async fn run_server(port: Option<u16>) -> ExitCode {
                 Ok(listener) => listener,
                 Err(error) => {
                     eprintln!("ptvsd-dap: cannot listen on 127.0.0.1:{port}: {error}");
-                    return ExitCode::from(2);
+                    return ExitCode::FAILURE;
                 }
             };
             if let Ok(address) = listener.local_addr() {
@@ -166,6 +78,56 @@ async fn run_server(port: Option<u16>) -> ExitCode {
             }
         }
     }
+}
+
+/// Writes `bytes` to stdout; 1 when stdout is gone.
+fn print_bytes(bytes: &[u8]) -> ExitCode {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes).and_then(|_| stdout.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn print_completions(shell: clap_complete::Shell) -> ExitCode {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut ptvsd_dap::cli::command(), "ptvsd-dap", &mut script);
+    print_bytes(&script)
+}
+
+/// The man pages generated from the definition above: `ptvsd-dap.1` on stdout, or it and
+/// one page per subcommand (`ptvsd-dap-probe.1`, …) written into `dir`. The exit status is
+/// in each page's EXTRA section (`after_help`).
+fn print_manpage(dir: Option<&std::path::Path>) -> ExitCode {
+    let command = ptvsd_dap::cli::command();
+    let Some(dir) = dir else {
+        let mut page = Vec::new();
+        if let Err(error) = clap_mangen::Man::new(command).render(&mut page) {
+            eprintln!("ptvsd-dap: {error}");
+            return ExitCode::FAILURE;
+        }
+        return print_bytes(&page);
+    };
+    let command = with_exit_status(command);
+    match std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(command, dir)) {
+        Ok(()) => {
+            eprintln!("ptvsd-dap: wrote the man pages into {}", dir.display());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("ptvsd-dap: cannot write the man pages into {}: {error}", dir.display());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The command with the exit status under every subcommand too.
+fn with_exit_status(command: clap::Command) -> clap::Command {
+    let names: Vec<String> = command.get_subcommands().map(|sub| sub.get_name().to_string()).collect();
+    names.iter().fold(command, |command, name| {
+        command.mut_subcommand(name, |sub| sub.after_help(EXIT_STATUS).display_name(format!("ptvsd-dap-{name}")))
+    })
 }
 
 fn print_schema() -> ExitCode {

@@ -500,7 +500,14 @@ fn expand_snippet_follows_vscode() {
 fn neovim_configurations_are_accepted() {
     let path = editors_dir().join("neovim").join("ptvsd-dap.lua");
     let tokens = lua::tokens(&std::fs::read_to_string(&path).unwrap());
-    let helpers = BTreeMap::from([("secret", SECRET)]);
+    // The file's helpers, with the defaults it documents (`vim.g.ptvsd_dap` unset).
+    let helpers = BTreeMap::from([
+        ("secret", SECRET),
+        ("site", "mysite"),
+        ("address", "127.0.0.1:5678"),
+        ("remote_root", "/srv/app"),
+        ("python", "python3"),
+    ]);
 
     let adapter = lua::assigned_table(&tokens, &["dap", ".", "adapters", "[", "'ptvsd-dap'", "]", "="], &helpers);
     // initialize_timeout_sec: nvim-dap warns "didn't respond" when the attach answer takes
@@ -903,4 +910,214 @@ fn zip_entry_names(path: &Path) -> Vec<String> {
         at += 46 + name_len + extra_len + comment_len;
     }
     names
+}
+
+// --- the docs' blocks ---------------------------------------------------------------------
+//
+// Every fenced block of README.md, editors/README.md and editors/vscode/README.md
+// (`support::docs`), as a user would paste it:
+// * `json`: a VS Code launch configuration, or a whole launch.json (`configurations`, and
+//   `inputs` for every `${input:…}`): parsed, variables expanded as VS Code does, then
+//   through the schema and the attach parser (`check`);
+// * `toml`: read as Helix reads languages.toml;
+// * `lua`: tokenized (not run: Neovim is not needed here), and every `require` must name
+//   nvim-dap or a module in editors/neovim;
+// * `sh`: every command split into words as the shell does; `ptvsd-dap …` (and what
+//   `cargo run --` passes it) parsed by the CLI's own clap definition, `cargo` subcommands,
+//   `--test`/`--bench` targets and scripts checked to exist, files named checked, and
+//   anything not on the list below fails. tests/install.rs runs the install blocks.
+// * `text`: output shown as an example; not checked here (the demo's is tests/demo.rs's).
+
+#[test]
+fn every_configuration_block_in_the_docs_is_accepted_by_its_editor() {
+    let mut counts = BTreeMap::<String, usize>::new();
+    for block in support::docs::all_blocks() {
+        match block.lang.as_str() {
+            "json" => check_launch_json_block(&block),
+            "toml" => {
+                toml::from_str::<HelixLanguages>(&block.text)
+                    .unwrap_or_else(|e| panic!("{}: not what Helix reads: {e}", block.origin));
+            }
+            "lua" => check_lua_block(&block),
+            "sh" | "text" => continue,
+            other => panic!("{}: a ```{other} block: say how to check it in this test", block.origin),
+        }
+        *counts.entry(block.lang.clone()).or_default() += 1;
+    }
+    eprintln!("configuration blocks checked: {counts:?}");
+    assert!(counts.get("json").copied().unwrap_or(0) >= 4, "{counts:?}");
+    assert!(counts.get("lua").copied().unwrap_or(0) >= 2, "{counts:?}");
+}
+
+/// A configuration or a whole launch.json, as VS Code reads it and sends it.
+fn check_launch_json_block(block: &support::docs::Block) {
+    let origin = &block.origin;
+    let value: Value = serde_json::from_str(&block.text).unwrap_or_else(|e| panic!("{origin}: not JSON: {e}"));
+    let (configurations, inputs) = match value.get("configurations") {
+        Some(list) => (
+            list.as_array().cloned().unwrap_or_else(|| panic!("{origin}: configurations is not a list")),
+            value.get("inputs"),
+        ),
+        None => (vec![value.clone()], None),
+    };
+    // `${input:ID}` is only defined by an `inputs` entry with that id in the same file.
+    let mut variables = vscode_variables();
+    let input_names: Vec<String> = inputs
+        .and_then(Value::as_array)
+        .map(|inputs| {
+            inputs
+                .iter()
+                .map(|input| {
+                    format!("input:{}", input["id"].as_str().unwrap_or_else(|| panic!("{origin}: an input without id")))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for name in &input_names {
+        variables.insert(name.as_str(), SECRET);
+    }
+    for configuration in configurations {
+        assert_eq!(configuration["type"], DEBUG_TYPE, "{origin}: not a {DEBUG_TYPE} configuration");
+        let request = configuration["request"].as_str().unwrap_or_else(|| panic!("{origin}: no request")).to_string();
+        let mut arguments = configuration.clone();
+        // An unknown variable (e.g. `${input:x}` without its `inputs` block) panics here.
+        resolve_variables(&mut arguments, &variables, origin);
+        let sent = Sent { origin: origin.clone(), request, arguments };
+        if let Some(config) = check(&sent, &[], true) {
+            if block.text.contains("askForSecret") || !input_names.is_empty() {
+                assert_eq!(config.endpoint.secret().expose(), SECRET, "{origin}: the secret prompt is not in the URL");
+            }
+        }
+    }
+}
+
+/// Lua from the docs: balanced, and every `require` resolves.
+fn check_lua_block(block: &support::docs::Block) {
+    let origin = &block.origin;
+    let tokens = lua::tokens(&block.text);
+    let mut depth = 0i64;
+    for token in &tokens {
+        match token.as_str() {
+            "{" | "(" => depth += 1,
+            "}" | ")" => depth -= 1,
+            _ => {}
+        }
+        assert!(depth >= 0, "{origin}: unbalanced brackets");
+    }
+    assert_eq!(depth, 0, "{origin}: unbalanced brackets");
+    let mut required = 0;
+    for window in tokens.windows(4) {
+        if window[0] == "require" && window[1] == "(" && window[3] == ")" {
+            let module = window[2].trim_matches('\'');
+            let known = module == "dap" || editors_dir().join("neovim").join(format!("{module}.lua")).is_file();
+            assert!(known, "{origin}: require('{module}') names no module in editors/neovim");
+            required += 1;
+        }
+    }
+    assert!(required > 0, "{origin}: a Lua block that loads nothing");
+    // `vim.g.ptvsd_dap = { name = … }`: every name is a setting the module reads.
+    let module = std::fs::read_to_string(editors_dir().join("neovim").join("ptvsd-dap.lua")).unwrap();
+    if let Some(at) = tokens.windows(3).position(|w| w == ["ptvsd_dap", "=", "{"]) {
+        let settings = lua::assigned_table(&tokens[at..], &["ptvsd_dap", "="], &BTreeMap::new());
+        for name in settings.as_object().unwrap_or_else(|| panic!("{origin}: vim.g.ptvsd_dap is not a table")).keys() {
+            assert!(module.contains(&format!("setting('{name}'")), "{origin}: ptvsd-dap.lua reads no setting {name:?}");
+        }
+    }
+}
+
+#[test]
+fn every_shell_command_in_the_docs_is_known_and_parses() {
+    use clap::Parser;
+    let root = support::repo_root();
+    let vscode_version = package_json()["version"].as_str().unwrap().to_string();
+    let mut checked = 0;
+    for block in support::docs::all_blocks().into_iter().filter(|b| b.lang == "sh") {
+        for line in support::docs::commands(&block) {
+            let origin = format!("{}: `{line}`", block.origin);
+            let (words, redirects) = support::docs::shell_words(&line);
+            let (_assignments, words) = support::docs::split_assignments(&words);
+            assert!(!words.is_empty(), "{origin}: no command");
+            for file in &redirects {
+                assert!(file.starts_with("~/") || file.starts_with('/'), "{origin}: writes into the checkout");
+            }
+            let args: Vec<&str> = words.iter().map(String::as_str).collect();
+            let parse_cli = |cli_args: &[&str]| {
+                let argv = std::iter::once("ptvsd-dap").chain(cli_args.iter().copied());
+                match ptvsd_dap::cli::Cli::try_parse_from(argv) {
+                    Ok(_) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            clap::error::ErrorKind::DisplayVersion | clap::error::ErrorKind::DisplayHelp
+                        ) => {}
+                    Err(e) => panic!("{origin}: the CLI refuses it:\n{e}"),
+                }
+            };
+            match args[0] {
+                "ptvsd-dap" => parse_cli(&args[1..]),
+                "cargo" => {
+                    let sub = args.get(1).copied().unwrap_or_default();
+                    assert!(["install", "run", "test", "bench", "build"].contains(&sub), "{origin}: cargo {sub}?");
+                    for (flag, dir) in [("--test", "tests"), ("--bench", "benches")] {
+                        if let Some(at) = args.iter().position(|a| *a == flag) {
+                            let name = args.get(at + 1).unwrap_or_else(|| panic!("{origin}: {flag} without a name"));
+                            assert!(
+                                root.join(dir).join(format!("{name}.rs")).is_file(),
+                                "{origin}: no {dir}/{name}.rs"
+                            );
+                        }
+                    }
+                    if sub == "install" {
+                        assert!(args.contains(&"--locked"), "{origin}: install with --locked (Cargo.lock is tested)");
+                        assert!(args.ends_with(&["--path", "."]) || args.ends_with(&["ptvsd-dap"]), "{origin}");
+                    }
+                    if sub == "run" {
+                        let at = args
+                            .iter()
+                            .position(|a| *a == "--")
+                            .unwrap_or_else(|| panic!("{origin}: cargo run without --"));
+                        parse_cli(&args[at + 1..]);
+                    }
+                }
+                script if script.starts_with("scripts/") => {
+                    assert!(
+                        support::docs::is_executable(Path::new(script)),
+                        "{origin}: {script} is not an executable file"
+                    );
+                    let status = Command::new("bash").arg("-n").arg(root.join(script)).status().unwrap();
+                    assert!(status.success(), "{origin}: bash -n {script} failed");
+                }
+                "code" => {
+                    assert_eq!(args.get(1), Some(&"--install-extension"), "{origin}");
+                    let vsix = args.get(2).unwrap_or_else(|| panic!("{origin}: no .vsix"));
+                    let name = format!("ptvsd-dap-linux-x64-{vscode_version}.vsix");
+                    assert!(vsix.ends_with(&name), "{origin}: scripts/package-vsix.sh writes {name}");
+                }
+                "cp" | "cat" => {
+                    for file in args[1..].iter().filter(|a| !a.starts_with('-') && !a.starts_with('~')) {
+                        assert!(root.join(file).is_file(), "{origin}: no file {file} in the checkout");
+                    }
+                }
+                "mkdir" => assert!(args[1..].iter().all(|a| a.starts_with('~') || a.starts_with('-')), "{origin}"),
+                // Not run or checked here: the machine's own package managers.
+                "pyenv" | "apt-get" => {}
+                other => panic!("{origin}: `{other}` is not a command this test knows how to check"),
+            }
+            checked += 1;
+        }
+    }
+    eprintln!("shell commands checked: {checked}");
+    assert!(checked >= 15, "only {checked} commands found: is support::docs reading the blocks?");
+}
+
+#[test]
+fn the_docs_block_reader_splits_commands_as_the_shell_does() {
+    let (words, redirects) =
+        support::docs::shell_words(r#"ptvsd-dap probe --header 'Cookie: a=b' "wss://$S@x/ptvsd" > ~/out 2> /dev/null"#);
+    assert_eq!(words, ["ptvsd-dap", "probe", "--header", "Cookie: a=b", "wss://$S@x/ptvsd"]);
+    assert_eq!(redirects, ["~/out", "/dev/null"]);
+    let block = support::docs::blocks_of("text\n  ```sh\n  $ a b # c\n  out\n  ```\n", "x.md");
+    assert_eq!(support::docs::commands(&block[0]), ["a b"]);
+    let (env, rest) = support::docs::split_assignments(&["A=1".to_string(), "cmd".to_string(), "B=2".to_string()]);
+    assert_eq!((env, rest), (vec![("A".to_string(), "1".to_string())], vec!["cmd".to_string(), "B=2".to_string()]));
 }

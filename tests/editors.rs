@@ -54,23 +54,32 @@ fn compute_line(root: &Path, mark: &str) -> u32 {
 
 // ---- Neovim ------------------------------------------------------------------------
 
-/// `editors/neovim/ptvsd-dap.lua` with its FILL IN values replaced, as a user edits it.
-fn neovim_configuration(tcp_port: u16, ws_port: u16, remote_root: &Path) -> String {
+/// How a user configures `editors/neovim/ptvsd-dap.lua` for the test's app, as
+/// editors/README.md says: the file copied as it is, except the App Service (Linux) entry's
+/// URL, which a user with a relay of their own edits (here: the built-in relay on
+/// `ws_port`, with the app's folder as its remote root); the TCP entry's address and remote
+/// root come from `vim.g.ptvsd_dap`, set in init.lua before the `require`.
+struct NeovimConfiguration {
+    /// The file's text.
+    file: String,
+    /// The `vim.g.ptvsd_dap = { … }` line of init.lua.
+    settings: String,
+}
+
+fn neovim_configuration(tcp_port: u16, ws_port: u16, remote_root: &Path) -> NeovimConfiguration {
     let text = std::fs::read_to_string(support::repo_root().join("editors/neovim/ptvsd-dap.lua")).unwrap_or_default();
     let remote = remote_root.display().to_string();
-    let edited = text
-        .replace("'@127.0.0.1:5678'", &format!("'@127.0.0.1:{tcp_port}'"))
-        .replace("remoteRoot = '/srv/app'", &format!("remoteRoot = '{remote}'"))
-        .replace(
-            "'wss://' .. secret() .. '@mysite.azurewebsites.net/ptvsd'",
-            &format!("'ws://' .. secret() .. '@127.0.0.1:{ws_port}/ptvsd'"),
-        )
-        .replace("remoteRoot = '/home/site/wwwroot'", &format!("remoteRoot = '{remote}'"));
+    let linux_url = "'wss://' .. secret() .. '@' .. site() .. '.azurewebsites.net/ptvsd'";
+    let linux_root = "remoteRoot = '/home/site/wwwroot'";
     assert!(
-        edited.contains(&format!("127.0.0.1:{tcp_port}")) && edited.contains(&format!("127.0.0.1:{ws_port}/ptvsd")),
-        "the FILL IN lines of ptvsd-dap.lua moved"
+        text.contains(linux_url) && text.contains(linux_root),
+        "the App Service (Linux) entry of ptvsd-dap.lua changed: update this test"
     );
-    edited
+    let file = text
+        .replacen(linux_url, &format!("'ws://' .. secret() .. '@127.0.0.1:{ws_port}/ptvsd'"), 2)
+        .replace(linux_root, &format!("remoteRoot = '{remote}'"));
+    let settings = format!("vim.g.ptvsd_dap = {{ address = '127.0.0.1:{tcp_port}', remote_root = {remote:?} }}");
+    NeovimConfiguration { file, settings }
 }
 
 /// Runs the Lua driver in a headless Neovim configured as editors/README.md says;
@@ -79,19 +88,20 @@ fn run_neovim(
     nvim: &Path,
     nvim_dap: &Path,
     roots: &TwoRoots,
-    configuration: &str,
+    configuration: &NeovimConfiguration,
     params: Value,
     label: &str,
 ) -> Value {
     let home = roots.dir.path().join(format!("nvim-{label}"));
     let lua_dir = home.join("config/nvim/lua");
     std::fs::create_dir_all(&lua_dir).unwrap_or_default();
-    // README: copy ptvsd-dap.lua to ~/.config/nvim/lua/, edit the FILL IN lines, and
-    // require it from init.lua after nvim-dap.
-    std::fs::write(lua_dir.join("ptvsd-dap.lua"), configuration).unwrap_or_default();
+    // README: copy ptvsd-dap.lua to ~/.config/nvim/lua/, set vim.g.ptvsd_dap and require
+    // it from init.lua after nvim-dap.
+    std::fs::write(lua_dir.join("ptvsd-dap.lua"), &configuration.file).unwrap_or_default();
     let init = format!(
-        "vim.opt.runtimepath:prepend({dap:?})\nrequire('ptvsd-dap')\ndofile({driver:?})\n",
+        "vim.opt.runtimepath:prepend({dap:?})\n{settings}\nrequire('ptvsd-dap')\ndofile({driver:?})\n",
         dap = nvim_dap.display().to_string(),
+        settings = configuration.settings,
         driver = editor_driver("neovim.lua").display().to_string()
     );
     std::fs::write(home.join("config/nvim/init.lua"), init).unwrap_or_default();
@@ -202,8 +212,9 @@ fn neovim_shows_the_adapters_sentence_for_a_wrong_secret_and_a_silent_port() {
     assert!(!notes.contains("didn't respond"), "{notes}");
 
     // The user's file, with a shorter connectTimeout (still longer than 4 s).
-    let configuration = neovim_configuration(silent_port, 1, &roots.remote)
-        .replace("remoteRoot = ", "connectTimeout = 6,\n    remoteRoot = ");
+    let mut configuration = neovim_configuration(silent_port, 1, &roots.remote);
+    configuration.file = configuration.file.replace("remoteRoot = function()", "connectTimeout = 6,\n    remoteRoot = function()");
+    assert!(configuration.file.contains("connectTimeout = 6"), "the TCP entry of ptvsd-dap.lua changed: update this test");
     let params = json!({ "scenario": "fail", "config": "ptvsd: attach over TCP", "secret": "any" });
     let t = run_neovim(&nvim, &nvim_dap, &roots, &configuration, params, "silent-port");
     assert_eq!(t["error"], Value::Null, "{t:#}");
@@ -470,9 +481,12 @@ impl CodeServer {
         .unwrap_or_default();
 
         let vsix = roots.dir.path().join("ptvsd-dap.vsix");
+        // The .vsix bundles this build's adapter (no release build); the Machine setting
+        // above points at the same binary and is what the extension uses first.
         let packaged = Command::new("bash")
             .arg(support::repo_root().join("scripts/package-vsix.sh"))
             .arg(&vsix)
+            .env("PACKAGE_VSIX_BINARY", env!("CARGO_BIN_EXE_ptvsd-dap"))
             .output()
             .unwrap_or_else(|e| panic!("package-vsix.sh: {e}"));
         assert!(

@@ -12,7 +12,7 @@
 //! 4. `anchor`: the same attach-break-inspect-continue session with debugpy 1.8 and with
 //!    ptvsd-dap + ptvsd 3.2.1.
 //!
-//! Needs `.test-env` (scripts/setup-test-env.sh); group 4 and the websockify+numpy
+//! Needs the test peers (scripts/setup-test-env.sh); group 4 and the websockify+numpy
 //! relay need `.bench-env` (scripts/setup-bench-env.sh) and are skipped without it.
 #![allow(
     dead_code,
@@ -245,7 +245,10 @@ pub fn main() -> std::process::ExitCode {
     // `cargo test --all-targets` runs bench targets too, without `--bench`: the smoke test
     // (tests/bench_smoke.rs) covers that run, so do not measure for ten minutes here.
     if !args.iter().any(|a| a == "--bench") {
-        eprintln!("adapter bench: not run by `cargo bench`; nothing to do (run `cargo bench --bench adapter`)");
+        eprintln!(
+            "adapter bench: built (test mode measures nothing: tests/bench_smoke.rs runs the harness; \
+             `cargo bench --bench adapter` measures)"
+        );
         return std::process::ExitCode::SUCCESS;
     }
     let config = match Config::from_args(args) {

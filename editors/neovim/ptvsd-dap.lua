@@ -2,7 +2,16 @@
 -- (Azure App Service, tcp, ws, wss).
 --
 -- Copy this file to ~/.config/nvim/lua/ptvsd-dap.lua and add `require('ptvsd-dap')` to
--- your init.lua (after nvim-dap is loaded), then edit the entries marked FILL IN.
+-- your init.lua (after nvim-dap is loaded). Nothing to edit: set what differs from the
+-- defaults before the require (all optional):
+--
+--   vim.g.ptvsd_dap = {
+--     site = 'mysite',              -- App Service: SITE.azurewebsites.net
+--     address = '127.0.0.1:5678',   -- attach over TCP: HOST:PORT
+--     remote_root = '/srv/app',     -- attach over TCP: the app's folder on that host
+--     python = 'python3',           -- launch: an interpreter with ptvsd 2.x/3.x
+--   }
+--
 -- Start with :DapNew (or require('dap').continue()) in a Python buffer and pick one.
 --
 -- nvim-dap sends the whole entry as the attach/launch arguments (`type`, `name` and
@@ -33,14 +42,31 @@ local function secret()
   end))
 end
 
+-- The settings above, read when a session starts.
+local function setting(name, default)
+  local settings = vim.g.ptvsd_dap or {}
+  return settings[name] or default
+end
+local function site()
+  return setting('site', 'mysite')
+end
+local function address()
+  return setting('address', '127.0.0.1:5678')
+end
+local function remote_root()
+  return setting('remote_root', '/srv/app')
+end
+local function python()
+  return setting('python', 'python3')
+end
+
 local configurations = {
   {
     type = 'ptvsd-dap',
     request = 'attach',
     name = 'ptvsd: attach to Azure App Service (Windows)',
-    -- FILL IN: your site's name instead of mysite.
     url = function()
-      return 'wss://' .. secret() .. '@mysite.azurewebsites.net/ptvsd'
+      return 'wss://' .. secret() .. '@' .. site() .. '.azurewebsites.net/ptvsd'
     end,
     pathMappings = {
       { localRoot = '${workspaceFolder}', remoteRoot = 'D:\\home\\site\\wwwroot' },
@@ -50,9 +76,8 @@ local configurations = {
     type = 'ptvsd-dap',
     request = 'attach',
     name = 'ptvsd: attach to Azure App Service (Linux)',
-    -- FILL IN: your site's name instead of mysite.
     url = function()
-      return 'wss://' .. secret() .. '@mysite.azurewebsites.net/ptvsd'
+      return 'wss://' .. secret() .. '@' .. site() .. '.azurewebsites.net/ptvsd'
     end,
     pathMappings = {
       { localRoot = '${workspaceFolder}', remoteRoot = '/home/site/wwwroot' },
@@ -63,24 +88,27 @@ local configurations = {
     request = 'attach',
     name = 'ptvsd: attach over TCP',
     -- For an app started with `python -m ptvsd --secret SECRET --port 5678 app.py`, or
-    -- calling ptvsd.enable_attach(SECRET). FILL IN: host, port, and the folder the app
-    -- runs from on that host.
+    -- calling ptvsd.enable_attach(SECRET): vim.g.ptvsd_dap.address and .remote_root.
     url = function()
-      return 'tcp://' .. secret() .. '@127.0.0.1:5678'
+      return 'tcp://' .. secret() .. '@' .. address()
     end,
     localRoot = '${workspaceFolder}',
-    remoteRoot = '/srv/app',
+    remoteRoot = function()
+      return remote_root()
+    end,
   },
   {
     type = 'ptvsd-dap',
     request = 'launch',
     name = 'ptvsd: launch the current file',
-    -- Runs `python3 -m ptvsd --wait ... FILE` here and attaches to it. FILL IN: another
-    -- interpreter with ptvsd 2.x/3.x installed, e.g. a virtualenv's bin/python.
+    -- Runs `PYTHON -m ptvsd --wait ... FILE` here and attaches to it; PYTHON is
+    -- vim.g.ptvsd_dap.python, e.g. a virtualenv's bin/python with ptvsd 2.x/3.x.
     program = '${file}',
     -- args = { '--verbose' },  (not `args = {}`: an empty table is sent as {}, not [])
     cwd = '${workspaceFolder}',
-    python = 'python3',
+    python = function()
+      return python()
+    end,
   },
 }
 

@@ -1,5 +1,6 @@
 // The VS Code side of ptvsd-dap: starts the `ptvsd-dap` adapter (DAP on stdio) for
-// debug sessions of type `ptvsd-dap`, and asks for the ptvsd secret when a
+// debug sessions of type `ptvsd-dap` (the one bundled in the .vsix, else the setting,
+// else PATH: adapter.js), and asks for the ptvsd secret when a
 // configuration says `${command:ptvsd-dap.askForSecret}`.
 //
 // Plain JavaScript on purpose: no build step, no dependencies. Everything the
@@ -7,60 +8,24 @@
 // the adapter (`ptvsd-dap schema`) and checked by `cargo test --test editor_configs`.
 'use strict';
 
-const fs = require('fs');
 const os = require('os');
-const path = require('path');
 const vscode = require('vscode');
+const adapterLookup = require('./adapter');
+
+// The extension's folder (set in activate): a platform-specific .vsix has bin/ptvsd-dap.
+let extensionFolder = '';
 
 const TYPE = 'ptvsd-dap';
-const EXE = process.platform === 'win32' ? 'ptvsd-dap.exe' : 'ptvsd-dap';
 
-function isExecutableFile(file) {
-  try {
-    if (!fs.statSync(file).isFile()) {
-      return false;
-    }
-    fs.accessSync(file, fs.constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function expandHome(file) {
-  return file === '~' || file.startsWith('~/') || file.startsWith('~\\') ? path.join(os.homedir(), file.slice(1)) : file;
-}
-
-// Where the adapter is: `{ command }`, or `{ problem }` as a sentence with the fix.
+// Bundled binary, then the setting, then PATH: see adapter.js.
 function findAdapter() {
-  const configured = vscode.workspace.getConfiguration('ptvsdDap').get('adapterPath', '').trim();
-  if (configured) {
-    const command = expandHome(configured);
-    if (isExecutableFile(command)) {
-      return { command };
-    }
-    return {
-      problem:
-        `The setting ptvsdDap.adapterPath is "${configured}", which is not an executable file. ` +
-        'Point it at the ptvsd-dap binary, or clear it to look on PATH.',
-    };
-  }
-  // Where `cargo install` puts it; a VS Code started from the desktop often has a PATH
-  // without it.
-  const cargoBin = path.join(process.env.CARGO_HOME || path.join(os.homedir(), '.cargo'), 'bin');
-  const directories = (process.env.PATH || '').split(path.delimiter).filter(Boolean).concat([cargoBin]);
-  for (const directory of directories) {
-    const command = path.join(directory, EXE);
-    if (isExecutableFile(command)) {
-      return { command };
-    }
-  }
-  return {
-    problem:
-      `Cannot find the ${EXE} debug adapter on PATH or in ${cargoBin}. ` +
-      'Install it with `cargo install --path .` in a ptvsd-dap checkout, ' +
-      'or set ptvsdDap.adapterPath to the binary.',
-  };
+  return adapterLookup.findAdapter({
+    extensionPath: extensionFolder,
+    configured: vscode.workspace.getConfiguration('ptvsdDap').get('adapterPath', ''),
+    env: process.env,
+    platform: process.platform,
+    homedir: os.homedir(),
+  });
 }
 
 function reportMissingAdapter(problem) {
@@ -112,6 +77,7 @@ async function askForSecret() {
 }
 
 function activate(context) {
+  extensionFolder = context.extensionPath;
   context.subscriptions.push(
     vscode.debug.registerDebugConfigurationProvider(TYPE, configurationProvider),
     vscode.debug.registerDebugAdapterDescriptorFactory(TYPE, descriptorFactory),

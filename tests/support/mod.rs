@@ -3,7 +3,8 @@
 //! throw-away certificates for the TLS paths.
 //!
 //! Use it from a test file as `mod support;`. Everything the peers need is installed by
-//! `scripts/setup-test-env.sh`, which writes `.test-env/peers.json`; a missing file or
+//! `scripts/setup-test-env.sh`, which writes `peers.json` into its cache outside the clone
+//! (`peers::peers_json_path` says which file is read); a missing file or
 //! venv panics with a hint to run that script.
 //!
 //! * [`Peers`] — what `peers.json` lists (`Peers::load()`, `peer("3.11", "3.2.1")`).
@@ -36,6 +37,7 @@
 
 pub mod azure;
 pub mod certs;
+pub mod docs;
 pub mod editors;
 pub mod fastcgi;
 pub mod net;

@@ -16,7 +16,7 @@ use super::process::LoggedChild;
 
 const SETUP_HINT: &str = "run scripts/setup-test-env.sh (it installs the test peers)";
 
-/// `.test-env/peers.json`, as written by `scripts/setup-test-env.sh`.
+/// `peers.json`, as written by `scripts/setup-test-env.sh` (see [`peers_json_path`]).
 #[derive(Debug, Clone, Deserialize)]
 pub struct Peers {
     pub schema: u32,
@@ -86,16 +86,41 @@ impl PeerInfo {
 
 static PEERS: OnceLock<Peers> = OnceLock::new();
 
+/// Where `scripts/setup-test-env.sh` installs by default: `$XDG_CACHE_HOME/ptvsd-dap/test-env`
+/// (`~/.cache/…`), outside the clone, so every clone and CI run of a machine shares it.
+pub fn default_env_dir() -> PathBuf {
+    let cache = match std::env::var_os("XDG_CACHE_HOME").filter(|dir| !dir.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache"),
+    };
+    cache.join("ptvsd-dap").join("test-env")
+}
+
+/// The `peers.json` the tests read, first found of: the file `$PTVSD_TEST_PEERS` names;
+/// `$PTVSD_TEST_ENV_DIR/peers.json` (as the setup script was told); the default cache
+/// ([`default_env_dir`]); a checkout's own `.test-env/peers.json` (a link or an older
+/// layout). When none exists, the default cache's path (for the error message).
+pub fn peers_json_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("PTVSD_TEST_PEERS") {
+        return PathBuf::from(path);
+    }
+    if let Some(dir) = std::env::var_os("PTVSD_TEST_ENV_DIR").filter(|dir| !dir.is_empty()) {
+        return PathBuf::from(dir).join("peers.json");
+    }
+    let cached = default_env_dir().join("peers.json");
+    let in_checkout = super::repo_root().join(".test-env").join("peers.json");
+    if !cached.exists() && in_checkout.exists() {
+        return in_checkout;
+    }
+    cached
+}
+
 impl Peers {
-    /// Reads `$CARGO_MANIFEST_DIR/.test-env/peers.json` (once per test binary), or the file
-    /// `$PTVSD_TEST_PEERS` names. Panics, telling to run `scripts/setup-test-env.sh`, when
-    /// it or a venv it lists is missing.
+    /// Reads [`peers_json_path`] (once per test binary). Panics, telling to run
+    /// `scripts/setup-test-env.sh`, when it or a venv it lists is missing.
     pub fn load() -> &'static Peers {
         PEERS.get_or_init(|| {
-            let path = match std::env::var_os("PTVSD_TEST_PEERS") {
-                Some(path) => PathBuf::from(path),
-                None => super::repo_root().join(".test-env").join("peers.json"),
-            };
+            let path = peers_json_path();
             let text = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("cannot read {}: {e}; {SETUP_HINT}", path.display()));
             let peers: Peers = serde_json::from_str(&text)
