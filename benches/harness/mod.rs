@@ -64,6 +64,8 @@ pub struct Config {
     pub output_bytes: usize,
     pub output_rounds: usize,
     pub anchor_rounds: usize,
+    /// Attach/detach cycles of one adapter in group 3.
+    pub attach_cycles: usize,
     /// Round-trip times of the WAN link (group 5), in ms.
     pub wan_rtts: Vec<u64>,
     /// Sessions per path and RTT in group 5.
@@ -91,6 +93,7 @@ impl Config {
             output_bytes: 50_000_000,
             output_rounds: 3,
             anchor_rounds: 5,
+            attach_cycles: 1000,
             wan_rtts: vec![40, 100],
             wan_rounds: 5,
             out: None,
@@ -115,6 +118,7 @@ impl Config {
             output_bytes: 1_000_000,
             output_rounds: 1,
             anchor_rounds: 1,
+            attach_cycles: 3,
             wan_rtts: vec![20],
             wan_rounds: 1,
             out: None,
@@ -160,6 +164,7 @@ impl Config {
                         return Err("--wan-rtts needs round-trip times above 0 ms".into());
                     }
                 }
+                "--cycles" => config.attach_cycles = iter.next().ok_or("--cycles needs a number")?.parse::<usize>()?.max(1),
                 "--bulk-mb" => config.bulk_bytes = iter.next().ok_or("--bulk-mb needs a number")?.parse::<usize>()? * 1_000_000,
                 "--out" => config.out = Some(PathBuf::from(iter.next().ok_or("--out needs a file")?)),
                 "--rounds" => {
