@@ -135,6 +135,19 @@ fn open_tun() -> Res<File> {
     Ok(file)
 }
 
+/// Gives the calling forwarder thread a real-time priority (best effort), so that on a
+/// busy machine a packet leaves the link when due rather than when a core comes free. The
+/// threads only ever block (poll, channel, sleep), so they cannot starve anything.
+fn realtime() {
+    let param = libc::sched_param { sched_priority: 10 };
+    // SAFETY: sched_setscheduler(0, …) changes only the calling thread's policy; `param`
+    // is a valid sched_param.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::sched_setscheduler(0, libc::SCHED_FIFO, &param);
+    }
+}
+
 /// (is TCP, TCP payload length) of an IPv4 packet.
 fn tcp_payload(packet: &[u8]) -> Option<u32> {
     if packet.len() < 20 || packet[0] >> 4 != 4 || packet[9] != 6 {
@@ -188,6 +201,7 @@ impl WanLink {
         let stop = self.stop.clone();
         let delay = self.one_way_us.clone();
         self.threads.push(std::thread::spawn(move || {
+            realtime();
             let mut buf = vec![0u8; 65536];
             while !stop.load(Ordering::Relaxed) {
                 let mut fds = libc::pollfd { fd: from.as_raw_fd(), events: libc::POLLIN, revents: 0 };
@@ -207,6 +221,7 @@ impl WanLink {
         }));
         let log = self.log.clone();
         self.threads.push(std::thread::spawn(move || {
+            realtime();
             while let Ok((entered, due, packet)) = rx.recv() {
                 let now = Instant::now();
                 if due > now {
