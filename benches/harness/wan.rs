@@ -433,8 +433,8 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
                     }
                     Err(error) => {
                         failures.push(format!("{} ms, {}: {error}", rtt, paths[p].label));
-                        for a in 0..ACTIONS.len() {
-                            results[r][p][a].push(Sample::Failed(error.to_string()));
+                        for samples in results[r][p].iter_mut() {
+                            samples.push(Sample::Failed(error.to_string()));
                         }
                     }
                 }
@@ -459,8 +459,8 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
         let mut table = Table::new(&header);
         for (a, action) in ACTIONS.iter().enumerate() {
             let mut row = vec![action.to_string()];
-            for p in 0..paths.len() {
-                row.push(cell(&results[r][p][a], *rtt as f64));
+            for per_path in &results[r] {
+                row.push(cell(&per_path[a], *rtt as f64));
             }
             table.row(row);
         }
