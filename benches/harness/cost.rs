@@ -121,7 +121,14 @@ async fn cycles(config: &Config, report: &mut Report) -> Res<()> {
             let mut dap = super::procs::dap_tcp(port).await?;
             dap.request("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await?;
             let attach = dap.send("attach", json!({ "url": debuggee.tcp_url() })).await?;
-            dap.event("initialized").await?;
+            if let Err(error) = dap.event("initialized").await {
+                let response = tokio::time::timeout(Duration::from_secs(5), dap.response(attach)).await;
+                let said = match response {
+                    Ok(Ok(response)) => response["message"].to_string(),
+                    _ => "no attach response".to_string(),
+                };
+                return Err(format!("attach {cycle} of {total} (ptvsd {version}) did not complete: {error}; the adapter said {said}").into());
+            }
             dap.request("configurationDone", Value::Null).await?;
             let attached = dap.response(attach).await?;
             if attached["success"] != true {
