@@ -158,6 +158,12 @@ pub const ATTACH_KEYS: &[ConfigKey] = &[
     ConfigKey::new("connectTimeout", KeyType::Seconds, "Seconds to wait for the connection and for each handshake step.")
         .default(KeyDefault::Number(15)),
     ConfigKey::new("requestTimeout", KeyType::Seconds, "Seconds to wait for each reply from the debuggee.").default(KeyDefault::Number(15)),
+    ConfigKey::new(
+        "terminateEndsApp",
+        KeyType::Boolean,
+        "Make the editor's stop button (terminate) end the app while it is stopped. Off: terminate detaches and the app keeps running, ready for the next debugger.",
+    )
+    .default(KeyDefault::Bool(false)),
 ];
 
 /// Every key `launch` understands. For `launch`, ptvsd-dap runs `PYTHON -m ptvsd --wait
@@ -227,6 +233,8 @@ pub struct AttachConfig {
     pub handshake_timeout: Duration,
     /// Limit for each reply the session waits for.
     pub request_timeout: Duration,
+    /// `terminate` ends the app (while stopped) instead of detaching.
+    pub terminate_ends_app: bool,
     /// Keys we did not recognise (logged, never rejected).
     pub unknown_keys: Vec<String>,
 }
@@ -384,6 +392,7 @@ impl AttachConfig {
             django: args.bool("django", false)?,
             handshake_timeout: connect_timeout,
             request_timeout: args.seconds("requestTimeout", 15)?,
+            terminate_ends_app: args.bool("terminateEndsApp", false)?,
             unknown_keys,
         })
     }
