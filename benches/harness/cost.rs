@@ -78,6 +78,83 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
 
     memory(config, report).await?;
     output(config, report).await?;
+    cycles(config, report).await?;
+    Ok(())
+}
+
+/// RSS of one long-lived adapter (`--port`, sessions one after another) over many
+/// attach/detach cycles against one debuggee, which must stay attachable throughout.
+async fn cycles(config: &Config, report: &mut Report) -> Res<()> {
+    let total = config.attach_cycles;
+    report.text(&format!(
+        "\n### RSS over {total} attach/detach cycles\n\nOne adapter serving DAP on a TCP port (`ptvsd-dap --port`), \
+         one debuggee (`bench_app.py roundtrip`, not stopped); each cycle connects, initializes, attaches (tcp://), \
+         sends configurationDone, disconnects and closes. VmRSS of the adapter after the cycle shown, VmHWM at the end.\n\n"
+    ));
+    let checkpoints: Vec<usize> = [1, 10, 100, 1000].into_iter().filter(|c| *c < total).chain(std::iter::once(total)).collect();
+    let mut header = vec!["ptvsd".to_string()];
+    header.extend(checkpoints.iter().map(|c| format!("VmRSS after {c}")));
+    header.push("VmHWM".into());
+    header.push("time per cycle (median)".into());
+    let header: Vec<&str> = header.iter().map(String::as_str).collect();
+    let mut table = Table::new(&header);
+    let mut headline = Vec::new();
+    for version in &config.versions {
+        progress(&format!("cost: {total} attach/detach cycles, ptvsd {version}"));
+        let peer = Peers::load().peer("3.11", version).clone();
+        let debuggee = Debuggee::ptvsd(&peer, &["roundtrip"], false)?;
+        let port = super::support::free_port();
+        let mut cmd = tokio::process::Command::new(super::procs::adapter_exe());
+        cmd.arg("--port").arg(port.to_string()).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        let adapter = super::procs::Proc::spawn("ptvsd-dap --port", cmd)?;
+        let started = Instant::now();
+        while !super::procs::is_listening(port) {
+            if started.elapsed() > Duration::from_secs(10) {
+                return Err("ptvsd-dap --port did not listen".into());
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let mut row = vec![version.to_string()];
+        let mut times = Vec::new();
+        for cycle in 1..=total {
+            let start = Instant::now();
+            let mut dap = super::procs::dap_tcp(port).await?;
+            dap.request("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await?;
+            let attach = dap.send("attach", json!({ "url": debuggee.tcp_url() })).await?;
+            if let Err(error) = dap.event("initialized").await {
+                let response = tokio::time::timeout(Duration::from_secs(5), dap.response(attach)).await;
+                let said = match response {
+                    Ok(Ok(response)) => response["message"].to_string(),
+                    _ => "no attach response".to_string(),
+                };
+                return Err(format!("attach {cycle} of {total} (ptvsd {version}) did not complete: {error}; the adapter said {said}").into());
+            }
+            dap.request("configurationDone", Value::Null).await?;
+            let attached = dap.response(attach).await?;
+            if attached["success"] != true {
+                return Err(format!("attach {cycle} of {total} failed: {attached}").into());
+            }
+            dap.request("disconnect", json!({ "terminateDebuggee": false })).await?;
+            drop(dap);
+            times.push(ms(start.elapsed()));
+            if checkpoints.contains(&cycle) {
+                row.push(format!("{:.1} MiB", adapter.vm_rss_kib()? as f64 / 1024.0));
+            }
+        }
+        let hwm = adapter.vm_hwm_kib()?;
+        row.push(format!("{:.1} MiB", hwm as f64 / 1024.0));
+        row.push(fmt_ms(summarize(&times).median));
+        headline.push(format!("RSS after {total} attach/detach cycles, ptvsd {version}: {} (VmHWM {:.1} MiB)", row[row.len() - 3], hwm as f64 / 1024.0));
+        table.row(row);
+        drop(adapter);
+        drop(debuggee);
+    }
+    report.text(&table.render());
+    report.text("\n");
+    for line in headline {
+        report.text(&format!("- {line}\n"));
+        report.headline(line);
+    }
     Ok(())
 }
 
@@ -174,7 +251,7 @@ async fn output(config: &Config, report: &mut Report) -> Res<()> {
         chunk / 1000,
         config.output_rounds
     ));
-    let mut table = Table::new(&["ptvsd", "path", "MB/s (median)", "time (median)", "bytes received / expected", "× direct"]);
+    let mut table = Table::new(&["ptvsd", "path", "MB/s (median)", "time (median)", "bytes received / expected", "× direct", "adapter VmHWM / VmRSS after"]);
     let mut headline = Vec::new();
     for version in &config.versions {
         progress(&format!("cost: output, ptvsd {version}"));
@@ -241,6 +318,12 @@ async fn output(config: &Config, report: &mut Report) -> Res<()> {
                 }
             }
         }
+        let mut memory = vec!["–".to_string(); paths];
+        for (i, stop) in stops.iter().enumerate() {
+            if let Some(stop) = stop {
+                memory[i + 1] = format!("{:.1} / {:.1} MiB", stop.adapter.proc.vm_hwm_kib()? as f64 / 1024.0, stop.adapter.proc.vm_rss_kib()? as f64 / 1024.0);
+            }
+        }
         drop(stops);
         drop(client);
         let direct_rate = bytes as f64 / summarize(&times[0]).median / 1e6;
@@ -255,6 +338,7 @@ async fn output(config: &Config, report: &mut Report) -> Res<()> {
                 fmt_ms(t.median * 1000.0),
                 format!("{} / {}", received[which], expected),
                 fmt_ratio(rate / direct_rate),
+                memory[which].clone(),
             ]);
             if which == 1 {
                 headline.push(format!(

@@ -11,6 +11,9 @@
 //!    50 MB of program output.
 //! 4. `anchor`: the same attach-break-inspect-continue session with debugpy 1.8 and with
 //!    ptvsd-dap + ptvsd 3.2.1.
+//! 5. `wan`: every editor action over a simulated WAN link (network namespaces and a
+//!    packet-delaying forwarder, as root), ptvsd-dap over tcp:// and ws:// against debugpy,
+//!    with the round trips counted on the link.
 //!
 //! Needs the test peers (scripts/setup-test-env.sh); group 4 and the websockify+numpy
 //! relay need `.bench-env` (scripts/setup-bench-env.sh) and are skipped without it.
@@ -31,6 +34,8 @@ pub mod procs;
 pub mod relay;
 pub mod roundtrip;
 pub mod stats;
+pub mod wan;
+pub mod wanlink;
 
 #[path = "../../tests/support/mod.rs"]
 pub mod support;
@@ -44,8 +49,8 @@ pub type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub quick: bool,
-    /// Which of the groups 1–4 to run.
-    pub groups: [bool; 4],
+    /// Which of the groups 1–5 to run.
+    pub groups: [bool; 5],
     pub versions: Vec<&'static str>,
     /// Discarded warm-up operations per path.
     pub warmup: usize,
@@ -59,6 +64,12 @@ pub struct Config {
     pub output_bytes: usize,
     pub output_rounds: usize,
     pub anchor_rounds: usize,
+    /// Attach/detach cycles of one adapter in group 3.
+    pub attach_cycles: usize,
+    /// Round-trip times of the WAN link (group 5), in ms.
+    pub wan_rtts: Vec<u64>,
+    /// Sessions per path and RTT in group 5.
+    pub wan_rounds: usize,
     /// Also write the report here.
     pub out: Option<PathBuf>,
     /// An older ptvsd-dap binary measured side by side with this one (before/after).
@@ -69,7 +80,7 @@ impl Config {
     pub fn full() -> Config {
         Config {
             quick: false,
-            groups: [true; 4],
+            groups: [true; 5],
             versions: vec!["3.2.1", "3.0.0"],
             warmup: 5,
             rt_rounds: 30,
@@ -82,6 +93,9 @@ impl Config {
             output_bytes: 50_000_000,
             output_rounds: 3,
             anchor_rounds: 5,
+            attach_cycles: 1000,
+            wan_rtts: vec![40, 100],
+            wan_rounds: 5,
             out: None,
             baseline: None,
         }
@@ -91,7 +105,7 @@ impl Config {
     pub fn quick() -> Config {
         Config {
             quick: true,
-            groups: [true; 4],
+            groups: [true; 5],
             versions: vec!["3.2.1", "3.0.0"],
             warmup: 1,
             rt_rounds: 1,
@@ -104,6 +118,9 @@ impl Config {
             output_bytes: 1_000_000,
             output_rounds: 1,
             anchor_rounds: 1,
+            attach_cycles: 3,
+            wan_rtts: vec![20],
+            wan_rounds: 1,
             out: None,
             baseline: None,
         }
@@ -120,14 +137,15 @@ impl Config {
                 "--quick" | "--bench" => {}
                 "--only" => {
                     let list = iter.next().ok_or("--only needs a list such as 1,3 or relay")?;
-                    config.groups = [false; 4];
+                    config.groups = [false; 5];
                     for item in list.split(',') {
                         let index = match item.trim() {
                             "1" | "roundtrip" => 0,
                             "2" | "relay" => 1,
                             "3" | "cost" => 2,
                             "4" | "anchor" => 3,
-                            other => return Err(format!("unknown group {other:?} (1–4, roundtrip, relay, cost, anchor)").into()),
+                            "5" | "wan" => 4,
+                            other => return Err(format!("unknown group {other:?} (1–5, roundtrip, relay, cost, anchor, wan)").into()),
                         };
                         config.groups[index] = true;
                     }
@@ -139,6 +157,14 @@ impl Config {
                     }
                     config.baseline = Some(path);
                 }
+                "--wan-rtts" => {
+                    let list = iter.next().ok_or("--wan-rtts needs a list of milliseconds such as 40,100")?;
+                    config.wan_rtts = list.split(',').map(|v| v.trim().parse::<u64>()).collect::<Result<_, _>>()?;
+                    if config.wan_rtts.is_empty() || config.wan_rtts.contains(&0) {
+                        return Err("--wan-rtts needs round-trip times above 0 ms".into());
+                    }
+                }
+                "--cycles" => config.attach_cycles = iter.next().ok_or("--cycles needs a number")?.parse::<usize>()?.max(1),
                 "--bulk-mb" => config.bulk_bytes = iter.next().ok_or("--bulk-mb needs a number")?.parse::<usize>()? * 1_000_000,
                 "--out" => config.out = Some(PathBuf::from(iter.next().ok_or("--out needs a file")?)),
                 "--rounds" => {
@@ -147,6 +173,7 @@ impl Config {
                     config.bulk_rounds = n.min(config.bulk_rounds.max(1));
                     config.ping_rounds = n;
                     config.anchor_rounds = n;
+                    config.wan_rounds = n;
                 }
                 "--versions" => {
                     let list = iter.next().ok_or("--versions needs a list such as 3.2.1,3.0.0")?;
@@ -214,11 +241,12 @@ pub fn run(config: &Config) -> (Report, Option<String>) {
     let mut first_error = None;
     report.text(&machine::describe(config.baseline.as_deref()));
     type Group = for<'a> fn(&'a Config, &'a mut Report) -> std::pin::Pin<Box<dyn std::future::Future<Output = Res<()>> + 'a>>;
-    let groups: [(&str, Group); 4] = [
+    let groups: [(&str, Group); 5] = [
         ("round trips", |c, r| Box::pin(roundtrip::run(c, r))),
         ("relay", |c, r| Box::pin(relay::run(c, r))),
         ("adapter cost", |c, r| Box::pin(cost::run(c, r))),
         ("modern anchor", |c, r| Box::pin(anchor::run(c, r))),
+        ("wan", |c, r| Box::pin(wan::run(c, r))),
     ];
     for (index, (name, group)) in groups.iter().enumerate() {
         if !config.groups[index] {

@@ -36,7 +36,7 @@ pub struct Proc {
 }
 
 impl Proc {
-    fn spawn(label: &str, mut cmd: Command) -> Res<Proc> {
+    pub fn spawn(label: &str, mut cmd: Command) -> Res<Proc> {
         cmd.process_group(0).kill_on_drop(true);
         let child = cmd.spawn().map_err(|e| format!("cannot start {label}: {e}"))?;
         let pid = child.id().ok_or_else(|| format!("{label} exited at once"))?;
@@ -141,7 +141,7 @@ impl Debuggee {
     }
 }
 
-fn python_env(mut cmd: Command) -> Command {
+pub fn python_env(mut cmd: Command) -> Command {
     cmd.current_dir(bench_app().parent().unwrap_or(Path::new(".")))
         .env_remove("PYTHONPATH")
         .env_remove("PYTHONHOME")
@@ -153,6 +153,14 @@ fn python_env(mut cmd: Command) -> Command {
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     cmd
+}
+
+/// `program` as a command, run inside network namespace `ns` when given.
+pub fn command_in(ns: Option<&str>, program: &Path) -> Command {
+    match ns {
+        Some(ns) => super::wanlink::WanLink::command(ns, program),
+        None => Command::new(program),
+    }
 }
 
 /// Whether something listens on 127.0.0.1:`port`, from /proc/net/tcp (no connection made).
@@ -181,7 +189,12 @@ impl Adapter {
 
     /// A given ptvsd-dap binary (e.g. a baseline build).
     pub fn spawn_exe(exe: &Path) -> Res<Adapter> {
-        let mut cmd = Command::new(exe);
+        Self::spawn_in(None, exe)
+    }
+
+    /// A given ptvsd-dap binary, inside network namespace `ns` when given.
+    pub fn spawn_in(ns: Option<&str>, exe: &Path) -> Res<Adapter> {
+        let mut cmd = command_in(ns, exe);
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
         let mut proc = Proc::spawn("ptvsd-dap", cmd)?;
         let stdin = proc.child.stdin.take().ok_or("no stdin")?;
@@ -224,8 +237,14 @@ impl WsRelay {
 
     /// `relay` of a given ptvsd-dap binary (e.g. a baseline build).
     pub async fn ptvsd_dap_exe(exe: &Path, target: u16, name: &'static str) -> Res<WsRelay> {
-        let mut cmd = Command::new(exe);
-        cmd.args(["relay", "--listen", "127.0.0.1:0", "--target"])
+        Self::ptvsd_dap_in(None, exe, target, name).await
+    }
+
+    /// `relay` of a given ptvsd-dap binary, inside network namespace `ns` when given (then
+    /// listening on every address of that namespace).
+    pub async fn ptvsd_dap_in(ns: Option<&str>, exe: &Path, target: u16, name: &'static str) -> Res<WsRelay> {
+        let mut cmd = command_in(ns, exe);
+        cmd.args(["relay", "--listen", if ns.is_some() { "0.0.0.0:0" } else { "127.0.0.1:0" }, "--target"])
             .arg(format!("127.0.0.1:{target}"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -248,11 +267,16 @@ impl WsRelay {
 
     /// websockify (`exe`) on a free port relaying to 127.0.0.1:TARGET.
     pub fn websockify(exe: &Path, target: u16, name: &'static str) -> Res<WsRelay> {
+        Self::websockify_in(None, exe, target, name)
+    }
+
+    /// websockify inside network namespace `ns` when given (then on every address there).
+    pub fn websockify_in(ns: Option<&str>, exe: &Path, target: u16, name: &'static str) -> Res<WsRelay> {
         let mut last = String::new();
         for _ in 0..3 {
             let port = free_port();
-            let mut cmd = Command::new(exe);
-            cmd.arg(format!("127.0.0.1:{port}"))
+            let mut cmd = command_in(ns, exe);
+            cmd.arg(format!("{}:{port}", if ns.is_some() { "0.0.0.0" } else { "127.0.0.1" }))
                 .arg(format!("127.0.0.1:{target}"))
                 .env("PYTHONWARNINGS", "ignore")
                 .stdin(Stdio::null())
@@ -261,7 +285,8 @@ impl WsRelay {
             let mut proc = Proc::spawn(name, cmd)?;
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(30) {
-                if is_listening(port) {
+                let listening = if ns.is_some() { super::wanlink::listening_in_namespace_of(proc.pid, port) } else { is_listening(port) };
+                if listening {
                     return Ok(WsRelay { proc, port, name, _stdout: None });
                 }
                 if proc.exited() {

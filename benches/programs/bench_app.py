@@ -5,6 +5,8 @@
 #   bench_app.py output BYTES CHUNK writes BYTES of output in CHUNK-sized writes, once the
 #                                   harness opens GATE at the burst-break breakpoint
 #   bench_app.py anchor             one call of compute(), then exits (the debugpy anchor)
+#   bench_app.py wan                calls wan() every 10 ms: locals with a 1 000-entry dict and
+#                                   a 10 000-item list (the WAN group)
 #
 # The harness finds lines by their "# MARK: name" comments. Every mode gives up after
 # $PTVSD_TEST_MAX_SECONDS (600) or once its parent (the harness) has gone.
@@ -56,6 +58,19 @@ def compute(n):
     return total + len(data) + len(info)
 
 
+WAN_LIST = list(range(10000))
+WAN_DICT = dict(('k%04d' % i, i) for i in range(1000))
+
+
+def wan(i):
+    small = {'n': i, 'label': 'item-%d' % i}
+    items = WAN_LIST
+    table = WAN_DICT
+    total = i * 2  # MARK: wan-break
+    total += len(small) + len(items) + len(table)  # MARK: wan-step
+    return total
+
+
 def main(argv):
     mode = argv[1] if len(argv) > 1 else 'roundtrip'
     print('bench_app ready', mode, os.getpid())
@@ -64,11 +79,15 @@ def main(argv):
         print('result', compute(7))
         return
     pause = 0.05 if mode == 'bigvars' else 0.01
+    i = 0
     while time.time() < DEADLINE and os.getppid() == PARENT:
         if mode == 'roundtrip':
             hot()
         elif mode == 'bigvars':
             big()
+        elif mode == 'wan':
+            i += 1
+            wan(i)
         elif mode == 'output':
             burst(int(argv[2]), int(argv[3]))
         time.sleep(pause)

@@ -129,16 +129,25 @@ where
     let dialect = hs.greeting().await?;
     let info = match dialect {
         Dialect::Binary { version } => {
-            hs.binary_authenticate(version, secret).await?;
-            hs.send(b"INFO", "while answering INFO").await?;
+            // The server reads the echo, the secret and the command with exact-length
+            // reads, so all three go in one write (one round trip fewer on a slow link).
+            let mut out = binary_authentication(version, secret);
+            out.extend_from_slice(b"INFO");
+            hs.send(&out, "checking the secret").await?;
+            hs.binary_secret_reply(secret).await?;
             let info = hs.binary_info().await?;
             // v4/v6 wait for a byte or a close: the caller drops the stream at once, so the
             // accept thread moves on.
             info
         }
         Dialect::Json { version } => {
-            hs.json_authenticate(version, secret).await?;
-            let body = hs.json_request("legacyRemoteDebuggerInfo", json!({}), "asking for process information").await?;
+            // ptvsd's handshake reader buffers its reads and handles the requests in
+            // order, so the request follows the authentication in the same write.
+            let (authenticate, mut out) = json_authentication(&mut hs.next_seq, version, secret);
+            let request = json_queue(&mut hs.next_seq, &mut out, "legacyRemoteDebuggerInfo", json!({}));
+            hs.send(&out, "checking the secret").await?;
+            hs.json_authenticated(authenticate, secret).await?;
+            let body = hs.json_response(request, "asking for process information").await?;
             ProcessInfo {
                 pid: int_field(&body, "processId")?,
                 executable: str_field(&body, "executable"),
@@ -159,22 +168,28 @@ where
     let dialect = hs.greeting().await?;
     let info = match dialect {
         Dialect::Binary { version } => {
-            hs.binary_authenticate(version, secret).await?;
-            let mut out = BytesMut::from(&b"ATCH"[..]);
+            // Echo, secret and ATCH in one write: the server reads each with an
+            // exact-length read (after RJCT it closes without reading the rest).
+            let mut out = binary_authentication(version, secret);
+            out.extend_from_slice(b"ATCH");
             // v2/v4 read no options: sending them would be taken as the first command.
             if version >= 6 {
                 put_cstr(&mut out, debug_options);
             }
-            hs.send(&out, "attaching").await?;
+            hs.send(&out, "checking the secret").await?;
+            hs.binary_secret_reply(secret).await?;
             hs.binary_attach_reply().await?
         }
         Dialect::Json { version } => {
-            hs.json_authenticate(version, secret).await?;
-            // Nothing may be sent until this response arrives (spec §2.2): requests
-            // pipelined behind the attach are silently lost.
-            let body = hs
-                .json_request("legacyRemoteDebuggerAttach", json!({ "debugOptions": debug_options }), "attaching")
-                .await?;
+            // Authenticate and attach in one write: ptvsd's handshake reader buffers its
+            // reads and handles them in order (after a refused secret it closes without
+            // reading on). Nothing may follow the attach until its response arrives
+            // (spec §2.2): requests pipelined behind it are silently lost.
+            let (authenticate, mut out) = json_authentication(&mut hs.next_seq, version, secret);
+            let attach = json_queue(&mut hs.next_seq, &mut out, "legacyRemoteDebuggerAttach", json!({ "debugOptions": debug_options }));
+            hs.send(&out, "checking the secret").await?;
+            hs.json_authenticated(authenticate, secret).await?;
+            let body = hs.json_response(attach, "attaching").await?;
             if body.get("accepted").and_then(Value::as_bool) != Some(true) {
                 return Err(HandshakeError::AlreadyAttached);
             }
@@ -221,6 +236,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
             Err(_) => Err(HandshakeError::Timeout { stage, seconds: self.seconds() }),
             Ok(Ok(0)) => Ok(false),
             Ok(Ok(_)) => Ok(true),
+            // The requests go out together (see `attach`): a server that closes after
+            // reading only the first leaves the rest unread, and its kernel answers them
+            // with a reset. That is the same close, and says the same to the user.
+            Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionReset => Ok(false),
             Ok(Err(error)) => Err(error.into()),
         }
     }
@@ -340,11 +359,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
         }
     }
 
-    async fn binary_authenticate(&mut self, version: i64, secret: &str) -> Result<(), HandshakeError> {
-        let mut out = BytesMut::from(&SIGNATURE[..]);
-        put_i64(&mut out, version);
-        put_cstr(&mut out, secret);
-        self.send(&out, "checking the secret").await?;
+    /// Reads ACPT or RJCT, the server's verdict on the echo and the secret.
+    async fn binary_secret_reply(&mut self, secret: &str) -> Result<(), HandshakeError> {
         self.fill(4, "checking the secret", "after receiving the secret (wrong protocol version?)").await?;
         let reply = self.buf.split_to(4);
         match &reply[..] {
@@ -413,17 +429,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
     }
 
     async fn json_send(&mut self, stage: &'static str, command: &str, arguments: Value) -> Result<i64, HandshakeError> {
-        let seq = self.next_seq;
-        self.next_seq += 1;
         let mut out = BytesMut::new();
-        json::encode_frame(&json!({ "type": "request", "seq": seq, "command": command, "arguments": arguments }), &mut out);
+        let seq = json_queue(&mut self.next_seq, &mut out, command, arguments);
         self.send(&out, stage).await?;
         Ok(seq)
     }
 
-    /// Sends one request and returns the body of its response.
-    async fn json_request(&mut self, command: &str, arguments: Value, stage: &'static str) -> Result<Value, HandshakeError> {
-        let seq = self.json_send(stage, command, arguments).await?;
+    /// Waits for the response to request `seq` (already sent) and returns its body.
+    async fn json_response(&mut self, seq: i64, stage: &'static str) -> Result<Value, HandshakeError> {
         loop {
             let message = self.json_frame(stage).await?;
             if message.get("type").and_then(Value::as_str) != Some("response") || message.get("request_seq").and_then(Value::as_i64) != Some(seq) {
@@ -437,14 +450,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
         }
     }
 
-    async fn json_authenticate(&mut self, version: i64, secret: &str) -> Result<(), HandshakeError> {
-        let body = self
-            .json_request(
-                "legacyRemoteDebuggerAuthenticate",
-                json!({ "debuggerName": "PTVSDBG", "debuggerProtocolVersion": version, "clientSecret": secret }),
-                "checking the secret",
-            )
-            .await?;
+    /// Waits for the verdict on the authentication request `seq`.
+    async fn json_authenticated(&mut self, seq: i64, secret: &str) -> Result<(), HandshakeError> {
+        let body = self.json_response(seq, "checking the secret").await?;
         // `success: true` does not mean accepted (spec §2.2).
         if body.get("accepted").and_then(Value::as_bool) == Some(true) {
             Ok(())
@@ -461,6 +469,34 @@ fn rejected(secret: &str) -> HandshakeError {
     } else {
         HandshakeError::WrongSecret
     }
+}
+
+/// The binary echo of the server's signature and version, then the secret.
+fn binary_authentication(version: i64, secret: &str) -> BytesMut {
+    let mut out = BytesMut::from(&SIGNATURE[..]);
+    put_i64(&mut out, version);
+    put_cstr(&mut out, secret);
+    out
+}
+
+/// Encodes a JSON request onto `out`; returns its seq.
+fn json_queue(next_seq: &mut i64, out: &mut BytesMut, command: &str, arguments: Value) -> i64 {
+    let seq = *next_seq;
+    *next_seq += 1;
+    json::encode_frame(&json!({ "type": "request", "seq": seq, "command": command, "arguments": arguments }), out);
+    seq
+}
+
+/// The JSON authentication request, encoded; returns its seq and the bytes.
+fn json_authentication(next_seq: &mut i64, version: i64, secret: &str) -> (i64, BytesMut) {
+    let mut out = BytesMut::new();
+    let seq = json_queue(
+        next_seq,
+        &mut out,
+        "legacyRemoteDebuggerAuthenticate",
+        json!({ "debuggerName": "PTVSDBG", "debuggerProtocolVersion": version, "clientSecret": secret }),
+    );
+    (seq, out)
 }
 
 /// "closed the connection …" for a JSON handshake step.
@@ -786,6 +822,69 @@ mod tests {
         assert_eq!(seen[0]["arguments"]["clientSecret"], "s3cret");
         assert_eq!(seen[0]["arguments"]["debuggerProtocolVersion"], 8);
         assert_eq!(seen[1]["arguments"]["debugOptions"], "RedirectOutput, RichExceptions");
+    }
+
+    /// A server that answers nothing until `expect` bytes of requests are in: a client that
+    /// waits for one answer before sending the next request times out against it.
+    fn server_answering_after(greeting: Vec<u8>, expect: usize, replies: Vec<u8>) -> (DuplexStream, tokio::task::JoinHandle<Vec<u8>>) {
+        let (client, mut server) = duplex(1 << 16);
+        let task = tokio::spawn(async move {
+            server.write_all(&greeting).await.unwrap();
+            let mut seen = vec![0u8; expect];
+            if server.read_exact(&mut seen).await.is_err() {
+                return Vec::new();
+            }
+            server.write_all(&replies).await.unwrap();
+            let mut rest = Vec::new();
+            let _ = server.read_to_end(&mut rest).await;
+            seen
+        });
+        (client, task)
+    }
+
+    #[tokio::test]
+    async fn json_authenticate_and_attach_go_out_in_one_write() {
+        let authenticate = json_authentication(&mut 1, 8, "s3cret").1;
+        let mut attach = BytesMut::new();
+        json_queue(&mut 2, &mut attach, "legacyRemoteDebuggerAttach", json!({ "debugOptions": "RedirectOutput" }));
+        let mut replies = response(1, "legacyRemoteDebuggerAuthenticate", json!({"accepted": true}));
+        replies.extend(response(2, "legacyRemoteDebuggerAttach", json!({"accepted": true, "processId": 7, "pythonMajor": 3, "pythonMinor": 6, "pythonMicro": 8})));
+        let (client, task) = server_answering_after(connected(8), authenticate.len() + attach.len(), replies);
+        let attached = super::attach(client, "s3cret", "RedirectOutput", Limits::default(), T).await.unwrap();
+        assert_eq!(attached.info.pid, 7);
+        drop(attached);
+        let mut expected = authenticate.to_vec();
+        expected.extend_from_slice(&attach);
+        assert_eq!(task.await.unwrap(), expected);
+    }
+
+    #[tokio::test]
+    async fn binary_echo_secret_and_attach_go_out_in_one_write() {
+        let options = "RedirectOutput";
+        let mut expected = binary_authentication(6, "s3cret").to_vec();
+        expected.extend_from_slice(b"ATCH");
+        let mut with_options = BytesMut::new();
+        put_cstr(&mut with_options, options);
+        expected.extend_from_slice(&with_options);
+        let mut replies = b"ACPT".to_vec();
+        replies.extend_from_slice(b"ACPT");
+        for v in [7, 3, 6, 8] {
+            replies.extend_from_slice(&be(v));
+        }
+        let (client, task) = server_answering_after(binary_greeting(6), expected.len(), replies);
+        let attached = super::attach(client, "s3cret", options, Limits::default(), T).await.unwrap();
+        assert_eq!(attached.info.python, PythonVersion { major: 3, minor: 6, micro: 8 });
+        drop(attached);
+        assert_eq!(task.await.unwrap(), expected);
+    }
+
+    #[tokio::test]
+    async fn a_refused_secret_is_named_although_the_attach_went_out_with_it() {
+        // RJCT, then the server closes without reading the ATCH that followed the secret.
+        let (client, task) = server(binary_greeting(6), vec![(15 + 8 + 6, b"RJCT".to_vec())]);
+        let err = super::attach(client, "s3cret", "", Limits::default(), T).await.unwrap_err();
+        assert!(matches!(err, HandshakeError::WrongSecret), "{err}");
+        drop(task);
     }
 
     #[tokio::test]

@@ -19,6 +19,7 @@ mod commands;
 mod events;
 mod fields;
 mod frame;
+mod typed;
 
 #[cfg(test)]
 mod tests;
@@ -169,7 +170,12 @@ impl Decoder for JsonClientCodec {
     type Error = ProtocolError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
-        while let Some(message) = decode_frame(src, &self.limits)? {
+        while let Some(mut body) = frame::next_body(src, &self.limits)? {
+            // Children and frame lists (megabytes for a big collection) without a Value tree.
+            if let Some(event) = typed::decode_big_event(&body, &self.limits) {
+                return Ok(Some(event));
+            }
+            let message = frame::parse_body(&mut body)?;
             if let Some(event) = self.interpret(message)? {
                 return Ok(Some(event));
             }

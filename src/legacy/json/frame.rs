@@ -25,6 +25,15 @@ const CONTENT_LENGTH: &[u8] = b"Content-Length";
 /// Decodes one `Content-Length` framed JSON body (lenient about lone surrogates).
 /// `Ok(None)` means more bytes are needed; nothing is consumed until a whole frame is there.
 pub fn decode_frame(src: &mut BytesMut, limits: &Limits) -> Result<Option<Value>, ProtocolError> {
+    match next_body(src, limits)? {
+        Some(mut body) => parse_body(&mut body).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Takes one complete `Content-Length` framed body off `src`, with lone surrogate escapes
+/// already replaced; `Ok(None)` means more bytes are needed (nothing is consumed).
+pub(crate) fn next_body(src: &mut BytesMut, limits: &Limits) -> Result<Option<BytesMut>, ProtocolError> {
     let Some(header) = parse_header(src, limits)? else {
         return Ok(None);
     };
@@ -40,7 +49,8 @@ pub fn decode_frame(src: &mut BytesMut, limits: &Limits) -> Result<Option<Value>
     }
     let mut frame = src.split_to(total);
     let mut body = frame.split_off(header.header_len);
-    parse_body(&mut body).map(Some)
+    replace_lone_surrogates(&mut body);
+    Ok(Some(body))
 }
 
 /// Appends one framed message (header and body) to `dst`.
@@ -143,7 +153,7 @@ fn bad_header(line: &[u8], why: &str) -> ProtocolError {
 
 /// Parses a body as JSON, after replacing unpaired surrogate escapes (which serde_json
 /// rejects) with `\uFFFD`. Invalid UTF-8 is replaced too (ptvsd sends pure ASCII).
-fn parse_body(body: &mut [u8]) -> Result<Value, ProtocolError> {
+pub(crate) fn parse_body(body: &mut [u8]) -> Result<Value, ProtocolError> {
     replace_lone_surrogates(body);
     let text: Cow<'_, str> = String::from_utf8_lossy(body);
     serde_json::from_str(&text).map_err(|error| ProtocolError::InvalidJson { detail: error.to_string() })

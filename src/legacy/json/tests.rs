@@ -7,3 +7,4 @@ mod fixtures;
 mod framing;
 mod golden;
 mod props;
+mod typed;
