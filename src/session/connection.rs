@@ -291,7 +291,9 @@ impl Session {
             None if reason.is_some() => self.report_fatal(None, "important", &sentence).await,
             None => self.report_fatal(None, "console", &sentence).await,
             Some(Some(text)) => self.report_fatal(None, "important", text.trim_end()).await,
-            Some(None) => self.announce_terminated().await,
+            Some(None) => {
+                self.announce_terminated().await;
+            }
         }
     }
 }
