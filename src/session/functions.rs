@@ -477,7 +477,8 @@ fn python_files(roots: &[PathBuf]) -> Scan {
 
 /// The Python program the lookup expression runs (2.7 and 3.x). It finds the object the
 /// name stands for (the frame's names first, then `sys.modules` for every module prefix,
-/// then `__main__`), unwraps methods, static and class methods, properties' getters and
+/// then `__main__`, then, last, the first loaded module in name order that defines it
+/// itself), unwraps methods, static and class methods, properties' getters and
 /// `functools.wraps` wrappers, and computes the line of the body's first `line` event from
 /// the code object: the first instruction's line in 2.7–3.10, the first instruction after
 /// the 3.11 prologue (`RESUME` and friends, which carry the `def` line) in 3.11. The answer
@@ -499,13 +500,21 @@ def _find(name, g, l):
     if m is not None:
         roots.append((m, parts))
     for obj, rest in roots:
-        for p in rest:
-            obj = getattr(obj, p, None)
-            if obj is None:
-                break
+        obj = _walk(obj, rest)
         if obj is not None:
             return obj
+    for mname, m in sorted(list(sys.modules.items()), key=lambda item: item[0]):
+        if m is not None and not mname.startswith('_'):
+            obj = _walk(m, parts)
+            if obj is not None and _code(obj) is not None and getattr(obj, '__module__', mname) == mname:
+                return obj
     return None
+def _walk(obj, rest):
+    for p in rest:
+        obj = getattr(obj, p, None)
+        if obj is None:
+            return None
+    return obj
 def _code(obj):
     for _ in range(20):
         if isinstance(obj, property):
@@ -524,7 +533,7 @@ def _first_line(code):
         for offset, line in dis.findlinestarts(code):
             return line
         return code.co_firstlineno
-    prologue = ('RESUME', 'COPY_FREE_VARS', 'MAKE_CELL', 'RETURN_GENERATOR', 'POP_TOP', 'NOP', 'CACHE')
+    prologue = ('RESUME', 'COPY_FREE_VARS', 'MAKE_CELL', 'RETURN_GENERATOR', 'POP_TOP')
     line = code.co_firstlineno
     for ins in dis.get_instructions(code):
         if ins.starts_line is not None:
