@@ -158,6 +158,12 @@ pub const ATTACH_KEYS: &[ConfigKey] = &[
     ConfigKey::new("connectTimeout", KeyType::Seconds, "Seconds to wait for the connection and for each handshake step.")
         .default(KeyDefault::Number(15)),
     ConfigKey::new("requestTimeout", KeyType::Seconds, "Seconds to wait for each reply from the debuggee.").default(KeyDefault::Number(15)),
+    ConfigKey::new(
+        "reconnect",
+        KeyType::Boolean,
+        "Keep the session when the app restarts (App Service recycles, deploys, crashes): attach again every 0.5 to 5 s until it is back, with the same breakpoints. The first attach also waits up to 8 × connectTimeout for a site that is still starting.",
+    )
+    .default(KeyDefault::Bool(false)),
 ];
 
 /// Every key `launch` understands. For `launch`, ptvsd-dap runs `PYTHON -m ptvsd --wait
@@ -227,6 +233,9 @@ pub struct AttachConfig {
     pub handshake_timeout: Duration,
     /// Limit for each reply the session waits for.
     pub request_timeout: Duration,
+    /// Attach again when the connection ends other than by the user's disconnect, and
+    /// wait for a site that is still starting (`session::reconnect`).
+    pub reconnect: bool,
     /// Keys we did not recognise (logged, never rejected).
     pub unknown_keys: Vec<String>,
 }
@@ -384,6 +393,7 @@ impl AttachConfig {
             django: args.bool("django", false)?,
             handshake_timeout: connect_timeout,
             request_timeout: args.seconds("requestTimeout", 15)?,
+            reconnect: args.bool("reconnect", false)?,
             unknown_keys,
         })
     }

@@ -23,6 +23,7 @@ pub mod handles;
 pub mod jumps;
 pub mod logpoints;
 pub mod paths;
+pub mod reconnect;
 pub mod sources;
 pub mod threads;
 
