@@ -11,6 +11,9 @@
 //!   127.0.0.1 --port P [--wait] script`), killed on drop.
 //! * [`Relay`] — websockify relaying ws/wss on a free port to a peer's TCP port.
 //! * [`TestCerts`] — a CA and a `localhost`/`127.0.0.1` leaf written as PEM files.
+//! * [`Workers`], [`RestartableApp`] — apps that enable ptvsd themselves: a pre-forking
+//!   server with one ptvsd per worker, and one process killed and started again on the
+//!   same port (`apps.rs`).
 //! * [`WsStream`] — a blocking WebSocket client as `Read + Write` (one binary message
 //!   per write), for tests that talk to a relay without the adapter.
 //! * [`free_port`], [`close_abortive`], [`program`], [`line_of`], [`is_ci`].
@@ -22,6 +25,7 @@
 //! e.g. with a rejected secret or an INFO request.
 #![allow(dead_code, unused_imports)]
 
+pub mod apps;
 pub mod certs;
 pub mod net;
 pub mod peers;
@@ -30,6 +34,7 @@ pub mod programs;
 pub mod relay;
 pub mod ws;
 
+pub use apps::{Hold, RestartableApp, Workers};
 pub use certs::TestCerts;
 pub use net::{close_abortive, connect, free_port};
 pub use peers::{Family, Launcher, PeerInfo, PeerOptions, Peers, PtvsdPeer};
