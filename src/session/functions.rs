@@ -596,7 +596,7 @@ pub fn parse_lookup_result(text: &str) -> Result<RemoteLocation, String> {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use std::io::Write;
     use std::process::{Command, Stdio};
@@ -885,7 +885,7 @@ json.dump(results, sys.stdout)
         #[test]
         fn matches_the_ast_reference(parts in proptest::collection::vec(definition(2), 1..6)) {
             let source = parts.join("\n");
-            let expected = reference(&[source.clone()]).remove(0);
+            let expected = reference(std::slice::from_ref(&source)).remove(0);
             let ours: Vec<(String, u32, Option<u32>)> = defs(&source);
             prop_assert_eq!(ours, expected, "source:\n{}", source);
         }

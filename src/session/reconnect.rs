@@ -180,7 +180,7 @@ pub fn gave_up_message(connect_timeout: Duration, last_error: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use proptest::prelude::*;
 
@@ -223,15 +223,10 @@ mod tests {
         let mut b = Backoff::new(Phase::FirstAttach, false, timeout);
         let mut elapsed = Duration::ZERO;
         let mut tries = 0;
-        loop {
-            match b.next(elapsed, (tries > 0).then_some(Failure::Unreachable)) {
-                Next::Try { after, .. } => {
-                    assert!(elapsed + after <= limit, "a try after the limit");
-                    elapsed += after;
-                    tries += 1;
-                }
-                Next::GiveUp => break,
-            }
+        while let Next::Try { after, .. } = b.next(elapsed, (tries > 0).then_some(Failure::Unreachable)) {
+            assert!(elapsed + after <= limit, "a try after the limit");
+            elapsed += after;
+            tries += 1;
         }
         assert_eq!(elapsed, limit, "the last wait ends exactly at the limit");
         assert!(tries >= 4, "{tries}");
