@@ -1,19 +1,23 @@
 //! Attaching again after the connection to ptvsd ends (the `reconnect` attach key).
 //!
-//! Owns: the retry policy, as a value the session loop drives: when the next try is due,
-//! whether it sends the wake-up request first, when to give up (only for the first
-//! attach: a session that already ran keeps trying until the user disconnects), which
-//! failures are worth another try, and the one-line messages the user sees.
+//! Owns: the retry policy, as a value the session drives ([`Backoff`]): when the next try
+//! is due, when to give up (only for the first attach: a session that already ran keeps
+//! trying until the user disconnects), which failures are worth another try, and the
+//! one-line messages the user sees; and [`retry`], the loop that sleeps between tries
+//! (run it in a task the session can abort when the user disconnects).
 //!
-//! Must not know: sockets, timers, DAP or the wire protocol. It is given the time elapsed
-//! since the retries began (so tests need no clock) and says how long to wait.
+//! Must not know: sockets, DAP or the wire protocol: a try is a future the caller gives.
+//! [`Backoff`] is told the time elapsed since the retries began (so its tests need no
+//! clock) and says how long to wait.
 //!
 //! The policy:
-//! * The first try comes [`FIRST_DELAY`] (0.5 s) after the loss; each wait then doubles,
+//! * The first try comes [`FIRST_DELAY`] (0.5 s) after the loss (for the first attach:
+//!   at once, the next 0.5 s after the first failure); each wait then doubles,
 //!   up to [`MAX_DELAY`] (5 s): 0.5, 1, 2, 4, 5, 5, … s. App Service restarts a Python
 //!   process in seconds to a minute; a try every 5 s at most costs the site nothing.
-//! * For `wss://` (or when `wakeUrl` is set) every try sends the wake-up request first:
-//!   App Service starts the process lazily, on the first HTTP request (see the README).
+//! * For `ws://`/`wss://` every try sends the wake-up request first (`wss://` by default,
+//!   or `wakeUrl`): App Service starts the process lazily, on the first HTTP request. Each
+//!   try is a whole `transport::connect`, which sends it, so nothing here has to.
 //! * The first attach with `reconnect` keeps trying while the site starts, for at most
 //!   [`INITIAL_CONNECT_FACTOR`] × `connectTimeout` (8 × 15 s = 2 minutes by default),
 //!   instead of failing at the first refused connection. Each try still has its own
@@ -24,6 +28,7 @@
 //!   with the sentence that explains them. "Another debugger is attached" does (the other
 //!   one may leave), so it is retried, and said once.
 
+use std::future::Future;
 use std::time::Duration;
 
 /// The wait before the first try.
@@ -66,8 +71,8 @@ impl Failure {
 /// What to do next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Next {
-    /// Wait this long, then (if `wake`) send the wake-up request, then connect.
-    Try { after: Duration, wake: bool },
+    /// Wait this long, then try.
+    Try { after: Duration },
     /// Stop trying.
     GiveUp,
 }
@@ -76,24 +81,23 @@ pub enum Next {
 #[derive(Debug, Clone)]
 pub struct Backoff {
     phase: Phase,
-    wake: bool,
     /// When a [`Phase::FirstAttach`] gives up, counted from the start of the retries.
     limit: Option<Duration>,
+    connect_timeout: Duration,
     tries: u32,
     /// The last failure told to the user, so that a repeated one is said once.
     last_said: Option<Failure>,
 }
 
 impl Backoff {
-    /// The policy for `phase`; `wake` when every try should send the wake-up request
-    /// (`wss://`, or `wakeUrl` set); `connect_timeout` is the attach key of that name.
+    /// The policy for `phase`; `connect_timeout` is the attach key of that name.
     #[must_use]
-    pub fn new(phase: Phase, wake: bool, connect_timeout: Duration) -> Backoff {
+    pub fn new(phase: Phase, connect_timeout: Duration) -> Backoff {
         let limit = match phase {
             Phase::FirstAttach => Some(connect_timeout.saturating_mul(INITIAL_CONNECT_FACTOR)),
             Phase::Lost => None,
         };
-        Backoff { phase, wake, limit, tries: 0, last_said: None }
+        Backoff { phase, limit, connect_timeout, tries: 0, last_said: None }
     }
 
     #[must_use]
@@ -114,7 +118,11 @@ impl Backoff {
         if failure.is_some_and(|f| !f.is_retryable()) {
             return Next::GiveUp;
         }
-        let mut after = delay(self.tries);
+        let mut after = match (self.phase, self.tries) {
+            (Phase::FirstAttach, 0) => Duration::ZERO,
+            (Phase::FirstAttach, tries) => delay(tries - 1),
+            (Phase::Lost, tries) => delay(tries),
+        };
         if let Some(limit) = self.limit {
             if elapsed >= limit {
                 return Next::GiveUp;
@@ -122,7 +130,7 @@ impl Backoff {
             after = after.min(limit - elapsed);
         }
         self.tries = self.tries.saturating_add(1);
-        Next::Try { after, wake: self.wake }
+        Next::Try { after }
     }
 
     /// The line to show for a failed try, or `None` when the same failure was already
@@ -137,6 +145,37 @@ impl Backoff {
                 "ptvsd-dap: another debugger is attached to the app; still trying, and attaching as soon as it leaves.".to_string(),
             ),
             Failure::Unreachable | Failure::BadSecret | Failure::Incompatible => None,
+        }
+    }
+}
+
+/// Runs `attempt` until it succeeds or `backoff` gives up, sleeping (tokio's timer) before
+/// each try as `backoff` says, and passing the lines worth showing to `say`. The error is
+/// the sentence for the user: the failure's own for one that does not cure itself, or
+/// [`gave_up_message`] when a first attach ran out of time. Cancel it by dropping it.
+pub async fn retry<T, F, Fut>(backoff: &mut Backoff, mut attempt: F, mut say: impl FnMut(String)) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, (Failure, String)>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut last: Option<(Failure, String)> = None;
+    loop {
+        match backoff.next(started.elapsed(), last.as_ref().map(|(failure, _)| *failure)) {
+            Next::Try { after } => tokio::time::sleep(after).await,
+            Next::GiveUp => {
+                let (failure, message) = last.unwrap_or((Failure::Unreachable, "no try was made".to_string()));
+                return Err(if failure.is_retryable() { gave_up_message(backoff.connect_timeout, &message) } else { message });
+            }
+        }
+        match attempt().await {
+            Ok(value) => return Ok(value),
+            Err((failure, message)) => {
+                if let Some(line) = backoff.failure_message(failure) {
+                    say(line);
+                }
+                last = Some((failure, message));
+            }
         }
     }
 }
@@ -198,13 +237,12 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_session_tries_forever_and_wakes_the_site_each_time() {
-        let mut b = Backoff::new(Phase::Lost, true, secs(15.0));
+    fn a_lost_session_tries_forever() {
+        let mut b = Backoff::new(Phase::Lost, secs(15.0));
         let mut elapsed = Duration::ZERO;
         for i in 0..10_000u32 {
             match b.next(elapsed, (i > 0).then_some(Failure::Unreachable)) {
-                Next::Try { after, wake } => {
-                    assert!(wake);
+                Next::Try { after } => {
                     assert!(after >= FIRST_DELAY && after <= MAX_DELAY);
                     elapsed += after + secs(15.0);
                 }
@@ -212,18 +250,21 @@ mod tests {
             }
         }
         assert_eq!(b.tries(), 10_000);
-        let mut plain = Backoff::new(Phase::Lost, false, secs(15.0));
-        assert_eq!(plain.next(Duration::ZERO, None), Next::Try { after: FIRST_DELAY, wake: false });
+        let mut fresh = Backoff::new(Phase::Lost, secs(15.0));
+        assert_eq!(fresh.next(Duration::ZERO, None), Next::Try { after: FIRST_DELAY });
+        let mut first = Backoff::new(Phase::FirstAttach, secs(15.0));
+        assert_eq!(first.next(Duration::ZERO, None), Next::Try { after: Duration::ZERO });
+        assert_eq!(first.next(Duration::ZERO, Some(Failure::Unreachable)), Next::Try { after: FIRST_DELAY });
     }
 
     #[test]
     fn the_first_attach_gives_up_after_the_factor_times_connect_timeout() {
         let timeout = secs(2.0);
         let limit = timeout * INITIAL_CONNECT_FACTOR;
-        let mut b = Backoff::new(Phase::FirstAttach, false, timeout);
+        let mut b = Backoff::new(Phase::FirstAttach, timeout);
         let mut elapsed = Duration::ZERO;
         let mut tries = 0;
-        while let Next::Try { after, .. } = b.next(elapsed, (tries > 0).then_some(Failure::Unreachable)) {
+        while let Next::Try { after } = b.next(elapsed, (tries > 0).then_some(Failure::Unreachable)) {
             assert!(elapsed + after <= limit, "a try after the limit");
             elapsed += after;
             tries += 1;
@@ -236,7 +277,7 @@ mod tests {
     #[test]
     fn failures_that_do_not_cure_themselves_stop_the_retries() {
         for phase in [Phase::FirstAttach, Phase::Lost] {
-            let mut b = Backoff::new(phase, false, secs(15.0));
+            let mut b = Backoff::new(phase, secs(15.0));
             assert_eq!(b.next(Duration::ZERO, Some(Failure::BadSecret)), Next::GiveUp);
             assert_eq!(b.next(Duration::ZERO, Some(Failure::Incompatible)), Next::GiveUp);
             assert!(matches!(b.next(Duration::ZERO, Some(Failure::AlreadyAttached)), Next::Try { .. }));
@@ -246,7 +287,7 @@ mod tests {
 
     #[test]
     fn messages_are_single_sentences_said_once() {
-        let mut b = Backoff::new(Phase::Lost, false, secs(15.0));
+        let mut b = Backoff::new(Phase::Lost, secs(15.0));
         let first = b.failure_message(Failure::AlreadyAttached).unwrap();
         assert!(first.contains("another debugger"));
         assert_eq!(b.failure_message(Failure::AlreadyAttached), None);
@@ -257,6 +298,54 @@ mod tests {
         let back = reattached_message(Some(4242), 3, secs(7.25));
         assert!(back.contains("process 4242") && back.contains("7.2 s") && back.contains("3 tries"), "{back}");
         assert!(reattached_message(None, 1, secs(0.5)).contains("the app after 0.5 s (1 try)"));
+    }
+
+    /// The first attach tries at once; tokio's paused clock shows the schedule.
+    #[tokio::test(start_paused = true)]
+    async fn retry_sleeps_between_tries_and_returns_the_first_success() {
+        let start = tokio::time::Instant::now();
+        let mut tries = Vec::new();
+        let mut said = Vec::new();
+        let mut backoff = Backoff::new(Phase::FirstAttach, secs(15.0));
+        let result = retry(
+            &mut backoff,
+            || {
+                tries.push(start.elapsed());
+                let n = tries.len();
+                async move {
+                    match n {
+                        1 | 2 => Err((Failure::Unreachable, "refused".to_string())),
+                        3 | 4 => Err((Failure::AlreadyAttached, "attached".to_string())),
+                        _ => Ok(n),
+                    }
+                }
+            },
+            |line| said.push(line),
+        )
+        .await;
+        assert_eq!(result, Ok(5));
+        let at: Vec<f64> = tries.iter().map(Duration::as_secs_f64).collect();
+        assert_eq!(at, vec![0.0, 0.5, 1.5, 3.5, 7.5]);
+        assert_eq!(said.len(), 1, "{said:?}");
+        // A lost session waits 0.5 s before its first try.
+        let start = tokio::time::Instant::now();
+        let mut lost = Backoff::new(Phase::Lost, secs(15.0));
+        let first = retry(&mut lost, || async { Ok::<_, (Failure, String)>(start.elapsed()) }, |_| {}).await;
+        assert_eq!(first, Ok(FIRST_DELAY));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retry_gives_up_with_a_sentence() {
+        let mut backoff = Backoff::new(Phase::FirstAttach, secs(1.0));
+        let result: Result<(), String> =
+            retry(&mut backoff, || async { Err((Failure::Unreachable, "connection refused".to_string())) }, |_| {}).await;
+        let message = result.unwrap_err();
+        assert!(message.contains("within 8 s") && message.contains("connection refused"), "{message}");
+        let mut backoff = Backoff::new(Phase::Lost, secs(1.0));
+        let result: Result<(), String> =
+            retry(&mut backoff, || async { Err((Failure::BadSecret, "the secret is wrong".to_string())) }, |_| {}).await;
+        assert_eq!(result, Err("the secret is wrong".to_string()));
+        assert_eq!(backoff.tries(), 1);
     }
 
     #[test]
@@ -278,12 +367,12 @@ mod tests {
         ) {
             let phase = if first { Phase::FirstAttach } else { Phase::Lost };
             let timeout = Duration::from_millis(timeout_ms);
-            let mut b = Backoff::new(phase, false, timeout);
+            let mut b = Backoff::new(phase, timeout);
             let mut elapsed = Duration::ZERO;
             for (spent_ms, kind) in steps {
                 let failure = [Failure::Unreachable, Failure::AlreadyAttached, Failure::BadSecret, Failure::Incompatible][kind];
                 match b.next(elapsed, Some(failure)) {
-                    Next::Try { after, .. } => {
+                    Next::Try { after } => {
                         prop_assert!(failure.is_retryable());
                         prop_assert!(after <= MAX_DELAY);
                         if first {
