@@ -17,6 +17,7 @@ pub mod breakpoints;
 pub mod completions;
 pub mod config;
 pub mod exceptions;
+pub mod function_breakpoints;
 pub mod functions;
 pub mod handlers;
 pub mod handles;
