@@ -246,6 +246,7 @@ fn attach_defaults_in_the_schema_are_the_parsers() {
             "insecureTls" => KeyDefault::Bool(url.connect.insecure_tls),
             "connectTimeout" => KeyDefault::Number(url.connect.connect_timeout.as_secs()),
             "requestTimeout" => KeyDefault::Number(url.request_timeout.as_secs()),
+            "terminateEndsApp" => KeyDefault::Bool(url.terminate_ends_app),
             "reconnect" => KeyDefault::Bool(url.reconnect),
             // No default, or one that depends on other keys (wakeUrl).
             _ => KeyDefault::None,

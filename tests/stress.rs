@@ -199,7 +199,8 @@ async fn attach_detach_cycles_binary_3_0() {
 // ---- a stdio session against one debuggee ----------------------------------------
 
 async fn session(peer: &PtvsdPeer, breakpoints: &[(PathBuf, Value)]) -> DapClient {
-    let mut client = DapClient::spawn(&["--log-level", "info"]).await;
+    let level = std::env::var("STRESS_LOG_LEVEL").unwrap_or_else(|_| "info".to_string());
+    let mut client = DapClient::spawn(&["--log-level", &level]).await;
     client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true })).await;
     let url = format!("tcp://{}@127.0.0.1:{}", peer.secret(), peer.port());
     client.ok("attach", json!({ "url": url, "connectTimeout": 10, "requestTimeout": 30 })).await;
@@ -226,13 +227,30 @@ async fn fifty_threads(ptvsd: &str) {
     let peer = PtvsdPeer::start("3.11", ptvsd, &script, PeerOptions::new().wait().args([WORKERS.to_string()]));
     let mut client = session(&peer, &[(script.clone(), json!([{ "line": line }]))]).await;
     let started = Instant::now();
-    // Thread ids reported stopped at the breakpoint. Threads that hit it together are
-    // all reported, but a `continue` resumes every thread: the stops reported before its
-    // response are then over, and only the newer ones are inspected.
+    // Threads that hit the breakpoint together stop together; a `continue` resumes every
+    // thread ptvsd had parked: the stops reported before its response are then over, and
+    // those whose reports were still on their way are stale and must not be shown
+    // (threads module doc). So: every stop reported after a continue must be real (its
+    // stack at hit()), no thread is reported twice, and every worker goes on past hit().
+    let passed = |out: &str| (1..=WORKERS).filter(|i| out.contains(&format!("hitter-{i} passed with {}", i * 10))).count();
     let mut reported = std::collections::BTreeSet::new();
-    let (mut stops, mut inspected, mut late) = (0, 0, Vec::new());
-    while reported.len() < WORKERS {
-        let stopped = client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
+    let mut stops = 0;
+    loop {
+        let stopped = loop {
+            match client.next_message(Duration::from_millis(500)).await {
+                Some(m) if m["event"] == "stopped" => break Some(m),
+                Some(_) => continue,
+                None => break None,
+            }
+        };
+        let Some(stopped) = stopped else {
+            if passed(&peer.output()) == WORKERS {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(60), "only {} of {WORKERS} workers went on:\n{}", passed(&peer.output()), peer.output());
+            continue;
+        };
+        assert_eq!(stopped["body"]["reason"], "breakpoint", "{stopped}");
         stops += 1;
         let thread = stopped["body"]["threadId"].as_i64().unwrap();
         assert!(reported.insert(thread), "thread {thread} was reported stopped twice");
@@ -244,48 +262,28 @@ async fn fifty_threads(ptvsd: &str) {
         }
         let name = listed.iter().find(|t| t["id"] == thread).and_then(|t| t["name"].as_str()).unwrap_or_else(|| panic!("the stopped thread {thread} is not listed: {threads}"));
         assert!(name.starts_with("hitter-"), "{name}");
-        // The top frame is hit() in the reporting thread — unless ptvsd had already
-        // resumed it: a thread that stopped just before ptvsd ran the previous `continue`
-        // is resumed by it, but its stop event may only reach the adapter after the
-        // continue was answered (a race in the protocol, which carries no order between
-        // the two). Such stops are counted, and must be rare.
+        // Every reported stop is real: the thread is parked at the breakpoint.
         let stack = client.ok("stackTrace", json!({ "threadId": thread, "levels": 1 })).await;
         let top = &stack["stackFrames"][0];
-        if top["name"] == "hit" && top["line"] == line {
-            inspected += 1;
-        } else {
-            assert!(stops > 1, "the first stop is not at the breakpoint: {stack}");
-            late.push(format!("{name}: {}", if top.is_null() { "running".to_string() } else { format!("{}:{}", top["name"], top["line"]) }));
-        }
+        assert!(top["name"] == "hit" && top["line"] == line, "stop {stops} ({name}) is not at the breakpoint: {stack}");
         client.ok("continue", json!({ "threadId": thread })).await;
+        // Stops reported before the continue's response are over: the continue resumed
+        // them (allThreadsContinued).
         for event in client.take_buffered_events() {
-            if event["event"] == "stopped" && event["body"]["reason"] == "breakpoint" {
+            if event["event"] == "stopped" {
                 let other = event["body"]["threadId"].as_i64().unwrap();
                 assert!(reported.insert(other), "thread {other} was reported stopped twice");
+                stops += 1;
             }
         }
         assert!(stops <= WORKERS, "more stops than threads");
     }
+    // Names are known for the threads that stopped (ptvsd names a thread only in its
+    // own frame lists); every thread is listed.
     let threads = client.ok("threads", Value::Null).await;
-    let names: std::collections::BTreeSet<&str> = threads["threads"].as_array().unwrap().iter().filter(|t| reported.contains(&t["id"].as_i64().unwrap_or(0))).filter_map(|t| t["name"].as_str()).collect();
-    assert_eq!(names.len(), WORKERS, "{names:?}");
-    assert!(names.iter().all(|n| n.starts_with("hitter-")), "{names:?}");
-    eprintln!("ptvsd {ptvsd}: {WORKERS} threads reported stopped at the breakpoint in {:.1?}: {inspected} inspected there, {} reported with another stop, {} reported after ptvsd had resumed them {late:?}", started.elapsed(), WORKERS - stops, late.len());
-    assert!(late.len() <= WORKERS / 5, "too many stops reported after ptvsd resumed the thread: {late:?}");
-    let hitters = threads["threads"].as_array().unwrap().iter().filter(|t| t["name"].as_str().unwrap_or("").starts_with("hitter-")).count();
-    assert_eq!(hitters, WORKERS, "{threads}");
+    assert!(threads["threads"].as_array().unwrap().len() > WORKERS, "{threads}");
+    eprintln!("ptvsd {ptvsd}: {WORKERS} threads past the breakpoint in {:.1?}: {stops} stops reported, each at the breakpoint; the others were parked when a continue resumed them", started.elapsed());
     end(client).await;
-    // `continue` worked: every hitter went on past hit().
-    let waited = Instant::now();
-    loop {
-        let out = peer.output();
-        let passed = (1..=WORKERS).filter(|i| out.contains(&format!("hitter-{i} passed with {}", i * 10))).count();
-        if passed == WORKERS {
-            break;
-        }
-        assert!(waited.elapsed() < Duration::from_secs(10), "only {passed} of {WORKERS} threads went on:\n{out}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 #[tokio::test]

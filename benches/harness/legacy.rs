@@ -106,7 +106,7 @@ impl LegacyClient {
                 self.resumed_load = true;
                 self.send(Command::ResumeAll).await?;
             }
-            Event::CommandFailed { command, .. } if command.contains("ResumeAll") => {
+            Event::CommandFailed { command: ptvsd_dap::legacy::messages::FailedCommand::Other(command), .. } if command.contains("ResumeAll") => {
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 self.send(Command::ResumeAll).await?;
             }

@@ -45,6 +45,12 @@ impl Dialect {
         }
     }
 
+    /// Whether the server answers a breakpoint hit-count request (`bkgh`): binary v2 and
+    /// v4 (ptvsd 2.0, 2.1) have no such command.
+    pub fn answers_hit_count(self) -> bool {
+        !matches!(self, Dialect::Binary { version } if version < 6)
+    }
+
     /// The ptvsd releases that speak this version, for messages.
     pub fn releases(self) -> &'static str {
         match self.version() {

@@ -32,7 +32,7 @@ use tokio_util::codec::{Decoder, Encoder};
 
 use self::fields::{Fields, Res};
 use super::error::ProtocolError;
-use super::messages::{Command, Event};
+use super::messages::{Command, Event, ExecutionId, FailedCommand};
 use super::wire::Limits;
 
 pub use self::frame::{decode_frame, encode_frame};
@@ -49,6 +49,9 @@ pub struct JsonClientCodec {
     next_seq: i64,
     /// seq of an unanswered `legacyGetBreakpointHitCount` → the command's `request_id`.
     hit_count_requests: BTreeMap<i64, i64>,
+    /// seq of an unanswered `exec`/`chld` → its execution id, so a failure response
+    /// names the evaluation it failed.
+    work_requests: BTreeMap<i64, ExecutionId>,
     /// A `legacyDetach` + goodbye was sent and the goodbye is not answered yet.
     detaching: bool,
 }
@@ -56,7 +59,7 @@ pub struct JsonClientCodec {
 impl JsonClientCodec {
     /// `first_seq`: the first request seq to use (the handshake used the ones before it).
     pub fn new(version: i64, limits: Limits, first_seq: i64) -> Self {
-        Self { version, limits, next_seq: first_seq, hit_count_requests: BTreeMap::new(), detaching: false }
+        Self { version, limits, next_seq: first_seq, hit_count_requests: BTreeMap::new(), work_requests: BTreeMap::new(), detaching: false }
     }
 
     /// The protocol version (7 or 8) negotiated in the handshake.
@@ -68,6 +71,26 @@ impl JsonClientCodec {
         self.hit_count_requests.insert(seq, request_id);
         while self.hit_count_requests.len() > MAX_PENDING {
             self.hit_count_requests.pop_first();
+        }
+    }
+
+    fn remember_work_request(&mut self, seq: i64, execution_id: ExecutionId) {
+        self.work_requests.insert(seq, execution_id);
+        while self.work_requests.len() > MAX_PENDING {
+            self.work_requests.pop_first();
+        }
+    }
+
+    /// The typed command a failure response answers.
+    fn failed_command(&mut self, command: &str, request_seq: Option<i64>) -> FailedCommand {
+        let execution_id = request_seq.and_then(|seq| self.work_requests.remove(&seq));
+        match command {
+            commands::EXECUTE_TEXT => FailedCommand::Execute { execution_id },
+            commands::ENUM_CHILDREN => FailedCommand::EnumChildren { execution_id },
+            commands::SET_LINE_NUMBER => FailedCommand::SetLineNumber,
+            commands::DETACH => FailedCommand::Detach,
+            ATTACH => FailedCommand::Attach,
+            other => FailedCommand::Other(other.to_string()),
         }
     }
 
@@ -100,6 +123,11 @@ impl JsonClientCodec {
         };
         let (request_seq, command, success) = head(&mut message).map_err(|bad| bad.into_error("response"))?;
         let hit_count_request = request_seq.and_then(|seq| self.hit_count_requests.remove(&seq));
+        if success {
+            if let Some(seq) = request_seq {
+                self.work_requests.remove(&seq);
+            }
+        }
         if self.detaching {
             // A client-initiated detach is complete only once ptvsd has answered the
             // goodbye: it then ends its loop by itself. Closing any earlier can reset the
@@ -119,6 +147,7 @@ impl JsonClientCodec {
                 .opt_string("message")
                 .map_err(|bad| bad.into_error(&format!("response to {command}")))?
                 .unwrap_or_default();
+            let command = self.failed_command(&command, request_seq);
             return Ok(Some(Event::CommandFailed { command, message }));
         }
         let body = message.opt("body", Ok).map_err(|bad| bad.into_error(&format!("response to {command}")))?;
@@ -159,8 +188,10 @@ impl Encoder<Command> for JsonClientCodec {
     fn encode(&mut self, item: Command, dst: &mut BytesMut) -> Result<(), ProtocolError> {
         let seq = self.next_seq;
         self.next_seq = seq.wrapping_add(1);
-        if let Command::GetBreakpointHitCount { request_id, .. } = item {
-            self.remember_hit_count_request(seq, request_id);
+        match &item {
+            Command::GetBreakpointHitCount { request_id, .. } => self.remember_hit_count_request(seq, *request_id),
+            Command::Execute { execution_id, .. } | Command::EnumChildren { execution_id, .. } => self.remember_work_request(seq, *execution_id),
+            _ => {}
         }
         let detach = matches!(item, Command::Detach);
         self.detaching |= detach;
@@ -176,6 +207,21 @@ impl Encoder<Command> for JsonClientCodec {
             encode_frame(&json!({ "type": "request", "seq": 0, "command": GOODBYE, "arguments": {} }), dst);
         }
         Ok(())
+    }
+}
+
+/// The attach request's name (the handshake sends it; its late failure arrives here).
+pub(crate) const ATTACH: &str = "legacyRemoteDebuggerAttach";
+
+/// The wire name of a failed command (server side).
+pub(crate) fn failed_command_name(command: &FailedCommand) -> String {
+    match command {
+        FailedCommand::Execute { .. } => commands::EXECUTE_TEXT.to_string(),
+        FailedCommand::EnumChildren { .. } => commands::ENUM_CHILDREN.to_string(),
+        FailedCommand::SetLineNumber => commands::SET_LINE_NUMBER.to_string(),
+        FailedCommand::Detach => commands::DETACH.to_string(),
+        FailedCommand::Attach => ATTACH.to_string(),
+        FailedCommand::Other(name) => name.clone(),
     }
 }
 

@@ -267,6 +267,22 @@ pub struct ExceptionStop {
     pub rich: bool,
 }
 
+/// The command a failure response (JSON only) answers, so nothing above `legacy` matches
+/// the dialect's command names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailedCommand {
+    /// An `exec`; the id when the codec still knew which request it was.
+    Execute { execution_id: Option<ExecutionId> },
+    /// A `chld`; the id when the codec still knew which request it was.
+    EnumChildren { execution_id: Option<ExecutionId> },
+    SetLineNumber,
+    /// ptvsd accepted the attach, then failed attaching (a race inside ptvsd).
+    Attach,
+    Detach,
+    /// Any other command, by its wire name (only logged).
+    Other(String),
+}
+
 /// A client → server command of the debug session (after attach).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -358,7 +374,7 @@ pub enum Event {
     Last,
     /// JSON only: a request failed (`success: false`), e.g. the second response of
     /// `legacyDetach`, or an evaluation in a frame that does not exist.
-    CommandFailed { command: String, message: String },
+    CommandFailed { command: FailedCommand, message: String },
     /// JSON only: an event name this model does not know. The stream stays in sync.
     Unknown { name: String },
 }

@@ -159,6 +159,12 @@ pub const ATTACH_KEYS: &[ConfigKey] = &[
         .default(KeyDefault::Number(15)),
     ConfigKey::new("requestTimeout", KeyType::Seconds, "Seconds to wait for each reply from the debuggee.").default(KeyDefault::Number(15)),
     ConfigKey::new(
+        "terminateEndsApp",
+        KeyType::Boolean,
+        "Make the editor's stop button (terminate) end the app while it is stopped. Off: terminate detaches and the app keeps running, ready for the next debugger.",
+    )
+    .default(KeyDefault::Bool(false)),
+    ConfigKey::new(
         "reconnect",
         KeyType::Boolean,
         "Keep the session when the app restarts (App Service recycles, deploys, crashes): attach again every 0.5 to 5 s until it is back, with the same breakpoints. The first attach also waits up to 8 × connectTimeout for a site that is still starting.",
@@ -233,6 +239,8 @@ pub struct AttachConfig {
     pub handshake_timeout: Duration,
     /// Limit for each reply the session waits for.
     pub request_timeout: Duration,
+    /// `terminate` ends the app (while stopped) instead of detaching.
+    pub terminate_ends_app: bool,
     /// Attach again when the connection ends other than by the user's disconnect, and
     /// wait for a site that is still starting (`session::reconnect`).
     pub reconnect: bool,
@@ -393,6 +401,7 @@ impl AttachConfig {
             django: args.bool("django", false)?,
             handshake_timeout: connect_timeout,
             request_timeout: args.seconds("requestTimeout", 15)?,
+            terminate_ends_app: args.bool("terminateEndsApp", false)?,
             reconnect: args.bool("reconnect", false)?,
             unknown_keys,
         })

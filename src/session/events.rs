@@ -1,20 +1,43 @@
-//! ptvsd events: each one updates the session's view and becomes zero or more DAP events
-//! or completes a parked request.
+//! ptvsd's events: each one updates a component and becomes zero or more DAP events,
+//! or completes a work item.
+//!
+//! Stop reports (BRKH, STPD, ASBR, EXC2/EXCP, LOAD) first pass the thread-state rule
+//! (`threads`): a stop after the fence is new; one before the fence reply is settled by
+//! the `exec "0"` probe, and only a proven stop is acted on (`on_stop`).
 
 use serde_json::{json, Value};
+use tokio::time::Instant;
 
 use super::breakpoints::BindState;
 use super::handles::FrameRef;
+use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
+use super::repairs::attach_break_evaluations;
 use super::requests::{is_frozen, page, ChildrenShape};
-use super::{ExceptionRecord, Phase, Session, StepKind, Waiter};
-use crate::legacy::messages::{Child, Command, Event, ExceptionStop, OutputChannel};
+use super::stepping::Release;
+use super::threads::StopVerdict;
+use super::work::{Finished, Job};
+use super::{ExceptionRecord, Session, StepKind, Waiter};
+use crate::legacy::messages::{Child, Command, Event, ExceptionStop, FailedCommand, FrameKind, OutputChannel, PyObject, ReprKind, ThreadId};
 
 /// At most this many steps are added to get out of `<frozen …>` code after one step.
 const MAX_AUTO_STEPS: u32 = 20;
 
+/// The thread a stop report is about.
+fn stop_thread(event: &Event) -> Option<ThreadId> {
+    match event {
+        Event::ProcessLoad { thread } | Event::BreakpointHit { thread, .. } | Event::StepDone { thread } | Event::AsyncBreak { thread } => Some(*thread),
+        Event::Exception(stop) => Some(stop.thread),
+        _ => None,
+    }
+}
+
 impl Session {
     pub(super) async fn on_event(&mut self, event: Event) {
         tracing::trace!(?event, "ptvsd →");
+        if let Some(thread) = stop_thread(&event) {
+            self.on_stop_report(thread, event).await;
+            return;
+        }
         match event {
             Event::ThreadCreate { thread } => {
                 let (id, new) = self.threads.ensure(thread);
@@ -23,6 +46,9 @@ impl Session {
                 }
             }
             Event::ThreadExit { thread } => {
+                for waiter in self.work.drain_queued(thread) {
+                    self.fail_waiter(waiter, "the thread has exited").await;
+                }
                 if let Some(id) = self.threads.remove(thread) {
                     self.event("thread", Some(json!({ "reason": "exited", "threadId": id }))).await;
                 }
@@ -40,44 +66,152 @@ impl Session {
             }
             Event::ModulesChanged | Event::Unknown { .. } => {}
             Event::FrameList { thread, name, frames } => {
-                let stopped = name.is_some();
-                let new = self.threads.update_frames(thread, name, frames);
-                // A named list is sent by the thread itself as it stops; running threads'
-                // lists carry no name (spec §3.4).
-                self.threads.set_stopped(thread, stopped);
+                // Never changes whether a thread is stopped (threads module doc).
+                let (new, stopping) = self.threads.frame_list(thread, name, frames);
+                if stopping && self.threads.silent_stop_strands() {
+                    // It may park with no event (a silent stop after a resume); asked in
+                    // `pump` unless its stop event came in the same burst.
+                    self.suspects.push(thread);
+                }
                 if new {
-                    if let Some(info) = self.threads.get(thread) {
-                        let id = info.dap_id;
+                    if let Some(id) = self.threads.get(thread).map(|t| t.dap_id) {
                         self.event("thread", Some(json!({ "reason": "started", "threadId": id }))).await;
                     }
                 }
             }
-            Event::ProcessLoad { thread } => {
-                self.threads.ensure(thread);
-                self.threads.set_stopped(thread, true);
-                self.entry_break_seen = true;
-                self.idle_notice = None;
-                let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
-                if self.phase == Phase::Running {
-                    self.handle_entry(thread, stop_on_entry).await;
-                } else {
-                    // Held until configurationDone, so breakpoints are in place first.
-                    self.entry_break = Some(thread);
-                }
-            }
             Event::BreakpointSet { id } => self.on_bind(id, BindState::Bound).await,
             Event::BreakpointFailed { id } => self.on_bind(id, BindState::Pending).await,
+            Event::RequestHandlers { file } => {
+                self.handler_queries += 1;
+                self.answer_handler_query(file);
+            }
+            Event::ExecutionResult { execution_id, value } => {
+                if let Some(finished) = self.work.finish(execution_id) {
+                    self.on_work_answer(finished, WorkAnswer::Value(value)).await;
+                }
+            }
+            Event::ExecutionException { execution_id, text } => {
+                if let Some(finished) = self.work.finish(execution_id) {
+                    self.on_work_answer(finished, WorkAnswer::Failed(text)).await;
+                }
+            }
+            Event::Children { execution_id, children } => {
+                if let Some(finished) = self.work.finish(execution_id) {
+                    self.on_work_answer(finished, WorkAnswer::Children(children)).await;
+                }
+            }
+            Event::SetLineResult { ok, thread, line } => self.on_set_line(ok, thread, line).await,
+            Event::BreakpointHitCount { request_id, .. } => {
+                let (passed, break_all) = self.threads.fence_reply(request_id);
+                if passed {
+                    tracing::trace!(request_id, "fence passed: later stops are new");
+                }
+                if break_all {
+                    // A `pause` that came while the resume was not yet processed.
+                    let _ = self.send(Command::BreakAll).await;
+                }
+            }
+            Event::Output { text, channel, .. } => {
+                if self.config.as_ref().is_some_and(|c| c.redirect_output) {
+                    let category = match channel {
+                        OutputChannel::Stdout => "stdout",
+                        OutputChannel::Stderr => "stderr",
+                        OutputChannel::Debug => "console",
+                        OutputChannel::Unknown => "stdout",
+                    };
+                    self.program_output(category, &text).await;
+                }
+            }
+            Event::Detach => {
+                if matches!(&self.phase, Phase::Detaching(d) if d.sent) {
+                    self.on_detach_confirmed().await;
+                } else {
+                    // ptvsd's atexit hook: the program is ending (spec §4.7).
+                    self.program_exited = true;
+                }
+            }
+            Event::Last => {
+                let _ = self.send(Command::LastAck).await;
+            }
+            Event::CommandFailed { command, message } => self.on_command_failed(command, message).await,
+            Event::ProcessLoad { .. } | Event::BreakpointHit { .. } | Event::StepDone { .. } | Event::AsyncBreak { .. } | Event::Exception(_) => {}
+        }
+    }
+
+    async fn on_command_failed(&mut self, command: FailedCommand, message: String) {
+        tracing::debug!(?command, %message, "ptvsd reported a failed request");
+        let last_line = message.lines().rev().find(|l| !l.trim().is_empty()).map(|l| l.trim().to_string());
+        match command {
+            FailedCommand::Attach => {
+                // ptvsd answered `accepted` and then failed attaching (e.g. "dictionary
+                // changed size during iteration" over sys.modules); it closes next.
+                self.attach_failure = Some(last_line.unwrap_or_else(|| "an error".to_string()));
+            }
+            FailedCommand::Execute { execution_id } | FailedCommand::EnumChildren { execution_id } => {
+                let id = execution_id.or_else(|| self.work.in_flight_on(None));
+                if let Some(finished) = id.and_then(|id| self.work.finish(id)) {
+                    let text = last_line.unwrap_or_else(|| "the debuggee could not run the request".to_string());
+                    self.on_work_answer(finished, WorkAnswer::Failed(text)).await;
+                }
+            }
+            FailedCommand::SetLineNumber => {
+                if let Some(goto) = self.goto.take() {
+                    let text = last_line.unwrap_or_else(|| "the debuggee could not move the line".to_string());
+                    self.respond_error(&goto.request, text).await;
+                }
+            }
+            FailedCommand::Detach | FailedCommand::Other(_) => {}
+        }
+    }
+
+    // ---- stops -------------------------------------------------------------------------
+
+    /// A stop report: new (act on it), or ambiguous (probe first). Threading doc §2.3.
+    async fn on_stop_report(&mut self, thread: ThreadId, event: Event) {
+        self.threads.ensure(thread);
+        match self.threads.verdict() {
+            StopVerdict::New => {
+                self.threads.confirm_stopped(thread);
+                self.on_stop(event).await;
+            }
+            StopVerdict::Ambiguous => {
+                tracing::debug!(thread, "a stop report before the fence: asking ptvsd whether the thread is parked");
+                self.threads.start_probe(thread);
+                let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
+                let deadline = Instant::now() + self.request_timeout();
+                let probe = Job::execute("0".to_string(), 0, kind, ReprKind::Normal);
+                let top = self.top_frame(thread);
+                self.work.push_front(thread, probe, Waiter::Probe { thread, stop: Box::new(event), top }, deadline);
+            }
+        }
+    }
+
+    /// A proven stop (the thread is parked in the current generation).
+    async fn on_stop(&mut self, event: Event) {
+        match event {
+            Event::ProcessLoad { thread } => {
+                if let AttachBreak::Awaited { .. } = self.attach_break {
+                    let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
+                    if matches!(self.phase, Phase::Running) {
+                        let then = if stop_on_entry { AfterRepairs::Report } else { AfterRepairs::Release };
+                        self.run_attach_break(thread, then);
+                    } else {
+                        // Held until configurationDone, so breakpoints are in place first.
+                        self.attach_break = AttachBreak::Held(thread);
+                    }
+                } else {
+                    // A second attach break (ptvsd sends one per attach): release it.
+                    self.release(Release::Resume { clear_stepping: None });
+                }
+            }
             Event::BreakpointHit { id, thread } => {
-                self.threads.ensure(thread);
-                self.threads.set_stopped(thread, true);
                 if self.on_entry_breakpoint(id, thread).await {
                     return;
                 }
                 let Some((local_path, b)) = self.breakpoints.find(id).map(|(p, b)| (p.to_string(), b.clone())) else {
                     // A stale breakpoint from an earlier session (spec §4.8): resume it.
                     tracing::info!(id, "resuming a hit of an unknown breakpoint");
-                    let _ = self.send(Command::ResumeThread { thread }).await;
-                    self.threads.set_stopped(thread, false);
+                    self.release(Release::ResumeThread(thread));
                     return;
                 };
                 if let Some(message) = b.log_message.as_deref().filter(|m| !m.is_empty()) {
@@ -87,94 +221,22 @@ impl Session {
                 self.report_stop(thread, "breakpoint", None, vec![id]).await;
             }
             Event::StepDone { thread } => {
-                self.threads.ensure(thread);
-                self.threads.set_stopped(thread, true);
-                if self.step_out_of_frozen(thread).await {
+                if self.step_out_of_frozen(thread) {
                     return;
                 }
                 self.report_stop(thread, "step", None, vec![]).await;
             }
             Event::AsyncBreak { thread } => {
-                self.threads.ensure(thread);
-                self.threads.set_stopped(thread, true);
+                if self.threads.already_reported() {
+                    // A second ASBR of one pause (3.2.1 can send two): the editor already
+                    // shows every thread stopped.
+                    tracing::debug!(thread, "a second stop report of one pause; not reported again");
+                    return;
+                }
                 self.report_stop(thread, "pause", None, vec![]).await;
             }
             Event::Exception(stop) => self.on_exception(stop).await,
-            Event::RequestHandlers { file } => self.answer_handler_query(file),
-            Event::ExecutionResult { execution_id, value } => {
-                if let Some(pending) = self.pending.remove(&execution_id) {
-                    self.on_execution_result(pending.waiter, value).await;
-                }
-            }
-            Event::ExecutionException { execution_id, text } => {
-                if let Some(pending) = self.pending.remove(&execution_id) {
-                    self.fail_waiter(pending.waiter, &text).await;
-                }
-            }
-            Event::Children { execution_id, children } => {
-                if let Some(pending) = self.pending.remove(&execution_id) {
-                    match pending.waiter {
-                        Waiter::Children { request, shape, frame, hex } => {
-                            let variables = self.children_json(frame, &shape, children, hex);
-                            self.respond(&request, Some(json!({ "variables": variables }))).await;
-                        }
-                        other => self.fail_waiter(other, "the debuggee sent unexpected children").await,
-                    }
-                }
-            }
-            Event::SetLineResult { ok, thread, line } => self.on_set_line(ok, thread, line).await,
-            Event::BreakpointHitCount { .. } => {}
-            Event::Output { text, channel, .. } => {
-                if self.config.as_ref().is_some_and(|c| c.redirect_output) {
-                    let category = match channel {
-                        OutputChannel::Stdout => "stdout",
-                        OutputChannel::Stderr => "stderr",
-                        OutputChannel::Debug => "console",
-                        OutputChannel::Unknown => "stdout",
-                    };
-                    self.event("output", Some(json!({ "category": category, "output": text }))).await;
-                }
-            }
-            Event::Detach => {
-                if let Some((request, _)) = self.detach_wait.take() {
-                    self.finish_disconnect(request).await;
-                } else {
-                    // ptvsd's atexit hook: the program is ending (spec §4.7).
-                    self.program_exited = true;
-                }
-            }
-            Event::Last => {
-                let _ = self.send(Command::LastAck).await;
-            }
-            Event::CommandFailed { command, message } => {
-                tracing::debug!(%command, %message, "ptvsd reported a failed request");
-                if command.contains("DebuggerAttach") {
-                    // ptvsd answered `accepted` and then failed attaching (e.g. "dictionary
-                    // changed size during iteration" over sys.modules); it closes next.
-                    let last = message.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("an error").trim().to_string();
-                    self.attach_failure = Some(last);
-                    return;
-                }
-                let wanted_children = command.contains("Children");
-                let wanted_eval = command.contains("Execute");
-                let wanted_goto = command.contains("SetLineNumber");
-                if wanted_children || wanted_eval || wanted_goto {
-                    let oldest = self
-                        .pending
-                        .iter()
-                        .filter(|(_, p)| match p.waiter {
-                            Waiter::Children { .. } => wanted_children,
-                            Waiter::Goto { .. } => wanted_goto,
-                            ref other => other.is_execute() && wanted_eval,
-                        })
-                        .min_by_key(|(id, _)| **id)
-                        .map(|(id, _)| *id);
-                    if let Some(p) = oldest.and_then(|id| self.pending.remove(&id)) {
-                        let line = message.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("the debuggee could not run the request").to_string();
-                        self.fail_waiter(p.waiter, &line).await;
-                    }
-                }
-            }
+            _ => {}
         }
     }
 
@@ -204,8 +266,6 @@ impl Session {
 
     async fn on_exception(&mut self, stop: ExceptionStop) {
         let thread = stop.thread;
-        self.threads.ensure(thread);
-        self.threads.set_stopped(thread, true);
         let stack: Vec<(String, i64, String)> =
             self.threads.get(thread).map(|t| t.frames.iter().map(|f| (f.file.clone(), f.line, f.function.clone())).collect()).unwrap_or_default();
         // With "raised", ptvsd re-reports an exception in every frame it unwinds through;
@@ -232,7 +292,7 @@ impl Session {
         if re_report || in_frozen {
             // Not while a logpoint is being evaluated (it resumes) or a stop is shown.
             if self.logging.pending == 0 && !self.stop_on_display(thread) {
-                let _ = self.resume_all().await;
+                self.release(Release::Resume { clear_stepping: None });
             }
             return;
         }
@@ -247,7 +307,7 @@ impl Session {
     /// back in user code, a step in goes on stepping in (into the next call on the line, or
     /// to the next line), as if the frozen call had been stepped over. Bounded; returns
     /// whether it stepped again instead of letting the stop be reported.
-    async fn step_out_of_frozen(&mut self, thread: i64) -> bool {
+    fn step_out_of_frozen(&mut self, thread: ThreadId) -> bool {
         let just_my_code = self.just_my_code();
         let Some(mut stepping) = self.stepping.filter(|s| s.thread == thread) else { return false };
         let frozen = self.threads.get(thread).and_then(|t| t.frames.first()).is_some_and(|f| is_frozen(&f.file));
@@ -264,57 +324,79 @@ impl Session {
         stepping.auto_steps += 1;
         stepping.leaving_frozen = frozen;
         tracing::debug!(auto_steps = stepping.auto_steps, ?next, "stepping past frozen code");
-        if self.send(next.command(thread)).await.is_err() {
-            return false;
-        }
-        self.stepping = Some(stepping);
-        self.threads.mark_all_running();
-        self.handles.clear();
+        self.release(Release::AutoStep { stepping, kind: next, clear_stepping: None });
         true
     }
 
-    /// The attach break, once configured: repair the output wrappers while the thread is
-    /// stopped, then report the break (stopOnEntry) or release it.
-    pub(super) async fn handle_entry(&mut self, thread: i64, report: bool) {
-        if self.output_repaired {
-            self.finish_entry(thread, report).await;
-            return;
-        }
-        self.output_repaired = true;
-        let execution_id = self.execution_id();
-        if self.send(repair_command(thread, execution_id)).await.is_ok() {
-            // Wait for it: a resume could overtake the work queued on the thread.
-            self.park(execution_id, Waiter::Entry { thread, report });
+    /// The innermost frame of a thread's last frame list: (file, line).
+    fn top_frame(&self, thread: ThreadId) -> Option<(String, i64)> {
+        self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| (f.file.clone(), f.line))
+    }
+
+    // ---- the attach break ---------------------------------------------------------------
+
+    /// Queues the attach-break evaluations (`repairs`) on the stopped thread, ahead of
+    /// anything else for it; `then` says what happens to the stop once they are done.
+    pub(super) fn run_attach_break(&mut self, thread: ThreadId, then: AfterRepairs) {
+        let evaluations = attach_break_evaluations();
+        let deadline = Instant::now() + self.request_timeout();
+        let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
+        self.attach_break = AttachBreak::Repairing { thread, then, remaining: evaluations.len() };
+        for (index, evaluation) in evaluations.into_iter().enumerate().rev() {
+            self.work.push_front(thread, Job::watch(evaluation.text, 0, kind), Waiter::AttachBreak { index }, deadline);
         }
     }
 
-    pub(super) async fn finish_entry(&mut self, thread: i64, report: bool) {
-        if report {
-            self.report_stop(thread, "entry", None, vec![]).await;
-        } else if let Err(error) = self.resume_all().await {
-            tracing::warn!(%error, "could not release the attach break");
+    /// One attach-break evaluation answered: hand its value on; after the last one,
+    /// report or release the stop.
+    pub(super) async fn attach_break_result(&mut self, index: usize, result: Result<PyObject, String>) {
+        if let Some(evaluation) = attach_break_evaluations().into_iter().nth(index) {
+            (evaluation.on_result)(self, result);
+        }
+        if let AttachBreak::Repairing { thread, then, remaining } = self.attach_break {
+            let remaining = remaining.saturating_sub(1);
+            self.attach_break = AttachBreak::Repairing { thread, then, remaining };
+            if remaining == 0 {
+                self.attach_break_done().await;
+            }
+        }
+    }
+
+    async fn attach_break_done(&mut self) {
+        let AttachBreak::Repairing { thread, then, .. } = self.attach_break else { return };
+        self.attach_break = AttachBreak::Done;
+        match then {
+            AfterRepairs::Report => self.report_stop(thread, "entry", None, vec![]).await,
+            // Not when a stop was shown meanwhile (a breakpoint hit while the repairs ran):
+            // the attach break is then part of that all-stop and ends with it.
+            AfterRepairs::Release if self.threads.already_reported() => {}
+            AfterRepairs::Release => self.release(Release::Resume { clear_stepping: None }),
+            AfterRepairs::Keep => {}
         }
     }
 
     /// Sends `stopped` for a thread; every thread is stopped with it (ptvsd stops all).
-    pub(super) async fn report_stop(&mut self, thread: i64, reason: &str, description: Option<String>, hit: Vec<i64>) {
-        self.threads.set_stopped(thread, true);
+    pub(super) async fn report_stop(&mut self, thread: ThreadId, reason: &str, description: Option<String>, hit: Vec<i64>) {
+        if self.releases.iter().any(Release::resumes_all) {
+            // The editor asked to resume before this stop could be reported: the resume
+            // (waiting for the scheduler) releases this thread too, so the stop is over.
+            tracing::debug!(thread, reason, "a stop absorbed by the resume waiting to go out");
+            return;
+        }
         self.stepping = None;
         if self.logging.pending > 0 {
             // Logpoints are being evaluated: they must not resume the program now.
             self.logging.hold = true;
         }
-        if !self.output_repaired {
-            // The attach break never came (the app was idle): repair at the first stop.
-            // The thread stays stopped, so nothing can overtake it; its result is ignored.
-            self.output_repaired = true;
-            let execution_id = self.execution_id();
-            let _ = self.send(repair_command(thread, execution_id)).await;
+        if let AttachBreak::Awaited { .. } = self.attach_break {
+            // The attach break never came (the app was idle): the evaluations run at the
+            // first stop, ahead of anything the editor asks on this thread.
+            self.run_attach_break(thread, AfterRepairs::Keep);
         }
         let Some(id) = self.threads.get(thread).map(|t| t.dap_id) else { return };
-        if let Some(info) = self.threads.get_mut(thread) {
-            info.stop_reason = Some(reason.to_string());
-        }
+        // The program is shown stopped: threads parked silently are part of this stop.
+        self.releases.retain(|r| !matches!(r, Release::FreeSilent));
+        self.threads.reported(thread, reason);
         let mut body = json!({ "reason": reason, "threadId": id, "allThreadsStopped": true });
         if let Some(description) = description {
             body["description"] = json!(description.clone());
@@ -324,6 +406,95 @@ impl Session {
             body["hitBreakpointIds"] = json!(hit);
         }
         self.event("stopped", Some(body)).await;
+    }
+
+    // ---- work answers -----------------------------------------------------------------
+
+    /// The answer to a work item (or batch) arrived.
+    pub(super) async fn on_work_answer(&mut self, finished: Finished<Waiter>, answer: WorkAnswer) {
+        let Finished { thread, mut items, batch, retried } = finished;
+        if batch {
+            let values: Option<Vec<PyObject>> = match &answer {
+                WorkAnswer::Children(children) => {
+                    let items_only: Vec<&Child> = children.iter().filter(|c| c.name.starts_with('[')).collect();
+                    (items_only.len() == items.len()
+                        && items_only.iter().enumerate().all(|(i, c)| c.name == format!("[{i}]")))
+                    .then(|| items_only.into_iter().map(|c| c.value.clone()).collect())
+                }
+                _ => None,
+            };
+            match values {
+                Some(values) => {
+                    for ((job, waiter), value) in items.into_iter().zip(values) {
+                        self.on_work_value(thread, job, waiter, value).await;
+                    }
+                }
+                None => {
+                    // The tuple raised (or could not be read): one at a time, so each
+                    // error belongs to its own expression.
+                    let deadline = Instant::now() + self.request_timeout();
+                    self.work.unbatch(thread, items, deadline);
+                }
+            }
+            return;
+        }
+        let Some((job, waiter)) = items.pop() else { return };
+        let refused = match &answer {
+            WorkAnswer::Failed(text) => text.contains("previous evaluation has not completed"),
+            WorkAnswer::Children(children) => children.is_empty() && matches!(waiter, Waiter::Children { .. }),
+            WorkAnswer::Value(_) => false,
+        };
+        if refused && !retried {
+            tracing::debug!(thread, "ptvsd refused a work item while finishing the previous one; sending it again");
+            let deadline = Instant::now() + self.request_timeout();
+            self.work.retry(thread, job, waiter, deadline);
+            return;
+        }
+        match answer {
+            WorkAnswer::Value(value) => self.on_work_value(thread, job, waiter, value).await,
+            WorkAnswer::Failed(text) => {
+                if text.contains("cannot be evaluated at this time") && !matches!(waiter, Waiter::Probe { .. }) {
+                    // ptvsd found the thread not parked: it is running.
+                    self.threads.mark_running(thread);
+                }
+                self.fail_waiter(waiter, &text).await;
+            }
+            WorkAnswer::Children(children) => match waiter {
+                Waiter::Children { request, shape, frame, hex } => {
+                    let variables = self.children_json(frame, &shape, children, hex);
+                    self.respond(&request, Some(json!({ "variables": variables }))).await;
+                }
+                other => self.fail_waiter(other, "the debuggee sent unexpected children").await,
+            },
+        }
+    }
+
+    async fn on_work_value(&mut self, _thread: ThreadId, _job: Job, waiter: Waiter, value: PyObject) {
+        match waiter {
+            Waiter::Probe { thread, stop, top } => {
+                self.threads.confirm_stopped(thread);
+                if top.is_some() && self.top_frame(thread) != top {
+                    // ptvsd ran the probe only when the thread blocked again elsewhere (a
+                    // silent stop after the resume): the report itself was stale.
+                    tracing::debug!(thread, ?top, now = ?self.top_frame(thread), "the probe ran at a later silent stop: the report was stale");
+                    if self.threads.silent_stop_strands() && !self.releases.iter().any(Release::resumes_all) {
+                        self.release(Release::FreeSilent);
+                    }
+                    return;
+                }
+                tracing::debug!(thread, "the probe says the thread is parked: a new stop");
+                self.on_stop(*stop).await;
+            }
+            Waiter::SilentProbe { thread } => {
+                self.threads.confirm_stopped(thread);
+                if self.threads.silent_stop_strands() && !self.releases.iter().any(Release::resumes_all) {
+                    tracing::debug!(thread, "a thread parked with no stop event after a resume: freeing it");
+                    self.release(Release::FreeSilent);
+                }
+            }
+            Waiter::AttachBreak { index } => self.attach_break_result(index, Ok(value)).await,
+            other => self.on_execution_result(other, value).await,
+        }
     }
 
     fn children_json(&mut self, frame: FrameRef, shape: &ChildrenShape, children: Vec<Child>, hex: bool) -> Vec<Value> {
@@ -360,145 +531,16 @@ impl Session {
     }
 }
 
+/// What answered a work item.
+#[derive(Debug)]
+pub(super) enum WorkAnswer {
+    Value(PyObject),
+    Failed(String),
+    Children(Vec<Child>),
+}
+
 /// ptvsd's synthetic `items()` child of a dict (spec §3.7).
 fn is_items_view(child: &Child) -> bool {
     child.name == "items()" && child.value.type_name.is_empty()
 }
 
-/// ptvsd wraps `sys.stdout`/`sys.stderr` in a new `_DebuggerOutput` at every attach and
-/// never unwraps them under `-m ptvsd` or `enable_attach`, so after N attaches every write
-/// is reported N times. This expression makes each outermost wrapper point past the
-/// stacked ones (and its `buffer` likewise). It is one expression, so it binds no names
-/// in the user's frame; it works on Python 2.7 to 3.11 and is a no-op when nothing is
-/// stacked.
-pub(super) const REPAIR_OUTPUT: &str = "list((lambda s, i: i is not s and (setattr(s, 'old_out', i.old_out), \
-hasattr(s, 'buffer') and hasattr(i, 'buffer') and setattr(s.buffer, 'buffer', i.buffer.buffer)))\
-(s, (lambda f: f(f, s))(lambda f, o: f(f, o.old_out) if type(getattr(o, 'old_out', None)) is type(o) else o)) \
-for s in (__import__('sys').stdout, __import__('sys').stderr))";
-
-/// ptvsd releases a stopped thread by releasing a lock the thread then takes again, and
-/// picks the threads to release by a flag the thread clears only once it has woken. A
-/// resume, step or detach that comes before then releases the lock a second time and
-/// raises "release unlocked lock": a resume leaves the rest of the threads stopped for
-/// good, a detach dies before ptvsd marks itself detached (every later attach is then
-/// refused), and on ptvsd 2.2/3.0 the command loop dies. This expression makes
-/// `Thread.unblock` skip a lock that is already released (the thread is being woken
-/// anyway). Like [`REPAIR_OUTPUT`] it binds no names and works on Python 2.7 to 3.11,
-/// for ptvsd 2.2 to 3.0 (`ptvsd.visualstudio_py_debugger`) and 3.1/3.2 (`ptvsd.debugger`).
-pub(super) const REPAIR_UNBLOCK: &str = "list(setattr(m.Thread, 'unblock', lambda self: self._block_lock.release() \
-if self._block_lock.locked() else None) for m in (__import__('sys').modules.get('ptvsd.debugger'), \
-__import__('sys').modules.get('ptvsd.visualstudio_py_debugger')) if hasattr(m, 'Thread'))";
-
-/// ptvsd appends every loaded module to its `MODULES` list again at every attach (and
-/// reports the whole list at the next one), so each attach costs more than the last: after
-/// 1000 attaches an app with 1000 modules holds a million entries and sends a million
-/// module reports per attach. This expression removes the repeated entries in place (the
-/// first one per file stays; entries appended meanwhile by other threads are kept), so
-/// the list stays at one entry per module however often the app is attached.
-pub(super) const REPAIR_MODULES: &str = "list((lambda l: [l.pop(i) for i in sorted(set(range(len(l))) - \
-set(dict((e[0], i) for i, e in reversed(list(enumerate(l)))).values()), reverse=True)])(m.MODULES) \
-for m in (__import__('sys').modules.get('ptvsd.debugger'), __import__('sys').modules.get('ptvsd.visualstudio_py_debugger')) \
-if hasattr(m, 'MODULES'))";
-
-fn repair_command(thread: i64, execution_id: i64) -> Command {
-    Command::Execute {
-        text: format!("({REPAIR_OUTPUT}, {REPAIR_UNBLOCK}, {REPAIR_MODULES})"),
-        thread,
-        frame: 0,
-        execution_id,
-        frame_kind: crate::legacy::messages::FrameKind::Python,
-        repr_kind: crate::legacy::messages::ReprKind::Normal,
-    }
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used, clippy::expect_used)]
-mod tests {
-    use super::{REPAIR_MODULES, REPAIR_OUTPUT, REPAIR_UNBLOCK};
-
-    #[test]
-    fn module_repair_removes_repeated_entries_in_real_python() {
-        let script = format!(
-            r#"
-import sys, types
-fake = types.ModuleType('ptvsd.visualstudio_py_debugger')
-fake.MODULES = [('a.py', 1), ('b.py', 2), ('a.py', 3), ('c.py', 4), ('b.py', 5), ('a.py', 6)]
-sys.modules['ptvsd.visualstudio_py_debugger'] = fake
-def f():
-    eval(compile({expr:?}, '<repair>', 'eval'))
-    return sorted(locals())
-names = f()
-ok = fake.MODULES == [('a.py', 1), ('b.py', 2), ('c.py', 4)] and names == []
-eval(compile({expr:?}, '<repair>', 'eval'))
-sys.stdout.write('repaired' if ok and len(fake.MODULES) == 3 else 'broken %r %r' % (fake.MODULES, names))
-"#,
-            expr = REPAIR_MODULES
-        );
-        let out = std::process::Command::new("python3").arg("-c").arg(script).output().expect("python3 is needed for this test");
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "repaired", "{}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    /// Runs the unblock repair in a real CPython against a stand-in for ptvsd's
-    /// `Thread`: a second release of an already released lock must do nothing.
-    #[test]
-    fn unblock_repair_makes_a_second_release_harmless_in_real_python() {
-        let script = format!(
-            r#"
-import sys, threading, types
-fake = types.ModuleType('ptvsd.debugger')
-class Thread(object):
-    def __init__(self): self._block_lock = threading.Lock(); self._block_lock.acquire()
-    def unblock(self): self._block_lock.release()
-fake.Thread = Thread
-sys.modules['ptvsd.debugger'] = fake
-t = Thread()
-t.unblock()
-try:
-    t.unblock()
-    sys.stdout.write('broken: no error before the repair')
-    sys.exit()
-except RuntimeError:
-    pass
-t._block_lock.acquire()
-eval(compile({expr:?}, '<repair>', 'eval'))
-t.unblock()
-t.unblock()
-ok = not t._block_lock.locked() and 'm' not in dir()
-t._block_lock.acquire()
-t.unblock()
-sys.stdout.write('repaired' if ok and not t._block_lock.locked() else 'broken')
-"#,
-            expr = REPAIR_UNBLOCK
-        );
-        let out = std::process::Command::new("python3").arg("-c").arg(script).output().expect("python3 is needed for this test");
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "repaired", "{}", String::from_utf8_lossy(&out.stderr));
-    }
-
-    /// Runs the repair in a real CPython against three stacked wrappers shaped like
-    /// ptvsd's `_DebuggerOutput`/`DebuggerBuffer`, and against none.
-    #[test]
-    fn output_repair_collapses_stacked_wrappers_in_real_python() {
-        let script = format!(
-            r#"
-import sys
-class B(object):
-    def __init__(self, b): self.buffer = b
-class W(object):
-    def __init__(self, o):
-        self.old_out = o
-        if hasattr(o, 'buffer'): self.buffer = B(o.buffer)
-real = sys.stdout
-sys.stdout = W(W(W(real)))
-eval(compile({expr:?}, '<repair>', 'eval'))
-ok = sys.stdout.old_out is real and sys.stdout.buffer.buffer is real.buffer
-sys.stdout = real
-eval(compile({expr:?}, '<repair>', 'eval'))
-ok = ok and sys.stdout is real
-sys.stdout.write('repaired' if ok else 'broken')
-"#,
-            expr = REPAIR_OUTPUT
-        );
-        let out = std::process::Command::new("python3").arg("-c").arg(script).output().expect("python3 is needed for this test");
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "repaired", "{}", String::from_utf8_lossy(&out.stderr));
-    }
-}

@@ -3,7 +3,7 @@
 //! Owns: parsing a function breakpoint's name (`func`, `module.func`, `Class.method`,
 //! `pkg.mod.Outer.Inner.method`, `outer.<locals>.inner`), finding the definitions it names
 //! in the local Python files under the path mappings' local roots (parsed with tree-sitter,
-//! as [`super::handlers`] does), the line a breakpoint on each must go on, a cache of the
+//! as [`super::try_ranges`] does), the line a breakpoint on each must go on, a cache of the
 //! parsed files keyed by size and modification time (so a changed file is read again), and
 //! the fallback: the Python expression that asks the debuggee, in a stopped frame, where a
 //! function's body starts ([`lookup_expression`], [`parse_lookup_result`]).
@@ -56,7 +56,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tree_sitter::Node;
 
-use super::handlers;
+use super::try_ranges;
 use super::logpoints::py_literal;
 
 /// At most this many `.py` files are parsed for one resolution (a workspace with a
@@ -143,12 +143,12 @@ pub struct FunctionDef {
 }
 
 /// Every function definition in `source`, in source order; `None` if the parser produced
-/// no tree (see [`handlers::parse_source`]). A source with syntax errors still gives the
+/// no tree (see [`try_ranges::parse_source`]). A source with syntax errors still gives the
 /// definitions the parser recovered.
 #[must_use]
 pub fn functions_in_source(source: &str) -> Option<Vec<FunctionDef>> {
-    let source = handlers::normalize(source);
-    let tree = handlers::parse_source(&source)?;
+    let source = try_ranges::normalize(source);
+    let tree = try_ranges::parse_source(&source)?;
     let src = source.as_bytes();
     let mut out = Vec::new();
     // Explicit stack (files can nest deeply): (node, qualified name of its scope).
@@ -385,7 +385,7 @@ impl FunctionIndex {
         let (len, modified) = (metadata.len(), metadata.modified().ok());
         let fresh = self.files.get(path).is_some_and(|c| c.len == len && c.modified == modified && modified.is_some());
         if !fresh {
-            let source = handlers::read_source(path)?;
+            let source = try_ranges::read_source(path)?;
             let functions = functions_in_source(&source)?;
             self.files.insert(path.to_path_buf(), CachedFile { len, modified, functions });
         }

@@ -27,7 +27,8 @@ use tokio::task::{AbortHandle, JoinHandle};
 use tokio::time::Instant;
 
 use super::config::AttachConfig;
-use super::{AttachFailure, Connected, Input, Phase, Session};
+use super::lifecycle::Phase;
+use super::{AttachFailure, Connected, Handled, Input, Session};
 use crate::dap::types::Request;
 use crate::legacy::messages::{BreakpointId, Command, ConditionKind, PassCountKind};
 use crate::legacy::{handshake, Limits};
@@ -251,16 +252,16 @@ impl Drop for Launched {
 impl Session {
     /// `launch`: check, start, attach. Errors before the start are the response (and an
     /// `output` event); later ones arrive as [`LaunchInput`]s.
-    pub(super) async fn launch(&mut self, request: &Request) -> Result<(), String> {
+    pub(super) async fn launch(&mut self, request: &Request) -> Handled {
         let result = self.start_launch(request).await;
         if let Err(message) = &result {
             self.output("important", &format!("{message}\n")).await;
         }
-        result
+        result.map_err(Into::into)
     }
 
     async fn start_launch(&mut self, request: &Request) -> Result<(), String> {
-        if self.phase != Phase::Idle || self.launched.is_some() {
+        if !matches!(self.phase, Phase::Idle) || self.launched.is_some() {
             return Err("this session is already debugging a program; start a new debug session to launch another".to_string());
         }
         let config = LaunchConfig::from_arguments(request.arguments.as_ref().unwrap_or(&Value::Null))?;
@@ -312,9 +313,8 @@ impl Session {
             entry: config.stop_on_entry.then(|| (config.program.clone(), first_statement_lines(&config.program))),
             entry_ids: Vec::new(),
         });
-        self.phase = Phase::Attaching;
+        self.phase = Phase::Attaching { request: request.clone() };
         self.config = Some(attach);
-        self.attach_request = Some(request.clone());
         Ok(())
     }
 
@@ -354,21 +354,18 @@ impl Session {
 
     pub(super) async fn on_launch_input(&mut self, input: LaunchInput) {
         match input {
-            LaunchInput::Output { category, text } => self.output(category, &text).await,
+            LaunchInput::Output { category, text } => self.program_output(category, &text).await,
             LaunchInput::Attached(result) => match *result {
-                Ok(connected) if self.attach_request.is_some() => {
+                Ok(connected) if matches!(self.phase, Phase::Attaching { .. }) => {
                     self.on_attached(Ok(connected)).await;
                     self.set_entry_breakpoints().await;
                 }
                 Ok(connected) => connected.framed.into_inner().abort().await,
                 Err(message) => {
-                    let Some(request) = self.attach_request.take() else { return };
-                    self.phase = Phase::Ended;
+                    let Phase::Attaching { request } = std::mem::replace(&mut self.phase, Phase::Ended) else { return };
                     let message = super::capitalise(&message);
-                    self.output("important", &format!("{message}\n")).await;
-                    self.respond_error(&request, &message).await;
                     self.stop_launched();
-                    self.announce_terminated().await;
+                    self.report_fatal(Some(&request), &message).await;
                 }
             },
             LaunchInput::Exited { status, stopped } => self.on_program_exit(status, stopped).await,
@@ -392,14 +389,14 @@ impl Session {
         };
         self.output("console", &format!("{sentence}\n")).await;
         self.event("exited", Some(json!({ "exitCode": code }))).await;
-        if let Some(request) = self.attach_request.take() {
-            self.phase = Phase::Ended;
+        let attaching = if matches!(self.phase, Phase::Attaching { .. }) { std::mem::replace(&mut self.phase, Phase::Ended) } else { Phase::Ended };
+        if let Phase::Attaching { request } = attaching {
             let message = if stopping {
                 "The launch was cancelled: the program was stopped before the debugger attached".to_string()
             } else {
                 format!("The program exited with code {code} before the debugger could attach; its output says why")
             };
-            self.respond_error(&request, &message).await;
+            self.respond_error(&request, message).await;
         }
         for after in &after_exit {
             if let AfterExit::Terminate(request) = after {
@@ -415,7 +412,8 @@ impl Session {
         self.announce_terminated().await;
         for after in after_exit {
             if let AfterExit::Disconnect(request) = after {
-                self.finish_disconnect(request).await;
+                self.respond(&request, None).await;
+                self.phase = Phase::Closed;
             }
         }
     }
@@ -489,8 +487,8 @@ impl Session {
     }
 
     /// `terminate` for a launched program: stop its process group, answer once it exited.
-    pub(super) async fn terminate_launched(&mut self, request: &Request) -> Result<(), String> {
-        let Some(launched) = self.launched.as_mut() else { return Err("nothing was launched".to_string()) };
+    pub(super) async fn terminate_launched(&mut self, request: &Request) -> Handled {
+        let Some(launched) = self.launched.as_mut() else { return Err("nothing was launched".into()) };
         if launched.exited {
             self.respond(request, None).await;
             return Ok(());
@@ -502,11 +500,12 @@ impl Session {
 
     /// `disconnect` for a launched program: the program stops with the session (its
     /// output pipes end with the adapter anyway).
-    pub(super) async fn disconnect_launched(&mut self, request: &Request) -> Result<(), String> {
+    pub(super) async fn disconnect_launched(&mut self, request: &Request) -> Handled {
         let keep = request.arguments.as_ref().and_then(|a| a.get("terminateDebuggee")).and_then(Value::as_bool) == Some(false);
-        let Some(launched) = self.launched.as_mut() else { return Err("nothing was launched".to_string()) };
+        let Some(launched) = self.launched.as_mut() else { return Err("nothing was launched".into()) };
         if launched.exited {
-            self.finish_disconnect(request.clone()).await;
+            self.respond(request, None).await;
+            self.phase = Phase::Closed;
             return Ok(());
         }
         launched.after_exit.push(AfterExit::Disconnect(request.clone()));

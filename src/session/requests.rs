@@ -9,9 +9,11 @@ use super::config::AttachConfig;
 use super::exceptions::{ExceptionOptionArg, ExceptionSettings, FilterOptionArg, FILTERS};
 use super::handles::{Container, FrameRef};
 use super::paths::is_windows_path;
-use super::{BindWait, Phase, Session, StepKind, Stepping, Waiter, BIND_WAIT, DETACH_WAIT, IDLE_NOTICE};
+use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
+use super::work::Job;
+use super::{BindWait, Handled, RequestError, Session, StepKind, Waiter, BIND_WAIT, IDLE_NOTICE};
 use crate::dap::types::Request;
-use crate::legacy::messages::{Command, ConditionKind, FrameKind, PassCountKind, ReprKind};
+use crate::legacy::messages::{Command, ConditionKind, FrameKind, PassCountKind};
 
 /// The commands the dispatcher handles; `initialize` advertises exactly these.
 pub const HANDLED_COMMANDS: &[&str] = &[
@@ -174,6 +176,7 @@ struct VariablesArgs {
 struct EvaluateArgs {
     expression: String,
     frame_id: Option<i64>,
+    context: Option<String>,
     #[serde(default)]
     format: Option<ValueFormatArg>,
 }
@@ -184,12 +187,12 @@ struct DisconnectArgs {
     terminate_debuggee: Option<bool>,
 }
 
-pub(super) fn parse<T: for<'de> Deserialize<'de>>(request: &Request) -> Result<T, String> {
+pub(super) fn parse<T: for<'de> Deserialize<'de>>(request: &Request) -> Result<T, RequestError> {
     let arguments = match &request.arguments {
         None | Some(Value::Null) => json!({}),
         Some(value) => value.clone(),
     };
-    serde_json::from_value(arguments).map_err(|e| format!("invalid arguments for {}: {e}", request.command))
+    serde_json::from_value(arguments).map_err(|e| format!("invalid arguments for {}: {e}", request.command).into())
 }
 
 pub(super) fn is_frozen(file: &str) -> bool {
@@ -204,7 +207,7 @@ pub(super) fn file_name(path: &str) -> &str {
 impl Session {
     pub(super) async fn on_request(&mut self, request: Request) {
         tracing::debug!(command = %request.command, seq = request.seq, "← editor");
-        if !self.initialized && request.command != "initialize" && request.command != "disconnect" {
+        if matches!(self.phase, Phase::Uninitialized) && request.command != "initialize" && request.command != "disconnect" {
             self.respond_error(&request, "the first request must be `initialize`").await;
             return;
         }
@@ -220,11 +223,30 @@ impl Session {
             "scopes" => self.scopes(&request).await,
             "variables" => self.variables(&request).await,
             "evaluate" => self.evaluate(&request).await,
-            "continue" => self.continue_request(&request).await,
-            "next" | "stepIn" | "stepOut" => self.step(&request).await,
-            "pause" => self.pause(&request).await,
+            "continue" => match parse::<ThreadArgs>(&request) {
+                Ok(args) => self.continue_request(&request, args.thread_id).await,
+                Err(error) => Err(error),
+            },
+            "next" | "stepIn" | "stepOut" => {
+                let kind = match request.command.as_str() {
+                    "next" => StepKind::Over,
+                    "stepIn" => StepKind::In,
+                    _ => StepKind::Out,
+                };
+                match parse::<ThreadArgs>(&request) {
+                    Ok(args) => self.step(&request, args.thread_id, kind).await,
+                    Err(error) => Err(error),
+                }
+            }
+            "pause" => match parse::<ThreadArgs>(&request) {
+                Ok(args) => self.pause(&request, args.thread_id).await,
+                Err(error) => Err(error),
+            },
             "disconnect" if self.launched.is_some() => self.disconnect_launched(&request).await,
-            "disconnect" => self.disconnect(&request).await,
+            "disconnect" => {
+                let args: DisconnectArgs = parse(&request).unwrap_or_default();
+                self.disconnect(&request, args.terminate_debuggee == Some(true)).await
+            }
             "terminate" if self.launched.is_some() => self.terminate_launched(&request).await,
             "terminate" => self.terminate(&request).await,
             "exceptionInfo" => self.exception_info(&request).await,
@@ -238,27 +260,29 @@ impl Session {
             "goto" => self.goto(&request).await,
             other => {
                 debug_assert!(!HANDLED_COMMANDS.contains(&other));
-                Err(format!("ptvsd-dap does not support the `{other}` request"))
+                Err(format!("ptvsd-dap does not support the `{other}` request").into())
             }
         };
-        if let Err(message) = result {
-            self.respond_error(&request, &message).await;
+        if let Err(error) = result {
+            self.respond_error(&request, error).await;
         }
     }
 
-    async fn initialize(&mut self, request: &Request) -> Result<(), String> {
+    async fn initialize(&mut self, request: &Request) -> Handled {
         let args: InitializeArgs = parse(request)?;
         self.client.lines_start_at_1 = args.lines_start_at1.unwrap_or(true);
         self.client.columns_start_at_1 = args.columns_start_at1.unwrap_or(true);
         self.client.supports_progress = args.supports_progress_reporting.unwrap_or(false);
-        self.initialized = true;
+        if matches!(self.phase, Phase::Uninitialized) {
+            self.phase = Phase::Idle;
+        }
         self.respond(request, Some(capabilities())).await;
         Ok(())
     }
 
-    async fn attach(&mut self, request: &Request) -> Result<(), String> {
-        if self.phase != Phase::Idle {
-            return Err("this session is already attached (or attaching); start a new debug session to attach again".to_string());
+    async fn attach(&mut self, request: &Request) -> Handled {
+        if !matches!(self.phase, Phase::Idle) {
+            return Err("this session is already attached (or attaching); start a new debug session to attach again".into());
         }
         let config = AttachConfig::from_arguments(request.arguments.as_ref().unwrap_or(&Value::Null)).map_err(|e| e.to_string())?;
         if !config.unknown_keys.is_empty() {
@@ -268,27 +292,30 @@ impl Session {
             self.output("important", "TLS certificate verification is off (insecureTls): anyone on the path can read the session.\n").await;
         }
         self.output("console", &format!("Connecting to {}…\n", config.endpoint)).await;
-        self.phase = Phase::Attaching;
+        self.phase = Phase::Attaching { request: request.clone() };
         self.start_attach(&config);
         self.config = Some(config);
-        self.attach_request = Some(request.clone());
         Ok(())
     }
 
-    async fn configuration_done(&mut self, request: &Request) -> Result<(), String> {
+    async fn configuration_done(&mut self, request: &Request) -> Handled {
         self.respond(request, None).await;
-        if self.phase != Phase::Configuring {
+        if !matches!(self.phase, Phase::Configuring) {
             return Ok(());
         }
         self.phase = Phase::Running;
         let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
-        match self.entry_break.take() {
-            Some(thread) => self.handle_entry(thread, stop_on_entry).await,
-            None => {
+        match self.attach_break {
+            AttachBreak::Held(thread) => {
+                let then = if stop_on_entry { AfterRepairs::Report } else { AfterRepairs::Release };
+                self.run_attach_break(thread, then);
+            }
+            AttachBreak::Awaited { .. } => {
                 // The attach break comes when the app next runs a line; it is released (or
                 // reported, with stopOnEntry) then. If that takes a while the app is idle.
-                self.idle_notice = Some(Instant::now() + IDLE_NOTICE);
+                self.attach_break = AttachBreak::Awaited { idle_notice: Some(Instant::now() + IDLE_NOTICE) };
             }
+            AttachBreak::Repairing { .. } | AttachBreak::Done => {}
         }
         Ok(())
     }
@@ -300,7 +327,7 @@ impl Session {
         self.send(Command::SetExceptionInfo { default_mode, exceptions }).await
     }
 
-    async fn set_exception_breakpoints(&mut self, request: &Request) -> Result<(), String> {
+    async fn set_exception_breakpoints(&mut self, request: &Request) -> Handled {
         let args: SetExceptionBreakpointsArgs = parse(request)?;
         self.exceptions = ExceptionSettings::from_request(&args.filters, &args.filter_options, &args.exception_options)?;
         if self.remote.is_some() {
@@ -332,7 +359,7 @@ impl Session {
         if pass_count_kind != PassCountKind::Always && pass_count < 1 {
             // Never: pass count 0 kills the debuggee (spec §3.2). parse_hit_condition
             // does not produce it; this keeps it that way.
-            return Err("a hit count below 1 cannot be sent to ptvsd".to_string());
+            return Err("a hit count below 1 cannot be sent to ptvsd".into());
         }
         self.send(Command::SetBreakpoint { id: b.id, line: b.line, file: remote_path.to_string(), condition_kind, condition, pass_count_kind, pass_count }).await
     }
@@ -359,7 +386,7 @@ impl Session {
         hit_condition.and_then(|h| parse_hit_condition(h).err()).map(|e| capitalise_first(&e) + ".")
     }
 
-    async fn set_breakpoints(&mut self, request: &Request) -> Result<(), String> {
+    async fn set_breakpoints(&mut self, request: &Request) -> Handled {
         let args: SetBreakpointsArgs = parse(request)?;
         // A source with a path, or one the adapter handed out as a `sourceReference` (a
         // debuggee file without a local copy, keyed by its debuggee path).
@@ -372,7 +399,7 @@ impl Session {
                 let remote = self.sources.path(reference).ok_or_else(|| format!("sourceReference {reference} is unknown"))?.to_string();
                 (format!("{REFERENCE_KEY}{reference}"), remote)
             }
-            (None, None) => return Err("setBreakpoints needs a source with a path or a sourceReference".to_string()),
+            (None, None) => return Err("setBreakpoints needs a source with a path or a sourceReference".into()),
         };
         let template = is_template(&local_path);
         let line_offset = if self.client.lines_start_at_1 { 0 } else { 1 };
@@ -455,7 +482,7 @@ impl Session {
         self.respond(&request, Some(json!({ "breakpoints": breakpoints }))).await;
     }
 
-    async fn threads_request(&mut self, request: &Request) -> Result<(), String> {
+    async fn threads_request(&mut self, request: &Request) -> Handled {
         let threads: Vec<Value> = self
             .threads
             .iter()
@@ -465,19 +492,11 @@ impl Session {
         Ok(())
     }
 
-    fn stopped_thread(&self, dap_thread: i64) -> Result<i64, String> {
-        let remote = self.threads.remote_of(dap_thread).ok_or_else(|| format!("there is no thread {dap_thread} (it may have exited)"))?;
-        match self.threads.get(remote) {
-            Some(info) if info.stopped => Ok(remote),
-            _ => Err(format!("thread {dap_thread} is running (it may be in native code and not stopped yet); pick the thread that stopped")),
-        }
-    }
-
-    async fn stack_trace(&mut self, request: &Request) -> Result<(), String> {
+    async fn stack_trace(&mut self, request: &Request) -> Handled {
         let args: StackTraceArgs = parse(request)?;
-        let remote = self.threads.remote_of(args.thread_id).ok_or_else(|| format!("there is no thread {} (it may have exited)", args.thread_id))?;
+        let remote = self.known_thread(args.thread_id)?;
         let (frames, stopped) = match self.threads.get(remote) {
-            Some(info) => (info.frames.clone(), info.stopped),
+            Some(info) => (info.frames.clone(), info.shows_frames()),
             None => (Vec::new(), false),
         };
         if !stopped {
@@ -503,7 +522,7 @@ impl Session {
         Ok(())
     }
 
-    async fn scopes(&mut self, request: &Request) -> Result<(), String> {
+    async fn scopes(&mut self, request: &Request) -> Handled {
         let args: ScopesArgs = parse(request)?;
         let frame = self.handles.frame(args.frame_id).ok_or_else(|| format!("frame {} is no longer valid: the program has run since", args.frame_id))?;
         let function = self.threads.get(frame.thread).and_then(|t| usize::try_from(frame.index).ok().and_then(|i| t.frames.get(i))).map(|f| f.function.clone());
@@ -546,10 +565,10 @@ impl Session {
         v
     }
 
-    async fn variables(&mut self, request: &Request) -> Result<(), String> {
+    async fn variables(&mut self, request: &Request) -> Handled {
         let args: VariablesArgs = parse(request)?;
         let container = self.handles.container(args.variables_reference).cloned().ok_or_else(|| {
-            format!("variablesReference {} is no longer valid: the program has run since", args.variables_reference)
+            RequestError::quiet(format!("variablesReference {} is no longer valid: the program has run since", args.variables_reference))
         })?;
         let start = args.start.unwrap_or(0).max(0);
         let count = args.count.filter(|c| *c > 0);
@@ -591,30 +610,39 @@ impl Session {
         }
     }
 
-    async fn enum_children(&mut self, request: &Request, frame: FrameRef, text: String, shape: ChildrenShape, hex: bool) -> Result<(), String> {
+    async fn enum_children(&mut self, request: &Request, frame: FrameRef, text: String, shape: ChildrenShape, hex: bool) -> Handled {
         self.check_frame(frame)?;
-        let execution_id = self.execution_id();
-        self.send(Command::EnumChildren { text, thread: frame.thread, frame: frame.index, execution_id, frame_kind: frame.kind }).await?;
-        self.park(execution_id, Waiter::Children { request: request.clone(), shape, frame, hex });
+        let job = Job::Children { text, frame: frame.index, frame_kind: frame.kind };
+        self.queue_work(frame.thread, job, Waiter::Children { request: request.clone(), shape, frame, hex });
         Ok(())
     }
 
-    /// The frame must belong to a stopped thread's current stack.
-    pub(super) fn check_frame(&self, frame: FrameRef) -> Result<(), String> {
+    /// Queues a work item on a stopped thread; it goes out from `pump`.
+    pub(super) fn queue_work(&mut self, thread: crate::legacy::messages::ThreadId, job: Job, waiter: Waiter) {
+        let deadline = tokio::time::Instant::now() + self.request_timeout();
+        self.work.push(thread, job, waiter, deadline);
+    }
+
+    /// The frame must belong to a stopped thread's current stack, and no resume may be
+    /// waiting to go out (the work would be cut off by it).
+    pub(super) fn check_frame(&self, frame: FrameRef) -> Result<(), RequestError> {
         let thread = self.threads.get(frame.thread).ok_or("that thread has exited")?;
-        if !thread.stopped {
-            return Err("the thread is running; values can only be read while it is stopped".to_string());
+        if !thread.is_stopped() {
+            return Err(RequestError::quiet(format!("thread {} is running; values can only be read while it is stopped (pause it first)", thread.dap_id)));
         }
         if usize::try_from(frame.index).map_or(true, |i| i >= thread.frames.len()) {
-            return Err("that frame is no longer on the stack".to_string());
+            return Err(RequestError::quiet("that frame is no longer on the stack"));
+        }
+        if self.releases.iter().any(|r| r.resumes_all() || matches!(r, super::stepping::Release::Detach)) {
+            return Err(RequestError::quiet("the program is resuming"));
         }
         Ok(())
     }
 
     /// The frame a request names, or the top frame of a stopped thread.
-    pub(super) fn frame_or_top(&self, frame_id: Option<i64>, what: &str) -> Result<FrameRef, String> {
+    pub(super) fn frame_or_top(&self, frame_id: Option<i64>, what: &str) -> Result<FrameRef, RequestError> {
         match frame_id {
-            Some(id) => self.handles.frame(id).ok_or_else(|| format!("frame {id} is no longer valid: the program has run since")),
+            Some(id) => self.handles.frame(id).ok_or_else(|| RequestError::quiet(format!("frame {id} is no longer valid: the program has run since"))),
             None => {
                 let thread = self.threads.any_stopped().ok_or_else(|| format!("{what} needs a stopped program: pause it or wait for a breakpoint"))?;
                 let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
@@ -623,108 +651,21 @@ impl Session {
         }
     }
 
-    async fn evaluate(&mut self, request: &Request) -> Result<(), String> {
+    /// `evaluate`: watch expressions (and hovers) are queued as batchable, so the
+    /// watches of one stop share one round trip.
+    async fn evaluate(&mut self, request: &Request) -> Handled {
         let args: EvaluateArgs = parse(request)?;
-        let frame = self.frame_or_top(args.frame_id, "evaluate")?;
-        self.check_frame(frame)?;
-        let execution_id = self.execution_id();
-        self.send(Command::Execute {
-            text: args.expression.clone(),
-            thread: frame.thread,
-            frame: frame.index,
-            execution_id,
-            frame_kind: frame.kind,
-            repr_kind: ReprKind::Normal,
-        })
-        .await?;
+        let quiet = matches!(args.context.as_deref(), Some("hover" | "watch"));
+        let frame = self.frame_or_top(args.frame_id, "evaluate").map_err(|e| if quiet { RequestError::quiet(e.message) } else { e })?;
+        self.check_frame(frame).map_err(|e| if quiet { e } else { RequestError { message: e.message, blame: super::Blame::User } })?;
+        let job = if args.context.as_deref() == Some("watch") {
+            Job::watch(args.expression.clone(), frame.index, frame.kind)
+        } else {
+            Job::execute(args.expression.clone(), frame.index, frame.kind, crate::legacy::messages::ReprKind::Normal)
+        };
         let hex = args.format.is_some_and(|f| f.hex);
-        self.park(execution_id, Waiter::Evaluate { request: request.clone(), expression: args.expression, frame, hex });
+        self.queue_work(frame.thread, job, Waiter::Evaluate { request: request.clone(), expression: args.expression, frame, hex, quiet });
         Ok(())
-    }
-
-    pub(super) async fn resume_all(&mut self) -> Result<(), String> {
-        self.send(Command::ResumeAll).await?;
-        self.threads.mark_all_running();
-        self.handles.clear();
-        Ok(())
-    }
-
-    async fn continue_request(&mut self, request: &Request) -> Result<(), String> {
-        let args: ThreadArgs = parse(request)?;
-        if let Some(remote) = self.threads.remote_of(args.thread_id).filter(|r| self.threads.get(*r).is_some_and(|t| t.stopped)) {
-            // A step that landed on a breakpoint keeps its step mode; clear it so the
-            // program runs freely (spec §4.5).
-            self.send(Command::ClearStepping { thread: remote }).await?;
-        }
-        self.stepping = None;
-        self.resume_all().await?;
-        self.respond(request, Some(json!({ "allThreadsContinued": true }))).await;
-        Ok(())
-    }
-
-    async fn step(&mut self, request: &Request) -> Result<(), String> {
-        let args: ThreadArgs = parse(request)?;
-        let remote = self.stopped_thread(args.thread_id)?;
-        let kind = match request.command.as_str() {
-            "next" => StepKind::Over,
-            "stepIn" => StepKind::In,
-            _ => StepKind::Out,
-        };
-        self.send(kind.command(remote)).await?;
-        self.stepping = Some(Stepping { thread: remote, kind, auto_steps: 0, leaving_frozen: false });
-        // A step resumes every thread.
-        self.threads.mark_all_running();
-        self.handles.clear();
-        self.respond(request, None).await;
-        Ok(())
-    }
-
-    async fn pause(&mut self, request: &Request) -> Result<(), String> {
-        self.send(Command::BreakAll).await?;
-        self.respond(request, None).await;
-        Ok(())
-    }
-
-    async fn disconnect(&mut self, request: &Request) -> Result<(), String> {
-        let args: DisconnectArgs = parse(request).unwrap_or_default();
-        if self.remote.is_none() {
-            self.finish_disconnect(request.clone()).await;
-            return Ok(());
-        }
-        if args.terminate_debuggee == Some(true) {
-            if let Some(thread) = self.threads.any_stopped() {
-                let execution_id = self.execution_id();
-                self.send(exit_command(thread, execution_id)).await?;
-                self.park(execution_id, Waiter::Exit { request: request.clone() });
-                return Ok(());
-            }
-            self.output("important", "The app is running, so it cannot be terminated from here (ptvsd has no terminate command); detaching instead.\n").await;
-        }
-        self.send(Command::Detach).await?;
-        self.detach_wait = Some((request.clone(), Instant::now() + DETACH_WAIT));
-        Ok(())
-    }
-
-    async fn terminate(&mut self, request: &Request) -> Result<(), String> {
-        let Some(thread) = self.threads.any_stopped() else {
-            return Err("ptvsd can only end the app while it is stopped: pause it first, or disconnect to detach".to_string());
-        };
-        let execution_id = self.execution_id();
-        self.send(exit_command(thread, execution_id)).await?;
-        self.park(execution_id, Waiter::Exit { request: request.clone() });
-        Ok(())
-    }
-}
-
-/// `os._exit` on a stopped thread: ptvsd has no terminate command (spec §3.2).
-fn exit_command(thread: i64, execution_id: i64) -> Command {
-    Command::Execute {
-        text: "__import__('os')._exit(0)".to_string(),
-        thread,
-        frame: 0,
-        execution_id,
-        frame_kind: FrameKind::Python,
-        repr_kind: ReprKind::Normal,
     }
 }
 

@@ -1,34 +1,165 @@
-//! The debuggee's threads as the session knows them.
+//! The debuggee's threads as ptvsd runs them: one state machine per thread.
 //!
 //! Owns: [`Threads`]: small DAP thread ids for ptvsd's large `thread.get_ident()` values
-//! (which the OS reuses), cached names (spec §6.6: frame lists of running threads carry
-//! no name, `thrf` replies carry `Dummy-N`), the last pushed frame list of each thread,
-//! and whether it is stopped. Must not know: DAP messages.
+//! (which the OS reuses), cached names, the last frame list of each thread, each thread's
+//! [`ThreadState`], the resume generation, the fence after the last resume, and the one
+//! break-all (`pause`) in flight. Must not know: DAP messages, the scheduler's queues.
+//!
+//! # The thread-state rule (from ptvsd's source, `shared/docs/ptvsd-threading.md`)
+//!
+//! ptvsd parks a stopping thread inside `Thread.block()`: it sends the thread's *named*
+//! frame list, then takes the thread's `_block_starting_lock`, sets `_is_blocked`, sends
+//! the stop event (BRKH/STPD/ASBR/EXC2/LOAD) and releases the lock (V30:1215–1246,
+//! D321:1255–1286). A resume (`resa`, every step) takes the same lock per thread and
+//! releases only threads whose `_is_blocked` is set (V30:1842–1853). ptvsd's command loop
+//! is sequential, so:
+//!
+//! 1. a stop event written *before* the loop processed a resume belongs to a thread that
+//!    resume released: it is **stale**;
+//! 2. the reply to a command sent right after the resume (the **fence**:
+//!    `bkgh`/`legacyGetBreakpointHitCount`) is written after the resume finished, so a
+//!    stop event received after the fence reply is **new**;
+//! 3. a stop event received between sending the resume and the fence reply is
+//!    **ambiguous** and is settled by asking ptvsd: `exec "0"` on the thread's frame 0
+//!    answers a result when `_is_blocked` is set (parked: a new stop) and `<expression
+//!    cannot be evaluated at this time>` when it is not (running: stale). Verified on
+//!    3.0.0/py3.6 and 3.2.1/py3.11 (`probe/threading/probe_parked.py`, threading doc §2.3,
+//!    §8). Servers without `bkgh` (protocol v2/v4, ptvsd 2.x) have no fence: every stop
+//!    after a resume is settled by the probe.
+//!
+//! Refinements found against real ptvsd (tests/concurrency.rs, tests/stress.rs, 8–50
+//! worker threads on 3.0.0/py3.6 and 3.2.1/py3.11), applied in `events`/`stepping`:
+//! * the probe is queued as work on the thread; for a thread that was *waking* from the
+//!   resume it may run only when that thread next blocks (a silent stop elsewhere), so a
+//!   probe result whose frame list (ptvsd sends one before every `exec` result) shows
+//!   another place than the report did means the report was stale; the thread is parked
+//!   silently then;
+//! * a thread that was inside `async_break` when a resume came is not released by it and
+//!   parks with no event (§2.2): a named frame list with no stop event in the same burst,
+//!   while no stop is shown and no pause is in flight, is probed, and a parked thread is
+//!   freed with another resume (safe: the attach-break repair makes a second release a
+//!   no-op);
+//! * a stop proven while a resume the editor asked for waits in the gate is absorbed by
+//!   that resume (not reported); a stop reported before a resume's response is over when
+//!   the response says `allThreadsContinued`.
+//!
+//! Consequences encoded here:
+//! * a thread is [`ThreadState::Stopped`] only on a stop event that is new by rule 2 or
+//!   proven by rule 3; its `generation` is the resume generation it stopped in, and a
+//!   resume moves every thread to [`ThreadState::Resuming`] until the fence reply;
+//! * a frame list never changes whether a thread is stopped: a named list is sent *before*
+//!   the thread is blocked (so it is at most [`ThreadState::Stopping`]: its frames may be
+//!   shown, nothing may be sent to it), and a list without a name comes from another
+//!   thread's `update_all_thread_stacks`, which saw this thread *not* blocked (§3): it
+//!   never touches a stopped thread's state or frames;
+//! * at most one break-all is in flight: a second `pause` before a resume processed the
+//!   first is coalesced into it (two `brka` can deadlock two threads on each other's
+//!   `_block_starting_lock`, §2.5).
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::legacy::messages::{Frame, ThreadId};
+
+/// Where one thread is, as far as ptvsd's own checks are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadState {
+    /// Running: nothing that needs a parked thread may be sent to it.
+    Running,
+    /// It sent its own named frame list (it entered `block()`), but no stop event that
+    /// proves it is parked. Its frames may be shown; nothing may be sent to it.
+    Stopping,
+    /// A stop event arrived while a resume was not known to be processed: the `exec "0"`
+    /// probe is asking ptvsd whether it is parked.
+    Probing,
+    /// Parked in ptvsd in resume generation `generation`: steps, evaluations, children
+    /// and set-line may be sent.
+    Stopped { generation: u64 },
+    /// A resume was sent and its fence reply has not arrived.
+    Resuming,
+}
 
 /// What the session knows of one thread.
 #[derive(Debug, Clone)]
 pub struct ThreadInfo {
     pub dap_id: i64,
     pub name: Option<String>,
-    /// The last frame list the server pushed for this thread.
+    /// The last frame list ptvsd sent for it while it was stopping or stopped (or, while
+    /// it runs, any list: shown nowhere).
     pub frames: Vec<Frame>,
-    /// Stopped: frames and frame indexes are valid, and it may be stepped or evaluated in.
-    pub stopped: bool,
+    pub state: ThreadState,
     /// The reason of the `stopped` event reported for it (`None` for a thread that stopped
     /// silently with the others), until it runs again.
     pub stop_reason: Option<String>,
 }
 
-/// All known threads.
-#[derive(Debug, Default)]
+impl ThreadInfo {
+    /// Parked in the current generation: work may be sent to it.
+    pub fn is_stopped(&self) -> bool {
+        matches!(self.state, ThreadState::Stopped { .. })
+    }
+
+    /// Its frames belong to a stop (confirmed or on its way): `stackTrace` shows them.
+    pub fn shows_frames(&self) -> bool {
+        matches!(self.state, ThreadState::Stopped { .. } | ThreadState::Stopping | ThreadState::Probing)
+    }
+}
+
+/// The fence after the last resume (rule 2 above).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fence {
+    /// No resume since the last fence reply: stop events are new.
+    Passed,
+    /// Waiting for the reply with this request id.
+    Waiting(i64),
+    /// The server has no `bkgh` (protocol v2/v4): every stop after a resume is probed.
+    Unavailable,
+}
+
+/// How a stop event is to be treated (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopVerdict {
+    /// After the fence: a new stop.
+    New,
+    /// Before the fence reply: ask ptvsd with the probe.
+    Ambiguous,
+}
+
+/// All known threads and the resume/fence/pause bookkeeping that decides their states.
+#[derive(Debug)]
 pub struct Threads {
     by_remote: HashMap<ThreadId, ThreadInfo>,
     by_dap: BTreeMap<i64, ThreadId>,
     next_dap_id: i64,
+    /// Incremented by every resume the session sends (continue, steps, resume-one).
+    generation: u64,
+    fence: Fence,
+    next_fence_id: i64,
+    /// A break-all was sent (or is due at the fence reply) and no resume was sent since.
+    break_all_in_flight: bool,
+    /// A `pause` arrived while a resume's fence was pending: the break-all goes out at the
+    /// fence reply (a break-all must not race the resume, §2.5).
+    break_all_after_fence: bool,
+    /// A `stopped` event was sent in the current generation.
+    reported_in_generation: bool,
+    /// Any resume was ever sent (before the first one every stop is new).
+    resumed_once: bool,
+}
+
+impl Default for Threads {
+    fn default() -> Self {
+        Self {
+            by_remote: HashMap::new(),
+            by_dap: BTreeMap::new(),
+            next_dap_id: 0,
+            generation: 0,
+            fence: Fence::Passed,
+            next_fence_id: 1_000_000,
+            break_all_in_flight: false,
+            break_all_after_fence: false,
+            reported_in_generation: false,
+            resumed_once: false,
+        }
+    }
 }
 
 impl Threads {
@@ -39,7 +170,7 @@ impl Threads {
         }
         self.next_dap_id += 1;
         let dap_id = self.next_dap_id;
-        self.by_remote.insert(remote, ThreadInfo { dap_id, name: None, frames: Vec::new(), stopped: false, stop_reason: None });
+        self.by_remote.insert(remote, ThreadInfo { dap_id, name: None, frames: Vec::new(), state: ThreadState::Running, stop_reason: None });
         self.by_dap.insert(dap_id, remote);
         (dap_id, true)
     }
@@ -63,39 +194,188 @@ impl Threads {
         self.by_remote.get_mut(&remote)
     }
 
-    /// Stores a pushed frame list, keeping a good name over a missing or `Dummy-N` one.
-    pub fn update_frames(&mut self, remote: ThreadId, name: Option<String>, frames: Vec<Frame>) -> bool {
+    /// The current resume generation.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Stores a frame list. A named one (the thread's own, sent as it enters `block()`
+    /// or after an evaluation) moves a running thread to `Stopping` and keeps a good name
+    /// over a `Dummy-N` one; one without a name changes nothing for a thread that is
+    /// stopping or stopped. Returns whether the thread is new, and whether it just became
+    /// `Stopping` (it entered `block()`).
+    pub fn frame_list(&mut self, remote: ThreadId, name: Option<String>, frames: Vec<Frame>) -> (bool, bool) {
         let (_, new) = self.ensure(remote);
-        if let Some(info) = self.by_remote.get_mut(&remote) {
-            if let Some(name) = name {
-                let placeholder = name.starts_with("Dummy-");
-                if info.name.is_none() || !placeholder {
+        let Some(info) = self.by_remote.get_mut(&remote) else { return (new, false) };
+        let mut stopping = false;
+        match name {
+            Some(name) => {
+                if info.name.is_none() || !name.starts_with("Dummy-") {
                     info.name = Some(name);
                 }
+                if matches!(info.state, ThreadState::Running | ThreadState::Resuming) {
+                    info.state = ThreadState::Stopping;
+                    stopping = true;
+                }
+                info.frames = frames;
             }
-            info.frames = frames;
+            None => {
+                if !info.shows_frames() {
+                    info.frames = frames;
+                }
+            }
         }
-        new
+        (new, stopping)
     }
 
-    pub fn set_stopped(&mut self, remote: ThreadId, stopped: bool) {
+    /// A thread that parks without a stop event now would stay parked for good: a resume
+    /// was sent since the last stop the editor was shown, and no pause is in flight. (A
+    /// thread that was inside ptvsd's `async_break` when a resume came is not released
+    /// by it, threading doc §2.2; it must be freed with another resume.)
+    pub fn silent_stop_strands(&self) -> bool {
+        self.resumed_once && !self.reported_in_generation && !self.break_all_in_flight
+    }
+
+    /// How to treat a stop event that just arrived (module doc, rules 1–3).
+    pub fn verdict(&self) -> StopVerdict {
+        match self.fence {
+            Fence::Passed => StopVerdict::New,
+            Fence::Waiting(_) => StopVerdict::Ambiguous,
+            Fence::Unavailable if self.resumed_once => StopVerdict::Ambiguous,
+            Fence::Unavailable => StopVerdict::New,
+        }
+    }
+
+    /// The thread is parked now (a new stop, or the probe proved it).
+    pub fn confirm_stopped(&mut self, remote: ThreadId) {
+        self.ensure(remote);
+        let generation = self.generation;
         if let Some(info) = self.by_remote.get_mut(&remote) {
-            info.stopped = stopped;
-            if !stopped {
-                info.stop_reason = None;
+            info.state = ThreadState::Stopped { generation };
+        }
+    }
+
+    /// The probe is asking whether the thread is parked.
+    pub fn start_probe(&mut self, remote: ThreadId) {
+        self.ensure(remote);
+        if let Some(info) = self.by_remote.get_mut(&remote) {
+            if !info.is_stopped() {
+                info.state = ThreadState::Probing;
             }
         }
     }
 
-    pub fn mark_all_running(&mut self) {
-        for info in self.by_remote.values_mut() {
-            info.stopped = false;
+    /// The probe (or a refused evaluation) showed the thread is not parked.
+    pub fn mark_running(&mut self, remote: ThreadId) {
+        if let Some(info) = self.by_remote.get_mut(&remote) {
+            info.state = ThreadState::Running;
             info.stop_reason = None;
         }
     }
 
+    /// A resume of every thread (continue, any step) is being sent: returns the fence
+    /// request id to send right after it (none when the server has no fence).
+    pub fn resume_all(&mut self) -> Option<i64> {
+        self.generation += 1;
+        self.resumed_once = true;
+        self.reported_in_generation = false;
+        self.break_all_in_flight = false;
+        self.break_all_after_fence = false;
+        for info in self.by_remote.values_mut() {
+            if info.state != ThreadState::Running {
+                info.state = ThreadState::Resuming;
+            }
+            info.stop_reason = None;
+        }
+        self.arm_fence()
+    }
+
+    /// A resume of one thread (`rest`) is being sent.
+    pub fn resume_one(&mut self, remote: ThreadId) -> Option<i64> {
+        self.generation += 1;
+        self.resumed_once = true;
+        if let Some(info) = self.by_remote.get_mut(&remote) {
+            info.state = ThreadState::Resuming;
+            info.stop_reason = None;
+        }
+        self.arm_fence()
+    }
+
+    fn arm_fence(&mut self) -> Option<i64> {
+        if self.fence == Fence::Unavailable {
+            return None;
+        }
+        self.next_fence_id += 1;
+        self.fence = Fence::Waiting(self.next_fence_id);
+        Some(self.next_fence_id)
+    }
+
+    /// The server cannot answer a fence: settle every later stop with the probe.
+    pub fn fence_unavailable(&mut self) {
+        self.fence = Fence::Unavailable;
+    }
+
+    /// A hit-count reply arrived; returns whether it was the fence of the last resume
+    /// (then every thread still resuming is running), and whether a break-all is due now.
+    pub fn fence_reply(&mut self, request_id: i64) -> (bool, bool) {
+        if self.fence != Fence::Waiting(request_id) {
+            return (false, false);
+        }
+        self.fence = Fence::Passed;
+        let break_all = std::mem::take(&mut self.break_all_after_fence);
+        for info in self.by_remote.values_mut() {
+            if info.state == ThreadState::Resuming {
+                info.state = ThreadState::Running;
+            }
+        }
+        (true, break_all)
+    }
+
+    /// `pause`: whether a break-all must be sent now (false: one is in flight or due at
+    /// the fence reply, or the program is already shown stopped; the request is
+    /// coalesced into it).
+    pub fn begin_break_all(&mut self) -> bool {
+        if self.break_all_in_flight || (self.reported_in_generation && self.any_stopped().is_some()) {
+            return false;
+        }
+        self.break_all_in_flight = true;
+        if matches!(self.fence, Fence::Waiting(_)) {
+            self.break_all_after_fence = true;
+            return false;
+        }
+        true
+    }
+
+    /// A break-all was sent and no resume went out since.
+    pub fn break_all_in_flight(&self) -> bool {
+        self.break_all_in_flight
+    }
+
+    /// A `stopped` event for a pause is the second of its generation (a duplicate ASBR):
+    /// the editor already shows every thread stopped.
+    pub fn already_reported(&self) -> bool {
+        self.reported_in_generation
+    }
+
+    /// A `stopped` event is being sent for `remote`.
+    pub fn reported(&mut self, remote: ThreadId, reason: &str) {
+        self.reported_in_generation = true;
+        if let Some(info) = self.by_remote.get_mut(&remote) {
+            info.stop_reason = Some(reason.to_string());
+        }
+    }
+
+    /// The connection is gone or being closed: nothing is parked any more.
+    pub fn forget_states(&mut self) {
+        for info in self.by_remote.values_mut() {
+            info.state = ThreadState::Running;
+            info.stop_reason = None;
+        }
+    }
+
+    /// A thread parked in the current generation (the lowest DAP id).
     pub fn any_stopped(&self) -> Option<ThreadId> {
-        self.by_remote.iter().filter(|(_, i)| i.stopped).min_by_key(|(_, i)| i.dap_id).map(|(t, _)| *t)
+        self.by_remote.iter().filter(|(_, i)| i.is_stopped()).min_by_key(|(_, i)| i.dap_id).map(|(t, _)| *t)
     }
 
     /// Threads in DAP id order: (remote id, info).
@@ -113,6 +393,7 @@ impl Threads {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -121,14 +402,73 @@ mod tests {
         let mut t = Threads::default();
         let (a, new) = t.ensure(139950154464128);
         assert!(new);
-        t.update_frames(139950154464128, Some("MainThread".into()), vec![]);
-        t.update_frames(139950154464128, None, vec![]);
-        t.update_frames(139950154464128, Some("Dummy-2".into()), vec![]);
+        let _ = t.frame_list(139950154464128, Some("MainThread".into()), vec![]);
+        let _ = t.frame_list(139950154464128, None, vec![]);
+        let _ = t.frame_list(139950154464128, Some("Dummy-2".into()), vec![]);
         assert_eq!(t.get(139950154464128).and_then(|i| i.name.clone()).as_deref(), Some("MainThread"));
         assert_eq!(t.remove(139950154464128), Some(a));
         let (b, _) = t.ensure(139950154464128);
         assert_ne!(a, b);
         assert_eq!(t.remote_of(b), Some(139950154464128));
         assert_eq!(t.remote_of(a), None);
+    }
+
+    fn frame(line: i64) -> Frame {
+        Frame {
+            start_line: 1,
+            end_line: 9,
+            line,
+            function: "f".into(),
+            file: "/a.py".into(),
+            arg_count: 0,
+            kind: crate::legacy::messages::FrameKind::Python,
+            django_source: None,
+            variables: vec![],
+        }
+    }
+
+    #[test]
+    fn a_nameless_frame_list_never_changes_a_stopped_thread() {
+        let mut t = Threads::default();
+        assert_eq!(t.frame_list(1, Some("worker".into()), vec![frame(5)]), (true, true));
+        assert_eq!(t.get(1).map(|i| i.state), Some(ThreadState::Stopping));
+        t.confirm_stopped(1);
+        assert_eq!(t.frame_list(1, None, vec![frame(7), frame(8)]), (false, false));
+        let info = t.get(1).unwrap();
+        assert!(info.is_stopped());
+        assert_eq!(info.frames.len(), 1);
+        assert_eq!(info.frames[0].line, 5);
+    }
+
+    #[test]
+    fn stops_before_the_fence_reply_are_ambiguous_and_after_it_new() {
+        let mut t = Threads::default();
+        t.confirm_stopped(1);
+        assert_eq!(t.verdict(), StopVerdict::New);
+        let fence = t.resume_all().unwrap();
+        assert_eq!(t.get(1).map(|i| i.state), Some(ThreadState::Resuming));
+        assert_eq!(t.verdict(), StopVerdict::Ambiguous);
+        assert_eq!(t.fence_reply(fence - 1), (false, false));
+        assert_eq!(t.fence_reply(fence), (true, false));
+        assert_eq!(t.get(1).map(|i| i.state), Some(ThreadState::Running));
+        assert_eq!(t.verdict(), StopVerdict::New);
+        t.fence_unavailable();
+        assert_eq!(t.resume_all(), None);
+        assert_eq!(t.verdict(), StopVerdict::Ambiguous);
+    }
+
+    #[test]
+    fn a_second_pause_is_coalesced_until_a_resume() {
+        let mut t = Threads::default();
+        t.ensure(1);
+        assert!(t.begin_break_all());
+        assert!(!t.begin_break_all());
+        t.confirm_stopped(1);
+        t.reported(1, "pause");
+        assert!(!t.begin_break_all(), "stopped already");
+        let fence = t.resume_all().unwrap();
+        assert!(!t.begin_break_all(), "not before the resume is processed");
+        assert_eq!(t.fence_reply(fence), (true, true), "at the fence reply");
+        assert!(!t.begin_break_all());
     }
 }

@@ -90,6 +90,18 @@ impl DapClient {
         DapClient { child: None, stdin: Some(Box::new(write)), incoming: rx, events: VecDeque::new(), received: Vec::new(), seq: 0, stderr_path, keep_received: true }
     }
 
+    /// The adapter running in this test process (`ptvsd_dap::server::serve`) over a pair
+    /// of in-memory pipes (`tokio::io::duplex`): deterministic tests without a process.
+    pub fn in_process() -> DapClient {
+        let (client_out, adapter_in) = tokio::io::duplex(1 << 20);
+        let (adapter_out, client_in) = tokio::io::duplex(1 << 20);
+        tokio::spawn(ptvsd_dap::server::serve(adapter_in, adapter_out, std::future::pending::<()>()));
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(read_frames(client_in, tx));
+        let stderr_path = std::env::temp_dir().join("ptvsd-dap-in-process.log");
+        DapClient { child: None, stdin: Some(Box::new(client_out)), incoming: rx, events: VecDeque::new(), received: Vec::new(), seq: 0, stderr_path, keep_received: true }
+    }
+
     /// The adapter's process id (`None` for a TCP connection).
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().and_then(|c| c.id())

@@ -16,6 +16,8 @@
 //!   same port (`apps.rs`).
 //! * [`WsStream`] — a blocking WebSocket client as `Read + Write` (one binary message
 //!   per write), for tests that talk to a relay without the adapter.
+//! * [`scripted`] — the scripted ptvsd for deterministic session tests (fakes only for
+//!   races and faults).
 //! * [`free_port`], [`close_abortive`], [`program`], [`line_of`], [`is_ci`].
 //!
 //! Hazard worth knowing: ptvsd's accept thread spins at 100 % CPU and serves nobody
@@ -32,6 +34,7 @@ pub mod peers;
 pub mod process;
 pub mod programs;
 pub mod relay;
+pub mod scripted;
 pub mod ws;
 
 pub use apps::{Hold, RestartableApp, Workers};

@@ -301,7 +301,7 @@ pub(super) fn encode_event(event: Event) -> Outgoing {
             body: json!({ "result": i64::from(ok), "threadId": thread, "newLineNo": line }),
         },
         Event::CommandFailed { command, message } => {
-            Outgoing::Response { command, request_seq: None, success: false, message, body: json!({}) }
+            Outgoing::Response { command: super::failed_command_name(&command), request_seq: None, success: false, message, body: json!({}) }
         }
     }
 }

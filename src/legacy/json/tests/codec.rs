@@ -7,7 +7,7 @@ use tokio_util::codec::{Decoder, Encoder};
 use super::fixtures::{client, decode_all, framed};
 use crate::legacy::error::ProtocolError;
 use crate::legacy::json::{decode_frame, JsonClientCodec, JsonServerCodec, MAX_PENDING};
-use crate::legacy::messages::{Command, Event, OutputChannel};
+use crate::legacy::messages::{Command, Event, FailedCommand, OutputChannel};
 use crate::legacy::wire::Limits;
 
 fn decode_one(codec: &mut JsonClientCodec, body: &str) -> Result<Option<Event>, ProtocolError> {
@@ -44,13 +44,13 @@ fn failed_response_becomes_command_failed() {
     let body = r#"{"type": "response", "seq": 156, "request_seq": 13, "success": false, "command": "legacyExecuteText", "message": "KeyError: 'moduleName'\n", "body": {}}"#;
     assert_eq!(
         decode_one(&mut client(8), body).unwrap(),
-        Some(Event::CommandFailed { command: "legacyExecuteText".into(), message: "KeyError: 'moduleName'\n".into() })
+        Some(Event::CommandFailed { command: FailedCommand::Execute { execution_id: None }, message: "KeyError: 'moduleName'\n".into() })
     );
     // Null or absent message and command read as empty.
     let body = r#"{"type": "response", "seq": 1, "request_seq": 2, "success": false, "message": null}"#;
     assert_eq!(
         decode_one(&mut client(8), body).unwrap(),
-        Some(Event::CommandFailed { command: String::new(), message: String::new() })
+        Some(Event::CommandFailed { command: FailedCommand::Other(String::new()), message: String::new() })
     );
 }
 
@@ -317,7 +317,7 @@ fn server_numbers_messages_and_echoes_request_seqs() {
     let detach = r#"{"type": "request", "seq": 42, "command": "legacyDetach", "arguments": {}}"#;
     assert_eq!(server_decode(&mut server, detach).unwrap(), Some(Command::Detach));
     assert_eq!(
-        server_encode(&mut server, Event::CommandFailed { command: "legacyDetach".into(), message: "Traceback".into() }),
+        server_encode(&mut server, Event::CommandFailed { command: FailedCommand::Detach, message: "Traceback".into() }),
         json!({"type": "response", "seq": 2, "request_seq": 42, "success": false, "command": "legacyDetach", "message": "Traceback", "body": {}})
     );
     assert_eq!(
@@ -326,7 +326,7 @@ fn server_numbers_messages_and_echoes_request_seqs() {
             "body": {"hitCount": 3}})
     );
     assert_eq!(
-        server_encode(&mut server, Event::CommandFailed { command: "legacyNeverSent".into(), message: String::new() })["request_seq"],
+        server_encode(&mut server, Event::CommandFailed { command: FailedCommand::Other("legacyNeverSent".into()), message: String::new() })["request_seq"],
         json!(0)
     );
 }

@@ -48,11 +48,11 @@ fn outputs(events: &[Event]) -> Vec<(&str, OutputChannel)> {
         .collect()
 }
 
-fn failures(events: &[Event]) -> Vec<(&str, &str)> {
+fn failures(events: &[Event]) -> Vec<(String, &str)> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::CommandFailed { command, message } => Some((command.as_str(), message.as_str())),
+            Event::CommandFailed { command, message } => Some((crate::legacy::json::failed_command_name(command), message.as_str())),
             _ => None,
         })
         .collect()
@@ -119,7 +119,7 @@ fn every_request_of_the_single_session_transcripts_is_reproduced() {
         // Detach replies are held back after our own detach until the goodbye is
         // answered (these transcripts predate it), so compare without them.
         let alone = decode_transcript(transcript, version);
-        let not_detach = |e: &&Event| !matches!(e, Event::Detach) && !matches!(e, Event::CommandFailed { command, .. } if command == "legacyDetach");
+        let not_detach = |e: &&Event| !matches!(e, Event::Detach) && !matches!(e, Event::CommandFailed { command: crate::legacy::messages::FailedCommand::Detach, .. });
         assert_eq!(events.iter().filter(not_detach).count(), alone.iter().filter(not_detach).count());
     }
 }
@@ -405,7 +405,7 @@ fn v8_extras_exception_async_break_setl_and_detach() {
     let Event::CommandFailed { command, message } = &events[detach + 1] else {
         panic!("expected the second detach response, got {:?}", events[detach + 1]);
     };
-    assert_eq!(command, "legacyDetach");
+    assert_eq!(*command, crate::legacy::messages::FailedCommand::Detach);
     assert!(message.ends_with("ptvsd.debugger.DebuggerExitException\n"), "{message}");
     assert_eq!(events[detach + 2], Event::Detach);
     assert_eq!(events.len(), detach + 3);
@@ -421,7 +421,7 @@ fn v8_misc_lone_surrogate_output_and_rejections() {
         value: obj(Some("None"), None, "NoneType", 0, 0)
     }));
     let failed = failures(&events);
-    assert_eq!(failed[0], ("legacyRemoteDebuggerInfo", "legacyRemoteDebuggerAuthenticate request must be sent first."));
+    assert_eq!((failed[0].0.as_str(), failed[0].1), ("legacyRemoteDebuggerInfo", "legacyRemoteDebuggerAuthenticate request must be sent first."));
     assert_eq!(failed.iter().filter(|(c, _)| *c == "legacyDetach").count(), 2);
     assert_eq!(events.iter().filter(|e| **e == Event::Detach).count(), 2);
     assert_eq!(events.iter().filter(|e| **e == Event::Unknown { name: "legacyRemoteConnected".into() }).count(), 5);

@@ -186,7 +186,9 @@ fn event() -> impl Strategy<Value = Event> {
             .prop_map(|(thread, text, channel)| Event::Output { thread, text, channel }),
         Just(Event::Detach),
         Just(Event::Last),
-        (text(), text()).prop_map(|(command, message)| Event::CommandFailed { command, message }),
+        (text(), text())
+            .prop_filter("a known command name decodes to its typed variant", |(command, _)| !command.starts_with("legacy"))
+            .prop_map(|(command, message)| Event::CommandFailed { command: crate::legacy::messages::FailedCommand::Other(command), message }),
         text()
             .prop_filter("a known event name decodes to its variant", |name| !KNOWN_EVENTS.contains(&name.as_str()))
             .prop_map(|name| Event::Unknown { name }),

@@ -1,4 +1,4 @@
-//! The debugpy-parity features: logpoints, handler queries, setVariable/setExpression,
+//! Requests built on evaluation in a stopped frame, and the debugpy-parity features: logpoints, handler queries, setVariable/setExpression,
 //! exception details, sources read through the debuggee, modules, completions and set
 //! next statement. Each builds on `exec` in a stopped frame (spec §3.8) or on state the
 //! session already keeps; the pure parts live in `logpoints`, `exceptions`, `completions`
@@ -16,7 +16,9 @@ use super::handles::{Container, FrameRef};
 use super::logpoints::{self, py_literal};
 use super::requests::{file_name, is_frozen, parse, SourceArg, ThreadArgs, ValueFormatArg};
 use super::sources::MAX_REMOTE_SOURCE;
-use super::{Session, Waiter};
+use super::stepping::Release;
+use super::work::Job;
+use super::{GotoWait, Handled, Session, Waiter};
 use crate::dap::types::Request;
 use crate::legacy::messages::{Command, FrameKind, PyObject, ReprKind, ThreadId};
 
@@ -93,7 +95,7 @@ fn read_file_expression(remote: &str) -> String {
 /// Line `line` (1-based) of a local file, if it can be read (for tracebacks).
 fn local_line(path: &str, line: i64) -> Option<String> {
     let meta = std::fs::metadata(path).ok()?;
-    if !meta.is_file() || meta.len() > super::handlers::MAX_SOURCE_BYTES {
+    if !meta.is_file() || meta.len() > super::try_ranges::MAX_SOURCE_BYTES {
         return None;
     }
     let bytes = std::fs::read(path).ok()?;
@@ -154,9 +156,9 @@ impl Session {
             let statements = if no_handlers {
                 Vec::new()
             } else {
-                tokio::task::spawn_blocking(move || super::handlers::answer_for_file(local.as_deref().map(Path::new)))
+                tokio::task::spawn_blocking(move || super::try_ranges::answer_for_file(local.as_deref().map(Path::new)))
                     .await
-                    .unwrap_or_else(|_| super::handlers::whole_file())
+                    .unwrap_or_else(|_| super::try_ranges::whole_file())
             };
             tracing::debug!(file = %file_for_task, statements = statements.len(), "answering a handler query");
             let _ = inputs.send(super::Input::Handlers { generation, file, statements }).await;
@@ -167,8 +169,7 @@ impl Session {
 
     pub(super) async fn on_execution_result(&mut self, waiter: Waiter, value: PyObject) {
         match waiter {
-            Waiter::Entry { thread, report } => self.finish_entry(thread, report).await,
-            Waiter::Evaluate { request, expression, frame, hex } => {
+            Waiter::Evaluate { request, expression, frame, hex, .. } => {
                 let body = self.value_body(frame, &expression, &value, hex, "result");
                 self.respond(&request, Some(body)).await;
             }
@@ -179,16 +180,12 @@ impl Session {
             }
             Waiter::Assign { request, target, frame, hex } => {
                 // The assignment ran; read the new value back.
-                if let Err(message) = self.check_frame(frame) {
-                    self.respond_error(&request, &message).await;
+                if let Err(error) = self.check_frame(frame) {
+                    self.respond_error(&request, error).await;
                     return;
                 }
-                let execution_id = self.execution_id();
-                let command = Command::Execute { text: target.clone(), thread: frame.thread, frame: frame.index, execution_id, frame_kind: frame.kind, repr_kind: ReprKind::Normal };
-                match self.send(command).await {
-                    Ok(()) => self.park(execution_id, Waiter::AssignRead { request, target, frame, hex }),
-                    Err(message) => self.respond_error(&request, &message).await,
-                }
+                let job = Job::execute(target.clone(), frame.index, frame.kind, ReprKind::Normal);
+                self.queue_work(frame.thread, job, Waiter::AssignRead { request, target, frame, hex });
             }
             Waiter::AssignRead { request, target, frame, hex } => {
                 let body = self.value_body(frame, &target, &value, hex, "value");
@@ -201,8 +198,8 @@ impl Session {
             }
             Waiter::GotoSource { request, thread, line, reference } => {
                 self.sources.set_content(reference, value.repr.unwrap_or_default());
-                if let Err(message) = self.checked_goto(&request, thread, line, reference).await {
-                    self.respond_error(&request, &message).await;
+                if let Err(error) = self.checked_goto(&request, thread, line, reference).await {
+                    self.respond_error(&request, error).await;
                 }
             }
             Waiter::Completions { request, target } => {
@@ -214,7 +211,7 @@ impl Session {
                     .collect();
                 self.respond(&request, Some(json!({ "targets": targets }))).await;
             }
-            other @ (Waiter::Children { .. } | Waiter::Exit { .. } | Waiter::Goto { .. }) => {
+            other @ (Waiter::Children { .. } | Waiter::Exit { .. } | Waiter::Probe { .. } | Waiter::SilentProbe { .. } | Waiter::AttachBreak { .. }) => {
                 self.fail_waiter(other, "the debuggee sent an unexpected evaluation result").await;
             }
         }
@@ -248,23 +245,9 @@ impl Session {
             return;
         }
         let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
-        let execution_id = self.execution_id();
-        let command = Command::Execute {
-            text: logpoints::expression(&parts),
-            thread,
-            frame: 0,
-            execution_id,
-            frame_kind: kind,
-            // The whole string: a normal repr is quoted and cut at 65 536 characters.
-            repr_kind: ReprKind::Raw,
-        };
-        match self.send(command).await {
-            Ok(()) => self.park(execution_id, Waiter::Log { thread, source, line, started }),
-            Err(error) => {
-                self.log_output(&format!("Logpoint error: {error}\n"), source, line).await;
-                self.finish_logpoint(thread, started).await;
-            }
-        }
+        // Raw: the whole string; a normal repr is quoted and cut at 65 536 characters.
+        let job = Job::execute(logpoints::expression(&parts), 0, kind, ReprKind::Raw);
+        self.queue_work(thread, job, Waiter::Log { thread, source, line, started });
     }
 
     pub(super) async fn log_output(&mut self, text: &str, source: Value, line: i64) {
@@ -286,56 +269,45 @@ impl Session {
         if hold || self.remote.is_none() || self.stop_on_display(thread) {
             return;
         }
+        let stopped = self.threads.get(thread).is_some_and(|t| t.is_stopped());
         match self.stepping {
             Some(s) if s.thread == thread => {
+                // The step landed on the logpoint: report the step as done there.
                 self.report_stop(thread, "step", None, vec![]).await;
                 return;
             }
             // The logpoint's stop cancelled a step of another thread (spec §4.5), which
             // stopped with it: step it again from where it is.
-            Some(s) if self.threads.get(s.thread).is_some_and(|t| t.stopped) => {
-                if self.threads.get(thread).is_some_and(|t| t.stopped) {
-                    let _ = self.send(Command::ClearStepping { thread }).await;
-                }
-                if self.send(s.kind.command(s.thread)).await.is_ok() {
-                    self.threads.mark_all_running();
-                    self.handles.clear();
-                    return;
-                }
+            Some(s) if self.threads.get(s.thread).is_some_and(|t| t.is_stopped()) => {
+                self.release(Release::AutoStep { stepping: s, kind: s.kind, clear_stepping: stopped.then_some(thread) });
+                return;
             }
             _ => {}
         }
-        if self.threads.get(thread).is_some_and(|t| t.stopped) {
-            let _ = self.send(Command::ClearStepping { thread }).await;
-        }
-        if let Err(error) = self.resume_all().await {
-            tracing::warn!(%error, "could not resume after a logpoint");
-        }
+        self.release(Release::Resume { clear_stepping: stopped.then_some(thread) });
     }
 
     /// Whether a thread other than `thread` has a stop the editor was told about: then the
     /// adapter must not resume the program on its own.
     pub(super) fn stop_on_display(&self, thread: ThreadId) -> bool {
-        self.threads.iter().any(|(t, info)| t != thread && info.stopped && info.stop_reason.is_some())
+        self.threads.iter().any(|(t, info)| t != thread && info.is_stopped() && info.stop_reason.is_some())
     }
 
     // ---- setVariable / setExpression --------------------------------------------------
 
     /// Assigns `target = value` in the frame through `exec` (the assignment persists,
     /// spec §3.8), then reads `target` back.
-    async fn assign(&mut self, request: &Request, frame: FrameRef, target: String, value: &str, hex: bool) -> Result<(), String> {
+    async fn assign(&mut self, request: &Request, frame: FrameRef, target: String, value: &str, hex: bool) -> Handled {
         self.check_frame(frame)?;
         if value.trim().is_empty() {
-            return Err("give a value (a Python expression) to assign".to_string());
+            return Err("give a value (a Python expression) to assign".into());
         }
-        let execution_id = self.execution_id();
-        let text = format!("{target} = {value}");
-        self.send(Command::Execute { text, thread: frame.thread, frame: frame.index, execution_id, frame_kind: frame.kind, repr_kind: ReprKind::Normal }).await?;
-        self.park(execution_id, Waiter::Assign { request: request.clone(), target, frame, hex });
+        let job = Job::execute(format!("{target} = {value}"), frame.index, frame.kind, ReprKind::Normal);
+        self.queue_work(frame.thread, job, Waiter::Assign { request: request.clone(), target, frame, hex });
         Ok(())
     }
 
-    pub(super) async fn set_variable(&mut self, request: &Request) -> Result<(), String> {
+    pub(super) async fn set_variable(&mut self, request: &Request) -> Handled {
         let args: SetVariableArgs = parse(request)?;
         let container = self.handles.container(args.variables_reference).cloned().ok_or_else(|| {
             format!("variablesReference {} is no longer valid: the program has run since", args.variables_reference)
@@ -350,7 +322,7 @@ impl Session {
                 } else if !name.is_empty() && name.chars().all(|c| c == '_' || c.is_alphanumeric()) {
                     (frame, format!("({expression}).{name}"))
                 } else {
-                    return Err(format!("`{name}` cannot be assigned to: set it through the debug console instead"));
+                    return Err(format!("`{name}` cannot be assigned to: set it through the debug console instead").into());
                 }
             }
         };
@@ -358,7 +330,7 @@ impl Session {
         self.assign(request, frame, target, &args.value, hex).await
     }
 
-    pub(super) async fn set_expression(&mut self, request: &Request) -> Result<(), String> {
+    pub(super) async fn set_expression(&mut self, request: &Request) -> Handled {
         let args: SetExpressionArgs = parse(request)?;
         let frame = self.frame_or_top(args.frame_id, "setExpression")?;
         let hex = args.format.is_some_and(|f| f.hex);
@@ -367,10 +339,10 @@ impl Session {
 
     // ---- exceptionInfo ----------------------------------------------------------------
 
-    pub(super) async fn exception_info(&mut self, request: &Request) -> Result<(), String> {
+    pub(super) async fn exception_info(&mut self, request: &Request) -> Handled {
         let args: ThreadArgs = parse(request)?;
         let Some(record) = self.last_exception.clone().filter(|r| r.dap_thread == args.thread_id) else {
-            return Err(format!("thread {} did not stop on an exception", args.thread_id));
+            return Err(format!("thread {} did not stop on an exception", args.thread_id).into());
         };
         let stop = &record.stop;
         let trace: Vec<TraceEntry> = stop.trace.as_deref().map(|t| t.lines().filter_map(parse_trace_line).collect()).unwrap_or_default();
@@ -402,7 +374,7 @@ impl Session {
 
     // ---- sources and modules ----------------------------------------------------------
 
-    pub(super) async fn source(&mut self, request: &Request) -> Result<(), String> {
+    pub(super) async fn source(&mut self, request: &Request) -> Handled {
         let args: SourceArgs = parse(request)?;
         let reference = args.source.as_ref().and_then(|s| s.source_reference).filter(|r| *r > 0).or(args.source_reference).unwrap_or(0);
         if reference <= 0 {
@@ -423,15 +395,13 @@ impl Session {
             .any_stopped()
             .ok_or_else(|| format!("{remote} has no local copy and ptvsd can only read it while the program is stopped: pause it, or add a pathMappings entry"))?;
         let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
-        let execution_id = self.execution_id();
-        let text = read_file_expression(&remote);
         // Raw: the whole text, not a repr cut at 65 536 characters (spec §6.3).
-        self.send(Command::Execute { text, thread, frame: 0, execution_id, frame_kind: kind, repr_kind: ReprKind::Raw }).await?;
-        self.park(execution_id, Waiter::Source { request: request.clone(), reference });
+        let job = Job::execute(read_file_expression(&remote), 0, kind, ReprKind::Raw);
+        self.queue_work(thread, job, Waiter::Source { request: request.clone(), reference });
         Ok(())
     }
 
-    pub(super) async fn modules(&mut self, request: &Request) -> Result<(), String> {
+    pub(super) async fn modules(&mut self, request: &Request) -> Handled {
         let args: ModulesArgs = parse(request)?;
         let all: Vec<(i64, String)> = self.sources.modules().iter().map(|m| (m.id, m.remote.clone())).collect();
         let total = all.len();
@@ -442,7 +412,7 @@ impl Session {
         Ok(())
     }
 
-    pub(super) async fn loaded_sources(&mut self, request: &Request) -> Result<(), String> {
+    pub(super) async fn loaded_sources(&mut self, request: &Request) -> Handled {
         let remotes: Vec<String> = self.sources.modules().iter().map(|m| m.remote.clone()).collect();
         let sources: Vec<Value> = remotes.iter().map(|r| self.source_json(r)).collect();
         self.respond(request, Some(json!({ "sources": sources }))).await;
@@ -451,7 +421,7 @@ impl Session {
 
     // ---- completions ------------------------------------------------------------------
 
-    pub(super) async fn completions(&mut self, request: &Request) -> Result<(), String> {
+    pub(super) async fn completions(&mut self, request: &Request) -> Handled {
         let args: CompletionsArgs = parse(request)?;
         // Only the line the cursor is on counts (`line` is for multi-line input).
         let text = match args.line.filter(|l| *l > 0) {
@@ -468,10 +438,8 @@ impl Session {
             self.respond(request, Some(json!({ "targets": [] }))).await;
             return Ok(());
         };
-        let execution_id = self.execution_id();
-        let text = completions::expression(&target);
-        self.send(Command::Execute { text, thread: frame.thread, frame: frame.index, execution_id, frame_kind: frame.kind, repr_kind: ReprKind::Raw }).await?;
-        self.park(execution_id, Waiter::Completions { request: request.clone(), target });
+        let job = Job::execute(completions::expression(&target), frame.index, frame.kind, ReprKind::Raw);
+        self.queue_work(frame.thread, job, Waiter::Completions { request: request.clone(), target });
         Ok(())
     }
 
@@ -489,19 +457,19 @@ impl Session {
         }
     }
 
-    pub(super) async fn goto_targets(&mut self, request: &Request) -> Result<(), String> {
+    pub(super) async fn goto_targets(&mut self, request: &Request) -> Handled {
         let args: GotoTargetsArgs = parse(request)?;
         self.goto_supported()?;
         let line = args.line + if self.client.lines_start_at_1 { 0 } else { 1 };
         if line < 1 {
-            return Err("no such line".to_string());
+            return Err("no such line".into());
         }
         // Only the innermost frame of a stopped thread can move, within its own file.
         let path = args.source.path.ok_or("set next statement needs a source with a path")?;
         let remote = self.config.as_ref().map(|c| c.paths.to_remote(&path)).unwrap_or_else(|| path.clone());
-        let here = self.threads.iter().any(|(_, t)| t.stopped && t.frames.first().is_some_and(|f| f.file == remote || f.file == path));
+        let here = self.threads.iter().any(|(_, t)| t.is_stopped() && t.frames.first().is_some_and(|f| f.file == remote || f.file == path));
         if !here {
-            return Err("set next statement only moves within the function a stopped thread is running (its innermost frame)".to_string());
+            return Err("set next statement only moves within the function a stopped thread is running (its innermost frame)".into());
         }
         let shown = if self.client.lines_start_at_1 { line } else { line - 1 };
         // The target id is the (1-based) line: `goto` checks it against the thread's frame.
@@ -513,60 +481,60 @@ impl Session {
     /// debuggee has it (read through it once, then cached): binary ptvsd deadlocks for good
     /// when CPython refuses a jump, and CPython takes some jumps that corrupt the frame
     /// (see `jumps`).
-    pub(super) async fn goto(&mut self, request: &Request) -> Result<(), String> {
+    pub(super) async fn goto(&mut self, request: &Request) -> Handled {
         let args: GotoArgs = parse(request)?;
         self.goto_supported()?;
         let remote = self.threads.remote_of(args.thread_id).ok_or_else(|| format!("there is no thread {} (it may have exited)", args.thread_id))?;
         let line = args.target_id;
         let file = self.goto_frame_file(remote)?;
-        if self.pending.values().any(|p| matches!(p.waiter, Waiter::Goto { thread, .. } | Waiter::GotoSource { thread, .. } if thread == remote)) {
-            return Err("set next statement is already in progress on this thread".to_string());
+        if self.goto.as_ref().is_some_and(|g| g.thread == remote) || self.work.any(|w| matches!(w, Waiter::GotoSource { thread, .. } if *thread == remote)) {
+            return Err("set next statement is already in progress on this thread".into());
         }
         let reference = self.sources.reference(&file);
         if self.sources.content(reference).is_some() {
             return self.checked_goto(request, remote, line, reference).await;
         }
-        let execution_id = self.execution_id();
-        let text = read_file_expression(&file);
-        self.send(Command::Execute { text, thread: remote, frame: 0, execution_id, frame_kind: FrameKind::Python, repr_kind: ReprKind::Raw }).await?;
-        self.park(execution_id, Waiter::GotoSource { request: request.clone(), thread: remote, line, reference });
+        let job = Job::execute(read_file_expression(&file), 0, FrameKind::Python, ReprKind::Raw);
+        self.queue_work(remote, job, Waiter::GotoSource { request: request.clone(), thread: remote, line, reference });
         Ok(())
     }
 
     /// The debuggee's path of the innermost frame of a thread that can jump.
     fn goto_frame_file(&self, thread: ThreadId) -> Result<String, String> {
-        let info = self.threads.get(thread).filter(|t| t.stopped).ok_or("the thread is running: set next statement needs a stopped thread")?;
+        let info = self.threads.get(thread).filter(|t| t.is_stopped()).ok_or("the thread is running: set next statement needs a stopped thread")?;
         if info.stop_reason.as_deref().is_some_and(|r| !matches!(r, "breakpoint" | "step" | "pause" | "goto")) {
-            return Err("set next statement works after a breakpoint, a step or a pause, not while stopped on an exception or at the attach break".to_string());
+            return Err("set next statement works after a breakpoint, a step or a pause, not while stopped on an exception or at the attach break".into());
         }
         let top = info.frames.first().ok_or("the thread has no frames")?;
         if top.kind != FrameKind::Python || is_frozen(&top.file) {
-            return Err("set next statement works only in Python source files".to_string());
+            return Err("set next statement works only in Python source files".into());
         }
         Ok(top.file.clone())
     }
 
     /// Checks the jump against the cached text of the running file, then asks for it.
-    async fn checked_goto(&mut self, request: &Request, thread: ThreadId, line: i64, reference: i64) -> Result<(), String> {
+    async fn checked_goto(&mut self, request: &Request, thread: ThreadId, line: i64, reference: i64) -> Handled {
         let file = self.goto_frame_file(thread)?;
         if self.sources.path(reference) != Some(file.as_str()) {
-            return Err("the thread has moved to another file".to_string());
+            return Err("the thread has moved to another file".into());
         }
         let current = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.line).unwrap_or(0);
         let source = self.sources.content(reference).unwrap_or_default();
         super::jumps::check_jump(source, current, line).map_err(|why| format!("cannot move to line {line}: {why}"))?;
+        if self.work.in_flight_on(Some(thread)).is_some() {
+            return Err("an evaluation is still running on this thread; try again".into());
+        }
         // ptvsd moves the innermost frame of the thread (spec §3.2).
         self.send(Command::SetLineNumber { thread, frame: 0, line }).await?;
-        let id = self.execution_id();
-        self.park(id, Waiter::Goto { request: request.clone(), thread, line });
+        let deadline = Instant::now() + self.request_timeout();
+        self.goto = Some(GotoWait { request: request.clone(), thread, line, deadline });
         Ok(())
     }
 
     pub(super) async fn on_set_line(&mut self, ok: bool, thread: ThreadId, line: i64) {
-        let id = self.pending.iter().find(|(_, p)| matches!(p.waiter, Waiter::Goto { thread: t, .. } if t == thread)).map(|(id, _)| *id);
-        let Some(Waiter::Goto { request, line: wanted, .. }) = id.and_then(|id| self.pending.remove(&id)).map(|p| p.waiter) else { return };
+        let Some(GotoWait { request, line: wanted, .. }) = self.goto.take_if(|g| g.thread == thread) else { return };
         if !ok {
-            self.respond_error(&request, &format!("Python could not move to line {wanted} (a jump into or out of a block such as a loop or try, or a line without code)")).await;
+            self.respond_error(&request, format!("Python could not move to line {wanted} (a jump into or out of a block such as a loop or try, or a line without code)")).await;
             return;
         }
         // ptvsd sends no new frame list: move the top frame ourselves.

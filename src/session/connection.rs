@@ -1,0 +1,284 @@
+//! The link to ptvsd: connecting and attaching, sending, closing, and losing it.
+//!
+//! Owns: [`Remote`] (the write half and the reader task of one connection) and the
+//! connection generation's start; `send` (every command to ptvsd goes through it, with a
+//! write deadline), the abortive close, and turning a lost connection into one sentence.
+//! The reader task only forwards events as [`Input::Remote`]; it shares no state with the
+//! session. Must not know: DAP requests other than `attach` (answered here once connected).
+
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio_util::codec::Framed;
+
+use super::lifecycle::{AttachBreak, Phase};
+use super::{capitalise, Input, Session, SEND_TIMEOUT};
+use crate::legacy::handshake::{self, AttachInfo, HandshakeError};
+use crate::legacy::messages::Command;
+use crate::legacy::{ClientCodec, Dialect, Limits, ProtocolError};
+use crate::transport::{self, RemoteStream, TransportError};
+
+use super::config::AttachConfig;
+
+/// A successful connection and handshake.
+pub struct Connected {
+    pub framed: Framed<RemoteStream, ClientCodec>,
+    pub dialect: Dialect,
+    pub info: AttachInfo,
+}
+
+impl std::fmt::Debug for Connected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connected").field("dialect", &self.dialect).field("info", &self.info).finish_non_exhaustive()
+    }
+}
+
+/// Why an attach failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachFailure {
+    #[error("cannot reach the debuggee: {0}")]
+    Transport(#[from] TransportError),
+    #[error("the ptvsd handshake failed: {0}")]
+    Handshake(#[from] HandshakeError),
+}
+
+type RemoteEvents = futures_util::stream::SplitStream<Framed<RemoteStream, ClientCodec>>;
+
+/// The live connection to ptvsd.
+pub(super) struct Remote {
+    sink: SplitSink<Framed<RemoteStream, ClientCodec>, Command>,
+    /// The reader task hands its half back when told to stop (or when the stream ends),
+    /// so the connection can be closed abortively.
+    reader: tokio::task::JoinHandle<RemoteEvents>,
+    stop_reader: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Session {
+    /// Sends one command; a write that fails or stalls ends the connection.
+    pub(super) async fn send(&mut self, command: Command) -> Result<(), String> {
+        let Some(remote) = self.remote.as_mut() else {
+            return Err("not attached to a debuggee".to_string());
+        };
+        tracing::debug!(?command, "→ ptvsd");
+        match tokio::time::timeout(SEND_TIMEOUT, remote.sink.send(command)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(ProtocolError::Unsupported { command, version })) => {
+                Err(format!("{command} is not supported by this debuggee's ptvsd (protocol version {version})"))
+            }
+            Ok(Err(error)) => {
+                let text = error.to_string();
+                self.connection_lost(Some(text.clone())).await;
+                Err(text)
+            }
+            Err(_) => {
+                let text = format!("the debuggee stopped reading for {} s", SEND_TIMEOUT.as_secs());
+                self.connection_lost(Some(text.clone())).await;
+                Err(text)
+            }
+        }
+    }
+
+    /// Closes the connection abortively (RST): a graceful close makes ptvsd spin at 100 %
+    /// CPU in the debuggee (spec §4.8).
+    pub(super) async fn close_remote(&mut self) {
+        let Some(mut remote) = self.remote.take() else { return };
+        self.threads.forget_states();
+        if let Some(stop) = remote.stop_reader.take() {
+            let _ = stop.send(());
+        }
+        match tokio::time::timeout(std::time::Duration::from_secs(1), &mut remote.reader).await {
+            Ok(Ok(stream)) => match remote.sink.reunite(stream) {
+                Ok(framed) => framed.into_inner().abort().await,
+                Err(error) => tracing::warn!(%error, "could not reunite the remote stream; closing it normally"),
+            },
+            _ => {
+                remote.reader.abort();
+                tracing::warn!("the remote reader did not stop; closing normally");
+            }
+        }
+    }
+
+    /// Starts connecting in the background; the result comes back as [`Input::Attached`].
+    pub(super) fn start_attach(&mut self, config: &AttachConfig) {
+        let endpoint = config.endpoint.clone();
+        let options = config.connect.clone();
+        let debug_options = config.debug_options();
+        let timeout = config.handshake_timeout;
+        let inputs = self.inputs.clone();
+        tokio::spawn(async move {
+            let result = async {
+                let stream = transport::connect(&endpoint, &options).await?;
+                let attached = handshake::attach(stream, endpoint.secret().expose(), &debug_options, Limits::default(), timeout).await?;
+                Ok::<_, AttachFailure>(Connected { framed: attached.framed, dialect: attached.dialect, info: attached.info })
+            }
+            .await;
+            let _ = inputs.send(Input::Attached(Box::new(result))).await;
+        });
+    }
+
+    pub(super) async fn on_attached(&mut self, result: Result<Connected, AttachFailure>) {
+        let request = match std::mem::replace(&mut self.phase, Phase::Ended) {
+            Phase::Attaching { request } => Some(request),
+            // The editor left during the attach: detach what connected, then close.
+            Phase::Detaching(d) => {
+                self.phase = Phase::Detaching(d);
+                None
+            }
+            other => {
+                self.phase = other;
+                if let Ok(connected) = result {
+                    connected.framed.into_inner().abort().await;
+                }
+                return;
+            }
+        };
+        let connected = match result {
+            Ok(connected) => connected,
+            Err(error) => {
+                let sentence = capitalise(&error.to_string());
+                match request {
+                    Some(request) => self.report_fatal(Some(&request), &sentence).await,
+                    None => self.phase = Phase::Closed,
+                }
+                return;
+            }
+        };
+        self.generation += 1;
+        let generation = self.generation;
+        let (sink, mut stream) = connected.framed.split();
+        let inputs = self.inputs.clone();
+        let (stop_reader, mut stop) = tokio::sync::oneshot::channel::<()>();
+        let reader = tokio::spawn(async move {
+            loop {
+                let next = tokio::select! {
+                    _ = &mut stop => return stream,
+                    next = stream.next() => next,
+                };
+                match next {
+                    Some(Ok(event)) => {
+                        if inputs.send(Input::Remote { generation, event }).await.is_err() {
+                            return stream;
+                        }
+                    }
+                    Some(Err(error)) => {
+                        let _ = inputs.send(Input::RemoteClosed { generation, error: Some(error) }).await;
+                        return stream;
+                    }
+                    None => {
+                        let _ = inputs.send(Input::RemoteClosed { generation, error: None }).await;
+                        return stream;
+                    }
+                }
+            }
+        });
+        let info = connected.info;
+        let dialect = connected.dialect;
+        self.python = Some(info.python);
+        self.remote = Some(Remote { sink, reader, stop_reader: Some(stop_reader) });
+        self.threads = super::threads::Threads::default();
+        if !dialect.answers_hit_count() {
+            self.threads.fence_unavailable();
+        }
+        self.attach_break = AttachBreak::Awaited { idle_notice: None };
+        tracing::info!(pid = info.pid, python = %info.python, version = dialect.version(), "attached");
+        let Some(request) = request else {
+            // Detaching already (the editor left).
+            self.try_detach().await;
+            return;
+        };
+        self.phase = Phase::Configuring;
+
+        // Exception settings and known breakpoints go out before the attach break is
+        // released (spec §4.9).
+        if let Err(error) = self.send_exception_info().await {
+            tracing::warn!(%error, "could not send exception settings");
+        }
+        let all: Vec<_> = self.breakpoints.all().map(|(f, b)| (f.remote_path.clone(), b.clone())).collect();
+        for (remote_path, b) in all {
+            let _ = self.send_breakpoint(&remote_path, &b).await;
+        }
+
+        self.respond(&request, None).await;
+        let endpoint = self.config.as_ref().map(|c| c.endpoint.to_string()).unwrap_or_default();
+        self.output(
+            "console",
+            &format!(
+                "Attached to process {} (Python {}) at {endpoint}: ptvsd protocol {} ({}, {}).\n",
+                info.pid,
+                info.python,
+                dialect.version(),
+                dialect.family(),
+                dialect.releases()
+            ),
+        )
+        .await;
+        self.event(
+            "process",
+            Some(json!({ "name": format!("python (pid {})", info.pid), "systemProcessId": info.pid, "isLocalProcess": self.launched.is_some(), "startMethod": if self.launched.is_some() { "launch" } else { "attach" } })),
+        )
+        .await;
+        self.event("initialized", None).await;
+    }
+
+    pub(super) async fn on_remote_closed(&mut self, error: Option<ProtocolError>) {
+        if matches!(self.phase, Phase::Detaching(_)) {
+            self.finish_detach().await;
+            return;
+        }
+        self.connection_lost(error.map(|e| e.to_string())).await;
+    }
+
+    /// The connection is gone: fail what waits, say why, and end the session.
+    pub(super) async fn connection_lost(&mut self, reason: Option<String>) {
+        if matches!(self.phase, Phase::Ended | Phase::Closed) {
+            return;
+        }
+        if matches!(self.phase, Phase::Detaching(_)) {
+            self.finish_detach().await;
+            return;
+        }
+        self.phase = Phase::Ended;
+        self.close_remote().await;
+        let mut terminating = false;
+        let waiters = self.work.drain_all();
+        let mut others = Vec::new();
+        for waiter in waiters {
+            match waiter {
+                super::Waiter::Exit { request } => {
+                    terminating = true;
+                    self.respond(&request, None).await;
+                }
+                other => others.push(other),
+            }
+        }
+        let attach_failure = self.attach_failure.take();
+        let sentence = match (&reason, self.program_exited || terminating) {
+            (_, _) if attach_failure.is_some() => format!(
+                "ptvsd failed while attaching ({}), then closed the connection. This is a race inside ptvsd, usually with the app importing modules at that moment: attach again.",
+                attach_failure.unwrap_or_default()
+            ),
+            (None, true) => "The program exited.".to_string(),
+            (None, false) => "The debuggee closed the connection: the program exited or was stopped, or the relay dropped it. Attach again once it runs.".to_string(),
+            (Some(reason), _) => format!("The connection to the debuggee was lost: {reason}. Attach again to continue debugging."),
+        };
+        for waiter in others {
+            self.fail_waiter(waiter, &sentence).await;
+        }
+        self.fail_releases(&sentence).await;
+        if let Some(goto) = self.goto.take() {
+            self.respond_error(&goto.request, sentence.clone()).await;
+        }
+        for wait in std::mem::take(&mut self.bind_waits) {
+            self.answer_breakpoints(wait.request, &wait.local_path).await;
+        }
+        match self.launch_lost_sentence(reason.as_deref()) {
+            None if reason.is_some() => self.report_fatal(None, &sentence).await,
+            None => {
+                self.output("console", &format!("{sentence}\n")).await;
+                self.announce_terminated().await;
+            }
+            Some(Some(text)) => self.report_fatal(None, text.trim_end()).await,
+            Some(None) => self.announce_terminated().await,
+        }
+    }
+}

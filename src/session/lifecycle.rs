@@ -1,0 +1,89 @@
+//! Where the session is in its life, as one value each instead of a flag per fact.
+//!
+//! Owns: [`Phase`] (initialize → attach → configure → run → detach → end), [`AttachBreak`]
+//! (the attach break ptvsd sends after an attach: awaited, held until
+//! `configurationDone`, running its repairs, done) and [`Disconnect`] (the steps of
+//! ending an attach session). Must not know: DAP messages, the connection.
+
+use tokio::time::Instant;
+
+use crate::dap::types::Request;
+use crate::legacy::messages::ThreadId;
+
+/// The session's phase.
+#[derive(Debug)]
+pub enum Phase {
+    /// Before `initialize`: only `initialize` and `disconnect` are answered.
+    Uninitialized,
+    /// Initialized, not attached.
+    Idle,
+    /// `attach`/`launch` is connecting; answered when the connection is up (or failed).
+    Attaching { request: Request },
+    /// Attached; `configurationDone` not yet received.
+    Configuring,
+    /// Attached and configured.
+    Running,
+    /// Ending the attach (see [`Disconnect`]).
+    Detaching(Disconnect),
+    /// The connection is gone; waiting for the editor's `disconnect`.
+    Ended,
+    /// The loop ends.
+    Closed,
+}
+
+impl Phase {
+    pub fn is_attached(&self) -> bool {
+        matches!(self, Phase::Configuring | Phase::Running | Phase::Detaching(_))
+    }
+}
+
+/// What the editor asked for that ends in a detach.
+#[derive(Debug)]
+pub enum DetachReason {
+    /// `disconnect`: answered once ptvsd confirmed (or the wait ended); then the loop ends.
+    Disconnect(Request),
+    /// `terminate` of an attach session: answered at once; `terminated` follows the detach.
+    Terminate,
+    /// The editor closed its side.
+    EditorClosed,
+}
+
+/// The steps of a detach. Invariant (threading doc §4.3/§4.4): every handler query
+/// (REQH) is answered in every step; the detach goes out only when no query is
+/// outstanding and no work is in flight on a thread.
+#[derive(Debug)]
+pub struct Disconnect {
+    pub reason: DetachReason,
+    /// `detach` has been sent; waiting for ptvsd's confirmation.
+    pub sent: bool,
+    /// ptvsd confirmed the detach; waiting only for handler answers still being computed.
+    pub confirmed: bool,
+    /// The whole disconnect ends (answered, connection closed) by then.
+    pub deadline: Instant,
+}
+
+/// The attach break (LOAD): ptvsd stops one thread after every attach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttachBreak {
+    /// Not arrived yet; `idle_notice`: when to say the app is idle (set at
+    /// `configurationDone`).
+    Awaited { idle_notice: Option<Instant> },
+    /// Arrived before `configurationDone`: held so breakpoints are in place first.
+    Held(ThreadId),
+    /// The attach-break evaluations run on `thread`; then `then`.
+    Repairing { thread: ThreadId, then: AfterRepairs, remaining: usize },
+    /// Done (or the repairs ran at the first stop instead).
+    Done,
+}
+
+/// What happens to the stop the attach-break evaluations ran at, once they are done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterRepairs {
+    /// Report it as the entry stop (stopOnEntry).
+    Report,
+    /// Release it (the attach break without stopOnEntry).
+    Release,
+    /// Nothing: it is a stop the editor was already told about (the app was idle and
+    /// this is its first stop).
+    Keep,
+}

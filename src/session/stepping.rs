@@ -1,0 +1,439 @@
+//! Continue, steps, pause, terminate and disconnect: everything that releases ptvsd's
+//! threads or ends the attach, through one gate.
+//!
+//! Owns: [`Release`] and the gate ([`Session::pump`]): a resume, step or detach is sent
+//! only when the per-thread scheduler is empty (nothing queued, nothing in flight), so a
+//! resume never overtakes work ptvsd has queued on a thread (which would leave that
+//! thread parked again after the resume, or raise "release unlocked lock", threading doc
+//! §1.2–§1.3). No timer decides anything here: the thread states (`threads`) and the
+//! queues (`work`) alone do. After every resume the fence (`threads` rule 2) goes out.
+//! Also owns the detach sequence (`lifecycle::Disconnect`).
+//!
+//! Must not know: how stops are reported (`events`), request argument parsing.
+
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::lifecycle::{AttachBreak, DetachReason, Disconnect, Phase};
+use super::threads::ThreadState;
+use super::work::Job;
+use super::{Handled, RequestError, Session, StepKind, Stepping, Waiter, DISCONNECT_WAIT};
+use crate::dap::types::Request;
+use crate::legacy::messages::{Command, FrameKind, ReprKind, ThreadId};
+
+/// Something that releases threads, waiting for the scheduler to be empty.
+#[derive(Debug)]
+pub(super) enum Release {
+    /// `continue`: resume every thread (clearing the step mode of `thread` if stopped).
+    Continue { request: Request, thread: ThreadId },
+    /// `next`/`stepIn`/`stepOut` of `thread`.
+    Step { request: Request, thread: ThreadId, kind: StepKind },
+    /// The adapter's own resume (the attach break, a logpoint, an exception re-report);
+    /// `clear_stepping`: a thread whose step mode is cleared first.
+    Resume { clear_stepping: Option<ThreadId> },
+    /// A step of `kind` the adapter adds (past frozen code; a step cancelled by a
+    /// logpoint); `stepping` is the step in progress afterwards.
+    AutoStep { stepping: Stepping, kind: StepKind, clear_stepping: Option<ThreadId> },
+    /// Resume one thread (a stale hit of a breakpoint of an earlier session).
+    ResumeThread(ThreadId),
+    /// Free threads parked silently after a resume (no stop shown, no pause in flight).
+    FreeSilent,
+    /// The detach of a disconnect, terminate or a closed editor.
+    Detach,
+}
+
+impl Release {
+    /// It resumes every thread ptvsd has parked.
+    pub(super) fn resumes_all(&self) -> bool {
+        matches!(self, Release::Continue { .. } | Release::Step { .. } | Release::Resume { .. } | Release::AutoStep { .. })
+    }
+}
+
+impl StepKind {
+    pub(super) fn command(self, thread: ThreadId) -> Command {
+        match self {
+            StepKind::Over => Command::StepOver { thread },
+            StepKind::In => Command::StepInto { thread },
+            StepKind::Out => Command::StepOut { thread },
+        }
+    }
+}
+
+/// `os._exit` on a stopped thread: ptvsd has no terminate command (spec §3.2).
+fn exit_job() -> Job {
+    Job::execute("__import__('os')._exit(0)".to_string(), 0, FrameKind::Python, ReprKind::Normal)
+}
+
+impl Session {
+    /// Queues a release; it goes out from [`Session::pump`].
+    pub(super) fn release(&mut self, release: Release) {
+        self.releases.push_back(release);
+    }
+
+    /// Sends what may be sent now: the next work item of every parked thread, then, when
+    /// no work is left, the releases in order. Called after every input.
+    pub(super) async fn pump(&mut self) {
+        self.probe_suspects();
+        loop {
+            for thread in self.work.ready_threads() {
+                let state = self.threads.get(thread).map(|t| t.state);
+                if !matches!(state, Some(ThreadState::Stopped { .. } | ThreadState::Probing)) {
+                    for waiter in self.work.drain_queued(thread) {
+                        self.fail_waiter(waiter, "the thread is running; pause the program (or wait for a breakpoint) first").await;
+                    }
+                    continue;
+                }
+                if self.goto.as_ref().is_some_and(|g| g.thread == thread) {
+                    continue;
+                }
+                if let Some(command) = self.work.next_command(thread) {
+                    if self.send(command).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            if !self.work.is_empty() || self.goto.is_some() {
+                return;
+            }
+            if matches!(self.releases.front(), Some(Release::Detach)) && self.handler_queries > 0 {
+                // The detach waits until every handler query is answered (§4.4).
+                return;
+            }
+            let Some(release) = self.releases.pop_front() else { return };
+            self.perform(release).await;
+            if self.remote.is_none() {
+                return;
+            }
+        }
+    }
+
+    /// Threads that entered `block()` with no stop event in the same burst, while a silent
+    /// stop would strand them: ask ptvsd whether they are parked (then they are freed).
+    fn probe_suspects(&mut self) {
+        let suspects = std::mem::take(&mut self.suspects);
+        if !self.threads.silent_stop_strands() || !matches!(self.phase, Phase::Running) || self.attach_break != AttachBreak::Done {
+            return;
+        }
+        for thread in suspects {
+            let Some(info) = self.threads.get(thread).filter(|t| t.state == ThreadState::Stopping) else { continue };
+            let kind = info.frames.first().map(|f| f.kind).unwrap_or(FrameKind::Python);
+            let deadline = Instant::now() + self.request_timeout();
+            self.work.push(thread, Job::execute("0".to_string(), 0, kind, ReprKind::Normal), Waiter::SilentProbe { thread }, deadline);
+            self.threads.start_probe(thread);
+        }
+    }
+
+    async fn perform(&mut self, release: Release) {
+        match release {
+            Release::Continue { request, thread } => {
+                if self.threads.get(thread).is_some_and(|t| t.is_stopped()) {
+                    // A step that landed on a breakpoint keeps its step mode; clear it so
+                    // the program runs freely (spec §4.5).
+                    let _ = self.send(Command::ClearStepping { thread }).await;
+                }
+                self.stepping = None;
+                match self.resume_all(Command::ResumeAll).await {
+                    Ok(()) => self.respond(&request, Some(json!({ "allThreadsContinued": true }))).await,
+                    Err(error) => self.respond_error(&request, error).await,
+                }
+            }
+            Release::Step { request, thread, kind } => {
+                let dap = self.threads.get(thread).map(|t| t.dap_id).unwrap_or_default();
+                if !self.threads.get(thread).is_some_and(|t| t.is_stopped()) {
+                    let error = format!("thread {dap} is running (it resumed or is not stopped yet): pause the program first");
+                    self.respond_error(&request, error).await;
+                    return;
+                }
+                match self.resume_all(kind.command(thread)).await {
+                    Ok(()) => {
+                        self.stepping = Some(Stepping { thread, kind, auto_steps: 0, leaving_frozen: false });
+                        self.respond(&request, None).await;
+                        // ptvsd resumes every thread for a step: say so, so the editor
+                        // redraws them all as running.
+                        self.event("continued", Some(json!({ "threadId": dap, "allThreadsContinued": true }))).await;
+                    }
+                    Err(error) => self.respond_error(&request, error).await,
+                }
+            }
+            Release::Resume { clear_stepping } => {
+                if self.threads.break_all_in_flight() {
+                    // The editor asked to pause: the adapter's own resume (the attach
+                    // break, a logpoint) would swallow it. The program is stopped: say so.
+                    if let Some(thread) = self.threads.any_stopped() {
+                        self.report_stop(thread, "pause", None, vec![]).await;
+                        return;
+                    }
+                }
+                if let Some(thread) = clear_stepping.filter(|t| self.threads.get(*t).is_some_and(|i| i.is_stopped())) {
+                    let _ = self.send(Command::ClearStepping { thread }).await;
+                }
+                if let Err(error) = self.resume_all(Command::ResumeAll).await {
+                    tracing::warn!(%error, "could not resume");
+                }
+            }
+            Release::AutoStep { stepping, kind, clear_stepping } => {
+                if !self.threads.get(stepping.thread).is_some_and(|t| t.is_stopped()) {
+                    tracing::debug!("the thread to step again is not stopped; not stepping");
+                    return;
+                }
+                if let Some(thread) = clear_stepping.filter(|t| self.threads.get(*t).is_some_and(|i| i.is_stopped())) {
+                    let _ = self.send(Command::ClearStepping { thread }).await;
+                }
+                if self.resume_all(kind.command(stepping.thread)).await.is_ok() {
+                    self.stepping = Some(stepping);
+                }
+            }
+            Release::ResumeThread(thread) => {
+                if !self.threads.get(thread).is_some_and(|t| t.is_stopped()) {
+                    return;
+                }
+                if self.send(Command::ResumeThread { thread }).await.is_ok() {
+                    let fence = self.threads.resume_one(thread);
+                    self.send_fence(fence).await;
+                }
+            }
+            Release::FreeSilent => {
+                if self.threads.silent_stop_strands() && self.threads.any_stopped().is_some() {
+                    if let Err(error) = self.resume_all(Command::ResumeAll).await {
+                        tracing::warn!(%error, "could not free a silently parked thread");
+                    }
+                }
+            }
+            Release::Detach => {
+                if let Phase::Detaching(d) = &mut self.phase {
+                    d.sent = true;
+                }
+                if self.send(Command::Detach).await.is_err() {
+                    self.finish_detach().await;
+                }
+            }
+        }
+    }
+
+    /// Sends a command that resumes every thread (a resume or a step), then the fence.
+    async fn resume_all(&mut self, command: Command) -> Result<(), String> {
+        self.send(command).await?;
+        let fence = self.threads.resume_all();
+        self.handles.clear();
+        self.send_fence(fence).await;
+        Ok(())
+    }
+
+    /// The fence after a resume: a hit-count request whose reply is written only after
+    /// ptvsd's loop finished the resume (`threads`, rule 2).
+    async fn send_fence(&mut self, fence: Option<i64>) {
+        if let Some(request_id) = fence {
+            if self.send(Command::GetBreakpointHitCount { request_id, id: 0 }).await.is_err() && self.remote.is_some() {
+                self.threads.fence_unavailable();
+            }
+        }
+    }
+
+    /// Fails every release still waiting (the connection is gone).
+    pub(super) async fn fail_releases(&mut self, sentence: &str) {
+        for release in std::mem::take(&mut self.releases) {
+            match release {
+                Release::Continue { request, .. } | Release::Step { request, .. } => self.respond_error(&request, sentence).await,
+                Release::Resume { .. } | Release::AutoStep { .. } | Release::ResumeThread(_) | Release::FreeSilent | Release::Detach => {}
+            }
+        }
+    }
+
+    /// The DAP thread id names a known thread: its ptvsd id.
+    pub(super) fn known_thread(&self, dap_thread: i64) -> Result<ThreadId, RequestError> {
+        self.threads.remote_of(dap_thread).ok_or_else(|| format!("there is no thread {dap_thread} (it may have exited)").into())
+    }
+
+    fn attached(&self) -> Result<(), RequestError> {
+        if self.remote.is_none() || !self.phase.is_attached() {
+            return Err("not attached to a debuggee".into());
+        }
+        if matches!(self.phase, Phase::Detaching(_)) {
+            return Err("the session is detaching".into());
+        }
+        Ok(())
+    }
+
+    // ---- requests --------------------------------------------------------------------
+
+    pub(super) async fn continue_request(&mut self, request: &Request, dap_thread: i64) -> Handled {
+        self.attached()?;
+        let thread = self.known_thread(dap_thread)?;
+        self.release(Release::Continue { request: request.clone(), thread });
+        Ok(())
+    }
+
+    pub(super) async fn step(&mut self, request: &Request, dap_thread: i64, kind: StepKind) -> Handled {
+        self.attached()?;
+        let thread = self.known_thread(dap_thread)?;
+        if !self.threads.get(thread).is_some_and(|t| t.is_stopped()) {
+            return Err(format!("thread {dap_thread} is running (it may be in native code and not stopped yet): pause the program first, or step the thread that stopped").into());
+        }
+        self.release(Release::Step { request: request.clone(), thread, kind });
+        Ok(())
+    }
+
+    /// `pause`: one break-all in flight at a time; a second `pause` before the first was
+    /// resumed is coalesced into it (two break-alls can deadlock ptvsd, §2.5).
+    pub(super) async fn pause(&mut self, request: &Request, dap_thread: i64) -> Handled {
+        self.attached()?;
+        self.known_thread(dap_thread)?;
+        if self.threads.begin_break_all() {
+            self.send(Command::BreakAll).await?;
+        } else {
+            tracing::debug!("pause coalesced into the break-all in flight (or the program is stopped)");
+        }
+        self.respond(request, None).await;
+        Ok(())
+    }
+
+    /// `disconnect` of an attach session: detach (the app keeps running and accepts the
+    /// next debugger), or with `terminateDebuggee` end the app where ptvsd can.
+    pub(super) async fn disconnect(&mut self, request: &Request, terminate_debuggee: bool) -> Handled {
+        if self.remote.is_none() {
+            if let Phase::Attaching { .. } = self.phase {
+                // The attach is still connecting: detach it once it has.
+                let Phase::Attaching { request: attach } = std::mem::replace(&mut self.phase, Phase::Ended) else { return Ok(()) };
+                self.respond_error(&attach, "the editor disconnected during the attach").await;
+                self.phase = Phase::Detaching(Disconnect {
+                    reason: DetachReason::Disconnect(request.clone()),
+                    sent: false,
+                    confirmed: false,
+                    deadline: Instant::now() + DISCONNECT_WAIT,
+                });
+                return Ok(());
+            }
+            self.respond(request, None).await;
+            self.phase = Phase::Closed;
+            return Ok(());
+        }
+        if matches!(self.phase, Phase::Detaching(_)) {
+            return Err("the session is already disconnecting".into());
+        }
+        if terminate_debuggee {
+            if let Some(thread) = self.threads.any_stopped() {
+                self.end_app(request, thread).await;
+                return Ok(());
+            }
+            self.output("important", "The app is running, so it cannot be terminated from here (ptvsd has no terminate command); detaching instead.\n").await;
+        }
+        self.begin_detach(DetachReason::Disconnect(request.clone())).await;
+        Ok(())
+    }
+
+    /// `terminate` of an attach session: detach, unless `terminateEndsApp` asks to end
+    /// the app (possible only while a thread is stopped).
+    pub(super) async fn terminate(&mut self, request: &Request) -> Handled {
+        if self.remote.is_none() {
+            self.respond(request, None).await;
+            self.announce_terminated().await;
+            return Ok(());
+        }
+        if matches!(self.phase, Phase::Detaching(_)) {
+            self.respond(request, None).await;
+            return Ok(());
+        }
+        if self.config.as_ref().is_some_and(|c| c.terminate_ends_app) {
+            let Some(thread) = self.threads.any_stopped() else {
+                return Err("ptvsd can only end the app while it is stopped: pause it first, or disconnect to detach".into());
+            };
+            self.end_app(request, thread).await;
+            return Ok(());
+        }
+        self.respond(request, None).await;
+        self.begin_detach(DetachReason::Terminate).await;
+        Ok(())
+    }
+
+    /// Ends the app with `os._exit` on a stopped thread; the request is answered when the
+    /// connection closes.
+    async fn end_app(&mut self, request: &Request, thread: ThreadId) {
+        for waiter in self.work.drain_all_queued() {
+            self.fail_waiter(waiter, "the program is being ended").await;
+        }
+        let deadline = Instant::now() + self.request_timeout();
+        self.work.push(thread, exit_job(), Waiter::Exit { request: request.clone() }, deadline);
+    }
+
+    /// Starts the detach: queued work fails, work in flight is answered first, the
+    /// detach goes out once nothing is in flight and no handler query is outstanding.
+    pub(super) async fn begin_detach(&mut self, reason: DetachReason) {
+        let deadline = Instant::now() + DISCONNECT_WAIT;
+        match std::mem::replace(&mut self.phase, Phase::Ended) {
+            Phase::Attaching { request } => {
+                // Wait for the connection, then detach it (`on_attached`).
+                self.respond_error(&request, "the editor left during the attach").await;
+                self.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: false, deadline });
+                return;
+            }
+            Phase::Detaching(d) => {
+                self.phase = Phase::Detaching(d);
+                return;
+            }
+            _ if self.remote.is_none() => {
+                self.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: true, deadline });
+                self.finish_detach().await;
+                return;
+            }
+            _ => {}
+        }
+        self.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: false, deadline });
+        for waiter in self.work.drain_all_queued() {
+            self.fail_waiter(waiter, "the session is ending (disconnect)").await;
+        }
+        self.fail_releases("the session is ending (disconnect)").await;
+        self.release(Release::Detach);
+    }
+
+    /// Detaching and connected: queue the detach (after `on_attached` during a detach).
+    pub(super) async fn try_detach(&mut self) {
+        if self.remote.is_some() && !self.releases.iter().any(|r| matches!(r, Release::Detach)) {
+            self.release(Release::Detach);
+        }
+    }
+
+    /// ptvsd confirmed the detach: finish once every handler query is answered.
+    pub(super) async fn on_detach_confirmed(&mut self) {
+        if let Phase::Detaching(d) = &mut self.phase {
+            d.confirmed = true;
+        }
+        if self.handler_queries == 0 {
+            self.finish_detach().await;
+        }
+    }
+
+    /// A handler answer was sent: a confirmed detach may finish now.
+    pub(super) async fn after_handler_answer(&mut self) {
+        if matches!(&self.phase, Phase::Detaching(d) if d.confirmed) && self.handler_queries == 0 {
+            self.finish_detach().await;
+        }
+    }
+
+    /// Ends the detach: close, answer whatever still waits, and answer the editor.
+    pub(super) async fn finish_detach(&mut self) {
+        let Phase::Detaching(disconnect) = std::mem::replace(&mut self.phase, Phase::Ended) else { return };
+        self.close_remote().await;
+        for waiter in self.work.drain_all() {
+            self.fail_waiter(waiter, "the session ended before the debuggee answered").await;
+        }
+        self.fail_releases("the session ended").await;
+        if let Some(goto) = self.goto.take() {
+            self.respond_error(&goto.request, "the session ended before the debuggee answered").await;
+        }
+        for wait in std::mem::take(&mut self.bind_waits) {
+            self.answer_breakpoints(wait.request, &wait.local_path).await;
+        }
+        match disconnect.reason {
+            DetachReason::Disconnect(request) => {
+                self.respond(&request, None).await;
+                self.phase = Phase::Closed;
+            }
+            DetachReason::Terminate => {
+                self.output("console", "Detached: the app keeps running and accepts the next debugger.\n").await;
+                self.phase = Phase::Ended;
+                self.announce_terminated().await;
+            }
+            DetachReason::EditorClosed => self.phase = Phase::Closed,
+        }
+    }
+}
