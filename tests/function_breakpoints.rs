@@ -8,18 +8,29 @@
 //! * `lookup_expression_finds_the_first_line_in_every_python`: the fallback expression,
 //!   evaluated as ptvsd evaluates (`eval(text, f_globals, f_locals)` in a function frame),
 //!   names the file and the line of the first `line` event for every kind of name.
+//!
+//! And through the adapter, against real ptvsd 3.0.0 (binary) and 3.2.1 (JSON) running
+//! `functions.py` from a "remote" copy, attached over tcp with a path mapping to a "local"
+//! copy: `function_breakpoints_stop_in_the_named_functions_…` (names, conditions, unknown
+//! and malformed names, the stop reason, an edited local file moving the breakpoint, the
+//! clipboard context's untruncated value) and `…_are_looked_up_in_the_debuggee_…` (no
+//! local sources: the name is resolved in a stopped frame).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod client;
+mod dap_schema;
 mod support;
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use client::DapClient;
 use ptvsd_dap::session::functions::{functions_in_source, lookup_expression, parse_lookup_result, FunctionName};
-use serde_json::Value;
-use support::{program, PeerInfo, Peers};
+use serde_json::{json, Value};
+use support::{line_of, program, PeerInfo, PeerOptions, Peers, PtvsdPeer};
 
 /// Calls every function (by its code object, arguments `None`) under `sys.settrace` and
 /// records the lines of its first `line` events; then evaluates the lookup expressions
@@ -209,4 +220,196 @@ fn lookup_expression_finds_the_first_line_in_every_python() {
             assert!(err.contains(why), "{}: {text:?} → {err}", peer.name);
         }
     }
+}
+
+
+// ---- through the adapter ---------------------------------------------------------------
+
+/// `functions.py` running under ptvsd from a "remote" folder, and a "local" copy of it.
+struct App {
+    peer: PtvsdPeer,
+    _dir: tempfile::TempDir,
+    local: std::path::PathBuf,
+    remote: std::path::PathBuf,
+}
+
+impl App {
+    fn start(info: &PeerInfo) -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let (local, remote) = (dir.path().join("local"), dir.path().join("site"));
+        for root in [&local, &remote] {
+            std::fs::create_dir_all(root).unwrap();
+            std::fs::copy(program("functions.py"), root.join("functions.py")).unwrap();
+        }
+        let peer = PtvsdPeer::start_peer(info, &remote.join("functions.py"), PeerOptions::new().args(["0.05"]).cwd(&remote));
+        App { peer, _dir: dir, local, remote }
+    }
+
+    fn url(&self) -> String {
+        format!("tcp://{}@127.0.0.1:{}", self.peer.secret(), self.peer.port())
+    }
+}
+
+fn mark(name: &str) -> i64 {
+    i64::from(line_of(&program("functions.py"), name))
+}
+
+fn assert_schema(client: &DapClient) {
+    for message in &client.received {
+        if let Err(error) = dap_schema::validate_dap_message_strict(message) {
+            panic!("message does not match the DAP schema: {error}\n{message}");
+        }
+    }
+}
+
+/// initialize and attach; returns the client and the capabilities. The caller sets its
+/// breakpoints and sends configurationDone.
+async fn attach(args: Value) -> (DapClient, Value) {
+    let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
+    let caps = client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
+    client.ok("attach", args).await;
+    client.wait_event("initialized").await;
+    (client, caps)
+}
+
+/// Waits for a stop; returns (reason, hit ids, DAP thread id, top frame line, top frame id).
+async fn stopped(client: &mut DapClient) -> (String, Vec<i64>, i64, i64, i64) {
+    let event = client.wait_event("stopped").await;
+    let thread = event["body"]["threadId"].as_i64().unwrap();
+    let trace = client.ok("stackTrace", json!({ "threadId": thread })).await;
+    let top = &trace["stackFrames"][0];
+    let hits = event["body"]["hitBreakpointIds"].as_array().map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default();
+    (event["body"]["reason"].as_str().unwrap_or_default().to_string(), hits, thread, top["line"].as_i64().unwrap(), top["id"].as_i64().unwrap())
+}
+
+async fn function_breakpoints_through_the_adapter(python: &str, ptvsd: &str) {
+    let app = App::start(Peers::load().peer(python, ptvsd));
+    let (mut client, caps) =
+        attach(json!({ "url": app.url(), "pathMappings": [{ "localRoot": app.local, "remoteRoot": app.remote }] })).await;
+    assert_eq!(caps["supportsFunctionBreakpoints"], true);
+    assert_eq!(caps["supportsClipboardContext"], true);
+    let body = client
+        .ok(
+            "setFunctionBreakpoints",
+            json!({ "breakpoints": [
+                { "name": "plain", "condition": "a % 2 == 0" },
+                { "name": "functions.Klass.method", "hitCondition": "2" },
+                { "name": "no_such_function" },
+                { "name": "1bad" },
+                { "name": "doc_only" },
+            ] }),
+        )
+        .await;
+    let bps = body["breakpoints"].as_array().unwrap().clone();
+    assert_eq!(bps.len(), 5, "{body}");
+    let local_file = app.local.join("functions.py");
+    assert_eq!(bps[0]["line"], mark("plain body"), "{body}");
+    assert_eq!(bps[0]["source"]["path"], json!(local_file), "{body}");
+    assert_eq!(bps[1]["line"], mark("method body"), "{body}");
+    assert_eq!(bps[2]["verified"], false);
+    assert!(bps[2]["message"].as_str().unwrap().contains("No function `no_such_function`"), "{body}");
+    assert_eq!(bps[3]["reason"], "failed");
+    assert!(bps[4]["message"].as_str().unwrap().contains("no statement to stop on"), "{body}");
+    let (plain_id, method_id) = (bps[0]["id"].as_i64().unwrap(), bps[1]["id"].as_i64().unwrap());
+    client.ok("configurationDone", Value::Null).await;
+    // Bound in the debuggee: verified.
+    client.wait_event_where("breakpoint", Duration::from_secs(30), |e| e["body"]["breakpoint"]["id"] == plain_id && e["body"]["breakpoint"]["verified"] == true).await;
+
+    // The first stop: `plain` with an even argument.
+    let (reason, hits, thread, line, frame) = stopped(&mut client).await;
+    assert_eq!((reason.as_str(), hits.as_slice(), line), ("function breakpoint", &[plain_id][..], mark("plain body")));
+    let a = client.ok("evaluate", json!({ "expression": "a", "frameId": frame, "context": "repl" })).await;
+    assert_eq!(a["result"].as_str().unwrap().parse::<i64>().unwrap() % 2, 0, "{a}");
+    // The clipboard gets the whole value; the repl shows ptvsd's cut repr.
+    let long = "'x' * 70000";
+    let repl = client.ok("evaluate", json!({ "expression": long, "frameId": frame, "context": "repl" })).await;
+    let clipboard = client.ok("evaluate", json!({ "expression": long, "frameId": frame, "context": "clipboard" })).await;
+    assert!(repl["result"].as_str().unwrap().len() < 70_000);
+    assert_eq!(clipboard["result"].as_str().unwrap(), format!("'{}'", "x".repeat(70_000)));
+    let list = client.ok("evaluate", json!({ "expression": "list(range(40))  # a comment", "frameId": frame, "context": "clipboard" })).await;
+    assert_eq!(list["result"].as_str().unwrap(), format!("{:?}", (0..40).collect::<Vec<i32>>()));
+    // `no_such_function` was asked of the debuggee at this stop: still unknown there.
+    let no_such = bps[2]["id"].clone();
+    let answer = client.wait_event_where("breakpoint", Duration::from_secs(30), |e| e["body"]["breakpoint"]["id"] == no_such).await;
+    assert!(answer["body"]["breakpoint"]["message"].as_str().unwrap().contains("The debuggee says"), "{answer}");
+
+    // An edited local file: the breakpoint follows the function at the next stop.
+    let text = std::fs::read_to_string(&local_file).unwrap();
+    std::fs::write(&local_file, format!("# one more line\n{text}")).unwrap();
+    client.ok("continue", json!({ "threadId": thread })).await;
+    // The next stop: Klass.method on its second call (hit condition 2), or plain again.
+    let mut seen_method = false;
+    for _ in 0..6 {
+        let (reason, hits, thread, line, _) = stopped(&mut client).await;
+        assert_eq!(reason, "function breakpoint");
+        if hits == [method_id] {
+            assert_eq!(line, mark("method body"));
+            seen_method = true;
+        } else {
+            assert_eq!(hits, [plain_id]);
+        }
+        client.ok("continue", json!({ "threadId": thread })).await;
+        if seen_method {
+            break;
+        }
+    }
+    assert!(seen_method, "Klass.method never stopped");
+    let moved = client
+        .wait_event_where("breakpoint", Duration::from_secs(30), |e| e["body"]["breakpoint"]["id"] == plain_id && e["body"]["breakpoint"]["line"] == mark("plain body") + 1)
+        .await;
+    assert_eq!(moved["body"]["reason"], "changed");
+    // Cleared: the app runs on untouched.
+    let body = client.ok("setFunctionBreakpoints", json!({ "breakpoints": [] })).await;
+    assert_eq!(body["breakpoints"], json!([]));
+    client.ok("disconnect", Value::Null).await;
+    assert_schema(&client);
+}
+
+#[tokio::test]
+async fn function_breakpoints_stop_in_the_named_functions_ptvsd_3_0_0() {
+    function_breakpoints_through_the_adapter("3.11", "3.0.0").await;
+}
+
+#[tokio::test]
+async fn function_breakpoints_stop_in_the_named_functions_ptvsd_3_2_1() {
+    function_breakpoints_through_the_adapter("3.6", "3.2.1").await;
+}
+
+/// No path mapping: nothing local to search, so the name is looked up in the debuggee at
+/// the first stop (a line breakpoint by the debuggee's path), and the function breakpoint
+/// then stops as any other.
+async fn looked_up_in_the_debuggee(python: &str, ptvsd: &str) {
+    let app = App::start(Peers::load().peer(python, ptvsd));
+    let (mut client, _) = attach(json!({ "url": app.url() })).await;
+    let body = client.ok("setFunctionBreakpoints", json!({ "breakpoints": [{ "name": "plain" }] })).await;
+    let fb = body["breakpoints"][0].clone();
+    assert_eq!(fb["verified"], false);
+    assert!(fb["message"].as_str().unwrap().contains("no local folder is mapped"), "{fb}");
+    let remote_file = app.remote.join("functions.py");
+    client
+        .ok("setBreakpoints", json!({ "source": { "path": remote_file }, "breakpoints": [{ "line": mark("method body") }] }))
+        .await;
+    client.ok("configurationDone", Value::Null).await;
+    let (reason, _, thread, line, _) = stopped(&mut client).await;
+    assert_eq!((reason.as_str(), line), ("breakpoint", mark("method body")));
+    let found = client
+        .wait_event_where("breakpoint", Duration::from_secs(30), |e| e["body"]["breakpoint"]["id"] == fb["id"] && e["body"]["breakpoint"]["line"] == mark("plain body"))
+        .await;
+    assert!(found["body"]["breakpoint"].get("source").is_none() || found["body"]["breakpoint"]["source"]["path"] == json!(remote_file), "{found}");
+    client.ok("setBreakpoints", json!({ "source": { "path": remote_file }, "breakpoints": [] })).await;
+    client.ok("continue", json!({ "threadId": thread })).await;
+    let (reason, hits, _, line, _) = stopped(&mut client).await;
+    assert_eq!((reason.as_str(), hits, line), ("function breakpoint", vec![fb["id"].as_i64().unwrap()], mark("plain body")));
+    client.ok("disconnect", Value::Null).await;
+    assert_schema(&client);
+}
+
+#[tokio::test]
+async fn function_breakpoints_without_local_sources_are_looked_up_in_the_debuggee_ptvsd_3_0_0() {
+    looked_up_in_the_debuggee("3.11", "3.0.0").await;
+}
+
+#[tokio::test]
+async fn function_breakpoints_without_local_sources_are_looked_up_in_the_debuggee_ptvsd_3_2_1() {
+    looked_up_in_the_debuggee("3.6", "3.2.1").await;
 }

@@ -197,6 +197,7 @@ impl Session {
         for (remote_path, b) in all {
             let _ = self.send_breakpoint(&remote_path, &b).await;
         }
+        self.resend_function_breakpoints().await;
 
         self.respond(&request, None).await;
         let endpoint = self.config.as_ref().map(|c| c.endpoint.to_string()).unwrap_or_default();

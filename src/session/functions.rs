@@ -379,6 +379,17 @@ impl FunctionIndex {
         Resolution::NotFound(reason)
     }
 
+    /// Whether `path` changed (or went away) since it was last parsed; `false` for a file
+    /// never parsed.
+    #[must_use]
+    pub fn changed(&self, path: &Path) -> bool {
+        let Some(cached) = self.files.get(path) else { return false };
+        match std::fs::metadata(path) {
+            Ok(m) => m.len() != cached.len || m.modified().ok() != cached.modified,
+            Err(_) => true,
+        }
+    }
+
     /// The definitions in `path`, from the cache if the file did not change.
     fn functions(&mut self, path: &Path) -> Option<&[FunctionDef]> {
         let metadata = std::fs::metadata(path).ok()?;

@@ -48,6 +48,7 @@ pub mod work;
 mod connection;
 mod events;
 mod frame_requests;
+mod function_requests;
 pub mod launch;
 mod lifecycle;
 mod repairs;
@@ -105,6 +106,8 @@ pub enum Input {
     Launch(launch::LaunchInput),
     /// The answer to a handler query (REQH), worked out off the session loop.
     Handlers { generation: u64, file: String, statements: Vec<HandlerStatement> },
+    /// Function breakpoint names resolved off the session loop.
+    FunctionsResolved(Box<function_requests::FunctionsResolved>),
 }
 
 /// Who is to blame for a failed request, which decides whether the editor shows it.
@@ -178,6 +181,10 @@ enum Waiter {
     Completions { request: Request, target: completions::Target },
     /// `goto`: the running file's text, to check the jump before asking for it.
     GotoSource { request: Request, thread: ThreadId, line: i64, reference: i64 },
+    /// `evaluate` in the `clipboard` context: the untruncated repr, read raw.
+    Clipboard { request: Request },
+    /// Where the debuggee says a function breakpoint's function is (its DAP id).
+    FunctionLookup { id: i64 },
 }
 
 /// A `goto` waiting for its set-line reply (not a work item: ptvsd runs `setl` on its
@@ -264,6 +271,8 @@ pub struct Session {
     releases: VecDeque<stepping::Release>,
     handles: Handles,
     breakpoints: Breakpoints,
+    function_breakpoints: function_breakpoints::FunctionBreakpoints,
+    functions: function_requests::FunctionState,
     exceptions: exceptions::ExceptionSettings,
     /// The debuggee's Python version, from the attach reply.
     python: Option<PythonVersion>,
@@ -307,6 +316,8 @@ impl Session {
             releases: VecDeque::new(),
             handles: Handles::default(),
             breakpoints: Breakpoints::default(),
+            function_breakpoints: function_breakpoints::FunctionBreakpoints::default(),
+            functions: function_requests::FunctionState::default(),
             exceptions: exceptions::ExceptionSettings::default(),
             python: None,
             sources: sources::Sources::default(),
@@ -380,6 +391,7 @@ impl Session {
                 self.after_handler_answer().await;
             }
             Input::Remote { .. } | Input::RemoteClosed { .. } | Input::Handlers { .. } => {}
+            Input::FunctionsResolved(done) => self.on_functions_resolved(*done).await,
             Input::Attached(result) => self.on_attached(*result).await,
             Input::Launch(input) => self.on_launch_input(input).await,
         }
@@ -510,6 +522,7 @@ impl Session {
             | Waiter::Assign { request, .. }
             | Waiter::AssignRead { request, .. }
             | Waiter::Source { request, .. }
+            | Waiter::Clipboard { request }
             | Waiter::GotoSource { request, .. } => {
                 self.respond_error(&request, RequestError { message: message.to_string(), blame: Blame::Debuggee }).await;
             }
@@ -524,6 +537,10 @@ impl Session {
                 self.finish_logpoint(thread, started).await;
             }
             Waiter::AttachBreak { index } => self.attach_break_result(index, Err(message.to_string())).await,
+            Waiter::FunctionLookup { id } => {
+                // Boxed: answering may send, and a failed send fails waiters again.
+                Box::pin(self.on_function_lookup(id, Err(format!("The debuggee could not look it up: {message}.")))).await;
+            }
             Waiter::SilentProbe { thread } => self.threads.mark_running(thread),
             Waiter::Probe { thread, stop, .. } => {
                 tracing::debug!(%message, ?stop, "the probe says the thread runs: the stop was stale");
