@@ -865,7 +865,7 @@ json.dump(results, sys.stdout)
         let leaf = (
             prop_oneof![Just(""), Just("@deco\n"), Just("@a.b(1)\n@c\n")],
             prop_oneof![Just("def"), Just("async def")],
-            "[a-z][a-z0-9_]{0,6}",
+            "f_[a-z0-9_]{0,6}",
             proptest::collection::vec(statement(), 0..5),
         )
             .prop_map(|(decorators, def, name, body)| {
