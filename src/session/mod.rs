@@ -51,6 +51,7 @@ mod frame_requests;
 mod function_requests;
 pub mod launch;
 mod lifecycle;
+mod reattach;
 mod repairs;
 mod requests;
 mod stepping;
@@ -106,6 +107,8 @@ pub enum Input {
     Launch(launch::LaunchInput),
     /// The answer to a handler query (REQH), worked out off the session loop.
     Handlers { generation: u64, file: String, statements: Vec<HandlerStatement> },
+    /// A line for the user from a task (the retries of `reconnect`).
+    Note(String),
     /// Function breakpoint names resolved off the session loop.
     FunctionsResolved(Box<function_requests::FunctionsResolved>),
 }
@@ -273,6 +276,8 @@ pub struct Session {
     breakpoints: Breakpoints,
     function_breakpoints: function_breakpoints::FunctionBreakpoints,
     functions: function_requests::FunctionState,
+    /// The retries of `reconnect`, while they run.
+    retrying: Option<reattach::Retrying>,
     exceptions: exceptions::ExceptionSettings,
     /// The debuggee's Python version, from the attach reply.
     python: Option<PythonVersion>,
@@ -318,6 +323,7 @@ impl Session {
             breakpoints: Breakpoints::default(),
             function_breakpoints: function_breakpoints::FunctionBreakpoints::default(),
             functions: function_requests::FunctionState::default(),
+            retrying: None,
             exceptions: exceptions::ExceptionSettings::default(),
             python: None,
             sources: sources::Sources::default(),
@@ -358,6 +364,9 @@ impl Session {
             }
             self.pump().await;
         }
+        if let Some(retrying) = self.retrying.take() {
+            retrying.cancel();
+        }
         self.close_remote().await;
         self.end_launched().await;
     }
@@ -392,6 +401,11 @@ impl Session {
             }
             Input::Remote { .. } | Input::RemoteClosed { .. } | Input::Handlers { .. } => {}
             Input::FunctionsResolved(done) => self.on_functions_resolved(*done).await,
+            Input::Note(line) => {
+                if matches!(self.phase, Phase::Reconnecting | Phase::Attaching { .. }) {
+                    self.output("console", &format!("{line}\n")).await;
+                }
+            }
             Input::Attached(result) => self.on_attached(*result).await,
             Input::Launch(input) => self.on_launch_input(input).await,
         }

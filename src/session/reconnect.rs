@@ -199,11 +199,10 @@ pub fn lost_message(reason: &str) -> String {
 
 /// The line shown when the session is attached again.
 #[must_use]
-pub fn reattached_message(pid: Option<u32>, tries: u32, waited: Duration) -> String {
+pub fn reattached_message(pid: Option<u32>, waited: Duration) -> String {
     let process = pid.map_or_else(|| "the app".to_string(), |pid| format!("process {pid}"));
-    let tries = if tries == 1 { "1 try".to_string() } else { format!("{tries} tries") };
     format!(
-        "ptvsd-dap: attached again to {process} after {:.1} s ({tries}); breakpoints and exception settings are set again.",
+        "ptvsd-dap: attached again to {process} after {:.1} s; breakpoints and exception settings are set again.",
         waited.as_secs_f64()
     )
 }
@@ -295,9 +294,9 @@ mod tests {
         assert!(b.failure_message(Failure::AlreadyAttached).is_some(), "said again after something else");
         let lost = lost_message("ptvsd closed the connection.");
         assert!(lost.contains("(ptvsd closed the connection)") && !lost.contains('\n'));
-        let back = reattached_message(Some(4242), 3, secs(7.25));
-        assert!(back.contains("process 4242") && back.contains("7.2 s") && back.contains("3 tries"), "{back}");
-        assert!(reattached_message(None, 1, secs(0.5)).contains("the app after 0.5 s (1 try)"));
+        let back = reattached_message(Some(4242), secs(7.25));
+        assert!(back.contains("process 4242") && back.contains("7.2 s"), "{back}");
+        assert!(reattached_message(None, secs(0.5)).contains("the app after 0.5 s;"));
     }
 
     /// The first attach tries at once; tokio's paused clock shows the schedule.

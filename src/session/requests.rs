@@ -297,8 +297,14 @@ impl Session {
         }
         self.output("console", &format!("Connecting to {}…\n", config.endpoint)).await;
         self.phase = Phase::Attaching { request: request.clone() };
-        self.start_attach(&config);
-        self.config = Some(config);
+        let reconnect = config.reconnect;
+        self.config = Some(config.clone());
+        if reconnect && self.launched.is_none() {
+            // Keeps trying while the site starts (reconnect::INITIAL_CONNECT_FACTOR).
+            self.start_retries(super::reconnect::Phase::FirstAttach);
+        } else {
+            self.start_attach(&config);
+        }
         Ok(())
     }
 

@@ -220,16 +220,22 @@ impl RestartableApp {
     /// Starts `restartable.py SECRET PORT ARGS…` (ARGS: `[DELAY [EXIT_AFTER]]`) on a free
     /// port and waits until its ptvsd listens.
     pub fn start(peer: &PeerInfo, args: &[&str]) -> RestartableApp {
-        let mut app = RestartableApp {
+        let mut app = RestartableApp::not_started(peer, args);
+        app.restart();
+        app
+    }
+
+    /// The app with its port and secret chosen, not running yet (a site still starting);
+    /// [`RestartableApp::restart`] starts it.
+    pub fn not_started(peer: &PeerInfo, args: &[&str]) -> RestartableApp {
+        RestartableApp {
             peer: peer.clone(),
             secret: random_secret(),
             port: free_port(),
             args: args.iter().map(|a| (*a).to_string()).collect(),
             child: None,
             starts: 0,
-        };
-        app.restart();
-        app
+        }
     }
 
     /// Starts the process (again, if it was killed or exited) on the same port; waits
