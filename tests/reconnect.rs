@@ -131,3 +131,37 @@ async fn attach_with_reconnect_waits_for_an_app_that_is_starting_ptvsd_3_0_0() {
 async fn attach_with_reconnect_waits_for_an_app_that_is_starting_ptvsd_3_2_1() {
     waits_for_the_app("3.6", "3.2.1").await;
 }
+
+/// The adapter's open sockets (`/proc/PID/fd` entries that are sockets).
+fn sockets_of(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| std::fs::read_link(e.path()).is_ok_and(|t| t.to_string_lossy().starts_with("socket:")))
+        .count()
+}
+
+/// 50 restarts in a row: every one is followed by a re-attach, and the adapter holds as
+/// many sockets at the end as after the first attach (one connection, no leftovers).
+#[tokio::test]
+async fn fifty_restarts_in_a_row_leave_no_sockets_behind() {
+    let mut app = RestartableApp::start(Peers::load().peer("3.6", "3.2.1"), &["0.2"]);
+    let mut client = start_client().await;
+    let adapter = client.pid().unwrap();
+    client.ok("attach", json!({ "url": app.url(), "reconnect": true, "redirectOutput": false })).await;
+    client.wait_event("initialized").await;
+    client.ok("configurationDone", Value::Null).await;
+    let first = app.pid().unwrap();
+    wait_process(&mut client, first).await;
+    let before = sockets_of(adapter);
+    for _ in 0..50 {
+        app.kill();
+        wait_output(&mut client, "the connection to the app ended").await;
+        let pid = app.restart();
+        wait_process(&mut client, pid).await;
+        wait_output(&mut client, &format!("attached again to process {pid}")).await;
+    }
+    assert_eq!(sockets_of(adapter), before, "sockets after 50 restarts");
+    client.ok("disconnect", Value::Null).await;
+    assert_eq!(client.wait_exit(WAIT).await, Some(0));
+}
