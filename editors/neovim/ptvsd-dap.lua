@@ -37,6 +37,8 @@ local configurations = {
     url = function()
       return 'wss://' .. secret() .. '@mysite.azurewebsites.net/ptvsd'
     end,
+    -- Attach again when App Service restarts the app (recycle, deploy, crash).
+    reconnect = true,
     pathMappings = {
       { localRoot = '${workspaceFolder}', remoteRoot = 'D:\\home\\site\\wwwroot' },
     },
@@ -49,6 +51,8 @@ local configurations = {
     url = function()
       return 'wss://' .. secret() .. '@mysite.azurewebsites.net/ptvsd'
     end,
+    -- Attach again when App Service restarts the app (recycle, deploy, crash).
+    reconnect = true,
     pathMappings = {
       { localRoot = '${workspaceFolder}', remoteRoot = '/home/site/wwwroot' },
     },
