@@ -4,7 +4,11 @@
 //! * killed while stopped at a breakpoint, and while running: the session stays open, the
 //!   old threads exit, the new process is reported (`process`) and stops at the same
 //!   breakpoint with no request from the editor;
-//! * `attach` with `reconnect` waits for an app that is not running yet.
+//! * the same through the wss relay (`ptvsd-dap relay`, as Azure's `/ptvsd` proxy): the
+//!   relay stays up while the app is down, so each try is a WebSocket upgrade that ends
+//!   before ptvsd's greeting, until the app is back;
+//! * `attach` with `reconnect` waits for an app that is not running yet;
+//! * 50 restarts in a row leave no socket behind.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client;
@@ -15,7 +19,7 @@ use std::time::Duration;
 
 use client::DapClient;
 use serde_json::{json, Value};
-use support::{line_of, program, Peers, RestartableApp};
+use support::{line_of, program, Peers, Relay, RestartableApp, TestCerts};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -54,10 +58,18 @@ async fn wait_process(client: &mut DapClient, pid: u32) {
     client.wait_event_where("process", WAIT, |e| e["body"]["systemProcessId"] == pid).await;
 }
 
-async fn survives_restarts(python: &str, ptvsd: &str) {
+async fn survives_restarts(python: &str, ptvsd: &str, via_relay: bool) {
     let mut app = RestartableApp::start(Peers::load().peer(python, ptvsd), &["0.05"]);
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = json!({ "url": app.url(), "reconnect": true });
+    let _relay = via_relay.then(|| {
+        let certs = TestCerts::generate(dir.path());
+        let relay = Relay::builtin(app.port(), Some(&certs));
+        args = json!({ "url": relay.wss_url("/ptvsd").replace("wss://", &format!("wss://{}@", app.secret())), "caFile": dir.path().join("ca.pem"), "reconnect": true });
+        relay
+    });
     let mut client = start_client().await;
-    client.ok("attach", json!({ "url": app.url(), "reconnect": true })).await;
+    client.ok("attach", args).await;
     client.wait_event("initialized").await;
     set_breakpoint(&mut client, true).await;
     client.ok("configurationDone", Value::Null).await;
@@ -96,12 +108,17 @@ async fn survives_restarts(python: &str, ptvsd: &str) {
 
 #[tokio::test]
 async fn a_restarted_app_stops_at_the_same_breakpoint_ptvsd_3_0_0() {
-    survives_restarts("3.11", "3.0.0").await;
+    survives_restarts("3.11", "3.0.0", false).await;
 }
 
 #[tokio::test]
 async fn a_restarted_app_stops_at_the_same_breakpoint_ptvsd_3_2_1() {
-    survives_restarts("3.6", "3.2.1").await;
+    survives_restarts("3.6", "3.2.1", false).await;
+}
+
+#[tokio::test]
+async fn a_restarted_app_behind_the_wss_relay_is_attached_again() {
+    survives_restarts("3.6", "3.2.1", true).await;
 }
 
 async fn waits_for_the_app(python: &str, ptvsd: &str) {
