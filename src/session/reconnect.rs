@@ -212,7 +212,7 @@ pub fn reattached_message(pid: Option<u32>, waited: Duration) -> String {
 pub fn gave_up_message(connect_timeout: Duration, last_error: &str) -> String {
     let waited = connect_timeout.saturating_mul(INITIAL_CONNECT_FACTOR);
     format!(
-        "ptvsd did not answer within {} s ({INITIAL_CONNECT_FACTOR} × connectTimeout, with reconnect): {last_error}",
+        "the debuggee did not answer within {} s ({INITIAL_CONNECT_FACTOR} × connectTimeout, with reconnect): {last_error}",
         waited.as_secs()
     )
 }
