@@ -182,3 +182,32 @@ async fn fifty_restarts_in_a_row_leave_no_sockets_behind() {
     client.ok("disconnect", Value::Null).await;
     assert_eq!(client.wait_exit(WAIT).await, Some(0));
 }
+
+/// Killed while the attach is under way (the handshake, or the burst of thread and module
+/// reports after it): however far it got, the session ends up attached to the new
+/// process and stops at a breakpoint there.
+async fn killed_during_the_attach(python: &str, ptvsd: &str) {
+    let mut app = RestartableApp::start(Peers::load().peer(python, ptvsd), &["0.05"]);
+    let mut client = start_client().await;
+    let seq = client.send_request("attach", json!({ "url": app.url(), "reconnect": true })).await;
+    app.kill();
+    let pid = app.restart();
+    let response = client.response_to(seq, "attach").await;
+    assert_eq!(response["success"], true, "{response}");
+    client.wait_event("initialized").await;
+    set_breakpoint(&mut client, true).await;
+    client.ok("configurationDone", Value::Null).await;
+    wait_process(&mut client, pid).await;
+    stop_at_breakpoint(&mut client).await;
+    client.ok("disconnect", Value::Null).await;
+}
+
+#[tokio::test]
+async fn killed_during_the_attach_the_session_attaches_to_the_new_process_ptvsd_3_0_0() {
+    killed_during_the_attach("3.11", "3.0.0").await;
+}
+
+#[tokio::test]
+async fn killed_during_the_attach_the_session_attaches_to_the_new_process_ptvsd_3_2_1() {
+    killed_during_the_attach("3.6", "3.2.1").await;
+}
