@@ -248,6 +248,7 @@ fn attach_defaults_in_the_schema_are_the_parsers() {
             "requestTimeout" => KeyDefault::Number(url.request_timeout.as_secs()),
             "terminateEndsApp" => KeyDefault::Bool(url.terminate_ends_app),
             "tunnelPort" => KeyDefault::Number(url.connect.tunnel.port().into()),
+            "reconnect" => KeyDefault::Bool(url.reconnect),
             // No default, or one that depends on other keys (wakeUrl).
             _ => KeyDefault::None,
         };

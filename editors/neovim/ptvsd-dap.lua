@@ -68,6 +68,8 @@ local configurations = {
     url = function()
       return 'wss://' .. secret() .. '@' .. site() .. '.azurewebsites.net/ptvsd'
     end,
+    -- Attach again when App Service restarts the app (recycle, deploy, crash).
+    reconnect = true,
     pathMappings = {
       { localRoot = '${workspaceFolder}', remoteRoot = 'D:\\home\\site\\wwwroot' },
     },
@@ -79,6 +81,8 @@ local configurations = {
     url = function()
       return 'wss://' .. secret() .. '@' .. site() .. '.azurewebsites.net/ptvsd'
     end,
+    -- Attach again when App Service restarts the app (recycle, deploy, crash).
+    reconnect = true,
     pathMappings = {
       { localRoot = '${workspaceFolder}', remoteRoot = '/home/site/wwwroot' },
     },

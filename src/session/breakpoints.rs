@@ -91,6 +91,14 @@ pub struct Requested {
 }
 
 impl Breakpoints {
+    /// A fresh id from this id space, for breakpoints kept elsewhere (function breakpoints
+    /// and their sites), so that no two breakpoints ptvsd holds share an id.
+    pub fn allocate_id(&mut self) -> BreakpointId {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
+    }
+
     /// Replaces the breakpoints of `local_path`; ids are kept for lines already set.
     pub fn set(&mut self, local_path: &str, remote_path: &str, requested: Vec<Requested>) -> Changes {
         let old = self.files.remove(local_path).unwrap_or_default();

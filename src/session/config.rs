@@ -181,6 +181,12 @@ pub const ATTACH_KEYS: &[ConfigKey] = &[
         "Make the editor's stop button (terminate) end the app while it is stopped. Off: terminate detaches and the app keeps running, ready for the next debugger.",
     )
     .default(KeyDefault::Bool(false)),
+    ConfigKey::new(
+        "reconnect",
+        KeyType::Boolean,
+        "Keep the session when the app restarts (App Service recycles, deploys, crashes): attach again every 0.5 to 5 s until it is back, with the same breakpoints. The first attach also waits up to 8 × connectTimeout for a site that is still starting.",
+    )
+    .default(KeyDefault::Bool(false)),
 ];
 
 /// Every key `launch` understands. For `launch`, ptvsd-dap runs `PYTHON -m ptvsd --wait
@@ -252,6 +258,9 @@ pub struct AttachConfig {
     pub request_timeout: Duration,
     /// `terminate` ends the app (while stopped) instead of detaching.
     pub terminate_ends_app: bool,
+    /// Attach again when the connection ends other than by the user's disconnect, and
+    /// wait for a site that is still starting (`session::reconnect`).
+    pub reconnect: bool,
     /// Keys we did not recognise (logged, never rejected).
     pub unknown_keys: Vec<String>,
 }
@@ -431,6 +440,7 @@ impl AttachConfig {
             handshake_timeout: connect_timeout,
             request_timeout: args.seconds("requestTimeout", 15)?,
             terminate_ends_app: args.bool("terminateEndsApp", false)?,
+            reconnect: args.bool("reconnect", false)?,
             unknown_keys,
         })
     }

@@ -11,6 +11,7 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
 use tokio_util::codec::Framed;
 
+use super::breakpoints::BindState;
 use super::lifecycle::{AttachBreak, Phase};
 use super::{capitalise, Input, Session, SEND_TIMEOUT};
 use crate::legacy::handshake::{self, AttachInfo, HandshakeError};
@@ -40,6 +41,9 @@ pub enum AttachFailure {
     Transport(#[from] TransportError),
     #[error("the ptvsd handshake failed: {0}")]
     Handshake(HandshakeError),
+    /// With `reconnect`: the retries ended; the sentence says why.
+    #[error("{0}")]
+    Retries(String),
 }
 
 impl From<HandshakeError> for AttachFailure {
@@ -131,8 +135,10 @@ impl Session {
     }
 
     pub(super) async fn on_attached(&mut self, result: Result<Connected, AttachFailure>) {
+        let reattaching = matches!(self.phase, Phase::Reconnecting);
         let request = match std::mem::replace(&mut self.phase, Phase::Ended) {
             Phase::Attaching { request } => Some(request),
+            Phase::Reconnecting => None,
             // The editor left during the attach: detach what connected, then close.
             Phase::Detaching(d) => {
                 self.phase = Phase::Detaching(d);
@@ -150,8 +156,10 @@ impl Session {
             Ok(connected) => connected,
             Err(error) => {
                 let sentence = capitalise(&error.to_string());
+                self.retrying = None;
                 match request {
                     Some(request) => self.report_fatal(Some(&request), "important", &sentence).await,
+                    None if reattaching => self.report_fatal(None, "important", &format!("ptvsd-dap stopped trying to attach again: {sentence}")).await,
                     None => self.phase = Phase::Closed,
                 }
                 return;
@@ -197,12 +205,21 @@ impl Session {
         }
         self.attach_break = AttachBreak::Awaited { idle_notice: None };
         tracing::info!(pid = info.pid, python = %info.python, version = dialect.version(), "attached");
-        let Some(request) = request else {
-            // Detaching already (the editor left).
-            self.try_detach().await;
-            return;
+        let request = match request {
+            Some(request) => Some(request),
+            None if reattaching => None,
+            None => {
+                // Detaching already (the editor left).
+                self.try_detach().await;
+                return;
+            }
         };
         self.phase = Phase::Configuring;
+        // A new process knows none of the breakpoints: all unconfirmed until it says.
+        let ids: Vec<i64> = self.breakpoints.all().map(|(_, b)| b.id).collect();
+        for id in ids {
+            self.breakpoints.mark(id, BindState::Sent);
+        }
 
         // Exception settings and known breakpoints go out before the attach break is
         // released (spec §4.9).
@@ -213,7 +230,18 @@ impl Session {
         for (remote_path, b) in all {
             let _ = self.send_breakpoint(&remote_path, &b).await;
         }
+        self.resend_function_breakpoints().await;
 
+        let Some(request) = request else {
+            self.reattached(info.pid).await;
+            self.event(
+                "process",
+                Some(json!({ "name": format!("python (pid {})", info.pid), "systemProcessId": info.pid, "isLocalProcess": false, "startMethod": "attach" })),
+            )
+            .await;
+            return;
+        };
+        self.retrying = None;
         self.respond(&request, None).await;
         let endpoint = self.config.as_ref().map(|c| c.endpoint.to_string()).unwrap_or_default();
         self.output(
@@ -246,7 +274,7 @@ impl Session {
 
     /// The connection is gone: fail what waits, say why, and end the session.
     pub(super) async fn connection_lost(&mut self, reason: Option<String>) {
-        if matches!(self.phase, Phase::Ended | Phase::Closed) {
+        if matches!(self.phase, Phase::Ended | Phase::Closed | Phase::Reconnecting) {
             return;
         }
         if matches!(self.phase, Phase::Detaching(_)) {
@@ -266,6 +294,23 @@ impl Session {
                 }
                 other => others.push(other),
             }
+        }
+        if self.reconnects() && !terminating {
+            let reason = reason.clone().or_else(|| self.attach_failure.take()).unwrap_or_else(|| {
+                if self.program_exited { "the program exited".to_string() } else { "ptvsd closed the connection".to_string() }
+            });
+            for waiter in others {
+                self.fail_waiter(waiter, &format!("The connection to the app ended ({reason})")).await;
+            }
+            self.fail_releases("the connection to the app ended").await;
+            if let Some(goto) = self.goto.take() {
+                self.respond_error(&goto.request, "the connection to the app ended").await;
+            }
+            for wait in std::mem::take(&mut self.bind_waits) {
+                self.answer_breakpoints(wait.request, &wait.local_path).await;
+            }
+            self.lost_and_retrying(&reason).await;
+            return;
         }
         let attach_failure = self.attach_failure.take();
         let sentence = match (&reason, self.program_exited || terminating) {

@@ -208,6 +208,10 @@ impl Session {
                 if self.on_entry_breakpoint(id, thread).await {
                     return;
                 }
+                if let Some(function) = self.function_breakpoint_of_site(id) {
+                    self.report_stop(thread, "function breakpoint", None, vec![function]).await;
+                    return;
+                }
                 let Some((local_path, b)) = self.breakpoints.find(id).map(|(p, b)| (p.to_string(), b.clone())) else {
                     // A stale breakpoint from an earlier session (spec §4.8): resume it.
                     tracing::info!(id, "resuming a hit of an unknown breakpoint");
@@ -241,7 +245,10 @@ impl Session {
     }
 
     async fn on_bind(&mut self, id: i64, state: BindState) {
-        let Some((local_path, b)) = self.breakpoints.mark(id, state) else { return };
+        let Some((local_path, b)) = self.breakpoints.mark(id, state) else {
+            self.on_function_site_bind(id, state).await;
+            return;
+        };
         // A setBreakpoints waiting for this id answers once all its ids are known.
         let mut answered = false;
         let mut done = Vec::new();
@@ -413,6 +420,7 @@ impl Session {
             body["hitBreakpointIds"] = json!(hit);
         }
         self.event("stopped", Some(body)).await;
+        self.after_stop_for_functions(thread);
     }
 
     // ---- work answers -----------------------------------------------------------------

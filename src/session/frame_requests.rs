@@ -224,6 +224,14 @@ impl Session {
                     .collect();
                 self.respond(&request, Some(json!({ "targets": targets }))).await;
             }
+            Waiter::Clipboard { request } => {
+                let result = value.repr.unwrap_or_default();
+                self.respond(&request, Some(json!({ "result": result, "variablesReference": 0 }))).await;
+            }
+            Waiter::FunctionLookup { id } => {
+                let answer = value.repr.ok_or_else(|| "The debuggee gave no answer to the function lookup.".to_string());
+                self.on_function_lookup(id, answer).await;
+            }
             other @ (Waiter::Children { .. } | Waiter::Exit { .. } | Waiter::Probe { .. } | Waiter::SilentProbe { .. } | Waiter::AttachBreak { .. }) => {
                 self.fail_waiter(other, "the debuggee sent an unexpected evaluation result").await;
             }

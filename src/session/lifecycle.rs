@@ -25,6 +25,9 @@ pub enum Phase {
     Running,
     /// Ending the attach (see [`Disconnect`]).
     Detaching(Disconnect),
+    /// The connection ended and `reconnect` is on: the session stays open while the
+    /// retries run (`reconnecting`).
+    Reconnecting,
     /// The connection is gone; waiting for the editor's `disconnect`.
     Ended,
     /// The loop ends.

@@ -33,10 +33,13 @@ pub mod breakpoints;
 pub mod completions;
 pub mod config;
 pub mod exceptions;
+pub mod function_breakpoints;
+pub mod functions;
 pub mod handles;
 pub mod jumps;
 pub mod logpoints;
 pub mod paths;
+pub mod reconnect;
 pub mod sources;
 pub mod threads;
 pub mod try_ranges;
@@ -45,9 +48,11 @@ pub mod work;
 mod connection;
 mod events;
 mod frame_requests;
+mod function_requests;
 pub mod launch;
 mod lifecycle;
 pub mod output;
+mod reconnecting;
 pub mod repairs;
 mod requests;
 mod stepping;
@@ -103,6 +108,10 @@ pub enum Input {
     Launch(launch::LaunchInput),
     /// The answer to a handler query (REQH), worked out off the session loop.
     Handlers { generation: u64, file: String, statements: Vec<HandlerStatement> },
+    /// A line for the user from a task (the retries of `reconnect`).
+    Note(String),
+    /// Function breakpoint names resolved off the session loop.
+    FunctionsResolved(Box<function_requests::FunctionsResolved>),
 }
 
 /// Who is to blame for a failed request, which decides whether the editor shows it.
@@ -176,6 +185,10 @@ enum Waiter {
     Completions { request: Request, target: completions::Target },
     /// `goto`: the running file's text, to check the jump before asking for it.
     GotoSource { request: Request, thread: ThreadId, line: i64, reference: i64 },
+    /// `evaluate` in the `clipboard` context: the untruncated repr, read raw.
+    Clipboard { request: Request },
+    /// Where the debuggee says a function breakpoint's function is (its DAP id).
+    FunctionLookup { id: i64 },
 }
 
 /// A `goto` waiting for its set-line reply (not a work item: ptvsd runs `setl` on its
@@ -262,6 +275,10 @@ pub struct Session {
     releases: VecDeque<stepping::Release>,
     handles: Handles,
     breakpoints: Breakpoints,
+    function_breakpoints: function_breakpoints::FunctionBreakpoints,
+    functions: function_requests::FunctionState,
+    /// The retries of `reconnect`, while they run.
+    retrying: Option<reconnecting::Retrying>,
     exceptions: exceptions::ExceptionSettings,
     /// The debuggee's Python version, from the attach reply.
     python: Option<PythonVersion>,
@@ -311,6 +328,9 @@ impl Session {
             releases: VecDeque::new(),
             handles: Handles::default(),
             breakpoints: Breakpoints::default(),
+            function_breakpoints: function_breakpoints::FunctionBreakpoints::default(),
+            functions: function_requests::FunctionState::default(),
+            retrying: None,
             exceptions: exceptions::ExceptionSettings::default(),
             python: None,
             sources: sources::Sources::default(),
@@ -354,6 +374,9 @@ impl Session {
             self.pump().await;
         }
         self.flush_program_output().await;
+        if let Some(retrying) = self.retrying.take() {
+            retrying.cancel();
+        }
         self.close_remote().await;
         self.end_launched().await;
     }
@@ -387,6 +410,12 @@ impl Session {
                 self.after_handler_answer().await;
             }
             Input::Remote { .. } | Input::RemoteClosed { .. } | Input::Handlers { .. } => {}
+            Input::FunctionsResolved(done) => self.on_functions_resolved(*done).await,
+            Input::Note(line) => {
+                if matches!(self.phase, Phase::Reconnecting | Phase::Attaching { .. }) {
+                    self.output("console", &format!("{line}\n")).await;
+                }
+            }
             Input::Attached(result) => self.on_attached(*result).await,
             Input::Launch(input) => self.on_launch_input(input).await,
         }
@@ -553,6 +582,7 @@ impl Session {
             | Waiter::Assign { request, .. }
             | Waiter::AssignRead { request, .. }
             | Waiter::Source { request, .. }
+            | Waiter::Clipboard { request }
             | Waiter::GotoSource { request, .. } => {
                 self.respond_error(&request, RequestError { message: message.to_string(), blame: Blame::Debuggee }).await;
             }
@@ -567,6 +597,10 @@ impl Session {
                 self.finish_logpoint(thread, started).await;
             }
             Waiter::AttachBreak { index } => self.attach_break_result(index, Err(message.to_string())).await,
+            Waiter::FunctionLookup { id } => {
+                // Boxed: answering may send, and a failed send fails waiters again.
+                Box::pin(self.on_function_lookup(id, Err(format!("The debuggee could not look it up: {message}.")))).await;
+            }
             Waiter::SilentProbe { thread } => self.threads.mark_running(thread),
             Waiter::Probe { thread, stop, .. } => {
                 tracing::debug!(%message, ?stop, "the probe says the thread runs: the stop was stale");

@@ -70,6 +70,11 @@ impl PathMapper {
         self.mappings.is_empty()
     }
 
+    /// The mappings' local folders, in the order given.
+    pub fn local_roots(&self) -> Vec<std::path::PathBuf> {
+        self.mappings.iter().map(|m| std::path::PathBuf::from(&m.local_root)).collect()
+    }
+
     fn map(&self, path: &str, from: impl Fn(&PathMapping) -> &str, to: impl Fn(&PathMapping) -> &str) -> Option<String> {
         let windows = is_windows_path(path);
         self.mappings

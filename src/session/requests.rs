@@ -22,6 +22,7 @@ pub const HANDLED_COMMANDS: &[&str] = &[
     "launch",
     "configurationDone",
     "setBreakpoints",
+    "setFunctionBreakpoints",
     "setExceptionBreakpoints",
     "threads",
     "stackTrace",
@@ -72,6 +73,8 @@ pub fn capabilities() -> Value {
         "supportsCompletionsRequest": true,
         "completionTriggerCharacters": ["."],
         "supportsGotoTargetsRequest": true,
+        "supportsFunctionBreakpoints": true,
+        "supportsClipboardContext": true,
         "exceptionBreakpointFilters": filters,
     })
 }
@@ -217,6 +220,7 @@ impl Session {
             "launch" => self.launch(&request).await,
             "configurationDone" => self.configuration_done(&request).await,
             "setBreakpoints" => self.set_breakpoints(&request).await,
+            "setFunctionBreakpoints" => self.set_function_breakpoints(&request).await,
             "setExceptionBreakpoints" => self.set_exception_breakpoints(&request).await,
             "threads" => self.threads_request(&request).await,
             "stackTrace" => self.stack_trace(&request).await,
@@ -293,8 +297,14 @@ impl Session {
         }
         self.output("console", &format!("Connecting to {}…\n", config.endpoint)).await;
         self.phase = Phase::Attaching { request: request.clone() };
-        self.start_attach(&config);
-        self.config = Some(config);
+        let reconnect = config.reconnect;
+        self.config = Some(config.clone());
+        if reconnect && self.launched.is_none() {
+            // Keeps trying while the site starts (reconnect::INITIAL_CONNECT_FACTOR).
+            self.start_retries(super::reconnect::Phase::FirstAttach);
+        } else {
+            self.start_attach(&config);
+        }
         Ok(())
     }
 
@@ -377,7 +387,7 @@ impl Session {
     }
 
     /// Why a requested breakpoint cannot be sent, if it cannot.
-    fn refusal(template: bool, condition: Option<&str>, hit_condition: Option<&str>) -> Option<String> {
+    pub(super) fn refusal(template: bool, condition: Option<&str>, hit_condition: Option<&str>) -> Option<String> {
         let condition = condition.filter(|c| !c.trim().is_empty());
         let hit_condition = hit_condition.filter(|h| !h.trim().is_empty());
         if template && (condition.is_some() || hit_condition.is_some()) {
@@ -658,6 +668,10 @@ impl Session {
         let quiet = matches!(args.context.as_deref(), Some("hover" | "watch"));
         let frame = self.frame_or_top(args.frame_id, "evaluate").map_err(|e| if quiet { RequestError::quiet(e.message) } else { e })?;
         self.check_frame(frame).map_err(|e| if quiet { e } else { RequestError { message: e.message, blame: super::Blame::User } })?;
+        if args.context.as_deref() == Some("clipboard") {
+            self.evaluate_for_clipboard(request, &args.expression, frame);
+            return Ok(());
+        }
         let job = if args.context.as_deref() == Some("watch") {
             Job::watch(args.expression.clone(), frame.index, frame.kind)
         } else {
@@ -737,7 +751,7 @@ mod tests {
         ("supportsStepBack", false, "ptvsd cannot"),
         ("supportsSteppingGranularity", false, "ptvsd steps by line only"),
         ("supportsSingleThreadExecutionRequests", false, "ptvsd resumes all threads"),
-        ("supportsClipboardContext", false, "evaluate ignores the context"),
+        ("supportsClipboardContext", true, "evaluate: repr() read raw, untruncated"),
         ("supportSuspendDebuggee", false, "detach always resumes"),
         ("supportsInstructionBreakpoints", false, "no instructions"),
         ("supportsDataBreakpointBytes", false, "no data breakpoints"),

@@ -324,6 +324,13 @@ impl Session {
     /// `terminate` of an attach session: detach, unless `terminateEndsApp` asks to end
     /// the app (possible only while a thread is stopped).
     pub(super) async fn terminate(&mut self, request: &Request) -> Handled {
+        if matches!(self.phase, Phase::Reconnecting) {
+            // Stop trying to attach again; the session ends.
+            if let Some(retrying) = self.retrying.take() {
+                retrying.cancel();
+            }
+            self.phase = Phase::Ended;
+        }
         if self.remote.is_none() {
             self.respond(request, None).await;
             self.announce_terminated().await;

@@ -66,7 +66,7 @@ pub fn answer_for_file(local_path: Option<&Path>) -> Vec<HandlerStatement> {
 
 /// Reads at most [`MAX_SOURCE_BYTES`]; `None` if the file is missing, unreadable, not a
 /// regular file, or larger.
-fn read_source(path: &Path) -> Option<String> {
+pub(super) fn read_source(path: &Path) -> Option<String> {
     // Checked before opening: opening a FIFO would block.
     let metadata = std::fs::metadata(path).ok()?;
     if !metadata.is_file() || metadata.len() > MAX_SOURCE_BYTES {
@@ -96,7 +96,7 @@ pub fn handler_ranges(source: &str) -> Vec<HandlerStatement> {
 #[must_use]
 pub fn parse_handler_ranges(source: &str) -> Option<Vec<HandlerStatement>> {
     let source = normalize(source);
-    let tree = parse(&source)?;
+    let tree = parse_source(&source)?;
     let src = source.as_bytes();
     let lines = Lines::new(&source);
     let mut out = Vec::new();
@@ -128,7 +128,7 @@ pub fn parse_handler_ranges(source: &str) -> Option<Vec<HandlerStatement>> {
 
 /// Line numbers as CPython counts them: a leading BOM is not part of the source, and `\r`
 /// alone ends a line (tree-sitter only counts `\n`).
-fn normalize(source: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn normalize(source: &str) -> std::borrow::Cow<'_, str> {
     let source = source.strip_prefix('\u{feff}').unwrap_or(source);
     if source.contains('\r') {
         std::borrow::Cow::Owned(source.replace("\r\n", "\n").replace('\r', "\n"))
@@ -139,7 +139,7 @@ fn normalize(source: &str) -> std::borrow::Cow<'_, str> {
 
 /// The tree-sitter tree, or `None` if the grammar cannot be loaded or parsing runs past
 /// [`PARSE_BUDGET`].
-fn parse(source: &str) -> Option<Tree> {
+pub(super) fn parse_source(source: &str) -> Option<Tree> {
     let mut parser = Parser::new();
     parser.set_language(&tree_sitter_python::LANGUAGE.into()).ok()?;
     let deadline = Instant::now() + PARSE_BUDGET;

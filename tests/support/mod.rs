@@ -21,6 +21,9 @@
 //! * [`Editors`], [`TwoRoots`], [`Tmux`] — the real editors of `tests/editors.rs` (installed by
 //!   `scripts/setup-editors.sh`) and what driving them needs.
 //! * [`TestCerts`] — a CA and a `localhost`/`127.0.0.1` leaf written as PEM files.
+//! * [`Workers`], [`RestartableApp`] — apps that enable ptvsd themselves: a pre-forking
+//!   server with one ptvsd per worker, and one process killed and started again on the
+//!   same port (`apps.rs`).
 //! * [`WsStream`] — a blocking WebSocket client as `Read + Write` (one binary message
 //!   per write), for tests that talk to a relay without the adapter.
 //! * [`scripted`] — the scripted ptvsd for deterministic session tests (fakes only for
@@ -35,6 +38,7 @@
 //! e.g. with a rejected secret or an INFO request.
 #![allow(dead_code, unused_imports)]
 
+pub mod apps;
 pub mod azure;
 pub mod certs;
 pub mod docs;
@@ -49,6 +53,7 @@ pub mod relay;
 pub mod scripted;
 pub mod ws;
 
+pub use apps::{Hold, RestartableApp, Workers};
 pub use azure::{AzureEmulator, LinuxSite, WindowsSite};
 pub use certs::TestCerts;
 pub use editors::{Editors, Tmux, TwoRoots};

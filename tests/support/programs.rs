@@ -10,6 +10,8 @@
 //! * `features.py [DELAY]` — one small function per debugger feature, `tick i c` lines,
 //!   trigger files for exceptions (see the file).
 //! * `django_app.py [DELAY]` — renders `templates/page.html` with Django 1.11 in a loop.
+//! * `functions.py [DELAY]` — one function of each shape for function breakpoints
+//!   (`functions_async.py`: coroutines, 3.x); run, it calls `plain` and `Klass.method`.
 //! * `enable_attach.py` — wrapper used by [`Launcher::EnableAttach`](super::Launcher).
 //!
 //! Iterations 0 (the default) means "until killed"; every program also stops by itself
