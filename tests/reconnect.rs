@@ -3,7 +3,8 @@
 //! and starts again on the same port (as App Service recycles a process):
 //! * killed while stopped at a breakpoint, and while running: the session stays open, the
 //!   old threads exit, the new process is reported (`process`) and stops at the same
-//!   breakpoint with no request from the editor;
+//!   breakpoint with no request from the editor, with the attach-break evaluations
+//!   (`repairs`) run in it as at any attach;
 //! * the same through the wss relay (`ptvsd-dap relay`, as Azure's `/ptvsd` proxy): the
 //!   relay stays up while the app is down, so each try is a WebSocket upgrade that ends
 //!   before ptvsd's greeting, until the app is back;
@@ -85,6 +86,13 @@ async fn survives_restarts(python: &str, ptvsd: &str, via_relay: bool) {
     wait_output(&mut client, &format!("attached again to process {pid}")).await;
     // The same breakpoint stops in the new process: nothing was asked of the editor.
     let thread = stop_at_breakpoint(&mut client).await;
+    // The attach-break evaluations ran in the new process as at any attach: a failed
+    // evaluation names its exception (`repairs`), which ptvsd alone does not.
+    let trace = client.ok("stackTrace", json!({ "threadId": thread })).await;
+    let frame = trace["stackFrames"][0]["id"].clone();
+    let failed = client.request("evaluate", json!({ "expression": "{}['k']", "frameId": frame, "context": "watch" })).await;
+    assert_eq!(failed["success"], false, "{failed}");
+    assert_eq!(failed["message"], "KeyError: 'k'", "the repairs did not run in the new process: {failed}");
 
     // Killed while running.
     set_breakpoint(&mut client, false).await;
