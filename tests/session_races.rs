@@ -3,8 +3,8 @@
 //! ptvsd (`support::scripted`), which plays each interleaving in a fixed order. Each test
 //! is one race from ptvsd's thread model (`shared/docs/ptvsd-threading.md`): the stale
 //! stop report, a burst of evaluations at one stop, the nameless frame list, the double
-//! pause, disconnect during a pending evaluation, handler queries around the detach, and
-//! terminate right after configurationDone.
+//! pause, disconnect during a pending evaluation, handler queries around the detach and
+//! across a reconnect, and terminate right after configurationDone.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client;
@@ -312,4 +312,38 @@ async fn a_step_says_every_thread_continued() {
     let stopped = client.wait_event_where("stopped", Duration::from_secs(5), |e| e["body"]["reason"] == "step").await;
     assert_eq!(stopped["body"]["threadId"], thread);
     disconnect(&mut client, &mut peer).await;
+}
+
+/// With `reconnect`: ptvsd asks a handler query and the connection drops before the
+/// answer reaches it (the thread stays parked on it in a process that lives on, e.g. a
+/// relay that dropped). The session attaches again, the attach-break evaluations run on
+/// the new connection, and the file the stale-query probe finds is answered there.
+#[tokio::test]
+async fn a_handler_query_lost_with_the_connection_is_answered_after_the_reconnect() {
+    let ptvsd = ScriptedPtvsd::listen(false).await;
+    let mut client = DapClient::in_process();
+    client.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
+    let seq = client.send_request("attach", json!({ "url": ptvsd.url(), "requestTimeout": 5, "reconnect": true })).await;
+    let mut peer = ptvsd.accept().await;
+    assert_eq!(client.response_to(seq, "attach").await["success"], true);
+    client.wait_event("initialized").await;
+    client.ok("configurationDone", Value::Null).await;
+    peer.attach_break(MAIN, vec![frame("main", 3, &[])]).await;
+    peer.until(|c| matches!(c, Command::ResumeAll)).await;
+    let fence = peer.next().await;
+    peer.answer_fence(&fence).await;
+
+    peer.send(Event::RequestHandlers { file: "/srv/app/views.py".into() }).await;
+    drop(peer);
+    client.wait_event_where("output", Duration::from_secs(5), |e| e["body"]["output"].as_str().is_some_and(|t| t.contains("the connection to the app ended"))).await;
+
+    let mut peer = ptvsd.accept().await;
+    peer.attach_break(MAIN, vec![frame("main", 3, &[])]).await;
+    let Command::Execute { execution_id, .. } = peer.until(|c| matches!(c, Command::Execute { .. })).await else { unreachable!() };
+    // The probe's answer: the parked query's file, hex-encoded (`repairs`).
+    let hex: String = "/srv/app/views.py".bytes().map(|b| format!("{b:02x}")).collect();
+    peer.send(Event::ExecutionResult { execution_id, value: value(&format!("'{hex}'"), "str") }).await;
+    let answer = peer.until(|c| matches!(c, Command::SetExceptionHandlerInfo { .. })).await;
+    assert!(matches!(&answer, Command::SetExceptionHandlerInfo { file, .. } if file == "/srv/app/views.py"), "{answer:?}");
+    client.wait_event_where("output", Duration::from_secs(5), |e| e["body"]["output"].as_str().is_some_and(|t| t.contains("attached again"))).await;
 }
