@@ -145,6 +145,14 @@ impl Session {
     /// in the debuggee waits until then (spec §3.5). Library files (standard library,
     /// installed packages, frozen modules) declare no handlers when `userUnhandled` is on,
     /// so an exception that escapes the user's code into them counts as unhandled.
+    /// Answers a handler query found parked at attach (the stale-query repair): counted
+    /// as outstanding like one ptvsd sent, so the detach waits for its answer too.
+    #[allow(dead_code)] // the hook for the attach-break repair that finds parked queries
+    pub(super) fn answer_stale_handler_query(&mut self, file: String) {
+        self.handler_queries += 1;
+        self.answer_handler_query(file);
+    }
+
     pub(super) fn answer_handler_query(&mut self, file: String) {
         let library = self.just_my_code() && is_library_path(&file);
         let no_handlers = library && self.exceptions.user_unhandled;
