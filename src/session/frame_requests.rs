@@ -6,7 +6,6 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
@@ -14,74 +13,21 @@ use super::completions;
 use super::exceptions::{format_traceback, is_library_path, parse_trace_line, TraceEntry};
 use super::handles::{Container, FrameRef};
 use super::logpoints::{self, py_literal};
-use super::requests::{file_name, is_frozen, parse, SourceArg, ThreadArgs, ValueFormatArg};
+use super::requests::{file_name, is_frozen, wants_hex};
 use super::sources::MAX_REMOTE_SOURCE;
 use super::stepping::Release;
 use super::work::Job;
 use super::{GotoWait, Handled, Session, Waiter};
+use crate::dap::requests::{
+    CompletionsArguments, ExceptionInfoArguments, GotoArguments, GotoTargetsArguments, ModulesArguments, SetExpressionArguments,
+    SetVariableArguments, SourceArguments,
+};
 use crate::dap::types::Request;
 use crate::legacy::messages::{Command, FrameKind, PyObject, ReprKind, ThreadId};
 
 /// CPython from this version on cannot set the next statement from ptvsd's thread, and
 /// binary ptvsd deadlocks trying (spec §5.3).
 const GOTO_UNSUPPORTED_FROM: (i64, i64) = (3, 11);
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SetVariableArgs {
-    variables_reference: i64,
-    name: String,
-    value: String,
-    #[serde(default)]
-    format: Option<ValueFormatArg>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SetExpressionArgs {
-    expression: String,
-    value: String,
-    frame_id: Option<i64>,
-    #[serde(default)]
-    format: Option<ValueFormatArg>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SourceArgs {
-    source: Option<SourceArg>,
-    source_reference: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ModulesArgs {
-    start_module: Option<i64>,
-    module_count: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CompletionsArgs {
-    frame_id: Option<i64>,
-    text: String,
-    column: i64,
-    line: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GotoTargetsArgs {
-    source: SourceArg,
-    line: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GotoArgs {
-    thread_id: i64,
-    target_id: i64,
-}
 
 /// The expression that reads a debuggee file as text (UTF-8, bad bytes replaced), at most
 /// [`MAX_REMOTE_SOURCE`] bytes, closing it again; the same on Python 2.7 and 3.x.
@@ -315,8 +261,7 @@ impl Session {
         Ok(())
     }
 
-    pub(super) async fn set_variable(&mut self, request: &Request) -> Handled {
-        let args: SetVariableArgs = parse(request)?;
+    pub(super) async fn set_variable(&mut self, request: &Request, args: SetVariableArguments) -> Handled {
         let container = self.handles.container(args.variables_reference).cloned().ok_or_else(|| {
             format!("variablesReference {} is no longer valid: the program has run since", args.variables_reference)
         })?;
@@ -334,21 +279,19 @@ impl Session {
                 }
             }
         };
-        let hex = args.format.is_some_and(|f| f.hex);
+        let hex = wants_hex(args.format.as_ref());
         self.assign(request, frame, target, &args.value, hex).await
     }
 
-    pub(super) async fn set_expression(&mut self, request: &Request) -> Handled {
-        let args: SetExpressionArgs = parse(request)?;
+    pub(super) async fn set_expression(&mut self, request: &Request, args: SetExpressionArguments) -> Handled {
         let frame = self.frame_or_top(args.frame_id, "setExpression")?;
-        let hex = args.format.is_some_and(|f| f.hex);
+        let hex = wants_hex(args.format.as_ref());
         self.assign(request, frame, args.expression.trim().to_string(), &args.value, hex).await
     }
 
     // ---- exceptionInfo ----------------------------------------------------------------
 
-    pub(super) async fn exception_info(&mut self, request: &Request) -> Handled {
-        let args: ThreadArgs = parse(request)?;
+    pub(super) async fn exception_info(&mut self, request: &Request, args: ExceptionInfoArguments) -> Handled {
         let Some(record) = self.last_exception.clone().filter(|r| r.dap_thread == args.thread_id) else {
             return Err(format!("thread {} did not stop on an exception", args.thread_id).into());
         };
@@ -382,9 +325,8 @@ impl Session {
 
     // ---- sources and modules ----------------------------------------------------------
 
-    pub(super) async fn source(&mut self, request: &Request) -> Handled {
-        let args: SourceArgs = parse(request)?;
-        let reference = args.source.as_ref().and_then(|s| s.source_reference).filter(|r| *r > 0).or(args.source_reference).unwrap_or(0);
+    pub(super) async fn source(&mut self, request: &Request, args: SourceArguments) -> Handled {
+        let reference = args.source.as_ref().and_then(|s| s.source_reference).filter(|r| *r > 0).unwrap_or(args.source_reference);
         if reference <= 0 {
             // A path: the editor could read it itself, but answer if we can.
             let path = args.source.and_then(|s| s.path).ok_or("the source request needs a sourceReference or a path")?;
@@ -409,8 +351,7 @@ impl Session {
         Ok(())
     }
 
-    pub(super) async fn modules(&mut self, request: &Request) -> Handled {
-        let args: ModulesArgs = parse(request)?;
+    pub(super) async fn modules(&mut self, request: &Request, args: ModulesArguments) -> Handled {
         let all: Vec<(i64, String)> = self.sources.modules().iter().map(|m| (m.id, m.remote.clone())).collect();
         let total = all.len();
         let start = usize::try_from(args.start_module.unwrap_or(0).max(0)).unwrap_or(usize::MAX);
@@ -429,8 +370,7 @@ impl Session {
 
     // ---- completions ------------------------------------------------------------------
 
-    pub(super) async fn completions(&mut self, request: &Request) -> Handled {
-        let args: CompletionsArgs = parse(request)?;
+    pub(super) async fn completions(&mut self, request: &Request, args: CompletionsArguments) -> Handled {
         // Only the line the cursor is on counts (`line` is for multi-line input).
         let text = match args.line.filter(|l| *l > 0) {
             Some(line) => {
@@ -465,8 +405,7 @@ impl Session {
         }
     }
 
-    pub(super) async fn goto_targets(&mut self, request: &Request) -> Handled {
-        let args: GotoTargetsArgs = parse(request)?;
+    pub(super) async fn goto_targets(&mut self, request: &Request, args: GotoTargetsArguments) -> Handled {
         self.goto_supported()?;
         let line = args.line + if self.client.lines_start_at_1 { 0 } else { 1 };
         if line < 1 {
@@ -489,8 +428,7 @@ impl Session {
     /// debuggee has it (read through it once, then cached): binary ptvsd deadlocks for good
     /// when CPython refuses a jump, and CPython takes some jumps that corrupt the frame
     /// (see `jumps`).
-    pub(super) async fn goto(&mut self, request: &Request) -> Handled {
-        let args: GotoArgs = parse(request)?;
+    pub(super) async fn goto(&mut self, request: &Request, args: GotoArguments) -> Handled {
         self.goto_supported()?;
         let remote = self.threads.remote_of(args.thread_id).ok_or_else(|| format!("there is no thread {} (it may have exited)", args.thread_id))?;
         let line = args.target_id;

@@ -1,18 +1,22 @@
 //! DAP requests: one method per command, each answering through `respond`/`respond_error`.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::breakpoints::{is_template, parse_hit_condition, BindState, Breakpoint, Requested};
 use super::config::AttachConfig;
-use super::exceptions::{ExceptionOptionArg, ExceptionSettings, FilterOptionArg, FILTERS};
+use super::exceptions::{ExceptionSettings, FILTERS};
 use super::handles::{Container, FrameRef};
 use super::paths::is_windows_path;
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::work::Job;
 use super::{BindWait, Handled, RequestError, Session, StepKind, Waiter, BIND_WAIT, IDLE_NOTICE};
+use crate::dap::requests::{
+    EvaluateArguments, ScopesArguments, SetBreakpointsArguments, SetExceptionBreakpointsArguments, StackTraceArguments,
+    VariablesArguments, VariablesArgumentsFilter,
+};
 use crate::dap::types::Request;
+use crate::dap::{ArgumentsError, RequestCommand};
 use crate::legacy::messages::{Command, ConditionKind, FrameKind, PassCountKind};
 
 /// The commands the dispatcher handles; `initialize` advertises exactly these.
@@ -91,108 +95,17 @@ pub enum ChildrenShape {
     Globals,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct InitializeArgs {
-    lines_start_at1: Option<bool>,
-    columns_start_at1: Option<bool>,
-    supports_progress_reporting: Option<bool>,
+impl From<ArgumentsError> for RequestError {
+    /// The editor sent arguments that do not fit the request: it is to blame, and the
+    /// user sees which field.
+    fn from(error: ArgumentsError) -> Self {
+        error.to_string().into()
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct SourceArg {
-    pub(super) path: Option<String>,
-    pub(super) source_reference: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SourceBreakpointArg {
-    line: i64,
-    condition: Option<String>,
-    hit_condition: Option<String>,
-    log_message: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct SetBreakpointsArgs {
-    source: SourceArg,
-    breakpoints: Option<Vec<SourceBreakpointArg>>,
-    lines: Option<Vec<i64>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SetExceptionBreakpointsArgs {
-    #[serde(default)]
-    filters: Vec<String>,
-    #[serde(default)]
-    filter_options: Vec<FilterOptionArg>,
-    #[serde(default)]
-    exception_options: Vec<ExceptionOptionArg>,
-}
-
-/// `format` of `variables`, `evaluate`, `setVariable`, `setExpression`.
-#[derive(Deserialize, Default, Clone, Copy)]
-pub(super) struct ValueFormatArg {
-    #[serde(default)]
-    pub(super) hex: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct ThreadArgs {
-    pub(super) thread_id: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StackTraceArgs {
-    thread_id: i64,
-    start_frame: Option<i64>,
-    levels: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ScopesArgs {
-    frame_id: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct VariablesArgs {
-    variables_reference: i64,
-    filter: Option<String>,
-    start: Option<i64>,
-    count: Option<i64>,
-    #[serde(default)]
-    format: Option<ValueFormatArg>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EvaluateArgs {
-    expression: String,
-    frame_id: Option<i64>,
-    context: Option<String>,
-    #[serde(default)]
-    format: Option<ValueFormatArg>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct DisconnectArgs {
-    terminate_debuggee: Option<bool>,
-}
-
-pub(super) fn parse<T: for<'de> Deserialize<'de>>(request: &Request) -> Result<T, RequestError> {
-    let arguments = match &request.arguments {
-        None | Some(Value::Null) => json!({}),
-        Some(value) => value.clone(),
-    };
-    serde_json::from_value(arguments).map_err(|e| format!("invalid arguments for {}: {e}", request.command).into())
+/// Whether a value format asks for hexadecimal integers.
+pub(super) fn wants_hex(format: Option<&crate::dap::requests::ValueFormat>) -> bool {
+    format.and_then(|f| f.hex) == Some(true)
 }
 
 pub(super) fn is_frozen(file: &str) -> bool {
@@ -211,56 +124,48 @@ impl Session {
             self.respond_error(&request, "the first request must be `initialize`").await;
             return;
         }
-        let result = match request.command.as_str() {
-            "initialize" => self.initialize(&request).await,
-            "attach" => self.attach(&request).await,
-            "launch" => self.launch(&request).await,
-            "configurationDone" => self.configuration_done(&request).await,
-            "setBreakpoints" => self.set_breakpoints(&request).await,
-            "setExceptionBreakpoints" => self.set_exception_breakpoints(&request).await,
-            "threads" => self.threads_request(&request).await,
-            "stackTrace" => self.stack_trace(&request).await,
-            "scopes" => self.scopes(&request).await,
-            "variables" => self.variables(&request).await,
-            "evaluate" => self.evaluate(&request).await,
-            "continue" => match parse::<ThreadArgs>(&request) {
-                Ok(args) => self.continue_request(&request, args.thread_id).await,
-                Err(error) => Err(error),
-            },
-            "next" | "stepIn" | "stepOut" => {
-                let kind = match request.command.as_str() {
-                    "next" => StepKind::Over,
-                    "stepIn" => StepKind::In,
-                    _ => StepKind::Out,
-                };
-                match parse::<ThreadArgs>(&request) {
-                    Ok(args) => self.step(&request, args.thread_id, kind).await,
-                    Err(error) => Err(error),
-                }
+        let command = match RequestCommand::parse(&request) {
+            Ok(command) => command,
+            Err(error) => {
+                self.respond_error(&request, RequestError::from(error)).await;
+                return;
             }
-            "pause" => match parse::<ThreadArgs>(&request) {
-                Ok(args) => self.pause(&request, args.thread_id).await,
-                Err(error) => Err(error),
-            },
-            "disconnect" if self.launched.is_some() => self.disconnect_launched(&request).await,
-            "disconnect" => {
-                let args: DisconnectArgs = parse(&request).unwrap_or_default();
-                self.disconnect(&request, args.terminate_debuggee == Some(true)).await
+        };
+        let result = match command {
+            RequestCommand::Initialize(args) => self.initialize(&request, args).await,
+            RequestCommand::Attach(args) => self.attach(&request, &args).await,
+            RequestCommand::Launch(args) => self.launch(&request, &args).await,
+            RequestCommand::ConfigurationDone => self.configuration_done(&request).await,
+            RequestCommand::SetBreakpoints(args) => self.set_breakpoints(&request, args).await,
+            RequestCommand::SetExceptionBreakpoints(args) => self.set_exception_breakpoints(&request, args).await,
+            RequestCommand::Threads => self.threads_request(&request).await,
+            RequestCommand::StackTrace(args) => self.stack_trace(&request, args).await,
+            RequestCommand::Scopes(args) => self.scopes(&request, args).await,
+            RequestCommand::Variables(args) => self.variables(&request, args).await,
+            RequestCommand::Evaluate(args) => self.evaluate(&request, args).await,
+            RequestCommand::Continue(args) => self.continue_request(&request, args.thread_id).await,
+            RequestCommand::Next(args) => self.step(&request, args.thread_id, StepKind::Over).await,
+            RequestCommand::StepIn(args) => self.step(&request, args.thread_id, StepKind::In).await,
+            RequestCommand::StepOut(args) => self.step(&request, args.thread_id, StepKind::Out).await,
+            RequestCommand::Pause(args) => self.pause(&request, args.thread_id).await,
+            RequestCommand::Disconnect(args) if self.launched.is_some() => self.disconnect_launched(&request, args).await,
+            RequestCommand::Disconnect(args) => {
+                self.disconnect(&request, args.and_then(|a| a.terminate_debuggee) == Some(true)).await
             }
-            "terminate" if self.launched.is_some() => self.terminate_launched(&request).await,
-            "terminate" => self.terminate(&request).await,
-            "exceptionInfo" => self.exception_info(&request).await,
-            "setVariable" => self.set_variable(&request).await,
-            "setExpression" => self.set_expression(&request).await,
-            "source" => self.source(&request).await,
-            "modules" => self.modules(&request).await,
-            "loadedSources" => self.loaded_sources(&request).await,
-            "completions" => self.completions(&request).await,
-            "gotoTargets" => self.goto_targets(&request).await,
-            "goto" => self.goto(&request).await,
-            other => {
-                debug_assert!(!HANDLED_COMMANDS.contains(&other));
-                Err(format!("ptvsd-dap does not support the `{other}` request").into())
+            RequestCommand::Terminate(_) if self.launched.is_some() => self.terminate_launched(&request).await,
+            RequestCommand::Terminate(_) => self.terminate(&request).await,
+            RequestCommand::ExceptionInfo(args) => self.exception_info(&request, args).await,
+            RequestCommand::SetVariable(args) => self.set_variable(&request, args).await,
+            RequestCommand::SetExpression(args) => self.set_expression(&request, args).await,
+            RequestCommand::Source(args) => self.source(&request, args).await,
+            RequestCommand::Modules(args) => self.modules(&request, args).await,
+            RequestCommand::LoadedSources => self.loaded_sources(&request).await,
+            RequestCommand::Completions(args) => self.completions(&request, args).await,
+            RequestCommand::GotoTargets(args) => self.goto_targets(&request, args).await,
+            RequestCommand::Goto(args) => self.goto(&request, args).await,
+            RequestCommand::Unknown { command } => {
+                debug_assert!(!HANDLED_COMMANDS.contains(&command.as_str()));
+                Err(format!("ptvsd-dap does not support the `{command}` request").into())
             }
         };
         if let Err(error) = result {
@@ -268,8 +173,7 @@ impl Session {
         }
     }
 
-    async fn initialize(&mut self, request: &Request) -> Handled {
-        let args: InitializeArgs = parse(request)?;
+    async fn initialize(&mut self, request: &Request, args: crate::dap::requests::InitializeRequestArguments) -> Handled {
         self.client.lines_start_at_1 = args.lines_start_at1.unwrap_or(true);
         self.client.columns_start_at_1 = args.columns_start_at1.unwrap_or(true);
         self.client.supports_progress = args.supports_progress_reporting.unwrap_or(false);
@@ -280,11 +184,11 @@ impl Session {
         Ok(())
     }
 
-    async fn attach(&mut self, request: &Request) -> Handled {
+    async fn attach(&mut self, request: &Request, arguments: &Value) -> Handled {
         if !matches!(self.phase, Phase::Idle) {
             return Err("this session is already attached (or attaching); start a new debug session to attach again".into());
         }
-        let config = AttachConfig::from_arguments(request.arguments.as_ref().unwrap_or(&Value::Null)).map_err(|e| e.to_string())?;
+        let config = AttachConfig::from_arguments(arguments).map_err(|e| e.to_string())?;
         if !config.unknown_keys.is_empty() {
             tracing::debug!(keys = ?config.unknown_keys, "ignoring unknown attach keys");
         }
@@ -327,9 +231,10 @@ impl Session {
         self.send(Command::SetExceptionInfo { default_mode, exceptions }).await
     }
 
-    async fn set_exception_breakpoints(&mut self, request: &Request) -> Handled {
-        let args: SetExceptionBreakpointsArgs = parse(request)?;
-        self.exceptions = ExceptionSettings::from_request(&args.filters, &args.filter_options, &args.exception_options)?;
+    async fn set_exception_breakpoints(&mut self, request: &Request, args: SetExceptionBreakpointsArguments) -> Handled {
+        let filter_options = args.filter_options.unwrap_or_default();
+        let exception_options = args.exception_options.unwrap_or_default();
+        self.exceptions = ExceptionSettings::from_request(&args.filters, &filter_options, &exception_options)?;
         if self.remote.is_some() {
             self.send_exception_info().await?;
         }
@@ -386,8 +291,7 @@ impl Session {
         hit_condition.and_then(|h| parse_hit_condition(h).err()).map(|e| capitalise_first(&e) + ".")
     }
 
-    async fn set_breakpoints(&mut self, request: &Request) -> Handled {
-        let args: SetBreakpointsArgs = parse(request)?;
+    async fn set_breakpoints(&mut self, request: &Request, args: SetBreakpointsArguments) -> Handled {
         // A source with a path, or one the adapter handed out as a `sourceReference` (a
         // debuggee file without a local copy, keyed by its debuggee path).
         let (local_path, remote_path) = match (args.source.path, args.source.source_reference.filter(|r| *r > 0)) {
@@ -492,8 +396,7 @@ impl Session {
         Ok(())
     }
 
-    async fn stack_trace(&mut self, request: &Request) -> Handled {
-        let args: StackTraceArgs = parse(request)?;
+    async fn stack_trace(&mut self, request: &Request, args: StackTraceArguments) -> Handled {
         let remote = self.known_thread(args.thread_id)?;
         let (frames, stopped) = match self.threads.get(remote) {
             Some(info) => (info.frames.clone(), info.shows_frames()),
@@ -522,8 +425,7 @@ impl Session {
         Ok(())
     }
 
-    async fn scopes(&mut self, request: &Request) -> Handled {
-        let args: ScopesArgs = parse(request)?;
+    async fn scopes(&mut self, request: &Request, args: ScopesArguments) -> Handled {
         let frame = self.handles.frame(args.frame_id).ok_or_else(|| format!("frame {} is no longer valid: the program has run since", args.frame_id))?;
         let function = self.threads.get(frame.thread).and_then(|t| usize::try_from(frame.index).ok().and_then(|i| t.frames.get(i))).map(|f| f.function.clone());
         let mut scopes = Vec::new();
@@ -565,14 +467,13 @@ impl Session {
         v
     }
 
-    async fn variables(&mut self, request: &Request) -> Handled {
-        let args: VariablesArgs = parse(request)?;
+    async fn variables(&mut self, request: &Request, args: VariablesArguments) -> Handled {
         let container = self.handles.container(args.variables_reference).cloned().ok_or_else(|| {
             RequestError::quiet(format!("variablesReference {} is no longer valid: the program has run since", args.variables_reference))
         })?;
         let start = args.start.unwrap_or(0).max(0);
         let count = args.count.filter(|c| *c > 0);
-        let hex = args.format.is_some_and(|f| f.hex);
+        let hex = wants_hex(args.format.as_ref());
         match container {
             Container::Locals(frame) => {
                 let variables = self
@@ -591,12 +492,12 @@ impl Session {
             }
             Container::Globals(frame) => self.enum_children(request, frame, "globals()".to_string(), super::requests::ChildrenShape::Globals, hex).await,
             Container::Expression { frame, expression, indexed_length } => {
-                match (args.filter.as_deref(), indexed_length) {
-                    (Some("named"), Some(_)) => {
+                match (args.filter, indexed_length) {
+                    (Some(VariablesArgumentsFilter::Named), Some(_)) => {
                         self.respond(request, Some(json!({ "variables": [] }))).await;
                         Ok(())
                     }
-                    (Some("indexed"), Some(length)) if count.is_some() || start > 0 => {
+                    (Some(VariablesArgumentsFilter::Indexed), Some(length)) if count.is_some() || start > 0 => {
                         let end = count.map(|c| start.saturating_add(c)).unwrap_or(length).min(length);
                         let text = format!("({expression})[{start}:{end}]");
                         self.enum_children(request, frame, text, ChildrenShape::Slice { expression, start }, hex).await
@@ -653,8 +554,7 @@ impl Session {
 
     /// `evaluate`: watch expressions (and hovers) are queued as batchable, so the
     /// watches of one stop share one round trip.
-    async fn evaluate(&mut self, request: &Request) -> Handled {
-        let args: EvaluateArgs = parse(request)?;
+    async fn evaluate(&mut self, request: &Request, args: EvaluateArguments) -> Handled {
         let quiet = matches!(args.context.as_deref(), Some("hover" | "watch"));
         let frame = self.frame_or_top(args.frame_id, "evaluate").map_err(|e| if quiet { RequestError::quiet(e.message) } else { e })?;
         self.check_frame(frame).map_err(|e| if quiet { e } else { RequestError { message: e.message, blame: super::Blame::User } })?;
@@ -663,7 +563,7 @@ impl Session {
         } else {
             Job::execute(args.expression.clone(), frame.index, frame.kind, crate::legacy::messages::ReprKind::Normal)
         };
-        let hex = args.format.is_some_and(|f| f.hex);
+        let hex = wants_hex(args.format.as_ref());
         self.queue_work(frame.thread, job, Waiter::Evaluate { request: request.clone(), expression: args.expression, frame, hex, quiet });
         Ok(())
     }
@@ -749,7 +649,8 @@ mod tests {
         let session = Session::new(out_tx, in_tx.clone());
         let task = tokio::spawn(session.run(in_rx));
         for (seq, cmd) in [(1, "initialize"), (2, command)] {
-            in_tx.send(crate::session::Input::Editor(crate::session::EditorMessage::Request(Request { seq, command: cmd.into(), arguments: None }))).await.unwrap();
+            let arguments = (seq == 1).then(|| serde_json::json!({ "adapterID": "ptvsd-dap" }));
+            in_tx.send(crate::session::Input::Editor(crate::session::EditorMessage::Request(Request { seq, command: cmd.into(), arguments }))).await.unwrap();
         }
         let mut found = None;
         while let Some(message) = out_rx.recv().await {
