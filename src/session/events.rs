@@ -12,11 +12,12 @@ use super::breakpoints::BindState;
 use super::handles::FrameRef;
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::repairs::attach_break_evaluations;
-use super::requests::{is_frozen, page, ChildrenShape};
+use super::requests::{body, is_frozen, page, ChildrenShape};
 use super::stepping::Release;
 use super::threads::StopVerdict;
 use super::work::{Finished, Job};
 use super::{ExceptionRecord, Session, StepKind, Waiter};
+use crate::dap::bodies::{BreakpointEventBody, EventBody, LoadedSourceEventBody, LoadedSourceEventReason, ModuleEventBody, ModuleEventReason};
 use crate::legacy::messages::{Child, Command, Event, ExceptionStop, FailedCommand, FrameKind, OutputChannel, PyObject, ReprKind, ThreadId};
 
 /// At most this many steps are added to get out of `<frozen …>` code after one step.
@@ -59,10 +60,10 @@ impl Session {
                 if !self.sources.add_module(module_id, &file) {
                     return;
                 }
-                let module = self.module_json(module_id, &file);
-                self.event("module", Some(json!({ "reason": "new", "module": module }))).await;
-                let source = self.source_json(&file);
-                self.event("loadedSource", Some(json!({ "reason": "new", "source": source }))).await;
+                let module = ModuleEventBody { reason: ModuleEventReason::New, module: self.module_body(module_id, &file) };
+                self.event(ModuleEventBody::EVENT, body(&module)).await;
+                let source = LoadedSourceEventBody { reason: LoadedSourceEventReason::New, source: self.source_body(&file) };
+                self.event(LoadedSourceEventBody::EVENT, body(&source)).await;
             }
             Event::ModulesChanged | Event::Unknown { .. } => {}
             Event::FrameList { thread, name, frames } => {
@@ -259,8 +260,8 @@ impl Session {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
         if !answered {
-            let breakpoint = self.breakpoint_json(&local_path, &b);
-            self.event("breakpoint", Some(json!({ "reason": "changed", "breakpoint": breakpoint }))).await;
+            let breakpoint = BreakpointEventBody { reason: "changed".to_owned(), breakpoint: self.breakpoint_body(&local_path, &b) };
+            self.event(BreakpointEventBody::EVENT, body(&breakpoint)).await;
         }
     }
 

@@ -13,11 +13,15 @@ use super::completions;
 use super::exceptions::{format_traceback, is_library_path, parse_trace_line, TraceEntry};
 use super::handles::{Container, FrameRef};
 use super::logpoints::{self, py_literal};
-use super::requests::{file_name, is_frozen, wants_hex};
+use super::requests::{body, file_name, is_frozen, wants_hex};
 use super::sources::MAX_REMOTE_SOURCE;
 use super::stepping::Release;
 use super::work::Job;
 use super::{GotoWait, Handled, Session, Waiter};
+use crate::dap::bodies::{
+    GotoTarget, GotoTargetsResponseBody, LoadedSourcesResponseBody, Module, ModuleId, ModulesResponseBody, Source,
+    SourcePresentationHint, SourceResponseBody,
+};
 use crate::dap::requests::{
     CompletionsArguments, ExceptionInfoArguments, GotoArguments, GotoTargetsArguments, ModulesArguments, SetExpressionArguments,
     SetVariableArguments, SourceArguments,
@@ -61,27 +65,31 @@ impl Session {
     /// The DAP source of a debuggee file: its local path when that file exists, a
     /// `sourceReference` (text fetched through the debuggee) when it does not, and only a
     /// name for `<frozen …>` modules, which have no file.
-    pub(super) fn source_json(&mut self, remote: &str) -> Value {
+    /// The DAP source of a debuggee file: its local copy, or a `sourceReference` the
+    /// editor reads through the debuggee.
+    pub(super) fn source_body(&mut self, remote: &str) -> Source {
         if is_frozen(remote) {
             let name = remote.rfind("<frozen ").map(|i| &remote[i..]).unwrap_or(remote);
-            return json!({ "name": name, "presentationHint": "deemphasize" });
+            return Source { name: Some(name.to_owned()), presentation_hint: Some(SourcePresentationHint::Deemphasize), ..Source::default() };
         }
         let local = self.to_local(remote);
         if Path::new(&local).is_file() {
-            return json!({ "name": file_name(&local), "path": local });
+            return Source { name: Some(file_name(&local).to_owned()), path: Some(local), ..Source::default() };
         }
         let reference = self.sources.reference(remote);
-        json!({ "name": file_name(remote), "sourceReference": reference, "origin": "read from the debuggee" })
+        Source {
+            name: Some(file_name(remote).to_owned()),
+            source_reference: Some(reference),
+            origin: Some("read from the debuggee".to_owned()),
+            ..Source::default()
+        }
     }
 
-    pub(super) fn module_json(&mut self, id: i64, remote: &str) -> Value {
+    pub(super) fn module_body(&mut self, id: i64, remote: &str) -> Module {
         let local = self.to_local(remote);
         let name = file_name(&local).to_string();
-        let mut module = json!({ "id": id, "name": name, "path": local });
-        if self.just_my_code() {
-            module["isUserCode"] = json!(!is_library_path(remote));
-        }
-        module
+        let is_user_code = self.just_my_code().then(|| !is_library_path(remote));
+        Module { id: ModuleId::Number(id), name, path: Some(local), is_user_code, ..Module::default() }
     }
 
     // ---- handler queries (REQH) -------------------------------------------------------
@@ -148,7 +156,7 @@ impl Session {
             Waiter::Source { request, reference } => {
                 let content = value.repr.unwrap_or_default();
                 self.sources.set_content(reference, content.clone());
-                self.respond(&request, Some(json!({ "content": content, "mimeType": "text/x-python" }))).await;
+                self.respond(&request, body(&SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) })).await;
             }
             Waiter::GotoSource { request, thread, line, reference } => {
                 self.sources.set_content(reference, value.repr.unwrap_or_default());
@@ -332,12 +340,12 @@ impl Session {
             let path = args.source.and_then(|s| s.path).ok_or("the source request needs a sourceReference or a path")?;
             let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
             let content = String::from_utf8_lossy(&bytes).into_owned();
-            self.respond(request, Some(json!({ "content": content, "mimeType": "text/x-python" }))).await;
+            self.respond(request, body(&SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) })).await;
             return Ok(());
         }
         let remote = self.sources.path(reference).map(str::to_string).ok_or_else(|| format!("sourceReference {reference} is unknown"))?;
         if let Some(content) = self.sources.content(reference).map(str::to_string) {
-            self.respond(request, Some(json!({ "content": content, "mimeType": "text/x-python" }))).await;
+            self.respond(request, body(&SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) })).await;
             return Ok(());
         }
         let thread = self
@@ -356,15 +364,16 @@ impl Session {
         let total = all.len();
         let start = usize::try_from(args.start_module.unwrap_or(0).max(0)).unwrap_or(usize::MAX);
         let count = args.module_count.filter(|c| *c > 0).and_then(|c| usize::try_from(c).ok()).unwrap_or(usize::MAX);
-        let modules: Vec<Value> = all.iter().skip(start).take(count).map(|(id, remote)| self.module_json(*id, remote)).collect();
-        self.respond(request, Some(json!({ "modules": modules, "totalModules": total }))).await;
+        let modules = all.iter().skip(start).take(count).map(|(id, remote)| self.module_body(*id, remote)).collect();
+        let total_modules = Some(i64::try_from(total).unwrap_or(i64::MAX));
+        self.respond(request, body(&ModulesResponseBody { modules, total_modules })).await;
         Ok(())
     }
 
     pub(super) async fn loaded_sources(&mut self, request: &Request) -> Handled {
         let remotes: Vec<String> = self.sources.modules().iter().map(|m| m.remote.clone()).collect();
-        let sources: Vec<Value> = remotes.iter().map(|r| self.source_json(r)).collect();
-        self.respond(request, Some(json!({ "sources": sources }))).await;
+        let sources = remotes.iter().map(|r| self.source_body(r)).collect();
+        self.respond(request, body(&LoadedSourcesResponseBody { sources })).await;
         Ok(())
     }
 
@@ -420,7 +429,8 @@ impl Session {
         }
         let shown = if self.client.lines_start_at_1 { line } else { line - 1 };
         // The target id is the (1-based) line: `goto` checks it against the thread's frame.
-        self.respond(request, Some(json!({ "targets": [{ "id": line, "label": format!("Line {line}"), "line": shown }] }))).await;
+        let target = GotoTarget { id: line, label: format!("Line {line}"), line: shown, ..GotoTarget::default() };
+        self.respond(request, body(&GotoTargetsResponseBody { targets: vec![target] })).await;
         Ok(())
     }
 

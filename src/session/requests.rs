@@ -11,6 +11,11 @@ use super::paths::is_windows_path;
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::work::Job;
 use super::{BindWait, Handled, RequestError, Session, StepKind, Waiter, BIND_WAIT, IDLE_NOTICE};
+use crate::dap::bodies::{
+    Breakpoint as DapBreakpoint, BreakpointReason, SetBreakpointsResponseBody, Source,
+    Capabilities, ExceptionBreakpointsFilter, Scope, ScopesResponseBody, StackFrame, StackFramePresentationHint,
+    StackTraceResponseBody, Thread, ThreadsResponseBody,
+};
 use crate::dap::requests::{
     EvaluateArguments, ScopesArguments, SetBreakpointsArguments, SetExceptionBreakpointsArguments, StackTraceArguments,
     VariablesArguments, VariablesArgumentsFilter,
@@ -51,33 +56,40 @@ pub const HANDLED_COMMANDS: &[&str] = &[
 ];
 
 /// The capabilities `initialize` returns.
-pub fn capabilities() -> Value {
-    let filters: Vec<Value> = FILTERS
+pub fn capabilities() -> Capabilities {
+    let filters = FILTERS
         .iter()
-        .map(|(filter, label, description, default)| json!({ "filter": filter, "label": label, "description": description, "default": default }))
+        .map(|(filter, label, description, default)| ExceptionBreakpointsFilter {
+            filter: (*filter).to_owned(),
+            label: (*label).to_owned(),
+            description: Some((*description).to_owned()),
+            default: Some(*default),
+            ..ExceptionBreakpointsFilter::default()
+        })
         .collect();
-    json!({
-        "supportsConfigurationDoneRequest": true,
-        "supportsEvaluateForHovers": true,
-        "supportsConditionalBreakpoints": true,
-        "supportsHitConditionalBreakpoints": true,
-        "supportsLogPoints": true,
-        "supportsTerminateRequest": true,
-        "supportTerminateDebuggee": true,
-        "supportsDelayedStackTraceLoading": true,
-        "supportsExceptionInfoRequest": true,
-        "supportsExceptionOptions": true,
-        "supportsExceptionFilterOptions": true,
-        "supportsSetVariable": true,
-        "supportsSetExpression": true,
-        "supportsValueFormattingOptions": true,
-        "supportsModulesRequest": true,
-        "supportsLoadedSourcesRequest": true,
-        "supportsCompletionsRequest": true,
-        "completionTriggerCharacters": ["."],
-        "supportsGotoTargetsRequest": true,
-        "exceptionBreakpointFilters": filters,
-    })
+    Capabilities {
+        supports_configuration_done_request: Some(true),
+        supports_evaluate_for_hovers: Some(true),
+        supports_conditional_breakpoints: Some(true),
+        supports_hit_conditional_breakpoints: Some(true),
+        supports_log_points: Some(true),
+        supports_terminate_request: Some(true),
+        support_terminate_debuggee: Some(true),
+        supports_delayed_stack_trace_loading: Some(true),
+        supports_exception_info_request: Some(true),
+        supports_exception_options: Some(true),
+        supports_exception_filter_options: Some(true),
+        supports_set_variable: Some(true),
+        supports_set_expression: Some(true),
+        supports_value_formatting_options: Some(true),
+        supports_modules_request: Some(true),
+        supports_loaded_sources_request: Some(true),
+        supports_completions_request: Some(true),
+        completion_trigger_characters: Some(vec![".".to_owned()]),
+        supports_goto_targets_request: Some(true),
+        exception_breakpoint_filters: Some(filters),
+        ..Capabilities::default()
+    }
 }
 
 /// The key under which the breakpoints of a source known only by its `sourceReference`
@@ -100,6 +112,18 @@ impl From<ArgumentsError> for RequestError {
     /// user sees which field.
     fn from(error: ArgumentsError) -> Self {
         error.to_string().into()
+    }
+}
+
+/// A typed response body from `dap::bodies`, as the JSON `respond` sends.
+pub(super) fn body<B: serde::Serialize>(body: &B) -> Option<Value> {
+    match serde_json::to_value(body) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            // The bodies hold only strings, numbers, booleans and string-keyed maps.
+            tracing::error!(%error, "could not serialise a DAP response body; answering without one");
+            None
+        }
     }
 }
 
@@ -180,7 +204,7 @@ impl Session {
         if matches!(self.phase, Phase::Uninitialized) {
             self.phase = Phase::Idle;
         }
-        self.respond(request, Some(capabilities())).await;
+        self.respond(request, body(&capabilities())).await;
         Ok(())
     }
 
@@ -346,53 +370,57 @@ impl Session {
         Ok(())
     }
 
-    pub(super) fn breakpoint_json(&self, local_path: &str, b: &Breakpoint) -> Value {
+    pub(super) fn breakpoint_body(&self, local_path: &str, b: &Breakpoint) -> DapBreakpoint {
         let line = if self.client.lines_start_at_1 { b.line } else { b.line - 1 };
         let reference = local_path.strip_prefix(REFERENCE_KEY).and_then(|r| r.parse::<i64>().ok());
         let source = match reference {
-            Some(reference) => json!({ "name": file_name(self.sources.path(reference).unwrap_or_default()), "sourceReference": reference }),
-            None => json!({ "name": file_name(local_path), "path": local_path }),
+            Some(reference) => Source {
+                name: Some(file_name(self.sources.path(reference).unwrap_or_default()).to_owned()),
+                source_reference: Some(reference),
+                ..Source::default()
+            },
+            None => Source { name: Some(file_name(local_path).to_owned()), path: Some(local_path.to_owned()), ..Source::default() },
         };
-        let mut value = json!({ "id": b.id, "verified": b.state == BindState::Bound, "line": line, "source": source });
-        match b.state {
-            BindState::Bound => {}
+        let (message, reason) = match b.state {
+            BindState::Bound => (None, None),
             BindState::Pending => {
-                value["message"] = json!("Pending: the module is not loaded yet; it binds when the module runs.");
-                value["reason"] = json!("pending");
+                (Some("Pending: the module is not loaded yet; it binds when the module runs.".to_string()), Some(BreakpointReason::Pending))
             }
-            BindState::Sent if self.remote.is_none() => {
-                value["message"] = json!("Not sent: not attached to a debuggee.");
-            }
-            BindState::Sent => {
-                value["message"] = json!("The debuggee has not confirmed this breakpoint yet.");
-                value["reason"] = json!("pending");
-            }
+            BindState::Sent if self.remote.is_none() => (Some("Not sent: not attached to a debuggee.".to_string()), None),
+            BindState::Sent => (Some("The debuggee has not confirmed this breakpoint yet.".to_string()), Some(BreakpointReason::Pending)),
             BindState::Refused => {
-                value["message"] = json!(b.message.clone().unwrap_or_else(|| "This breakpoint cannot be set.".to_string()));
-                value["reason"] = json!("failed");
+                (Some(b.message.clone().unwrap_or_else(|| "This breakpoint cannot be set.".to_string())), Some(BreakpointReason::Failed))
             }
+        };
+        DapBreakpoint {
+            id: Some(b.id),
+            verified: b.state == BindState::Bound,
+            message,
+            source: Some(source),
+            line: Some(line),
+            reason,
+            ..DapBreakpoint::default()
         }
-        value
     }
 
     pub(super) async fn answer_breakpoints(&mut self, request: Request, local_path: &str) {
         let requested_lines: Vec<i64> = self.breakpoints.file(local_path).map(|f| f.entries.iter().map(|b| b.line).collect()).unwrap_or_default();
-        let breakpoints: Vec<Value> = self
+        let breakpoints: Vec<DapBreakpoint> = self
             .breakpoints
             .file(local_path)
-            .map(|f| f.entries.iter().map(|b| self.breakpoint_json(local_path, b)).collect())
+            .map(|f| f.entries.iter().map(|b| self.breakpoint_body(local_path, b)).collect())
             .unwrap_or_default();
         debug_assert_eq!(requested_lines.len(), breakpoints.len());
-        self.respond(&request, Some(json!({ "breakpoints": breakpoints }))).await;
+        self.respond(&request, body(&SetBreakpointsResponseBody { breakpoints })).await;
     }
 
     async fn threads_request(&mut self, request: &Request) -> Handled {
-        let threads: Vec<Value> = self
+        let threads = self
             .threads
             .iter()
-            .map(|(remote, info)| json!({ "id": info.dap_id, "name": info.name.clone().unwrap_or_else(|| format!("Thread {remote}")) }))
+            .map(|(remote, info)| Thread { id: info.dap_id, name: info.name.clone().unwrap_or_else(|| format!("Thread {remote}")) })
             .collect();
-        self.respond(request, Some(json!({ "threads": threads }))).await;
+        self.respond(request, body(&ThreadsResponseBody { threads })).await;
         Ok(())
     }
 
@@ -403,7 +431,7 @@ impl Session {
             None => (Vec::new(), false),
         };
         if !stopped {
-            self.respond(request, Some(json!({ "stackFrames": [], "totalFrames": 0 }))).await;
+            self.respond(request, body(&StackTraceResponseBody { stack_frames: Vec::new(), total_frames: Some(0) })).await;
             return Ok(());
         }
         let total = frames.len();
@@ -414,14 +442,18 @@ impl Session {
         let mut stack = Vec::new();
         for (index, frame) in frames.iter().enumerate().skip(start).take(levels) {
             let id = self.handles.frame_id(FrameRef { thread: remote, index: index as i64, kind: frame.kind });
-            let mut value = json!({ "id": id, "name": frame.function, "line": (frame.line - line_offset).max(0), "column": column });
-            if is_frozen(&frame.file) {
-                value["presentationHint"] = json!("subtle");
-            }
-            value["source"] = self.source_json(&frame.file);
-            stack.push(value);
+            stack.push(StackFrame {
+                id,
+                name: frame.function.clone(),
+                source: Some(self.source_body(&frame.file)),
+                line: (frame.line - line_offset).max(0),
+                column,
+                presentation_hint: is_frozen(&frame.file).then_some(StackFramePresentationHint::Subtle),
+                ..StackFrame::default()
+            });
         }
-        self.respond(request, Some(json!({ "stackFrames": stack, "totalFrames": total }))).await;
+        let total_frames = Some(i64::try_from(total).unwrap_or(i64::MAX));
+        self.respond(request, body(&StackTraceResponseBody { stack_frames: stack, total_frames })).await;
         Ok(())
     }
 
@@ -431,14 +463,20 @@ impl Session {
         let mut scopes = Vec::new();
         if function.as_deref() == Some("<module>") {
             let reference = self.handles.container_id(Container::Locals(frame));
-            scopes.push(json!({ "name": "Globals", "variablesReference": reference, "expensive": false }));
+            scopes.push(Scope { name: "Globals".to_owned(), variables_reference: reference, expensive: false, ..Scope::default() });
         } else {
             let locals = self.handles.container_id(Container::Locals(frame));
-            scopes.push(json!({ "name": "Locals", "presentationHint": "locals", "variablesReference": locals, "expensive": false }));
+            scopes.push(Scope {
+                name: "Locals".to_owned(),
+                presentation_hint: Some("locals".to_owned()),
+                variables_reference: locals,
+                expensive: false,
+                ..Scope::default()
+            });
             let globals = self.handles.container_id(Container::Globals(frame));
-            scopes.push(json!({ "name": "Globals", "variablesReference": globals, "expensive": true }));
+            scopes.push(Scope { name: "Globals".to_owned(), variables_reference: globals, expensive: true, ..Scope::default() });
         }
-        self.respond(request, Some(json!({ "scopes": scopes }))).await;
+        self.respond(request, body(&ScopesResponseBody { scopes })).await;
         Ok(())
     }
 
@@ -672,7 +710,7 @@ mod tests {
 
     #[tokio::test]
     async fn advertised_capabilities_match_the_dispatcher() {
-        let caps = capabilities();
+        let caps = serde_json::to_value(capabilities()).unwrap();
         for (capability, command) in CAPABILITY_REQUESTS {
             let advertised = caps.get(*capability).and_then(Value::as_bool).unwrap_or(false);
             let handled = HANDLED_COMMANDS.contains(command);

@@ -18,6 +18,7 @@ use super::lifecycle::{AttachBreak, DetachReason, Disconnect, Phase};
 use super::threads::ThreadState;
 use super::work::Job;
 use super::{Handled, RequestError, Session, StepKind, Stepping, Waiter, DISCONNECT_WAIT};
+use crate::dap::bodies::ContinueResponseBody;
 use crate::dap::types::Request;
 use crate::legacy::messages::{Command, FrameKind, ReprKind, ThreadId};
 
@@ -133,7 +134,10 @@ impl Session {
                 }
                 self.stepping = None;
                 match self.resume_all(Command::ResumeAll).await {
-                    Ok(()) => self.respond(&request, Some(json!({ "allThreadsContinued": true }))).await,
+                    Ok(()) => {
+                        let answer = ContinueResponseBody { all_threads_continued: Some(true) };
+                        self.respond(&request, super::requests::body(&answer)).await
+                    }
                     Err(error) => self.respond_error(&request, error).await,
                 }
             }
