@@ -17,7 +17,7 @@ use super::stepping::Release;
 use super::threads::StopVerdict;
 use super::work::{Finished, Job};
 use super::{ExceptionRecord, Session, StepKind, Waiter};
-use crate::dap::bodies::{BreakpointEventBody, EventBody, LoadedSourceEventBody, LoadedSourceEventReason, ModuleEventBody, ModuleEventReason};
+use crate::dap::bodies::{BreakpointEventBody, EventBody, StoppedEventBody, ThreadEventBody, LoadedSourceEventBody, LoadedSourceEventReason, ModuleEventBody, ModuleEventReason};
 use crate::legacy::messages::{Child, Command, Event, ExceptionStop, FailedCommand, FrameKind, OutputChannel, PyObject, ReprKind, ThreadId};
 
 /// At most this many steps are added to get out of `<frozen …>` code after one step.
@@ -43,7 +43,7 @@ impl Session {
             Event::ThreadCreate { thread } => {
                 let (id, new) = self.threads.ensure(thread);
                 if new {
-                    self.event("thread", Some(json!({ "reason": "started", "threadId": id }))).await;
+                    self.event(ThreadEventBody::EVENT, body(&ThreadEventBody { reason: "started".to_owned(), thread_id: id })).await;
                 }
             }
             Event::ThreadExit { thread } => {
@@ -51,7 +51,7 @@ impl Session {
                     self.fail_waiter(waiter, "the thread has exited").await;
                 }
                 if let Some(id) = self.threads.remove(thread) {
-                    self.event("thread", Some(json!({ "reason": "exited", "threadId": id }))).await;
+                    self.event(ThreadEventBody::EVENT, body(&ThreadEventBody { reason: "exited".to_owned(), thread_id: id })).await;
                 }
             }
             Event::ModuleLoad { module_id, file } => {
@@ -76,7 +76,7 @@ impl Session {
                 }
                 if new {
                     if let Some(id) = self.threads.get(thread).map(|t| t.dap_id) {
-                        self.event("thread", Some(json!({ "reason": "started", "threadId": id }))).await;
+                        self.event(ThreadEventBody::EVENT, body(&ThreadEventBody { reason: "started".to_owned(), thread_id: id })).await;
                     }
                 }
             }
@@ -398,15 +398,16 @@ impl Session {
         // The program is shown stopped: threads parked silently are part of this stop.
         self.releases.retain(|r| !matches!(r, Release::FreeSilent));
         self.threads.reported(thread, reason);
-        let mut body = json!({ "reason": reason, "threadId": id, "allThreadsStopped": true });
-        if let Some(description) = description {
-            body["description"] = json!(description.clone());
-            body["text"] = json!(description);
-        }
-        if !hit.is_empty() {
-            body["hitBreakpointIds"] = json!(hit);
-        }
-        self.event("stopped", Some(body)).await;
+        let stopped = StoppedEventBody {
+            reason: reason.to_owned(),
+            thread_id: Some(id),
+            all_threads_stopped: Some(true),
+            text: description.clone(),
+            description,
+            hit_breakpoint_ids: (!hit.is_empty()).then_some(hit),
+            ..StoppedEventBody::default()
+        };
+        self.event(StoppedEventBody::EVENT, body(&stopped)).await;
     }
 
     // ---- work answers -----------------------------------------------------------------

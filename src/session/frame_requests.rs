@@ -19,6 +19,7 @@ use super::stepping::Release;
 use super::work::Job;
 use super::{GotoWait, Handled, Session, Waiter};
 use crate::dap::bodies::{
+    ExceptionBreakMode, ExceptionDetails, ExceptionInfoResponseBody,
     GotoTarget, GotoTargetsResponseBody, LoadedSourcesResponseBody, Module, ModuleId, ModulesResponseBody, Source,
     SourcePresentationHint, SourceResponseBody,
 };
@@ -317,17 +318,26 @@ impl Session {
             .map(|(file, line, function)| TraceEntry { file: file.clone(), line: *line, function: function.clone(), text: local_line(&self.to_local(file), *line) })
             .collect();
         let stack_trace = format_traceback(&outer, &trace, &stop.type_name, &stop.message, |p| self.to_local(p));
-        let mut details = json!({ "typeName": stop.type_name, "fullTypeName": stop.type_name, "message": stop.message, "stackTrace": stack_trace });
-        if let Some(name) = &stop.exc_value {
-            details["evaluateName"] = json!(format!("{name}['exception']"));
-        }
-        let body = json!({
-            "exceptionId": stop.type_name,
-            "description": stop.message,
-            "breakMode": if stop.unhandled { if self.exceptions.user_unhandled && !self.exceptions.uncaught { "userUnhandled" } else { "unhandled" } } else { "always" },
-            "details": details,
-        });
-        self.respond(request, Some(body)).await;
+        let details = ExceptionDetails {
+            message: Some(stop.message.clone()),
+            type_name: Some(stop.type_name.clone()),
+            full_type_name: Some(stop.type_name.clone()),
+            evaluate_name: stop.exc_value.as_ref().map(|name| format!("{name}['exception']")),
+            stack_trace: Some(stack_trace),
+            inner_exception: None,
+        };
+        let break_mode = match stop.unhandled {
+            true if self.exceptions.user_unhandled && !self.exceptions.uncaught => ExceptionBreakMode::UserUnhandled,
+            true => ExceptionBreakMode::Unhandled,
+            false => ExceptionBreakMode::Always,
+        };
+        let answer = ExceptionInfoResponseBody {
+            exception_id: stop.type_name.clone(),
+            description: Some(stop.message.clone()),
+            break_mode,
+            details: Some(details),
+        };
+        self.respond(request, body(&answer)).await;
         Ok(())
     }
 
