@@ -860,7 +860,7 @@ async fn malformed_editor_input_is_answered_and_survived() {
     let response = client.request("attach", json!({ "url": "tcp://127.0.0.1:1", "connectTimeout": "soon" })).await;
     assert_says(&Run::error_of(&response), &["connectTimeout"]);
     let response = client.request("variables", json!({ "variablesReference": "x" })).await;
-    assert_says(&Run::error_of(&response), &["invalid arguments for variables"]);
+    assert_says(&Run::error_of(&response), &["invalid arguments for the 'variables' request"]);
 
     client.ok("disconnect", json!({})).await;
     assert_eq!(client.wait_exit(Duration::from_secs(5)).await, Some(0));

@@ -22,7 +22,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 pub use dap_types::{
-    DisconnectArguments, ExceptionFilterOptions, ExceptionOptions, ExceptionPathSegment, InitializeRequestArguments,
+    DisconnectArguments, ExceptionBreakMode, ExceptionFilterOptions, ExceptionOptions, ExceptionPathSegment, InitializeRequestArguments,
     InitializeRequestArgumentsPathFormat, SetExceptionBreakpointsArguments, SteppingGranularity, TerminateArguments,
     VariablesArgumentsFilter,
 };
@@ -475,7 +475,9 @@ pub struct SetExpressionArguments {
 pub struct SourceArguments {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
-    /// Same as `source.sourceReference`, kept for old clients; required by the schema.
+    /// Same as `source.sourceReference`, kept for old clients; required by the schema, but
+    /// read as 0 (none) when missing, as clients that send only `source` expect.
+    #[serde(default)]
     pub source_reference: i64,
 }
 
