@@ -2,7 +2,8 @@
 //! attaches left behind in ptvsd, run on the thread of the first stop of a session (the
 //! attach break, or the first stop when the app was idle) before it is released or shown.
 //!
-//! Owns: the expressions ([`REPAIR_OUTPUT`], [`REPAIR_UNBLOCK`], [`REPAIR_MODULES`]) and
+//! Owns: the expressions ([`REPAIR_OUTPUT`], [`REPAIR_UNBLOCK`], [`REPAIR_MODULES`],
+//! [`REPAIR_NODELAY`]) and
 //! [`attach_break_evaluations`], the list the session runs. Must not know: how they are
 //! sent. The session queues every entry on the stopped thread through the per-thread
 //! scheduler (`work`), as watch-like evaluations (so they share one round trip when they
@@ -27,6 +28,7 @@ pub(super) fn attach_break_evaluations() -> Vec<AttachBreakEvaluation> {
         AttachBreakEvaluation { text: REPAIR_OUTPUT.to_string(), on_result: |_, result| log_failure(result, "output wrappers") },
         AttachBreakEvaluation { text: REPAIR_UNBLOCK.to_string(), on_result: |_, result| log_failure(result, "unblock") },
         AttachBreakEvaluation { text: REPAIR_MODULES.to_string(), on_result: |_, result| log_failure(result, "module list") },
+        AttachBreakEvaluation { text: REPAIR_NODELAY.to_string(), on_result: |_, result| log_failure(result, "TCP_NODELAY") },
     ]
 }
 
@@ -72,10 +74,63 @@ set(dict((e[0], i) for i, e in reversed(list(enumerate(l)))).values()), reverse=
 for m in (__import__('sys').modules.get('ptvsd.debugger'), __import__('sys').modules.get('ptvsd.visualstudio_py_debugger')) \
 if hasattr(m, 'MODULES'))";
 
+/// ptvsd writes each message as two `send()` calls (the JSON header and body; the binary
+/// dialect field by field) on a socket with Nagle's algorithm on, so over a real network the
+/// rest of every reply waits until the adapter's ACK of its first segment has crossed the
+/// link: one round trip more per evaluation, step or expansion (BENCHMARKS.md, "Over a
+/// WAN link"). This expression sets `TCP_NODELAY` on ptvsd's own socket: `DebuggerLoop`'s
+/// socket in 3.1/3.2 (`ptvsd.debugger`, `SocketIO.__socket`), the module's `conn` in
+/// 2.2 to 3.0 (`ptvsd.visualstudio_py_debugger`). Setting it again is a no-op; it binds no
+/// names and works on Python 2.7 to 3.11; a socket without `setsockopt` is skipped.
+pub(super) const REPAIR_NODELAY: &str = "list(s.setsockopt(__import__('socket').IPPROTO_TCP, __import__('socket').TCP_NODELAY, 1) \
+for s in (getattr(getattr(m, 'DebuggerLoop', None) and m.DebuggerLoop.instance, '_SocketIO__socket', None) or getattr(m, 'conn', None) \
+for m in (__import__('sys').modules.get('ptvsd.debugger'), __import__('sys').modules.get('ptvsd.visualstudio_py_debugger')) if m) \
+if hasattr(s, 'setsockopt'))";
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
-    use super::{REPAIR_MODULES, REPAIR_OUTPUT, REPAIR_UNBLOCK};
+    use super::{REPAIR_MODULES, REPAIR_NODELAY, REPAIR_OUTPUT, REPAIR_UNBLOCK};
+
+    /// Runs the repair in a real CPython against stand-ins for both ptvsd layouts (3.1/3.2:
+    /// the socket inside `DebuggerLoop.instance`; 2.2–3.0: the module's `conn`): both
+    /// sockets get TCP_NODELAY, twice is harmless, and no name is bound.
+    #[test]
+    fn nodelay_repair_sets_tcp_nodelay_on_ptvsds_socket_in_real_python() {
+        let script = format!(
+            r#"
+import socket, sys, types
+server = socket.socket(); server.bind(('127.0.0.1', 0)); server.listen(2)
+a = socket.create_connection(server.getsockname()); b = socket.create_connection(server.getsockname())
+json = types.ModuleType('ptvsd.debugger')
+class SocketIO(object):
+    def __init__(self, s): self.__socket = s
+class DebuggerLoop(SocketIO):
+    instance = None
+json.DebuggerLoop = DebuggerLoop
+DebuggerLoop.instance = DebuggerLoop(a)
+binary = types.ModuleType('ptvsd.visualstudio_py_debugger')
+binary.conn = b
+sys.modules['ptvsd.debugger'] = json
+sys.modules['ptvsd.visualstudio_py_debugger'] = binary
+nodelay = lambda s: s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+before = nodelay(a) or nodelay(b)
+def f():
+    eval(compile({expr:?}, '<repair>', 'eval'))
+    eval(compile({expr:?}, '<repair>', 'eval'))
+    return sorted(locals())
+names = f()
+ok = not before and nodelay(a) and nodelay(b) and names == []
+DebuggerLoop.instance = None
+del binary.conn
+eval(compile({expr:?}, '<repair>', 'eval'))
+sys.stdout.write('repaired' if ok else 'broken %r %r' % (before, names))
+"#,
+            expr = REPAIR_NODELAY
+        );
+        let out = std::process::Command::new("python3").arg("-c").arg(script).output().expect("python3 is needed for this test");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "repaired", "{}", String::from_utf8_lossy(&out.stderr));
+    }
 
     #[test]
     fn module_repair_removes_repeated_entries_in_real_python() {
