@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Installs what the benchmark harness (benches/adapter.rs) needs beyond .test-env:
-#   .bench-env/debugpy      CPython 3.11 + debugpy 1.8.22 (the modern anchor, group 4)
-#   .bench-env/websockify   CPython 3.11 + websockify 0.13.0 + numpy (websockify's fast
+# Installs what the benchmark harness (benches/adapter.rs) needs beyond the test env, into BENCH_ENV =
+# ${PTVSD_BENCH_ENV_DIR:-${XDG_CACHE_HOME:-~/.cache}/ptvsd-dap/bench-env} (outside the clone):
+#   BENCH_ENV/debugpy      CPython 3.11 + debugpy 1.8.22 (the modern anchor, group 4)
+#   BENCH_ENV/websockify   CPython 3.11 + websockify 0.13.0 + numpy (websockify's fast
 #                           unmasking path, so the relay comparison is against its best)
 # Idempotent: a venv whose check passes is left alone. The harness skips what is missing.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ENV_DIR="$ROOT/.bench-env"
+ENV_DIR="${PTVSD_BENCH_ENV_DIR:-${XDG_CACHE_HOME:-${HOME:-/root}/.cache}/ptvsd-dap/bench-env}"
 DEBUGPY_VERSION=1.8.22
 WEBSOCKIFY_VERSION=0.13.0
 NUMPY_VERSION=2.2.6

@@ -428,20 +428,6 @@ fn events() -> Vec<Message> {
         }),
         Event::new(&ExitedEventBody { exit_code: -1 }),
         Event::new(&TerminatedEventBody { restart: Some(json!({"reconnect": true})) }),
-        Event::new(&ProgressStartEventBody {
-            progress_id: "connect".into(),
-            title: "Connecting".into(),
-            request_id: Some(2),
-            cancellable: Some(false),
-            message: Some("to wss://example.net".into()),
-            percentage: Some(12.5),
-        }),
-        Event::new(&ProgressUpdateEventBody {
-            progress_id: "connect".into(),
-            message: Some("handshake".into()),
-            percentage: Some(50.0),
-        }),
-        Event::new(&ProgressEndEventBody { progress_id: "connect".into(), message: Some("connected".into()) }),
     ];
     let minimal: Vec<Event> = vec![
         Event::new(&StoppedEventBody::default()),
@@ -454,9 +440,6 @@ fn events() -> Vec<Message> {
         Event::new(&ProcessEventBody::default()),
         Event::new(&ExitedEventBody::default()),
         Event::new(&TerminatedEventBody::default()),
-        Event::new(&ProgressStartEventBody::default()),
-        Event::new(&ProgressUpdateEventBody::default()),
-        Event::new(&ProgressEndEventBody::default()),
     ];
     full.into_iter().chain(minimal).map(Message::from).collect()
 }
@@ -504,9 +487,6 @@ async fn every_event_body_validates() {
         "ProcessEvent",
         "ExitedEvent",
         "TerminatedEvent",
-        "ProgressStartEvent",
-        "ProgressUpdateEvent",
-        "ProgressEndEvent",
     ] {
         assert!(definitions.iter().any(|d| d == expected), "{expected} not covered: {definitions:?}");
     }

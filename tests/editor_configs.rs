@@ -927,6 +927,8 @@ fn zip_entry_names(path: &Path) -> Vec<String> {
 //   `cargo run --` passes it) parsed by the CLI's own clap definition, `cargo` subcommands,
 //   `--test`/`--bench` targets and scripts checked to exist, files named checked, and
 //   anything not on the list below fails. tests/install.rs runs the install blocks.
+// * `python`: code a user adds to their app: it must compile (CPython 3's parser, after
+//   removing the list item's indentation);
 // * `text`: output shown as an example; not checked here (the demo's is tests/demo.rs's).
 
 #[test]
@@ -940,6 +942,7 @@ fn every_configuration_block_in_the_docs_is_accepted_by_its_editor() {
                     .unwrap_or_else(|e| panic!("{}: not what Helix reads: {e}", block.origin));
             }
             "lua" => check_lua_block(&block),
+            "python" => check_python_block(&block),
             "sh" | "text" => continue,
             other => panic!("{}: a ```{other} block: say how to check it in this test", block.origin),
         }
@@ -993,6 +996,16 @@ fn check_launch_json_block(block: &support::docs::Block) {
 }
 
 /// Lua from the docs: balanced, and every `require` resolves.
+fn check_python_block(block: &support::docs::Block) {
+    let output = Command::new("python3")
+        .arg("-c")
+        .arg("import ast, sys, textwrap; ast.parse(textwrap.dedent(sys.argv[1]))")
+        .arg(&block.text)
+        .output()
+        .unwrap_or_else(|e| panic!("python3 is needed to check {}: {e}", block.origin));
+    assert!(output.status.success(), "{}: not Python: {}", block.origin, String::from_utf8_lossy(&output.stderr));
+}
+
 fn check_lua_block(block: &support::docs::Block) {
     let origin = &block.origin;
     let tokens = lua::tokens(&block.text);

@@ -15,9 +15,9 @@ use super::stats::{fmt_ms, fmt_ratio, ms, summarize, Table};
 use super::support::{line_of, Peers};
 use super::{progress, Config, Report, Res};
 
-/// `.bench-env/debugpy/bin/python`.
+/// `BENCH_ENV/debugpy/bin/python` ([`super::bench_env_dir`]).
 pub fn debugpy_python() -> PathBuf {
-    super::support::repo_root().join(".bench-env").join("debugpy").join("bin").join("python")
+    super::bench_env_dir().join("debugpy").join("bin").join("python")
 }
 
 const STEPS: [&str; 7] = [

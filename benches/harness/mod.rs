@@ -16,7 +16,8 @@
 //!    with the round trips counted on the link.
 //!
 //! Needs the test peers (scripts/setup-test-env.sh); group 4 and the websockify+numpy
-//! relay need `.bench-env` (scripts/setup-bench-env.sh) and are skipped without it.
+//! relay need the bench env ([`bench_env_dir`], made by scripts/setup-bench-env.sh) and
+//! are skipped without it.
 #![allow(
     dead_code,
     clippy::unwrap_used,
@@ -27,6 +28,19 @@
 )]
 
 pub mod anchor;
+
+/// Where `scripts/setup-bench-env.sh` installs: `$PTVSD_BENCH_ENV_DIR`, else
+/// `${XDG_CACHE_HOME:-~/.cache}/ptvsd-dap/bench-env`, outside the clone like the test env.
+pub fn bench_env_dir() -> std::path::PathBuf {
+    if let Some(dir) = std::env::var_os("PTVSD_BENCH_ENV_DIR").filter(|dir| !dir.is_empty()) {
+        return dir.into();
+    }
+    let cache = match std::env::var_os("XDG_CACHE_HOME").filter(|dir| !dir.is_empty()) {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache"),
+    };
+    cache.join("ptvsd-dap").join("bench-env")
+}
 pub mod cost;
 pub mod dap;
 pub mod legacy;
@@ -352,7 +366,7 @@ pub mod machine {
              | rustc | {} |\n\
              | Python | CPython {python} |\n\
              | ptvsd | 3.2.1 (JSON protocol 8), 3.0.0 (binary protocol 6) |\n\
-             | websockify | {} (as in .test-env, without numpy); with numpy {numpy} in .bench-env |\n\
+             | websockify | {} (as in the test env, without numpy); with numpy {numpy} in the bench env |\n\
              | debugpy | {debugpy} |\n\
              | adapter build | {} |\n\
              | baseline build | {} |\n",

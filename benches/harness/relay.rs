@@ -23,9 +23,9 @@ const MESSAGE: usize = 64 * 1024;
 const PING: usize = 64;
 const TIMEOUT: Duration = Duration::from_secs(120);
 
-/// websockify with numpy from `.bench-env/websockify`, if installed.
+/// websockify with numpy from `BENCH_ENV/websockify` ([`super::bench_env_dir`]), if installed.
 pub fn numpy_websockify() -> Option<PathBuf> {
-    let exe = super::support::repo_root().join(".bench-env").join("websockify").join("bin").join("websockify");
+    let exe = super::bench_env_dir().join("websockify").join("bin").join("websockify");
     exe.exists().then_some(exe)
 }
 

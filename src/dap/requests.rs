@@ -22,7 +22,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 pub use dap_types::{
-    DisconnectArguments, ExceptionFilterOptions, ExceptionOptions, ExceptionPathSegment, InitializeRequestArguments,
+    DisconnectArguments, ExceptionBreakMode, ExceptionFilterOptions, ExceptionOptions, ExceptionPathSegment, InitializeRequestArguments,
     InitializeRequestArgumentsPathFormat, SetExceptionBreakpointsArguments, SteppingGranularity, TerminateArguments,
     VariablesArgumentsFilter,
 };
@@ -40,6 +40,7 @@ pub enum RequestCommand {
     Launch(Value),
     ConfigurationDone,
     SetBreakpoints(SetBreakpointsArguments),
+    SetFunctionBreakpoints(SetFunctionBreakpointsArguments),
     SetExceptionBreakpoints(SetExceptionBreakpointsArguments),
     Threads,
     StackTrace(StackTraceArguments),
@@ -82,6 +83,7 @@ impl RequestCommand {
             "launch" => RequestCommand::Launch(parser.raw()),
             "configurationDone" => RequestCommand::ConfigurationDone,
             "setBreakpoints" => RequestCommand::SetBreakpoints(parser.arguments()?),
+            "setFunctionBreakpoints" => RequestCommand::SetFunctionBreakpoints(parser.arguments()?),
             "setExceptionBreakpoints" => RequestCommand::SetExceptionBreakpoints(parser.arguments()?),
             "threads" => RequestCommand::Threads,
             "stackTrace" => RequestCommand::StackTrace(parser.arguments()?),
@@ -116,6 +118,7 @@ pub const KNOWN_COMMANDS: &[&str] = &[
     "launch",
     "configurationDone",
     "setBreakpoints",
+    "setFunctionBreakpoints",
     "setExceptionBreakpoints",
     "threads",
     "stackTrace",
@@ -331,6 +334,24 @@ pub struct SetBreakpointsArguments {
     pub source_modified: Option<bool>,
 }
 
+/// Arguments of `setFunctionBreakpoints`: the whole list for the session.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetFunctionBreakpointsArguments {
+    pub breakpoints: Vec<FunctionBreakpoint>,
+}
+
+/// One requested function breakpoint: `func`, `module.func` or `Class.method`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionBreakpoint {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hit_condition: Option<String>,
+}
+
 /// One requested breakpoint or logpoint.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -475,7 +496,9 @@ pub struct SetExpressionArguments {
 pub struct SourceArguments {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
-    /// Same as `source.sourceReference`, kept for old clients; required by the schema.
+    /// Same as `source.sourceReference`, kept for old clients; required by the schema, but
+    /// read as 0 (none) when missing, as clients that send only `source` expect.
+    #[serde(default)]
     pub source_reference: i64,
 }
 

@@ -8,12 +8,12 @@
 
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::json;
 use tokio_util::codec::Framed;
 
 use super::breakpoints::BindState;
 use super::lifecycle::{AttachBreak, Phase};
 use super::{capitalise, Input, Session, SEND_TIMEOUT};
+use crate::dap::bodies::{EventBody, ProcessEventBody, ProcessEventStartMethod};
 use crate::legacy::handshake::{self, AttachInfo, HandshakeError};
 use crate::legacy::messages::Command;
 use crate::legacy::{ClientCodec, Dialect, Limits, ProtocolError};
@@ -234,11 +234,14 @@ impl Session {
 
         let Some(request) = request else {
             self.reattached(info.pid).await;
-            self.event(
-                "process",
-                Some(json!({ "name": format!("python (pid {})", info.pid), "systemProcessId": info.pid, "isLocalProcess": false, "startMethod": "attach" })),
-            )
-            .await;
+            let process = ProcessEventBody {
+                name: format!("python (pid {})", info.pid),
+                system_process_id: Some(info.pid),
+                is_local_process: Some(false),
+                start_method: Some(ProcessEventStartMethod::Attach),
+                pointer_size: None,
+            };
+            self.event(ProcessEventBody::EVENT, super::requests::body(&process)).await;
             return;
         };
         self.retrying = None;
@@ -256,11 +259,14 @@ impl Session {
             ),
         )
         .await;
-        self.event(
-            "process",
-            Some(json!({ "name": format!("python (pid {})", info.pid), "systemProcessId": info.pid, "isLocalProcess": self.launched.is_some(), "startMethod": if self.launched.is_some() { "launch" } else { "attach" } })),
-        )
-        .await;
+        let process = ProcessEventBody {
+            name: format!("python (pid {})", info.pid),
+            system_process_id: Some(info.pid),
+            is_local_process: Some(self.launched.is_some()),
+            start_method: Some(if self.launched.is_some() { ProcessEventStartMethod::Launch } else { ProcessEventStartMethod::Attach }),
+            pointer_size: None,
+        };
+        self.event(ProcessEventBody::EVENT, super::requests::body(&process)).await;
         self.event("initialized", None).await;
     }
 

@@ -12,11 +12,12 @@ use super::breakpoints::BindState;
 use super::handles::FrameRef;
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::repairs::{self, attach_break_evaluations};
-use super::requests::{is_frozen, page, ChildrenShape};
+use super::requests::{body, is_frozen, page, ChildrenShape};
 use super::stepping::Release;
 use super::threads::StopVerdict;
 use super::work::{Finished, Job};
 use super::{ExceptionRecord, Session, StepKind, Waiter};
+use crate::dap::bodies::{BreakpointEventBody, EventBody, StoppedEventBody, ThreadEventBody, LoadedSourceEventBody, LoadedSourceEventReason, ModuleEventBody, ModuleEventReason};
 use crate::legacy::messages::{Child, Command, Event, ExceptionStop, FailedCommand, FrameKind, OutputChannel, PyObject, ReprKind, ThreadId};
 
 /// At most this many steps are added to get out of `<frozen …>` code after one step.
@@ -42,7 +43,7 @@ impl Session {
             Event::ThreadCreate { thread } => {
                 let (id, new) = self.threads.ensure(thread);
                 if new {
-                    self.event("thread", Some(json!({ "reason": "started", "threadId": id }))).await;
+                    self.event(ThreadEventBody::EVENT, body(&ThreadEventBody { reason: "started".to_owned(), thread_id: id })).await;
                 }
             }
             Event::ThreadExit { thread } => {
@@ -50,7 +51,7 @@ impl Session {
                     self.fail_waiter(waiter, "the thread has exited").await;
                 }
                 if let Some(id) = self.threads.remove(thread) {
-                    self.event("thread", Some(json!({ "reason": "exited", "threadId": id }))).await;
+                    self.event(ThreadEventBody::EVENT, body(&ThreadEventBody { reason: "exited".to_owned(), thread_id: id })).await;
                 }
             }
             Event::ModuleLoad { module_id, file } => {
@@ -59,10 +60,10 @@ impl Session {
                 if !self.sources.add_module(module_id, &file) {
                     return;
                 }
-                let module = self.module_json(module_id, &file);
-                self.event("module", Some(json!({ "reason": "new", "module": module }))).await;
-                let source = self.source_json(&file);
-                self.event("loadedSource", Some(json!({ "reason": "new", "source": source }))).await;
+                let module = ModuleEventBody { reason: ModuleEventReason::New, module: self.module_body(module_id, &file) };
+                self.event(ModuleEventBody::EVENT, body(&module)).await;
+                let source = LoadedSourceEventBody { reason: LoadedSourceEventReason::New, source: self.source_body(&file) };
+                self.event(LoadedSourceEventBody::EVENT, body(&source)).await;
             }
             Event::ModulesChanged | Event::Unknown { .. } => {}
             Event::FrameList { thread, name, frames } => {
@@ -75,7 +76,7 @@ impl Session {
                 }
                 if new {
                     if let Some(id) = self.threads.get(thread).map(|t| t.dap_id) {
-                        self.event("thread", Some(json!({ "reason": "started", "threadId": id }))).await;
+                        self.event(ThreadEventBody::EVENT, body(&ThreadEventBody { reason: "started".to_owned(), thread_id: id })).await;
                     }
                 }
             }
@@ -83,6 +84,7 @@ impl Session {
             Event::BreakpointFailed { id } => self.on_bind(id, BindState::Pending).await,
             Event::RequestHandlers { file } => {
                 self.handler_files.insert(file.clone());
+                self.handler_queries += 1;
                 self.answer_handler_query(file);
             }
             Event::ExecutionResult { execution_id, value } => {
@@ -266,8 +268,8 @@ impl Session {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
         if !answered {
-            let breakpoint = self.breakpoint_json(&local_path, &b);
-            self.event("breakpoint", Some(json!({ "reason": "changed", "breakpoint": breakpoint }))).await;
+            let breakpoint = BreakpointEventBody { reason: "changed".to_owned(), breakpoint: self.breakpoint_body(&local_path, &b) };
+            self.event(BreakpointEventBody::EVENT, body(&breakpoint)).await;
         }
     }
 
@@ -411,15 +413,16 @@ impl Session {
         // The program is shown stopped: threads parked silently are part of this stop.
         self.releases.retain(|r| !matches!(r, Release::FreeSilent));
         self.threads.reported(thread, reason);
-        let mut body = json!({ "reason": reason, "threadId": id, "allThreadsStopped": true });
-        if let Some(description) = description {
-            body["description"] = json!(description.clone());
-            body["text"] = json!(description);
-        }
-        if !hit.is_empty() {
-            body["hitBreakpointIds"] = json!(hit);
-        }
-        self.event("stopped", Some(body)).await;
+        let stopped = StoppedEventBody {
+            reason: reason.to_owned(),
+            thread_id: Some(id),
+            all_threads_stopped: Some(true),
+            text: description.clone(),
+            description,
+            hit_breakpoint_ids: (!hit.is_empty()).then_some(hit),
+            ..StoppedEventBody::default()
+        };
+        self.event(StoppedEventBody::EVENT, body(&stopped)).await;
         self.after_stop_for_functions(thread);
     }
 

@@ -7,8 +7,7 @@
 //! which turns the rich exception event's `trace` (spec §3.6) into a Python traceback.
 //! Must not know: the session, DAP messages or the wire.
 
-use serde::Deserialize;
-
+use crate::dap::requests::{ExceptionBreakMode, ExceptionFilterOptions, ExceptionOptions};
 use crate::legacy::messages::ExceptionMode;
 
 /// The filters `initialize` offers: (filter, label, description, default).
@@ -29,32 +28,6 @@ const QUIET_EXCEPTIONS: &[&str] = &["IndexError", "KeyError", "AttributeError", 
 /// The category name DAP clients (Visual Studio) put first in an exception path.
 const CATEGORY: &str = "Python Exceptions";
 
-/// DAP `ExceptionOptions`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ExceptionOptionArg {
-    #[serde(default)]
-    pub path: Option<Vec<PathSegmentArg>>,
-    pub break_mode: String,
-}
-
-/// DAP `ExceptionPathSegment`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct PathSegmentArg {
-    #[serde(default)]
-    pub negate: Option<bool>,
-    pub names: Vec<String>,
-}
-
-/// DAP `ExceptionFilterOptions`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FilterOptionArg {
-    pub filter_id: String,
-    #[serde(default)]
-    pub condition: Option<String>,
-}
-
 /// What the editor asked for, in ptvsd's terms.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExceptionSettings {
@@ -74,18 +47,17 @@ impl Default for ExceptionSettings {
     }
 }
 
-fn break_mode(mode: &str) -> Result<i64, String> {
+fn break_mode(mode: &ExceptionBreakMode) -> i64 {
     match mode {
-        "never" => Ok(ExceptionMode::NEVER),
-        "always" => Ok(ExceptionMode::ALWAYS),
-        "unhandled" | "userUnhandled" => Ok(ExceptionMode::USER_UNHANDLED),
-        other => Err(format!("unknown exception break mode `{other}`: use never, always, unhandled or userUnhandled")),
+        ExceptionBreakMode::Never => ExceptionMode::NEVER,
+        ExceptionBreakMode::Always => ExceptionMode::ALWAYS,
+        ExceptionBreakMode::Unhandled | ExceptionBreakMode::UserUnhandled => ExceptionMode::USER_UNHANDLED,
     }
 }
 
 impl ExceptionSettings {
     /// From `setExceptionBreakpoints`' `filters`, `filterOptions` and `exceptionOptions`.
-    pub fn from_request(filters: &[String], filter_options: &[FilterOptionArg], options: &[ExceptionOptionArg]) -> Result<Self, String> {
+    pub fn from_request(filters: &[String], filter_options: &[ExceptionFilterOptions], options: &[ExceptionOptions]) -> Result<Self, String> {
         let mut settings = Self { raised: false, uncaught: false, user_unhandled: false, default_override: None, overrides: Vec::new() };
         let ids = filters.iter().map(String::as_str).chain(filter_options.iter().map(|o| o.filter_id.as_str()));
         for id in ids {
@@ -105,8 +77,8 @@ impl ExceptionSettings {
         Ok(settings)
     }
 
-    fn apply(&mut self, option: &ExceptionOptionArg) -> Result<(), String> {
-        let mode = break_mode(&option.break_mode)?;
+    fn apply(&mut self, option: &ExceptionOptions) -> Result<(), String> {
+        let mode = break_mode(&option.break_mode);
         let path = option.path.as_deref().unwrap_or_default();
         // The first segment is the category; a path of only the category (or none) sets
         // the mode of every exception.
@@ -302,17 +274,21 @@ pub fn format_traceback(outer: &[TraceEntry], trace: &[TraceEntry], type_name: &
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    use serde_json::{json, Value};
+
     use super::*;
 
     fn names(settings: &ExceptionSettings) -> Vec<(String, i64)> {
         settings.table().1.into_iter().map(|e| (e.name, e.mode)).collect()
     }
 
-    fn option(path: &[(&[&str], bool)], mode: &str) -> ExceptionOptionArg {
-        ExceptionOptionArg {
-            path: Some(path.iter().map(|(names, negate)| PathSegmentArg { negate: Some(*negate), names: names.iter().map(|n| n.to_string()).collect() }).collect()),
-            break_mode: mode.to_string(),
-        }
+    fn option(path: &[(&[&str], bool)], mode: &str) -> ExceptionOptions {
+        let path: Vec<Value> = path.iter().map(|(names, negate)| json!({ "negate": negate, "names": names })).collect();
+        serde_json::from_value(json!({ "path": path, "breakMode": mode })).unwrap()
+    }
+
+    fn filter_option(filter_id: &str, condition: Option<&str>) -> ExceptionFilterOptions {
+        serde_json::from_value(json!({ "filterId": filter_id, "condition": condition })).unwrap()
     }
 
     #[test]
@@ -327,9 +303,9 @@ mod tests {
         assert!(names(&s(&["raised"])).contains(&("builtins.KeyError".to_string(), 0)));
         assert!(names(&s(&["raised", "uncaught"])).contains(&("exceptions.KeyError".to_string(), 0x20)));
         assert!(ExceptionSettings::from_request(&["sometimes".to_string()], &[], &[]).is_err());
-        let options = [FilterOptionArg { filter_id: "raised".into(), condition: None }];
+        let options = [filter_option("raised", None)];
         assert!(ExceptionSettings::from_request(&[], &options, &[]).unwrap().raised);
-        let options = [FilterOptionArg { filter_id: "raised".into(), condition: Some("x".into()) }];
+        let options = [filter_option("raised", Some("x"))];
         assert!(ExceptionSettings::from_request(&[], &options, &[]).is_err());
     }
 
@@ -355,7 +331,6 @@ mod tests {
         let o = [option(&[(&[CATEGORY], false), (&["KeyError"], false)], "always")];
         let n = names(&ExceptionSettings::from_request(&filters, &[], &o).unwrap());
         assert_eq!(n.iter().filter(|(name, _)| name == "builtins.KeyError").collect::<Vec<_>>(), vec![&("builtins.KeyError".to_string(), 1)]);
-        assert!(ExceptionSettings::from_request(&filters, &[], &[option(&[], "sometimes")]).is_err());
     }
 
     #[test]

@@ -6,7 +6,6 @@
 
 use std::path::Path;
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
@@ -14,74 +13,26 @@ use super::completions;
 use super::exceptions::{format_traceback, is_library_path, parse_trace_line, TraceEntry};
 use super::handles::{Container, FrameRef};
 use super::logpoints::{self, py_literal};
-use super::requests::{file_name, is_frozen, parse, SourceArg, ThreadArgs, ValueFormatArg};
+use super::requests::{body, file_name, is_frozen, wants_hex};
 use super::sources::MAX_REMOTE_SOURCE;
 use super::stepping::Release;
 use super::work::Job;
 use super::{GotoWait, Handled, Session, Waiter};
+use crate::dap::bodies::{
+    ExceptionBreakMode, ExceptionDetails, ExceptionInfoResponseBody,
+    GotoTarget, GotoTargetsResponseBody, LoadedSourcesResponseBody, Module, ModuleId, ModulesResponseBody, Source,
+    SourcePresentationHint, SourceResponseBody,
+};
+use crate::dap::requests::{
+    CompletionsArguments, ExceptionInfoArguments, GotoArguments, GotoTargetsArguments, ModulesArguments, SetExpressionArguments,
+    SetVariableArguments, SourceArguments,
+};
 use crate::dap::types::Request;
 use crate::legacy::messages::{Command, FrameKind, PyObject, ReprKind, ThreadId};
 
 /// CPython from this version on cannot set the next statement from ptvsd's thread, and
 /// binary ptvsd deadlocks trying (spec §5.3).
 const GOTO_UNSUPPORTED_FROM: (i64, i64) = (3, 11);
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SetVariableArgs {
-    variables_reference: i64,
-    name: String,
-    value: String,
-    #[serde(default)]
-    format: Option<ValueFormatArg>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SetExpressionArgs {
-    expression: String,
-    value: String,
-    frame_id: Option<i64>,
-    #[serde(default)]
-    format: Option<ValueFormatArg>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SourceArgs {
-    source: Option<SourceArg>,
-    source_reference: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ModulesArgs {
-    start_module: Option<i64>,
-    module_count: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CompletionsArgs {
-    frame_id: Option<i64>,
-    text: String,
-    column: i64,
-    line: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GotoTargetsArgs {
-    source: SourceArg,
-    line: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GotoArgs {
-    thread_id: i64,
-    target_id: i64,
-}
 
 /// The expression that reads a debuggee file as text (UTF-8, bad bytes replaced), at most
 /// [`MAX_REMOTE_SOURCE`] bytes, closing it again; the same on Python 2.7 and 3.x.
@@ -115,27 +66,31 @@ impl Session {
     /// The DAP source of a debuggee file: its local path when that file exists, a
     /// `sourceReference` (text fetched through the debuggee) when it does not, and only a
     /// name for `<frozen …>` modules, which have no file.
-    pub(super) fn source_json(&mut self, remote: &str) -> Value {
+    /// The DAP source of a debuggee file: its local copy, or a `sourceReference` the
+    /// editor reads through the debuggee.
+    pub(super) fn source_body(&mut self, remote: &str) -> Source {
         if is_frozen(remote) {
             let name = remote.rfind("<frozen ").map(|i| &remote[i..]).unwrap_or(remote);
-            return json!({ "name": name, "presentationHint": "deemphasize" });
+            return Source { name: Some(name.to_owned()), presentation_hint: Some(SourcePresentationHint::Deemphasize), ..Source::default() };
         }
         let local = self.to_local(remote);
         if Path::new(&local).is_file() {
-            return json!({ "name": file_name(&local), "path": local });
+            return Source { name: Some(file_name(&local).to_owned()), path: Some(local), ..Source::default() };
         }
         let reference = self.sources.reference(remote);
-        json!({ "name": file_name(remote), "sourceReference": reference, "origin": "read from the debuggee" })
+        Source {
+            name: Some(file_name(remote).to_owned()),
+            source_reference: Some(reference),
+            origin: Some("read from the debuggee".to_owned()),
+            ..Source::default()
+        }
     }
 
-    pub(super) fn module_json(&mut self, id: i64, remote: &str) -> Value {
+    pub(super) fn module_body(&mut self, id: i64, remote: &str) -> Module {
         let local = self.to_local(remote);
         let name = file_name(&local).to_string();
-        let mut module = json!({ "id": id, "name": name, "path": local });
-        if self.just_my_code() {
-            module["isUserCode"] = json!(!is_library_path(remote));
-        }
-        module
+        let is_user_code = self.just_my_code().then(|| !is_library_path(remote));
+        Module { id: ModuleId::Number(id), name, path: Some(local), is_user_code, ..Module::default() }
     }
 
     // ---- handler queries (REQH) -------------------------------------------------------
@@ -145,9 +100,9 @@ impl Session {
     /// in the debuggee waits until then (spec §3.5). Library files (standard library,
     /// installed packages, frozen modules) declare no handlers when `userUnhandled` is on,
     /// so an exception that escapes the user's code into them counts as unhandled.
+    /// The caller counts the query as outstanding (`handler_queries`) first: the detach
+    /// waits for its answer.
     pub(super) fn answer_handler_query(&mut self, file: String) {
-        // Counted until answered: the detach waits for it (`stepping`).
-        self.handler_queries += 1;
         let library = self.just_my_code() && is_library_path(&file);
         let no_handlers = library && self.exceptions.user_unhandled;
         let local = if is_frozen(&file) { None } else { Some(self.to_local(&file)) };
@@ -170,10 +125,12 @@ impl Session {
     /// A handler query an earlier debugger left unanswered (the stale-query probe in
     /// `repairs` found a thread parked on it): answered like a live one, so the thread
     /// runs on with the right handlers — unless ptvsd asked it on this connection (then
-    /// it is that live query, answered once).
+    /// it is that live query, answered once). Counted as outstanding like one ptvsd sent,
+    /// so the detach waits for its answer too.
     pub(super) fn answer_stale_handler_query(&mut self, file: String) {
         if self.handler_files.insert(file.clone()) {
             tracing::info!(%file, "answering a handler query an earlier debugger left unanswered");
+            self.handler_queries += 1;
             self.answer_handler_query(file);
         }
     }
@@ -207,7 +164,7 @@ impl Session {
             Waiter::Source { request, reference } => {
                 let content = value.repr.unwrap_or_default();
                 self.sources.set_content(reference, content.clone());
-                self.respond(&request, Some(json!({ "content": content, "mimeType": "text/x-python" }))).await;
+                self.respond(&request, body(&SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) })).await;
             }
             Waiter::GotoSource { request, thread, line, reference } => {
                 self.sources.set_content(reference, value.repr.unwrap_or_default());
@@ -328,8 +285,7 @@ impl Session {
         Ok(())
     }
 
-    pub(super) async fn set_variable(&mut self, request: &Request) -> Handled {
-        let args: SetVariableArgs = parse(request)?;
+    pub(super) async fn set_variable(&mut self, request: &Request, args: SetVariableArguments) -> Handled {
         let container = self.handles.container(args.variables_reference).cloned().ok_or_else(|| {
             format!("variablesReference {} is no longer valid: the program has run since", args.variables_reference)
         })?;
@@ -347,21 +303,19 @@ impl Session {
                 }
             }
         };
-        let hex = args.format.is_some_and(|f| f.hex);
+        let hex = wants_hex(args.format.as_ref());
         self.assign(request, frame, target, &args.value, hex).await
     }
 
-    pub(super) async fn set_expression(&mut self, request: &Request) -> Handled {
-        let args: SetExpressionArgs = parse(request)?;
+    pub(super) async fn set_expression(&mut self, request: &Request, args: SetExpressionArguments) -> Handled {
         let frame = self.frame_or_top(args.frame_id, "setExpression")?;
-        let hex = args.format.is_some_and(|f| f.hex);
+        let hex = wants_hex(args.format.as_ref());
         self.assign(request, frame, args.expression.trim().to_string(), &args.value, hex).await
     }
 
     // ---- exceptionInfo ----------------------------------------------------------------
 
-    pub(super) async fn exception_info(&mut self, request: &Request) -> Handled {
-        let args: ThreadArgs = parse(request)?;
+    pub(super) async fn exception_info(&mut self, request: &Request, args: ExceptionInfoArguments) -> Handled {
         let Some(record) = self.last_exception.clone().filter(|r| r.dap_thread == args.thread_id) else {
             return Err(format!("thread {} did not stop on an exception", args.thread_id).into());
         };
@@ -379,36 +333,44 @@ impl Session {
             .map(|(file, line, function)| TraceEntry { file: file.clone(), line: *line, function: function.clone(), text: local_line(&self.to_local(file), *line) })
             .collect();
         let stack_trace = format_traceback(&outer, &trace, &stop.type_name, &stop.message, |p| self.to_local(p));
-        let mut details = json!({ "typeName": stop.type_name, "fullTypeName": stop.type_name, "message": stop.message, "stackTrace": stack_trace });
-        if let Some(name) = &stop.exc_value {
-            details["evaluateName"] = json!(format!("{name}['exception']"));
-        }
-        let body = json!({
-            "exceptionId": stop.type_name,
-            "description": stop.message,
-            "breakMode": if stop.unhandled { if self.exceptions.user_unhandled && !self.exceptions.uncaught { "userUnhandled" } else { "unhandled" } } else { "always" },
-            "details": details,
-        });
-        self.respond(request, Some(body)).await;
+        let details = ExceptionDetails {
+            message: Some(stop.message.clone()),
+            type_name: Some(stop.type_name.clone()),
+            full_type_name: Some(stop.type_name.clone()),
+            evaluate_name: stop.exc_value.as_ref().map(|name| format!("{name}['exception']")),
+            stack_trace: Some(stack_trace),
+            inner_exception: None,
+        };
+        let break_mode = match stop.unhandled {
+            true if self.exceptions.user_unhandled && !self.exceptions.uncaught => ExceptionBreakMode::UserUnhandled,
+            true => ExceptionBreakMode::Unhandled,
+            false => ExceptionBreakMode::Always,
+        };
+        let answer = ExceptionInfoResponseBody {
+            exception_id: stop.type_name.clone(),
+            description: Some(stop.message.clone()),
+            break_mode,
+            details: Some(details),
+        };
+        self.respond(request, body(&answer)).await;
         Ok(())
     }
 
     // ---- sources and modules ----------------------------------------------------------
 
-    pub(super) async fn source(&mut self, request: &Request) -> Handled {
-        let args: SourceArgs = parse(request)?;
-        let reference = args.source.as_ref().and_then(|s| s.source_reference).filter(|r| *r > 0).or(args.source_reference).unwrap_or(0);
+    pub(super) async fn source(&mut self, request: &Request, args: SourceArguments) -> Handled {
+        let reference = args.source.as_ref().and_then(|s| s.source_reference).filter(|r| *r > 0).unwrap_or(args.source_reference);
         if reference <= 0 {
             // A path: the editor could read it itself, but answer if we can.
             let path = args.source.and_then(|s| s.path).ok_or("the source request needs a sourceReference or a path")?;
             let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
             let content = String::from_utf8_lossy(&bytes).into_owned();
-            self.respond(request, Some(json!({ "content": content, "mimeType": "text/x-python" }))).await;
+            self.respond(request, body(&SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) })).await;
             return Ok(());
         }
         let remote = self.sources.path(reference).map(str::to_string).ok_or_else(|| format!("sourceReference {reference} is unknown"))?;
         if let Some(content) = self.sources.content(reference).map(str::to_string) {
-            self.respond(request, Some(json!({ "content": content, "mimeType": "text/x-python" }))).await;
+            self.respond(request, body(&SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) })).await;
             return Ok(());
         }
         let thread = self
@@ -422,28 +384,27 @@ impl Session {
         Ok(())
     }
 
-    pub(super) async fn modules(&mut self, request: &Request) -> Handled {
-        let args: ModulesArgs = parse(request)?;
+    pub(super) async fn modules(&mut self, request: &Request, args: ModulesArguments) -> Handled {
         let all: Vec<(i64, String)> = self.sources.modules().iter().map(|m| (m.id, m.remote.clone())).collect();
         let total = all.len();
         let start = usize::try_from(args.start_module.unwrap_or(0).max(0)).unwrap_or(usize::MAX);
         let count = args.module_count.filter(|c| *c > 0).and_then(|c| usize::try_from(c).ok()).unwrap_or(usize::MAX);
-        let modules: Vec<Value> = all.iter().skip(start).take(count).map(|(id, remote)| self.module_json(*id, remote)).collect();
-        self.respond(request, Some(json!({ "modules": modules, "totalModules": total }))).await;
+        let modules = all.iter().skip(start).take(count).map(|(id, remote)| self.module_body(*id, remote)).collect();
+        let total_modules = Some(i64::try_from(total).unwrap_or(i64::MAX));
+        self.respond(request, body(&ModulesResponseBody { modules, total_modules })).await;
         Ok(())
     }
 
     pub(super) async fn loaded_sources(&mut self, request: &Request) -> Handled {
         let remotes: Vec<String> = self.sources.modules().iter().map(|m| m.remote.clone()).collect();
-        let sources: Vec<Value> = remotes.iter().map(|r| self.source_json(r)).collect();
-        self.respond(request, Some(json!({ "sources": sources }))).await;
+        let sources = remotes.iter().map(|r| self.source_body(r)).collect();
+        self.respond(request, body(&LoadedSourcesResponseBody { sources })).await;
         Ok(())
     }
 
     // ---- completions ------------------------------------------------------------------
 
-    pub(super) async fn completions(&mut self, request: &Request) -> Handled {
-        let args: CompletionsArgs = parse(request)?;
+    pub(super) async fn completions(&mut self, request: &Request, args: CompletionsArguments) -> Handled {
         // Only the line the cursor is on counts (`line` is for multi-line input).
         let text = match args.line.filter(|l| *l > 0) {
             Some(line) => {
@@ -478,8 +439,7 @@ impl Session {
         }
     }
 
-    pub(super) async fn goto_targets(&mut self, request: &Request) -> Handled {
-        let args: GotoTargetsArgs = parse(request)?;
+    pub(super) async fn goto_targets(&mut self, request: &Request, args: GotoTargetsArguments) -> Handled {
         self.goto_supported()?;
         let line = args.line + if self.client.lines_start_at_1 { 0 } else { 1 };
         if line < 1 {
@@ -494,7 +454,8 @@ impl Session {
         }
         let shown = if self.client.lines_start_at_1 { line } else { line - 1 };
         // The target id is the (1-based) line: `goto` checks it against the thread's frame.
-        self.respond(request, Some(json!({ "targets": [{ "id": line, "label": format!("Line {line}"), "line": shown }] }))).await;
+        let target = GotoTarget { id: line, label: format!("Line {line}"), line: shown, ..GotoTarget::default() };
+        self.respond(request, body(&GotoTargetsResponseBody { targets: vec![target] })).await;
         Ok(())
     }
 
@@ -502,8 +463,7 @@ impl Session {
     /// debuggee has it (read through it once, then cached): binary ptvsd deadlocks for good
     /// when CPython refuses a jump, and CPython takes some jumps that corrupt the frame
     /// (see `jumps`).
-    pub(super) async fn goto(&mut self, request: &Request) -> Handled {
-        let args: GotoArgs = parse(request)?;
+    pub(super) async fn goto(&mut self, request: &Request, args: GotoArguments) -> Handled {
         self.goto_supported()?;
         let remote = self.threads.remote_of(args.thread_id).ok_or_else(|| format!("there is no thread {} (it may have exited)", args.thread_id))?;
         let line = args.target_id;

@@ -16,31 +16,17 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::breakpoints::{BindState, Breakpoint};
 use super::function_breakpoints::{Changes, FunctionBreakpoint, Requested, Resolved, Target};
 use super::functions::{lookup_expression, parse_lookup_result, FunctionIndex, FunctionName, Resolution};
-use super::requests::{file_name, parse};
+use super::requests::file_name;
 use super::work::Job;
 use super::{Handled, Input, Session, Waiter};
+use crate::dap::requests::SetFunctionBreakpointsArguments;
 use crate::dap::types::Request;
 use crate::legacy::messages::{BreakpointId, Command, ReprKind, ThreadId};
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct FunctionBreakpointArg {
-    name: String,
-    condition: Option<String>,
-    hit_condition: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct SetFunctionBreakpointsArgs {
-    #[serde(default)]
-    breakpoints: Vec<FunctionBreakpointArg>,
-}
 
 /// The function breakpoints' part of the session: the resolver's cache (shared with the
 /// blocking task that resolves) and which request's resolution is the latest.
@@ -99,8 +85,7 @@ fn resolve_all(index: &Mutex<FunctionIndex>, roots: &[PathBuf], names: &[String]
 }
 
 impl Session {
-    pub(super) async fn set_function_breakpoints(&mut self, request: &Request) -> Handled {
-        let args: SetFunctionBreakpointsArgs = parse(request)?;
+    pub(super) async fn set_function_breakpoints(&mut self, request: &Request, args: SetFunctionBreakpointsArguments) -> Handled {
         let requested: Vec<Requested> = args
             .breakpoints
             .into_iter()

@@ -29,6 +29,8 @@ use tokio::time::Instant;
 use super::config::AttachConfig;
 use super::lifecycle::Phase;
 use super::{AttachFailure, Connected, Handled, Input, Session};
+use crate::dap::bodies::{EventBody, ExitedEventBody};
+use crate::dap::requests::DisconnectArguments;
 use crate::dap::types::Request;
 use crate::legacy::messages::{BreakpointId, Command, ConditionKind, PassCountKind};
 use crate::legacy::{handshake, Limits};
@@ -252,19 +254,19 @@ impl Drop for Launched {
 impl Session {
     /// `launch`: check, start, attach. Errors before the start are the response (and an
     /// `output` event); later ones arrive as [`LaunchInput`]s.
-    pub(super) async fn launch(&mut self, request: &Request) -> Handled {
-        let result = self.start_launch(request).await;
+    pub(super) async fn launch(&mut self, request: &Request, arguments: &Value) -> Handled {
+        let result = self.start_launch(request, arguments).await;
         if let Err(message) = &result {
             self.output("important", &format!("{message}\n")).await;
         }
         result.map_err(Into::into)
     }
 
-    async fn start_launch(&mut self, request: &Request) -> Result<(), String> {
+    async fn start_launch(&mut self, request: &Request, arguments: &Value) -> Result<(), String> {
         if !matches!(self.phase, Phase::Idle) || self.launched.is_some() {
             return Err("this session is already debugging a program; start a new debug session to launch another".to_string());
         }
-        let config = LaunchConfig::from_arguments(request.arguments.as_ref().unwrap_or(&Value::Null))?;
+        let config = LaunchConfig::from_arguments(arguments)?;
         let info = python::probe(&config.python, &config.env, config.cwd.as_deref()).await.map_err(|e| format!("{e}; set the `python` attribute to a Python 2.7–3.11 with ptvsd 2.x/3.x installed"))?;
         let ptvsd = info.check_ptvsd("the `python` attribute")?;
         let port = free_port().map_err(|e| format!("cannot find a free port on 127.0.0.1 for ptvsd: {e}"))?;
@@ -388,7 +390,7 @@ impl Session {
             None => format!("{name} (process {pid}) exited with code {code}."),
         };
         self.output("console", &format!("{sentence}\n")).await;
-        self.event("exited", Some(json!({ "exitCode": code }))).await;
+        self.event(ExitedEventBody::EVENT, super::requests::body(&ExitedEventBody { exit_code: code })).await;
         let attaching = if matches!(self.phase, Phase::Attaching { .. }) { std::mem::replace(&mut self.phase, Phase::Ended) } else { Phase::Ended };
         if let Phase::Attaching { request } = attaching {
             let message = if stopping {
@@ -501,8 +503,8 @@ impl Session {
 
     /// `disconnect` for a launched program: the program stops with the session (its
     /// output pipes end with the adapter anyway).
-    pub(super) async fn disconnect_launched(&mut self, request: &Request) -> Handled {
-        let keep = request.arguments.as_ref().and_then(|a| a.get("terminateDebuggee")).and_then(Value::as_bool) == Some(false);
+    pub(super) async fn disconnect_launched(&mut self, request: &Request, args: Option<DisconnectArguments>) -> Handled {
+        let keep = args.and_then(|a| a.terminate_debuggee) == Some(false);
         let Some(launched) = self.launched.as_mut() else { return Err("nothing was launched".into()) };
         if launched.exited {
             self.respond(request, None).await;

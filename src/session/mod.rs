@@ -15,7 +15,7 @@
 //! use (it sees `legacy::Command`/`legacy::Event` and a framed stream).
 //!
 //! Invariants (each is enforced in one place, named here):
-//! * every DAP request gets exactly one response (`requests::dispatch` answers errors;
+//! * every DAP request gets exactly one response (`requests::on_request` answers errors;
 //!   every waiter in `work` is answered, failed, expired or drained);
 //! * nothing that needs a parked thread (step, resume-one, `exec`, `chld`, set-line) is
 //!   sent to a thread that is not `Stopped` in the current generation (`threads`,

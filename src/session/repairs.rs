@@ -30,6 +30,10 @@
 //!   refused as "previous evaluation has not completed";
 //! * [`stale_handler_probe_expression`]: lists the files of threads parked forever on a handler query
 //!   an earlier debugger never answered (the re-attach bug); the session answers each one.
+//!
+//! and, as an evaluation of its own (its failure must not stop the others),
+//! [`REPAIR_NODELAY`]: `TCP_NODELAY` on ptvsd's own socket (one round trip less per reply
+//! over a real network). The list the session runs is [`attach_break_evaluations`].
 
 use super::logpoints::py_literal;
 use super::Session;
@@ -51,7 +55,19 @@ pub(super) struct AttachBreakEvaluation {
 /// [`attach_repair_expression`] (one private namespace, so one round trip and one
 /// failure), or an entry here when its result needs its own `on_result`.
 pub(super) fn attach_break_evaluations() -> Vec<AttachBreakEvaluation> {
-    vec![AttachBreakEvaluation { text: attach_repair_expression(), on_result: answer_stale_handler_queries }]
+    vec![
+        AttachBreakEvaluation { text: attach_repair_expression(), on_result: answer_stale_handler_queries },
+        // Its own evaluation: `setsockopt` on a socket that is already gone raises, which
+        // must not take the other repairs with it.
+        AttachBreakEvaluation { text: in_private_namespace(REPAIR_NODELAY), on_result: |_, result| log_failure(result, "TCP_NODELAY") },
+    ]
+}
+
+/// Best effort: a failure is only logged.
+fn log_failure(result: Result<PyObject, String>, what: &str) {
+    if let Err(error) = result {
+        tracing::debug!(%error, what, "an attach-break repair failed");
+    }
 }
 
 /// The repairs' value is the stale handler-query probe's: each file found parked gets the
@@ -126,6 +142,19 @@ and type(getattr(__import__('sys'), name)).__name__ != '_DebuggerOutput']))) \
 for m in set(filter(None, (__import__('sys').modules.get('wfastcgi'), __import__('sys').modules.get('__main__')))) \
 if hasattr(m, 'handle_response') and hasattr(m, 'read_fastcgi_record'))";
 
+
+/// ptvsd writes each message as two `send()` calls (the JSON header and body; the binary
+/// dialect field by field) on a socket with Nagle's algorithm on, so over a real network the
+/// rest of every reply waits until the adapter's ACK of its first segment has crossed the
+/// link: one round trip more per evaluation, step or expansion (BENCHMARKS.md, "Over a
+/// WAN link"). This expression sets `TCP_NODELAY` on ptvsd's own socket: `DebuggerLoop`'s
+/// socket in 3.1/3.2 (`ptvsd.debugger`, `SocketIO.__socket`), the module's `conn` in
+/// 2.2 to 3.0 (`ptvsd.visualstudio_py_debugger`). Setting it again is a no-op; it binds no
+/// names and works on Python 2.7 to 3.11; a socket without `setsockopt` is skipped.
+pub const REPAIR_NODELAY: &str = "list(s.setsockopt(__import__('socket').IPPROTO_TCP, __import__('socket').TCP_NODELAY, 1) \
+for s in (getattr(getattr(m, 'DebuggerLoop', None) and m.DebuggerLoop.instance, '_SocketIO__socket', None) or getattr(m, 'conn', None) \
+for m in (__import__('sys').modules.get('ptvsd.debugger'), __import__('sys').modules.get('ptvsd.visualstudio_py_debugger')) if m) \
+if hasattr(s, 'setsockopt'))";
 
 /// Shared by the probe and the guard: finds ptvsd's module (`m`, or None) and the threads
 /// parked in `is_handled` (2.0/2.1: `IsHandled`) at its *second* `handler_lock.acquire()`,

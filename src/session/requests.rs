@@ -1,18 +1,27 @@
 //! DAP requests: one method per command, each answering through `respond`/`respond_error`.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::breakpoints::{is_template, parse_hit_condition, BindState, Breakpoint, Requested};
 use super::config::AttachConfig;
-use super::exceptions::{ExceptionOptionArg, ExceptionSettings, FilterOptionArg, FILTERS};
+use super::exceptions::{ExceptionSettings, FILTERS};
 use super::handles::{Container, FrameRef};
 use super::paths::is_windows_path;
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::work::Job;
 use super::{BindWait, Handled, RequestError, Session, StepKind, Waiter, BIND_WAIT, IDLE_NOTICE};
+use crate::dap::bodies::{
+    Breakpoint as DapBreakpoint, BreakpointReason, SetBreakpointsResponseBody, Source,
+    Capabilities, ExceptionBreakpointsFilter, Scope, ScopesResponseBody, StackFrame, StackFramePresentationHint,
+    StackTraceResponseBody, Thread, ThreadsResponseBody,
+};
+use crate::dap::requests::{
+    EvaluateArguments, ScopesArguments, SetBreakpointsArguments, SetExceptionBreakpointsArguments, StackTraceArguments,
+    VariablesArguments, VariablesArgumentsFilter,
+};
 use crate::dap::types::Request;
+use crate::dap::{ArgumentsError, RequestCommand};
 use crate::legacy::messages::{Command, ConditionKind, FrameKind, PassCountKind};
 
 /// The commands the dispatcher handles; `initialize` advertises exactly these.
@@ -48,35 +57,42 @@ pub const HANDLED_COMMANDS: &[&str] = &[
 ];
 
 /// The capabilities `initialize` returns.
-pub fn capabilities() -> Value {
-    let filters: Vec<Value> = FILTERS
+pub fn capabilities() -> Capabilities {
+    let filters = FILTERS
         .iter()
-        .map(|(filter, label, description, default)| json!({ "filter": filter, "label": label, "description": description, "default": default }))
+        .map(|(filter, label, description, default)| ExceptionBreakpointsFilter {
+            filter: (*filter).to_owned(),
+            label: (*label).to_owned(),
+            description: Some((*description).to_owned()),
+            default: Some(*default),
+            ..ExceptionBreakpointsFilter::default()
+        })
         .collect();
-    json!({
-        "supportsConfigurationDoneRequest": true,
-        "supportsEvaluateForHovers": true,
-        "supportsConditionalBreakpoints": true,
-        "supportsHitConditionalBreakpoints": true,
-        "supportsLogPoints": true,
-        "supportsTerminateRequest": true,
-        "supportTerminateDebuggee": true,
-        "supportsDelayedStackTraceLoading": true,
-        "supportsExceptionInfoRequest": true,
-        "supportsExceptionOptions": true,
-        "supportsExceptionFilterOptions": true,
-        "supportsSetVariable": true,
-        "supportsSetExpression": true,
-        "supportsValueFormattingOptions": true,
-        "supportsModulesRequest": true,
-        "supportsLoadedSourcesRequest": true,
-        "supportsCompletionsRequest": true,
-        "completionTriggerCharacters": ["."],
-        "supportsGotoTargetsRequest": true,
-        "supportsFunctionBreakpoints": true,
-        "supportsClipboardContext": true,
-        "exceptionBreakpointFilters": filters,
-    })
+    Capabilities {
+        supports_configuration_done_request: Some(true),
+        supports_evaluate_for_hovers: Some(true),
+        supports_conditional_breakpoints: Some(true),
+        supports_hit_conditional_breakpoints: Some(true),
+        supports_log_points: Some(true),
+        supports_terminate_request: Some(true),
+        support_terminate_debuggee: Some(true),
+        supports_delayed_stack_trace_loading: Some(true),
+        supports_exception_info_request: Some(true),
+        supports_exception_options: Some(true),
+        supports_exception_filter_options: Some(true),
+        supports_set_variable: Some(true),
+        supports_set_expression: Some(true),
+        supports_value_formatting_options: Some(true),
+        supports_modules_request: Some(true),
+        supports_loaded_sources_request: Some(true),
+        supports_completions_request: Some(true),
+        completion_trigger_characters: Some(vec![".".to_owned()]),
+        supports_goto_targets_request: Some(true),
+        supports_function_breakpoints: Some(true),
+        supports_clipboard_context: Some(true),
+        exception_breakpoint_filters: Some(filters),
+        ..Capabilities::default()
+    }
 }
 
 /// The key under which the breakpoints of a source known only by its `sourceReference`
@@ -94,108 +110,29 @@ pub enum ChildrenShape {
     Globals,
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct InitializeArgs {
-    lines_start_at1: Option<bool>,
-    columns_start_at1: Option<bool>,
-    supports_progress_reporting: Option<bool>,
+impl From<ArgumentsError> for RequestError {
+    /// The editor sent arguments that do not fit the request: it is to blame, and the
+    /// user sees which field.
+    fn from(error: ArgumentsError) -> Self {
+        error.to_string().into()
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct SourceArg {
-    pub(super) path: Option<String>,
-    pub(super) source_reference: Option<i64>,
+/// A typed response body from `dap::bodies`, as the JSON `respond` sends.
+pub(super) fn body<B: serde::Serialize>(body: &B) -> Option<Value> {
+    match serde_json::to_value(body) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            // The bodies hold only strings, numbers, booleans and string-keyed maps.
+            tracing::error!(%error, "could not serialise a DAP response body; answering without one");
+            None
+        }
+    }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SourceBreakpointArg {
-    line: i64,
-    condition: Option<String>,
-    hit_condition: Option<String>,
-    log_message: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct SetBreakpointsArgs {
-    source: SourceArg,
-    breakpoints: Option<Vec<SourceBreakpointArg>>,
-    lines: Option<Vec<i64>>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SetExceptionBreakpointsArgs {
-    #[serde(default)]
-    filters: Vec<String>,
-    #[serde(default)]
-    filter_options: Vec<FilterOptionArg>,
-    #[serde(default)]
-    exception_options: Vec<ExceptionOptionArg>,
-}
-
-/// `format` of `variables`, `evaluate`, `setVariable`, `setExpression`.
-#[derive(Deserialize, Default, Clone, Copy)]
-pub(super) struct ValueFormatArg {
-    #[serde(default)]
-    pub(super) hex: bool,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(super) struct ThreadArgs {
-    pub(super) thread_id: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct StackTraceArgs {
-    thread_id: i64,
-    start_frame: Option<i64>,
-    levels: Option<i64>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ScopesArgs {
-    frame_id: i64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct VariablesArgs {
-    variables_reference: i64,
-    filter: Option<String>,
-    start: Option<i64>,
-    count: Option<i64>,
-    #[serde(default)]
-    format: Option<ValueFormatArg>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct EvaluateArgs {
-    expression: String,
-    frame_id: Option<i64>,
-    context: Option<String>,
-    #[serde(default)]
-    format: Option<ValueFormatArg>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct DisconnectArgs {
-    terminate_debuggee: Option<bool>,
-}
-
-pub(super) fn parse<T: for<'de> Deserialize<'de>>(request: &Request) -> Result<T, RequestError> {
-    let arguments = match &request.arguments {
-        None | Some(Value::Null) => json!({}),
-        Some(value) => value.clone(),
-    };
-    serde_json::from_value(arguments).map_err(|e| format!("invalid arguments for {}: {e}", request.command).into())
+/// Whether a value format asks for hexadecimal integers.
+pub(super) fn wants_hex(format: Option<&crate::dap::requests::ValueFormat>) -> bool {
+    format.and_then(|f| f.hex) == Some(true)
 }
 
 pub(super) fn is_frozen(file: &str) -> bool {
@@ -214,57 +151,49 @@ impl Session {
             self.respond_error(&request, "the first request must be `initialize`").await;
             return;
         }
-        let result = match request.command.as_str() {
-            "initialize" => self.initialize(&request).await,
-            "attach" => self.attach(&request).await,
-            "launch" => self.launch(&request).await,
-            "configurationDone" => self.configuration_done(&request).await,
-            "setBreakpoints" => self.set_breakpoints(&request).await,
-            "setFunctionBreakpoints" => self.set_function_breakpoints(&request).await,
-            "setExceptionBreakpoints" => self.set_exception_breakpoints(&request).await,
-            "threads" => self.threads_request(&request).await,
-            "stackTrace" => self.stack_trace(&request).await,
-            "scopes" => self.scopes(&request).await,
-            "variables" => self.variables(&request).await,
-            "evaluate" => self.evaluate(&request).await,
-            "continue" => match parse::<ThreadArgs>(&request) {
-                Ok(args) => self.continue_request(&request, args.thread_id).await,
-                Err(error) => Err(error),
-            },
-            "next" | "stepIn" | "stepOut" => {
-                let kind = match request.command.as_str() {
-                    "next" => StepKind::Over,
-                    "stepIn" => StepKind::In,
-                    _ => StepKind::Out,
-                };
-                match parse::<ThreadArgs>(&request) {
-                    Ok(args) => self.step(&request, args.thread_id, kind).await,
-                    Err(error) => Err(error),
-                }
+        let command = match RequestCommand::parse(&request) {
+            Ok(command) => command,
+            Err(error) => {
+                self.respond_error(&request, RequestError::from(error)).await;
+                return;
             }
-            "pause" => match parse::<ThreadArgs>(&request) {
-                Ok(args) => self.pause(&request, args.thread_id).await,
-                Err(error) => Err(error),
-            },
-            "disconnect" if self.launched.is_some() => self.disconnect_launched(&request).await,
-            "disconnect" => {
-                let args: DisconnectArgs = parse(&request).unwrap_or_default();
-                self.disconnect(&request, args.terminate_debuggee == Some(true)).await
+        };
+        let result = match command {
+            RequestCommand::Initialize(args) => self.initialize(&request, args).await,
+            RequestCommand::Attach(args) => self.attach(&request, &args).await,
+            RequestCommand::Launch(args) => self.launch(&request, &args).await,
+            RequestCommand::ConfigurationDone => self.configuration_done(&request).await,
+            RequestCommand::SetBreakpoints(args) => self.set_breakpoints(&request, args).await,
+            RequestCommand::SetFunctionBreakpoints(args) => self.set_function_breakpoints(&request, args).await,
+            RequestCommand::SetExceptionBreakpoints(args) => self.set_exception_breakpoints(&request, args).await,
+            RequestCommand::Threads => self.threads_request(&request).await,
+            RequestCommand::StackTrace(args) => self.stack_trace(&request, args).await,
+            RequestCommand::Scopes(args) => self.scopes(&request, args).await,
+            RequestCommand::Variables(args) => self.variables(&request, args).await,
+            RequestCommand::Evaluate(args) => self.evaluate(&request, args).await,
+            RequestCommand::Continue(args) => self.continue_request(&request, args.thread_id).await,
+            RequestCommand::Next(args) => self.step(&request, args.thread_id, StepKind::Over).await,
+            RequestCommand::StepIn(args) => self.step(&request, args.thread_id, StepKind::In).await,
+            RequestCommand::StepOut(args) => self.step(&request, args.thread_id, StepKind::Out).await,
+            RequestCommand::Pause(args) => self.pause(&request, args.thread_id).await,
+            RequestCommand::Disconnect(args) if self.launched.is_some() => self.disconnect_launched(&request, args).await,
+            RequestCommand::Disconnect(args) => {
+                self.disconnect(&request, args.and_then(|a| a.terminate_debuggee) == Some(true)).await
             }
-            "terminate" if self.launched.is_some() => self.terminate_launched(&request).await,
-            "terminate" => self.terminate(&request).await,
-            "exceptionInfo" => self.exception_info(&request).await,
-            "setVariable" => self.set_variable(&request).await,
-            "setExpression" => self.set_expression(&request).await,
-            "source" => self.source(&request).await,
-            "modules" => self.modules(&request).await,
-            "loadedSources" => self.loaded_sources(&request).await,
-            "completions" => self.completions(&request).await,
-            "gotoTargets" => self.goto_targets(&request).await,
-            "goto" => self.goto(&request).await,
-            other => {
-                debug_assert!(!HANDLED_COMMANDS.contains(&other));
-                Err(format!("ptvsd-dap does not support the `{other}` request").into())
+            RequestCommand::Terminate(_) if self.launched.is_some() => self.terminate_launched(&request).await,
+            RequestCommand::Terminate(_) => self.terminate(&request).await,
+            RequestCommand::ExceptionInfo(args) => self.exception_info(&request, args).await,
+            RequestCommand::SetVariable(args) => self.set_variable(&request, args).await,
+            RequestCommand::SetExpression(args) => self.set_expression(&request, args).await,
+            RequestCommand::Source(args) => self.source(&request, args).await,
+            RequestCommand::Modules(args) => self.modules(&request, args).await,
+            RequestCommand::LoadedSources => self.loaded_sources(&request).await,
+            RequestCommand::Completions(args) => self.completions(&request, args).await,
+            RequestCommand::GotoTargets(args) => self.goto_targets(&request, args).await,
+            RequestCommand::Goto(args) => self.goto(&request, args).await,
+            RequestCommand::Unknown { command } => {
+                debug_assert!(!HANDLED_COMMANDS.contains(&command.as_str()));
+                Err(format!("ptvsd-dap does not support the `{command}` request").into())
             }
         };
         if let Err(error) = result {
@@ -272,23 +201,22 @@ impl Session {
         }
     }
 
-    async fn initialize(&mut self, request: &Request) -> Handled {
-        let args: InitializeArgs = parse(request)?;
+    async fn initialize(&mut self, request: &Request, args: crate::dap::requests::InitializeRequestArguments) -> Handled {
         self.client.lines_start_at_1 = args.lines_start_at1.unwrap_or(true);
         self.client.columns_start_at_1 = args.columns_start_at1.unwrap_or(true);
         self.client.supports_progress = args.supports_progress_reporting.unwrap_or(false);
         if matches!(self.phase, Phase::Uninitialized) {
             self.phase = Phase::Idle;
         }
-        self.respond(request, Some(capabilities())).await;
+        self.respond(request, body(&capabilities())).await;
         Ok(())
     }
 
-    async fn attach(&mut self, request: &Request) -> Handled {
+    async fn attach(&mut self, request: &Request, arguments: &Value) -> Handled {
         if !matches!(self.phase, Phase::Idle) {
             return Err("this session is already attached (or attaching); start a new debug session to attach again".into());
         }
-        let config = AttachConfig::from_arguments(request.arguments.as_ref().unwrap_or(&Value::Null)).map_err(|e| e.to_string())?;
+        let config = AttachConfig::from_arguments(arguments).map_err(|e| e.to_string())?;
         if !config.unknown_keys.is_empty() {
             tracing::debug!(keys = ?config.unknown_keys, "ignoring unknown attach keys");
         }
@@ -337,9 +265,10 @@ impl Session {
         self.send(Command::SetExceptionInfo { default_mode, exceptions }).await
     }
 
-    async fn set_exception_breakpoints(&mut self, request: &Request) -> Handled {
-        let args: SetExceptionBreakpointsArgs = parse(request)?;
-        self.exceptions = ExceptionSettings::from_request(&args.filters, &args.filter_options, &args.exception_options)?;
+    async fn set_exception_breakpoints(&mut self, request: &Request, args: SetExceptionBreakpointsArguments) -> Handled {
+        let filter_options = args.filter_options.unwrap_or_default();
+        let exception_options = args.exception_options.unwrap_or_default();
+        self.exceptions = ExceptionSettings::from_request(&args.filters, &filter_options, &exception_options)?;
         if self.remote.is_some() {
             self.send_exception_info().await?;
         }
@@ -396,8 +325,7 @@ impl Session {
         hit_condition.and_then(|h| parse_hit_condition(h).err()).map(|e| capitalise_first(&e) + ".")
     }
 
-    async fn set_breakpoints(&mut self, request: &Request) -> Handled {
-        let args: SetBreakpointsArgs = parse(request)?;
+    async fn set_breakpoints(&mut self, request: &Request, args: SetBreakpointsArguments) -> Handled {
         // A source with a path, or one the adapter handed out as a `sourceReference` (a
         // debuggee file without a local copy, keyed by its debuggee path).
         let (local_path, remote_path) = match (args.source.path, args.source.source_reference.filter(|r| *r > 0)) {
@@ -452,65 +380,68 @@ impl Session {
         Ok(())
     }
 
-    pub(super) fn breakpoint_json(&self, local_path: &str, b: &Breakpoint) -> Value {
+    pub(super) fn breakpoint_body(&self, local_path: &str, b: &Breakpoint) -> DapBreakpoint {
         let line = if self.client.lines_start_at_1 { b.line } else { b.line - 1 };
         let reference = local_path.strip_prefix(REFERENCE_KEY).and_then(|r| r.parse::<i64>().ok());
         let source = match reference {
-            Some(reference) => json!({ "name": file_name(self.sources.path(reference).unwrap_or_default()), "sourceReference": reference }),
-            None => json!({ "name": file_name(local_path), "path": local_path }),
+            Some(reference) => Source {
+                name: Some(file_name(self.sources.path(reference).unwrap_or_default()).to_owned()),
+                source_reference: Some(reference),
+                ..Source::default()
+            },
+            None => Source { name: Some(file_name(local_path).to_owned()), path: Some(local_path.to_owned()), ..Source::default() },
         };
-        let mut value = json!({ "id": b.id, "verified": b.state == BindState::Bound, "line": line, "source": source });
-        match b.state {
-            BindState::Bound => {}
+        let (message, reason) = match b.state {
+            BindState::Bound => (None, None),
             BindState::Pending => {
-                value["message"] = json!("Pending: the module is not loaded yet; it binds when the module runs.");
-                value["reason"] = json!("pending");
+                (Some("Pending: the module is not loaded yet; it binds when the module runs.".to_string()), Some(BreakpointReason::Pending))
             }
-            BindState::Sent if self.remote.is_none() => {
-                value["message"] = json!("Not sent: not attached to a debuggee.");
-            }
-            BindState::Sent => {
-                value["message"] = json!("The debuggee has not confirmed this breakpoint yet.");
-                value["reason"] = json!("pending");
-            }
+            BindState::Sent if self.remote.is_none() => (Some("Not sent: not attached to a debuggee.".to_string()), None),
+            BindState::Sent => (Some("The debuggee has not confirmed this breakpoint yet.".to_string()), Some(BreakpointReason::Pending)),
             BindState::Refused => {
-                value["message"] = json!(b.message.clone().unwrap_or_else(|| "This breakpoint cannot be set.".to_string()));
-                value["reason"] = json!("failed");
+                (Some(b.message.clone().unwrap_or_else(|| "This breakpoint cannot be set.".to_string())), Some(BreakpointReason::Failed))
             }
+        };
+        DapBreakpoint {
+            id: Some(b.id),
+            verified: b.state == BindState::Bound,
+            message,
+            source: Some(source),
+            line: Some(line),
+            reason,
+            ..DapBreakpoint::default()
         }
-        value
     }
 
     pub(super) async fn answer_breakpoints(&mut self, request: Request, local_path: &str) {
         let requested_lines: Vec<i64> = self.breakpoints.file(local_path).map(|f| f.entries.iter().map(|b| b.line).collect()).unwrap_or_default();
-        let breakpoints: Vec<Value> = self
+        let breakpoints: Vec<DapBreakpoint> = self
             .breakpoints
             .file(local_path)
-            .map(|f| f.entries.iter().map(|b| self.breakpoint_json(local_path, b)).collect())
+            .map(|f| f.entries.iter().map(|b| self.breakpoint_body(local_path, b)).collect())
             .unwrap_or_default();
         debug_assert_eq!(requested_lines.len(), breakpoints.len());
-        self.respond(&request, Some(json!({ "breakpoints": breakpoints }))).await;
+        self.respond(&request, body(&SetBreakpointsResponseBody { breakpoints })).await;
     }
 
     async fn threads_request(&mut self, request: &Request) -> Handled {
-        let threads: Vec<Value> = self
+        let threads = self
             .threads
             .iter()
-            .map(|(remote, info)| json!({ "id": info.dap_id, "name": info.name.clone().unwrap_or_else(|| format!("Thread {remote}")) }))
+            .map(|(remote, info)| Thread { id: info.dap_id, name: info.name.clone().unwrap_or_else(|| format!("Thread {remote}")) })
             .collect();
-        self.respond(request, Some(json!({ "threads": threads }))).await;
+        self.respond(request, body(&ThreadsResponseBody { threads })).await;
         Ok(())
     }
 
-    async fn stack_trace(&mut self, request: &Request) -> Handled {
-        let args: StackTraceArgs = parse(request)?;
+    async fn stack_trace(&mut self, request: &Request, args: StackTraceArguments) -> Handled {
         let remote = self.known_thread(args.thread_id)?;
         let (frames, stopped) = match self.threads.get(remote) {
             Some(info) => (info.frames.clone(), info.shows_frames()),
             None => (Vec::new(), false),
         };
         if !stopped {
-            self.respond(request, Some(json!({ "stackFrames": [], "totalFrames": 0 }))).await;
+            self.respond(request, body(&StackTraceResponseBody { stack_frames: Vec::new(), total_frames: Some(0) })).await;
             return Ok(());
         }
         let total = frames.len();
@@ -521,32 +452,41 @@ impl Session {
         let mut stack = Vec::new();
         for (index, frame) in frames.iter().enumerate().skip(start).take(levels) {
             let id = self.handles.frame_id(FrameRef { thread: remote, index: index as i64, kind: frame.kind });
-            let mut value = json!({ "id": id, "name": frame.function, "line": (frame.line - line_offset).max(0), "column": column });
-            if is_frozen(&frame.file) {
-                value["presentationHint"] = json!("subtle");
-            }
-            value["source"] = self.source_json(&frame.file);
-            stack.push(value);
+            stack.push(StackFrame {
+                id,
+                name: frame.function.clone(),
+                source: Some(self.source_body(&frame.file)),
+                line: (frame.line - line_offset).max(0),
+                column,
+                presentation_hint: is_frozen(&frame.file).then_some(StackFramePresentationHint::Subtle),
+                ..StackFrame::default()
+            });
         }
-        self.respond(request, Some(json!({ "stackFrames": stack, "totalFrames": total }))).await;
+        let total_frames = Some(i64::try_from(total).unwrap_or(i64::MAX));
+        self.respond(request, body(&StackTraceResponseBody { stack_frames: stack, total_frames })).await;
         Ok(())
     }
 
-    async fn scopes(&mut self, request: &Request) -> Handled {
-        let args: ScopesArgs = parse(request)?;
+    async fn scopes(&mut self, request: &Request, args: ScopesArguments) -> Handled {
         let frame = self.handles.frame(args.frame_id).ok_or_else(|| format!("frame {} is no longer valid: the program has run since", args.frame_id))?;
         let function = self.threads.get(frame.thread).and_then(|t| usize::try_from(frame.index).ok().and_then(|i| t.frames.get(i))).map(|f| f.function.clone());
         let mut scopes = Vec::new();
         if function.as_deref() == Some("<module>") {
             let reference = self.handles.container_id(Container::Locals(frame));
-            scopes.push(json!({ "name": "Globals", "variablesReference": reference, "expensive": false }));
+            scopes.push(Scope { name: "Globals".to_owned(), variables_reference: reference, expensive: false, ..Scope::default() });
         } else {
             let locals = self.handles.container_id(Container::Locals(frame));
-            scopes.push(json!({ "name": "Locals", "presentationHint": "locals", "variablesReference": locals, "expensive": false }));
+            scopes.push(Scope {
+                name: "Locals".to_owned(),
+                presentation_hint: Some("locals".to_owned()),
+                variables_reference: locals,
+                expensive: false,
+                ..Scope::default()
+            });
             let globals = self.handles.container_id(Container::Globals(frame));
-            scopes.push(json!({ "name": "Globals", "variablesReference": globals, "expensive": true }));
+            scopes.push(Scope { name: "Globals".to_owned(), variables_reference: globals, expensive: true, ..Scope::default() });
         }
-        self.respond(request, Some(json!({ "scopes": scopes }))).await;
+        self.respond(request, body(&ScopesResponseBody { scopes })).await;
         Ok(())
     }
 
@@ -575,14 +515,13 @@ impl Session {
         v
     }
 
-    async fn variables(&mut self, request: &Request) -> Handled {
-        let args: VariablesArgs = parse(request)?;
+    async fn variables(&mut self, request: &Request, args: VariablesArguments) -> Handled {
         let container = self.handles.container(args.variables_reference).cloned().ok_or_else(|| {
             RequestError::quiet(format!("variablesReference {} is no longer valid: the program has run since", args.variables_reference))
         })?;
         let start = args.start.unwrap_or(0).max(0);
         let count = args.count.filter(|c| *c > 0);
-        let hex = args.format.is_some_and(|f| f.hex);
+        let hex = wants_hex(args.format.as_ref());
         match container {
             Container::Locals(frame) => {
                 let variables = self
@@ -601,12 +540,12 @@ impl Session {
             }
             Container::Globals(frame) => self.enum_children(request, frame, "globals()".to_string(), super::requests::ChildrenShape::Globals, hex).await,
             Container::Expression { frame, expression, indexed_length } => {
-                match (args.filter.as_deref(), indexed_length) {
-                    (Some("named"), Some(_)) => {
+                match (args.filter, indexed_length) {
+                    (Some(VariablesArgumentsFilter::Named), Some(_)) => {
                         self.respond(request, Some(json!({ "variables": [] }))).await;
                         Ok(())
                     }
-                    (Some("indexed"), Some(length)) if count.is_some() || start > 0 => {
+                    (Some(VariablesArgumentsFilter::Indexed), Some(length)) if count.is_some() || start > 0 => {
                         let end = count.map(|c| start.saturating_add(c)).unwrap_or(length).min(length);
                         let text = format!("({expression})[{start}:{end}]");
                         self.enum_children(request, frame, text, ChildrenShape::Slice { expression, start }, hex).await
@@ -663,8 +602,7 @@ impl Session {
 
     /// `evaluate`: watch expressions (and hovers) are queued as batchable, so the
     /// watches of one stop share one round trip.
-    async fn evaluate(&mut self, request: &Request) -> Handled {
-        let args: EvaluateArgs = parse(request)?;
+    async fn evaluate(&mut self, request: &Request, args: EvaluateArguments) -> Handled {
         let quiet = matches!(args.context.as_deref(), Some("hover" | "watch"));
         let frame = self.frame_or_top(args.frame_id, "evaluate").map_err(|e| if quiet { RequestError::quiet(e.message) } else { e })?;
         self.check_frame(frame).map_err(|e| if quiet { e } else { RequestError { message: e.message, blame: super::Blame::User } })?;
@@ -677,7 +615,7 @@ impl Session {
         } else {
             Job::execute(args.expression.clone(), frame.index, frame.kind, crate::legacy::messages::ReprKind::Normal)
         };
-        let hex = args.format.is_some_and(|f| f.hex);
+        let hex = wants_hex(args.format.as_ref());
         let repl = args.context.as_deref() == Some("repl");
         self.queue_work(frame.thread, job, Waiter::Evaluate { request: request.clone(), expression: args.expression, frame, hex, quiet, repl });
         Ok(())
@@ -764,7 +702,8 @@ mod tests {
         let session = Session::new(out_tx, in_tx.clone());
         let task = tokio::spawn(session.run(in_rx));
         for (seq, cmd) in [(1, "initialize"), (2, command)] {
-            in_tx.send(crate::session::Input::Editor(crate::session::EditorMessage::Request(Request { seq, command: cmd.into(), arguments: None }))).await.unwrap();
+            let arguments = (seq == 1).then(|| serde_json::json!({ "adapterID": "ptvsd-dap" }));
+            in_tx.send(crate::session::Input::Editor(crate::session::EditorMessage::Request(Request { seq, command: cmd.into(), arguments }))).await.unwrap();
         }
         let mut found = None;
         while let Some(message) = out_rx.recv().await {
@@ -786,7 +725,7 @@ mod tests {
 
     #[tokio::test]
     async fn advertised_capabilities_match_the_dispatcher() {
-        let caps = capabilities();
+        let caps = serde_json::to_value(capabilities()).unwrap();
         for (capability, command) in CAPABILITY_REQUESTS {
             let advertised = caps.get(*capability).and_then(Value::as_bool).unwrap_or(false);
             let handled = HANDLED_COMMANDS.contains(command);

@@ -11,13 +11,13 @@
 //!
 //! Must not know: how stops are reported (`events`), request argument parsing.
 
-use serde_json::json;
 use tokio::time::Instant;
 
 use super::lifecycle::{AttachBreak, DetachReason, Disconnect, Phase};
 use super::threads::ThreadState;
 use super::work::Job;
 use super::{Handled, RequestError, Session, StepKind, Stepping, Waiter, DISCONNECT_WAIT};
+use crate::dap::bodies::{ContinueResponseBody, ContinuedEventBody, EventBody};
 use crate::dap::types::Request;
 use crate::legacy::messages::{Command, FrameKind, ReprKind, ThreadId};
 
@@ -133,7 +133,10 @@ impl Session {
                 }
                 self.stepping = None;
                 match self.resume_all(Command::ResumeAll).await {
-                    Ok(()) => self.respond(&request, Some(json!({ "allThreadsContinued": true }))).await,
+                    Ok(()) => {
+                        let answer = ContinueResponseBody { all_threads_continued: Some(true) };
+                        self.respond(&request, super::requests::body(&answer)).await
+                    }
                     Err(error) => self.respond_error(&request, error).await,
                 }
             }
@@ -150,7 +153,8 @@ impl Session {
                         self.respond(&request, None).await;
                         // ptvsd resumes every thread for a step: say so, so the editor
                         // redraws them all as running.
-                        self.event("continued", Some(json!({ "threadId": dap, "allThreadsContinued": true }))).await;
+                        let continued = ContinuedEventBody { thread_id: dap, all_threads_continued: Some(true) };
+                        self.event(ContinuedEventBody::EVENT, super::requests::body(&continued)).await;
                     }
                     Err(error) => self.respond_error(&request, error).await,
                 }

@@ -328,3 +328,43 @@ sys.stdout.write('repaired' if ok else 'broken %r %r %r %r' % (names, sent, out.
     );
     in_every_python(&script);
 }
+
+/// Runs the repair in a real CPython against stand-ins for both ptvsd layouts (3.1/3.2:
+/// the socket inside `DebuggerLoop.instance`; 2.2–3.0: the module's `conn`): both
+/// sockets get TCP_NODELAY, twice is harmless, and no name is bound.
+#[test]
+fn nodelay_repair_sets_tcp_nodelay_on_ptvsds_socket_in_real_python() {
+    let script = format!(
+        r#"
+import socket, sys, types
+server = socket.socket(); server.bind(('127.0.0.1', 0)); server.listen(2)
+a = socket.create_connection(server.getsockname()); b = socket.create_connection(server.getsockname())
+json = types.ModuleType('ptvsd.debugger')
+class SocketIO(object):
+    def __init__(self, s): self.__socket = s
+class DebuggerLoop(SocketIO):
+    instance = None
+json.DebuggerLoop = DebuggerLoop
+DebuggerLoop.instance = DebuggerLoop(a)
+binary = types.ModuleType('ptvsd.visualstudio_py_debugger')
+binary.conn = b
+sys.modules['ptvsd.debugger'] = json
+sys.modules['ptvsd.visualstudio_py_debugger'] = binary
+nodelay = lambda s: s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+before = nodelay(a) or nodelay(b)
+def f():
+    eval(compile({expr:?}, '<repair>', 'eval'))
+    eval(compile({expr:?}, '<repair>', 'eval'))
+    return sorted(locals())
+names = f()
+ok = not before and nodelay(a) and nodelay(b) and names == []
+DebuggerLoop.instance = None
+del binary.conn
+eval(compile({expr:?}, '<repair>', 'eval'))
+sys.stdout.write('repaired' if ok else 'broken %r %r' % (before, names))
+"#,
+        expr = REPAIR_NODELAY
+    );
+    let out = std::process::Command::new("python3").arg("-c").arg(script).output().expect("python3 is needed for this test");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "repaired", "{}", String::from_utf8_lossy(&out.stderr));
+}
