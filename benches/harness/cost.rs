@@ -127,9 +127,11 @@ async fn cycles(config: &Config, report: &mut Report) -> Res<()> {
                 let mut dap = super::procs::dap_tcp(port).await?;
                 dap.request("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await?;
                 let attach = dap.send("attach", json!({ "url": debuggee.tcp_url() })).await?;
-                match dap.event("initialized").await {
-                    Ok(_) => break (dap, attach),
-                    Err(error) => {
+                let first = dap.event_any(&["initialized", "terminated"]).await;
+                match first {
+                    Ok(event) if event["event"] == "initialized" => break (dap, attach),
+                    outcome => {
+                        let error = outcome.map_or_else(|e| e.to_string(), |_| "the adapter ended the session".to_string());
                         let response = tokio::time::timeout(Duration::from_secs(5), dap.response(attach)).await;
                         let said = match response {
                             Ok(Ok(response)) => response["message"].to_string(),

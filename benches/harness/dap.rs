@@ -200,6 +200,23 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Dap<R, W> {
         }
     }
 
+    /// Waits for the first of the events `names` (queued ones first).
+    pub async fn event_any(&mut self, names: &[&str]) -> Res<Value> {
+        if let Some(i) = self.events.iter().position(|e| names.iter().any(|n| e["event"] == *n)) {
+            if let Some(event) = self.events.remove(i) {
+                return Ok(event);
+            }
+        }
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let Some(message) = self.next(deadline).await? else { continue };
+            if message["type"] == "event" && names.iter().any(|n| message["event"] == *n) {
+                return Ok(message);
+            }
+            self.keep(message);
+        }
+    }
+
     pub async fn event(&mut self, name: &str) -> Res<Value> {
         self.event_where(name, TIMEOUT, |_| true).await
     }

@@ -190,6 +190,11 @@ impl Session {
 
     /// A proven stop (the thread is parked in the current generation).
     async fn on_stop(&mut self, event: Event) {
+        // A stop with its event is not a silent park: a `FreeSilent` queued by a silent
+        // probe answered just before (the thread parked again after a step, and its frame
+        // list came before this report) would resume this stop away, also when it is not
+        // reported but stepped on (past frozen code).
+        self.releases.retain(|r| !matches!(r, Release::FreeSilent));
         match event {
             Event::ProcessLoad { thread } => {
                 if let AttachBreak::Awaited { .. } = self.attach_break {

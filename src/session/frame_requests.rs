@@ -19,6 +19,7 @@ use super::stepping::Release;
 use super::work::Job;
 use super::{GotoWait, Handled, Session, Waiter};
 use crate::dap::bodies::{
+    CompletionItem, CompletionItemType, CompletionsResponseBody,
     ExceptionBreakMode, ExceptionDetails, ExceptionInfoResponseBody,
     GotoTarget, GotoTargetsResponseBody, LoadedSourcesResponseBody, Module, ModuleId, ModulesResponseBody, Source,
     SourcePresentationHint, SourceResponseBody,
@@ -33,6 +34,17 @@ use crate::legacy::messages::{Command, FrameKind, PyObject, ReprKind, ThreadId};
 /// CPython from this version on cannot set the next statement from ptvsd's thread, and
 /// binary ptvsd deadlocks trying (spec §5.3).
 const GOTO_UNSUPPORTED_FROM: (i64, i64) = (3, 11);
+
+/// The DAP type of a completion kind from [`completions::parse_result`].
+fn completion_type(kind: &str) -> CompletionItemType {
+    match kind {
+        "module" => CompletionItemType::Module,
+        "class" => CompletionItemType::Class,
+        "property" => CompletionItemType::Property,
+        "function" => CompletionItemType::Function,
+        _ => CompletionItemType::Variable,
+    }
+}
 
 /// The expression that reads a debuggee file as text (UTF-8, bad bytes replaced), at most
 /// [`MAX_REMOTE_SOURCE`] bytes, closing it again; the same on Python 2.7 and 3.x.
@@ -175,11 +187,17 @@ impl Session {
             Waiter::Completions { request, target } => {
                 let start = target.start_utf16 as i64 + if self.client.columns_start_at_1 { 1 } else { 0 };
                 let length = target.prefix.encode_utf16().count() as i64;
-                let targets: Vec<Value> = completions::parse_result(value.repr.as_deref().unwrap_or_default())
+                let targets = completions::parse_result(value.repr.as_deref().unwrap_or_default())
                     .into_iter()
-                    .map(|(label, kind)| json!({ "label": label, "type": kind, "start": start, "length": length }))
+                    .map(|(label, kind)| CompletionItem {
+                        label,
+                        type_: Some(completion_type(kind)),
+                        start: Some(start),
+                        length: Some(length),
+                        ..CompletionItem::default()
+                    })
                     .collect();
-                self.respond(&request, Some(json!({ "targets": targets }))).await;
+                self.respond(&request, body(&CompletionsResponseBody { targets })).await;
             }
             Waiter::Clipboard { request } => {
                 let result = value.repr.unwrap_or_default();
@@ -417,7 +435,7 @@ impl Session {
         let target = usize::try_from(column).ok().and_then(|c| completions::target(&text, c));
         let frame = self.frame_or_top(args.frame_id, "completions").and_then(|f| self.check_frame(f).map(|()| f));
         let (Some(target), Ok(frame)) = (target, frame) else {
-            self.respond(request, Some(json!({ "targets": [] }))).await;
+            self.respond(request, body(&CompletionsResponseBody::default())).await;
             return Ok(());
         };
         let job = Job::execute(completions::expression(&target), frame.index, frame.kind, ReprKind::Raw);
