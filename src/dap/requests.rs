@@ -711,6 +711,7 @@ mod tests {
             r::Launch::COMMAND,
             r::ConfigurationDone::COMMAND,
             r::SetBreakpoints::COMMAND,
+            r::SetFunctionBreakpoints::COMMAND,
             r::SetExceptionBreakpoints::COMMAND,
             r::Threads::COMMAND,
             r::StackTrace::COMMAND,

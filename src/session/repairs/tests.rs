@@ -7,11 +7,31 @@ use std::process::{Command, Stdio};
 
 use super::*;
 
+/// The `peers.json` the integration tests read (`tests/support/peers.rs`), in the same
+/// order: `$PTVSD_TEST_PEERS`; `$PTVSD_TEST_ENV_DIR/peers.json`; the setup script's default
+/// cache `$XDG_CACHE_HOME/ptvsd-dap/test-env` (`~/.cache/…`); the checkout's `.test-env`.
+fn peers_json() -> PathBuf {
+    if let Some(path) = std::env::var_os("PTVSD_TEST_PEERS") {
+        return PathBuf::from(path);
+    }
+    if let Some(dir) = std::env::var_os("PTVSD_TEST_ENV_DIR").filter(|dir| !dir.is_empty()) {
+        return PathBuf::from(dir).join("peers.json");
+    }
+    let cache = match std::env::var_os("XDG_CACHE_HOME").filter(|dir| !dir.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/root".into())).join(".cache"),
+    };
+    let cached = cache.join("ptvsd-dap").join("test-env").join("peers.json");
+    let in_checkout = Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-env/peers.json");
+    if !cached.exists() && in_checkout.exists() {
+        return in_checkout;
+    }
+    cached
+}
+
 /// (venv name, python) of every peer in the test environment's `peers.json`.
 fn peers() -> Vec<(String, PathBuf)> {
-    let file = std::env::var_os("PTVSD_TEST_PEERS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".test-env/peers.json"));
+    let file = peers_json();
     let ci = matches!(std::env::var("CI").as_deref(), Ok("true") | Ok("1"));
     let Ok(text) = std::fs::read_to_string(&file) else {
         assert!(!ci, "{} is missing: run scripts/setup-test-env.sh", file.display());
