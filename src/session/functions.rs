@@ -609,8 +609,6 @@ pub fn parse_lookup_result(text: &str) -> Result<RemoteLocation, String> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
 
     use proptest::prelude::*;
 
@@ -829,18 +827,7 @@ json.dump(results, sys.stdout)
 "#;
 
     fn reference(sources: &[String]) -> Vec<Vec<(String, u32, Option<u32>)>> {
-        let mut child = Command::new("python3")
-            .args(["-c", REFERENCE])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("this test needs python3 on PATH to run the reference: {e}"))
-            .unwrap();
-        child.stdin.take().unwrap().write_all(&serde_json::to_vec(sources).unwrap()).unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "reference failed: {}", String::from_utf8_lossy(&output.stderr));
-        serde_json::from_slice(&output.stdout).unwrap()
+        crate::session::try_ranges::run_python_reference(REFERENCE, sources)
     }
 
     /// Statements a generated function body is made of (valid Python 3 at any depth).

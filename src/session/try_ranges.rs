@@ -395,11 +395,31 @@ fn indent_width(text: &str) -> Option<usize> {
     None
 }
 
+/// Runs `script` under `python3 -c` with `input` as JSON on its stdin and reads its stdout
+/// as JSON: the CPython `ast` references the tree-sitter readers here and in `functions`
+/// are checked against. Fails (never skips) when there is no `python3`.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub(super) fn run_python_reference<I: serde::Serialize + ?Sized, O: serde::de::DeserializeOwned>(script: &str, input: &I) -> O {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("this test needs python3 on PATH to run the reference: {e}"))
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&serde_json::to_vec(input).unwrap()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "reference failed: {}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
 
     use proptest::prelude::*;
 
@@ -450,19 +470,7 @@ json.dump(results, sys.stdout)
 
     /// Runs [`REFERENCE`] under `python3`. Fails (never skips) when there is no `python3`.
     fn reference(sources: &[&str]) -> Vec<Vec<HandlerStatement>> {
-        let mut child = Command::new("python3")
-            .args(["-c", REFERENCE])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("this test needs python3 on PATH to run the reference: {e}"))
-            .unwrap();
-        let input = serde_json::to_vec(sources).unwrap();
-        child.stdin.take().unwrap().write_all(&input).unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "reference failed: {}", String::from_utf8_lossy(&output.stderr));
-        let parsed: Vec<Vec<(i64, i64, Vec<String>)>> = serde_json::from_slice(&output.stdout).unwrap();
+        let parsed: Vec<Vec<(i64, i64, Vec<String>)>> = run_python_reference(REFERENCE, sources);
         parsed
             .into_iter()
             .map(|file| {
