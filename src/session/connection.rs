@@ -118,18 +118,10 @@ impl Session {
 
     /// Starts connecting in the background; the result comes back as [`Input::Attached`].
     pub(super) fn start_attach(&mut self, config: &AttachConfig) {
-        let endpoint = config.endpoint.clone();
-        let options = config.connect.clone();
-        let debug_options = config.debug_options();
-        let timeout = config.handshake_timeout;
+        let config = config.clone();
         let inputs = self.inputs.clone();
         tokio::spawn(async move {
-            let result = async {
-                let stream = transport::connect(&endpoint, &options).await?;
-                let attached = handshake::attach(stream, endpoint.secret().expose(), &debug_options, Limits::default(), timeout).await?;
-                Ok::<_, AttachFailure>(Connected { framed: attached.framed, dialect: attached.dialect, info: attached.info })
-            }
-            .await;
+            let result = connect_and_attach(&config).await;
             let _ = inputs.send(Input::Attached(Box::new(result))).await;
         });
     }
@@ -347,4 +339,14 @@ impl Session {
             }
         }
     }
+}
+
+/// One attach: the transport's connection, then ptvsd's handshake up to the attach reply.
+/// Both the first attach and every reconnect try go through here.
+pub(super) async fn connect_and_attach(config: &AttachConfig) -> Result<Connected, AttachFailure> {
+    let endpoint = &config.endpoint;
+    let stream = transport::connect(endpoint, &config.connect).await?;
+    let attached =
+        handshake::attach(stream, endpoint.secret().expose(), &config.debug_options(), Limits::default(), config.handshake_timeout).await?;
+    Ok(Connected { framed: attached.framed, dialect: attached.dialect, info: attached.info })
 }

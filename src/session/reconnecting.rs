@@ -18,13 +18,12 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::connection::{AttachFailure, Connected};
+use super::connection::{connect_and_attach, AttachFailure};
 use super::lifecycle::{AttachBreak, Phase};
 use super::reconnect::{self, Backoff, Failure};
 use super::{Input, Session, IDLE_NOTICE};
-use crate::legacy::handshake::{self, HandshakeError};
-use crate::legacy::Limits;
-use crate::transport::{self, ProxyFailure, TransportError};
+use crate::legacy::handshake::HandshakeError;
+use crate::transport::{ProxyFailure, TransportError};
 
 /// The retry task of a session with `reconnect`.
 #[derive(Debug)]
@@ -79,10 +78,7 @@ impl Session {
     /// [`Input::Note`].
     pub(super) fn start_retries(&mut self, phase: reconnect::Phase) {
         let Some(config) = self.config.as_ref() else { return };
-        let endpoint = config.endpoint.clone();
-        let options = config.connect.clone();
-        let debug_options = config.debug_options();
-        let timeout = config.handshake_timeout;
+        let config = config.clone();
         let mut backoff = Backoff::new(phase, config.connect.connect_timeout);
         let inputs = self.inputs.clone();
         let (cancel, cancelled) = watch::channel(false);
@@ -94,17 +90,12 @@ impl Session {
             let result = reconnect::retry(
                 &mut backoff,
                 || {
-                    let (endpoint, options, debug_options, cancelled) = (&endpoint, &options, &debug_options, cancelled.clone());
+                    let (config, cancelled) = (&config, cancelled.clone());
                     async move {
                         if *cancelled.borrow() {
                             return Err((Failure::Incompatible, "cancelled".to_string()));
                         }
-                        let attempt = async {
-                            let stream = transport::connect(endpoint, options).await?;
-                            let attached = handshake::attach(stream, endpoint.secret().expose(), debug_options, Limits::default(), timeout).await?;
-                            Ok::<_, AttachFailure>(Connected { framed: attached.framed, dialect: attached.dialect, info: attached.info })
-                        };
-                        attempt.await.map_err(|error| {
+                        connect_and_attach(config).await.map_err(|error| {
                             tracing::debug!(%error, "attach try failed");
                             (classify(&error), error.to_string())
                         })
