@@ -33,6 +33,18 @@ step() {
 
 command -v cargo > /dev/null || { echo "test-all: cargo not found (PATH=$PATH)" >&2; exit 1; }
 
+# CI builds once: incremental state would only add gigabytes to target/.
+if [[ "${CI:-}" == "true" ]]; then export CARGO_INCREMENTAL=0; fi
+
+# A full disk shows up as a linker crash ("Bus error") or "No space left on device" deep in
+# the build; say it up front instead.
+free_kb=$(df -Pk "$ROOT" | awk 'NR == 2 { print $4 }')
+if [[ -n "$free_kb" && "$free_kb" -lt $((6 * 1024 * 1024)) ]]; then
+  echo "test-all: only $((free_kb / 1024)) MB free on the disk holding $ROOT; the suite needs" \
+    "about 6 GB (target/, fuzz/target, the caches). Free some space (cargo clean in other" \
+    "checkouts) if the build fails with 'No space left on device'." >&2
+fi
+
 step "setup test env" scripts/setup-test-env.sh
 step "setup editors" scripts/setup-editors.sh
 step "clippy" cargo clippy --locked --all-targets -- -D warnings
