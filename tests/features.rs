@@ -22,60 +22,11 @@ use std::time::{Duration, Instant};
 
 use client::DapClient;
 use serde_json::{json, Value};
-use support::{line_of, programs_dir, PeerInfo, PeerOptions, Peers, PtvsdPeer, Relay, RelayStarter, TestCerts};
+use support::{line_of, programs_dir, Peers, Relay, RelayStarter, RemoteSite};
 
-/// A debuggee running `features.py` from a copy of `tests/programs` (the "remote" root),
-/// reachable over wss through one of the relays (websockify, the Azure proxy emulator).
-struct Remote {
-    peer: PtvsdPeer,
-    relay: Relay,
-    _certs: TestCerts,
-    dir: tempfile::TempDir,
-    remote_root: PathBuf,
-}
-
-impl Remote {
-    fn start(python: &str, ptvsd: &str, relay: RelayStarter) -> Remote {
-        Remote::start_with(Peers::load().peer(python, ptvsd), "features.py", relay)
-    }
-
-    fn start_with(info: &PeerInfo, script: &str, relay: RelayStarter) -> Remote {
-        let dir = tempfile::tempdir().unwrap();
-        let remote_root = dir.path().join("site");
-        copy_dir(&programs_dir(), &remote_root);
-        let certs = TestCerts::generate(&dir.path().join("certs"));
-        let peer = PtvsdPeer::start_peer(info, &remote_root.join(script), PeerOptions::new().args(["0.05"]).cwd(&remote_root));
-        let relay = relay(peer.port(), Some(&certs));
-        Remote { peer, relay, _certs: certs, dir, remote_root }
-    }
-
-    fn attach_args(&self) -> Value {
-        json!({
-            "url": format!("wss://{}@127.0.0.1:{}/ptvsd", self.peer.secret(), self.relay.port()),
-            "caFile": self.dir.path().join("certs").join("ca.pem"),
-            "pathMappings": [{ "localRoot": programs_dir(), "remoteRoot": self.remote_root }],
-        })
-    }
-
-    /// Makes the program do something (see `features.py`).
-    fn trigger(&self, name: &str) {
-        std::fs::write(self.remote_root.join(name), b"").unwrap();
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() != "__pycache__" {
-                copy_dir(&entry.path(), &target);
-            }
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
+/// A site running `features.py` (see [`RemoteSite`]), with the relay given.
+fn start_site(python: &str, ptvsd: &str, relay: RelayStarter) -> RemoteSite {
+    RemoteSite::start(Peers::load().peer(python, ptvsd), "features.py", &["0.05"], relay)
 }
 
 fn features() -> PathBuf {
@@ -86,26 +37,17 @@ fn mark(name: &str) -> i64 {
     i64::from(line_of(&features(), name))
 }
 
-fn assert_schema(client: &DapClient) {
-    for message in &client.received {
-        if let Err(error) = dap_schema::validate_dap_message_strict(message) {
-            panic!("message does not match the DAP schema: {error}\n{message}");
-        }
-        let nulls = dap_schema::nulls_in(message);
-        assert!(nulls.is_empty(), "null values at {nulls:?} in {message}");
-    }
-}
 
 /// initialize, attach (with `extra` merged into the arguments), the exception filters,
 /// configurationDone; returns once the program is ticking.
-async fn attach(remote: &Remote, extra: Value, filters: &[&str]) -> DapClient {
+async fn attach(remote: &RemoteSite, extra: Value, filters: &[&str]) -> DapClient {
     let mut client = attach_only(remote, extra, filters).await;
     wait_ticks(&mut client, 2).await;
     client
 }
 
 /// Like [`attach`], without waiting for the program.
-async fn attach_only(remote: &Remote, extra: Value, filters: &[&str]) -> DapClient {
+async fn attach_only(remote: &RemoteSite, extra: Value, filters: &[&str]) -> DapClient {
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
     let caps = client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
     for capability in [
@@ -202,12 +144,12 @@ async fn set_breakpoints(client: &mut DapClient, path: &Path, breakpoints: Value
     body["breakpoints"].as_array().unwrap().clone()
 }
 
-async fn finish(mut client: DapClient, remote: &Remote) {
+async fn finish(mut client: DapClient, remote: &RemoteSite) {
     if client.received.iter().all(|m| m["event"] != "terminated") {
         client.ok("disconnect", Value::Null).await;
         assert_eq!(client.wait_exit(Duration::from_secs(10)).await, Some(0));
     }
-    assert_schema(&client);
+    dap_schema::assert_all_valid(&client.received);
     let leaks = client.received.iter().filter(|m| m.to_string().contains(remote.peer.secret())).count();
     assert_eq!(leaks, 0, "the secret appeared in DAP messages");
 }
@@ -215,7 +157,7 @@ async fn finish(mut client: DapClient, remote: &Remote) {
 // ---- 4, 5: exception filters, handler queries, exception info --------------------------
 
 async fn exceptions(python: &str, ptvsd: &str, relay: RelayStarter) {
-    let remote = Remote::start(python, ptvsd, relay);
+    let remote = start_site(python, ptvsd, relay);
     let mut client = attach(&remote, json!({}), &["uncaught"]).await;
 
     // `uncaught` only: the ValueError caught every iteration does not stop (the handler
@@ -351,7 +293,7 @@ async fn hits(client: &mut DapClient, from: i64, hit: &str, stops: usize) -> Vec
 }
 
 async fn breakpoints(python: &str, ptvsd: &str, relay: RelayStarter) {
-    let remote = Remote::start(python, ptvsd, relay);
+    let remote = start_site(python, ptvsd, relay);
     let mut client = attach(&remote, json!({}), &["uncaught"]).await;
     let (now, _) = wait_ticks(&mut client, 1).await;
 
@@ -493,7 +435,7 @@ async fn breakpoints_json_ptvsd_3_2_on_python_3_6() {
 // ---- 6, 7: setVariable, setExpression, hex ---------------------------------------------
 
 async fn values(python: &str, ptvsd: &str, relay: RelayStarter) {
-    let remote = Remote::start(python, ptvsd, relay);
+    let remote = start_site(python, ptvsd, relay);
     let mut client = attach(&remote, json!({}), &["uncaught"]).await;
     set_breakpoints(&mut client, &features(), json!([{ "line": mark("count-add") }])).await;
     let stopped = wait_stopped(&mut client, "breakpoint").await;
@@ -567,10 +509,10 @@ async fn values_json_ptvsd_3_2_on_python_3_11() {
 // ---- 9, 10, 11: modules, loaded sources, remote sources, completions --------------------
 
 async fn sources(python: &str, ptvsd: &str, relay: RelayStarter) {
-    let remote = Remote::start(python, ptvsd, relay);
+    let remote = start_site(python, ptvsd, relay);
     // features.py maps to a local file that does not exist: its source is read through
     // the debuggee.
-    let nowhere = remote.dir.path().join("nowhere").join("features.py");
+    let nowhere = remote.elsewhere("nowhere").join("features.py");
     let mappings = json!({ "pathMappings": [
         { "localRoot": programs_dir(), "remoteRoot": remote.remote_root },
         { "localRoot": nowhere, "remoteRoot": remote.remote_root.join("features.py") },
@@ -669,7 +611,7 @@ async fn sources_json_ptvsd_3_2_on_python_3_11() {
 // ---- 8: set next statement -----------------------------------------------------------
 
 async fn goto(python: &str, ptvsd: &str, works: bool, relay: RelayStarter) {
-    let remote = Remote::start(python, ptvsd, relay);
+    let remote = start_site(python, ptvsd, relay);
     let mut client = attach(&remote, json!({}), &["uncaught"]).await;
     set_breakpoints(&mut client, &features(), json!([{ "line": mark("count-add") }])).await;
     let stopped = wait_stopped(&mut client, "breakpoint").await;
@@ -749,7 +691,7 @@ async fn goto_refused_json_ptvsd_3_2_on_python_3_11() {
 // ---- 12: stepping past frozen modules ---------------------------------------------------
 
 async fn frozen(python: &str, ptvsd: &str, relay: RelayStarter) {
-    let remote = Remote::start(python, ptvsd, relay);
+    let remote = start_site(python, ptvsd, relay);
     let mut client = attach(&remote, json!({}), &["uncaught"]).await;
     set_breakpoints(&mut client, &features(), json!([{ "line": mark("join-path") }])).await;
     let stopped = wait_stopped(&mut client, "breakpoint").await;
@@ -801,7 +743,7 @@ fn template_line(path: &Path, text: &str) -> i64 {
 
 async fn django(ptvsd: &str, relay: RelayStarter) {
     let Some(info) = Peers::load().django_peer("3.6", ptvsd) else { return };
-    let remote = Remote::start_with(info, "django_app.py", relay);
+    let remote = RemoteSite::start(info, "django_app.py", &["0.05"], relay);
     let mut client = attach_only(&remote, json!({ "django": true }), &["uncaught"]).await;
     // Django imports lazily while it serves, and ptvsd's attach iterates sys.modules
     // unguarded: it can fail after accepting ("dictionary changed size during

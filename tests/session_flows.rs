@@ -10,85 +10,37 @@ mod client;
 mod dap_schema;
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use client::DapClient;
 use serde_json::{json, Value};
-use support::{line_of, programs_dir, PeerOptions, Peers, PtvsdPeer, Relay, RelayStarter, TestCerts};
+use support::{line_of, programs_dir, Peers, Relay, RelayStarter, RemoteSite};
 
-/// A debuggee running from a copy of `tests/programs` (the "remote" root), reachable
-/// through websockify over wss.
-struct Remote {
-    peer: PtvsdPeer,
-    relay: Relay,
-    _certs: TestCerts,
-    dir: tempfile::TempDir,
-    remote_root: PathBuf,
+/// A site running `target.py` (see [`RemoteSite`]) behind `relay`.
+fn start_site(python: &str, ptvsd: &str, relay: RelayStarter) -> RemoteSite {
+    RemoteSite::start(Peers::load().peer(python, ptvsd), "target.py", &["0", "0.05"], relay)
 }
 
-impl Remote {
-    fn start(python: &str, ptvsd: &str) -> Remote {
-        Remote::start_via(python, ptvsd, Relay::websockify)
+/// The site's attach arguments, with the keys editors add of their own (ignored).
+fn attach_args(remote: &RemoteSite) -> Value {
+    let mut args = remote.attach_args();
+    for (key, value) in [("type", "ptvsd-dap"), ("name", "Attach"), ("request", "attach"), ("__sessionId", "x")] {
+        args[key] = json!(value);
     }
-
-    /// The same, with another relay in websockify's place.
-    fn start_via(python: &str, ptvsd: &str, relay: RelayStarter) -> Remote {
-        let dir = tempfile::tempdir().unwrap();
-        let remote_root = dir.path().join("site");
-        copy_dir(&programs_dir(), &remote_root);
-        let certs = TestCerts::generate(&dir.path().join("certs"));
-        let info = Peers::load().peer(python, ptvsd);
-        let peer = PtvsdPeer::start_peer(info, &remote_root.join("target.py"), PeerOptions::new().args(["0", "0.05"]).cwd(&remote_root));
-        let relay = relay(peer.port(), Some(&certs));
-        Remote { peer, relay, _certs: certs, dir, remote_root }
-    }
-
-    fn attach_args(&self) -> Value {
-        json!({
-            "url": format!("wss://{}@127.0.0.1:{}/ptvsd", self.peer.secret(), self.relay.port()),
-            "caFile": self.dir.path().join("certs").join("ca.pem"),
-            "pathMappings": [{ "localRoot": programs_dir(), "remoteRoot": self.remote_root }],
-            // Editors add their own keys; they must be ignored.
-            "type": "ptvsd-dap", "name": "Attach", "request": "attach", "__sessionId": "x",
-        })
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            if entry.file_name() != "__pycache__" {
-                copy_dir(&entry.path(), &target);
-            }
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
+    args
 }
 
 fn lib_path() -> PathBuf {
     programs_dir().join("app").join("lib.py")
 }
 
-fn assert_schema(client: &DapClient) {
-    for message in &client.received {
-        if let Err(error) = dap_schema::validate_dap_message_strict(message) {
-            panic!("message does not match the DAP schema: {error}\n{message}");
-        }
-        let nulls = dap_schema::nulls_in(message);
-        assert!(nulls.is_empty(), "null values at {nulls:?} in {message}");
-    }
-}
 
-async fn start_session(remote: &Remote, line: u32) -> (DapClient, Value) {
+async fn start_session(remote: &RemoteSite, line: u32) -> (DapClient, Value) {
     let mut client = DapClient::spawn(&[]).await;
     let caps = client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
     assert_eq!(caps["supportsConfigurationDoneRequest"], true);
-    client.ok("attach", remote.attach_args()).await;
+    client.ok("attach", attach_args(remote)).await;
     client.wait_event("initialized").await;
     let body = client.ok("setBreakpoints", json!({ "source": { "path": lib_path() }, "breakpoints": [{ "line": line }] })).await;
     assert_eq!(body["breakpoints"].as_array().unwrap().len(), 1, "{body}");
@@ -109,10 +61,10 @@ async fn variables(client: &mut DapClient, reference: &Value) -> Value {
 }
 
 async fn full_flow(python: &str, ptvsd: &str) {
-    flow(Remote::start(python, ptvsd)).await;
+    flow(start_site(python, ptvsd, Relay::websockify)).await;
 }
 
-async fn flow(remote: Remote) {
+async fn flow(remote: RemoteSite) {
     let line = line_of(&lib_path(), "compute-total");
     let (mut client, stopped) = start_session(&remote, line).await;
     let thread = stopped["body"]["threadId"].clone();
@@ -197,7 +149,7 @@ async fn flow(remote: Remote) {
 
     client.ok("disconnect", Value::Null).await;
     assert_eq!(client.wait_exit(Duration::from_secs(10)).await, Some(0));
-    assert_schema(&client);
+    dap_schema::assert_all_valid(&client.received);
     let secret_leaks = client.received.iter().filter(|m| m.to_string().contains(remote.peer.secret())).count();
     assert_eq!(secret_leaks, 0, "the secret appeared in DAP messages");
 
@@ -206,7 +158,7 @@ async fn flow(remote: Remote) {
     assert_eq!(stopped["body"]["reason"], "breakpoint");
     again.ok("disconnect", Value::Null).await;
     assert_eq!(again.wait_exit(Duration::from_secs(10)).await, Some(0));
-    assert_schema(&again);
+    dap_schema::assert_all_valid(&again.received);
     assert!(remote.peer.output().contains("result"), "the program stopped running");
 }
 
@@ -243,21 +195,21 @@ async fn json_ptvsd_3_1_on_python_3_11() {
 /// `ptvsd-dap relay` in place of websockify: the same flow through our own wss relay.
 #[tokio::test]
 async fn json_ptvsd_3_2_on_python_3_11_through_the_builtin_relay() {
-    flow(Remote::start_via("3.11", "3.2.1", Relay::builtin)).await;
+    flow(start_site("3.11", "3.2.1", Relay::builtin)).await;
 }
 
 #[tokio::test]
 async fn binary_ptvsd_3_0_on_python_3_6_through_the_builtin_relay() {
-    flow(Remote::start_via("3.6", "3.0.0", Relay::builtin)).await;
+    flow(start_site("3.6", "3.0.0", Relay::builtin)).await;
 }
 
 /// ptvsd forwards each `write()`: a `print` is its text, then `"\n"`. The session sends
 /// them as one `output` event per whole line (`session::output`), in both families.
 async fn program_output_in_whole_lines(python: &str, ptvsd: &str) {
-    let remote = Remote::start(python, ptvsd);
+    let remote = start_site(python, ptvsd, Relay::websockify);
     let mut client = DapClient::spawn(&[]).await;
     client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
-    client.ok("attach", remote.attach_args()).await;
+    client.ok("attach", attach_args(&remote)).await;
     client.wait_event("initialized").await;
     client.ok("configurationDone", Value::Null).await;
     for _ in 0..10 {
@@ -283,20 +235,20 @@ async fn program_output_comes_in_whole_lines_json_ptvsd_3_2() {
 /// the dial, no Close frames, a graceful close of the ptvsd leg after each session.
 #[tokio::test]
 async fn json_ptvsd_3_2_on_python_3_11_through_the_azure_proxy_emulator() {
-    flow(Remote::start_via("3.11", "3.2.1", Relay::azure_windows)).await;
+    flow(start_site("3.11", "3.2.1", Relay::azure_windows)).await;
 }
 
 #[tokio::test]
 async fn binary_ptvsd_3_0_on_python_3_6_through_the_azure_proxy_emulator() {
-    flow(Remote::start_via("3.6", "3.0.0", Relay::azure_windows)).await;
+    flow(start_site("3.6", "3.0.0", Relay::azure_windows)).await;
 }
 
 #[tokio::test]
 async fn binary_ptvsd_2_2_on_python_3_11_through_the_azure_proxy_emulator() {
-    flow(Remote::start_via("3.11", "2.2.0", Relay::azure_windows)).await;
+    flow(start_site("3.11", "2.2.0", Relay::azure_windows)).await;
 }
 
 #[tokio::test]
 async fn json_ptvsd_3_1_on_python_3_6_through_the_azure_proxy_emulator() {
-    flow(Remote::start_via("3.6", "3.1.0", Relay::azure_windows)).await;
+    flow(start_site("3.6", "3.1.0", Relay::azure_windows)).await;
 }

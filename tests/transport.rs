@@ -60,6 +60,11 @@ async fn read_exactly<S: AsyncRead + Unpin>(stream: &mut S, n: usize) -> Vec<u8>
     buf
 }
 
+/// One read, failing the test if it hangs.
+async fn read_some<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut [u8]) -> std::io::Result<usize> {
+    tokio::time::timeout(TEST_LIMIT, stream.read(buf)).await.expect("read hung")
+}
+
 // ---------------------------------------------------------------------------------------
 // Certificates
 
@@ -569,6 +574,18 @@ async fn ws_server(
     (addr, rx)
 }
 
+/// A plain `ws://` connection to a [`ws_server`] serving with `behaviour`.
+async fn ws_connected(
+    behaviour: Behaviour,
+    options: &ConnectOptions,
+) -> (RemoteStream, mpsc::UnboundedReceiver<Seen>) {
+    let (addr, seen) = ws_server(None, behaviour).await;
+    let stream = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), options)
+        .await
+        .unwrap();
+    (stream, seen)
+}
+
 async fn next_upgrade(seen: &mut mpsc::UnboundedReceiver<Seen>) -> (String, Vec<(String, String)>) {
     loop {
         match tokio::time::timeout(TEST_LIMIT, seen.recv()).await.unwrap() {
@@ -631,35 +648,20 @@ async fn ws_is_one_byte_stream_across_rechunking() {
 
 #[tokio::test]
 async fn ws_text_frame_is_an_error() {
-    let (addr, _seen) = ws_server(None, Behaviour::SendText).await;
-    let mut stream = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), &options())
-        .await
-        .unwrap();
+    let (mut stream, _seen) = ws_connected(Behaviour::SendText, &options()).await;
     let mut buf = [0u8; 16];
-    let err = tokio::time::timeout(TEST_LIMIT, stream.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap_err();
+    let err = read_some(&mut stream, &mut buf).await.unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
     assert!(err.to_string().contains("text frame"), "{err}");
 }
 
 #[tokio::test]
 async fn ws_close_is_eof() {
-    let (addr, _seen) = ws_server(None, Behaviour::SendClose).await;
-    let mut stream = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), &options())
-        .await
-        .unwrap();
+    let (mut stream, _seen) = ws_connected(Behaviour::SendClose, &options()).await;
     let mut buf = [0u8; 16];
-    let n = tokio::time::timeout(TEST_LIMIT, stream.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
+    let n = read_some(&mut stream, &mut buf).await.unwrap();
     assert_eq!(&buf[..n], b"PTVSDBG");
-    let n = tokio::time::timeout(TEST_LIMIT, stream.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap();
+    let n = read_some(&mut stream, &mut buf).await.unwrap();
     assert_eq!(n, 0);
     // And stays at EOF.
     assert_eq!(stream.read(&mut buf).await.unwrap(), 0);
@@ -668,15 +670,9 @@ async fn ws_close_is_eof() {
 /// A relay that closes before ptvsd's first byte could not reach ptvsd: the read says so.
 #[tokio::test]
 async fn ws_close_before_any_byte_is_the_relay_failing_to_reach_ptvsd() {
-    let (addr, _seen) = ws_server(None, Behaviour::CloseAtOnce).await;
-    let mut stream = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), &options())
-        .await
-        .unwrap();
+    let (mut stream, _seen) = ws_connected(Behaviour::CloseAtOnce, &options()).await;
     let mut buf = [0u8; 16];
-    let err = tokio::time::timeout(TEST_LIMIT, stream.read(&mut buf))
-        .await
-        .unwrap()
-        .unwrap_err();
+    let err = read_some(&mut stream, &mut buf).await.unwrap_err();
     match TransportError::carried_by(err) {
         Ok(error @ TransportError::RelayClosedEarly { .. }) => assert!(error.to_string().contains("could not reach ptvsd"), "{error}"),
         other => panic!("{other:?}"),
@@ -711,14 +707,11 @@ async fn ws_split_reader_and_writer_with_frequent_pings_do_not_stall() {
     // check: it did not catch the earlier lost-wake-up design (see `drive_ping`), whose
     // window is too narrow to hit reliably.
     const TOTAL: usize = 4 * 1024 * 1024;
-    let (addr, _seen) = ws_server(None, Behaviour::Echo).await;
     let options = ConnectOptions {
         ping_interval: Some(Duration::from_millis(1)),
         ..options()
     };
-    let stream = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), &options)
-        .await
-        .unwrap();
+    let (stream, _seen) = ws_connected(Behaviour::Echo, &options).await;
     let (mut reader, mut writer) = tokio::io::split(stream);
     let data: Vec<u8> = (0..TOTAL).map(|i| (i % 251) as u8).collect();
     let expected = data.clone();

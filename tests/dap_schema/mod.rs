@@ -171,6 +171,19 @@ fn validator(definition: &str, strict: bool) -> Arc<jsonschema::Validator> {
     validator
 }
 
+/// Fails the test at the first of `messages` (every message a test client received) that
+/// does not match the schema strictly ([`validate_dap_message_strict`]) or holds a `null`
+/// ([`nulls_in`]).
+pub fn assert_all_valid(messages: &[Value]) {
+    for message in messages {
+        if let Err(error) = validate_dap_message_strict(message) {
+            panic!("message does not match the DAP schema: {error}\n{message}");
+        }
+        let nulls = nulls_in(message);
+        assert!(nulls.is_empty(), "null values at {nulls:?} in {message}");
+    }
+}
+
 /// JSON pointers of every `null` in `value`. Our messages never contain one unless a
 /// field is free-form (`adapterData`, `data`, `restart`) and was given `null` on purpose.
 pub fn nulls_in(value: &Value) -> Vec<String> {

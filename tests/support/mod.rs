@@ -20,6 +20,8 @@
 //!   (FastCGI on its stdin).
 //! * [`Editors`], [`TwoRoots`], [`Tmux`] — the real editors of `tests/editors.rs` (installed by
 //!   `scripts/setup-editors.sh`) and what driving them needs.
+//! * [`RemoteSite`] — a debuggee running from its own copy of `tests/programs`, behind a
+//!   wss relay: the end-to-end flows' site.
 //! * [`TestCerts`] — a CA and a `localhost`/`127.0.0.1` leaf written as PEM files.
 //! * [`Workers`], [`RestartableApp`] — apps that enable ptvsd themselves: a pre-forking
 //!   server with one ptvsd per worker, and one process killed and started again on the
@@ -51,6 +53,7 @@ pub mod programs;
 pub mod proxy;
 pub mod relay;
 pub mod scripted;
+pub mod site;
 pub mod ws;
 
 pub use apps::{Hold, RestartableApp, Workers};
@@ -65,6 +68,7 @@ pub use process::{cpu_ticks, cpu_ticks_over};
 pub use programs::{line_of, program, programs_dir};
 pub use proxy::{ProxyOptions, TinyProxy};
 pub use relay::{Relay, RelayOptions, RelayStarter};
+pub use site::{copy_dir, RemoteSite};
 pub use ws::WsStream;
 
 /// True when running under CI (`CI=true`): then no peer is optional and a missing one
