@@ -9,8 +9,8 @@
 //!
 //! Every case must end with an error response and/or an `output` sentence that says what
 //! happened and what to do, then `terminated` (where the session cannot go on), and the
-//! adapter must exit when the client disconnects or closes stdin, all within a bound;
-//! never a hang, a panic, or memory that grows with what the peer sends.
+//! adapter must exit when the client disconnects or closes stdin: never a hang (every wait
+//! has a limit), a panic, or memory that grows with what the peer sends.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod client;
@@ -33,8 +33,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::codec::{Framed, FramedParts};
 
-/// What every fake-peer case must finish in, adapter start to adapter exit.
-const BOUND: Duration = Duration::from_secs(12);
 const SECRET: &str = "fault-secret";
 
 // ---- scripted peers ---------------------------------------------------------------
@@ -276,21 +274,22 @@ impl Run {
         assert_eq!(last, Some(&sentence), "the sentence after `terminated` is not the last output:\n{}", self.told());
     }
 
-    /// Disconnects, checks the adapter exits cleanly, did not panic, and that the whole
-    /// case took less than `bound`. Returns what it told the user.
-    async fn finish(mut self, bound: Duration) -> String {
+    /// Disconnects, checks the adapter exits cleanly and did not panic. Returns what it told
+    /// the user.
+    async fn finish(mut self) -> String {
         let response = self.client.request("disconnect", json!({})).await;
         assert_eq!(response["success"], true, "{response}");
         let code = self.client.wait_exit(Duration::from_secs(5)).await;
         assert_eq!(code, Some(0), "the adapter did not exit after disconnect; stderr:\n{}", self.client.stderr());
-        self.check(bound)
+        self.check()
     }
 
-    fn check(&self, bound: Duration) -> String {
+    fn check(&self) -> String {
         let stderr = self.client.stderr();
         assert!(!stderr.contains("panicked"), "the adapter panicked:\n{stderr}");
+        // How long the case took is printed, not asserted (no timing in tests): every wait
+        // above has its own limit, so a hang still fails.
         let took = self.started.elapsed();
-        assert!(took < bound, "the case took {took:?}, more than {bound:?}");
         let told = self.told();
         eprintln!("--- told the user ({took:.1?}):\n{told}");
         told
@@ -308,7 +307,7 @@ async fn failed_attach(url: &str, extra: Value) -> (String, String) {
     let message = Run::error_of(&response);
     run.terminated(Duration::from_secs(2)).await;
     assert!(run.told().lines().filter(|l| l.trim() == message.trim()).count() >= 2, "the sentence is not also in an output event:\n{}", run.told());
-    let told = run.finish(BOUND).await;
+    let told = run.finish().await;
     (message, told)
 }
 
@@ -317,7 +316,7 @@ async fn lost_session(run: Run) -> String {
     let mut run = run;
     run.terminated(Duration::from_secs(8)).await;
     let important = run.client.received.iter().any(|m| m["event"] == "output" && m["body"]["category"] == "important");
-    let told = run.finish(BOUND).await;
+    let told = run.finish().await;
     assert!(important, "no important output sentence:\n{told}");
     told
 }
@@ -377,10 +376,8 @@ async fn peer_accepts_and_says_nothing() {
         drop(s);
     })
     .await;
-    let started = Instant::now();
     let (message, _) = failed_attach(&tcp_url(peer.port), json!({ "connectTimeout": 1 })).await;
     assert_says(&message, &["accepted the connection but sent nothing within 1 s", "restart the app", "TLS"]);
-    assert!(started.elapsed() < Duration::from_secs(6), "{:?}", started.elapsed());
 }
 
 #[tokio::test]
@@ -613,7 +610,7 @@ async fn peer_closes_while_evaluate_waits() {
         let message = Run::error_of(&response);
         assert_says(&message, &["closed the connection", "Attach again"]);
         run.terminated(Duration::from_secs(2)).await;
-        run.finish(BOUND).await;
+        run.finish().await;
     }
 }
 
@@ -670,7 +667,7 @@ async fn a_100_mb_string_is_refused_without_buffering_it() {
     });
     run.terminated(Duration::from_secs(8)).await;
     let peak = sampler.await.unwrap();
-    let told = run.finish(BOUND).await;
+    let told = run.finish().await;
     assert_says(&told, &["104857600 bytes, more than the limit of 67108864 bytes"]);
     eprintln!("adapter peak VmRSS while the string streamed: {} KiB", peak);
     assert!(peak > 0 && peak < 48 * 1024, "the adapter's RSS reached {peak} KiB");
@@ -760,7 +757,7 @@ async fn unknown_json_event_is_ignored_and_the_session_goes_on() {
     let body = run.client.ok("evaluate", json!({ "expression": "n + 1", "context": "repl" })).await;
     assert_eq!(body["result"], "2");
     assert!(!run.client.received.iter().any(|m| m["event"] == "terminated"));
-    run.finish(BOUND).await;
+    run.finish().await;
 }
 
 // ---- a peer that stops reading ----------------------------------------------------
@@ -777,16 +774,14 @@ async fn a_silent_peer_times_out_the_request_and_the_session_goes_on() {
     .await;
     let mut run = Run::attached(&tcp_url(peer.port)).await;
     run.client.wait_event("stopped").await;
-    let asked = Instant::now();
     let response = run.client.request("evaluate", json!({ "expression": "n + 1", "context": "repl" })).await;
     let message = Run::error_of(&response);
     assert_says(&message, &["did not answer within 2 s", "busy"]);
-    assert!(asked.elapsed() < Duration::from_secs(4), "{:?}", asked.elapsed());
     // The session is still usable.
     let threads = run.client.ok("threads", Value::Null).await;
     assert_eq!(threads["threads"].as_array().map(Vec::len), Some(1), "{threads}");
     // Disconnect waits a bounded time for a detach confirmation that never comes.
-    run.finish(BOUND).await;
+    run.finish().await;
 }
 
 #[tokio::test]
@@ -802,14 +797,12 @@ async fn a_peer_that_stops_reading_cannot_block_a_write_forever() {
     run.client.wait_event("stopped").await;
     // 15 MB does not fit in the socket buffers of a peer that reads nothing.
     let expression = format!("len('{}')", "x".repeat(15 << 20));
-    let asked = Instant::now();
     let response = run.client.request("evaluate", json!({ "expression": expression, "context": "repl" })).await;
     let message = Run::error_of(&response);
     assert_says(&message, &["stopped reading for 15 s"]);
-    assert!(asked.elapsed() < Duration::from_secs(18), "{:?}", asked.elapsed());
     let mut run = run;
     run.terminated(Duration::from_secs(2)).await;
-    let told = run.finish(Duration::from_secs(25)).await;
+    let told = run.finish().await;
     assert_says(&told, &["The connection to the debuggee was lost: the debuggee stopped reading"]);
 }
 
@@ -821,7 +814,6 @@ fn frame(body: &str) -> Vec<u8> {
 
 #[tokio::test]
 async fn malformed_editor_input_is_answered_and_survived() {
-    let started = Instant::now();
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
 
     // A request before initialize.
@@ -865,7 +857,6 @@ async fn malformed_editor_input_is_answered_and_survived() {
     client.ok("disconnect", json!({})).await;
     assert_eq!(client.wait_exit(Duration::from_secs(5)).await, Some(0));
     assert!(!client.stderr().contains("panicked"), "{}", client.stderr());
-    assert!(started.elapsed() < BOUND);
 }
 
 #[tokio::test]
@@ -887,7 +878,7 @@ async fn stdin_closed_before_anything_or_mid_attach_exits() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     run.client.close_stdin();
     assert_eq!(run.client.wait_exit(Duration::from_secs(5)).await, Some(0), "{}", run.client.stderr());
-    run.check(BOUND);
+    run.check();
 
     // Half a frame, then stdin closes.
     let mut client = DapClient::spawn(&[]).await;
@@ -937,10 +928,8 @@ async fn stdin_closed_mid_session_leaves_the_app_running_and_attachable() {
         let url = format!("tcp://{}@127.0.0.1:{}", peer.secret(), peer.port());
         let mut client = attach_real(&url, line).await;
         // Stopped at the breakpoint: the editor goes away without a word.
-        let closed = Instant::now();
         client.close_stdin();
         assert_eq!(client.wait_exit(Duration::from_secs(5)).await, Some(0), "{version}: {}", client.stderr());
-        assert!(closed.elapsed() < Duration::from_secs(3), "{version}: exit took {:?}", closed.elapsed());
         assert!(!client.stderr().contains("panicked"));
         // The app runs on, is idle, and takes a new debugger.
         let printed = peer.output().matches("result").count();
@@ -960,7 +949,6 @@ async fn the_relay_dropping_mid_session() {
         let peer = PtvsdPeer::start("3.11", version, &program("target.py"), PeerOptions::new().args(["0", "0.05"]));
         let relay = start_relay(peer.port(), None);
         let url = format!("ws://{}@127.0.0.1:{}/ptvsd", peer.secret(), relay.port());
-        let started = Instant::now();
         let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
         client.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
         client.ok("attach", json!({ "url": url, "connectTimeout": 5, "requestTimeout": 3 })).await;
@@ -988,7 +976,6 @@ async fn the_relay_dropping_mid_session() {
         client.ok("disconnect", json!({})).await;
         assert_eq!(client.wait_exit(Duration::from_secs(5)).await, Some(0));
         assert!(!client.stderr().contains("panicked"));
-        assert!(started.elapsed() < Duration::from_secs(20));
         eprintln!("--- {version}: {told}");
         // The app is still attachable directly. (websockify closed its leg to ptvsd with a
         // FIN, so ptvsd's old reader thread now spins until the app restarts — the

@@ -78,9 +78,14 @@ local configurations = {
     type = 'ptvsd-dap',
     request = 'attach',
     name = 'ptvsd: attach to Azure App Service (Linux)',
+    -- Kudu's tunnel on the SCM host, to ptvsd listening on 0.0.0.0:5678 in the container.
+    -- The publishing credentials (userName / userPWD of the publish profile) come from
+    -- PTVSD_DAP_TUNNEL_USER and PTVSD_DAP_TUNNEL_PASSWORD in Neovim's environment (or add
+    -- tunnelUser / tunnelPassword here).
     url = function()
-      return 'wss://' .. secret() .. '@' .. site() .. '.azurewebsites.net/ptvsd'
+      return 'wss://' .. secret() .. '@' .. site() .. '.scm.azurewebsites.net/AppServiceTunnel/Tunnel.ashx'
     end,
+    tunnelPort = 5678,
     -- Attach again when App Service restarts the app (recycle, deploy, crash).
     reconnect = true,
     pathMappings = {

@@ -239,8 +239,13 @@ pub fn stale_handler_probe_expression() -> String {
 /// stream or a failed `recv` (reset, any socket error but EINTR) closes the socket and,
 /// if this loop is still the current connection and ptvsd is not detached yet, does what
 /// a debugger's detach does, minus the reply it cannot send: releases stopped threads (and
-/// a parked handler query, above), marks the process detached, runs the detach callbacks; then ends the loop with `DebuggerExitException`,
-/// which every loop catches. A JSON loop whose connection ends after a newer debugger
+/// a parked handler query, above), marks the process detached, runs the detach callbacks;
+/// and ends the loop with `DebuggerExitException`, which every loop catches. A JSON loop
+/// ends first and the detach follows on a thread of its own (ptvsd's original
+/// `start_new_thread`: neither traced nor reported) once the loop's last act, clearing
+/// `DebuggerLoop.instance` and `debugger_thread_id`, is done: the detach lets ptvsd's
+/// attach server take the next debugger, whose connection that last act would otherwise
+/// silence (seen with a relay dropped and an attach right after it). A JSON loop whose connection ends after a newer debugger
 /// attached (possible only if its goodbye never came) detaches nothing and parks for good
 /// on a private lock instead of ending: ptvsd's `loop()` ends with
 /// `DebuggerLoop.instance = None`, which would silence the newer debugger. (A binary loop
@@ -282,12 +287,8 @@ def ptvsd_dap_guard_queries(original):
         return original(thread, ex_type, ex_value, trace)
     return is_handled
 
-def ptvsd_dap_connection_lost(current, sock):
-    try:
-        sock.close()
-    except Exception:
-        pass
-    if current and not m.DETACHED:
+def ptvsd_dap_detach():
+    if not m.DETACHED:
         for step in (m.detach_threads, m.detach_process):
             try:
                 step()
@@ -298,7 +299,22 @@ def ptvsd_dap_connection_lost(current, sock):
                 callback()
             except Exception:
                 pass
+
+def ptvsd_dap_connection_lost(current, sock):
+    try:
+        sock.close()
+    except Exception:
+        pass
+    if current:
+        ptvsd_dap_detach()
     raise m.DebuggerExitException()
+
+def ptvsd_dap_detach_after_loop(loop):
+    import time
+    deadline = time.time() + 2
+    while m.DebuggerLoop.instance is loop and time.time() < deadline:
+        time.sleep(0.001)
+    ptvsd_dap_detach()
 
 def ptvsd_dap_guard_json(original):
     def guarded(self, *args):
@@ -318,7 +334,14 @@ def ptvsd_dap_guard_json(original):
                 parked = threading.Lock()
                 parked.acquire()
                 parked.acquire()
-            ptvsd_dap_connection_lost(True, getattr(self, '_SocketIO__socket', None))
+            start = getattr(m, '_thread_start_new_thread', None)
+            if start is None:
+                ptvsd_dap_connection_lost(True, getattr(self, '_SocketIO__socket', None))
+            # The detach lets the next debugger attach, so it waits for this loop's end,
+            # which clears `DebuggerLoop.instance` and `debugger_thread_id`: after the
+            # detach that would silence the next debugger.
+            start(ptvsd_dap_detach_after_loop, (self,))
+            ptvsd_dap_connection_lost(False, getattr(self, '_SocketIO__socket', None))
         return result
     return guarded
 

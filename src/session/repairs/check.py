@@ -178,7 +178,7 @@ def scenario_guard(how, installed_before_loop):
     close(client, how)
     t.join(TIMEOUT)
     check(not t.is_alive(), 'the command loop still runs after the connection ended (%s)' % how)
-    check(m.DETACHED is True, 'ptvsd is not detached after the connection ended (%s)' % how)
+    wait_until(lambda: m.DETACHED is True, 'the detach after the connection ended (%s)' % how)
     parked.join(TIMEOUT)
     check(results == [True], 'the parked query was not released as handled: %r' % results)
     # A second attach and loss work the same way (the guard is installed once).
@@ -194,7 +194,8 @@ def scenario_guard(how, installed_before_loop):
     check(t.is_alive() and m.DETACHED is False, 'a harmless command ended the loop')
     close(client, 'fin' if how == 'rst' else 'rst')
     t.join(TIMEOUT)
-    check(not t.is_alive() and m.DETACHED is True, 'the second connection end was not a detach')
+    check(not t.is_alive(), 'the second connection end did not end the loop')
+    wait_until(lambda: m.DETACHED is True, 'the second connection end to detach')
 
 
 def scenario_stale_loop():
@@ -214,7 +215,40 @@ def scenario_stale_loop():
     check(new.is_alive(), 'the new loop ended with the old connection')
     close(new_client, 'rst')
     new.join(TIMEOUT)
-    check(m.DETACHED is True, 'the new connection ending was not a detach')
+    wait_until(lambda: m.DETACHED is True, 'the new connection ending to detach')
+
+
+def scenario_attach_in_the_detach():
+    """A debugger that attaches the moment a lost JSON connection's detach lets it (ptvsd's
+    attach server waits only for DETACHED) keeps its connection: the old loop's own end
+    (`DebuggerLoop.instance = None`, `debugger_thread_id = -1`) comes before the detach,
+    never after it. A detach callback attaches, as the attach server would in that window."""
+    if not hasattr(m.DebuggerLoop, '_buffered_read_line_as_ascii'):
+        return
+    evaluate('guard')
+    old_client, old_loop = attach_like()
+    old = loop_thread(old_loop)
+    attached = []
+
+    def attach_now():
+        client, loop = attach_like()
+        m.debugger_thread_id = 4242
+        attached.append((client, loop, loop_thread(loop)))
+    m.DETACH_CALLBACKS.append(attach_now)
+    close(old_client, 'fin')
+    old.join(TIMEOUT)
+    check(not old.is_alive(), 'the old loop still runs after its connection ended')
+    if not wait_until(lambda: attached, 'the detach that lets the next debugger attach'):
+        return
+    m.DETACH_CALLBACKS.remove(attach_now)
+    # Both the old loop's end (joined above) and the detach (the callback ran) are over.
+    client, loop, thread = attached[0]
+    check(m.DebuggerLoop.instance is loop, "the old loop's end cleared the new debugger's connection")
+    check(m.debugger_thread_id == 4242, "the old loop's end reset the new debugger's thread id")
+    check(m.DETACHED is False, 'the new debugger is detached')
+    close(client, 'rst')
+    thread.join(TIMEOUT)
+    wait_until(lambda: m.DETACHED is True, 'the new connection ending to detach')
 
 
 def scenario_names():
@@ -315,6 +349,7 @@ SCENARIOS = {
     'guard-fence-fin': lambda: scenario_guard('fin', False),
     'guard-fence-rst': lambda: scenario_guard('rst', False),
     'stale-loop': scenario_stale_loop,
+    'attach-in-the-detach': scenario_attach_in_the_detach,
     'names': scenario_names,
     'names-fallback': scenario_names_fallback,
 }

@@ -131,6 +131,11 @@ fn guard_of_an_old_connection_leaves_the_new_debugger_attached_in_real_ptvsd() {
 }
 
 #[test]
+fn a_debugger_attaching_the_moment_a_lost_connection_detaches_stays_attached_in_real_ptvsd() {
+    on_every_peer("attach-in-the-detach");
+}
+
+#[test]
 fn detached_ptvsd_asks_no_handler_query_and_a_detach_releases_a_parked_one_in_real_ptvsd() {
     on_every_peer("detached");
 }
