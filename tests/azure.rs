@@ -14,8 +14,8 @@ use client::DapClient;
 use serde_json::{json, Value};
 use support::{free_port, line_of, program, AzureEmulator, LinuxSite, PeerOptions, PtvsdPeer, TestCerts, WindowsSite};
 
-const TUNNEL_USER: &str = "$my-site";
-const TUNNEL_PASSWORD: &str = "Pw0-publishing-9xQ";
+const TUNNEL_USER: &str = LinuxSite::USER;
+const TUNNEL_PASSWORD: &str = LinuxSite::PASSWORD;
 
 fn probe(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ptvsd-dap"));
@@ -171,7 +171,7 @@ fn a_refused_websocket_address_talks_about_the_site() {
 // ---- the Linux tunnel ---------------------------------------------------------------------
 
 fn linux_site(default_port: u16) -> LinuxSite {
-    LinuxSite { user: TUNNEL_USER.into(), password: TUNNEL_PASSWORD.into(), default_port, state: "STARTED" }
+    LinuxSite::started(default_port)
 }
 
 const CREDENTIALS: [(&str, &str); 2] = [("PTVSD_DAP_TUNNEL_USER", TUNNEL_USER), ("PTVSD_DAP_TUNNEL_PASSWORD", TUNNEL_PASSWORD)];

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::editors::{artifacts_dir, editor_driver, path_with_adapter};
-use support::{line_of, Editors, PeerOptions, PtvsdPeer, Relay, Tmux, TwoRoots};
+use support::{line_of, AzureEmulator, Editors, LinuxSite, PeerOptions, PtvsdPeer, Tmux, TwoRoots};
 
 /// The peer every editor test attaches to: the newest ptvsd on the newest Python.
 const PYTHON: &str = "3.11";
@@ -56,9 +56,10 @@ fn compute_line(root: &Path, mark: &str) -> u32 {
 
 /// How a user configures `editors/neovim/ptvsd-dap.lua` for the test's app, as
 /// editors/README.md says: the file copied as it is, except the App Service (Linux) entry's
-/// URL, which a user with a relay of their own edits (here: the built-in relay on
-/// `ws_port`, with the app's folder as its remote root); the TCP entry's address and remote
-/// root come from `vim.g.ptvsd_dap`, set in init.lua before the `require`.
+/// site, which here is the Kudu tunnel emulator on `tunnel_port` (plain ws: no TLS), its
+/// `tunnelPort` the app's port and its remote root the app's folder; the TCP entry's
+/// address and remote root come from `vim.g.ptvsd_dap`, set in init.lua before the
+/// `require`. The publishing credentials come from the environment ([`run_neovim`]).
 struct NeovimConfiguration {
     /// The file's text.
     file: String,
@@ -66,17 +67,20 @@ struct NeovimConfiguration {
     settings: String,
 }
 
-fn neovim_configuration(tcp_port: u16, ws_port: u16, remote_root: &Path) -> NeovimConfiguration {
+fn neovim_configuration(tcp_port: u16, tunnel_port: u16, remote_root: &Path) -> NeovimConfiguration {
     let text = std::fs::read_to_string(support::repo_root().join("editors/neovim/ptvsd-dap.lua")).unwrap_or_default();
     let remote = remote_root.display().to_string();
-    let linux_url = "'wss://' .. secret() .. '@' .. site() .. '.azurewebsites.net/ptvsd'";
+    let linux_site = "site() .. '.scm.azurewebsites.net/AppServiceTunnel/Tunnel.ashx'";
+    let linux_port = "tunnelPort = 5678,";
     let linux_root = "remoteRoot = '/home/site/wwwroot'";
     assert!(
-        text.contains(linux_url) && text.contains(linux_root),
+        [linux_site, linux_port, linux_root].iter().all(|part| text.matches(part).count() == 1),
         "the App Service (Linux) entry of ptvsd-dap.lua changed: update this test"
     );
     let file = text
-        .replacen(linux_url, &format!("'ws://' .. secret() .. '@127.0.0.1:{ws_port}/ptvsd'"), 2)
+        .replace(linux_site, &format!("'127.0.0.1:{tunnel_port}{}'", support::azure::TUNNEL_PATH))
+        .replace("'wss://' .. secret() .. '@' .. '127.0.0.1", "'ws://' .. secret() .. '@' .. '127.0.0.1")
+        .replace(linux_port, &format!("tunnelPort = {tcp_port},"))
         .replace(linux_root, &format!("remoteRoot = '{remote}'"));
     let settings = format!("vim.g.ptvsd_dap = {{ address = '127.0.0.1:{tcp_port}', remote_root = {remote:?} }}");
     NeovimConfiguration { file, settings }
@@ -119,6 +123,9 @@ fn run_neovim(
         .env("XDG_CACHE_HOME", home.join("cache"))
         .env("PATH", path_with_adapter())
         .env("PTVSD_E2E_PARAMS", &params_file)
+        // The Linux App Service entry's publishing credentials, as the user sets them.
+        .env("PTVSD_DAP_TUNNEL_USER", LinuxSite::USER)
+        .env("PTVSD_DAP_TUNNEL_PASSWORD", LinuxSite::PASSWORD)
         .output()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", nvim.display()));
     let transcript = std::fs::read_to_string(&result).unwrap_or_else(|e| {
@@ -140,8 +147,8 @@ fn neovim_flow(url_kind: &str) {
     };
     let roots = TwoRoots::new();
     let mut app = start_app(&roots);
-    let relay = Relay::builtin(app.port(), None);
-    let configuration = neovim_configuration(app.port(), relay.port(), &roots.remote);
+    let tunnel = AzureEmulator::kudu(LinuxSite::started(2222), None);
+    let configuration = neovim_configuration(app.port(), tunnel.port(), &roots.remote);
     let name = if url_kind == "tcp" { "ptvsd: attach over TCP" } else { "ptvsd: attach to Azure App Service (Linux)" };
     let file = roots.local.join("app").join("lib.py");
     let line = compute_line(&roots.local, "compute-total");
@@ -186,8 +193,8 @@ fn neovim_debugs_over_tcp_with_path_mappings() {
 }
 
 #[test]
-fn neovim_debugs_over_ws_through_the_relay_with_path_mappings() {
-    neovim_flow("ws");
+fn neovim_debugs_through_the_app_service_tunnel_with_path_mappings() {
+    neovim_flow("tunnel");
 }
 
 #[test]
@@ -628,22 +635,26 @@ fn vscode_flow(kind: &str) {
     let mut app = start_app(&roots);
     let remote = roots.remote.display().to_string();
     let certs;
-    let _relay;
+    let _tunnel;
     let launch = if kind == "tcp" {
         vscode_snippet("ptvsd-dap: Attach over TCP", &["127.0.0.1", &app.port().to_string(), &remote])
     } else {
         certs = support::TestCerts::generate(&roots.dir.path().join("certs"));
-        let relay = Relay::builtin(app.port(), Some(&certs));
-        // The user points the Linux snippet at the site, its root and its CA.
+        let tunnel = AzureEmulator::kudu(LinuxSite::started(2222), Some(&certs));
+        // The user points the Linux snippet at the site (here Kudu's tunnel, emulated), the
+        // port ptvsd listens on, the publishing credentials, the root and the CA.
         let mut launch = vscode_snippet("ptvsd-dap: Attach to Azure App Service (Linux)", &["mysite"]);
         let url = launch["url"]
             .as_str()
             .unwrap_or_default()
-            .replace("mysite.azurewebsites.net", &format!("localhost:{}", relay.port()));
+            .replace("mysite.scm.azurewebsites.net", &format!("localhost:{}", tunnel.port()));
         launch["url"] = json!(url);
+        launch["tunnelPort"] = json!(app.port());
+        launch["tunnelUser"] = json!(LinuxSite::USER);
+        launch["tunnelPassword"] = json!(LinuxSite::PASSWORD);
         launch["pathMappings"][0]["remoteRoot"] = json!(remote);
         launch["caFile"] = json!(certs.ca_pem);
-        _relay = relay;
+        _tunnel = tunnel;
         launch
     };
     let line = compute_line(&roots.local, "compute-total");
@@ -686,7 +697,7 @@ fn vscode_debugs_over_tcp_with_the_packaged_extension() {
 }
 
 #[test]
-fn vscode_debugs_over_wss_through_the_relay() {
+fn vscode_debugs_through_the_app_service_tunnel_over_wss() {
     vscode_flow("wss");
 }
 

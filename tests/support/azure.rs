@@ -85,6 +85,18 @@ pub struct LinuxSite {
     pub state: &'static str,
 }
 
+impl LinuxSite {
+    /// The publishing credentials of a test site.
+    pub const USER: &'static str = "$my-site";
+    pub const PASSWORD: &'static str = "Pw0-publishing-9xQ";
+
+    /// A started site with the test credentials, tunnelling to `default_port` when a
+    /// request names no port.
+    pub fn started(default_port: u16) -> LinuxSite {
+        LinuxSite { user: Self::USER.into(), password: Self::PASSWORD.into(), default_port, state: "STARTED" }
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Kind {
     Windows(WindowsSite),
