@@ -13,7 +13,7 @@ use tokio_util::codec::Framed;
 use super::breakpoints::BindState;
 use super::lifecycle::{AttachBreak, Phase};
 use super::{capitalise, Input, Session, SEND_TIMEOUT};
-use crate::dap::bodies::{EventBody, ProcessEventBody, ProcessEventStartMethod};
+use crate::dap::bodies::{ProcessEventBody, ProcessEventStartMethod};
 use crate::legacy::handshake::{self, AttachInfo, HandshakeError};
 use crate::legacy::messages::Command;
 use crate::legacy::{ClientCodec, Dialect, Limits, ProtocolError};
@@ -233,7 +233,7 @@ impl Session {
                 start_method: Some(ProcessEventStartMethod::Attach),
                 pointer_size: None,
             };
-            self.event(ProcessEventBody::EVENT, super::requests::body(&process)).await;
+            self.send_event(&process).await;
             return;
         };
         self.retrying = None;
@@ -258,8 +258,8 @@ impl Session {
             start_method: Some(if self.launched.is_some() { ProcessEventStartMethod::Launch } else { ProcessEventStartMethod::Attach }),
             pointer_size: None,
         };
-        self.event(ProcessEventBody::EVENT, super::requests::body(&process)).await;
-        self.event("initialized", None).await;
+        self.send_event(&process).await;
+        self.bare_event("initialized").await;
     }
 
     pub(super) async fn on_remote_closed(&mut self, error: Option<ProtocolError>) {

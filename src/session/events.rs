@@ -5,7 +5,6 @@
 //! (`threads`): a stop after the fence is new; one before the fence reply is settled by
 //! the `exec "0"` probe, and only a proven stop is acted on (`on_stop`).
 
-use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::breakpoints::BindState;
@@ -17,7 +16,7 @@ use super::stepping::Release;
 use super::threads::StopVerdict;
 use super::work::{Finished, Job};
 use super::{ExceptionRecord, Session, StepKind, Waiter};
-use crate::dap::bodies::{BreakpointEventBody, EventBody, StoppedEventBody, ThreadEventBody, LoadedSourceEventBody, LoadedSourceEventReason, ModuleEventBody, ModuleEventReason};
+use crate::dap::bodies::{BreakpointEventBody, StoppedEventBody, Variable, VariablesResponseBody, ThreadEventBody, LoadedSourceEventBody, LoadedSourceEventReason, ModuleEventBody, ModuleEventReason};
 use crate::legacy::messages::{Child, Command, Event, ExceptionStop, FailedCommand, FrameKind, OutputChannel, PyObject, ReprKind, ThreadId};
 
 /// At most this many steps are added to get out of `<frozen …>` code after one step.
@@ -43,7 +42,7 @@ impl Session {
             Event::ThreadCreate { thread } => {
                 let (id, new) = self.threads.ensure(thread);
                 if new {
-                    self.event(ThreadEventBody::EVENT, body(&ThreadEventBody { reason: "started".to_owned(), thread_id: id })).await;
+                    self.send_event(&ThreadEventBody { reason: "started".to_owned(), thread_id: id }).await;
                 }
             }
             Event::ThreadExit { thread } => {
@@ -51,7 +50,7 @@ impl Session {
                     self.fail_waiter(waiter, "the thread has exited").await;
                 }
                 if let Some(id) = self.threads.remove(thread) {
-                    self.event(ThreadEventBody::EVENT, body(&ThreadEventBody { reason: "exited".to_owned(), thread_id: id })).await;
+                    self.send_event(&ThreadEventBody { reason: "exited".to_owned(), thread_id: id }).await;
                 }
             }
             Event::ModuleLoad { module_id, file } => {
@@ -61,9 +60,9 @@ impl Session {
                     return;
                 }
                 let module = ModuleEventBody { reason: ModuleEventReason::New, module: self.module_body(module_id, &file) };
-                self.event(ModuleEventBody::EVENT, body(&module)).await;
+                self.send_event(&module).await;
                 let source = LoadedSourceEventBody { reason: LoadedSourceEventReason::New, source: self.source_body(&file) };
-                self.event(LoadedSourceEventBody::EVENT, body(&source)).await;
+                self.send_event(&source).await;
             }
             Event::ModulesChanged | Event::Unknown { .. } => {}
             Event::FrameList { thread, name, frames } => {
@@ -76,7 +75,7 @@ impl Session {
                 }
                 if new {
                     if let Some(id) = self.threads.get(thread).map(|t| t.dap_id) {
-                        self.event(ThreadEventBody::EVENT, body(&ThreadEventBody { reason: "started".to_owned(), thread_id: id })).await;
+                        self.send_event(&ThreadEventBody { reason: "started".to_owned(), thread_id: id }).await;
                     }
                 }
             }
@@ -274,7 +273,7 @@ impl Session {
         }
         if !answered {
             let breakpoint = BreakpointEventBody { reason: "changed".to_owned(), breakpoint: self.breakpoint_body(&local_path, &b) };
-            self.event(BreakpointEventBody::EVENT, body(&breakpoint)).await;
+            self.send_event(&breakpoint).await;
         }
     }
 
@@ -427,7 +426,7 @@ impl Session {
             hit_breakpoint_ids: (!hit.is_empty()).then_some(hit),
             ..StoppedEventBody::default()
         };
-        self.event(StoppedEventBody::EVENT, body(&stopped)).await;
+        self.send_event(&stopped).await;
         self.after_stop_for_functions(thread);
     }
 
@@ -490,8 +489,8 @@ impl Session {
             }
             WorkAnswer::Children(children) => match waiter {
                 Waiter::Children { request, shape, frame, hex } => {
-                    let variables = self.children_json(frame, &shape, children, hex);
-                    self.respond(&request, Some(json!({ "variables": variables }))).await;
+                    let variables = self.children(frame, &shape, children, hex);
+                    self.respond(&request, body(&VariablesResponseBody { variables })).await;
                 }
                 other => self.fail_waiter(other, "the debuggee sent unexpected children").await,
             },
@@ -526,14 +525,14 @@ impl Session {
         }
     }
 
-    fn children_json(&mut self, frame: FrameRef, shape: &ChildrenShape, children: Vec<Child>, hex: bool) -> Vec<Value> {
+    fn children(&mut self, frame: FrameRef, shape: &ChildrenShape, children: Vec<Child>, hex: bool) -> Vec<Variable> {
         match shape {
             ChildrenShape::All { start, count } => {
                 // `items()` is a synthetic child ptvsd adds to dicts; the items follow it.
-                let all: Vec<Value> = children
+                let all: Vec<Variable> = children
                     .iter()
                     .filter(|c| !is_items_view(c))
-                    .map(|c| self.variable_json(frame, &c.name, c.expression.as_deref(), &c.value, hex))
+                    .map(|c| self.variable(frame, &c.name, c.expression.as_deref(), &c.value, hex))
                     .collect();
                 page(all, *start as i64, count.map(|c| c as i64))
             }
@@ -544,7 +543,7 @@ impl Session {
                     let absolute = start + index;
                     let name = format!("[{absolute}]");
                     let expr = format!("({expression})[{absolute}]");
-                    Some(self.variable_json(frame, &name, Some(&expr), &c.value, hex))
+                    Some(self.variable(frame, &name, Some(&expr), &c.value, hex))
                 })
                 .collect(),
             ChildrenShape::Globals => children
@@ -553,7 +552,7 @@ impl Session {
                 .map(|c| {
                     let name = c.name.strip_prefix("['").and_then(|n| n.strip_suffix("']")).unwrap_or(&c.name).to_string();
                     let expr = c.expression.clone();
-                    self.variable_json(frame, &name, expr.as_deref(), &c.value, hex)
+                    self.variable(frame, &name, expr.as_deref(), &c.value, hex)
                 })
                 .collect(),
         }

@@ -6,7 +6,6 @@
 
 use std::path::Path;
 
-use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::completions;
@@ -17,9 +16,10 @@ use super::requests::{body, file_name, is_frozen, wants_hex};
 use super::sources::MAX_REMOTE_SOURCE;
 use super::stepping::Release;
 use super::work::Job;
-use super::{GotoWait, Handled, Session, Waiter};
+use super::{AssignKind, GotoWait, Handled, Session, Waiter};
 use crate::dap::bodies::{
-    CompletionItem, CompletionItemType, CompletionsResponseBody,
+    CompletionItem, CompletionItemType, CompletionsResponseBody, EvaluateResponseBody, OutputEventBody,
+    SetExpressionResponseBody, SetVariableResponseBody,
     ExceptionBreakMode, ExceptionDetails, ExceptionInfoResponseBody,
     GotoTarget, GotoTargetsResponseBody, LoadedSourcesResponseBody, Module, ModuleId, ModulesResponseBody, Source,
     SourcePresentationHint, SourceResponseBody,
@@ -152,26 +152,54 @@ impl Session {
     pub(super) async fn on_execution_result(&mut self, waiter: Waiter, value: PyObject) {
         match waiter {
             Waiter::Evaluate { request, expression, frame, hex, .. } => {
-                let body = self.value_body(frame, &expression, &value, hex, "result");
-                self.respond(&request, Some(body)).await;
+                let v = self.variable(frame, "", Some(&expression), &value, hex);
+                let answer = EvaluateResponseBody {
+                    result: v.value,
+                    type_: v.type_,
+                    variables_reference: v.variables_reference,
+                    indexed_variables: v.indexed_variables,
+                    ..EvaluateResponseBody::default()
+                };
+                self.respond(&request, body(&answer)).await;
             }
             Waiter::Log { thread, source, line, started } => {
                 let text = format!("{}\n", value.repr.unwrap_or_default());
                 self.log_output(&text, source, line).await;
                 self.finish_logpoint(thread, started).await;
             }
-            Waiter::Assign { request, target, frame, hex } => {
+            Waiter::Assign { request, target, frame, hex, kind } => {
                 // The assignment ran; read the new value back.
                 if let Err(error) = self.check_frame(frame) {
                     self.respond_error(&request, error).await;
                     return;
                 }
                 let job = Job::execute(target.clone(), frame.index, frame.kind, ReprKind::Normal);
-                self.queue_work(frame.thread, job, Waiter::AssignRead { request, target, frame, hex });
+                self.queue_work(frame.thread, job, Waiter::AssignRead { request, target, frame, hex, kind });
             }
-            Waiter::AssignRead { request, target, frame, hex } => {
-                let body = self.value_body(frame, &target, &value, hex, "value");
-                self.respond(&request, Some(body)).await;
+            Waiter::AssignRead { request, target, frame, hex, kind } => {
+                let v = self.variable(frame, "", Some(&target), &value, hex);
+                match kind {
+                    AssignKind::Variable => {
+                        let answer = SetVariableResponseBody {
+                            value: v.value,
+                            type_: v.type_,
+                            variables_reference: Some(v.variables_reference),
+                            indexed_variables: v.indexed_variables,
+                            ..SetVariableResponseBody::default()
+                        };
+                        self.respond(&request, body(&answer)).await;
+                    }
+                    AssignKind::Expression => {
+                        let answer = SetExpressionResponseBody {
+                            value: v.value,
+                            type_: v.type_,
+                            variables_reference: Some(v.variables_reference),
+                            indexed_variables: v.indexed_variables,
+                            ..SetExpressionResponseBody::default()
+                        };
+                        self.respond(&request, body(&answer)).await;
+                    }
+                }
             }
             Waiter::Source { request, reference } => {
                 let content = value.repr.unwrap_or_default();
@@ -201,7 +229,7 @@ impl Session {
             }
             Waiter::Clipboard { request } => {
                 let result = value.repr.unwrap_or_default();
-                self.respond(&request, Some(json!({ "result": result, "variablesReference": 0 }))).await;
+                self.respond(&request, body(&EvaluateResponseBody { result, ..EvaluateResponseBody::default() })).await;
             }
             Waiter::FunctionLookup { id } => {
                 let answer = value.repr.ok_or_else(|| "The debuggee gave no answer to the function lookup.".to_string());
@@ -213,26 +241,13 @@ impl Session {
         }
     }
 
-    /// `{result|value, type, variablesReference, indexedVariables}` for a value.
-    fn value_body(&mut self, frame: FrameRef, expression: &str, value: &PyObject, hex: bool, key: &str) -> Value {
-        let v = self.variable_json(frame, "", Some(expression), value, hex);
-        let mut body = json!({ key: v["value"], "variablesReference": v["variablesReference"] });
-        if let Some(t) = v.get("type") {
-            body["type"] = t.clone();
-        }
-        if let Some(n) = v.get("indexedVariables") {
-            body["indexedVariables"] = n.clone();
-        }
-        body
-    }
-
     // ---- logpoints --------------------------------------------------------------------
 
     /// A logpoint was hit: ptvsd has stopped the program. Evaluate the message in one
     /// `exec` on the thread (none when it has no `{expression}`), print it, resume.
     pub(super) async fn log_point(&mut self, thread: ThreadId, local_path: &str, line: i64, message: &str) {
         let started = Instant::now();
-        let source = json!({ "name": file_name(local_path), "path": local_path });
+        let source = Source { name: Some(file_name(local_path).to_owned()), path: Some(local_path.to_owned()), ..Source::default() };
         let parts = logpoints::parse(message);
         self.logging.pending += 1;
         if let Some(text) = logpoints::plain_text(&parts) {
@@ -246,9 +261,16 @@ impl Session {
         self.queue_work(thread, job, Waiter::Log { thread, source, line, started });
     }
 
-    pub(super) async fn log_output(&mut self, text: &str, source: Value, line: i64) {
+    pub(super) async fn log_output(&mut self, text: &str, source: Source, line: i64) {
         let line = if self.client.lines_start_at_1 { line } else { line - 1 };
-        self.event("output", Some(json!({ "category": "console", "output": text, "source": source, "line": line }))).await;
+        let output = OutputEventBody {
+            category: Some("console".to_owned()),
+            output: text.to_owned(),
+            source: Some(source),
+            line: Some(line),
+            ..OutputEventBody::default()
+        };
+        self.send_event(&output).await;
     }
 
     /// One logpoint is done. When none is left: resume the program (clearing the step
@@ -293,13 +315,13 @@ impl Session {
 
     /// Assigns `target = value` in the frame through `exec` (the assignment persists,
     /// spec §3.8), then reads `target` back.
-    async fn assign(&mut self, request: &Request, frame: FrameRef, target: String, value: &str, hex: bool) -> Handled {
+    async fn assign(&mut self, request: &Request, frame: FrameRef, target: String, value: &str, hex: bool, kind: AssignKind) -> Handled {
         self.check_frame(frame)?;
         if value.trim().is_empty() {
             return Err("give a value (a Python expression) to assign".into());
         }
         let job = Job::execute(format!("{target} = {value}"), frame.index, frame.kind, ReprKind::Normal);
-        self.queue_work(frame.thread, job, Waiter::Assign { request: request.clone(), target, frame, hex });
+        self.queue_work(frame.thread, job, Waiter::Assign { request: request.clone(), target, frame, hex, kind });
         Ok(())
     }
 
@@ -322,13 +344,13 @@ impl Session {
             }
         };
         let hex = wants_hex(args.format.as_ref());
-        self.assign(request, frame, target, &args.value, hex).await
+        self.assign(request, frame, target, &args.value, hex, AssignKind::Variable).await
     }
 
     pub(super) async fn set_expression(&mut self, request: &Request, args: SetExpressionArguments) -> Handled {
         let frame = self.frame_or_top(args.frame_id, "setExpression")?;
         let hex = wants_hex(args.format.as_ref());
-        self.assign(request, frame, args.expression.trim().to_string(), &args.value, hex).await
+        self.assign(request, frame, args.expression.trim().to_string(), &args.value, hex, AssignKind::Expression).await
     }
 
     // ---- exceptionInfo ----------------------------------------------------------------

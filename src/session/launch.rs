@@ -29,7 +29,7 @@ use tokio::time::Instant;
 use super::config::AttachConfig;
 use super::lifecycle::Phase;
 use super::{AttachFailure, Connected, Handled, Input, Session};
-use crate::dap::bodies::{EventBody, ExitedEventBody};
+use crate::dap::bodies::ExitedEventBody;
 use crate::dap::requests::DisconnectArguments;
 use crate::dap::types::Request;
 use crate::legacy::messages::{BreakpointId, Command, ConditionKind, PassCountKind};
@@ -390,7 +390,7 @@ impl Session {
             None => format!("{name} (process {pid}) exited with code {code}."),
         };
         self.output("console", &format!("{sentence}\n")).await;
-        self.event(ExitedEventBody::EVENT, super::requests::body(&ExitedEventBody { exit_code: code })).await;
+        self.send_event(&ExitedEventBody { exit_code: code }).await;
         let attaching = if matches!(self.phase, Phase::Attaching { .. }) { std::mem::replace(&mut self.phase, Phase::Ended) } else { Phase::Ended };
         if let Phase::Attaching { request } = attaching {
             let message = if stopping {
@@ -474,7 +474,7 @@ impl Session {
             }
             launched.terminated_sent = true;
         }
-        self.event("terminated", None).await;
+        self.bare_event("terminated").await;
         true
     }
 

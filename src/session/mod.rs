@@ -64,6 +64,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::dap::bodies::{EventBody, OutputEventBody};
 use crate::dap::types::{Event as DapEvent, Message, Request, Response};
 use crate::legacy::handshake::PythonVersion;
 use crate::legacy::messages::{Event, HandlerStatement, ThreadId};
@@ -174,11 +175,11 @@ enum Waiter {
     /// silently later (the probe ran when it next blocked).
     Probe { thread: ThreadId, stop: Box<Event>, top: Option<(String, i64)> },
     /// A logpoint's message, evaluated on the thread that hit it.
-    Log { thread: ThreadId, source: Value, line: i64, started: Instant },
+    Log { thread: ThreadId, source: crate::dap::bodies::Source, line: i64, started: Instant },
     /// `setVariable`/`setExpression`: the assignment ran; then `target` is read back.
-    Assign { request: Request, target: String, frame: FrameRef, hex: bool },
+    Assign { request: Request, target: String, frame: FrameRef, hex: bool, kind: AssignKind },
     /// `setVariable`/`setExpression`: the new value.
-    AssignRead { request: Request, target: String, frame: FrameRef, hex: bool },
+    AssignRead { request: Request, target: String, frame: FrameRef, hex: bool, kind: AssignKind },
     /// `source`: a file's text read through the debuggee.
     Source { request: Request, reference: i64 },
     /// `completions`: the candidates as one string.
@@ -189,6 +190,15 @@ enum Waiter {
     Clipboard { request: Request },
     /// Where the debuggee says a function breakpoint's function is (its DAP id).
     FunctionLookup { id: i64 },
+}
+
+/// Which request an assignment answers (their bodies differ in the schema).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AssignKind {
+    /// `setVariable`.
+    Variable,
+    /// `setExpression`.
+    Expression,
 }
 
 /// A `goto` waiting for its set-line reply (not a work item: ptvsd runs `setl` on its
@@ -511,16 +521,24 @@ impl Session {
         self.send_message(Message::Response(response)).await;
     }
 
-    /// Sends an event; the program's pending partial line goes first, so that nothing (a
-    /// stop, a message of ours, `terminated`) overtakes output printed before it.
-    async fn event(&mut self, event: &str, body: Option<Value>) {
+    /// Sends an event with its typed body, serialised once; the program's pending partial
+    /// line goes first, so that nothing (a stop, a message of ours) overtakes output
+    /// printed before it.
+    async fn send_event<B: EventBody>(&mut self, body: &B) {
         self.flush_program_output().await;
-        self.send_message(Message::Event(DapEvent { seq: 0, event: event.to_string(), body })).await;
+        self.send_message(Message::Event(DapEvent::new(body))).await;
+    }
+
+    /// Sends an event without a body (`initialized`, `terminated`), after the program's
+    /// pending partial line like every event.
+    async fn bare_event(&mut self, event: &str) {
+        self.flush_program_output().await;
+        self.send_message(Message::Event(DapEvent::bare(event))).await;
     }
 
     /// An `output` event of the adapter's own (console, important).
     async fn output(&mut self, category: &str, text: &str) {
-        self.event("output", Some(json!({ "category": category, "output": text }))).await;
+        self.send_event(&OutputEventBody { category: Some(category.to_owned()), output: text.to_owned(), ..OutputEventBody::default() }).await;
     }
 
     /// The one path for the debuggee's program output (ptvsd's OUTP and the pipes of a
@@ -540,8 +558,8 @@ impl Session {
     }
 
     async fn send_program_output(&mut self, chunk: output::Chunk) {
-        let body = json!({ "category": chunk.category, "output": chunk.text });
-        self.send_message(Message::Event(DapEvent { seq: 0, event: "output".to_string(), body: Some(body) })).await;
+        let body = OutputEventBody { category: Some(chunk.category.to_owned()), output: chunk.text, ..OutputEventBody::default() };
+        self.send_message(Message::Event(DapEvent::new(&body))).await;
     }
 
     /// Tells the editor that the session is over and why: the one place for it. The order
@@ -589,7 +607,7 @@ impl Session {
             Waiter::Completions { request, .. } => {
                 // Nothing to offer (an unknown name before the dot, a running program).
                 tracing::debug!(%message, "completions failed");
-                self.respond(&request, Some(json!({ "targets": [] }))).await;
+                self.respond(&request, requests::body(&crate::dap::bodies::CompletionsResponseBody::default())).await;
             }
             Waiter::Log { thread, source, line, started } => {
                 let text = format!("Logpoint error: {message}\n");

@@ -1,6 +1,6 @@
 //! DAP requests: one method per command, each answering through `respond`/`respond_error`.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::time::Instant;
 
 use super::breakpoints::{is_template, parse_hit_condition, BindState, Breakpoint, Requested};
@@ -14,7 +14,7 @@ use super::{BindWait, Handled, RequestError, Session, StepKind, Waiter, BIND_WAI
 use crate::dap::bodies::{
     Breakpoint as DapBreakpoint, BreakpointReason, SetBreakpointsResponseBody, Source,
     Capabilities, ExceptionBreakpointsFilter, Scope, ScopesResponseBody, StackFrame, StackFramePresentationHint,
-    StackTraceResponseBody, Thread, ThreadsResponseBody,
+    StackTraceResponseBody, Thread, ThreadsResponseBody, Variable, VariablesResponseBody,
 };
 use crate::dap::requests::{
     EvaluateArguments, ScopesArguments, SetBreakpointsArguments, SetExceptionBreakpointsArguments, StackTraceArguments,
@@ -492,24 +492,24 @@ impl Session {
 
     /// A DAP variable for a value, registering a container when it can be expanded.
     /// `hex`: show integers in hexadecimal (ptvsd sends `hex(value)` alongside the repr).
-    pub(super) fn variable_json(&mut self, frame: FrameRef, name: &str, expression: Option<&str>, value: &crate::legacy::messages::PyObject, hex: bool) -> Value {
+    pub(super) fn variable(&mut self, frame: FrameRef, name: &str, expression: Option<&str>, value: &crate::legacy::messages::PyObject, hex: bool) -> Variable {
         let shown = match &value.hex {
             Some(h) if hex && value.type_name != "bool" => h.clone(),
             _ => value.repr.clone().unwrap_or_default(),
         };
-        let mut v = json!({ "name": name, "value": shown, "variablesReference": 0 });
-        if !value.type_name.is_empty() {
-            v["type"] = json!(value.type_name);
-        }
+        let mut v = Variable {
+            name: name.to_owned(),
+            value: shown,
+            type_: (!value.type_name.is_empty()).then(|| value.type_name.clone()),
+            ..Variable::default()
+        };
         if let Some(expression) = expression {
-            v["evaluateName"] = json!(expression);
+            v.evaluate_name = Some(expression.to_owned());
             if value.is_expandable() {
                 let indexed = matches!(value.type_name.as_str(), "list" | "tuple") && value.length > 0;
                 let container = Container::Expression { frame, expression: expression.to_string(), indexed_length: indexed.then_some(value.length) };
-                v["variablesReference"] = json!(self.handles.container_id(container));
-                if indexed {
-                    v["indexedVariables"] = json!(value.length);
-                }
+                v.variables_reference = self.handles.container_id(container);
+                v.indexed_variables = indexed.then_some(value.length);
             }
         }
         v
@@ -532,17 +532,17 @@ impl Session {
                     .unwrap_or_default();
                 let mut out = Vec::new();
                 for var in variables.iter().filter(|v| !(v.value.type_name.is_empty() && v.value.repr.as_deref() == Some("<undefined>"))) {
-                    out.push(self.variable_json(frame, &var.name, Some(&var.name), &var.value, hex));
+                    out.push(self.variable(frame, &var.name, Some(&var.name), &var.value, hex));
                 }
-                let out = page(out, start, count);
-                self.respond(request, Some(json!({ "variables": out }))).await;
+                let variables = page(out, start, count);
+                self.respond(request, body(&VariablesResponseBody { variables })).await;
                 Ok(())
             }
             Container::Globals(frame) => self.enum_children(request, frame, "globals()".to_string(), super::requests::ChildrenShape::Globals, hex).await,
             Container::Expression { frame, expression, indexed_length } => {
                 match (args.filter, indexed_length) {
                     (Some(VariablesArgumentsFilter::Named), Some(_)) => {
-                        self.respond(request, Some(json!({ "variables": [] }))).await;
+                        self.respond(request, body(&VariablesResponseBody::default())).await;
                         Ok(())
                     }
                     (Some(VariablesArgumentsFilter::Indexed), Some(length)) if count.is_some() || start > 0 => {
@@ -631,7 +631,7 @@ fn capitalise_first(text: &str) -> String {
 }
 
 /// Applies DAP `start`/`count` to a full list.
-pub(super) fn page(items: Vec<Value>, start: i64, count: Option<i64>) -> Vec<Value> {
+pub(super) fn page<T>(items: Vec<T>, start: i64, count: Option<i64>) -> Vec<T> {
     let start = usize::try_from(start).unwrap_or(0);
     let iter = items.into_iter().skip(start);
     match count.and_then(|c| usize::try_from(c).ok()) {

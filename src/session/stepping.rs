@@ -17,7 +17,7 @@ use super::lifecycle::{AttachBreak, DetachReason, Disconnect, Phase};
 use super::threads::ThreadState;
 use super::work::Job;
 use super::{Handled, RequestError, Session, StepKind, Stepping, Waiter, DISCONNECT_WAIT};
-use crate::dap::bodies::{ContinueResponseBody, ContinuedEventBody, EventBody};
+use crate::dap::bodies::{ContinueResponseBody, ContinuedEventBody};
 use crate::dap::types::Request;
 use crate::legacy::messages::{Command, FrameKind, ReprKind, ThreadId};
 
@@ -154,7 +154,7 @@ impl Session {
                         // ptvsd resumes every thread for a step: say so, so the editor
                         // redraws them all as running.
                         let continued = ContinuedEventBody { thread_id: dap, all_threads_continued: Some(true) };
-                        self.event(ContinuedEventBody::EVENT, super::requests::body(&continued)).await;
+                        self.send_event(&continued).await;
                     }
                     Err(error) => self.respond_error(&request, error).await,
                 }
