@@ -237,7 +237,7 @@ impl Session {
             return;
         };
         self.retrying = None;
-        self.respond(&request, None).await;
+        self.answer(&request, Ok(None)).await;
         let endpoint = self.config.as_ref().map(|c| c.endpoint.to_string()).unwrap_or_default();
         self.output(
             "console",
@@ -288,7 +288,7 @@ impl Session {
             match waiter {
                 super::Waiter::Exit { request } => {
                     terminating = true;
-                    self.respond(&request, None).await;
+                    self.answer(&request, Ok(None)).await;
                 }
                 other => others.push(other),
             }
@@ -302,7 +302,7 @@ impl Session {
             }
             self.fail_releases("the connection to the app ended").await;
             if let Some(goto) = self.goto.take() {
-                self.respond_error(&goto.request, "the connection to the app ended").await;
+                self.answer(&goto.request, Err("the connection to the app ended".into())).await;
             }
             for wait in std::mem::take(&mut self.bind_waits) {
                 self.answer_breakpoints(wait.request, &wait.local_path).await;
@@ -325,7 +325,7 @@ impl Session {
         }
         self.fail_releases(&sentence).await;
         if let Some(goto) = self.goto.take() {
-            self.respond_error(&goto.request, sentence.clone()).await;
+            self.answer(&goto.request, Err(sentence.clone().into())).await;
         }
         for wait in std::mem::take(&mut self.bind_waits) {
             self.answer_breakpoints(wait.request, &wait.local_path).await;

@@ -11,7 +11,7 @@ use super::breakpoints::BindState;
 use super::handles::FrameRef;
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::repairs::{self, attach_break_evaluations};
-use super::requests::{body, is_frozen, page, ChildrenShape};
+use super::requests::{is_frozen, page, ChildrenShape};
 use super::stepping::Release;
 use super::threads::StopVerdict;
 use super::work::{Finished, Job};
@@ -158,7 +158,7 @@ impl Session {
             FailedCommand::SetLineNumber => {
                 if let Some(goto) = self.goto.take() {
                     let text = last_line.unwrap_or_else(|| "the debuggee could not move the line".to_string());
-                    self.respond_error(&goto.request, text).await;
+                    self.answer(&goto.request, Err(text.into())).await;
                 }
             }
             FailedCommand::Detach | FailedCommand::Other(_) => {}
@@ -490,7 +490,7 @@ impl Session {
             WorkAnswer::Children(children) => match waiter {
                 Waiter::Children { request, shape, frame, hex } => {
                     let variables = self.children(frame, &shape, children, hex);
-                    self.respond(&request, body(&VariablesResponseBody { variables })).await;
+                    self.answer(&request, Ok(Some(VariablesResponseBody { variables }.into()))).await;
                 }
                 other => self.fail_waiter(other, "the debuggee sent unexpected children").await,
             },

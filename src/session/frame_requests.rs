@@ -12,11 +12,11 @@ use super::completions;
 use super::exceptions::{format_traceback, is_library_path, parse_trace_line, TraceEntry};
 use super::handles::{Container, FrameRef};
 use super::logpoints::{self, py_literal};
-use super::requests::{body, file_name, is_frozen, wants_hex};
+use super::requests::{file_name, is_frozen, wants_hex};
 use super::sources::MAX_REMOTE_SOURCE;
 use super::stepping::Release;
 use super::work::Job;
-use super::{AssignKind, GotoWait, Handled, Session, Waiter};
+use super::{AssignKind, GotoWait, Handled, Reply, Session, Waiter};
 use crate::dap::bodies::{
     CompletionItem, CompletionItemType, CompletionsResponseBody, EvaluateResponseBody, OutputEventBody,
     SetExpressionResponseBody, SetVariableResponseBody,
@@ -160,7 +160,7 @@ impl Session {
                     indexed_variables: v.indexed_variables,
                     ..EvaluateResponseBody::default()
                 };
-                self.respond(&request, body(&answer)).await;
+                self.answer(&request, Ok(Some(answer.into()))).await;
             }
             Waiter::Log { thread, source, line, started } => {
                 let text = format!("{}\n", value.repr.unwrap_or_default());
@@ -170,7 +170,7 @@ impl Session {
             Waiter::Assign { request, target, frame, hex, kind } => {
                 // The assignment ran; read the new value back.
                 if let Err(error) = self.check_frame(frame) {
-                    self.respond_error(&request, error).await;
+                    self.answer(&request, Err(error)).await;
                     return;
                 }
                 let job = Job::execute(target.clone(), frame.index, frame.kind, ReprKind::Normal);
@@ -187,7 +187,7 @@ impl Session {
                             indexed_variables: v.indexed_variables,
                             ..SetVariableResponseBody::default()
                         };
-                        self.respond(&request, body(&answer)).await;
+                        self.answer(&request, Ok(Some(answer.into()))).await;
                     }
                     AssignKind::Expression => {
                         let answer = SetExpressionResponseBody {
@@ -197,19 +197,19 @@ impl Session {
                             indexed_variables: v.indexed_variables,
                             ..SetExpressionResponseBody::default()
                         };
-                        self.respond(&request, body(&answer)).await;
+                        self.answer(&request, Ok(Some(answer.into()))).await;
                     }
                 }
             }
             Waiter::Source { request, reference } => {
                 let content = value.repr.unwrap_or_default();
                 self.sources.set_content(reference, content.clone());
-                self.respond(&request, body(&SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) })).await;
+                self.answer(&request, Ok(Some(SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) }.into()))).await;
             }
             Waiter::GotoSource { request, thread, line, reference } => {
                 self.sources.set_content(reference, value.repr.unwrap_or_default());
                 if let Err(error) = self.checked_goto(&request, thread, line, reference).await {
-                    self.respond_error(&request, error).await;
+                    self.answer(&request, Err(error)).await;
                 }
             }
             Waiter::Completions { request, target } => {
@@ -225,11 +225,11 @@ impl Session {
                         ..CompletionItem::default()
                     })
                     .collect();
-                self.respond(&request, body(&CompletionsResponseBody { targets })).await;
+                self.answer(&request, Ok(Some(CompletionsResponseBody { targets }.into()))).await;
             }
             Waiter::Clipboard { request } => {
                 let result = value.repr.unwrap_or_default();
-                self.respond(&request, body(&EvaluateResponseBody { result, ..EvaluateResponseBody::default() })).await;
+                self.answer(&request, Ok(Some(EvaluateResponseBody { result, ..EvaluateResponseBody::default() }.into()))).await;
             }
             Waiter::FunctionLookup { id } => {
                 let answer = value.repr.ok_or_else(|| "The debuggee gave no answer to the function lookup.".to_string());
@@ -322,7 +322,7 @@ impl Session {
         }
         let job = Job::execute(format!("{target} = {value}"), frame.index, frame.kind, ReprKind::Normal);
         self.queue_work(frame.thread, job, Waiter::Assign { request: request.clone(), target, frame, hex, kind });
-        Ok(())
+        Ok(Reply::Later)
     }
 
     pub(super) async fn set_variable(&mut self, request: &Request, args: SetVariableArguments) -> Handled {
@@ -355,7 +355,7 @@ impl Session {
 
     // ---- exceptionInfo ----------------------------------------------------------------
 
-    pub(super) async fn exception_info(&mut self, request: &Request, args: ExceptionInfoArguments) -> Handled {
+    pub(super) fn exception_info(&mut self, args: ExceptionInfoArguments) -> Handled {
         let Some(record) = self.last_exception.clone().filter(|r| r.dap_thread == args.thread_id) else {
             return Err(format!("thread {} did not stop on an exception", args.thread_id).into());
         };
@@ -392,8 +392,7 @@ impl Session {
             break_mode,
             details: Some(details),
         };
-        self.respond(request, body(&answer)).await;
-        Ok(())
+        Ok(Reply::body(answer))
     }
 
     // ---- sources and modules ----------------------------------------------------------
@@ -405,13 +404,11 @@ impl Session {
             let path = args.source.and_then(|s| s.path).ok_or("the source request needs a sourceReference or a path")?;
             let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
             let content = String::from_utf8_lossy(&bytes).into_owned();
-            self.respond(request, body(&SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) })).await;
-            return Ok(());
+            return Ok(Reply::body(SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) }));
         }
         let remote = self.sources.path(reference).map(str::to_string).ok_or_else(|| format!("sourceReference {reference} is unknown"))?;
         if let Some(content) = self.sources.content(reference).map(str::to_string) {
-            self.respond(request, body(&SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) })).await;
-            return Ok(());
+            return Ok(Reply::body(SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) }));
         }
         let thread = self
             .threads
@@ -421,25 +418,23 @@ impl Session {
         // Raw: the whole text, not a repr cut at 65 536 characters (spec §6.3).
         let job = Job::execute(read_file_expression(&remote), 0, kind, ReprKind::Raw);
         self.queue_work(thread, job, Waiter::Source { request: request.clone(), reference });
-        Ok(())
+        Ok(Reply::Later)
     }
 
-    pub(super) async fn modules(&mut self, request: &Request, args: ModulesArguments) -> Handled {
+    pub(super) fn modules(&mut self, args: ModulesArguments) -> Handled {
         let all: Vec<(i64, String)> = self.sources.modules().iter().map(|m| (m.id, m.remote.clone())).collect();
         let total = all.len();
         let start = usize::try_from(args.start_module.unwrap_or(0).max(0)).unwrap_or(usize::MAX);
         let count = args.module_count.filter(|c| *c > 0).and_then(|c| usize::try_from(c).ok()).unwrap_or(usize::MAX);
         let modules = all.iter().skip(start).take(count).map(|(id, remote)| self.module_body(*id, remote)).collect();
         let total_modules = Some(i64::try_from(total).unwrap_or(i64::MAX));
-        self.respond(request, body(&ModulesResponseBody { modules, total_modules })).await;
-        Ok(())
+        Ok(Reply::body(ModulesResponseBody { modules, total_modules }))
     }
 
-    pub(super) async fn loaded_sources(&mut self, request: &Request) -> Handled {
+    pub(super) fn loaded_sources(&mut self) -> Handled {
         let remotes: Vec<String> = self.sources.modules().iter().map(|m| m.remote.clone()).collect();
         let sources = remotes.iter().map(|r| self.source_body(r)).collect();
-        self.respond(request, body(&LoadedSourcesResponseBody { sources })).await;
-        Ok(())
+        Ok(Reply::body(LoadedSourcesResponseBody { sources }))
     }
 
     // ---- completions ------------------------------------------------------------------
@@ -457,12 +452,11 @@ impl Session {
         let target = usize::try_from(column).ok().and_then(|c| completions::target(&text, c));
         let frame = self.frame_or_top(args.frame_id, "completions").and_then(|f| self.check_frame(f).map(|()| f));
         let (Some(target), Ok(frame)) = (target, frame) else {
-            self.respond(request, body(&CompletionsResponseBody::default())).await;
-            return Ok(());
+            return Ok(Reply::body(CompletionsResponseBody::default()));
         };
         let job = Job::execute(completions::expression(&target), frame.index, frame.kind, ReprKind::Raw);
         self.queue_work(frame.thread, job, Waiter::Completions { request: request.clone(), target });
-        Ok(())
+        Ok(Reply::Later)
     }
 
     // ---- set next statement -----------------------------------------------------------
@@ -479,7 +473,7 @@ impl Session {
         }
     }
 
-    pub(super) async fn goto_targets(&mut self, request: &Request, args: GotoTargetsArguments) -> Handled {
+    pub(super) fn goto_targets(&mut self, args: GotoTargetsArguments) -> Handled {
         self.goto_supported()?;
         let line = args.line + if self.client.lines_start_at_1 { 0 } else { 1 };
         if line < 1 {
@@ -495,8 +489,7 @@ impl Session {
         let shown = if self.client.lines_start_at_1 { line } else { line - 1 };
         // The target id is the (1-based) line: `goto` checks it against the thread's frame.
         let target = GotoTarget { id: line, label: format!("Line {line}"), line: shown, ..GotoTarget::default() };
-        self.respond(request, body(&GotoTargetsResponseBody { targets: vec![target] })).await;
-        Ok(())
+        Ok(Reply::body(GotoTargetsResponseBody { targets: vec![target] }))
     }
 
     /// Set next statement. Every jump is first checked against the running file as the
@@ -517,7 +510,7 @@ impl Session {
         }
         let job = Job::execute(read_file_expression(&file), 0, FrameKind::Python, ReprKind::Raw);
         self.queue_work(remote, job, Waiter::GotoSource { request: request.clone(), thread: remote, line, reference });
-        Ok(())
+        Ok(Reply::Later)
     }
 
     /// The debuggee's path of the innermost frame of a thread that can jump.
@@ -549,13 +542,13 @@ impl Session {
         self.send(Command::SetLineNumber { thread, frame: 0, line }).await?;
         let deadline = Instant::now() + self.request_timeout();
         self.goto = Some(GotoWait { request: request.clone(), thread, line, deadline });
-        Ok(())
+        Ok(Reply::Later)
     }
 
     pub(super) async fn on_set_line(&mut self, ok: bool, thread: ThreadId, line: i64) {
         let Some(GotoWait { request, line: wanted, .. }) = self.goto.take_if(|g| g.thread == thread) else { return };
         if !ok {
-            self.respond_error(&request, format!("Python could not move to line {wanted} (a jump into or out of a block such as a loop or try, or a line without code)")).await;
+            self.answer(&request, Err(format!("Python could not move to line {wanted} (a jump into or out of a block such as a loop or try, or a line without code)").into())).await;
             return;
         }
         // ptvsd sends no new frame list: move the top frame ourselves.
@@ -563,7 +556,7 @@ impl Session {
             frame.line = line;
         }
         self.handles.clear();
-        self.respond(&request, None).await;
+        self.answer(&request, Ok(None)).await;
         self.report_stop(thread, "goto", None, vec![]).await;
     }
 }

@@ -20,10 +20,10 @@ use std::sync::{Arc, Mutex};
 use super::breakpoints::{BindState, Breakpoint};
 use super::function_breakpoints::{Changes, FunctionBreakpoint, Requested, Resolved, Target};
 use super::functions::{lookup_expression, parse_lookup_result, FunctionIndex, FunctionName, Resolution};
-use super::requests::{body, file_name};
+use super::requests::file_name;
 use crate::dap::bodies::{Breakpoint as DapBreakpoint, BreakpointEventBody, BreakpointReason, SetBreakpointsResponseBody, Source};
 use super::work::Job;
-use super::{Handled, Input, Session, Waiter};
+use super::{Handled, Input, Reply, Session, Waiter};
 use crate::dap::requests::SetFunctionBreakpointsArguments;
 use crate::dap::types::Request;
 use crate::legacy::messages::{BreakpointId, Command, ReprKind, ThreadId};
@@ -94,8 +94,9 @@ impl Session {
                 Requested { name: b.name, condition: b.condition, hit_condition: b.hit_condition, refused }
             })
             .collect();
+        // Answered once the names are resolved (`on_functions_resolved`).
         self.resolve_functions(Some(request.clone()), requested);
-        Ok(())
+        Ok(Reply::Later)
     }
 
     /// Starts resolving `requested` off the loop; the result comes as
@@ -169,7 +170,7 @@ impl Session {
                     },
                 })
                 .collect();
-            self.respond(&request, body(&SetBreakpointsResponseBody { breakpoints })).await;
+            self.answer(&request, Ok(Some(SetBreakpointsResponseBody { breakpoints }.into()))).await;
         }
     }
 

@@ -60,12 +60,12 @@ mod stepping;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::dap::bodies::{EventBody, OutputEventBody};
-use crate::dap::types::{Event as DapEvent, Message, Request, Response};
+use crate::dap::bodies::ResponseBody;
+use crate::dap::types::{ErrorDetails, Event as DapEvent, Message, Request, Response};
 use crate::legacy::handshake::PythonVersion;
 use crate::legacy::messages::{Event, HandlerStatement, ThreadId};
 use crate::legacy::ProtocolError;
@@ -151,8 +151,31 @@ impl From<&str> for RequestError {
     }
 }
 
-/// What a request handler returns: it answered (or parked the request), or why not.
-pub type Handled = Result<(), RequestError>;
+/// What a request handler returns when it did not fail.
+#[derive(Debug)]
+pub enum Reply {
+    /// Success with this body; the dispatcher answers.
+    Body(Box<ResponseBody>),
+    /// Success without a body; the dispatcher answers.
+    Ack,
+    /// The answer comes later, from what now holds the request (a waiter in `work`, a
+    /// release, a bind wait, the attach, a launched program's exit), or it was given
+    /// already because events must follow it (`terminate`, `disconnect`); always
+    /// through [`Session::answer`].
+    Later,
+}
+
+impl Reply {
+    pub fn body(body: impl Into<ResponseBody>) -> Self {
+        Reply::Body(Box::new(body.into()))
+    }
+}
+
+/// What a request handler returns: its reply, or why the request failed.
+pub type Handled = Result<Reply, RequestError>;
+
+/// A request's answer: its body (if it has one), or why it failed.
+pub type Answer = Result<Option<ResponseBody>, RequestError>;
 
 /// What waits for the answer of a work item (`exec`/`chld`) on a stopped thread.
 #[derive(Debug)]
@@ -399,7 +422,7 @@ impl Session {
                 if let Some(seq) = seq {
                     let command = command.unwrap_or_else(|| "unknown".to_string());
                     let request = Request { seq, command, arguments: None };
-                    self.respond_error(&request, format!("ptvsd-dap could not read this request: {reason}")).await;
+                    self.answer(&request, Err(format!("ptvsd-dap could not read this request: {reason}").into())).await;
                 } else {
                     self.output("important", &format!("ptvsd-dap ignored a malformed message from the editor: {reason}\n")).await;
                 }
@@ -473,7 +496,7 @@ impl Session {
         }
         if self.goto.as_ref().is_some_and(|g| g.deadline <= now) {
             if let Some(goto) = self.goto.take() {
-                self.respond_error(&goto.request, format!("the debuggee did not answer within {seconds} s")).await;
+                self.answer(&goto.request, Err(format!("the debuggee did not answer within {seconds} s").into())).await;
             }
         }
         let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.bind_waits).into_iter().partition(|w| w.deadline <= now);
@@ -501,22 +524,28 @@ impl Session {
         }
     }
 
-    async fn respond(&mut self, request: &Request, body: Option<Value>) {
-        let response = Response { seq: 0, request_seq: request.seq, success: true, command: request.command.clone(), message: None, body };
-        self.send_message(Message::Response(response)).await;
-    }
-
-    async fn respond_error(&mut self, request: &Request, error: impl Into<RequestError>) {
-        let error: RequestError = error.into();
-        let show_user = error.blame != Blame::Nobody;
-        let body = json!({ "error": { "id": 1, "format": escape_format(&error.message), "showUser": show_user } });
-        let response = Response {
-            seq: 0,
-            request_seq: request.seq,
-            success: false,
-            command: request.command.clone(),
-            message: Some(error.message.clone()),
-            body: Some(body),
+    /// The one place a request is answered: its typed body, serialised once, or the
+    /// error response (`showUser` unless nobody is to blame). Handlers' answers come here
+    /// from the dispatcher (`requests::on_request`), and the answers that come later (a
+    /// waiter, a release, a bind wait, the attach) come here from what held the request.
+    async fn answer(&mut self, request: &Request, answer: Answer) {
+        let response = match answer {
+            Ok(body) => {
+                let body = body.and_then(|body| match serde_json::to_value(&body) {
+                    Ok(value) => Some(value),
+                    Err(error) => {
+                        // The bodies hold only strings, numbers, booleans and string-keyed maps.
+                        tracing::error!(%error, "could not serialise a DAP response body; answering without one");
+                        None
+                    }
+                });
+                Response { seq: 0, request_seq: request.seq, success: true, command: request.command.clone(), message: None, body }
+            }
+            Err(error) => {
+                let show_user = error.blame != Blame::Nobody;
+                let details = ErrorDetails { show_user: Some(show_user), ..ErrorDetails::new(1, escape_format(&error.message)) };
+                Response::error(request, error.message, Some(details))
+            }
         };
         self.send_message(Message::Response(response)).await;
     }
@@ -579,7 +608,7 @@ impl Session {
         let line = format!("{sentence}\n");
         self.output(category, &line).await;
         if let Some(request) = request {
-            self.respond_error(request, RequestError { message: sentence.to_string(), blame: Blame::Debuggee }).await;
+            self.answer(request, Err(RequestError { message: sentence.to_string(), blame: Blame::Debuggee })).await;
         }
         if self.announce_terminated().await {
             self.output(category, &line).await;
@@ -593,7 +622,7 @@ impl Session {
         match waiter {
             Waiter::Evaluate { request, quiet, .. } => {
                 let error = if quiet { RequestError::quiet(message) } else { RequestError { message: message.to_string(), blame: Blame::Debuggee } };
-                self.respond_error(&request, error).await;
+                self.answer(&request, Err(error)).await;
             }
             Waiter::Children { request, .. }
             | Waiter::Exit { request }
@@ -602,12 +631,12 @@ impl Session {
             | Waiter::Source { request, .. }
             | Waiter::Clipboard { request }
             | Waiter::GotoSource { request, .. } => {
-                self.respond_error(&request, RequestError { message: message.to_string(), blame: Blame::Debuggee }).await;
+                self.answer(&request, Err(RequestError { message: message.to_string(), blame: Blame::Debuggee })).await;
             }
             Waiter::Completions { request, .. } => {
                 // Nothing to offer (an unknown name before the dot, a running program).
                 tracing::debug!(%message, "completions failed");
-                self.respond(&request, requests::body(&crate::dap::bodies::CompletionsResponseBody::default())).await;
+                self.answer(&request, Ok(Some(crate::dap::bodies::CompletionsResponseBody::default().into()))).await;
             }
             Waiter::Log { thread, source, line, started } => {
                 let text = format!("Logpoint error: {message}\n");

@@ -1,4 +1,7 @@
-//! DAP requests: one method per command, each answering through `respond`/`respond_error`.
+//! DAP requests: the dispatcher (`on_request`: each request parsed once, dispatched once,
+//! and the handler's `Handled` answered through `Session::answer`), and one method per
+//! command: each returns its typed body, `Ack`, an error, or `Later` when what now holds
+//! the request answers it.
 
 use serde_json::Value;
 use tokio::time::Instant;
@@ -10,7 +13,7 @@ use super::handles::{Container, FrameRef};
 use super::paths::is_windows_path;
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::work::Job;
-use super::{BindWait, Handled, RequestError, Session, StepKind, Waiter, BIND_WAIT, IDLE_NOTICE};
+use super::{BindWait, Handled, Reply, RequestError, Session, StepKind, Waiter, BIND_WAIT, IDLE_NOTICE};
 use crate::dap::bodies::{
     Breakpoint as DapBreakpoint, BreakpointReason, SetBreakpointsResponseBody, Source,
     Capabilities, ExceptionBreakpointsFilter, Scope, ScopesResponseBody, StackFrame, StackFramePresentationHint,
@@ -118,18 +121,6 @@ impl From<ArgumentsError> for RequestError {
     }
 }
 
-/// A typed response body from `dap::bodies`, as the JSON `respond` sends.
-pub(super) fn body<B: serde::Serialize>(body: &B) -> Option<Value> {
-    match serde_json::to_value(body) {
-        Ok(value) => Some(value),
-        Err(error) => {
-            // The bodies hold only strings, numbers, booleans and string-keyed maps.
-            tracing::error!(%error, "could not serialise a DAP response body; answering without one");
-            None
-        }
-    }
-}
-
 /// Whether a value format asks for hexadecimal integers.
 pub(super) fn wants_hex(format: Option<&crate::dap::requests::ValueFormat>) -> bool {
     format.and_then(|f| f.hex) == Some(true)
@@ -148,68 +139,70 @@ impl Session {
     pub(super) async fn on_request(&mut self, request: Request) {
         tracing::debug!(command = %request.command, seq = request.seq, "← editor");
         if matches!(self.phase, Phase::Uninitialized) && request.command != "initialize" && request.command != "disconnect" {
-            self.respond_error(&request, "the first request must be `initialize`").await;
+            self.answer(&request, Err("the first request must be `initialize`".into())).await;
             return;
         }
         let command = match RequestCommand::parse(&request) {
             Ok(command) => command,
             Err(error) => {
-                self.respond_error(&request, RequestError::from(error)).await;
+                self.answer(&request, Err(RequestError::from(error))).await;
                 return;
             }
         };
         let result = match command {
-            RequestCommand::Initialize(args) => self.initialize(&request, args).await,
+            RequestCommand::Initialize(args) => self.initialize(args),
             RequestCommand::Attach(args) => self.attach(&request, &args).await,
             RequestCommand::Launch(args) => self.launch(&request, &args).await,
-            RequestCommand::ConfigurationDone => self.configuration_done(&request).await,
+            RequestCommand::ConfigurationDone => self.configuration_done().await,
             RequestCommand::SetBreakpoints(args) => self.set_breakpoints(&request, args).await,
             RequestCommand::SetFunctionBreakpoints(args) => self.set_function_breakpoints(&request, args).await,
-            RequestCommand::SetExceptionBreakpoints(args) => self.set_exception_breakpoints(&request, args).await,
-            RequestCommand::Threads => self.threads_request(&request).await,
-            RequestCommand::StackTrace(args) => self.stack_trace(&request, args).await,
-            RequestCommand::Scopes(args) => self.scopes(&request, args).await,
+            RequestCommand::SetExceptionBreakpoints(args) => self.set_exception_breakpoints(args).await,
+            RequestCommand::Threads => self.threads_request(),
+            RequestCommand::StackTrace(args) => self.stack_trace(args),
+            RequestCommand::Scopes(args) => self.scopes(args),
             RequestCommand::Variables(args) => self.variables(&request, args).await,
             RequestCommand::Evaluate(args) => self.evaluate(&request, args).await,
             RequestCommand::Continue(args) => self.continue_request(&request, args.thread_id).await,
             RequestCommand::Next(args) => self.step(&request, args.thread_id, StepKind::Over).await,
             RequestCommand::StepIn(args) => self.step(&request, args.thread_id, StepKind::In).await,
             RequestCommand::StepOut(args) => self.step(&request, args.thread_id, StepKind::Out).await,
-            RequestCommand::Pause(args) => self.pause(&request, args.thread_id).await,
+            RequestCommand::Pause(args) => self.pause(args.thread_id).await,
             RequestCommand::Disconnect(args) if self.launched.is_some() => self.disconnect_launched(&request, args).await,
             RequestCommand::Disconnect(args) => {
                 self.disconnect(&request, args.and_then(|a| a.terminate_debuggee) == Some(true)).await
             }
             RequestCommand::Terminate(_) if self.launched.is_some() => self.terminate_launched(&request).await,
             RequestCommand::Terminate(_) => self.terminate(&request).await,
-            RequestCommand::ExceptionInfo(args) => self.exception_info(&request, args).await,
+            RequestCommand::ExceptionInfo(args) => self.exception_info(args),
             RequestCommand::SetVariable(args) => self.set_variable(&request, args).await,
             RequestCommand::SetExpression(args) => self.set_expression(&request, args).await,
             RequestCommand::Source(args) => self.source(&request, args).await,
-            RequestCommand::Modules(args) => self.modules(&request, args).await,
-            RequestCommand::LoadedSources => self.loaded_sources(&request).await,
+            RequestCommand::Modules(args) => self.modules(args),
+            RequestCommand::LoadedSources => self.loaded_sources(),
             RequestCommand::Completions(args) => self.completions(&request, args).await,
-            RequestCommand::GotoTargets(args) => self.goto_targets(&request, args).await,
+            RequestCommand::GotoTargets(args) => self.goto_targets(args),
             RequestCommand::Goto(args) => self.goto(&request, args).await,
             RequestCommand::Unknown { command } => {
                 debug_assert!(!HANDLED_COMMANDS.contains(&command.as_str()));
                 Err(format!("ptvsd-dap does not support the `{command}` request").into())
             }
         };
-        if let Err(error) = result {
-            self.respond_error(&request, error).await;
+        match result {
+            Ok(Reply::Body(body)) => self.answer(&request, Ok(Some(*body))).await,
+            Ok(Reply::Ack) => self.answer(&request, Ok(None)).await,
+            Ok(Reply::Later) => {}
+            Err(error) => self.answer(&request, Err(error)).await,
         }
     }
 
-    async fn initialize(&mut self, request: &Request, args: crate::dap::requests::InitializeRequestArguments) -> Handled {
+    fn initialize(&mut self, args: crate::dap::requests::InitializeRequestArguments) -> Handled {
         self.client.lines_start_at_1 = args.lines_start_at1.unwrap_or(true);
         self.client.columns_start_at_1 = args.columns_start_at1.unwrap_or(true);
         self.client.supports_progress = args.supports_progress_reporting.unwrap_or(false);
         if matches!(self.phase, Phase::Uninitialized) {
             self.phase = Phase::Idle;
         }
-        self.respond(request, body(&capabilities())).await;
-        Ok(())
+        Ok(Reply::body(capabilities()))
     }
 
     async fn attach(&mut self, request: &Request, arguments: &Value) -> Handled {
@@ -233,13 +226,13 @@ impl Session {
         } else {
             self.start_attach(&config);
         }
-        Ok(())
+        // Answered when the attach succeeds or fails (`connection`).
+        Ok(Reply::Later)
     }
 
-    async fn configuration_done(&mut self, request: &Request) -> Handled {
-        self.respond(request, None).await;
+    async fn configuration_done(&mut self) -> Handled {
         if !matches!(self.phase, Phase::Configuring) {
-            return Ok(());
+            return Ok(Reply::Ack);
         }
         self.phase = Phase::Running;
         let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
@@ -255,7 +248,7 @@ impl Session {
             }
             AttachBreak::Repairing { .. } | AttachBreak::Done => {}
         }
-        Ok(())
+        Ok(Reply::Ack)
     }
 
     /// Sends the exception table. ptvsd forgets the handler tables it cached (REQH) when
@@ -265,15 +258,14 @@ impl Session {
         self.send(Command::SetExceptionInfo { default_mode, exceptions }).await
     }
 
-    async fn set_exception_breakpoints(&mut self, request: &Request, args: SetExceptionBreakpointsArguments) -> Handled {
+    async fn set_exception_breakpoints(&mut self, args: SetExceptionBreakpointsArguments) -> Handled {
         let filter_options = args.filter_options.unwrap_or_default();
         let exception_options = args.exception_options.unwrap_or_default();
         self.exceptions = ExceptionSettings::from_request(&args.filters, &filter_options, &exception_options)?;
         if self.remote.is_some() {
             self.send_exception_info().await?;
         }
-        self.respond(request, None).await;
-        Ok(())
+        Ok(Reply::Ack)
     }
 
     /// Sends one breakpoint: a Django template breakpoint (which ptvsd never confirms, so it
@@ -373,11 +365,10 @@ impl Session {
             }
         }
         if waiting.is_empty() {
-            self.answer_breakpoints(request.clone(), &local_path).await;
-        } else {
-            self.bind_waits.push(BindWait { request: request.clone(), local_path, waiting, deadline: Instant::now() + BIND_WAIT });
+            return Ok(Reply::body(self.breakpoints_body(&local_path)));
         }
-        Ok(())
+        self.bind_waits.push(BindWait { request: request.clone(), local_path, waiting, deadline: Instant::now() + BIND_WAIT });
+        Ok(Reply::Later)
     }
 
     pub(super) fn breakpoint_body(&self, local_path: &str, b: &Breakpoint) -> DapBreakpoint {
@@ -413,7 +404,14 @@ impl Session {
         }
     }
 
+    /// Answers a `setBreakpoints` that waited for its binds (or ran out of time).
     pub(super) async fn answer_breakpoints(&mut self, request: Request, local_path: &str) {
+        let body = self.breakpoints_body(local_path);
+        self.answer(&request, Ok(Some(body.into()))).await;
+    }
+
+    /// The `setBreakpoints` body for a file: one breakpoint per requested line, in order.
+    fn breakpoints_body(&self, local_path: &str) -> SetBreakpointsResponseBody {
         let requested_lines: Vec<i64> = self.breakpoints.file(local_path).map(|f| f.entries.iter().map(|b| b.line).collect()).unwrap_or_default();
         let breakpoints: Vec<DapBreakpoint> = self
             .breakpoints
@@ -421,28 +419,26 @@ impl Session {
             .map(|f| f.entries.iter().map(|b| self.breakpoint_body(local_path, b)).collect())
             .unwrap_or_default();
         debug_assert_eq!(requested_lines.len(), breakpoints.len());
-        self.respond(&request, body(&SetBreakpointsResponseBody { breakpoints })).await;
+        SetBreakpointsResponseBody { breakpoints }
     }
 
-    async fn threads_request(&mut self, request: &Request) -> Handled {
+    fn threads_request(&self) -> Handled {
         let threads = self
             .threads
             .iter()
             .map(|(remote, info)| Thread { id: info.dap_id, name: info.name.clone().unwrap_or_else(|| format!("Thread {remote}")) })
             .collect();
-        self.respond(request, body(&ThreadsResponseBody { threads })).await;
-        Ok(())
+        Ok(Reply::body(ThreadsResponseBody { threads }))
     }
 
-    async fn stack_trace(&mut self, request: &Request, args: StackTraceArguments) -> Handled {
+    fn stack_trace(&mut self, args: StackTraceArguments) -> Handled {
         let remote = self.known_thread(args.thread_id)?;
         let (frames, stopped) = match self.threads.get(remote) {
             Some(info) => (info.frames.clone(), info.shows_frames()),
             None => (Vec::new(), false),
         };
         if !stopped {
-            self.respond(request, body(&StackTraceResponseBody { stack_frames: Vec::new(), total_frames: Some(0) })).await;
-            return Ok(());
+            return Ok(Reply::body(StackTraceResponseBody { stack_frames: Vec::new(), total_frames: Some(0) }));
         }
         let total = frames.len();
         let start = usize::try_from(args.start_frame.unwrap_or(0).max(0)).unwrap_or(usize::MAX).min(total);
@@ -463,11 +459,10 @@ impl Session {
             });
         }
         let total_frames = Some(i64::try_from(total).unwrap_or(i64::MAX));
-        self.respond(request, body(&StackTraceResponseBody { stack_frames: stack, total_frames })).await;
-        Ok(())
+        Ok(Reply::body(StackTraceResponseBody { stack_frames: stack, total_frames }))
     }
 
-    async fn scopes(&mut self, request: &Request, args: ScopesArguments) -> Handled {
+    fn scopes(&mut self, args: ScopesArguments) -> Handled {
         let frame = self.handles.frame(args.frame_id).ok_or_else(|| format!("frame {} is no longer valid: the program has run since", args.frame_id))?;
         let function = self.threads.get(frame.thread).and_then(|t| usize::try_from(frame.index).ok().and_then(|i| t.frames.get(i))).map(|f| f.function.clone());
         let mut scopes = Vec::new();
@@ -486,8 +481,7 @@ impl Session {
             let globals = self.handles.container_id(Container::Globals(frame));
             scopes.push(Scope { name: "Globals".to_owned(), variables_reference: globals, expensive: true, ..Scope::default() });
         }
-        self.respond(request, body(&ScopesResponseBody { scopes })).await;
-        Ok(())
+        Ok(Reply::body(ScopesResponseBody { scopes }))
     }
 
     /// A DAP variable for a value, registering a container when it can be expanded.
@@ -535,15 +529,13 @@ impl Session {
                     out.push(self.variable(frame, &var.name, Some(&var.name), &var.value, hex));
                 }
                 let variables = page(out, start, count);
-                self.respond(request, body(&VariablesResponseBody { variables })).await;
-                Ok(())
+                Ok(Reply::body(VariablesResponseBody { variables }))
             }
             Container::Globals(frame) => self.enum_children(request, frame, "globals()".to_string(), super::requests::ChildrenShape::Globals, hex).await,
             Container::Expression { frame, expression, indexed_length } => {
                 match (args.filter, indexed_length) {
                     (Some(VariablesArgumentsFilter::Named), Some(_)) => {
-                        self.respond(request, body(&VariablesResponseBody::default())).await;
-                        Ok(())
+                        Ok(Reply::body(VariablesResponseBody::default()))
                     }
                     (Some(VariablesArgumentsFilter::Indexed), Some(length)) if count.is_some() || start > 0 => {
                         let end = count.map(|c| start.saturating_add(c)).unwrap_or(length).min(length);
@@ -563,7 +555,7 @@ impl Session {
         self.check_frame(frame)?;
         let job = Job::Children { text, frame: frame.index, frame_kind: frame.kind };
         self.queue_work(frame.thread, job, Waiter::Children { request: request.clone(), shape, frame, hex });
-        Ok(())
+        Ok(Reply::Later)
     }
 
     /// Queues a work item on a stopped thread; it goes out from `pump`.
@@ -608,7 +600,7 @@ impl Session {
         self.check_frame(frame).map_err(|e| if quiet { e } else { RequestError { message: e.message, blame: super::Blame::User } })?;
         if args.context.as_deref() == Some("clipboard") {
             self.evaluate_for_clipboard(request, &args.expression, frame);
-            return Ok(());
+            return Ok(Reply::Later);
         }
         let job = if args.context.as_deref() == Some("watch") {
             Job::watch(args.expression.clone(), frame.index, frame.kind)
@@ -618,7 +610,7 @@ impl Session {
         let hex = wants_hex(args.format.as_ref());
         let repl = args.context.as_deref() == Some("repl");
         self.queue_work(frame.thread, job, Waiter::Evaluate { request: request.clone(), expression: args.expression, frame, hex, quiet, repl });
-        Ok(())
+        Ok(Reply::Later)
     }
 }
 
