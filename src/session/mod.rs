@@ -288,7 +288,6 @@ struct BindWait {
 struct ClientInfo {
     lines_start_at_1: bool,
     columns_start_at_1: bool,
-    supports_progress: bool,
 }
 
 /// The session: the loop and its components.
@@ -352,7 +351,7 @@ impl Session {
             inputs,
             phase: Phase::Uninitialized,
             attach_break: AttachBreak::Awaited { idle_notice: None },
-            client: ClientInfo { lines_start_at_1: true, columns_start_at_1: true, supports_progress: false },
+            client: ClientInfo { lines_start_at_1: true, columns_start_at_1: true },
             config: None,
             remote: None,
             generation: 0,

@@ -198,7 +198,6 @@ impl Session {
     fn initialize(&mut self, args: crate::dap::requests::InitializeRequestArguments) -> Handled {
         self.client.lines_start_at_1 = args.lines_start_at1.unwrap_or(true);
         self.client.columns_start_at_1 = args.columns_start_at1.unwrap_or(true);
-        self.client.supports_progress = args.supports_progress_reporting.unwrap_or(false);
         if matches!(self.phase, Phase::Uninitialized) {
             self.phase = Phase::Idle;
         }
