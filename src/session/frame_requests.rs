@@ -1,50 +1,36 @@
-//! Requests built on evaluation in a stopped frame, and the debugpy-parity features: logpoints, handler queries, setVariable/setExpression,
-//! exception details, sources read through the debuggee, modules, completions and set
-//! next statement. Each builds on `exec` in a stopped frame (spec §3.8) or on state the
-//! session already keeps; the pure parts live in `logpoints`, `exceptions`, `completions`
-//! and `sources`.
+//! The debugpy-parity features beside evaluation: logpoints, handler queries (REQH),
+//! exception details, sources read through the debuggee, modules and loaded sources, and
+//! set next statement. Each builds on `exec` in a stopped frame (spec §3.8) or on state
+//! the session already keeps; the pure parts live in `logpoints`, `exceptions`, `sources`
+//! and `jumps`. (`evaluate`, `setVariable`/`setExpression` and `completions` are
+//! `evaluation`'s.)
 
 use std::path::Path;
 
 use tokio::time::Instant;
 
-use super::completions;
 use super::exceptions::{format_traceback, is_library_path, parse_trace_line, TraceEntry};
-use super::handles::{Container, FrameRef};
 use super::logpoints::{self, py_literal};
-use super::requests::{file_name, is_frozen, wants_hex};
+use super::requests::{file_name, is_frozen};
 use super::sources::MAX_REMOTE_SOURCE;
 use super::stepping::Release;
 use super::work::Job;
-use super::{AssignKind, GotoWait, Handled, Reply, Session, Waiter};
+use super::{GotoWait, Handled, Reply, Session, Waiter};
 use crate::dap::bodies::{
-    CompletionItem, CompletionItemType, CompletionsResponseBody, EvaluateResponseBody, OutputEventBody,
-    SetExpressionResponseBody, SetVariableResponseBody,
+    OutputEventBody,
     ExceptionBreakMode, ExceptionDetails, ExceptionInfoResponseBody,
     GotoTarget, GotoTargetsResponseBody, LoadedSourcesResponseBody, Module, ModuleId, ModulesResponseBody, Source,
     SourcePresentationHint, SourceResponseBody,
 };
 use crate::dap::requests::{
-    CompletionsArguments, ExceptionInfoArguments, GotoArguments, GotoTargetsArguments, ModulesArguments, SetExpressionArguments,
-    SetVariableArguments, SourceArguments,
+    ExceptionInfoArguments, GotoArguments, GotoTargetsArguments, ModulesArguments, SourceArguments,
 };
 use crate::dap::types::Request;
-use crate::legacy::messages::{Command, FrameKind, PyObject, ReprKind, ThreadId};
+use crate::legacy::messages::{Command, FrameKind, ReprKind, ThreadId};
 
 /// CPython from this version on cannot set the next statement from ptvsd's thread, and
 /// binary ptvsd deadlocks trying (spec §5.3).
 const GOTO_UNSUPPORTED_FROM: (i64, i64) = (3, 11);
-
-/// The DAP type of a completion kind from [`completions::parse_result`].
-fn completion_type(kind: &str) -> CompletionItemType {
-    match kind {
-        "module" => CompletionItemType::Module,
-        "class" => CompletionItemType::Class,
-        "property" => CompletionItemType::Property,
-        "function" => CompletionItemType::Function,
-        _ => CompletionItemType::Variable,
-    }
-}
 
 /// The expression that reads a debuggee file as text (UTF-8, bad bytes replaced), at most
 /// [`MAX_REMOTE_SOURCE`] bytes, closing it again; the same on Python 2.7 and 3.x.
@@ -149,98 +135,6 @@ impl Session {
 
     // ---- results of exec ------------------------------------------------------------
 
-    pub(super) async fn on_execution_result(&mut self, waiter: Waiter, value: PyObject) {
-        match waiter {
-            Waiter::Evaluate { request, expression, frame, hex, .. } => {
-                let v = self.variable(frame, "", Some(&expression), &value, hex);
-                let answer = EvaluateResponseBody {
-                    result: v.value,
-                    type_: v.type_,
-                    variables_reference: v.variables_reference,
-                    indexed_variables: v.indexed_variables,
-                    ..EvaluateResponseBody::default()
-                };
-                self.answer(&request, Ok(Some(answer.into()))).await;
-            }
-            Waiter::Log { thread, source, line, started } => {
-                let text = format!("{}\n", value.repr.unwrap_or_default());
-                self.log_output(&text, source, line).await;
-                self.finish_logpoint(thread, started).await;
-            }
-            Waiter::Assign { request, target, frame, hex, kind } => {
-                // The assignment ran; read the new value back.
-                if let Err(error) = self.check_frame(frame) {
-                    self.answer(&request, Err(error)).await;
-                    return;
-                }
-                let job = Job::execute(target.clone(), frame.index, frame.kind, ReprKind::Normal);
-                self.queue_work(frame.thread, job, Waiter::AssignRead { request, target, frame, hex, kind });
-            }
-            Waiter::AssignRead { request, target, frame, hex, kind } => {
-                let v = self.variable(frame, "", Some(&target), &value, hex);
-                match kind {
-                    AssignKind::Variable => {
-                        let answer = SetVariableResponseBody {
-                            value: v.value,
-                            type_: v.type_,
-                            variables_reference: Some(v.variables_reference),
-                            indexed_variables: v.indexed_variables,
-                            ..SetVariableResponseBody::default()
-                        };
-                        self.answer(&request, Ok(Some(answer.into()))).await;
-                    }
-                    AssignKind::Expression => {
-                        let answer = SetExpressionResponseBody {
-                            value: v.value,
-                            type_: v.type_,
-                            variables_reference: Some(v.variables_reference),
-                            indexed_variables: v.indexed_variables,
-                            ..SetExpressionResponseBody::default()
-                        };
-                        self.answer(&request, Ok(Some(answer.into()))).await;
-                    }
-                }
-            }
-            Waiter::Source { request, reference } => {
-                let content = value.repr.unwrap_or_default();
-                self.sources.set_content(reference, content.clone());
-                self.answer(&request, Ok(Some(SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) }.into()))).await;
-            }
-            Waiter::GotoSource { request, thread, line, reference } => {
-                self.sources.set_content(reference, value.repr.unwrap_or_default());
-                if let Err(error) = self.checked_goto(&request, thread, line, reference).await {
-                    self.answer(&request, Err(error)).await;
-                }
-            }
-            Waiter::Completions { request, target } => {
-                let start = target.start_utf16 as i64 + if self.client.columns_start_at_1 { 1 } else { 0 };
-                let length = target.prefix.encode_utf16().count() as i64;
-                let targets = completions::parse_result(value.repr.as_deref().unwrap_or_default())
-                    .into_iter()
-                    .map(|(label, kind)| CompletionItem {
-                        label,
-                        type_: Some(completion_type(kind)),
-                        start: Some(start),
-                        length: Some(length),
-                        ..CompletionItem::default()
-                    })
-                    .collect();
-                self.answer(&request, Ok(Some(CompletionsResponseBody { targets }.into()))).await;
-            }
-            Waiter::Clipboard { request } => {
-                let result = value.repr.unwrap_or_default();
-                self.answer(&request, Ok(Some(EvaluateResponseBody { result, ..EvaluateResponseBody::default() }.into()))).await;
-            }
-            Waiter::FunctionLookup { id } => {
-                let answer = value.repr.ok_or_else(|| "The debuggee gave no answer to the function lookup.".to_string());
-                self.on_function_lookup(id, answer).await;
-            }
-            other @ (Waiter::Children { .. } | Waiter::Exit { .. } | Waiter::Probe { .. } | Waiter::SilentProbe { .. } | Waiter::AttachBreak { .. }) => {
-                self.fail_waiter(other, "the debuggee sent an unexpected evaluation result").await;
-            }
-        }
-    }
-
     // ---- logpoints --------------------------------------------------------------------
 
     /// A logpoint was hit: ptvsd has stopped the program. Evaluate the message in one
@@ -312,46 +206,6 @@ impl Session {
     }
 
     // ---- setVariable / setExpression --------------------------------------------------
-
-    /// Assigns `target = value` in the frame through `exec` (the assignment persists,
-    /// spec §3.8), then reads `target` back.
-    async fn assign(&mut self, request: &Request, frame: FrameRef, target: String, value: &str, hex: bool, kind: AssignKind) -> Handled {
-        self.check_frame(frame)?;
-        if value.trim().is_empty() {
-            return Err("give a value (a Python expression) to assign".into());
-        }
-        let job = Job::execute(format!("{target} = {value}"), frame.index, frame.kind, ReprKind::Normal);
-        self.queue_work(frame.thread, job, Waiter::Assign { request: request.clone(), target, frame, hex, kind });
-        Ok(Reply::Later)
-    }
-
-    pub(super) async fn set_variable(&mut self, request: &Request, args: SetVariableArguments) -> Handled {
-        let container = self.handles.container(args.variables_reference).cloned().ok_or_else(|| {
-            format!("variablesReference {} is no longer valid: the program has run since", args.variables_reference)
-        })?;
-        let name = args.name.trim();
-        let (frame, target) = match container {
-            Container::Locals(frame) => (frame, name.to_string()),
-            Container::Globals(frame) => (frame, format!("globals()[{}]", py_literal(name))),
-            Container::Expression { frame, expression, .. } => {
-                if name.starts_with('[') && name.ends_with(']') {
-                    (frame, format!("({expression}){name}"))
-                } else if !name.is_empty() && name.chars().all(|c| c == '_' || c.is_alphanumeric()) {
-                    (frame, format!("({expression}).{name}"))
-                } else {
-                    return Err(format!("`{name}` cannot be assigned to: set it through the debug console instead").into());
-                }
-            }
-        };
-        let hex = wants_hex(args.format.as_ref());
-        self.assign(request, frame, target, &args.value, hex, AssignKind::Variable).await
-    }
-
-    pub(super) async fn set_expression(&mut self, request: &Request, args: SetExpressionArguments) -> Handled {
-        let frame = self.frame_or_top(args.frame_id, "setExpression")?;
-        let hex = wants_hex(args.format.as_ref());
-        self.assign(request, frame, args.expression.trim().to_string(), &args.value, hex, AssignKind::Expression).await
-    }
 
     // ---- exceptionInfo ----------------------------------------------------------------
 
@@ -439,26 +293,6 @@ impl Session {
 
     // ---- completions ------------------------------------------------------------------
 
-    pub(super) async fn completions(&mut self, request: &Request, args: CompletionsArguments) -> Handled {
-        // Only the line the cursor is on counts (`line` is for multi-line input).
-        let text = match args.line.filter(|l| *l > 0) {
-            Some(line) => {
-                let first = if self.client.lines_start_at_1 { 1 } else { 0 };
-                args.text.split('\n').nth(usize::try_from(line - first).unwrap_or(0)).unwrap_or("").to_string()
-            }
-            None => args.text.clone(),
-        };
-        let column = args.column - if self.client.columns_start_at_1 { 1 } else { 0 };
-        let target = usize::try_from(column).ok().and_then(|c| completions::target(&text, c));
-        let frame = self.frame_or_top(args.frame_id, "completions").and_then(|f| self.check_frame(f).map(|()| f));
-        let (Some(target), Ok(frame)) = (target, frame) else {
-            return Ok(Reply::body(CompletionsResponseBody::default()));
-        };
-        let job = Job::execute(completions::expression(&target), frame.index, frame.kind, ReprKind::Raw);
-        self.queue_work(frame.thread, job, Waiter::Completions { request: request.clone(), target });
-        Ok(Reply::Later)
-    }
-
     // ---- set next statement -----------------------------------------------------------
 
     /// Refuses set next statement where the runtime cannot do it.
@@ -527,7 +361,7 @@ impl Session {
     }
 
     /// Checks the jump against the cached text of the running file, then asks for it.
-    async fn checked_goto(&mut self, request: &Request, thread: ThreadId, line: i64, reference: i64) -> Handled {
+    pub(super) async fn checked_goto(&mut self, request: &Request, thread: ThreadId, line: i64, reference: i64) -> Handled {
         let file = self.goto_frame_file(thread)?;
         if self.sources.path(reference) != Some(file.as_str()) {
             return Err("the thread has moved to another file".into());

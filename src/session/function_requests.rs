@@ -1,4 +1,4 @@
-//! `setFunctionBreakpoints`, and `evaluate` in the `clipboard` context.
+//! `setFunctionBreakpoints`.
 //!
 //! Function breakpoints: the names are resolved off the session loop (reading and parsing
 //! the local files under the path mappings' local roots, `functions`), then
@@ -9,9 +9,6 @@
 //! `breakpoint` events. Every `setFunctionBreakpoints` resolves all names again, and so
 //! does every stop when a file a site is in has changed, so an edited file moves its
 //! function breakpoints.
-//!
-//! Clipboard: the untruncated `repr()` of the expression, read raw (ptvsd's normal repr
-//! is cut at 65 536 characters and 30 inside containers, spec §6.3).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -326,11 +323,4 @@ impl Session {
         self.announce_function_breakpoint(id).await;
     }
 
-    /// `evaluate` with `context: "clipboard"`: the untruncated `repr()`.
-    pub(super) fn evaluate_for_clipboard(&mut self, request: &Request, expression: &str, frame: super::handles::FrameRef) {
-        // Parentheses on their own lines: a trailing comment in the expression stays harmless.
-        let text = format!("repr((\n{expression}\n))");
-        let job = Job::execute(text, frame.index, frame.kind, ReprKind::Raw);
-        self.queue_work(frame.thread, job, Waiter::Clipboard { request: request.clone() });
-    }
 }

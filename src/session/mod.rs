@@ -7,16 +7,19 @@
 //! ptvsd, the attach, loss), `threads` (the per-thread state machine, generations, fence,
 //! pause), `work` (the per-thread scheduler of `exec`/`chld`), `breakpoints`, `handles`
 //! (frame ids and `variablesReference`s), `stepping` (continue, steps, pause and every
-//! resume through one gate), `requests` (dispatch and the stack/variable requests),
-//! `frame_requests` (evaluation-based requests), `events` (ptvsd's events), `repairs`
-//! (attach-break evaluations) and `launch`.
+//! resume through one gate), `requests` (dispatch, and the set-up requests), `stack`
+//! (threads, stackTrace, scopes, variables), `evaluation` (evaluate, setVariable,
+//! setExpression, completions), `waiters` (what waits for a work item, and where its
+//! answer goes), `frame_requests` (logpoints, handler queries, sources, goto),
+//! `events` (ptvsd's events), `repairs` (attach-break evaluations) and `launch`.
 //!
 //! Must not know: byte layouts of either protocol, or which dialect or transport is in
 //! use (it sees `legacy::Command`/`legacy::Event` and a framed stream).
 //!
 //! Invariants (each is enforced in one place, named here):
-//! * every DAP request gets exactly one response (`requests::on_request` answers errors;
-//!   every waiter in `work` is answered, failed, expired or drained);
+//! * every DAP request gets exactly one response, through [`Session::answer`]
+//!   (`requests::on_request` answers what a handler returns; every waiter in `work` is
+//!   answered, failed, expired or drained, `waiters`);
 //! * nothing that needs a parked thread (step, resume-one, `exec`, `chld`, set-line) is
 //!   sent to a thread that is not `Stopped` in the current generation (`threads`,
 //!   `Session::pump`); the only exception is the `exec "0"` probe, which ptvsd answers
@@ -55,7 +58,10 @@ pub mod output;
 mod reconnecting;
 pub mod repairs;
 mod requests;
+mod stack;
 mod stepping;
+mod evaluation;
+mod waiters;
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -72,9 +78,10 @@ use crate::legacy::ProtocolError;
 
 use breakpoints::Breakpoints;
 use config::AttachConfig;
-use handles::{FrameRef, Handles};
+use handles::Handles;
 use lifecycle::{AttachBreak, Phase};
 use threads::Threads;
+use waiters::Waiter;
 use work::Scheduler;
 
 pub use connection::{AttachFailure, Connected};
@@ -176,53 +183,6 @@ pub type Handled = Result<Reply, RequestError>;
 
 /// A request's answer: its body (if it has one), or why it failed.
 pub type Answer = Result<Option<ResponseBody>, RequestError>;
-
-/// What waits for the answer of a work item (`exec`/`chld`) on a stopped thread.
-#[derive(Debug)]
-enum Waiter {
-    /// `evaluate`: an ExecutionResult or ExecutionException.
-    Evaluate { request: Request, expression: String, frame: FrameRef, hex: bool, quiet: bool, repl: bool },
-    /// `variables` through `chld`: a Children reply.
-    Children { request: Request, shape: requests::ChildrenShape, frame: FrameRef, hex: bool },
-    /// `terminate`/`disconnect(terminateDebuggee)`: the exit ends the connection.
-    Exit { request: Request },
-    /// The `exec "0"` probe of a thread that entered `block()` with no stop event while a
-    /// silent stop would strand it: if it is parked, it is freed with another resume.
-    SilentProbe { thread: ThreadId },
-    /// One attach-break evaluation (`repairs`), by its index in the list.
-    AttachBreak { index: usize },
-    /// The `exec "0"` probe of an ambiguous stop: a result means the thread is parked
-    /// and `stop` is a new stop; an exception means it is running and `stop` was stale.
-    /// `top`: the thread's innermost frame (file, line) when the report came; a result
-    /// from somewhere else means the report was stale and the thread parked again
-    /// silently later (the probe ran when it next blocked).
-    Probe { thread: ThreadId, stop: Box<Event>, top: Option<(String, i64)> },
-    /// A logpoint's message, evaluated on the thread that hit it.
-    Log { thread: ThreadId, source: crate::dap::bodies::Source, line: i64, started: Instant },
-    /// `setVariable`/`setExpression`: the assignment ran; then `target` is read back.
-    Assign { request: Request, target: String, frame: FrameRef, hex: bool, kind: AssignKind },
-    /// `setVariable`/`setExpression`: the new value.
-    AssignRead { request: Request, target: String, frame: FrameRef, hex: bool, kind: AssignKind },
-    /// `source`: a file's text read through the debuggee.
-    Source { request: Request, reference: i64 },
-    /// `completions`: the candidates as one string.
-    Completions { request: Request, target: completions::Target },
-    /// `goto`: the running file's text, to check the jump before asking for it.
-    GotoSource { request: Request, thread: ThreadId, line: i64, reference: i64 },
-    /// `evaluate` in the `clipboard` context: the untruncated repr, read raw.
-    Clipboard { request: Request },
-    /// Where the debuggee says a function breakpoint's function is (its DAP id).
-    FunctionLookup { id: i64 },
-}
-
-/// Which request an assignment answers (their bodies differ in the schema).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum AssignKind {
-    /// `setVariable`.
-    Variable,
-    /// `setExpression`.
-    Expression,
-}
 
 /// A `goto` waiting for its set-line reply (not a work item: ptvsd runs `setl` on its
 /// loop thread; it is sent only to a stopped thread with nothing in flight).
@@ -616,44 +576,6 @@ impl Session {
 
     // ---- waiters ---------------------------------------------------------------------
 
-    /// Answers a waiter that will get no result.
-    async fn fail_waiter(&mut self, waiter: Waiter, message: &str) {
-        match waiter {
-            Waiter::Evaluate { request, quiet, .. } => {
-                let error = if quiet { RequestError::quiet(message) } else { RequestError { message: message.to_string(), blame: Blame::Debuggee } };
-                self.answer(&request, Err(error)).await;
-            }
-            Waiter::Children { request, .. }
-            | Waiter::Exit { request }
-            | Waiter::Assign { request, .. }
-            | Waiter::AssignRead { request, .. }
-            | Waiter::Source { request, .. }
-            | Waiter::Clipboard { request }
-            | Waiter::GotoSource { request, .. } => {
-                self.answer(&request, Err(RequestError { message: message.to_string(), blame: Blame::Debuggee })).await;
-            }
-            Waiter::Completions { request, .. } => {
-                // Nothing to offer (an unknown name before the dot, a running program).
-                tracing::debug!(%message, "completions failed");
-                self.answer(&request, Ok(Some(crate::dap::bodies::CompletionsResponseBody::default().into()))).await;
-            }
-            Waiter::Log { thread, source, line, started } => {
-                let text = format!("Logpoint error: {message}\n");
-                self.log_output(&text, source, line).await;
-                self.finish_logpoint(thread, started).await;
-            }
-            Waiter::AttachBreak { index } => self.attach_break_result(index, Err(message.to_string())).await,
-            Waiter::FunctionLookup { id } => {
-                // Boxed: answering may send, and a failed send fails waiters again.
-                Box::pin(self.on_function_lookup(id, Err(format!("The debuggee could not look it up: {message}.")))).await;
-            }
-            Waiter::SilentProbe { thread } => self.threads.mark_running(thread),
-            Waiter::Probe { thread, stop, .. } => {
-                tracing::debug!(%message, ?stop, "the probe says the thread runs: the stop was stale");
-                self.threads.mark_running(thread);
-            }
-        }
-    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

@@ -1,7 +1,9 @@
-//! DAP requests: the dispatcher (`on_request`: each request parsed once, dispatched once,
-//! and the handler's `Handled` answered through `Session::answer`), and one method per
-//! command: each returns its typed body, `Ack`, an error, or `Later` when what now holds
-//! the request answers it.
+//! DAP requests: the dispatcher (`on_request`: each request parsed once, dispatched once
+//! to the component that owns it, and the handler's `Handled` answered through
+//! `Session::answer`); each handler returns its typed body, `Ack`, an error, or `Later`
+//! when what now holds the request answers it. The handlers here are the session's set-up:
+//! `initialize` (and the capabilities), `attach`, `configurationDone`, `setBreakpoints`
+//! and `setExceptionBreakpoints`.
 
 use serde_json::Value;
 use tokio::time::Instant;
@@ -9,23 +11,20 @@ use tokio::time::Instant;
 use super::breakpoints::{is_template, parse_hit_condition, BindState, Breakpoint, Requested};
 use super::config::AttachConfig;
 use super::exceptions::{ExceptionSettings, FILTERS};
-use super::handles::{Container, FrameRef};
 use super::paths::is_windows_path;
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::work::Job;
 use super::{BindWait, Handled, Reply, RequestError, Session, StepKind, Waiter, BIND_WAIT, IDLE_NOTICE};
 use crate::dap::bodies::{
     Breakpoint as DapBreakpoint, BreakpointReason, SetBreakpointsResponseBody, Source,
-    Capabilities, ExceptionBreakpointsFilter, Scope, ScopesResponseBody, StackFrame, StackFramePresentationHint,
-    StackTraceResponseBody, Thread, ThreadsResponseBody, Variable, VariablesResponseBody,
+    Capabilities, ExceptionBreakpointsFilter,
 };
 use crate::dap::requests::{
-    EvaluateArguments, ScopesArguments, SetBreakpointsArguments, SetExceptionBreakpointsArguments, StackTraceArguments,
-    VariablesArguments, VariablesArgumentsFilter,
+    SetBreakpointsArguments, SetExceptionBreakpointsArguments,
 };
 use crate::dap::types::Request;
 use crate::dap::{ArgumentsError, RequestCommand};
-use crate::legacy::messages::{Command, ConditionKind, FrameKind, PassCountKind};
+use crate::legacy::messages::{Command, ConditionKind, PassCountKind};
 
 /// The commands the dispatcher handles; `initialize` advertises exactly these.
 pub const HANDLED_COMMANDS: &[&str] = &[
@@ -101,17 +100,6 @@ pub fn capabilities() -> Capabilities {
 /// The key under which the breakpoints of a source known only by its `sourceReference`
 /// are kept (followed by the reference); never a real path.
 const REFERENCE_KEY: &str = "\u{0}sourceReference:";
-
-/// How the children of a `variables` request map back to DAP.
-#[derive(Debug, Clone)]
-pub enum ChildrenShape {
-    /// All children of `expression`, then `start`/`count` applied.
-    All { start: usize, count: Option<usize> },
-    /// A slice `expression[start:start+count]` of a list or tuple: child `[i]` is `[start+i]`.
-    Slice { expression: String, start: i64 },
-    /// `globals()`: dict items shown by name.
-    Globals,
-}
 
 impl From<ArgumentsError> for RequestError {
     /// The editor sent arguments that do not fit the request: it is to blame, and the
@@ -421,196 +409,12 @@ impl Session {
         SetBreakpointsResponseBody { breakpoints }
     }
 
-    fn threads_request(&self) -> Handled {
-        let threads = self
-            .threads
-            .iter()
-            .map(|(remote, info)| Thread { id: info.dap_id, name: info.name.clone().unwrap_or_else(|| format!("Thread {remote}")) })
-            .collect();
-        Ok(Reply::body(ThreadsResponseBody { threads }))
-    }
-
-    fn stack_trace(&mut self, args: StackTraceArguments) -> Handled {
-        let remote = self.known_thread(args.thread_id)?;
-        let (frames, stopped) = match self.threads.get(remote) {
-            Some(info) => (info.frames.clone(), info.shows_frames()),
-            None => (Vec::new(), false),
-        };
-        if !stopped {
-            return Ok(Reply::body(StackTraceResponseBody { stack_frames: Vec::new(), total_frames: Some(0) }));
-        }
-        let total = frames.len();
-        let start = usize::try_from(args.start_frame.unwrap_or(0).max(0)).unwrap_or(usize::MAX).min(total);
-        let levels = args.levels.filter(|l| *l > 0).and_then(|l| usize::try_from(l).ok()).unwrap_or(total);
-        let column = if self.client.columns_start_at_1 { 1 } else { 0 };
-        let line_offset = if self.client.lines_start_at_1 { 0 } else { 1 };
-        let mut stack = Vec::new();
-        for (index, frame) in frames.iter().enumerate().skip(start).take(levels) {
-            let id = self.handles.frame_id(FrameRef { thread: remote, index: index as i64, kind: frame.kind });
-            stack.push(StackFrame {
-                id,
-                name: frame.function.clone(),
-                source: Some(self.source_body(&frame.file)),
-                line: (frame.line - line_offset).max(0),
-                column,
-                presentation_hint: is_frozen(&frame.file).then_some(StackFramePresentationHint::Subtle),
-                ..StackFrame::default()
-            });
-        }
-        let total_frames = Some(i64::try_from(total).unwrap_or(i64::MAX));
-        Ok(Reply::body(StackTraceResponseBody { stack_frames: stack, total_frames }))
-    }
-
-    fn scopes(&mut self, args: ScopesArguments) -> Handled {
-        let frame = self.handles.frame(args.frame_id).ok_or_else(|| format!("frame {} is no longer valid: the program has run since", args.frame_id))?;
-        let function = self.threads.get(frame.thread).and_then(|t| usize::try_from(frame.index).ok().and_then(|i| t.frames.get(i))).map(|f| f.function.clone());
-        let mut scopes = Vec::new();
-        if function.as_deref() == Some("<module>") {
-            let reference = self.handles.container_id(Container::Locals(frame));
-            scopes.push(Scope { name: "Globals".to_owned(), variables_reference: reference, expensive: false, ..Scope::default() });
-        } else {
-            let locals = self.handles.container_id(Container::Locals(frame));
-            scopes.push(Scope {
-                name: "Locals".to_owned(),
-                presentation_hint: Some("locals".to_owned()),
-                variables_reference: locals,
-                expensive: false,
-                ..Scope::default()
-            });
-            let globals = self.handles.container_id(Container::Globals(frame));
-            scopes.push(Scope { name: "Globals".to_owned(), variables_reference: globals, expensive: true, ..Scope::default() });
-        }
-        Ok(Reply::body(ScopesResponseBody { scopes }))
-    }
-
-    /// A DAP variable for a value, registering a container when it can be expanded.
-    /// `hex`: show integers in hexadecimal (ptvsd sends `hex(value)` alongside the repr).
-    pub(super) fn variable(&mut self, frame: FrameRef, name: &str, expression: Option<&str>, value: &crate::legacy::messages::PyObject, hex: bool) -> Variable {
-        let shown = match &value.hex {
-            Some(h) if hex && value.type_name != "bool" => h.clone(),
-            _ => value.repr.clone().unwrap_or_default(),
-        };
-        let mut v = Variable {
-            name: name.to_owned(),
-            value: shown,
-            type_: (!value.type_name.is_empty()).then(|| value.type_name.clone()),
-            ..Variable::default()
-        };
-        if let Some(expression) = expression {
-            v.evaluate_name = Some(expression.to_owned());
-            if value.is_expandable() {
-                let indexed = matches!(value.type_name.as_str(), "list" | "tuple") && value.length > 0;
-                let container = Container::Expression { frame, expression: expression.to_string(), indexed_length: indexed.then_some(value.length) };
-                v.variables_reference = self.handles.container_id(container);
-                v.indexed_variables = indexed.then_some(value.length);
-            }
-        }
-        v
-    }
-
-    async fn variables(&mut self, request: &Request, args: VariablesArguments) -> Handled {
-        let container = self.handles.container(args.variables_reference).cloned().ok_or_else(|| {
-            RequestError::quiet(format!("variablesReference {} is no longer valid: the program has run since", args.variables_reference))
-        })?;
-        let start = args.start.unwrap_or(0).max(0);
-        let count = args.count.filter(|c| *c > 0);
-        let hex = wants_hex(args.format.as_ref());
-        match container {
-            Container::Locals(frame) => {
-                let variables = self
-                    .threads
-                    .get(frame.thread)
-                    .and_then(|t| usize::try_from(frame.index).ok().and_then(|i| t.frames.get(i)))
-                    .map(|f| f.variables.clone())
-                    .unwrap_or_default();
-                let mut out = Vec::new();
-                for var in variables.iter().filter(|v| !(v.value.type_name.is_empty() && v.value.repr.as_deref() == Some("<undefined>"))) {
-                    out.push(self.variable(frame, &var.name, Some(&var.name), &var.value, hex));
-                }
-                let variables = page(out, start, count);
-                Ok(Reply::body(VariablesResponseBody { variables }))
-            }
-            Container::Globals(frame) => self.enum_children(request, frame, "globals()".to_string(), super::requests::ChildrenShape::Globals, hex).await,
-            Container::Expression { frame, expression, indexed_length } => {
-                match (args.filter, indexed_length) {
-                    (Some(VariablesArgumentsFilter::Named), Some(_)) => {
-                        Ok(Reply::body(VariablesResponseBody::default()))
-                    }
-                    (Some(VariablesArgumentsFilter::Indexed), Some(length)) if count.is_some() || start > 0 => {
-                        let end = count.map(|c| start.saturating_add(c)).unwrap_or(length).min(length);
-                        let text = format!("({expression})[{start}:{end}]");
-                        self.enum_children(request, frame, text, ChildrenShape::Slice { expression, start }, hex).await
-                    }
-                    _ => {
-                        let shape = ChildrenShape::All { start: usize::try_from(start).unwrap_or(0), count: count.and_then(|c| usize::try_from(c).ok()) };
-                        self.enum_children(request, frame, expression, shape, hex).await
-                    }
-                }
-            }
-        }
-    }
-
-    async fn enum_children(&mut self, request: &Request, frame: FrameRef, text: String, shape: ChildrenShape, hex: bool) -> Handled {
-        self.check_frame(frame)?;
-        let job = Job::Children { text, frame: frame.index, frame_kind: frame.kind };
-        self.queue_work(frame.thread, job, Waiter::Children { request: request.clone(), shape, frame, hex });
-        Ok(Reply::Later)
-    }
-
     /// Queues a work item on a stopped thread; it goes out from `pump`.
     pub(super) fn queue_work(&mut self, thread: crate::legacy::messages::ThreadId, job: Job, waiter: Waiter) {
         let deadline = tokio::time::Instant::now() + self.request_timeout();
         self.work.push(thread, job, waiter, deadline);
     }
 
-    /// The frame must belong to a stopped thread's current stack, and no resume may be
-    /// waiting to go out (the work would be cut off by it).
-    pub(super) fn check_frame(&self, frame: FrameRef) -> Result<(), RequestError> {
-        let thread = self.threads.get(frame.thread).ok_or("that thread has exited")?;
-        if !thread.is_stopped() {
-            return Err(RequestError::quiet(format!("thread {} is running; values can only be read while it is stopped (pause it first)", thread.dap_id)));
-        }
-        if usize::try_from(frame.index).map_or(true, |i| i >= thread.frames.len()) {
-            return Err(RequestError::quiet("that frame is no longer on the stack"));
-        }
-        if self.releases.iter().any(|r| r.resumes_all() || matches!(r, super::stepping::Release::Detach)) {
-            return Err(RequestError::quiet("the program is resuming"));
-        }
-        Ok(())
-    }
-
-    /// The frame a request names, or the top frame of a stopped thread.
-    pub(super) fn frame_or_top(&self, frame_id: Option<i64>, what: &str) -> Result<FrameRef, RequestError> {
-        match frame_id {
-            Some(id) => self.handles.frame(id).ok_or_else(|| RequestError::quiet(format!("frame {id} is no longer valid: the program has run since"))),
-            None => {
-                let thread = self.threads.any_stopped().ok_or_else(|| format!("{what} needs a stopped program: pause it or wait for a breakpoint"))?;
-                let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
-                Ok(FrameRef { thread, index: 0, kind })
-            }
-        }
-    }
-
-    /// `evaluate`: watch expressions (and hovers) are queued as batchable, so the
-    /// watches of one stop share one round trip.
-    async fn evaluate(&mut self, request: &Request, args: EvaluateArguments) -> Handled {
-        let quiet = matches!(args.context.as_deref(), Some("hover" | "watch"));
-        let frame = self.frame_or_top(args.frame_id, "evaluate").map_err(|e| if quiet { RequestError::quiet(e.message) } else { e })?;
-        self.check_frame(frame).map_err(|e| if quiet { e } else { RequestError { message: e.message, blame: super::Blame::User } })?;
-        if args.context.as_deref() == Some("clipboard") {
-            self.evaluate_for_clipboard(request, &args.expression, frame);
-            return Ok(Reply::Later);
-        }
-        let job = if args.context.as_deref() == Some("watch") {
-            Job::watch(args.expression.clone(), frame.index, frame.kind)
-        } else {
-            Job::execute(args.expression.clone(), frame.index, frame.kind, crate::legacy::messages::ReprKind::Normal)
-        };
-        let hex = wants_hex(args.format.as_ref());
-        let repl = args.context.as_deref() == Some("repl");
-        self.queue_work(frame.thread, job, Waiter::Evaluate { request: request.clone(), expression: args.expression, frame, hex, quiet, repl });
-        Ok(Reply::Later)
-    }
 }
 
 fn capitalise_first(text: &str) -> String {
@@ -618,16 +422,6 @@ fn capitalise_first(text: &str) -> String {
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
-    }
-}
-
-/// Applies DAP `start`/`count` to a full list.
-pub(super) fn page<T>(items: Vec<T>, start: i64, count: Option<i64>) -> Vec<T> {
-    let start = usize::try_from(start).unwrap_or(0);
-    let iter = items.into_iter().skip(start);
-    match count.and_then(|c| usize::try_from(c).ok()) {
-        Some(c) => iter.take(c).collect(),
-        None => iter.collect(),
     }
 }
 
