@@ -347,3 +347,45 @@ async fn a_handler_query_lost_with_the_connection_is_answered_after_the_reconnec
     assert!(matches!(&answer, Command::SetExceptionHandlerInfo { file, .. } if file == "/srv/app/views.py"), "{answer:?}");
     client.wait_event_where("output", Duration::from_secs(5), |e| e["body"]["output"].as_str().is_some_and(|t| t.contains("attached again"))).await;
 }
+
+/// The race fixed in 273140f: a step ends in `<frozen …>` code (3.11's frozen stdlib, which
+/// the adapter steps out of with justMyCode). The stepped thread's frame list comes alone,
+/// so it is probed as a possible silent park, and the probe's answer queues the resume
+/// that frees a silently parked thread; its stop event comes next. That resume must not
+/// go out: the stop is a real one, and the step out of the frozen code has to be sent to
+/// the still stopped thread. (Another thread's probe still in flight holds both in the
+/// gate, so the order is fixed.)
+#[tokio::test]
+async fn a_step_into_frozen_code_steps_out_even_after_a_silent_probe_answered() {
+    let (mut client, mut peer) = attached(false).await;
+    let thread = breakpoint_stop(&mut client, &mut peer, WORKER).await;
+    client.ok("next", json!({ "threadId": thread })).await;
+    assert!(matches!(peer.next().await, Command::StepOver { thread: WORKER }));
+    let fence = peer.next().await;
+    peer.answer_fence(&fence).await;
+    let mut frozen = frame("_find_and_load", 1000, &[]);
+    frozen.file = "<frozen importlib._bootstrap>".into();
+    let stack = vec![frozen, frame("handler", 10, &[])];
+    // The stepped thread's frame list alone: probed.
+    peer.send(Event::FrameList { thread: WORKER, name: Some(format!("thread-{WORKER}")), frames: stack.clone() }).await;
+    let Command::Execute { text, thread: probed, execution_id: worker_probe, .. } = peer.next().await else { panic!("no probe: {:?}", peer.log) };
+    assert_eq!((text.as_str(), probed), ("0", WORKER));
+    // Another thread enters `block()` too: probed, and its probe stays in flight.
+    peer.send(Event::FrameList { thread: MAIN, name: Some(format!("thread-{MAIN}")), frames: vec![frame("main", 4, &[])] }).await;
+    let Command::Execute { text, thread: probed, execution_id: main_probe, .. } = peer.next().await else { panic!("no probe: {:?}", peer.log) };
+    assert_eq!((text.as_str(), probed), ("0", MAIN));
+    // The stepped thread is parked (the probe answers), then its step stop comes.
+    peer.send(Event::ExecutionResult { execution_id: worker_probe, value: value("0", "int") }).await;
+    peer.send(Event::StepDone { thread: WORKER }).await;
+    // The other thread was running after all: the gate opens.
+    peer.send(Event::ExecutionException { execution_id: main_probe, text: "Error: cannot be evaluated at this time".into() }).await;
+    let next = peer.next().await;
+    let recent: Vec<&Command> = peer.log.iter().rev().take(6).collect();
+    assert!(matches!(next, Command::StepOut { thread: WORKER }), "expected the step out of frozen code, got {next:?}; latest commands first: {recent:?}");
+    let fence = peer.next().await;
+    peer.answer_fence(&fence).await;
+    peer.stop(WORKER, vec![frame("handler", 11, &[])], Event::StepDone { thread: WORKER }).await;
+    let stopped = client.wait_event_where("stopped", Duration::from_secs(5), |e| e["body"]["reason"] == "step").await;
+    assert_eq!(stopped["body"]["threadId"], thread);
+    disconnect(&mut client, &mut peer).await;
+}

@@ -416,6 +416,64 @@ pub struct CompletionItem {
 /// The `initialize` response body is the capabilities.
 pub type InitializeResponseBody = Capabilities;
 
+/// The body of a successful response: one variant per typed body above, serialised as
+/// that body (untagged). The session's handlers return one of these (or nothing).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ResponseBody {
+    Initialize(Box<Capabilities>),
+    /// Also the `setFunctionBreakpoints` body (the same shape).
+    SetBreakpoints(SetBreakpointsResponseBody),
+    Threads(ThreadsResponseBody),
+    StackTrace(StackTraceResponseBody),
+    Scopes(ScopesResponseBody),
+    Variables(VariablesResponseBody),
+    Evaluate(EvaluateResponseBody),
+    Continue(ContinueResponseBody),
+    SetVariable(SetVariableResponseBody),
+    SetExpression(SetExpressionResponseBody),
+    Source(SourceResponseBody),
+    ExceptionInfo(ExceptionInfoResponseBody),
+    GotoTargets(GotoTargetsResponseBody),
+    Completions(CompletionsResponseBody),
+    Modules(ModulesResponseBody),
+    LoadedSources(LoadedSourcesResponseBody),
+}
+
+macro_rules! response_body_from {
+    ($($variant:ident($body:ty)),* $(,)?) => {
+        $(impl From<$body> for ResponseBody {
+            fn from(body: $body) -> Self {
+                ResponseBody::$variant(body)
+            }
+        })*
+    };
+}
+
+response_body_from!(
+    SetBreakpoints(SetBreakpointsResponseBody),
+    Threads(ThreadsResponseBody),
+    StackTrace(StackTraceResponseBody),
+    Scopes(ScopesResponseBody),
+    Variables(VariablesResponseBody),
+    Evaluate(EvaluateResponseBody),
+    Continue(ContinueResponseBody),
+    SetVariable(SetVariableResponseBody),
+    SetExpression(SetExpressionResponseBody),
+    Source(SourceResponseBody),
+    ExceptionInfo(ExceptionInfoResponseBody),
+    GotoTargets(GotoTargetsResponseBody),
+    Completions(CompletionsResponseBody),
+    Modules(ModulesResponseBody),
+    LoadedSources(LoadedSourcesResponseBody),
+);
+
+impl From<Capabilities> for ResponseBody {
+    fn from(body: Capabilities) -> Self {
+        ResponseBody::Initialize(Box::new(body))
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SetBreakpointsResponseBody {
     /// One per requested breakpoint, in the same order.

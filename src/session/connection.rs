@@ -13,7 +13,7 @@ use tokio_util::codec::Framed;
 use super::breakpoints::BindState;
 use super::lifecycle::{AttachBreak, Phase};
 use super::{capitalise, Input, Session, SEND_TIMEOUT};
-use crate::dap::bodies::{EventBody, ProcessEventBody, ProcessEventStartMethod};
+use crate::dap::bodies::{ProcessEventBody, ProcessEventStartMethod};
 use crate::legacy::handshake::{self, AttachInfo, HandshakeError};
 use crate::legacy::messages::Command;
 use crate::legacy::{ClientCodec, Dialect, Limits, ProtocolError};
@@ -233,11 +233,11 @@ impl Session {
                 start_method: Some(ProcessEventStartMethod::Attach),
                 pointer_size: None,
             };
-            self.event(ProcessEventBody::EVENT, super::requests::body(&process)).await;
+            self.send_event(&process).await;
             return;
         };
         self.retrying = None;
-        self.respond(&request, None).await;
+        self.answer(&request, Ok(None)).await;
         let endpoint = self.config.as_ref().map(|c| c.endpoint.to_string()).unwrap_or_default();
         self.output(
             "console",
@@ -258,8 +258,8 @@ impl Session {
             start_method: Some(if self.launched.is_some() { ProcessEventStartMethod::Launch } else { ProcessEventStartMethod::Attach }),
             pointer_size: None,
         };
-        self.event(ProcessEventBody::EVENT, super::requests::body(&process)).await;
-        self.event("initialized", None).await;
+        self.send_event(&process).await;
+        self.bare_event("initialized").await;
     }
 
     pub(super) async fn on_remote_closed(&mut self, error: Option<ProtocolError>) {
@@ -288,7 +288,7 @@ impl Session {
             match waiter {
                 super::Waiter::Exit { request } => {
                     terminating = true;
-                    self.respond(&request, None).await;
+                    self.answer(&request, Ok(None)).await;
                 }
                 other => others.push(other),
             }
@@ -302,7 +302,7 @@ impl Session {
             }
             self.fail_releases("the connection to the app ended").await;
             if let Some(goto) = self.goto.take() {
-                self.respond_error(&goto.request, "the connection to the app ended").await;
+                self.answer(&goto.request, Err("the connection to the app ended".into())).await;
             }
             for wait in std::mem::take(&mut self.bind_waits) {
                 self.answer_breakpoints(wait.request, &wait.local_path).await;
@@ -325,7 +325,7 @@ impl Session {
         }
         self.fail_releases(&sentence).await;
         if let Some(goto) = self.goto.take() {
-            self.respond_error(&goto.request, sentence.clone()).await;
+            self.answer(&goto.request, Err(sentence.clone().into())).await;
         }
         for wait in std::mem::take(&mut self.bind_waits) {
             self.answer_breakpoints(wait.request, &wait.local_path).await;

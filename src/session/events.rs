@@ -1,24 +1,23 @@
-//! ptvsd's events: each one updates a component and becomes zero or more DAP events,
-//! or completes a work item.
+//! ptvsd's events: each one updates a component and becomes zero or more DAP events;
+//! the answer to a work item goes to its waiter (`waiters`).
 //!
 //! Stop reports (BRKH, STPD, ASBR, EXC2/EXCP, LOAD) first pass the thread-state rule
 //! (`threads`): a stop after the fence is new; one before the fence reply is settled by
 //! the `exec "0"` probe, and only a proven stop is acted on (`on_stop`).
 
-use serde_json::{json, Value};
 use tokio::time::Instant;
 
 use super::breakpoints::BindState;
-use super::handles::FrameRef;
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
-use super::repairs::{self, attach_break_evaluations};
-use super::requests::{body, is_frozen, page, ChildrenShape};
+use super::repairs::attach_break_evaluations;
+use super::requests::is_frozen;
 use super::stepping::Release;
 use super::threads::StopVerdict;
-use super::work::{Finished, Job};
+use super::waiters::WorkAnswer;
+use super::work::Job;
 use super::{ExceptionRecord, Session, StepKind, Waiter};
-use crate::dap::bodies::{BreakpointEventBody, EventBody, StoppedEventBody, ThreadEventBody, LoadedSourceEventBody, LoadedSourceEventReason, ModuleEventBody, ModuleEventReason};
-use crate::legacy::messages::{Child, Command, Event, ExceptionStop, FailedCommand, FrameKind, OutputChannel, PyObject, ReprKind, ThreadId};
+use crate::dap::bodies::{BreakpointEventBody, StoppedEventBody, ThreadEventBody, LoadedSourceEventBody, LoadedSourceEventReason, ModuleEventBody, ModuleEventReason};
+use crate::legacy::messages::{Command, Event, ExceptionStop, FailedCommand, FrameKind, OutputChannel, PyObject, ReprKind, ThreadId};
 
 /// At most this many steps are added to get out of `<frozen …>` code after one step.
 const MAX_AUTO_STEPS: u32 = 20;
@@ -43,7 +42,7 @@ impl Session {
             Event::ThreadCreate { thread } => {
                 let (id, new) = self.threads.ensure(thread);
                 if new {
-                    self.event(ThreadEventBody::EVENT, body(&ThreadEventBody { reason: "started".to_owned(), thread_id: id })).await;
+                    self.send_event(&ThreadEventBody { reason: "started".to_owned(), thread_id: id }).await;
                 }
             }
             Event::ThreadExit { thread } => {
@@ -51,7 +50,7 @@ impl Session {
                     self.fail_waiter(waiter, "the thread has exited").await;
                 }
                 if let Some(id) = self.threads.remove(thread) {
-                    self.event(ThreadEventBody::EVENT, body(&ThreadEventBody { reason: "exited".to_owned(), thread_id: id })).await;
+                    self.send_event(&ThreadEventBody { reason: "exited".to_owned(), thread_id: id }).await;
                 }
             }
             Event::ModuleLoad { module_id, file } => {
@@ -61,9 +60,9 @@ impl Session {
                     return;
                 }
                 let module = ModuleEventBody { reason: ModuleEventReason::New, module: self.module_body(module_id, &file) };
-                self.event(ModuleEventBody::EVENT, body(&module)).await;
+                self.send_event(&module).await;
                 let source = LoadedSourceEventBody { reason: LoadedSourceEventReason::New, source: self.source_body(&file) };
-                self.event(LoadedSourceEventBody::EVENT, body(&source)).await;
+                self.send_event(&source).await;
             }
             Event::ModulesChanged | Event::Unknown { .. } => {}
             Event::FrameList { thread, name, frames } => {
@@ -76,7 +75,7 @@ impl Session {
                 }
                 if new {
                     if let Some(id) = self.threads.get(thread).map(|t| t.dap_id) {
-                        self.event(ThreadEventBody::EVENT, body(&ThreadEventBody { reason: "started".to_owned(), thread_id: id })).await;
+                        self.send_event(&ThreadEventBody { reason: "started".to_owned(), thread_id: id }).await;
                     }
                 }
             }
@@ -159,7 +158,7 @@ impl Session {
             FailedCommand::SetLineNumber => {
                 if let Some(goto) = self.goto.take() {
                     let text = last_line.unwrap_or_else(|| "the debuggee could not move the line".to_string());
-                    self.respond_error(&goto.request, text).await;
+                    self.answer(&goto.request, Err(text.into())).await;
                 }
             }
             FailedCommand::Detach | FailedCommand::Other(_) => {}
@@ -189,7 +188,7 @@ impl Session {
     }
 
     /// A proven stop (the thread is parked in the current generation).
-    async fn on_stop(&mut self, event: Event) {
+    pub(super) async fn on_stop(&mut self, event: Event) {
         // A stop with its event is not a silent park: a `FreeSilent` queued by a silent
         // probe answered just before (the thread parked again after a step, and its frame
         // list came before this report) would resume this stop away, also when it is not
@@ -274,7 +273,7 @@ impl Session {
         }
         if !answered {
             let breakpoint = BreakpointEventBody { reason: "changed".to_owned(), breakpoint: self.breakpoint_body(&local_path, &b) };
-            self.event(BreakpointEventBody::EVENT, body(&breakpoint)).await;
+            self.send_event(&breakpoint).await;
         }
     }
 
@@ -343,7 +342,7 @@ impl Session {
     }
 
     /// The innermost frame of a thread's last frame list: (file, line).
-    fn top_frame(&self, thread: ThreadId) -> Option<(String, i64)> {
+    pub(super) fn top_frame(&self, thread: ThreadId) -> Option<(String, i64)> {
         self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| (f.file.clone(), f.line))
     }
 
@@ -427,149 +426,11 @@ impl Session {
             hit_breakpoint_ids: (!hit.is_empty()).then_some(hit),
             ..StoppedEventBody::default()
         };
-        self.event(StoppedEventBody::EVENT, body(&stopped)).await;
+        self.send_event(&stopped).await;
         self.after_stop_for_functions(thread);
     }
 
     // ---- work answers -----------------------------------------------------------------
 
-    /// The answer to a work item (or batch) arrived.
-    pub(super) async fn on_work_answer(&mut self, finished: Finished<Waiter>, answer: WorkAnswer) {
-        let Finished { thread, mut items, batch, retried } = finished;
-        if batch {
-            let values: Option<Vec<PyObject>> = match &answer {
-                WorkAnswer::Children(children) => {
-                    let items_only: Vec<&Child> = children.iter().filter(|c| c.name.starts_with('[')).collect();
-                    (items_only.len() == items.len()
-                        && items_only.iter().enumerate().all(|(i, c)| c.name == format!("[{i}]")))
-                    .then(|| items_only.into_iter().map(|c| c.value.clone()).collect())
-                }
-                _ => None,
-            };
-            match values {
-                Some(values) => {
-                    for ((job, waiter), value) in items.into_iter().zip(values) {
-                        self.on_work_value(thread, job, waiter, value).await;
-                    }
-                }
-                None => {
-                    // The tuple raised (or could not be read): one at a time, so each
-                    // error belongs to its own expression.
-                    let deadline = Instant::now() + self.request_timeout();
-                    self.work.unbatch(thread, items, deadline);
-                }
-            }
-            return;
-        }
-        let Some((job, waiter)) = items.pop() else { return };
-        let refused = match &answer {
-            WorkAnswer::Failed(text) => text.contains("previous evaluation has not completed"),
-            WorkAnswer::Children(children) => children.is_empty() && matches!(waiter, Waiter::Children { .. }),
-            WorkAnswer::Value(_) => false,
-        };
-        if refused && !retried {
-            tracing::debug!(thread, "ptvsd refused a work item while finishing the previous one; sending it again");
-            let deadline = Instant::now() + self.request_timeout();
-            self.work.retry(thread, job, waiter, deadline);
-            return;
-        }
-        match answer {
-            WorkAnswer::Value(value) => self.on_work_value(thread, job, waiter, value).await,
-            WorkAnswer::Failed(text) => {
-                if text.contains("cannot be evaluated at this time") && !matches!(waiter, Waiter::Probe { .. }) {
-                    // ptvsd found the thread not parked: it is running.
-                    self.threads.mark_running(thread);
-                }
-                // `KeyError: 'k'`, not ptvsd's bare `'k'` (`repairs::NAME_EXCEPTIONS_BODY`);
-                // the REPL also shows the traceback.
-                let failure = repairs::evaluation_failure(&text);
-                if let (Waiter::Evaluate { repl: true, .. }, Some(traceback)) = (&waiter, &failure.traceback) {
-                    self.output("stderr", traceback).await;
-                }
-                self.fail_waiter(waiter, &failure.summary).await;
-            }
-            WorkAnswer::Children(children) => match waiter {
-                Waiter::Children { request, shape, frame, hex } => {
-                    let variables = self.children_json(frame, &shape, children, hex);
-                    self.respond(&request, Some(json!({ "variables": variables }))).await;
-                }
-                other => self.fail_waiter(other, "the debuggee sent unexpected children").await,
-            },
-        }
-    }
-
-    async fn on_work_value(&mut self, _thread: ThreadId, _job: Job, waiter: Waiter, value: PyObject) {
-        match waiter {
-            Waiter::Probe { thread, stop, top } => {
-                self.threads.confirm_stopped(thread);
-                if top.is_some() && self.top_frame(thread) != top {
-                    // ptvsd ran the probe only when the thread blocked again elsewhere (a
-                    // silent stop after the resume): the report itself was stale.
-                    tracing::debug!(thread, ?top, now = ?self.top_frame(thread), "the probe ran at a later silent stop: the report was stale");
-                    if self.threads.silent_stop_strands() && !self.releases.iter().any(Release::resumes_all) {
-                        self.release(Release::FreeSilent);
-                    }
-                    return;
-                }
-                tracing::debug!(thread, "the probe says the thread is parked: a new stop");
-                self.on_stop(*stop).await;
-            }
-            Waiter::SilentProbe { thread } => {
-                self.threads.confirm_stopped(thread);
-                if self.threads.silent_stop_strands() && !self.releases.iter().any(Release::resumes_all) {
-                    tracing::debug!(thread, "a thread parked with no stop event after a resume: freeing it");
-                    self.release(Release::FreeSilent);
-                }
-            }
-            Waiter::AttachBreak { index } => self.attach_break_result(index, Ok(value)).await,
-            other => self.on_execution_result(other, value).await,
-        }
-    }
-
-    fn children_json(&mut self, frame: FrameRef, shape: &ChildrenShape, children: Vec<Child>, hex: bool) -> Vec<Value> {
-        match shape {
-            ChildrenShape::All { start, count } => {
-                // `items()` is a synthetic child ptvsd adds to dicts; the items follow it.
-                let all: Vec<Value> = children
-                    .iter()
-                    .filter(|c| !is_items_view(c))
-                    .map(|c| self.variable_json(frame, &c.name, c.expression.as_deref(), &c.value, hex))
-                    .collect();
-                page(all, *start as i64, count.map(|c| c as i64))
-            }
-            ChildrenShape::Slice { expression, start } => children
-                .iter()
-                .filter_map(|c| {
-                    let index: i64 = c.name.strip_prefix('[')?.strip_suffix(']')?.parse().ok()?;
-                    let absolute = start + index;
-                    let name = format!("[{absolute}]");
-                    let expr = format!("({expression})[{absolute}]");
-                    Some(self.variable_json(frame, &name, Some(&expr), &c.value, hex))
-                })
-                .collect(),
-            ChildrenShape::Globals => children
-                .iter()
-                .filter(|c| !is_items_view(c))
-                .map(|c| {
-                    let name = c.name.strip_prefix("['").and_then(|n| n.strip_suffix("']")).unwrap_or(&c.name).to_string();
-                    let expr = c.expression.clone();
-                    self.variable_json(frame, &name, expr.as_deref(), &c.value, hex)
-                })
-                .collect(),
-        }
-    }
-}
-
-/// What answered a work item.
-#[derive(Debug)]
-pub(super) enum WorkAnswer {
-    Value(PyObject),
-    Failed(String),
-    Children(Vec<Child>),
-}
-
-/// ptvsd's synthetic `items()` child of a dict (spec §3.7).
-fn is_items_view(child: &Child) -> bool {
-    child.name == "items()" && child.value.type_name.is_empty()
 }
 

@@ -1,50 +1,36 @@
-//! Requests built on evaluation in a stopped frame, and the debugpy-parity features: logpoints, handler queries, setVariable/setExpression,
-//! exception details, sources read through the debuggee, modules, completions and set
-//! next statement. Each builds on `exec` in a stopped frame (spec §3.8) or on state the
-//! session already keeps; the pure parts live in `logpoints`, `exceptions`, `completions`
-//! and `sources`.
+//! The debugpy-parity features beside evaluation: logpoints, handler queries (REQH),
+//! exception details, sources read through the debuggee, modules and loaded sources, and
+//! set next statement. Each builds on `exec` in a stopped frame (spec §3.8) or on state
+//! the session already keeps; the pure parts live in `logpoints`, `exceptions`, `sources`
+//! and `jumps`. (`evaluate`, `setVariable`/`setExpression` and `completions` are
+//! `evaluation`'s.)
 
 use std::path::Path;
 
-use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use super::completions;
 use super::exceptions::{format_traceback, is_library_path, parse_trace_line, TraceEntry};
-use super::handles::{Container, FrameRef};
 use super::logpoints::{self, py_literal};
-use super::requests::{body, file_name, is_frozen, wants_hex};
+use super::requests::{file_name, is_frozen};
 use super::sources::MAX_REMOTE_SOURCE;
 use super::stepping::Release;
 use super::work::Job;
-use super::{GotoWait, Handled, Session, Waiter};
+use super::{GotoWait, Handled, Reply, Session, Waiter};
 use crate::dap::bodies::{
-    CompletionItem, CompletionItemType, CompletionsResponseBody,
+    OutputEventBody,
     ExceptionBreakMode, ExceptionDetails, ExceptionInfoResponseBody,
     GotoTarget, GotoTargetsResponseBody, LoadedSourcesResponseBody, Module, ModuleId, ModulesResponseBody, Source,
     SourcePresentationHint, SourceResponseBody,
 };
 use crate::dap::requests::{
-    CompletionsArguments, ExceptionInfoArguments, GotoArguments, GotoTargetsArguments, ModulesArguments, SetExpressionArguments,
-    SetVariableArguments, SourceArguments,
+    ExceptionInfoArguments, GotoArguments, GotoTargetsArguments, ModulesArguments, SourceArguments,
 };
 use crate::dap::types::Request;
-use crate::legacy::messages::{Command, FrameKind, PyObject, ReprKind, ThreadId};
+use crate::legacy::messages::{Command, FrameKind, ReprKind, ThreadId};
 
 /// CPython from this version on cannot set the next statement from ptvsd's thread, and
 /// binary ptvsd deadlocks trying (spec §5.3).
 const GOTO_UNSUPPORTED_FROM: (i64, i64) = (3, 11);
-
-/// The DAP type of a completion kind from [`completions::parse_result`].
-fn completion_type(kind: &str) -> CompletionItemType {
-    match kind {
-        "module" => CompletionItemType::Module,
-        "class" => CompletionItemType::Class,
-        "property" => CompletionItemType::Property,
-        "function" => CompletionItemType::Function,
-        _ => CompletionItemType::Variable,
-    }
-}
 
 /// The expression that reads a debuggee file as text (UTF-8, bad bytes replaced), at most
 /// [`MAX_REMOTE_SOURCE`] bytes, closing it again; the same on Python 2.7 and 3.x.
@@ -149,90 +135,13 @@ impl Session {
 
     // ---- results of exec ------------------------------------------------------------
 
-    pub(super) async fn on_execution_result(&mut self, waiter: Waiter, value: PyObject) {
-        match waiter {
-            Waiter::Evaluate { request, expression, frame, hex, .. } => {
-                let body = self.value_body(frame, &expression, &value, hex, "result");
-                self.respond(&request, Some(body)).await;
-            }
-            Waiter::Log { thread, source, line, started } => {
-                let text = format!("{}\n", value.repr.unwrap_or_default());
-                self.log_output(&text, source, line).await;
-                self.finish_logpoint(thread, started).await;
-            }
-            Waiter::Assign { request, target, frame, hex } => {
-                // The assignment ran; read the new value back.
-                if let Err(error) = self.check_frame(frame) {
-                    self.respond_error(&request, error).await;
-                    return;
-                }
-                let job = Job::execute(target.clone(), frame.index, frame.kind, ReprKind::Normal);
-                self.queue_work(frame.thread, job, Waiter::AssignRead { request, target, frame, hex });
-            }
-            Waiter::AssignRead { request, target, frame, hex } => {
-                let body = self.value_body(frame, &target, &value, hex, "value");
-                self.respond(&request, Some(body)).await;
-            }
-            Waiter::Source { request, reference } => {
-                let content = value.repr.unwrap_or_default();
-                self.sources.set_content(reference, content.clone());
-                self.respond(&request, body(&SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) })).await;
-            }
-            Waiter::GotoSource { request, thread, line, reference } => {
-                self.sources.set_content(reference, value.repr.unwrap_or_default());
-                if let Err(error) = self.checked_goto(&request, thread, line, reference).await {
-                    self.respond_error(&request, error).await;
-                }
-            }
-            Waiter::Completions { request, target } => {
-                let start = target.start_utf16 as i64 + if self.client.columns_start_at_1 { 1 } else { 0 };
-                let length = target.prefix.encode_utf16().count() as i64;
-                let targets = completions::parse_result(value.repr.as_deref().unwrap_or_default())
-                    .into_iter()
-                    .map(|(label, kind)| CompletionItem {
-                        label,
-                        type_: Some(completion_type(kind)),
-                        start: Some(start),
-                        length: Some(length),
-                        ..CompletionItem::default()
-                    })
-                    .collect();
-                self.respond(&request, body(&CompletionsResponseBody { targets })).await;
-            }
-            Waiter::Clipboard { request } => {
-                let result = value.repr.unwrap_or_default();
-                self.respond(&request, Some(json!({ "result": result, "variablesReference": 0 }))).await;
-            }
-            Waiter::FunctionLookup { id } => {
-                let answer = value.repr.ok_or_else(|| "The debuggee gave no answer to the function lookup.".to_string());
-                self.on_function_lookup(id, answer).await;
-            }
-            other @ (Waiter::Children { .. } | Waiter::Exit { .. } | Waiter::Probe { .. } | Waiter::SilentProbe { .. } | Waiter::AttachBreak { .. }) => {
-                self.fail_waiter(other, "the debuggee sent an unexpected evaluation result").await;
-            }
-        }
-    }
-
-    /// `{result|value, type, variablesReference, indexedVariables}` for a value.
-    fn value_body(&mut self, frame: FrameRef, expression: &str, value: &PyObject, hex: bool, key: &str) -> Value {
-        let v = self.variable_json(frame, "", Some(expression), value, hex);
-        let mut body = json!({ key: v["value"], "variablesReference": v["variablesReference"] });
-        if let Some(t) = v.get("type") {
-            body["type"] = t.clone();
-        }
-        if let Some(n) = v.get("indexedVariables") {
-            body["indexedVariables"] = n.clone();
-        }
-        body
-    }
-
     // ---- logpoints --------------------------------------------------------------------
 
     /// A logpoint was hit: ptvsd has stopped the program. Evaluate the message in one
     /// `exec` on the thread (none when it has no `{expression}`), print it, resume.
     pub(super) async fn log_point(&mut self, thread: ThreadId, local_path: &str, line: i64, message: &str) {
         let started = Instant::now();
-        let source = json!({ "name": file_name(local_path), "path": local_path });
+        let source = Source { name: Some(file_name(local_path).to_owned()), path: Some(local_path.to_owned()), ..Source::default() };
         let parts = logpoints::parse(message);
         self.logging.pending += 1;
         if let Some(text) = logpoints::plain_text(&parts) {
@@ -246,9 +155,16 @@ impl Session {
         self.queue_work(thread, job, Waiter::Log { thread, source, line, started });
     }
 
-    pub(super) async fn log_output(&mut self, text: &str, source: Value, line: i64) {
+    pub(super) async fn log_output(&mut self, text: &str, source: Source, line: i64) {
         let line = if self.client.lines_start_at_1 { line } else { line - 1 };
-        self.event("output", Some(json!({ "category": "console", "output": text, "source": source, "line": line }))).await;
+        let output = OutputEventBody {
+            category: Some("console".to_owned()),
+            output: text.to_owned(),
+            source: Some(source),
+            line: Some(line),
+            ..OutputEventBody::default()
+        };
+        self.send_event(&output).await;
     }
 
     /// One logpoint is done. When none is left: resume the program (clearing the step
@@ -291,49 +207,9 @@ impl Session {
 
     // ---- setVariable / setExpression --------------------------------------------------
 
-    /// Assigns `target = value` in the frame through `exec` (the assignment persists,
-    /// spec §3.8), then reads `target` back.
-    async fn assign(&mut self, request: &Request, frame: FrameRef, target: String, value: &str, hex: bool) -> Handled {
-        self.check_frame(frame)?;
-        if value.trim().is_empty() {
-            return Err("give a value (a Python expression) to assign".into());
-        }
-        let job = Job::execute(format!("{target} = {value}"), frame.index, frame.kind, ReprKind::Normal);
-        self.queue_work(frame.thread, job, Waiter::Assign { request: request.clone(), target, frame, hex });
-        Ok(())
-    }
-
-    pub(super) async fn set_variable(&mut self, request: &Request, args: SetVariableArguments) -> Handled {
-        let container = self.handles.container(args.variables_reference).cloned().ok_or_else(|| {
-            format!("variablesReference {} is no longer valid: the program has run since", args.variables_reference)
-        })?;
-        let name = args.name.trim();
-        let (frame, target) = match container {
-            Container::Locals(frame) => (frame, name.to_string()),
-            Container::Globals(frame) => (frame, format!("globals()[{}]", py_literal(name))),
-            Container::Expression { frame, expression, .. } => {
-                if name.starts_with('[') && name.ends_with(']') {
-                    (frame, format!("({expression}){name}"))
-                } else if !name.is_empty() && name.chars().all(|c| c == '_' || c.is_alphanumeric()) {
-                    (frame, format!("({expression}).{name}"))
-                } else {
-                    return Err(format!("`{name}` cannot be assigned to: set it through the debug console instead").into());
-                }
-            }
-        };
-        let hex = wants_hex(args.format.as_ref());
-        self.assign(request, frame, target, &args.value, hex).await
-    }
-
-    pub(super) async fn set_expression(&mut self, request: &Request, args: SetExpressionArguments) -> Handled {
-        let frame = self.frame_or_top(args.frame_id, "setExpression")?;
-        let hex = wants_hex(args.format.as_ref());
-        self.assign(request, frame, args.expression.trim().to_string(), &args.value, hex).await
-    }
-
     // ---- exceptionInfo ----------------------------------------------------------------
 
-    pub(super) async fn exception_info(&mut self, request: &Request, args: ExceptionInfoArguments) -> Handled {
+    pub(super) fn exception_info(&mut self, args: ExceptionInfoArguments) -> Handled {
         let Some(record) = self.last_exception.clone().filter(|r| r.dap_thread == args.thread_id) else {
             return Err(format!("thread {} did not stop on an exception", args.thread_id).into());
         };
@@ -370,8 +246,7 @@ impl Session {
             break_mode,
             details: Some(details),
         };
-        self.respond(request, body(&answer)).await;
-        Ok(())
+        Ok(Reply::body(answer))
     }
 
     // ---- sources and modules ----------------------------------------------------------
@@ -383,13 +258,11 @@ impl Session {
             let path = args.source.and_then(|s| s.path).ok_or("the source request needs a sourceReference or a path")?;
             let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
             let content = String::from_utf8_lossy(&bytes).into_owned();
-            self.respond(request, body(&SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) })).await;
-            return Ok(());
+            return Ok(Reply::body(SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) }));
         }
         let remote = self.sources.path(reference).map(str::to_string).ok_or_else(|| format!("sourceReference {reference} is unknown"))?;
         if let Some(content) = self.sources.content(reference).map(str::to_string) {
-            self.respond(request, body(&SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) })).await;
-            return Ok(());
+            return Ok(Reply::body(SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) }));
         }
         let thread = self
             .threads
@@ -399,49 +272,26 @@ impl Session {
         // Raw: the whole text, not a repr cut at 65 536 characters (spec §6.3).
         let job = Job::execute(read_file_expression(&remote), 0, kind, ReprKind::Raw);
         self.queue_work(thread, job, Waiter::Source { request: request.clone(), reference });
-        Ok(())
+        Ok(Reply::Later)
     }
 
-    pub(super) async fn modules(&mut self, request: &Request, args: ModulesArguments) -> Handled {
+    pub(super) fn modules(&mut self, args: ModulesArguments) -> Handled {
         let all: Vec<(i64, String)> = self.sources.modules().iter().map(|m| (m.id, m.remote.clone())).collect();
         let total = all.len();
         let start = usize::try_from(args.start_module.unwrap_or(0).max(0)).unwrap_or(usize::MAX);
         let count = args.module_count.filter(|c| *c > 0).and_then(|c| usize::try_from(c).ok()).unwrap_or(usize::MAX);
         let modules = all.iter().skip(start).take(count).map(|(id, remote)| self.module_body(*id, remote)).collect();
         let total_modules = Some(i64::try_from(total).unwrap_or(i64::MAX));
-        self.respond(request, body(&ModulesResponseBody { modules, total_modules })).await;
-        Ok(())
+        Ok(Reply::body(ModulesResponseBody { modules, total_modules }))
     }
 
-    pub(super) async fn loaded_sources(&mut self, request: &Request) -> Handled {
+    pub(super) fn loaded_sources(&mut self) -> Handled {
         let remotes: Vec<String> = self.sources.modules().iter().map(|m| m.remote.clone()).collect();
         let sources = remotes.iter().map(|r| self.source_body(r)).collect();
-        self.respond(request, body(&LoadedSourcesResponseBody { sources })).await;
-        Ok(())
+        Ok(Reply::body(LoadedSourcesResponseBody { sources }))
     }
 
     // ---- completions ------------------------------------------------------------------
-
-    pub(super) async fn completions(&mut self, request: &Request, args: CompletionsArguments) -> Handled {
-        // Only the line the cursor is on counts (`line` is for multi-line input).
-        let text = match args.line.filter(|l| *l > 0) {
-            Some(line) => {
-                let first = if self.client.lines_start_at_1 { 1 } else { 0 };
-                args.text.split('\n').nth(usize::try_from(line - first).unwrap_or(0)).unwrap_or("").to_string()
-            }
-            None => args.text.clone(),
-        };
-        let column = args.column - if self.client.columns_start_at_1 { 1 } else { 0 };
-        let target = usize::try_from(column).ok().and_then(|c| completions::target(&text, c));
-        let frame = self.frame_or_top(args.frame_id, "completions").and_then(|f| self.check_frame(f).map(|()| f));
-        let (Some(target), Ok(frame)) = (target, frame) else {
-            self.respond(request, body(&CompletionsResponseBody::default())).await;
-            return Ok(());
-        };
-        let job = Job::execute(completions::expression(&target), frame.index, frame.kind, ReprKind::Raw);
-        self.queue_work(frame.thread, job, Waiter::Completions { request: request.clone(), target });
-        Ok(())
-    }
 
     // ---- set next statement -----------------------------------------------------------
 
@@ -457,7 +307,7 @@ impl Session {
         }
     }
 
-    pub(super) async fn goto_targets(&mut self, request: &Request, args: GotoTargetsArguments) -> Handled {
+    pub(super) fn goto_targets(&mut self, args: GotoTargetsArguments) -> Handled {
         self.goto_supported()?;
         let line = args.line + if self.client.lines_start_at_1 { 0 } else { 1 };
         if line < 1 {
@@ -473,8 +323,7 @@ impl Session {
         let shown = if self.client.lines_start_at_1 { line } else { line - 1 };
         // The target id is the (1-based) line: `goto` checks it against the thread's frame.
         let target = GotoTarget { id: line, label: format!("Line {line}"), line: shown, ..GotoTarget::default() };
-        self.respond(request, body(&GotoTargetsResponseBody { targets: vec![target] })).await;
-        Ok(())
+        Ok(Reply::body(GotoTargetsResponseBody { targets: vec![target] }))
     }
 
     /// Set next statement. Every jump is first checked against the running file as the
@@ -495,7 +344,7 @@ impl Session {
         }
         let job = Job::execute(read_file_expression(&file), 0, FrameKind::Python, ReprKind::Raw);
         self.queue_work(remote, job, Waiter::GotoSource { request: request.clone(), thread: remote, line, reference });
-        Ok(())
+        Ok(Reply::Later)
     }
 
     /// The debuggee's path of the innermost frame of a thread that can jump.
@@ -512,7 +361,7 @@ impl Session {
     }
 
     /// Checks the jump against the cached text of the running file, then asks for it.
-    async fn checked_goto(&mut self, request: &Request, thread: ThreadId, line: i64, reference: i64) -> Handled {
+    pub(super) async fn checked_goto(&mut self, request: &Request, thread: ThreadId, line: i64, reference: i64) -> Handled {
         let file = self.goto_frame_file(thread)?;
         if self.sources.path(reference) != Some(file.as_str()) {
             return Err("the thread has moved to another file".into());
@@ -527,13 +376,13 @@ impl Session {
         self.send(Command::SetLineNumber { thread, frame: 0, line }).await?;
         let deadline = Instant::now() + self.request_timeout();
         self.goto = Some(GotoWait { request: request.clone(), thread, line, deadline });
-        Ok(())
+        Ok(Reply::Later)
     }
 
     pub(super) async fn on_set_line(&mut self, ok: bool, thread: ThreadId, line: i64) {
         let Some(GotoWait { request, line: wanted, .. }) = self.goto.take_if(|g| g.thread == thread) else { return };
         if !ok {
-            self.respond_error(&request, format!("Python could not move to line {wanted} (a jump into or out of a block such as a loop or try, or a line without code)")).await;
+            self.answer(&request, Err(format!("Python could not move to line {wanted} (a jump into or out of a block such as a loop or try, or a line without code)").into())).await;
             return;
         }
         // ptvsd sends no new frame list: move the top frame ourselves.
@@ -541,7 +390,7 @@ impl Session {
             frame.line = line;
         }
         self.handles.clear();
-        self.respond(&request, None).await;
+        self.answer(&request, Ok(None)).await;
         self.report_stop(thread, "goto", None, vec![]).await;
     }
 }

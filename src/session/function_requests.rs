@@ -1,4 +1,4 @@
-//! `setFunctionBreakpoints`, and `evaluate` in the `clipboard` context.
+//! `setFunctionBreakpoints`.
 //!
 //! Function breakpoints: the names are resolved off the session loop (reading and parsing
 //! the local files under the path mappings' local roots, `functions`), then
@@ -9,21 +9,18 @@
 //! `breakpoint` events. Every `setFunctionBreakpoints` resolves all names again, and so
 //! does every stop when a file a site is in has changed, so an edited file moves its
 //! function breakpoints.
-//!
-//! Clipboard: the untruncated `repr()` of the expression, read raw (ptvsd's normal repr
-//! is cut at 65 536 characters and 30 inside containers, spec §6.3).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use serde_json::{json, Value};
 
 use super::breakpoints::{BindState, Breakpoint};
 use super::function_breakpoints::{Changes, FunctionBreakpoint, Requested, Resolved, Target};
 use super::functions::{lookup_expression, parse_lookup_result, FunctionIndex, FunctionName, Resolution};
 use super::requests::file_name;
+use crate::dap::bodies::{Breakpoint as DapBreakpoint, BreakpointEventBody, BreakpointReason, SetBreakpointsResponseBody, Source};
 use super::work::Job;
-use super::{Handled, Input, Session, Waiter};
+use super::{Handled, Input, Reply, Session, Waiter};
 use crate::dap::requests::SetFunctionBreakpointsArguments;
 use crate::dap::types::Request;
 use crate::legacy::messages::{BreakpointId, Command, ReprKind, ThreadId};
@@ -94,8 +91,9 @@ impl Session {
                 Requested { name: b.name, condition: b.condition, hit_condition: b.hit_condition, refused }
             })
             .collect();
+        // Answered once the names are resolved (`on_functions_resolved`).
         self.resolve_functions(Some(request.clone()), requested);
-        Ok(())
+        Ok(Reply::Later)
     }
 
     /// Starts resolving `requested` off the loop; the result comes as
@@ -157,14 +155,19 @@ impl Session {
         // One answer per requested name, in order (an older request answered after a newer
         // one was applied: its names as the newer list has them).
         if let Some(request) = request {
-            let breakpoints: Vec<Value> = names
+            let breakpoints: Vec<DapBreakpoint> = names
                 .iter()
                 .map(|name| match self.function_breakpoints.entries().iter().find(|e| &e.name == name) {
-                    Some(entry) => self.function_breakpoint_json(entry),
-                    None => json!({ "verified": false, "reason": "failed", "message": "Replaced by a later setFunctionBreakpoints request." }),
+                    Some(entry) => self.function_breakpoint_body(entry),
+                    None => DapBreakpoint {
+                        verified: false,
+                        reason: Some(BreakpointReason::Failed),
+                        message: Some("Replaced by a later setFunctionBreakpoints request.".to_owned()),
+                        ..DapBreakpoint::default()
+                    },
                 })
                 .collect();
-            self.respond(&request, Some(json!({ "breakpoints": breakpoints }))).await;
+            self.answer(&request, Ok(Some(SetBreakpointsResponseBody { breakpoints }.into()))).await;
         }
     }
 
@@ -218,8 +221,8 @@ impl Session {
 
     async fn announce_function_breakpoint(&mut self, id: BreakpointId) {
         let Some(entry) = self.function_breakpoints.entries().iter().find(|e| e.id == id) else { return };
-        let breakpoint = self.function_breakpoint_json(entry);
-        self.event("breakpoint", Some(json!({ "reason": "changed", "breakpoint": breakpoint }))).await;
+        let breakpoint = BreakpointEventBody { reason: "changed".to_owned(), breakpoint: self.function_breakpoint_body(entry) };
+        self.send_event(&breakpoint).await;
     }
 
     /// BRKS/BRKF for a function breakpoint's site; `false` if `id` is not one.
@@ -234,38 +237,38 @@ impl Session {
         self.function_breakpoints.by_site(id).map(|e| e.id)
     }
 
-    fn function_breakpoint_json(&self, e: &FunctionBreakpoint) -> Value {
-        let mut value = json!({ "id": e.id, "verified": e.verified() });
+    fn function_breakpoint_body(&self, e: &FunctionBreakpoint) -> DapBreakpoint {
+        let mut body = DapBreakpoint { id: Some(e.id), verified: e.verified(), ..DapBreakpoint::default() };
         let first = e.sites.iter().find(|s| s.state == BindState::Bound).or(e.sites.first());
         if let Some(site) = first {
             let line = if self.client.lines_start_at_1 { site.target.line } else { site.target.line - 1 };
-            value["line"] = json!(line);
+            body.line = Some(line);
             if let Some(local) = &site.target.local_path {
                 let path = local.to_string_lossy();
-                value["source"] = json!({ "name": file_name(&path), "path": path });
+                body.source = Some(Source { name: Some(file_name(&path).to_owned()), path: Some(path.into_owned()), ..Source::default() });
             }
         }
         if e.verified() {
             if e.sites.len() > 1 {
                 let places: Vec<String> =
                     e.sites.iter().map(|s| format!("{}:{}", file_name(&s.target.remote_path), s.target.line)).collect();
-                value["message"] = json!(format!("Set in {} functions named like this: {}.", e.sites.len(), places.join(", ")));
+                body.message = Some(format!("Set in {} functions named like this: {}.", e.sites.len(), places.join(", ")));
             }
-            return value;
+            return body;
         }
         let (message, reason) = match (&e.problem, e.sites.is_empty()) {
-            (Some(problem), true) if e.lookup_pending => (problem.clone(), "pending"),
-            (Some(problem), true) => (problem.clone(), "failed"),
-            (_, true) => ("Not resolved yet.".to_string(), "pending"),
-            (_, false) if self.remote.is_none() => ("Not sent: not attached to a debuggee.".to_string(), "pending"),
+            (Some(problem), true) if e.lookup_pending => (problem.clone(), BreakpointReason::Pending),
+            (Some(problem), true) => (problem.clone(), BreakpointReason::Failed),
+            (_, true) => ("Not resolved yet.".to_string(), BreakpointReason::Pending),
+            (_, false) if self.remote.is_none() => ("Not sent: not attached to a debuggee.".to_string(), BreakpointReason::Pending),
             (_, false) if e.sites.iter().all(|s| s.state == BindState::Pending) => {
-                ("Pending: the module is not loaded yet; it binds when the module runs.".to_string(), "pending")
+                ("Pending: the module is not loaded yet; it binds when the module runs.".to_string(), BreakpointReason::Pending)
             }
-            (_, false) => ("The debuggee has not confirmed this breakpoint yet.".to_string(), "pending"),
+            (_, false) => ("The debuggee has not confirmed this breakpoint yet.".to_string(), BreakpointReason::Pending),
         };
-        value["message"] = json!(message);
-        value["reason"] = json!(reason);
-        value
+        body.message = Some(message);
+        body.reason = Some(reason);
+        body
     }
 
     /// At a stop: asks the debuggee where the names not found locally are (once each), and
@@ -320,11 +323,4 @@ impl Session {
         self.announce_function_breakpoint(id).await;
     }
 
-    /// `evaluate` with `context: "clipboard"`: the untruncated `repr()`.
-    pub(super) fn evaluate_for_clipboard(&mut self, request: &Request, expression: &str, frame: super::handles::FrameRef) {
-        // Parentheses on their own lines: a trailing comment in the expression stays harmless.
-        let text = format!("repr((\n{expression}\n))");
-        let job = Job::execute(text, frame.index, frame.kind, ReprKind::Raw);
-        self.queue_work(frame.thread, job, Waiter::Clipboard { request: request.clone() });
-    }
 }

@@ -28,8 +28,8 @@ use tokio::time::Instant;
 
 use super::config::AttachConfig;
 use super::lifecycle::Phase;
-use super::{AttachFailure, Connected, Handled, Input, Session};
-use crate::dap::bodies::{EventBody, ExitedEventBody};
+use super::{AttachFailure, Connected, Handled, Input, Reply, Session};
+use crate::dap::bodies::ExitedEventBody;
 use crate::dap::requests::DisconnectArguments;
 use crate::dap::types::Request;
 use crate::legacy::messages::{BreakpointId, Command, ConditionKind, PassCountKind};
@@ -259,7 +259,8 @@ impl Session {
         if let Err(message) = &result {
             self.output("important", &format!("{message}\n")).await;
         }
-        result.map_err(Into::into)
+        // Answered when the attach to the launched program succeeds or fails.
+        result.map(|()| Reply::Later).map_err(Into::into)
     }
 
     async fn start_launch(&mut self, request: &Request, arguments: &Value) -> Result<(), String> {
@@ -390,7 +391,7 @@ impl Session {
             None => format!("{name} (process {pid}) exited with code {code}."),
         };
         self.output("console", &format!("{sentence}\n")).await;
-        self.event(ExitedEventBody::EVENT, super::requests::body(&ExitedEventBody { exit_code: code })).await;
+        self.send_event(&ExitedEventBody { exit_code: code }).await;
         let attaching = if matches!(self.phase, Phase::Attaching { .. }) { std::mem::replace(&mut self.phase, Phase::Ended) } else { Phase::Ended };
         if let Phase::Attaching { request } = attaching {
             let message = if stopping {
@@ -398,11 +399,11 @@ impl Session {
             } else {
                 format!("The program exited with code {code} before the debugger could attach; its output says why")
             };
-            self.respond_error(&request, message).await;
+            self.answer(&request, Err(message.into())).await;
         }
         for after in &after_exit {
             if let AfterExit::Terminate(request) = after {
-                self.respond(request, None).await;
+                self.answer(request, Ok(None)).await;
             }
         }
         if self.remote.is_some() {
@@ -414,7 +415,7 @@ impl Session {
         self.announce_terminated().await;
         for after in after_exit {
             if let AfterExit::Disconnect(request) = after {
-                self.respond(&request, None).await;
+                self.answer(&request, Ok(None)).await;
                 self.phase = Phase::Closed;
             }
         }
@@ -474,7 +475,7 @@ impl Session {
             }
             launched.terminated_sent = true;
         }
-        self.event("terminated", None).await;
+        self.bare_event("terminated").await;
         true
     }
 
@@ -493,12 +494,11 @@ impl Session {
     pub(super) async fn terminate_launched(&mut self, request: &Request) -> Handled {
         let Some(launched) = self.launched.as_mut() else { return Err("nothing was launched".into()) };
         if launched.exited {
-            self.respond(request, None).await;
-            return Ok(());
+            return Ok(Reply::Ack);
         }
         launched.after_exit.push(AfterExit::Terminate(request.clone()));
         self.stop_launched();
-        Ok(())
+        Ok(Reply::Later)
     }
 
     /// `disconnect` for a launched program: the program stops with the session (its
@@ -507,16 +507,15 @@ impl Session {
         let keep = args.and_then(|a| a.terminate_debuggee) == Some(false);
         let Some(launched) = self.launched.as_mut() else { return Err("nothing was launched".into()) };
         if launched.exited {
-            self.respond(request, None).await;
             self.phase = Phase::Closed;
-            return Ok(());
+            return Ok(Reply::Ack);
         }
         launched.after_exit.push(AfterExit::Disconnect(request.clone()));
         if keep {
             self.output("console", "ptvsd-dap started this program, so it stops with the debug session.\n").await;
         }
         self.stop_launched();
-        Ok(())
+        Ok(Reply::Later)
     }
 
     /// Asks the supervisor to stop the program's process group (SIGTERM, then SIGKILL).

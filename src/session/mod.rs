@@ -7,16 +7,19 @@
 //! ptvsd, the attach, loss), `threads` (the per-thread state machine, generations, fence,
 //! pause), `work` (the per-thread scheduler of `exec`/`chld`), `breakpoints`, `handles`
 //! (frame ids and `variablesReference`s), `stepping` (continue, steps, pause and every
-//! resume through one gate), `requests` (dispatch and the stack/variable requests),
-//! `frame_requests` (evaluation-based requests), `events` (ptvsd's events), `repairs`
-//! (attach-break evaluations) and `launch`.
+//! resume through one gate), `requests` (dispatch, and the set-up requests), `stack`
+//! (threads, stackTrace, scopes, variables), `evaluation` (evaluate, setVariable,
+//! setExpression, completions), `waiters` (what waits for a work item, and where its
+//! answer goes), `frame_requests` (logpoints, handler queries, sources, goto),
+//! `events` (ptvsd's events), `repairs` (attach-break evaluations) and `launch`.
 //!
 //! Must not know: byte layouts of either protocol, or which dialect or transport is in
 //! use (it sees `legacy::Command`/`legacy::Event` and a framed stream).
 //!
 //! Invariants (each is enforced in one place, named here):
-//! * every DAP request gets exactly one response (`requests::on_request` answers errors;
-//!   every waiter in `work` is answered, failed, expired or drained);
+//! * every DAP request gets exactly one response, through [`Session::answer`]
+//!   (`requests::on_request` answers what a handler returns; every waiter in `work` is
+//!   answered, failed, expired or drained, `waiters`);
 //! * nothing that needs a parked thread (step, resume-one, `exec`, `chld`, set-line) is
 //!   sent to a thread that is not `Stopped` in the current generation (`threads`,
 //!   `Session::pump`); the only exception is the `exec "0"` probe, which ptvsd answers
@@ -55,25 +58,30 @@ pub mod output;
 mod reconnecting;
 pub mod repairs;
 mod requests;
+mod stack;
 mod stepping;
+mod evaluation;
+mod waiters;
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::dap::types::{Event as DapEvent, Message, Request, Response};
+use crate::dap::bodies::{EventBody, OutputEventBody};
+use crate::dap::bodies::ResponseBody;
+use crate::dap::types::{ErrorDetails, Event as DapEvent, Message, Request, Response};
 use crate::legacy::handshake::PythonVersion;
 use crate::legacy::messages::{Event, HandlerStatement, ThreadId};
 use crate::legacy::ProtocolError;
 
 use breakpoints::Breakpoints;
 use config::AttachConfig;
-use handles::{FrameRef, Handles};
+use handles::Handles;
 use lifecycle::{AttachBreak, Phase};
 use threads::Threads;
+use waiters::Waiter;
 use work::Scheduler;
 
 pub use connection::{AttachFailure, Connected};
@@ -150,46 +158,31 @@ impl From<&str> for RequestError {
     }
 }
 
-/// What a request handler returns: it answered (or parked the request), or why not.
-pub type Handled = Result<(), RequestError>;
-
-/// What waits for the answer of a work item (`exec`/`chld`) on a stopped thread.
+/// What a request handler returns when it did not fail.
 #[derive(Debug)]
-enum Waiter {
-    /// `evaluate`: an ExecutionResult or ExecutionException.
-    Evaluate { request: Request, expression: String, frame: FrameRef, hex: bool, quiet: bool, repl: bool },
-    /// `variables` through `chld`: a Children reply.
-    Children { request: Request, shape: requests::ChildrenShape, frame: FrameRef, hex: bool },
-    /// `terminate`/`disconnect(terminateDebuggee)`: the exit ends the connection.
-    Exit { request: Request },
-    /// The `exec "0"` probe of a thread that entered `block()` with no stop event while a
-    /// silent stop would strand it: if it is parked, it is freed with another resume.
-    SilentProbe { thread: ThreadId },
-    /// One attach-break evaluation (`repairs`), by its index in the list.
-    AttachBreak { index: usize },
-    /// The `exec "0"` probe of an ambiguous stop: a result means the thread is parked
-    /// and `stop` is a new stop; an exception means it is running and `stop` was stale.
-    /// `top`: the thread's innermost frame (file, line) when the report came; a result
-    /// from somewhere else means the report was stale and the thread parked again
-    /// silently later (the probe ran when it next blocked).
-    Probe { thread: ThreadId, stop: Box<Event>, top: Option<(String, i64)> },
-    /// A logpoint's message, evaluated on the thread that hit it.
-    Log { thread: ThreadId, source: Value, line: i64, started: Instant },
-    /// `setVariable`/`setExpression`: the assignment ran; then `target` is read back.
-    Assign { request: Request, target: String, frame: FrameRef, hex: bool },
-    /// `setVariable`/`setExpression`: the new value.
-    AssignRead { request: Request, target: String, frame: FrameRef, hex: bool },
-    /// `source`: a file's text read through the debuggee.
-    Source { request: Request, reference: i64 },
-    /// `completions`: the candidates as one string.
-    Completions { request: Request, target: completions::Target },
-    /// `goto`: the running file's text, to check the jump before asking for it.
-    GotoSource { request: Request, thread: ThreadId, line: i64, reference: i64 },
-    /// `evaluate` in the `clipboard` context: the untruncated repr, read raw.
-    Clipboard { request: Request },
-    /// Where the debuggee says a function breakpoint's function is (its DAP id).
-    FunctionLookup { id: i64 },
+pub enum Reply {
+    /// Success with this body; the dispatcher answers.
+    Body(Box<ResponseBody>),
+    /// Success without a body; the dispatcher answers.
+    Ack,
+    /// The answer comes later, from what now holds the request (a waiter in `work`, a
+    /// release, a bind wait, the attach, a launched program's exit), or it was given
+    /// already because events must follow it (`terminate`, `disconnect`); always
+    /// through [`Session::answer`].
+    Later,
 }
+
+impl Reply {
+    pub fn body(body: impl Into<ResponseBody>) -> Self {
+        Reply::Body(Box::new(body.into()))
+    }
+}
+
+/// What a request handler returns: its reply, or why the request failed.
+pub type Handled = Result<Reply, RequestError>;
+
+/// A request's answer: its body (if it has one), or why it failed.
+pub type Answer = Result<Option<ResponseBody>, RequestError>;
 
 /// A `goto` waiting for its set-line reply (not a work item: ptvsd runs `setl` on its
 /// loop thread; it is sent only to a stopped thread with nothing in flight).
@@ -255,7 +248,6 @@ struct BindWait {
 struct ClientInfo {
     lines_start_at_1: bool,
     columns_start_at_1: bool,
-    supports_progress: bool,
 }
 
 /// The session: the loop and its components.
@@ -319,7 +311,7 @@ impl Session {
             inputs,
             phase: Phase::Uninitialized,
             attach_break: AttachBreak::Awaited { idle_notice: None },
-            client: ClientInfo { lines_start_at_1: true, columns_start_at_1: true, supports_progress: false },
+            client: ClientInfo { lines_start_at_1: true, columns_start_at_1: true },
             config: None,
             remote: None,
             generation: 0,
@@ -389,7 +381,7 @@ impl Session {
                 if let Some(seq) = seq {
                     let command = command.unwrap_or_else(|| "unknown".to_string());
                     let request = Request { seq, command, arguments: None };
-                    self.respond_error(&request, format!("ptvsd-dap could not read this request: {reason}")).await;
+                    self.answer(&request, Err(format!("ptvsd-dap could not read this request: {reason}").into())).await;
                 } else {
                     self.output("important", &format!("ptvsd-dap ignored a malformed message from the editor: {reason}\n")).await;
                 }
@@ -463,7 +455,7 @@ impl Session {
         }
         if self.goto.as_ref().is_some_and(|g| g.deadline <= now) {
             if let Some(goto) = self.goto.take() {
-                self.respond_error(&goto.request, format!("the debuggee did not answer within {seconds} s")).await;
+                self.answer(&goto.request, Err(format!("the debuggee did not answer within {seconds} s").into())).await;
             }
         }
         let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.bind_waits).into_iter().partition(|w| w.deadline <= now);
@@ -491,36 +483,50 @@ impl Session {
         }
     }
 
-    async fn respond(&mut self, request: &Request, body: Option<Value>) {
-        let response = Response { seq: 0, request_seq: request.seq, success: true, command: request.command.clone(), message: None, body };
-        self.send_message(Message::Response(response)).await;
-    }
-
-    async fn respond_error(&mut self, request: &Request, error: impl Into<RequestError>) {
-        let error: RequestError = error.into();
-        let show_user = error.blame != Blame::Nobody;
-        let body = json!({ "error": { "id": 1, "format": escape_format(&error.message), "showUser": show_user } });
-        let response = Response {
-            seq: 0,
-            request_seq: request.seq,
-            success: false,
-            command: request.command.clone(),
-            message: Some(error.message.clone()),
-            body: Some(body),
+    /// The one place a request is answered: its typed body, serialised once, or the
+    /// error response (`showUser` unless nobody is to blame). Handlers' answers come here
+    /// from the dispatcher (`requests::on_request`), and the answers that come later (a
+    /// waiter, a release, a bind wait, the attach) come here from what held the request.
+    async fn answer(&mut self, request: &Request, answer: Answer) {
+        let response = match answer {
+            Ok(body) => {
+                let body = body.and_then(|body| match serde_json::to_value(&body) {
+                    Ok(value) => Some(value),
+                    Err(error) => {
+                        // The bodies hold only strings, numbers, booleans and string-keyed maps.
+                        tracing::error!(%error, "could not serialise a DAP response body; answering without one");
+                        None
+                    }
+                });
+                Response { seq: 0, request_seq: request.seq, success: true, command: request.command.clone(), message: None, body }
+            }
+            Err(error) => {
+                let show_user = error.blame != Blame::Nobody;
+                let details = ErrorDetails { show_user: Some(show_user), ..ErrorDetails::new(1, escape_format(&error.message)) };
+                Response::error(request, error.message, Some(details))
+            }
         };
         self.send_message(Message::Response(response)).await;
     }
 
-    /// Sends an event; the program's pending partial line goes first, so that nothing (a
-    /// stop, a message of ours, `terminated`) overtakes output printed before it.
-    async fn event(&mut self, event: &str, body: Option<Value>) {
+    /// Sends an event with its typed body, serialised once; the program's pending partial
+    /// line goes first, so that nothing (a stop, a message of ours) overtakes output
+    /// printed before it.
+    async fn send_event<B: EventBody>(&mut self, body: &B) {
         self.flush_program_output().await;
-        self.send_message(Message::Event(DapEvent { seq: 0, event: event.to_string(), body })).await;
+        self.send_message(Message::Event(DapEvent::new(body))).await;
+    }
+
+    /// Sends an event without a body (`initialized`, `terminated`), after the program's
+    /// pending partial line like every event.
+    async fn bare_event(&mut self, event: &str) {
+        self.flush_program_output().await;
+        self.send_message(Message::Event(DapEvent::bare(event))).await;
     }
 
     /// An `output` event of the adapter's own (console, important).
     async fn output(&mut self, category: &str, text: &str) {
-        self.event("output", Some(json!({ "category": category, "output": text }))).await;
+        self.send_event(&OutputEventBody { category: Some(category.to_owned()), output: text.to_owned(), ..OutputEventBody::default() }).await;
     }
 
     /// The one path for the debuggee's program output (ptvsd's OUTP and the pipes of a
@@ -540,8 +546,8 @@ impl Session {
     }
 
     async fn send_program_output(&mut self, chunk: output::Chunk) {
-        let body = json!({ "category": chunk.category, "output": chunk.text });
-        self.send_message(Message::Event(DapEvent { seq: 0, event: "output".to_string(), body: Some(body) })).await;
+        let body = OutputEventBody { category: Some(chunk.category.to_owned()), output: chunk.text, ..OutputEventBody::default() };
+        self.send_message(Message::Event(DapEvent::new(&body))).await;
     }
 
     /// Tells the editor that the session is over and why: the one place for it. The order
@@ -561,7 +567,7 @@ impl Session {
         let line = format!("{sentence}\n");
         self.output(category, &line).await;
         if let Some(request) = request {
-            self.respond_error(request, RequestError { message: sentence.to_string(), blame: Blame::Debuggee }).await;
+            self.answer(request, Err(RequestError { message: sentence.to_string(), blame: Blame::Debuggee })).await;
         }
         if self.announce_terminated().await {
             self.output(category, &line).await;
@@ -570,44 +576,6 @@ impl Session {
 
     // ---- waiters ---------------------------------------------------------------------
 
-    /// Answers a waiter that will get no result.
-    async fn fail_waiter(&mut self, waiter: Waiter, message: &str) {
-        match waiter {
-            Waiter::Evaluate { request, quiet, .. } => {
-                let error = if quiet { RequestError::quiet(message) } else { RequestError { message: message.to_string(), blame: Blame::Debuggee } };
-                self.respond_error(&request, error).await;
-            }
-            Waiter::Children { request, .. }
-            | Waiter::Exit { request }
-            | Waiter::Assign { request, .. }
-            | Waiter::AssignRead { request, .. }
-            | Waiter::Source { request, .. }
-            | Waiter::Clipboard { request }
-            | Waiter::GotoSource { request, .. } => {
-                self.respond_error(&request, RequestError { message: message.to_string(), blame: Blame::Debuggee }).await;
-            }
-            Waiter::Completions { request, .. } => {
-                // Nothing to offer (an unknown name before the dot, a running program).
-                tracing::debug!(%message, "completions failed");
-                self.respond(&request, Some(json!({ "targets": [] }))).await;
-            }
-            Waiter::Log { thread, source, line, started } => {
-                let text = format!("Logpoint error: {message}\n");
-                self.log_output(&text, source, line).await;
-                self.finish_logpoint(thread, started).await;
-            }
-            Waiter::AttachBreak { index } => self.attach_break_result(index, Err(message.to_string())).await,
-            Waiter::FunctionLookup { id } => {
-                // Boxed: answering may send, and a failed send fails waiters again.
-                Box::pin(self.on_function_lookup(id, Err(format!("The debuggee could not look it up: {message}.")))).await;
-            }
-            Waiter::SilentProbe { thread } => self.threads.mark_running(thread),
-            Waiter::Probe { thread, stop, .. } => {
-                tracing::debug!(%message, ?stop, "the probe says the thread runs: the stop was stale");
-                self.threads.mark_running(thread);
-            }
-        }
-    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

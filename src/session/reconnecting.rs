@@ -14,7 +14,6 @@
 //! A connection is never dropped gracefully (ptvsd would spin): a try that connects after
 //! the session was cancelled or ended closes its connection with a reset.
 
-use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -127,7 +126,7 @@ impl Session {
     pub(super) async fn lost_and_retrying(&mut self, sentence: &str) {
         let exited: Vec<i64> = self.threads.iter().map(|(_, info)| info.dap_id).collect();
         for id in exited {
-            self.event("thread", Some(json!({ "reason": "exited", "threadId": id }))).await;
+            self.send_event(&crate::dap::bodies::ThreadEventBody { reason: "exited".to_owned(), thread_id: id }).await;
         }
         self.threads = super::threads::Threads::default();
         self.program_exited = false;

@@ -1,28 +1,30 @@
-//! DAP requests: one method per command, each answering through `respond`/`respond_error`.
+//! DAP requests: the dispatcher (`on_request`: each request parsed once, dispatched once
+//! to the component that owns it, and the handler's `Handled` answered through
+//! `Session::answer`); each handler returns its typed body, `Ack`, an error, or `Later`
+//! when what now holds the request answers it. The handlers here are the session's set-up:
+//! `initialize` (and the capabilities), `attach`, `configurationDone`, `setBreakpoints`
+//! and `setExceptionBreakpoints`.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::time::Instant;
 
 use super::breakpoints::{is_template, parse_hit_condition, BindState, Breakpoint, Requested};
 use super::config::AttachConfig;
 use super::exceptions::{ExceptionSettings, FILTERS};
-use super::handles::{Container, FrameRef};
 use super::paths::is_windows_path;
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::work::Job;
-use super::{BindWait, Handled, RequestError, Session, StepKind, Waiter, BIND_WAIT, IDLE_NOTICE};
+use super::{BindWait, Handled, Reply, RequestError, Session, StepKind, Waiter, BIND_WAIT, IDLE_NOTICE};
 use crate::dap::bodies::{
     Breakpoint as DapBreakpoint, BreakpointReason, SetBreakpointsResponseBody, Source,
-    Capabilities, ExceptionBreakpointsFilter, Scope, ScopesResponseBody, StackFrame, StackFramePresentationHint,
-    StackTraceResponseBody, Thread, ThreadsResponseBody,
+    Capabilities, ExceptionBreakpointsFilter,
 };
 use crate::dap::requests::{
-    EvaluateArguments, ScopesArguments, SetBreakpointsArguments, SetExceptionBreakpointsArguments, StackTraceArguments,
-    VariablesArguments, VariablesArgumentsFilter,
+    SetBreakpointsArguments, SetExceptionBreakpointsArguments,
 };
 use crate::dap::types::Request;
 use crate::dap::{ArgumentsError, RequestCommand};
-use crate::legacy::messages::{Command, ConditionKind, FrameKind, PassCountKind};
+use crate::legacy::messages::{Command, ConditionKind, PassCountKind};
 
 /// The commands the dispatcher handles; `initialize` advertises exactly these.
 pub const HANDLED_COMMANDS: &[&str] = &[
@@ -99,34 +101,11 @@ pub fn capabilities() -> Capabilities {
 /// are kept (followed by the reference); never a real path.
 const REFERENCE_KEY: &str = "\u{0}sourceReference:";
 
-/// How the children of a `variables` request map back to DAP.
-#[derive(Debug, Clone)]
-pub enum ChildrenShape {
-    /// All children of `expression`, then `start`/`count` applied.
-    All { start: usize, count: Option<usize> },
-    /// A slice `expression[start:start+count]` of a list or tuple: child `[i]` is `[start+i]`.
-    Slice { expression: String, start: i64 },
-    /// `globals()`: dict items shown by name.
-    Globals,
-}
-
 impl From<ArgumentsError> for RequestError {
     /// The editor sent arguments that do not fit the request: it is to blame, and the
     /// user sees which field.
     fn from(error: ArgumentsError) -> Self {
         error.to_string().into()
-    }
-}
-
-/// A typed response body from `dap::bodies`, as the JSON `respond` sends.
-pub(super) fn body<B: serde::Serialize>(body: &B) -> Option<Value> {
-    match serde_json::to_value(body) {
-        Ok(value) => Some(value),
-        Err(error) => {
-            // The bodies hold only strings, numbers, booleans and string-keyed maps.
-            tracing::error!(%error, "could not serialise a DAP response body; answering without one");
-            None
-        }
     }
 }
 
@@ -148,68 +127,69 @@ impl Session {
     pub(super) async fn on_request(&mut self, request: Request) {
         tracing::debug!(command = %request.command, seq = request.seq, "← editor");
         if matches!(self.phase, Phase::Uninitialized) && request.command != "initialize" && request.command != "disconnect" {
-            self.respond_error(&request, "the first request must be `initialize`").await;
+            self.answer(&request, Err("the first request must be `initialize`".into())).await;
             return;
         }
         let command = match RequestCommand::parse(&request) {
             Ok(command) => command,
             Err(error) => {
-                self.respond_error(&request, RequestError::from(error)).await;
+                self.answer(&request, Err(RequestError::from(error))).await;
                 return;
             }
         };
         let result = match command {
-            RequestCommand::Initialize(args) => self.initialize(&request, args).await,
+            RequestCommand::Initialize(args) => self.initialize(args),
             RequestCommand::Attach(args) => self.attach(&request, &args).await,
             RequestCommand::Launch(args) => self.launch(&request, &args).await,
-            RequestCommand::ConfigurationDone => self.configuration_done(&request).await,
+            RequestCommand::ConfigurationDone => self.configuration_done().await,
             RequestCommand::SetBreakpoints(args) => self.set_breakpoints(&request, args).await,
             RequestCommand::SetFunctionBreakpoints(args) => self.set_function_breakpoints(&request, args).await,
-            RequestCommand::SetExceptionBreakpoints(args) => self.set_exception_breakpoints(&request, args).await,
-            RequestCommand::Threads => self.threads_request(&request).await,
-            RequestCommand::StackTrace(args) => self.stack_trace(&request, args).await,
-            RequestCommand::Scopes(args) => self.scopes(&request, args).await,
+            RequestCommand::SetExceptionBreakpoints(args) => self.set_exception_breakpoints(args).await,
+            RequestCommand::Threads => self.threads_request(),
+            RequestCommand::StackTrace(args) => self.stack_trace(args),
+            RequestCommand::Scopes(args) => self.scopes(args),
             RequestCommand::Variables(args) => self.variables(&request, args).await,
             RequestCommand::Evaluate(args) => self.evaluate(&request, args).await,
             RequestCommand::Continue(args) => self.continue_request(&request, args.thread_id).await,
             RequestCommand::Next(args) => self.step(&request, args.thread_id, StepKind::Over).await,
             RequestCommand::StepIn(args) => self.step(&request, args.thread_id, StepKind::In).await,
             RequestCommand::StepOut(args) => self.step(&request, args.thread_id, StepKind::Out).await,
-            RequestCommand::Pause(args) => self.pause(&request, args.thread_id).await,
+            RequestCommand::Pause(args) => self.pause(args.thread_id).await,
             RequestCommand::Disconnect(args) if self.launched.is_some() => self.disconnect_launched(&request, args).await,
             RequestCommand::Disconnect(args) => {
                 self.disconnect(&request, args.and_then(|a| a.terminate_debuggee) == Some(true)).await
             }
             RequestCommand::Terminate(_) if self.launched.is_some() => self.terminate_launched(&request).await,
             RequestCommand::Terminate(_) => self.terminate(&request).await,
-            RequestCommand::ExceptionInfo(args) => self.exception_info(&request, args).await,
+            RequestCommand::ExceptionInfo(args) => self.exception_info(args),
             RequestCommand::SetVariable(args) => self.set_variable(&request, args).await,
             RequestCommand::SetExpression(args) => self.set_expression(&request, args).await,
             RequestCommand::Source(args) => self.source(&request, args).await,
-            RequestCommand::Modules(args) => self.modules(&request, args).await,
-            RequestCommand::LoadedSources => self.loaded_sources(&request).await,
+            RequestCommand::Modules(args) => self.modules(args),
+            RequestCommand::LoadedSources => self.loaded_sources(),
             RequestCommand::Completions(args) => self.completions(&request, args).await,
-            RequestCommand::GotoTargets(args) => self.goto_targets(&request, args).await,
+            RequestCommand::GotoTargets(args) => self.goto_targets(args),
             RequestCommand::Goto(args) => self.goto(&request, args).await,
             RequestCommand::Unknown { command } => {
                 debug_assert!(!HANDLED_COMMANDS.contains(&command.as_str()));
                 Err(format!("ptvsd-dap does not support the `{command}` request").into())
             }
         };
-        if let Err(error) = result {
-            self.respond_error(&request, error).await;
+        match result {
+            Ok(Reply::Body(body)) => self.answer(&request, Ok(Some(*body))).await,
+            Ok(Reply::Ack) => self.answer(&request, Ok(None)).await,
+            Ok(Reply::Later) => {}
+            Err(error) => self.answer(&request, Err(error)).await,
         }
     }
 
-    async fn initialize(&mut self, request: &Request, args: crate::dap::requests::InitializeRequestArguments) -> Handled {
+    fn initialize(&mut self, args: crate::dap::requests::InitializeRequestArguments) -> Handled {
         self.client.lines_start_at_1 = args.lines_start_at1.unwrap_or(true);
         self.client.columns_start_at_1 = args.columns_start_at1.unwrap_or(true);
-        self.client.supports_progress = args.supports_progress_reporting.unwrap_or(false);
         if matches!(self.phase, Phase::Uninitialized) {
             self.phase = Phase::Idle;
         }
-        self.respond(request, body(&capabilities())).await;
-        Ok(())
+        Ok(Reply::body(capabilities()))
     }
 
     async fn attach(&mut self, request: &Request, arguments: &Value) -> Handled {
@@ -233,13 +213,13 @@ impl Session {
         } else {
             self.start_attach(&config);
         }
-        Ok(())
+        // Answered when the attach succeeds or fails (`connection`).
+        Ok(Reply::Later)
     }
 
-    async fn configuration_done(&mut self, request: &Request) -> Handled {
-        self.respond(request, None).await;
+    async fn configuration_done(&mut self) -> Handled {
         if !matches!(self.phase, Phase::Configuring) {
-            return Ok(());
+            return Ok(Reply::Ack);
         }
         self.phase = Phase::Running;
         let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
@@ -255,7 +235,7 @@ impl Session {
             }
             AttachBreak::Repairing { .. } | AttachBreak::Done => {}
         }
-        Ok(())
+        Ok(Reply::Ack)
     }
 
     /// Sends the exception table. ptvsd forgets the handler tables it cached (REQH) when
@@ -265,15 +245,14 @@ impl Session {
         self.send(Command::SetExceptionInfo { default_mode, exceptions }).await
     }
 
-    async fn set_exception_breakpoints(&mut self, request: &Request, args: SetExceptionBreakpointsArguments) -> Handled {
+    async fn set_exception_breakpoints(&mut self, args: SetExceptionBreakpointsArguments) -> Handled {
         let filter_options = args.filter_options.unwrap_or_default();
         let exception_options = args.exception_options.unwrap_or_default();
         self.exceptions = ExceptionSettings::from_request(&args.filters, &filter_options, &exception_options)?;
         if self.remote.is_some() {
             self.send_exception_info().await?;
         }
-        self.respond(request, None).await;
-        Ok(())
+        Ok(Reply::Ack)
     }
 
     /// Sends one breakpoint: a Django template breakpoint (which ptvsd never confirms, so it
@@ -373,11 +352,10 @@ impl Session {
             }
         }
         if waiting.is_empty() {
-            self.answer_breakpoints(request.clone(), &local_path).await;
-        } else {
-            self.bind_waits.push(BindWait { request: request.clone(), local_path, waiting, deadline: Instant::now() + BIND_WAIT });
+            return Ok(Reply::body(self.breakpoints_body(&local_path)));
         }
-        Ok(())
+        self.bind_waits.push(BindWait { request: request.clone(), local_path, waiting, deadline: Instant::now() + BIND_WAIT });
+        Ok(Reply::Later)
     }
 
     pub(super) fn breakpoint_body(&self, local_path: &str, b: &Breakpoint) -> DapBreakpoint {
@@ -413,7 +391,14 @@ impl Session {
         }
     }
 
+    /// Answers a `setBreakpoints` that waited for its binds (or ran out of time).
     pub(super) async fn answer_breakpoints(&mut self, request: Request, local_path: &str) {
+        let body = self.breakpoints_body(local_path);
+        self.answer(&request, Ok(Some(body.into()))).await;
+    }
+
+    /// The `setBreakpoints` body for a file: one breakpoint per requested line, in order.
+    fn breakpoints_body(&self, local_path: &str) -> SetBreakpointsResponseBody {
         let requested_lines: Vec<i64> = self.breakpoints.file(local_path).map(|f| f.entries.iter().map(|b| b.line).collect()).unwrap_or_default();
         let breakpoints: Vec<DapBreakpoint> = self
             .breakpoints
@@ -421,149 +406,7 @@ impl Session {
             .map(|f| f.entries.iter().map(|b| self.breakpoint_body(local_path, b)).collect())
             .unwrap_or_default();
         debug_assert_eq!(requested_lines.len(), breakpoints.len());
-        self.respond(&request, body(&SetBreakpointsResponseBody { breakpoints })).await;
-    }
-
-    async fn threads_request(&mut self, request: &Request) -> Handled {
-        let threads = self
-            .threads
-            .iter()
-            .map(|(remote, info)| Thread { id: info.dap_id, name: info.name.clone().unwrap_or_else(|| format!("Thread {remote}")) })
-            .collect();
-        self.respond(request, body(&ThreadsResponseBody { threads })).await;
-        Ok(())
-    }
-
-    async fn stack_trace(&mut self, request: &Request, args: StackTraceArguments) -> Handled {
-        let remote = self.known_thread(args.thread_id)?;
-        let (frames, stopped) = match self.threads.get(remote) {
-            Some(info) => (info.frames.clone(), info.shows_frames()),
-            None => (Vec::new(), false),
-        };
-        if !stopped {
-            self.respond(request, body(&StackTraceResponseBody { stack_frames: Vec::new(), total_frames: Some(0) })).await;
-            return Ok(());
-        }
-        let total = frames.len();
-        let start = usize::try_from(args.start_frame.unwrap_or(0).max(0)).unwrap_or(usize::MAX).min(total);
-        let levels = args.levels.filter(|l| *l > 0).and_then(|l| usize::try_from(l).ok()).unwrap_or(total);
-        let column = if self.client.columns_start_at_1 { 1 } else { 0 };
-        let line_offset = if self.client.lines_start_at_1 { 0 } else { 1 };
-        let mut stack = Vec::new();
-        for (index, frame) in frames.iter().enumerate().skip(start).take(levels) {
-            let id = self.handles.frame_id(FrameRef { thread: remote, index: index as i64, kind: frame.kind });
-            stack.push(StackFrame {
-                id,
-                name: frame.function.clone(),
-                source: Some(self.source_body(&frame.file)),
-                line: (frame.line - line_offset).max(0),
-                column,
-                presentation_hint: is_frozen(&frame.file).then_some(StackFramePresentationHint::Subtle),
-                ..StackFrame::default()
-            });
-        }
-        let total_frames = Some(i64::try_from(total).unwrap_or(i64::MAX));
-        self.respond(request, body(&StackTraceResponseBody { stack_frames: stack, total_frames })).await;
-        Ok(())
-    }
-
-    async fn scopes(&mut self, request: &Request, args: ScopesArguments) -> Handled {
-        let frame = self.handles.frame(args.frame_id).ok_or_else(|| format!("frame {} is no longer valid: the program has run since", args.frame_id))?;
-        let function = self.threads.get(frame.thread).and_then(|t| usize::try_from(frame.index).ok().and_then(|i| t.frames.get(i))).map(|f| f.function.clone());
-        let mut scopes = Vec::new();
-        if function.as_deref() == Some("<module>") {
-            let reference = self.handles.container_id(Container::Locals(frame));
-            scopes.push(Scope { name: "Globals".to_owned(), variables_reference: reference, expensive: false, ..Scope::default() });
-        } else {
-            let locals = self.handles.container_id(Container::Locals(frame));
-            scopes.push(Scope {
-                name: "Locals".to_owned(),
-                presentation_hint: Some("locals".to_owned()),
-                variables_reference: locals,
-                expensive: false,
-                ..Scope::default()
-            });
-            let globals = self.handles.container_id(Container::Globals(frame));
-            scopes.push(Scope { name: "Globals".to_owned(), variables_reference: globals, expensive: true, ..Scope::default() });
-        }
-        self.respond(request, body(&ScopesResponseBody { scopes })).await;
-        Ok(())
-    }
-
-    /// A DAP variable for a value, registering a container when it can be expanded.
-    /// `hex`: show integers in hexadecimal (ptvsd sends `hex(value)` alongside the repr).
-    pub(super) fn variable_json(&mut self, frame: FrameRef, name: &str, expression: Option<&str>, value: &crate::legacy::messages::PyObject, hex: bool) -> Value {
-        let shown = match &value.hex {
-            Some(h) if hex && value.type_name != "bool" => h.clone(),
-            _ => value.repr.clone().unwrap_or_default(),
-        };
-        let mut v = json!({ "name": name, "value": shown, "variablesReference": 0 });
-        if !value.type_name.is_empty() {
-            v["type"] = json!(value.type_name);
-        }
-        if let Some(expression) = expression {
-            v["evaluateName"] = json!(expression);
-            if value.is_expandable() {
-                let indexed = matches!(value.type_name.as_str(), "list" | "tuple") && value.length > 0;
-                let container = Container::Expression { frame, expression: expression.to_string(), indexed_length: indexed.then_some(value.length) };
-                v["variablesReference"] = json!(self.handles.container_id(container));
-                if indexed {
-                    v["indexedVariables"] = json!(value.length);
-                }
-            }
-        }
-        v
-    }
-
-    async fn variables(&mut self, request: &Request, args: VariablesArguments) -> Handled {
-        let container = self.handles.container(args.variables_reference).cloned().ok_or_else(|| {
-            RequestError::quiet(format!("variablesReference {} is no longer valid: the program has run since", args.variables_reference))
-        })?;
-        let start = args.start.unwrap_or(0).max(0);
-        let count = args.count.filter(|c| *c > 0);
-        let hex = wants_hex(args.format.as_ref());
-        match container {
-            Container::Locals(frame) => {
-                let variables = self
-                    .threads
-                    .get(frame.thread)
-                    .and_then(|t| usize::try_from(frame.index).ok().and_then(|i| t.frames.get(i)))
-                    .map(|f| f.variables.clone())
-                    .unwrap_or_default();
-                let mut out = Vec::new();
-                for var in variables.iter().filter(|v| !(v.value.type_name.is_empty() && v.value.repr.as_deref() == Some("<undefined>"))) {
-                    out.push(self.variable_json(frame, &var.name, Some(&var.name), &var.value, hex));
-                }
-                let out = page(out, start, count);
-                self.respond(request, Some(json!({ "variables": out }))).await;
-                Ok(())
-            }
-            Container::Globals(frame) => self.enum_children(request, frame, "globals()".to_string(), super::requests::ChildrenShape::Globals, hex).await,
-            Container::Expression { frame, expression, indexed_length } => {
-                match (args.filter, indexed_length) {
-                    (Some(VariablesArgumentsFilter::Named), Some(_)) => {
-                        self.respond(request, Some(json!({ "variables": [] }))).await;
-                        Ok(())
-                    }
-                    (Some(VariablesArgumentsFilter::Indexed), Some(length)) if count.is_some() || start > 0 => {
-                        let end = count.map(|c| start.saturating_add(c)).unwrap_or(length).min(length);
-                        let text = format!("({expression})[{start}:{end}]");
-                        self.enum_children(request, frame, text, ChildrenShape::Slice { expression, start }, hex).await
-                    }
-                    _ => {
-                        let shape = ChildrenShape::All { start: usize::try_from(start).unwrap_or(0), count: count.and_then(|c| usize::try_from(c).ok()) };
-                        self.enum_children(request, frame, expression, shape, hex).await
-                    }
-                }
-            }
-        }
-    }
-
-    async fn enum_children(&mut self, request: &Request, frame: FrameRef, text: String, shape: ChildrenShape, hex: bool) -> Handled {
-        self.check_frame(frame)?;
-        let job = Job::Children { text, frame: frame.index, frame_kind: frame.kind };
-        self.queue_work(frame.thread, job, Waiter::Children { request: request.clone(), shape, frame, hex });
-        Ok(())
+        SetBreakpointsResponseBody { breakpoints }
     }
 
     /// Queues a work item on a stopped thread; it goes out from `pump`.
@@ -572,54 +415,6 @@ impl Session {
         self.work.push(thread, job, waiter, deadline);
     }
 
-    /// The frame must belong to a stopped thread's current stack, and no resume may be
-    /// waiting to go out (the work would be cut off by it).
-    pub(super) fn check_frame(&self, frame: FrameRef) -> Result<(), RequestError> {
-        let thread = self.threads.get(frame.thread).ok_or("that thread has exited")?;
-        if !thread.is_stopped() {
-            return Err(RequestError::quiet(format!("thread {} is running; values can only be read while it is stopped (pause it first)", thread.dap_id)));
-        }
-        if usize::try_from(frame.index).map_or(true, |i| i >= thread.frames.len()) {
-            return Err(RequestError::quiet("that frame is no longer on the stack"));
-        }
-        if self.releases.iter().any(|r| r.resumes_all() || matches!(r, super::stepping::Release::Detach)) {
-            return Err(RequestError::quiet("the program is resuming"));
-        }
-        Ok(())
-    }
-
-    /// The frame a request names, or the top frame of a stopped thread.
-    pub(super) fn frame_or_top(&self, frame_id: Option<i64>, what: &str) -> Result<FrameRef, RequestError> {
-        match frame_id {
-            Some(id) => self.handles.frame(id).ok_or_else(|| RequestError::quiet(format!("frame {id} is no longer valid: the program has run since"))),
-            None => {
-                let thread = self.threads.any_stopped().ok_or_else(|| format!("{what} needs a stopped program: pause it or wait for a breakpoint"))?;
-                let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
-                Ok(FrameRef { thread, index: 0, kind })
-            }
-        }
-    }
-
-    /// `evaluate`: watch expressions (and hovers) are queued as batchable, so the
-    /// watches of one stop share one round trip.
-    async fn evaluate(&mut self, request: &Request, args: EvaluateArguments) -> Handled {
-        let quiet = matches!(args.context.as_deref(), Some("hover" | "watch"));
-        let frame = self.frame_or_top(args.frame_id, "evaluate").map_err(|e| if quiet { RequestError::quiet(e.message) } else { e })?;
-        self.check_frame(frame).map_err(|e| if quiet { e } else { RequestError { message: e.message, blame: super::Blame::User } })?;
-        if args.context.as_deref() == Some("clipboard") {
-            self.evaluate_for_clipboard(request, &args.expression, frame);
-            return Ok(());
-        }
-        let job = if args.context.as_deref() == Some("watch") {
-            Job::watch(args.expression.clone(), frame.index, frame.kind)
-        } else {
-            Job::execute(args.expression.clone(), frame.index, frame.kind, crate::legacy::messages::ReprKind::Normal)
-        };
-        let hex = wants_hex(args.format.as_ref());
-        let repl = args.context.as_deref() == Some("repl");
-        self.queue_work(frame.thread, job, Waiter::Evaluate { request: request.clone(), expression: args.expression, frame, hex, quiet, repl });
-        Ok(())
-    }
 }
 
 fn capitalise_first(text: &str) -> String {
@@ -627,16 +422,6 @@ fn capitalise_first(text: &str) -> String {
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
-    }
-}
-
-/// Applies DAP `start`/`count` to a full list.
-pub(super) fn page(items: Vec<Value>, start: i64, count: Option<i64>) -> Vec<Value> {
-    let start = usize::try_from(start).unwrap_or(0);
-    let iter = items.into_iter().skip(start);
-    match count.and_then(|c| usize::try_from(c).ok()) {
-        Some(c) => iter.take(c).collect(),
-        None => iter.collect(),
     }
 }
 

@@ -16,8 +16,8 @@ use tokio::time::Instant;
 use super::lifecycle::{AttachBreak, DetachReason, Disconnect, Phase};
 use super::threads::ThreadState;
 use super::work::Job;
-use super::{Handled, RequestError, Session, StepKind, Stepping, Waiter, DISCONNECT_WAIT};
-use crate::dap::bodies::{ContinueResponseBody, ContinuedEventBody, EventBody};
+use super::{Handled, Reply, RequestError, Session, StepKind, Stepping, Waiter, DISCONNECT_WAIT};
+use crate::dap::bodies::{ContinueResponseBody, ContinuedEventBody};
 use crate::dap::types::Request;
 use crate::legacy::messages::{Command, FrameKind, ReprKind, ThreadId};
 
@@ -135,28 +135,28 @@ impl Session {
                 match self.resume_all(Command::ResumeAll).await {
                     Ok(()) => {
                         let answer = ContinueResponseBody { all_threads_continued: Some(true) };
-                        self.respond(&request, super::requests::body(&answer)).await
+                        self.answer(&request, Ok(Some(answer.into()))).await
                     }
-                    Err(error) => self.respond_error(&request, error).await,
+                    Err(error) => self.answer(&request, Err(error.into())).await,
                 }
             }
             Release::Step { request, thread, kind } => {
                 let dap = self.threads.get(thread).map(|t| t.dap_id).unwrap_or_default();
                 if !self.threads.get(thread).is_some_and(|t| t.is_stopped()) {
                     let error = format!("thread {dap} is running (it resumed or is not stopped yet): pause the program first");
-                    self.respond_error(&request, error).await;
+                    self.answer(&request, Err(error.into())).await;
                     return;
                 }
                 match self.resume_all(kind.command(thread)).await {
                     Ok(()) => {
                         self.stepping = Some(Stepping { thread, kind, auto_steps: 0, leaving_frozen: false });
-                        self.respond(&request, None).await;
+                        self.answer(&request, Ok(None)).await;
                         // ptvsd resumes every thread for a step: say so, so the editor
                         // redraws them all as running.
                         let continued = ContinuedEventBody { thread_id: dap, all_threads_continued: Some(true) };
-                        self.event(ContinuedEventBody::EVENT, super::requests::body(&continued)).await;
+                        self.send_event(&continued).await;
                     }
-                    Err(error) => self.respond_error(&request, error).await,
+                    Err(error) => self.answer(&request, Err(error.into())).await,
                 }
             }
             Release::Resume { clear_stepping } => {
@@ -237,7 +237,7 @@ impl Session {
     pub(super) async fn fail_releases(&mut self, sentence: &str) {
         for release in std::mem::take(&mut self.releases) {
             match release {
-                Release::Continue { request, .. } | Release::Step { request, .. } => self.respond_error(&request, sentence).await,
+                Release::Continue { request, .. } | Release::Step { request, .. } => self.answer(&request, Err(sentence.into())).await,
                 Release::Resume { .. } | Release::AutoStep { .. } | Release::ResumeThread(_) | Release::FreeSilent | Release::Detach => {}
             }
         }
@@ -264,7 +264,7 @@ impl Session {
         self.attached()?;
         let thread = self.known_thread(dap_thread)?;
         self.release(Release::Continue { request: request.clone(), thread });
-        Ok(())
+        Ok(Reply::Later)
     }
 
     pub(super) async fn step(&mut self, request: &Request, dap_thread: i64, kind: StepKind) -> Handled {
@@ -274,12 +274,12 @@ impl Session {
             return Err(format!("thread {dap_thread} is running (it may be in native code and not stopped yet): pause the program first, or step the thread that stopped").into());
         }
         self.release(Release::Step { request: request.clone(), thread, kind });
-        Ok(())
+        Ok(Reply::Later)
     }
 
     /// `pause`: one break-all in flight at a time; a second `pause` before the first was
     /// resumed is coalesced into it (two break-alls can deadlock ptvsd, §2.5).
-    pub(super) async fn pause(&mut self, request: &Request, dap_thread: i64) -> Handled {
+    pub(super) async fn pause(&mut self, dap_thread: i64) -> Handled {
         self.attached()?;
         self.known_thread(dap_thread)?;
         if self.threads.begin_break_all() {
@@ -287,8 +287,7 @@ impl Session {
         } else {
             tracing::debug!("pause coalesced into the break-all in flight (or the program is stopped)");
         }
-        self.respond(request, None).await;
-        Ok(())
+        Ok(Reply::Ack)
     }
 
     /// `disconnect` of an attach session: detach (the app keeps running and accepts the
@@ -297,19 +296,19 @@ impl Session {
         if self.remote.is_none() {
             if let Phase::Attaching { .. } = self.phase {
                 // The attach is still connecting: detach it once it has.
-                let Phase::Attaching { request: attach } = std::mem::replace(&mut self.phase, Phase::Ended) else { return Ok(()) };
-                self.respond_error(&attach, "the editor disconnected during the attach").await;
+                let Phase::Attaching { request: attach } = std::mem::replace(&mut self.phase, Phase::Ended) else { return Ok(Reply::Ack) };
+                self.answer(&attach, Err("the editor disconnected during the attach".into())).await;
                 self.phase = Phase::Detaching(Disconnect {
                     reason: DetachReason::Disconnect(request.clone()),
                     sent: false,
                     confirmed: false,
                     deadline: Instant::now() + DISCONNECT_WAIT,
                 });
-                return Ok(());
+                // Answered when the detach is done (`finish_detach`).
+                return Ok(Reply::Later);
             }
-            self.respond(request, None).await;
             self.phase = Phase::Closed;
-            return Ok(());
+            return Ok(Reply::Ack);
         }
         if matches!(self.phase, Phase::Detaching(_)) {
             return Err("the session is already disconnecting".into());
@@ -317,12 +316,13 @@ impl Session {
         if terminate_debuggee {
             if let Some(thread) = self.threads.any_stopped() {
                 self.end_app(request, thread).await;
-                return Ok(());
+                return Ok(Reply::Later);
             }
             self.output("important", "The app is running, so it cannot be terminated from here (ptvsd has no terminate command); detaching instead.\n").await;
         }
+        // Answered when the detach is done (`finish_detach`).
         self.begin_detach(DetachReason::Disconnect(request.clone())).await;
-        Ok(())
+        Ok(Reply::Later)
     }
 
     /// `terminate` of an attach session: detach, unless `terminateEndsApp` asks to end
@@ -336,24 +336,25 @@ impl Session {
             self.phase = Phase::Ended;
         }
         if self.remote.is_none() {
-            self.respond(request, None).await;
+            // Answered before `terminated`.
+            self.answer(request, Ok(None)).await;
             self.announce_terminated().await;
-            return Ok(());
+            return Ok(Reply::Later);
         }
         if matches!(self.phase, Phase::Detaching(_)) {
-            self.respond(request, None).await;
-            return Ok(());
+            return Ok(Reply::Ack);
         }
         if self.config.as_ref().is_some_and(|c| c.terminate_ends_app) {
             let Some(thread) = self.threads.any_stopped() else {
                 return Err("ptvsd can only end the app while it is stopped: pause it first, or disconnect to detach".into());
             };
             self.end_app(request, thread).await;
-            return Ok(());
+            return Ok(Reply::Later);
         }
-        self.respond(request, None).await;
+        // Answered before the detach fails what waits and ends the session.
+        self.answer(request, Ok(None)).await;
         self.begin_detach(DetachReason::Terminate).await;
-        Ok(())
+        Ok(Reply::Later)
     }
 
     /// Ends the app with `os._exit` on a stopped thread; the request is answered when the
@@ -373,7 +374,7 @@ impl Session {
         match std::mem::replace(&mut self.phase, Phase::Ended) {
             Phase::Attaching { request } => {
                 // Wait for the connection, then detach it (`on_attached`).
-                self.respond_error(&request, "the editor left during the attach").await;
+                self.answer(&request, Err("the editor left during the attach".into())).await;
                 self.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: false, deadline });
                 return;
             }
@@ -431,14 +432,14 @@ impl Session {
         }
         self.fail_releases("the session ended").await;
         if let Some(goto) = self.goto.take() {
-            self.respond_error(&goto.request, "the session ended before the debuggee answered").await;
+            self.answer(&goto.request, Err("the session ended before the debuggee answered".into())).await;
         }
         for wait in std::mem::take(&mut self.bind_waits) {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
         match disconnect.reason {
             DetachReason::Disconnect(request) => {
-                self.respond(&request, None).await;
+                self.answer(&request, Ok(None)).await;
                 self.phase = Phase::Closed;
             }
             DetachReason::Terminate => {
