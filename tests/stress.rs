@@ -1,7 +1,7 @@
 //! Stress against real ptvsd processes: many attach/detach cycles through one long-lived
 //! adapter (memory and file descriptors stay flat, the debuggee stays idle, every
 //! re-attach is accepted, every 100th stops at a breakpoint), 50 threads stopping at once, a flood of program output, a
-//! 100 000-element list paged through, and a breakpoint hit 10 000 times.
+//! 100 000-element list and a 1 000-entry dict paged through, and a breakpoint hit 10 000 times.
 //!
 //! The default sizes keep the whole file well under a minute; `PTVSD_DAP_STRESS=full`
 //! runs the full ones (1000 cycles per dialect, 50 MB of output, every page of the list).
@@ -636,6 +636,102 @@ async fn a_100000_element_list_pages_json_3_2() {
 #[tokio::test]
 async fn a_100000_element_list_pages_binary_3_0() {
     big_list("3.0.0").await;
+}
+
+// ---- a 1 000-entry dict, paged ----------------------------------------------------
+
+/// `(name, value, evaluateName)` of each variable of a `variables` body.
+fn entries(body: &Value) -> Vec<(String, String, Option<String>)> {
+    body["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["name"].as_str().unwrap().to_owned(), v["value"].as_str().unwrap().to_owned(), v["evaluateName"].as_str().map(str::to_owned)))
+        .collect()
+}
+
+/// Paging a dict gives every entry of a plain expand exactly once, in its order, with
+/// its value, and each entry's `evaluateName` reads that value back; the entries whose
+/// keys' reprs are not expressions too.
+async fn big_dict(python: &str, ptvsd: &str) {
+    const N: i64 = 1_000;
+    let script = program("big_dict.py");
+    let line = line_of(&script, "big-dict-inspect");
+    let peer = PtvsdPeer::start(python, ptvsd, &script, PeerOptions::new().args([N.to_string(), "0.05".to_string()]));
+    let mut client = session(&peer, &[(script.clone(), json!([{ "line": line }]))]).await;
+    let stopped = client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
+    let thread = stopped["body"]["threadId"].clone();
+    let stack = client.ok("stackTrace", json!({ "threadId": thread, "levels": 1 })).await;
+    let frame = stack["stackFrames"][0]["id"].clone();
+    let scopes = client.ok("scopes", json!({ "frameId": frame })).await;
+    let locals = client.ok("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await;
+    let big = locals["variables"].as_array().unwrap().iter().find(|v| v["name"] == "big").unwrap_or_else(|| panic!("no `big` in {locals}")).clone();
+    let total = N + 3;
+    assert_eq!(big["indexedVariables"], total, "{big}");
+    let reference = big["variablesReference"].clone();
+    // A plain expand (as nvim-dap and Helix ask), the reference order.
+    let whole = entries(&client.ok("variables", json!({ "variablesReference": reference })).await);
+    assert_eq!(whole.len() as i64, total, "a plain expand: {whole:?}");
+    // As VS Code asks: no named children, then pages of 100 (the last one short).
+    let named = client.ok("variables", json!({ "variablesReference": reference, "filter": "named" })).await;
+    assert_eq!(named["variables"], json!([]));
+    let mut paged = Vec::new();
+    for start in (0..total).step_by(100) {
+        let body = client.ok("variables", json!({ "variablesReference": reference, "filter": "indexed", "start": start, "count": 100 })).await;
+        let page = entries(&body);
+        assert_eq!(page.len() as i64, 100.min(total - start), "page {start}: {page:?}");
+        paged.extend(page);
+    }
+    assert_eq!(paged, whole, "the pages put together differ from a plain expand");
+    let mut names: Vec<&String> = paged.iter().map(|(name, _, _)| name).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len() as i64, total, "a key was repeated");
+    for i in [0, 1, 499, N - 1] {
+        let name = format!("['k{i:05}']");
+        let (_, value, _) = paged.iter().find(|(n, _, _)| *n == name).unwrap_or_else(|| panic!("no {name}"));
+        assert_eq!(*value, (i * 3).to_string(), "{name}");
+    }
+    for i in 1..=3 {
+        let name = format!("[<Key {i}>]");
+        let (_, value, _) = paged.iter().find(|(n, _, _)| *n == name).unwrap_or_else(|| panic!("no {name}"));
+        assert_eq!(*value, (-i).to_string(), "{name}");
+    }
+    // A page in the middle, and each of its entries' evaluateName reads its value back
+    // (the `<Key i>` entries are read by position: they are the last three).
+    let body = client.ok("variables", json!({ "variablesReference": reference, "filter": "indexed", "start": total - 5, "count": 5 })).await;
+    let tail = entries(&body);
+    assert_eq!(tail[..], whole[(total - 5) as usize..]);
+    for (name, value, evaluate_name) in &tail {
+        let expression = evaluate_name.as_deref().unwrap_or_else(|| panic!("{name} has no evaluateName"));
+        let result = client.ok("evaluate", json!({ "expression": expression, "frameId": frame, "context": "watch" })).await;
+        assert_eq!(result["result"], value.as_str(), "{name}: {expression}");
+    }
+    // The program did not notice: the dict is as it was.
+    let check = client.ok("evaluate", json!({ "expression": "len(big), sum(v for v in big.values())", "frameId": frame, "context": "watch" })).await;
+    assert_eq!(check["result"], format!("({total}, {})", 3 * N * (N - 1) / 2 - 6));
+    client.ok("continue", json!({ "threadId": thread })).await;
+    end(client).await;
+}
+
+#[tokio::test]
+async fn a_1000_entry_dict_pages_in_its_own_order_json_3_2() {
+    big_dict("3.11", "3.2.1").await;
+}
+
+#[tokio::test]
+async fn a_1000_entry_dict_pages_in_its_own_order_binary_3_0() {
+    big_dict("3.11", "3.0.0").await;
+}
+
+#[tokio::test]
+async fn a_1000_entry_dict_pages_in_its_own_order_python_2_7_json_3_2() {
+    big_dict("2.7", "3.2.1").await;
+}
+
+#[tokio::test]
+async fn a_1000_entry_dict_pages_in_its_own_order_python_2_7_binary_3_0() {
+    big_dict("2.7", "3.0.0").await;
 }
 
 // ---- a breakpoint hit 10 000 times ------------------------------------------------

@@ -26,9 +26,39 @@ pub enum Container {
     Expression {
         frame: FrameRef,
         expression: String,
-        /// `list`/`tuple`: children are indexes that can be fetched as slices.
-        indexed_length: Option<i64>,
+        /// A `list`, `tuple` or `dict` whose children can be fetched a page at a time.
+        indexed: Option<Indexed>,
     },
+}
+
+/// The children of a container that DAP's `start`/`count` can page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Indexed {
+    /// A `list` or `tuple` of this length: child `[i]` is `expression[i]`, a page is a slice.
+    Sequence(i64),
+    /// A plain `dict` with this many entries: a page is entries `start..start+count` in
+    /// the dict's own iteration order.
+    Dict(i64),
+}
+
+impl Indexed {
+    /// The type names ptvsd reports that can be paged: exactly `list`, `tuple`, `dict`
+    /// (subclasses such as `OrderedDict` or `defaultdict` can carry attributes of their
+    /// own, so they are expanded whole).
+    pub fn of(type_name: &str, length: i64) -> Option<Indexed> {
+        match type_name {
+            _ if length <= 0 => None,
+            "list" | "tuple" => Some(Indexed::Sequence(length)),
+            "dict" => Some(Indexed::Dict(length)),
+            _ => None,
+        }
+    }
+
+    pub fn length(self) -> i64 {
+        match self {
+            Indexed::Sequence(length) | Indexed::Dict(length) => length,
+        }
+    }
 }
 
 /// Frame and variable handles for the current stop.

@@ -41,6 +41,7 @@ pub mod functions;
 pub mod handles;
 pub mod jumps;
 pub mod logpoints;
+pub mod paging;
 pub mod paths;
 pub mod reconnect;
 pub mod sources;

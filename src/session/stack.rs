@@ -10,7 +10,8 @@
 //! Must not know: how expressions are evaluated or assigned (`evaluation`), when threads
 //! resume (`stepping`), the wire. The frame lists are `threads`', the ids `handles`'.
 
-use super::handles::{Container, FrameRef};
+use super::handles::{Container, FrameRef, Indexed};
+use super::paging;
 use super::requests::{is_frozen, wants_hex};
 use super::work::Job;
 use super::{Handled, Reply, RequestError, Session, Waiter};
@@ -29,6 +30,9 @@ pub enum ChildrenShape {
     All { start: usize, count: Option<usize> },
     /// A slice `expression[start:start+count]` of a list or tuple: child `[i]` is `[start+i]`.
     Slice { expression: String, start: i64 },
+    /// Entries `start..` of the dict `expression`, enumerated as `page`
+    /// (`paging::dict_page_expression`): child `[key]` is the dict's own entry.
+    DictPage { expression: String, page: String, start: i64 },
     /// `globals()`: dict items shown by name.
     Globals,
 }
@@ -112,10 +116,10 @@ impl Session {
         if let Some(expression) = expression {
             v.evaluate_name = Some(expression.to_owned());
             if value.is_expandable() {
-                let indexed = matches!(value.type_name.as_str(), "list" | "tuple") && value.length > 0;
-                let container = Container::Expression { frame, expression: expression.to_string(), indexed_length: indexed.then_some(value.length) };
+                let indexed = Indexed::of(&value.type_name, value.length);
+                let container = Container::Expression { frame, expression: expression.to_string(), indexed };
                 v.variables_reference = self.handles.container_id(container);
-                v.indexed_variables = indexed.then_some(value.length);
+                v.indexed_variables = indexed.map(Indexed::length);
             }
         }
         v
@@ -144,15 +148,23 @@ impl Session {
                 Ok(Reply::body(VariablesResponseBody { variables }))
             }
             Container::Globals(frame) => self.enum_children(request, frame, "globals()".to_string(), ChildrenShape::Globals, hex).await,
-            Container::Expression { frame, expression, indexed_length } => {
-                match (args.filter, indexed_length) {
+            Container::Expression { frame, expression, indexed } => {
+                match (args.filter, indexed) {
                     (Some(VariablesArgumentsFilter::Named), Some(_)) => {
                         Ok(Reply::body(VariablesResponseBody::default()))
                     }
-                    (Some(VariablesArgumentsFilter::Indexed), Some(length)) if count.is_some() || start > 0 => {
-                        let end = count.map(|c| start.saturating_add(c)).unwrap_or(length).min(length);
-                        let text = format!("({expression})[{start}:{end}]");
-                        self.enum_children(request, frame, text, ChildrenShape::Slice { expression, start }, hex).await
+                    (Some(VariablesArgumentsFilter::Indexed), Some(indexed)) if count.is_some() || start > 0 => {
+                        let end = count.map(|c| start.saturating_add(c)).unwrap_or(indexed.length()).min(indexed.length());
+                        match indexed {
+                            Indexed::Sequence(_) => {
+                                let text = format!("({expression})[{start}:{end}]");
+                                self.enum_children(request, frame, text, ChildrenShape::Slice { expression, start }, hex).await
+                            }
+                            Indexed::Dict(_) => {
+                                let page = paging::dict_page_expression(&expression, start, end);
+                                self.enum_children(request, frame, page.clone(), ChildrenShape::DictPage { expression, page, start }, hex).await
+                            }
+                        }
                     }
                     _ => {
                         let shape = ChildrenShape::All { start: usize::try_from(start).unwrap_or(0), count: count.and_then(|c| usize::try_from(c).ok()) };
@@ -224,6 +236,14 @@ impl Session {
                     Some(self.variable(frame, &name, Some(&expr), &c.value, hex))
                 })
                 .collect(),
+            ChildrenShape::DictPage { expression, page, start } => children
+                .iter()
+                .filter(|c| paging::is_entry(&c.name))
+                .map(|c| {
+                    let name = paging::dict_entry_expression(expression, page, *start, &c.name, c.expression.as_deref());
+                    self.variable(frame, &c.name, name.as_deref(), &c.value, hex)
+                })
+                .collect(),
             ChildrenShape::Globals => children
                 .iter()
                 .filter(|c| !is_items_view(c))
@@ -247,7 +267,7 @@ pub(super) fn page<T>(items: Vec<T>, start: i64, count: Option<i64>) -> Vec<T> {
     }
 }
 
-/// ptvsd's synthetic `items()` child of a dict (spec §3.7).
+/// ptvsd's synthetic `items()` child of a dict (`viewitems()` on Python 2.7; spec §3.7).
 fn is_items_view(child: &Child) -> bool {
-    child.name == "items()" && child.value.type_name.is_empty()
+    matches!(child.name.as_str(), "items()" | "viewitems()") && child.value.type_name.is_empty()
 }

@@ -197,7 +197,7 @@ impl DapClient {
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             let Some(message) = self.next_message(left).await else {
-                panic!("no {name} event within {timeout:?}; buffered: {:?}\nstderr:\n{}", self.events.iter().map(|e| e["event"].clone()).collect::<Vec<_>>(), self.stderr());
+                panic!("no {name} event within {timeout:?}; {}\nstderr:\n{}", self.buffered_summary(), self.stderr());
             };
             if message["type"] == "event" {
                 if message["event"] == name && filter(&message) {
@@ -206,6 +206,26 @@ impl DapClient {
                 self.events.push_back(message);
             }
         }
+    }
+
+    /// The buffered events for a failure message: what the adapter told the user first
+    /// (non-stdout `output`, `terminated`, `exited`), then the names of the rest, counted.
+    fn buffered_summary(&self) -> String {
+        let told: Vec<String> = self
+            .events
+            .iter()
+            .filter(|e| (e["event"] == "output" && e["body"]["category"] != "stdout") || e["event"] == "terminated" || e["event"] == "exited")
+            .map(|e| format!("{} {}", e["event"], e["body"]))
+            .collect();
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for event in &self.events {
+            let name = event["event"].as_str().unwrap_or("?").to_string();
+            match counts.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, count)) => *count += 1,
+                None => counts.push((name, 1)),
+            }
+        }
+        format!("told the user: {told:#?}; buffered events: {counts:?}")
     }
 
     pub async fn wait_event(&mut self, name: &str) -> Value {
