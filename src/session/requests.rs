@@ -351,7 +351,14 @@ impl Session {
                 }
             }
         }
-        if waiting.is_empty() {
+        // During the attach (before `configurationDone`) the answer does not wait for
+        // ptvsd's confirmation: the breakpoints went out above either way, and the wait
+        // is a round trip or two on the way to the first stop over a slow link (ptvsd's
+        // reply is split by Nagle until the NODELAY repair runs at the attach break). They
+        // are unverified in the answer; each one's binding follows as a `breakpoint`
+        // event (`on_bind`), which every editor applies by id.
+        let confirm_later = matches!(self.phase, Phase::Configuring);
+        if waiting.is_empty() || confirm_later {
             return Ok(Reply::body(self.breakpoints_body(&local_path)));
         }
         self.bind_waits.push(BindWait { request: request.clone(), local_path, waiting, deadline: Instant::now() + BIND_WAIT });
