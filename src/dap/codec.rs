@@ -305,12 +305,32 @@ impl Decoder for DapCodec {
 }
 
 /// Appends `Content-Length: N\r\n\r\n` and the JSON body.
+/// Counts the bytes a serialization writes, keeping none of them.
+struct ByteCount(usize);
+
+impl io::Write for ByteCount {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.0 += bytes.len();
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Serializes twice, once to count and once into `dst` after the header: a megabyte of
+/// `variables` then exists once, in the output buffer, instead of also in a growing
+/// `Vec` that is copied over.
 fn encode_json<T: serde::Serialize + ?Sized>(item: &T, dst: &mut BytesMut) -> Result<(), DapCodecError> {
-    let body = serde_json::to_vec(item)?;
-    let header = format!("Content-Length: {}\r\n\r\n", body.len());
-    dst.reserve(header.len() + body.len());
+    let mut count = ByteCount(0);
+    serde_json::to_writer(&mut count, item)?;
+    let header = format!("Content-Length: {}\r\n\r\n", count.0);
+    dst.reserve(header.len() + count.0);
     dst.put_slice(header.as_bytes());
-    dst.put_slice(&body);
+    let start = dst.len();
+    serde_json::to_writer(dst.writer(), item)?;
+    debug_assert_eq!(dst.len() - start, count.0, "a second serialization differed from the first");
     Ok(())
 }
 

@@ -64,6 +64,21 @@ impl Dialect {
     }
 }
 
+/// A read buffer emptied of a message bigger than this is let go rather than kept.
+const KEPT_READ_CAPACITY: usize = 64 * 1024;
+/// What a let-go read buffer starts again with (tokio-util's own initial size).
+const FRESH_READ_CAPACITY: usize = 8 * 1024;
+
+/// Lets go of a read buffer that grew for one big message (a megabyte of children) once
+/// it is empty: its memory is returned as soon as the decoded message's bytes are dropped,
+/// not kept for the rest of the session, and it is not alive while the session turns
+/// that message into its DAP answer. The next read starts a small buffer.
+fn release_big_buffer(src: &mut BytesMut) {
+    if src.is_empty() && src.capacity() > KEPT_READ_CAPACITY {
+        *src = BytesMut::with_capacity(FRESH_READ_CAPACITY);
+    }
+}
+
 /// The client side of a session, whichever dialect the server speaks.
 #[derive(Debug)]
 pub enum ClientCodec {
@@ -84,10 +99,12 @@ impl Decoder for ClientCodec {
     type Item = Event;
     type Error = ProtocolError;
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Event>, ProtocolError> {
-        match self {
+        let event = match self {
             ClientCodec::Binary(c) => c.decode(src),
             ClientCodec::Json(c) => c.decode(src),
-        }
+        };
+        release_big_buffer(src);
+        event
     }
 
     /// The dialect's own: it names what was cut off (e.g. a truncated `OUTP`, spec §6.3),

@@ -45,6 +45,9 @@ pub(crate) fn next_body(src: &mut BytesMut, limits: &Limits) -> Result<Option<By
         limit: limits.max_message as u64,
     })?;
     if src.len() < total {
+        // The length is checked against `Limits` (`parse_header`): room for the whole
+        // message at once, instead of doubling the buffer (and copying it) as it arrives.
+        src.reserve(total - src.len());
         return Ok(None);
     }
     let mut frame = src.split_to(total);
