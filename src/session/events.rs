@@ -170,7 +170,7 @@ impl Session {
     /// A stop report: new (act on it), or ambiguous (probe first). Threading doc §2.3.
     async fn on_stop_report(&mut self, thread: ThreadId, event: Event) {
         self.threads.ensure(thread);
-        match self.threads.verdict() {
+        match self.threads.verdict_for(thread, matches!(event, Event::StepDone { .. })) {
             StopVerdict::New => {
                 self.threads.confirm_stopped(thread);
                 self.on_stop(event).await;

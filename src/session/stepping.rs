@@ -59,6 +59,14 @@ impl StepKind {
     }
 }
 
+/// The thread a step command steps (every step resumes all threads).
+fn stepped_thread(command: &Command) -> Option<ThreadId> {
+    match command {
+        Command::StepOver { thread } | Command::StepInto { thread } | Command::StepOut { thread } => Some(*thread),
+        _ => None,
+    }
+}
+
 /// `os._exit` on a stopped thread: ptvsd has no terminate command (spec §3.2).
 fn exit_job() -> Job {
     Job::execute("__import__('os')._exit(0)".to_string(), 0, FrameKind::Python, ReprKind::Normal)
@@ -216,8 +224,12 @@ impl Session {
 
     /// Sends a command that resumes every thread (a resume or a step), then the fence.
     async fn resume_all(&mut self, command: Command) -> Result<(), String> {
+        let stepped = stepped_thread(&command);
         self.send(command).await?;
-        let fence = self.threads.resume_all();
+        let fence = match stepped {
+            Some(thread) => self.threads.step_all(thread),
+            None => self.threads.resume_all(),
+        };
         self.handles.clear();
         self.send_fence(fence).await;
         Ok(())

@@ -39,6 +39,9 @@
 //!   while no stop is shown and no pause is in flight, is probed, and a parked thread is
 //!   freed with another resume (safe: the attach-break repair makes a second release a
 //!   no-op);
+//! * the end of a step (`STPD`) of the thread the step was sent to, parked when it went
+//!   out, is new before the fence reply too ([`Threads::verdict_for`]): a parked thread
+//!   writes nothing until released, and only the stepping thread writes its `STPD`;
 //! * a stop proven while a resume the editor asked for waits in the gate is absorbed by
 //!   that resume (not reported); a stop reported before a resume's response is over when
 //!   the response says `allThreadsContinued`.
@@ -143,6 +146,9 @@ pub struct Threads {
     reported_in_generation: bool,
     /// Any resume was ever sent (before the first one every stop is new).
     resumed_once: bool,
+    /// The thread the last resume stepped, when it was parked as the step went out: the
+    /// one stop report that cannot be stale before the fence (see [`Threads::verdict`]).
+    stepped_from_park: Option<ThreadId>,
 }
 
 impl Default for Threads {
@@ -158,6 +164,7 @@ impl Default for Threads {
             break_all_after_fence: false,
             reported_in_generation: false,
             resumed_once: false,
+            stepped_from_park: None,
         }
     }
 }
@@ -237,6 +244,25 @@ impl Threads {
     }
 
     /// How to treat a stop event that just arrived (module doc, rules 1–3).
+    ///
+    /// One refinement of rule 3: the end of a step (`STPD`) of the thread the step was
+    /// sent to, when that thread was parked as the step went out, is new even before the
+    /// fence reply. A parked thread writes nothing until a resume releases it (it waits in
+    /// `Thread.block()`), the step is the only resume since (every resume clears this),
+    /// and `STPD` is written only by the stepping thread itself, once per step, before it
+    /// blocks again (V30:1120–1127, 1184; D321:1157–1164, 1223; the loop writes one only
+    /// for `legacyAutoResumeThread`, which the adapter never sends): so it was written
+    /// after the loop processed this step. Without it, ptvsd's stepping thread regularly beats
+    /// the loop's fence reply (the loop gives up the GIL to read the fence), and the probe
+    /// costs one more round trip per step.
+    pub fn verdict_for(&mut self, remote: ThreadId, step_done: bool) -> StopVerdict {
+        if step_done && matches!(self.fence, Fence::Waiting(_)) && self.stepped_from_park == Some(remote) {
+            self.stepped_from_park = None;
+            return StopVerdict::New;
+        }
+        self.verdict()
+    }
+
     pub fn verdict(&self) -> StopVerdict {
         match self.fence {
             Fence::Passed => StopVerdict::New,
@@ -276,6 +302,7 @@ impl Threads {
     /// A resume of every thread (continue, any step) is being sent: returns the fence
     /// request id to send right after it (none when the server has no fence).
     pub fn resume_all(&mut self) -> Option<i64> {
+        self.stepped_from_park = None;
         self.generation += 1;
         self.resumed_once = true;
         self.reported_in_generation = false;
@@ -291,7 +318,16 @@ impl Threads {
     }
 
     /// A resume of one thread (`rest`) is being sent.
+    /// A step of `remote` (which resumes every thread) is being sent.
+    pub fn step_all(&mut self, remote: ThreadId) -> Option<i64> {
+        let parked = self.get(remote).is_some_and(ThreadInfo::is_stopped);
+        let fence = self.resume_all();
+        self.stepped_from_park = parked.then_some(remote);
+        fence
+    }
+
     pub fn resume_one(&mut self, remote: ThreadId) -> Option<i64> {
+        self.stepped_from_park = None;
         self.generation += 1;
         self.resumed_once = true;
         if let Some(info) = self.by_remote.get_mut(&remote) {
@@ -438,6 +474,31 @@ mod tests {
         assert!(info.is_stopped());
         assert_eq!(info.frames.len(), 1);
         assert_eq!(info.frames[0].line, 5);
+    }
+
+    #[test]
+    fn only_the_step_end_of_the_thread_stepped_from_a_park_is_new_before_the_fence() {
+        let mut t = Threads::default();
+        t.confirm_stopped(1);
+        t.ensure(2);
+        t.step_all(1).unwrap();
+        // Another thread's report, or another kind of stop of the stepped thread: probe.
+        assert_eq!(t.verdict_for(2, true), StopVerdict::Ambiguous);
+        assert_eq!(t.verdict_for(1, false), StopVerdict::Ambiguous);
+        // The step's end: new, once.
+        assert_eq!(t.verdict_for(1, true), StopVerdict::New);
+        assert_eq!(t.verdict_for(1, true), StopVerdict::Ambiguous);
+        // A thread that was not parked when the step went out: its report may be stale.
+        let mut t = Threads::default();
+        t.ensure(1);
+        t.step_all(1).unwrap();
+        assert_eq!(t.verdict_for(1, true), StopVerdict::Ambiguous);
+        // Any later resume forgets the step.
+        let mut t = Threads::default();
+        t.confirm_stopped(1);
+        t.step_all(1).unwrap();
+        t.resume_all().unwrap();
+        assert_eq!(t.verdict_for(1, true), StopVerdict::Ambiguous);
     }
 
     #[test]
