@@ -161,6 +161,7 @@ fn neovim_flow(url_kind: &str) {
     // The stop shows the local copy (path mapping), at the breakpoint, then the next line.
     assert_eq!(stops[0]["path"], json!(file), "{t:#}");
     assert_eq!((stops[0]["reason"].as_str(), stops[0]["line"].as_u64()), (Some("breakpoint"), Some(line.into())));
+    assert_eq!(t["breakpoints_verified"], json!([true]), "nvim-dap does not show the breakpoint verified: {t:#}");
     assert_eq!(stops[1]["line"].as_u64(), Some(compute_line(&roots.local, "compute-step").into()), "{t:#}");
     assert_eq!((stops[2]["reason"].as_str(), stops[2]["line"].as_u64()), (Some("breakpoint"), Some(line.into())));
     let n: i64 =

@@ -77,6 +77,12 @@ local function flow()
   start()
 
   local session, frame, thread = wait_stop(1)
+  -- The breakpoint's sign: verified (the adapter answers setBreakpoints during the attach
+  -- unverified and verifies it with a `breakpoint` event once ptvsd has bound it).
+  out.breakpoints_verified = {}
+  for _, bps in pairs(require('dap.breakpoints').get()) do
+    for _, bp in ipairs(bps) do table.insert(out.breakpoints_verified, bp.state ~= nil and bp.state.verified == true) end
+  end
   -- VARIABLES: the first scope's variables.
   local scopes = request(session, 'scopes', { frameId = frame.id }).scopes
   local vars = request(session, 'variables', { variablesReference = scopes[1].variablesReference }).variables
