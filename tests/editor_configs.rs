@@ -211,7 +211,8 @@ fn every_key_in_attach_keys_is_validated_by_the_parser() {
         let wrong = match key.ty {
             KeyType::String => json!(["not", "a", "string"]),
             KeyType::Boolean => json!("maybe"),
-            KeyType::Port => json!(0),
+            KeyType::Port | KeyType::PortOrList => json!(0),
+            KeyType::StringOrList => json!(42),
             KeyType::Seconds => json!(-1),
             KeyType::PathMappings => json!("not a list"),
             KeyType::StringList | KeyType::StringMap => json!(42),
