@@ -284,13 +284,16 @@ async fn a_killed_worker_is_said_once_and_the_others_carry_on(peer: &PeerInfo) {
         .await;
     assert_eq!(gone["body"]["category"], "console", "{gone}");
     assert!(gone["body"]["output"].as_str().unwrap().starts_with(&format!("[pid {killed}]")), "{gone}");
-    let (killed_request, killed_thread, _) = stops.iter().find(|(_, _, pid)| *pid == killed).map(|(r, t, p)| (r, *t, *p)).unwrap();
+    let killed_thread = stops.iter().find(|(_, _, pid)| *pid == killed).map(|(_, t, _)| *t).unwrap();
     client.wait_event_where("thread", WAIT, |e| e["body"]["reason"] == "exited" && e["body"]["threadId"] == killed_thread).await;
     // The others carry on: they are still stopped, and continue answers their requests.
     let listed = threads(&mut client).await;
     assert!(!listed.values().any(|pid| *pid == killed), "{listed:?}");
-    let _ = killed_request;
-    for (request, thread, pid) in stops.into_iter().filter(|(_, _, pid)| *pid != killed) {
+    for (request, thread, pid) in stops {
+        if pid == killed {
+            assert!(request.join().is_err(), "the killed worker answered");
+            continue;
+        }
         client.ok("continue", json!({ "threadId": thread })).await;
         assert_eq!(answered_by(&request.join().unwrap()).1, pid, "{}", peer.name);
     }

@@ -145,8 +145,9 @@ struct Process {
     state: State,
     /// Its live threads, by the editor's ids.
     threads: BTreeSet<i64>,
-    /// An `important` line of the session held until its next message: when that is
-    /// `terminated`, the line becomes the one line that says the process is gone.
+    /// The session's last line of its own (console or important), held until its next
+    /// message or the end of the batch: when that is `terminated`, the line becomes the
+    /// one line that says the process is gone.
     held: Option<DapEvent>,
     /// Its session's output channel has closed (the session loop ended).
     closed: bool,
@@ -779,7 +780,9 @@ impl Processes {
                         body["output"] = Value::from(prefix_lines(&label, text));
                     }
                 }
-                if category == "important" && !self.leaving {
+                // The adapter's own line may be the reason of a `terminated` next.
+                if matches!(category.as_str(), "console" | "important") && !self.leaving && self.processes[index].state != State::Gone {
+                    self.flush_held_of(index).await;
                     self.processes[index].held = Some(DapEvent { seq: 0, event: "output".to_string(), body: Some(body) });
                 } else if self.processes[index].state != State::Gone {
                     self.event("output", Some(body)).await;
