@@ -205,6 +205,9 @@ struct Processes {
     /// The configuration requests the editor sent, the latest of each kind (and of each
     /// source), in order: sent again to a process that attaches later.
     configuration: Vec<(String, Request)>,
+    /// Each module's (and loaded source's) file → the process whose reports of it the
+    /// editor gets (forked workers load the same ones).
+    modules: HashMap<String, usize>,
     /// The process that stopped last: where requests that name no process go.
     last_stopped: Option<usize>,
     /// `terminated` was sent: every process is gone.
@@ -229,6 +232,7 @@ impl Processes {
             attach_errors: Vec::new(),
             initialized_sent: false,
             configuration: Vec::new(),
+            modules: HashMap::new(),
             last_stopped: None,
             ended: false,
             leaving: false,
@@ -543,8 +547,17 @@ impl Processes {
                 }
             }
             Purpose::Forward(request) => {
+                let continued = response.success && request.command == "continue";
+                let thread = request.arguments.as_ref().and_then(|a| a.get("threadId")).and_then(Value::as_i64);
                 let answer = Response { seq: 0, request_seq: request.seq, command: request.command, ..response };
                 self.send_message(Message::Response(answer)).await;
+                if continued {
+                    // The whole process runs again, and the answer said only this thread.
+                    let others: Vec<i64> = self.processes[index].threads.iter().copied().filter(|t| Some(*t) != thread).collect();
+                    for other in others {
+                        self.event("continued", Some(json!({ "threadId": other, "allThreadsContinued": false }))).await;
+                    }
+                }
             }
             Purpose::Part(group) => {
                 let Some(entry) = self.groups.get_mut(&group) else { return };
@@ -621,7 +634,7 @@ impl Processes {
                 let modules: Vec<Value> = succeeded
                     .iter()
                     .flat_map(|(_, r)| r.body.as_ref().and_then(|b| b.get("modules")).and_then(Value::as_array).cloned().unwrap_or_default())
-                    .filter(|m| seen.insert(m.get("id").map(Value::to_string).unwrap_or_default()))
+                    .filter(|m| seen.insert(module_key(m)))
                     .collect();
                 let total = modules.len();
                 Some(json!({ "modules": modules, "totalModules": total }))
@@ -660,6 +673,7 @@ impl Processes {
             "variables" => each(body, "variables", &|variable| ids.encode_field(index, variable, "variablesReference")),
             "evaluate" | "setVariable" | "setExpression" => ids.encode_field(index, body, "variablesReference"),
             "loadedSources" => each(body, "sources", &|source| ids.encode_field(index, source, "sourceReference")),
+            "modules" => each(body, "modules", &|module| ids.encode_field(index, module, "id")),
             "setBreakpoints" | "setFunctionBreakpoints" | "setExceptionBreakpoints" => {
                 each(body, "breakpoints", &|breakpoint| ids.encode_source(index, breakpoint));
             }
@@ -775,7 +789,8 @@ impl Processes {
                 ids.encode_field(index, &mut body, "variablesReference");
                 ids.encode_source(index, &mut body);
                 let category = body.get("category").and_then(Value::as_str).unwrap_or("console").to_string();
-                if matches!(category.as_str(), "console" | "important") {
+                // Before its pid is known, the session's lines name its endpoint themselves.
+                if matches!(category.as_str(), "console" | "important") && self.processes[index].pid.is_some() {
                     if let Some(text) = body.get("output").and_then(Value::as_str) {
                         body["output"] = Value::from(prefix_lines(&label, text));
                     }
@@ -788,11 +803,25 @@ impl Processes {
                     self.event("output", Some(body)).await;
                 }
             }
+            // Forked workers load the same modules: each is told once, by the first
+            // process that reported it.
+            "module" => {
+                if let Some(module) = body.get_mut("module") {
+                    ids.encode_field(index, module, "id");
+                    let key = module_key(module);
+                    if *self.modules.entry(key).or_insert(index) == index {
+                        self.event("module", Some(body)).await;
+                    }
+                }
+            }
             "loadedSource" => {
                 if let Some(source) = body.get_mut("source") {
                     ids.encode_field(index, source, "sourceReference");
+                    let key = format!("source:{}", module_key(source));
+                    if *self.modules.entry(key).or_insert(index) == index {
+                        self.event("loadedSource", Some(body)).await;
+                    }
                 }
-                self.event("loadedSource", Some(body)).await;
             }
             "invalidated" => {
                 ids.encode_field(index, &mut body, "threadId");
@@ -904,6 +933,11 @@ impl Processes {
     async fn output(&mut self, category: &str, text: &str) {
         self.event("output", Some(json!({ "category": category, "output": text }))).await;
     }
+}
+
+/// What makes a module the same in every process: its file (else its name).
+fn module_key(module: &Value) -> String {
+    module.get("path").or_else(|| module.get("name")).and_then(Value::as_str).unwrap_or("").to_string()
 }
 
 fn failed_response(request_seq: i64, command: &str, message: &str) -> Response {
