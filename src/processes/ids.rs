@@ -196,6 +196,7 @@ impl MergedBreakpoints {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;

@@ -677,12 +677,8 @@ impl Processes {
             "setBreakpoints" | "setFunctionBreakpoints" | "setExceptionBreakpoints" => {
                 each(body, "breakpoints", &|breakpoint| ids.encode_source(index, breakpoint));
             }
-            "continue" => {
-                // Only this process continues.
-                if body.get("allThreadsContinued").is_some() {
-                    body["allThreadsContinued"] = Value::Bool(false);
-                }
-            }
+            // Only this process continues.
+            "continue" if body.get("allThreadsContinued").is_some() => body["allThreadsContinued"] = Value::Bool(false),
             _ => {}
         }
     }
@@ -980,6 +976,7 @@ fn prefix_lines(label: &str, text: &str) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic)]
 mod tests {
     use super::*;
 
