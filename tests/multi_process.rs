@@ -199,6 +199,10 @@ async fn requests_on_different_workers_stop_at_the_same_breakpoint(peer: &PeerIn
     // Every thread is named after its process.
     let listed = threads(&mut client).await;
     assert!(listed.values().all(|pid| pids.contains(pid)), "{listed:?}");
+    // Forked workers load the same modules: each is told once.
+    let modules: Vec<&str> = client.received.iter().filter(|m| m["event"] == "module").filter_map(|m| m["body"]["module"]["path"].as_str()).collect();
+    assert!(!modules.is_empty());
+    assert_eq!(modules.iter().collect::<BTreeSet<_>>().len(), modules.len(), "{}: a module told twice", peer.name);
     // Each continue resumes its own process: every request is answered by its worker.
     for (request, thread, pid) in stops {
         client.ok("continue", json!({ "threadId": thread })).await;
@@ -378,4 +382,45 @@ async fn disconnect_leaves_every_worker_running_and_attachable_ptvsd_3_0_0() {
 #[tokio::test]
 async fn disconnect_leaves_every_worker_running_and_attachable_ptvsd_3_2_1() {
     disconnect_leaves_every_worker_running_and_attachable(peers()[1]).await;
+}
+
+/// An endpoint that is not up yet when the session attaches (with `reconnect`) joins it
+/// when it comes up, with the breakpoints the editor set meanwhile: it stops with no
+/// request from the editor.
+async fn an_endpoint_that_comes_up_later_joins_with_the_breakpoints(peer: &PeerInfo) {
+    let workers = Workers::start(peer, 1);
+    let mut app = RestartableApp::not_started(peer, &["0.05"]);
+    let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
+    client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
+    client.ok("attach", json!({ "url": [workers.url(0), app.url()], "reconnect": true, "redirectOutput": false })).await;
+    client.wait_event("initialized").await;
+    let work = i64::from(line_of(&program("restartable.py"), "work"));
+    let set = client.ok("setBreakpoints", json!({ "source": { "path": program("restartable.py") }, "breakpoints": [{ "line": work }] })).await;
+    let id = set["breakpoints"][0]["id"].clone();
+    client.ok("configurationDone", Value::Null).await;
+    let pid = app.restart();
+    client.wait_event_where("process", WAIT, |e| e["body"]["systemProcessId"] == pid).await;
+    let stopped = client.wait_event_where("stopped", WAIT, |e| e["body"]["reason"] == "breakpoint").await;
+    assert_eq!(stopped["body"]["hitBreakpointIds"], json!([id]), "{stopped}");
+    let thread = stopped["body"]["threadId"].as_i64().unwrap();
+    assert_eq!(threads(&mut client).await.get(&thread), Some(&pid), "{}", peer.name);
+    let trace = client.ok("stackTrace", json!({ "threadId": thread })).await;
+    assert_eq!(trace["stackFrames"][0]["line"], work, "{trace}");
+    // The worker that was attached from the start still serves.
+    answered_by(&workers.get("/pid"));
+    client.ok("disconnect", Value::Null).await;
+    assert_eq!(client.wait_exit(WAIT).await, Some(0));
+    assert!(app.exited().is_none(), "the app ended with the session:\n{}", app.output());
+    assert_eq!(probe_pid(&app.url()), u64::from(pid));
+    assert_valid(&client);
+}
+
+#[tokio::test]
+async fn an_endpoint_that_comes_up_later_joins_with_the_breakpoints_ptvsd_3_0_0() {
+    an_endpoint_that_comes_up_later_joins_with_the_breakpoints(peers()[0]).await;
+}
+
+#[tokio::test]
+async fn an_endpoint_that_comes_up_later_joins_with_the_breakpoints_ptvsd_3_2_1() {
+    an_endpoint_that_comes_up_later_joins_with_the_breakpoints(peers()[1]).await;
 }
