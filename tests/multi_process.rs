@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use client::DapClient;
 use serde_json::{json, Value};
-use support::{line_of, program, PeerInfo, Peers, RestartableApp, Workers};
+use support::{free_port, line_of, program, PeerInfo, Peers, RestartableApp, Workers};
 
 fn probe_pid(url: &str) -> u64 {
     let out = Command::new(env!("CARGO_BIN_EXE_ptvsd-dap")).args(["probe", "--json", url]).output().expect("run ptvsd-dap probe");
@@ -423,4 +423,41 @@ async fn an_endpoint_that_comes_up_later_joins_with_the_breakpoints_ptvsd_3_0_0(
 #[tokio::test]
 async fn an_endpoint_that_comes_up_later_joins_with_the_breakpoints_ptvsd_3_2_1() {
     an_endpoint_that_comes_up_later_joins_with_the_breakpoints(peers()[1]).await;
+}
+
+/// No endpoint answers: the attach fails with every endpoint's reason, the session ends
+/// (`terminated`), and a disconnect is still answered.
+#[tokio::test]
+async fn an_attach_that_reaches_no_endpoint_fails_with_every_reason() {
+    let ports = [free_port(), free_port()];
+    let urls: Vec<String> = ports.iter().map(|p| format!("tcp://s@127.0.0.1:{p}")).collect();
+    let mut client = DapClient::spawn(&[]).await;
+    client.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
+    let response = client.request("attach", json!({ "url": urls, "connectTimeout": 5 })).await;
+    assert_eq!(response["success"], false, "{response}");
+    let message = response["message"].as_str().unwrap();
+    assert!(message.starts_with("Could not attach to any of the 2 processes"), "{message}");
+    for port in ports {
+        assert!(message.contains(&format!("127.0.0.1:{port}")), "{message}");
+    }
+    assert!(!message.contains("s@"), "the secret is in {message}");
+    client.wait_event("terminated").await;
+    client.ok("disconnect", Value::Null).await;
+    assert_eq!(client.wait_exit(WAIT).await, Some(0));
+    assert_valid(&client);
+}
+
+/// Closing the editor's side detaches every process (the adapter exits, the app runs on).
+#[tokio::test]
+async fn an_editor_that_leaves_detaches_every_process() {
+    let peer = peers()[1];
+    let workers = Workers::start(peer, 2);
+    let mut client = attach_all(&workers, json!({}), true).await;
+    let (request, _, pid) = request_and_stop(&mut client, &workers, "/left").await;
+    client.close_stdin();
+    assert_eq!(client.wait_exit(WAIT).await, Some(0));
+    assert_eq!(answered_by(&request.join().unwrap()).1, pid);
+    for index in 0..2 {
+        assert_eq!(probe_pid(&workers.url(index)), u64::from(workers.worker_pid(index)));
+    }
 }

@@ -214,6 +214,9 @@ struct Processes {
     ended: bool,
     /// The editor disconnected (or left): every process is being detached.
     leaving: bool,
+    /// The editor asked to terminate: every process detaches (or ends, with
+    /// `terminateEndsApp`), and each says so.
+    terminating: bool,
 }
 
 impl Processes {
@@ -236,6 +239,7 @@ impl Processes {
             last_stopped: None,
             ended: false,
             leaving: false,
+            terminating: false,
         }
     }
 
@@ -296,11 +300,12 @@ impl Processes {
                             None => self.output("important", &format!("ptvsd-dap ignored a malformed message from the editor: {reason}\n")).await,
                         }
                     }
-                    Some(_) => {}
-                    None => {
+                    Some(Input::EditorClosed) | None => {
+                        tracing::info!("the editor closed its side; detaching every process");
                         self.leave(None).await;
                         break;
                     }
+                    Some(_) => {}
                 },
                 Some((index, message)) = inner.recv() => {
                     self.on_inner(index, message).await;
@@ -347,6 +352,7 @@ impl Processes {
                 return self.processes.iter().all(|p| p.closed);
             }
             "terminate" => {
+                self.terminating = true;
                 let targets = self.indexes(|p| p.state != State::Gone);
                 self.fan_out(request, &targets).await;
             }
@@ -869,7 +875,7 @@ impl Processes {
             .and_then(|b| b.get("output").and_then(Value::as_str).map(|t| t.trim().to_string()))
             .map(|t| t.strip_prefix(&label).map(|t| t.trim().to_string()).unwrap_or(t))
             .unwrap_or_else(|| if was_live { "Its debug session ended.".to_string() } else { "It could not be attached.".to_string() });
-        let line = if others > 0 {
+        let line = if others > 0 && !self.terminating {
             format!("{label} {why} The other {others} process{} carr{} on.\n", if others == 1 { "" } else { "es" }, if others == 1 { "ies" } else { "y" })
         } else {
             format!("{label} {why}\n")
@@ -883,12 +889,19 @@ impl Processes {
         if self.ended || self.leaving || self.processes.iter().any(|p| p.state != State::Gone) {
             return;
         }
-        if let Some(attach) = self.attach.take() {
+        let failed = self.attach.take().map(|attach| {
             let message = format!("Could not attach to any of the {} processes: {}", self.processes.len(), self.attach_errors.join("; "));
-            self.respond_error(&attach, &message, true).await;
+            (attach, message)
+        });
+        if let Some((attach, message)) = &failed {
+            self.respond_error(attach, message, true).await;
         }
         self.ended = true;
         self.event("terminated", None).await;
+        if let Some((_, message)) = failed {
+            // Said again after `terminated`, for an editor with a one-line status (Helix).
+            self.output("important", &format!("{message}\n")).await;
+        }
     }
 
     async fn flush_held(&mut self) {
