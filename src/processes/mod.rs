@@ -989,7 +989,7 @@ fn prefix_lines(label: &str, text: &str) -> String {
 }
 
 #[cfg(test)]
-#[allow(clippy::panic)]
+#[allow(clippy::panic, clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -1043,6 +1043,115 @@ mod tests {
         router.route(request(1, "initialize", json!({})));
         assert!(matches!(router.route(request(2, "attach", json!({ "url": [] }))), Routed::Session(_)));
         assert!(!router.is_multi());
+    }
+
+    /// Two processes whose sessions are played by the test: what the editor gets.
+    fn two_processes() -> (Processes, mpsc::Receiver<Message>, Vec<mpsc::Receiver<Input>>) {
+        let (out, editor) = mpsc::channel(QUEUE);
+        let (tx, _rx) = mpsc::channel(QUEUE);
+        let mut processes = Processes::new(out, tx);
+        processes.ids = Ids::new(2);
+        let mut inputs = Vec::new();
+        for pid in [100, 200] {
+            let (in_tx, in_rx) = mpsc::channel(QUEUE);
+            inputs.push(in_rx);
+            processes.processes.push(Process {
+                endpoint: format!("tcp://***@127.0.0.1:{pid}"),
+                pid: Some(pid),
+                inputs: in_tx,
+                state: State::Live,
+                threads: BTreeSet::new(),
+                held: None,
+                closed: false,
+                task: None,
+            });
+        }
+        (processes, editor, inputs)
+    }
+
+    fn event(name: &str, body: Value) -> DapEvent {
+        DapEvent { seq: 0, event: name.to_string(), body: Some(body) }
+    }
+
+    fn sent(editor: &mut mpsc::Receiver<Message>) -> Vec<Value> {
+        let mut all = Vec::new();
+        while let Ok(message) = editor.try_recv() {
+            all.push(serde_json::to_value(&message).unwrap_or(Value::Null));
+        }
+        all
+    }
+
+    #[tokio::test]
+    async fn a_stop_stops_only_its_process_and_says_so_for_each_of_its_threads() {
+        let (mut processes, mut editor, _inputs) = two_processes();
+        for (index, thread) in [(0, 1), (0, 2), (1, 1)] {
+            processes.on_event(index, event("thread", json!({ "reason": "started", "threadId": thread }))).await;
+        }
+        let started = sent(&mut editor);
+        let ids: Vec<&Value> = started.iter().map(|m| &m["body"]["threadId"]).collect();
+        assert_eq!(ids, [&json!(2), &json!(4), &json!(3)], "never the same id twice");
+
+        processes.on_event(1, event("stopped", json!({ "reason": "breakpoint", "threadId": 1, "allThreadsStopped": true }))).await;
+        let stops = sent(&mut editor);
+        assert_eq!(stops.len(), 1, "process 1 has one thread: {stops:?}");
+        assert_eq!(stops[0]["body"], json!({ "reason": "breakpoint", "threadId": 3, "allThreadsStopped": false }));
+
+        processes.on_event(0, event("stopped", json!({ "reason": "step", "threadId": 2, "allThreadsStopped": true }))).await;
+        let stops = sent(&mut editor);
+        assert_eq!(stops.len(), 2, "{stops:?}");
+        assert_eq!(stops[0]["body"]["threadId"], 4);
+        assert_eq!(stops[0]["body"]["allThreadsStopped"], false);
+        assert_eq!(stops[1]["body"]["threadId"], 2, "the other thread of process 0");
+        assert_eq!(stops[1]["body"]["reason"], "pause");
+        assert_eq!(stops[1]["body"]["preserveFocusHint"], true);
+
+        processes.on_event(0, event("continued", json!({ "threadId": 2, "allThreadsContinued": true }))).await;
+        let continued: Vec<Value> = sent(&mut editor).into_iter().map(|m| m["body"].clone()).collect();
+        assert_eq!(
+            continued,
+            [json!({ "threadId": 4, "allThreadsContinued": false }), json!({ "threadId": 2, "allThreadsContinued": false })]
+        );
+    }
+
+    #[tokio::test]
+    async fn threads_are_named_after_their_process_and_requests_go_to_the_thread_owner() {
+        let (mut processes, _editor, mut inputs) = two_processes();
+        let mut response = Response {
+            seq: 0,
+            request_seq: 1,
+            success: true,
+            command: "threads".to_string(),
+            message: None,
+            body: Some(json!({ "threads": [{ "id": 1, "name": "MainThread" }] })),
+        };
+        processes.rewrite_response(1, &mut response);
+        assert_eq!(response.body, Some(json!({ "threads": [{ "id": 3, "name": "[pid 200] MainThread" }] })));
+
+        processes.forward(request(7, "stackTrace", json!({ "threadId": 3 }))).await;
+        match inputs[1].try_recv() {
+            Ok(Input::Editor(EditorMessage::Request(sent))) => {
+                assert_eq!(sent.command, "stackTrace");
+                assert_eq!(sent.arguments, Some(json!({ "threadId": 1 })));
+            }
+            other => panic!("process 1 got {other:?}"),
+        }
+        assert!(inputs[0].try_recv().is_err(), "process 0 got it too");
+    }
+
+    #[tokio::test]
+    async fn a_process_that_goes_away_is_one_line_with_its_reason() {
+        let (mut processes, mut editor, _inputs) = two_processes();
+        processes.on_event(1, event("output", json!({ "category": "console", "output": "The debuggee closed the connection.\n" }))).await;
+        processes.on_event(1, event("terminated", Value::Null)).await;
+        processes.check_all_gone().await;
+        let said = sent(&mut editor);
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert_eq!(said[0]["body"]["category"], "console");
+        assert_eq!(said[0]["body"]["output"], "[pid 200] The debuggee closed the connection. The other 1 process carries on.\n");
+        processes.on_event(0, event("terminated", Value::Null)).await;
+        processes.check_all_gone().await;
+        let said = sent(&mut editor);
+        assert_eq!(said.last().map(|m| m["event"].clone()), Some(json!("terminated")), "{said:?}");
     }
 
     #[test]
