@@ -13,6 +13,7 @@ pub mod demo;
 pub mod legacy;
 pub mod logging;
 pub mod probe;
+pub mod processes;
 pub mod process_group;
 pub mod python;
 pub mod relay;

@@ -1,7 +1,10 @@
 //! Serving one DAP session over a byte stream (stdio, or one TCP connection).
 //!
 //! Owns: the three tasks of a session — an editor reader (frames → [`Input`]s), a DAP writer
-//! (the one place outgoing `seq` is assigned) and the [`Session`] loop — and their wiring.
+//! (the one place outgoing `seq` is assigned) and the [`Session`] loop — and their wiring;
+//! when the editor's `attach` names several endpoints (`processes::Router`), the session
+//! loop hands over to the multi-process session (`processes::run`), which reads the
+//! editor's messages from then on.
 //! Must not know: the legacy protocol.
 
 use futures_util::StreamExt;
@@ -9,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 
 use crate::dap::{self, DapWriter, Incoming, Message};
+use crate::processes::{self, Routed, Router};
 use crate::session::{EditorMessage, Input, Session};
 
 /// Bound on queued outgoing messages; a stalled editor eventually stalls the session,
@@ -27,6 +31,9 @@ where
 {
     let (out_tx, mut out_rx) = mpsc::channel::<Message>(OUTGOING_QUEUE);
     let (in_tx, in_rx) = mpsc::channel::<Input>(INPUT_QUEUE);
+    // The multi-process session's editor input and its start (see `processes`).
+    let (multi_tx, multi_rx) = mpsc::channel::<Input>(INPUT_QUEUE);
+    let (start_tx, mut start_rx) = tokio::sync::oneshot::channel::<processes::Start>();
 
     let writer = tokio::spawn(async move {
         let mut writer = DapWriter::new(output);
@@ -40,12 +47,31 @@ where
     });
 
     let editor = in_tx.clone();
+    let multi_editor = multi_tx.clone();
     let reader = tokio::spawn(async move {
         let mut frames = dap::reader(input);
+        let mut router = Router::default();
+        let mut start_tx = Some(start_tx);
         while let Some(frame) = frames.next().await {
             let input = match frame {
                 Ok(frame) => match Incoming::from(frame) {
-                    Incoming::Message(Message::Request(request)) => Input::Editor(EditorMessage::Request(request)),
+                    Incoming::Message(Message::Request(request)) => match router.route(request) {
+                        Routed::Session(request) => Input::Editor(EditorMessage::Request(request)),
+                        Routed::Processes(request) => {
+                            if multi_editor.send(Input::Editor(EditorMessage::Request(request))).await.is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                        Routed::Start(start) => {
+                            // The one session never attached: it ends quietly, and the
+                            // multi-process session takes over.
+                            if let Some(start_tx) = start_tx.take() {
+                                let _ = start_tx.send(start);
+                            }
+                            Input::EditorClosed
+                        }
+                    },
                     Incoming::Message(other) => {
                         // Responses to reverse requests and stray events: we send none.
                         tracing::debug!(?other, "ignoring a non-request message from the editor");
@@ -66,21 +92,30 @@ where
                     break;
                 }
             };
-            if editor.send(input).await.is_err() {
+            let to = if router.is_multi() && !matches!(input, Input::EditorClosed) { &multi_editor } else { &editor };
+            if to.send(input).await.is_err() {
                 return;
             }
         }
-        let _ = editor.send(Input::EditorClosed).await;
+        let to = if router.is_multi() { &multi_editor } else { &editor };
+        let _ = to.send(Input::EditorClosed).await;
     });
 
     let on_shutdown = in_tx.clone();
+    let multi_shutdown = multi_tx.clone();
     let watcher = tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutting down: detaching");
         let _ = on_shutdown.send(Input::EditorClosed).await;
+        let _ = multi_shutdown.try_send(Input::EditorClosed);
     });
 
-    Session::new(out_tx, in_tx).run(in_rx).await;
+    Session::new(out_tx.clone(), in_tx).run(in_rx).await;
+    drop(multi_tx);
+    if let Ok(start) = start_rx.try_recv() {
+        processes::run(start, out_tx.clone(), multi_rx).await;
+    }
+    drop(out_tx);
     reader.abort();
     watcher.abort();
     // The session dropped its sender: the writer drains what is queued and stops.

@@ -211,7 +211,8 @@ fn every_key_in_attach_keys_is_validated_by_the_parser() {
         let wrong = match key.ty {
             KeyType::String => json!(["not", "a", "string"]),
             KeyType::Boolean => json!("maybe"),
-            KeyType::Port => json!(0),
+            KeyType::Port | KeyType::PortOrList => json!(0),
+            KeyType::StringOrList => json!([42]),
             KeyType::Seconds => json!(-1),
             KeyType::PathMappings => json!("not a list"),
             KeyType::StringList | KeyType::StringMap => json!(42),
@@ -302,18 +303,26 @@ fn check(sent: &Sent, allowed_extra: &[&str], strict_schema: bool) -> Option<Att
     if request == "launch" {
         return None;
     }
-    match AttachConfig::from_arguments(arguments) {
-        Ok(config) => {
-            for key in &config.unknown_keys {
-                assert!(
-                    EDITOR_KEYS.contains(&key.as_str()) || allowed_extra.contains(&key.as_str()),
-                    "{origin}: the adapter ignores `{key}`"
-                );
+    // A list of endpoints (`url` or `port`) is one attach per endpoint, as the adapter does.
+    let endpoints = ptvsd_dap::session::config::split_endpoints(arguments)
+        .unwrap_or_else(|e| panic!("{origin}: the adapter refuses its endpoints: {e}\n{arguments:#}"))
+        .unwrap_or_else(|| vec![arguments.clone()]);
+    let mut first = None;
+    for one in &endpoints {
+        match AttachConfig::from_arguments(one) {
+            Ok(config) => {
+                for key in &config.unknown_keys {
+                    assert!(
+                        EDITOR_KEYS.contains(&key.as_str()) || allowed_extra.contains(&key.as_str()),
+                        "{origin}: the adapter ignores `{key}`"
+                    );
+                }
+                first.get_or_insert(config);
             }
-            Some(config)
+            Err(e) => panic!("{origin}: the adapter refuses it: {e}\n{arguments:#}"),
         }
-        Err(e) => panic!("{origin}: the adapter refuses it: {e}\n{arguments:#}"),
     }
+    first
 }
 
 /// Replaces launch.json / nvim-dap variables (`${workspaceFolder}`, …) in every string.
@@ -504,6 +513,7 @@ fn neovim_configurations_are_accepted() {
     // The file's helpers, with the defaults it documents (`vim.g.ptvsd_dap` unset).
     let helpers = BTreeMap::from([
         ("secret", SECRET),
+        ("plain_secret", SECRET),
         ("site", "mysite"),
         ("address", "127.0.0.1:5678"),
         ("remote_root", "/srv/app"),

@@ -42,6 +42,11 @@ local function secret()
   end))
 end
 
+-- The secret as typed, for the `secret` key (not part of a URL).
+local function plain_secret()
+  return vim.fn.inputsecret('ptvsd secret: ')
+end
+
 -- The settings above, read when a session starts.
 local function setting(name, default)
   local settings = vim.g.ptvsd_dap or {}
@@ -101,6 +106,25 @@ local configurations = {
     url = function()
       return 'tcp://' .. secret() .. '@' .. address()
     end,
+    localRoot = '${workspaceFolder}',
+    remoteRoot = function()
+      return remote_root()
+    end,
+  },
+  {
+    type = 'ptvsd-dap',
+    request = 'attach',
+    name = 'ptvsd: attach to every worker over TCP',
+    -- A pre-forking server (gunicorn, uWSGI, FastCGI) with one ptvsd per worker, each on
+    -- its own port: one session over all of them (edit the ports). nvim-dap resumes a
+    -- worker that stops while another is stopped unless
+    -- dap.defaults['ptvsd-dap'].auto_continue_if_many_stopped = false.
+    host = '127.0.0.1',
+    port = { 5678, 5679, 5680, 5681 },
+    secret = function()
+      return plain_secret()
+    end,
+    reconnect = true,
     localRoot = '${workspaceFolder}',
     remoteRoot = function()
       return remote_root()

@@ -25,6 +25,10 @@ pub enum KeyType {
     Boolean,
     /// An integer between 1 and 65535.
     Port,
+    /// A string, or a list of strings (one per process of a multi-process session).
+    StringOrList,
+    /// A port, or a list of ports (one per process of a multi-process session).
+    PortOrList,
     /// A number of seconds, more than 0 and at most 3600.
     Seconds,
     /// `[{"localRoot": …, "remoteRoot": …}]`.
@@ -80,6 +84,14 @@ impl ConfigKey {
             KeyType::String => json!({ "type": "string" }),
             KeyType::Boolean => json!({ "type": "boolean" }),
             KeyType::Port => json!({ "type": "integer", "minimum": 1, "maximum": 65535 }),
+            KeyType::StringOrList => json!({ "type": ["string", "array"], "items": { "type": "string" }, "minItems": 1 }),
+            KeyType::PortOrList => json!({
+                "type": ["integer", "array"],
+                "minimum": 1,
+                "maximum": 65535,
+                "items": { "type": "integer", "minimum": 1, "maximum": 65535 },
+                "minItems": 1,
+            }),
             KeyType::Seconds => json!({ "type": "number", "exclusiveMinimum": 0, "maximum": 3600 }),
             KeyType::PathMappings => json!({
                 "type": "array",
@@ -130,11 +142,12 @@ const JUST_MY_CODE: ConfigKey = ConfigKey::new(
 pub const ATTACH_KEYS: &[ConfigKey] = &[
     ConfigKey::new(
         "url",
-        KeyType::String,
-        "Where ptvsd listens: tcp://SECRET@HOST:PORT (port 5678 by default), tcps://…, ws://…, or wss://SECRET@SITE.azurewebsites.net/ptvsd for Azure App Service. The user-info is the ptvsd secret, percent-encoded.",
+        KeyType::StringOrList,
+        "Where ptvsd listens: tcp://SECRET@HOST:PORT (port 5678 by default), tcps://…, ws://…, or wss://SECRET@SITE.azurewebsites.net/ptvsd for Azure App Service. The user-info is the ptvsd secret, percent-encoded. A list attaches to every one (the workers of gunicorn, uWSGI, FastCGI) as one session.",
     ),
     ConfigKey::new("host", KeyType::String, "Host of a plain tcp target, instead of url."),
-    ConfigKey::new("port", KeyType::Port, "Port of a plain tcp target (with host).").default(KeyDefault::Number(5678)),
+    ConfigKey::new("port", KeyType::PortOrList, "Port of a plain tcp target (with host); a list attaches to every one as one session.")
+        .default(KeyDefault::Number(5678)),
     ConfigKey::new("secret", KeyType::String, "The ptvsd secret (with host)."),
     PATH_MAPPINGS,
     ConfigKey::new("localRoot", KeyType::String, "Shorthand for one path mapping: the local folder (with remoteRoot)."),
@@ -334,8 +347,46 @@ fn port_number(key: &'static str, value: &Value) -> Result<u16, ConfigError> {
     }
 }
 
+/// The most endpoints one session attaches to (a multi-process session).
+pub const MAX_ENDPOINTS: usize = 64;
+
+/// The `attach` arguments of each endpoint when `url` is a list, or `port` (with `host`)
+/// is a list: the same arguments with one `url` (or `port`) each, in the order given.
+/// `None` when the arguments name one endpoint the usual way. A list of one is a list
+/// (the caller decides what one endpoint means). Never echoes a URL (it holds a secret).
+pub fn split_endpoints(arguments: &Value) -> Result<Option<Vec<Value>>, ConfigError> {
+    let Value::Object(map) = arguments else { return Ok(None) };
+    let (key, items): (&'static str, &Vec<Value>) = match (map.get("url"), map.get("port")) {
+        (Some(Value::Array(items)), _) => ("url", items),
+        (None | Some(Value::Null), Some(Value::Array(items))) => ("port", items),
+        _ => return Ok(None),
+    };
+    if items.is_empty() {
+        return Err(invalid(key, "is an empty list: give at least one endpoint"));
+    }
+    if items.len() > MAX_ENDPOINTS {
+        return Err(invalid(key, format!("lists {} endpoints; one session attaches to at most {MAX_ENDPOINTS}", items.len())));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut split = Vec::with_capacity(items.len());
+    for (index, item) in items.iter().enumerate() {
+        let value = match (key, item) {
+            ("url", Value::String(url)) => Value::String(url.clone()),
+            ("url", _) => return Err(invalid(key, format!("entry {} is not a string", index + 1))),
+            (_, value) => Value::from(port_number(key, value)?),
+        };
+        if !seen.insert(value.to_string()) {
+            return Err(invalid(key, format!("entry {} repeats an earlier one: each endpoint is one process", index + 1)));
+        }
+        let mut one = map.clone();
+        one.insert(key.to_string(), value);
+        split.push(Value::Object(one));
+    }
+    Ok(Some(split))
+}
+
 impl AttachConfig {
-    /// Parses the `attach` request's arguments.
+    /// Parses the `attach` request's arguments (of one endpoint: see [`split_endpoints`]).
     pub fn from_arguments(arguments: &Value) -> Result<Self, ConfigError> {
         let empty = Map::new();
         let map = match arguments {
@@ -343,6 +394,10 @@ impl AttachConfig {
             Value::Null => &empty,
             other => return Err(invalid("arguments", format!("must be an object, got {}", describe(other)))),
         };
+        if let Some(several) = split_endpoints(arguments)? {
+            let key = if matches!(map.get("url"), Some(Value::Array(_))) { "url" } else { "port" };
+            return Err(invalid(key, format!("lists {} endpoints, which only a whole session attaches to (not one connection)", several.len())));
+        }
         let args = Args(map);
 
         let endpoint = match (args.string("url")?, args.string("host")?) {

@@ -133,6 +133,13 @@ impl Workers {
         http_get(self.http_port, path)
     }
 
+    /// `GET path` from a thread (the worker that takes it may stop at a breakpoint); join
+    /// the handle for the body.
+    pub fn get_in_background(&self, path: &str) -> std::thread::JoinHandle<String> {
+        let (port, path) = (self.http_port, path.to_string());
+        std::thread::spawn(move || http_get(port, &path))
+    }
+
     /// Sends `GET /hold` from a thread and returns once a worker printed that it holds;
     /// that worker takes no request until the returned [`Hold`] is released or dropped.
     pub fn hold(&mut self) -> Hold {
