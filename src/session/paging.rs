@@ -3,7 +3,7 @@
 //! Owns: the Python expression that makes a page of a plain `dict` (the one that ptvsd
 //! then enumerates), and how the children ptvsd reports for that page are named back as
 //! the dict's own (their `evaluateName`). Lists and tuples are paged as slices
-//! (`requests::variables`); a dict has no slice, so its page is a new ordered mapping of
+//! (`stack::variables`); a dict has no slice, so its page is a new ordered mapping of
 //! the entries `start..end` in the dict's own iteration order, which ptvsd enumerates as
 //! it would the dict itself.
 //!
