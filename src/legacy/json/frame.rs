@@ -31,6 +31,10 @@ pub fn decode_frame(src: &mut BytesMut, limits: &Limits) -> Result<Option<Value>
     }
 }
 
+/// A message announced at up to this length gets its whole buffer when its header
+/// arrives (a megabyte of children is common); a longer one grows as its bytes arrive.
+const RESERVE_AT_ONCE: usize = 16 * 1024 * 1024;
+
 /// Takes one complete `Content-Length` framed body off `src`, with lone surrogate escapes
 /// already replaced; `Ok(None)` means more bytes are needed (nothing is consumed).
 pub(crate) fn next_body(src: &mut BytesMut, limits: &Limits) -> Result<Option<BytesMut>, ProtocolError> {
@@ -45,9 +49,12 @@ pub(crate) fn next_body(src: &mut BytesMut, limits: &Limits) -> Result<Option<By
         limit: limits.max_message as u64,
     })?;
     if src.len() < total {
-        // The length is checked against `Limits` (`parse_header`): room for the whole
-        // message at once, instead of doubling the buffer (and copying it) as it arrives.
-        src.reserve(total - src.len());
+        // Room for the whole message at once, instead of doubling the buffer (and copying
+        // it) as it arrives; but only for a length ptvsd plausibly sends: a bigger claim
+        // (within `Limits`) grows with the bytes that actually come.
+        if total <= RESERVE_AT_ONCE {
+            src.reserve(total - src.len());
+        }
         return Ok(None);
     }
     let mut frame = src.split_to(total);

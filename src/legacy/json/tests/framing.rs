@@ -131,6 +131,16 @@ fn a_permitted_huge_length_waits_without_allocating() {
 }
 
 #[test]
+fn a_big_message_gets_its_whole_buffer_when_its_header_arrives() {
+    let length = 3 << 20;
+    let header = format!("Content-Length: {length}\r\n\r\n{{");
+    let mut buf = BytesMut::from(header.as_bytes());
+    assert_eq!(decode_frame(&mut buf, &Limits::default()).unwrap(), None);
+    assert!(buf.capacity() >= header.len() - 1 + length, "reserved {} for a {length}-byte body", buf.capacity());
+    assert_eq!(buf.len(), header.len());
+}
+
+#[test]
 fn a_length_just_above_the_limit_is_too_large() {
     let limits = Limits { max_message: 10, ..Limits::default() };
     assert!(decode_frame(&mut BytesMut::from(&b"Content-Length: 10\r\n\r\n"[..]), &limits).unwrap().is_none());
