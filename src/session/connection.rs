@@ -263,6 +263,7 @@ impl Session {
     }
 
     pub(super) async fn on_remote_closed(&mut self, error: Option<ProtocolError>) {
+        tracing::debug!(?error, "the connection to ptvsd ended");
         if matches!(self.phase, Phase::Detaching(_)) {
             self.finish_detach().await;
             return;

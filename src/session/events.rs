@@ -33,7 +33,13 @@ fn stop_thread(event: &Event) -> Option<ThreadId> {
 
 impl Session {
     pub(super) async fn on_event(&mut self, event: Event) {
-        tracing::trace!(?event, "ptvsd →");
+        match &event {
+            // The bulky ones (every module, every output line, children) at trace level.
+            Event::ModuleLoad { .. } | Event::Output { .. } | Event::Children { .. } | Event::FrameList { .. } | Event::ExecutionResult { .. } => {
+                tracing::trace!(?event, "ptvsd →");
+            }
+            _ => tracing::debug!(?event, "ptvsd →"),
+        }
         if let Some(thread) = stop_thread(&event) {
             self.on_stop_report(thread, event).await;
             return;
