@@ -577,6 +577,24 @@ async fn output_flood_is_delivered_whole_binary_3_0() {
     output_flood("3.0.0").await;
 }
 
+/// The stop at the program's breakpoint: its thread, top frame, and the local `name` there.
+struct BreakpointStop {
+    thread: Value,
+    frame: Value,
+    local: Value,
+}
+
+async fn stop_at_breakpoint(client: &mut DapClient, name: &str) -> BreakpointStop {
+    let stopped = client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
+    let thread = stopped["body"]["threadId"].clone();
+    let stack = client.ok("stackTrace", json!({ "threadId": thread, "levels": 1 })).await;
+    let frame = stack["stackFrames"][0]["id"].clone();
+    let scopes = client.ok("scopes", json!({ "frameId": frame })).await;
+    let locals = client.ok("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await;
+    let local = locals["variables"].as_array().unwrap().iter().find(|v| v["name"] == name).unwrap_or_else(|| panic!("no `{name}` in {locals}")).clone();
+    BreakpointStop { thread, frame, local }
+}
+
 // ---- a 100 000-element list, paged ------------------------------------------------
 
 async fn big_list(ptvsd: &str) {
@@ -585,13 +603,7 @@ async fn big_list(ptvsd: &str) {
     let line = line_of(&script, "big-list-inspect");
     let peer = PtvsdPeer::start("3.11", ptvsd, &script, PeerOptions::new().args([N.to_string(), "0.05".to_string()]));
     let mut client = session(&peer, &[(script.clone(), json!([{ "line": line }]))]).await;
-    let stopped = client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
-    let thread = stopped["body"]["threadId"].clone();
-    let stack = client.ok("stackTrace", json!({ "threadId": thread, "levels": 1 })).await;
-    let frame = stack["stackFrames"][0]["id"].clone();
-    let scopes = client.ok("scopes", json!({ "frameId": frame })).await;
-    let locals = client.ok("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await;
-    let big = locals["variables"].as_array().unwrap().iter().find(|v| v["name"] == "big").unwrap_or_else(|| panic!("no `big` in {locals}")).clone();
+    let BreakpointStop { thread, frame, local: big } = stop_at_breakpoint(&mut client, "big").await;
     assert_eq!(big["indexedVariables"], N, "{big}");
     let reference = big["variablesReference"].clone();
     let started = Instant::now();
@@ -659,13 +671,7 @@ async fn big_dict(python: &str, ptvsd: &str) {
     let line = line_of(&script, "big-dict-inspect");
     let peer = PtvsdPeer::start(python, ptvsd, &script, PeerOptions::new().args([N.to_string(), "0.05".to_string()]));
     let mut client = session(&peer, &[(script.clone(), json!([{ "line": line }]))]).await;
-    let stopped = client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
-    let thread = stopped["body"]["threadId"].clone();
-    let stack = client.ok("stackTrace", json!({ "threadId": thread, "levels": 1 })).await;
-    let frame = stack["stackFrames"][0]["id"].clone();
-    let scopes = client.ok("scopes", json!({ "frameId": frame })).await;
-    let locals = client.ok("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await;
-    let big = locals["variables"].as_array().unwrap().iter().find(|v| v["name"] == "big").unwrap_or_else(|| panic!("no `big` in {locals}")).clone();
+    let BreakpointStop { thread, frame, local: big } = stop_at_breakpoint(&mut client, "big").await;
     let total = N + 3;
     assert_eq!(big["indexedVariables"], total, "{big}");
     let reference = big["variablesReference"].clone();

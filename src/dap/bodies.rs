@@ -416,32 +416,17 @@ pub struct CompletionItem {
 /// The `initialize` response body is the capabilities.
 pub type InitializeResponseBody = Capabilities;
 
-/// The body of a successful response: one variant per typed body above, serialised as
-/// that body (untagged). The session's handlers return one of these (or nothing).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum ResponseBody {
-    Initialize(Box<Capabilities>),
-    /// Also the `setFunctionBreakpoints` body (the same shape).
-    SetBreakpoints(SetBreakpointsResponseBody),
-    Threads(ThreadsResponseBody),
-    StackTrace(StackTraceResponseBody),
-    Scopes(ScopesResponseBody),
-    Variables(VariablesResponseBody),
-    Evaluate(EvaluateResponseBody),
-    Continue(ContinueResponseBody),
-    SetVariable(SetVariableResponseBody),
-    SetExpression(SetExpressionResponseBody),
-    Source(SourceResponseBody),
-    ExceptionInfo(ExceptionInfoResponseBody),
-    GotoTargets(GotoTargetsResponseBody),
-    Completions(CompletionsResponseBody),
-    Modules(ModulesResponseBody),
-    LoadedSources(LoadedSourcesResponseBody),
-}
+/// Declares [`ResponseBody`] with one variant per body type, and `From` each body type.
+macro_rules! response_bodies {
+    ($($(#[$doc:meta])* $variant:ident($body:ty)),* $(,)?) => {
+        /// The body of a successful response: one variant per typed body above, serialised
+        /// as that body (untagged). The session's handlers return one of these (or nothing).
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(untagged)]
+        pub enum ResponseBody {
+            $($(#[$doc])* $variant($body),)*
+        }
 
-macro_rules! response_body_from {
-    ($($variant:ident($body:ty)),* $(,)?) => {
         $(impl From<$body> for ResponseBody {
             fn from(body: $body) -> Self {
                 ResponseBody::$variant(body)
@@ -450,7 +435,9 @@ macro_rules! response_body_from {
     };
 }
 
-response_body_from!(
+response_bodies!(
+    Initialize(Box<Capabilities>),
+    /// Also the `setFunctionBreakpoints` body (the same shape).
     SetBreakpoints(SetBreakpointsResponseBody),
     Threads(ThreadsResponseBody),
     StackTrace(StackTraceResponseBody),
