@@ -14,7 +14,7 @@
 #                                   installed once into the same cache
 # With CI=true nothing is optional: a missing interpreter or peer fails the run.
 # Nothing is installed globally or into ~/.cargo/bin; the clone gets target/, fuzz/target
-# and the link tests/node/node_modules. About 6 GB of disk in all (README: Develop).
+# and the link tests/node/node_modules. About 4 GB of disk in all (README: Develop).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,9 +39,9 @@ if [[ "${CI:-}" == "true" ]]; then export CARGO_INCREMENTAL=0; fi
 # A full disk shows up as a linker crash ("Bus error") or "No space left on device" deep in
 # the build; say it up front instead.
 free_kb=$(df -Pk "$ROOT" | awk 'NR == 2 { print $4 }')
-if [[ -n "$free_kb" && "$free_kb" -lt $((6 * 1024 * 1024)) ]]; then
+if [[ -n "$free_kb" && "$free_kb" -lt $((5 * 1024 * 1024)) ]]; then
   echo "test-all: only $((free_kb / 1024)) MB free on the disk holding $ROOT; the suite needs" \
-    "about 6 GB (target/, fuzz/target, the caches). Free some space (cargo clean in other" \
+    "about 4 GB (target/, fuzz/target, the caches). Free some space (cargo clean in other" \
     "checkouts) if the build fails with 'No space left on device'." >&2
 fi
 
