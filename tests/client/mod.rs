@@ -209,14 +209,16 @@ impl DapClient {
     }
 
     /// The buffered events for a failure message: what the adapter told the user first
-    /// (non-stdout `output`, `terminated`, `exited`), then the names of the rest, counted.
+    /// (the last 20 `output`, `terminated`, `exited` and `stopped` events, in order), then
+    /// the names of all, counted.
     fn buffered_summary(&self) -> String {
         let told: Vec<String> = self
             .events
             .iter()
-            .filter(|e| (e["event"] == "output" && e["body"]["category"] != "stdout") || e["event"] == "terminated" || e["event"] == "exited")
+            .filter(|e| ["output", "terminated", "exited", "stopped"].iter().any(|n| e["event"] == *n))
             .map(|e| format!("{} {}", e["event"], e["body"]))
             .collect();
+        let told = &told[told.len().saturating_sub(20)..];
         let mut counts: Vec<(String, usize)> = Vec::new();
         for event in &self.events {
             let name = event["event"].as_str().unwrap_or("?").to_string();
