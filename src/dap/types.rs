@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 
+use super::bodies::ResponseBody;
 use super::codec::NotJson;
 
 /// One DAP message, in either direction.
@@ -98,17 +99,44 @@ impl Request {
 }
 
 /// A response: to an editor request, or from the editor to a reverse request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Response {
     pub seq: i64,
     pub request_seq: i64,
     pub success: bool,
     pub command: String,
     /// Short reason for a failure (`cancelled`, `notStopped`, or free text).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub body: Option<Value>,
+    /// A typed body, written as `body` when the response is serialised: a megabyte of
+    /// `variables` goes from its structs straight into the output bytes, with no JSON tree
+    /// of it in between. Only the session sets it (and then not `body`); a reader of
+    /// `body` calls [`Response::into_json_body`] first.
+    #[serde(skip)]
+    pub typed_body: Option<Box<ResponseBody>>,
+}
+
+impl Serialize for Response {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let fields = 4 + usize::from(self.message.is_some()) + usize::from(self.body.is_some() || self.typed_body.is_some());
+        let mut out = serializer.serialize_struct("Response", fields)?;
+        out.serialize_field("seq", &self.seq)?;
+        out.serialize_field("request_seq", &self.request_seq)?;
+        out.serialize_field("success", &self.success)?;
+        out.serialize_field("command", &self.command)?;
+        if let Some(message) = &self.message {
+            out.serialize_field("message", message)?;
+        }
+        if let Some(typed) = &self.typed_body {
+            out.serialize_field("body", typed)?;
+        } else if let Some(body) = &self.body {
+            out.serialize_field("body", body)?;
+        }
+        out.end()
+    }
 }
 
 /// The id of `body.error` when [`Response::error`] is given no [`ErrorDetails`].
@@ -127,6 +155,7 @@ impl Response {
                 command: request.command.clone(),
                 message: None,
                 body,
+                typed_body: None,
             },
             Err(error) => Response::error(
                 request,
@@ -169,7 +198,30 @@ impl Response {
             command: command.into(),
             message: Some(message),
             body: Some(Value::Object(body)),
+            typed_body: None,
         }
+    }
+
+    /// A successful response whose typed body is serialised only when it is written.
+    pub fn with_typed_body(request: &Request, body: Option<ResponseBody>) -> Response {
+        Response {
+            seq: 0,
+            request_seq: request.seq,
+            success: true,
+            command: request.command.clone(),
+            message: None,
+            body: None,
+            typed_body: body.map(Box::new),
+        }
+    }
+
+    /// The same response with a typed body turned into `body` (a JSON tree), for code that
+    /// reads bodies (the multi-process router, tests).
+    pub fn into_json_body(mut self) -> Result<Response, serde_json::Error> {
+        if let Some(typed) = self.typed_body.take() {
+            self.body = Some(serde_json::to_value(&*typed)?).filter(|v| !v.is_null());
+        }
+        Ok(self)
     }
 
     /// A response for a request the session gave up on: `message: "cancelled"`.
@@ -334,6 +386,20 @@ mod tests {
 
     fn parse(value: Value) -> Message {
         Message::from_value(value).unwrap()
+    }
+
+    #[test]
+    fn a_typed_body_is_written_as_body_and_reads_back_as_json() {
+        use crate::dap::bodies::{ThreadsResponseBody, Thread};
+        let request = Request::new("threads", None);
+        let body = ResponseBody::Threads(ThreadsResponseBody { threads: vec![Thread { id: 1, name: "MainThread".into() }] });
+        let response = Response::with_typed_body(&request, Some(body));
+        let written = serde_json::to_value(&response).unwrap();
+        assert_eq!(written["body"], json!({ "threads": [{ "id": 1, "name": "MainThread" }] }));
+        let read = response.into_json_body().unwrap();
+        assert_eq!((read.body, read.typed_body), (Some(written["body"].clone()), None));
+        let ack = serde_json::to_value(Response::with_typed_body(&request, None)).unwrap();
+        assert!(ack.get("body").is_none() && ack.get("message").is_none(), "{ack}");
     }
 
     #[test]

@@ -532,6 +532,12 @@ impl Processes {
         match message {
             Message::Response(response) => {
                 if let Some((_, purpose)) = self.pending.remove(&response.request_seq) {
+                    // The router reads and merges bodies: as JSON trees.
+                    let (seq, command) = (response.request_seq, response.command.clone());
+                    let response = match response.into_json_body() {
+                        Ok(response) => response,
+                        Err(error) => failed_response(seq, &command, &format!("could not read that process's answer: {error}")),
+                    };
                     self.on_answer(index, purpose, response).await;
                 }
             }
@@ -925,7 +931,7 @@ impl Processes {
     }
 
     async fn respond(&mut self, request: &Request, body: Option<Value>) {
-        let response = Response { seq: 0, request_seq: request.seq, success: true, command: request.command.clone(), message: None, body };
+        let response = Response { seq: 0, request_seq: request.seq, success: true, command: request.command.clone(), message: None, body, typed_body: None };
         self.send_message(Message::Response(response)).await;
     }
 
@@ -950,7 +956,7 @@ fn module_key(module: &Value) -> String {
 }
 
 fn failed_response(request_seq: i64, command: &str, message: &str) -> Response {
-    Response { seq: 0, request_seq, success: false, command: command.to_string(), message: Some(message.to_string()), body: None }
+    Response { seq: 0, request_seq, success: false, command: command.to_string(), message: Some(message.to_string()), body: None, typed_body: None }
 }
 
 /// What a configuration request sets, so that a later one of the same kind replaces it:
@@ -1123,6 +1129,7 @@ mod tests {
             command: "threads".to_string(),
             message: None,
             body: Some(json!({ "threads": [{ "id": 1, "name": "MainThread" }] })),
+            typed_body: None,
         };
         processes.rewrite_response(1, &mut response);
         assert_eq!(response.body, Some(json!({ "threads": [{ "id": 3, "name": "[pid 200] MainThread" }] })));

@@ -490,17 +490,8 @@ impl Session {
     /// waiter, a release, a bind wait, the attach) come here from what held the request.
     async fn answer(&mut self, request: &Request, answer: Answer) {
         let response = match answer {
-            Ok(body) => {
-                let body = body.and_then(|body| match serde_json::to_value(&body) {
-                    Ok(value) => Some(value),
-                    Err(error) => {
-                        // The bodies hold only strings, numbers, booleans and string-keyed maps.
-                        tracing::error!(%error, "could not serialise a DAP response body; answering without one");
-                        None
-                    }
-                });
-                Response { seq: 0, request_seq: request.seq, success: true, command: request.command.clone(), message: None, body }
-            }
+            // Serialised when written, straight from the typed body (`Response::typed_body`).
+            Ok(body) => Response::with_typed_body(request, body),
             Err(error) => {
                 let show_user = error.blame != Blame::Nobody;
                 let details = ErrorDetails { show_user: Some(show_user), ..ErrorDetails::new(1, escape_format(&error.message)) };
