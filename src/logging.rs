@@ -25,9 +25,9 @@ fn allowed(metadata: &tracing::Metadata<'_>) -> bool {
         return true;
     }
     let target = metadata.target();
-    !RAW_TRAFFIC_TARGETS.iter().any(|crate_name| {
-        target.strip_prefix(crate_name).is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
-    })
+    !RAW_TRAFFIC_TARGETS
+        .iter()
+        .any(|crate_name| target.strip_prefix(crate_name).is_some_and(|rest| rest.is_empty() || rest.starts_with("::")))
 }
 
 /// Installs the global subscriber. `level` is a tracing filter (`warn`, `debug`,
@@ -71,7 +71,16 @@ mod tests {
             }
         }
         static CS: Cs = Cs;
-        let meta = Metadata::new("e", target, level, None, None, None, tracing::field::FieldSet::new(&[], tracing::callsite::Identifier(&CS)), tracing::metadata::Kind::EVENT);
+        let meta = Metadata::new(
+            "e",
+            target,
+            level,
+            None,
+            None,
+            None,
+            tracing::field::FieldSet::new(&[], tracing::callsite::Identifier(&CS)),
+            tracing::metadata::Kind::EVENT,
+        );
         allowed(&meta)
     }
 

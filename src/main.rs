@@ -185,7 +185,15 @@ async fn run_probe(args: ProbeArgs) -> ExitCode {
         },
     };
     let tunnel = TunnelOptions { user: args.tunnel_user, password: None, port: Some(args.tunnel_port) };
-    let options = ConnectOptions { ca_file: args.ca_file, insecure_tls: args.insecure, headers, connect_timeout: timeout, proxy, tunnel, ..ConnectOptions::default() };
+    let options = ConnectOptions {
+        ca_file: args.ca_file,
+        insecure_tls: args.insecure,
+        headers,
+        connect_timeout: timeout,
+        proxy,
+        tunnel,
+        ..ConnectOptions::default()
+    };
     match probe(&endpoint, &options, timeout).await {
         Ok(report) => {
             let text = if args.json {
@@ -218,7 +226,11 @@ async fn run_probe(args: ProbeArgs) -> ExitCode {
 }
 
 async fn run_demo(args: DemoArgs) -> ExitCode {
-    let options = ptvsd_dap::demo::DemoOptions { python: args.python, venv: args.venv, timeout: Duration::from_secs(args.timeout.max(1)) };
+    let options = ptvsd_dap::demo::DemoOptions {
+        python: args.python,
+        venv: args.venv,
+        timeout: Duration::from_secs(args.timeout.max(1)),
+    };
     match ptvsd_dap::demo::run(options).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

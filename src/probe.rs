@@ -80,7 +80,11 @@ impl From<HandshakeError> for ProbeError {
 /// Connects to `endpoint`, completes the handshake, sends INFO and closes. For Kudu's App
 /// Service tunnel the status the connect asked first is reported (an unreachable port is
 /// the error that says so).
-pub async fn probe(endpoint: &Endpoint, options: &ConnectOptions, timeout: Duration) -> Result<ProbeReport, ProbeError> {
+pub async fn probe(
+    endpoint: &Endpoint,
+    options: &ConnectOptions,
+    timeout: Duration,
+) -> Result<ProbeReport, ProbeError> {
     let stream = transport::connect(endpoint, options).await?;
     let tunnel = stream.tunnel_status().cloned();
     let (dialect, info) = handshake::info(stream, endpoint.secret().expose(), Limits::default(), timeout).await?;

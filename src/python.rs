@@ -100,9 +100,19 @@ pub enum ProbeError {
 
 /// Runs `python -c PROBE_SCRIPT` with the given environment changes and working
 /// directory (the same ones the program will get, so PATH lookups agree).
-pub async fn probe(python: &str, env: &[(String, Option<String>)], cwd: Option<&Path>) -> Result<PythonInfo, ProbeError> {
+pub async fn probe(
+    python: &str,
+    env: &[(String, Option<String>)],
+    cwd: Option<&Path>,
+) -> Result<PythonInfo, ProbeError> {
     let mut command = tokio::process::Command::new(python);
-    command.arg("-c").arg(PROBE_SCRIPT).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    command
+        .arg("-c")
+        .arg(PROBE_SCRIPT)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
     apply_env(&mut command, env);
     if let Some(cwd) = cwd {
         command.current_dir(cwd);
@@ -119,7 +129,13 @@ pub async fn probe(python: &str, env: &[(String, Option<String>)], cwd: Option<&
     let stdout = String::from_utf8_lossy(&output.stdout);
     parse_probe(&stdout).ok_or_else(|| {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        let detail = stderr.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no version on its output").trim().to_string();
+        let detail = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no version on its output")
+            .trim()
+            .to_string();
         ProbeError::NotPython { python: python.to_string(), detail }
     })
 }
@@ -174,7 +190,11 @@ mod tests {
     use super::*;
 
     fn info(version: (u32, u32, u32), ptvsd: Option<Result<&str, &str>>) -> PythonInfo {
-        PythonInfo { version, executable: PathBuf::from("/usr/bin/python3"), ptvsd: ptvsd.map(|r| r.map(str::to_string).map_err(str::to_string)) }
+        PythonInfo {
+            version,
+            executable: PathBuf::from("/usr/bin/python3"),
+            ptvsd: ptvsd.map(|r| r.map(str::to_string).map_err(str::to_string)),
+        }
     }
 
     #[test]
@@ -194,7 +214,9 @@ mod tests {
         let new = info((3, 12, 1), None).check_ptvsd("the `python` attribute").unwrap_err();
         assert!(new.starts_with("ptvsd 2.x/3.x cannot run on Python 3.12.1 (it imports `imp`"), "{new}");
         assert!(new.ends_with("choose python3.11 or older with the `python` attribute"), "{new}");
-        let missing = info((3, 11, 7), Some(Err("ModuleNotFoundError: No module named 'ptvsd'"))).check_ptvsd("--python").unwrap_err();
+        let missing = info((3, 11, 7), Some(Err("ModuleNotFoundError: No module named 'ptvsd'")))
+            .check_ptvsd("--python")
+            .unwrap_err();
         assert!(missing.starts_with("ptvsd is not installed for /usr/bin/python3: pip install 'ptvsd<4'"), "{missing}");
         let modern = info((3, 11, 7), Some(Ok("4.3.2"))).check_ptvsd("--python").unwrap_err();
         assert!(modern.contains("ptvsd 4.3.2, which speaks DAP itself"), "{modern}");

@@ -85,7 +85,9 @@ where
                             reason: malformed.reason.clone(),
                         })
                     }
-                    Incoming::Framing(error) => Input::Editor(EditorMessage::Invalid { seq: None, command: None, reason: error.to_string() }),
+                    Incoming::Framing(error) => {
+                        Input::Editor(EditorMessage::Invalid { seq: None, command: None, reason: error.to_string() })
+                    }
                 },
                 Err(error) => {
                     tracing::warn!(%error, "cannot read from the editor");

@@ -20,7 +20,9 @@ const TUNNEL_PASSWORD: &str = LinuxSite::PASSWORD;
 fn probe(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ptvsd-dap"));
     command.arg("probe").args(args);
-    for name in ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "PTVSD_DAP_TUNNEL_USER", "PTVSD_DAP_TUNNEL_PASSWORD"] {
+    for name in
+        ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "PTVSD_DAP_TUNNEL_USER", "PTVSD_DAP_TUNNEL_PASSWORD"]
+    {
         command.env_remove(name);
     }
     command.envs(env.iter().copied());
@@ -88,7 +90,10 @@ async fn ptvsd_not_listening_behind_the_proxy_is_explained() {
     let emulator = AzureEmulator::windows(WindowsSite::new(free_port()), None);
     let url = emulator.url("s3cret", "ptvsd");
     let said = probe_error(&[&url], &[]);
-    assert_says(&said, &["could not reach ptvsd", "5678", "not started yet", "send it a request", "recycled", "another port"]);
+    assert_says(
+        &said,
+        &["could not reach ptvsd", "5678", "not started yet", "send it a request", "recycled", "another port"],
+    );
     assert!(!said.contains("before saying anything"), "{said}");
     let told = failed_attach(&url, json!({})).await;
     assert_says(&told, &["could not reach ptvsd", "not started yet", "another port than 5678"]);
@@ -111,10 +116,17 @@ fn the_app_answering_instead_of_the_proxy_is_said_so() {
     let said = probe_error(&[&wrong_path.url("s", "debug")], &[]);
     assert_says(&said, &["HTTP 404", "reached the app, not the ptvsd WebSocket proxy", "/ptvsd"]);
     for (status, reason) in [(200, "OK"), (302, "Found")] {
-        let site = WindowsSite { proxy_deployed: false, app_answer: (status, reason, "<h1>My app</h1>"), ..WindowsSite::new(free_port()) };
+        let site = WindowsSite {
+            proxy_deployed: false,
+            app_answer: (status, reason, "<h1>My app</h1>"),
+            ..WindowsSite::new(free_port())
+        };
         let emulator = AzureEmulator::windows(site, None);
         let said = probe_error(&[&emulator.url("s", "ptvsd")], &[]);
-        assert_says(&said, &[&format!("HTTP {status}"), "reached the app, not the ptvsd WebSocket proxy", "web.debug.config"]);
+        assert_says(
+            &said,
+            &[&format!("HTTP {status}"), "reached the app, not the ptvsd WebSocket proxy", "web.debug.config"],
+        );
     }
     let broken = AzureEmulator::windows(WindowsSite { proxy_broken: true, ..WindowsSite::new(free_port()) }, None);
     let said = probe_error(&[&broken.url("s", "ptvsd")], &[]);
@@ -174,14 +186,18 @@ fn linux_site(default_port: u16) -> LinuxSite {
     LinuxSite::started(default_port)
 }
 
-const CREDENTIALS: [(&str, &str); 2] = [("PTVSD_DAP_TUNNEL_USER", TUNNEL_USER), ("PTVSD_DAP_TUNNEL_PASSWORD", TUNNEL_PASSWORD)];
+const CREDENTIALS: [(&str, &str); 2] =
+    [("PTVSD_DAP_TUNNEL_USER", TUNNEL_USER), ("PTVSD_DAP_TUNNEL_PASSWORD", TUNNEL_PASSWORD)];
 
 #[test]
 fn the_tunnel_needs_the_publishing_credentials() {
     let emulator = AzureEmulator::kudu(linux_site(2222), None);
     let url = emulator.url("s", support::azure::TUNNEL_PATH);
     let said = probe_error(&[&url], &[]);
-    assert_says(&said, &["needs the site's publishing credentials", "tunnelUser", "PTVSD_DAP_TUNNEL_PASSWORD", "publish profile"]);
+    assert_says(
+        &said,
+        &["needs the site's publishing credentials", "tunnelUser", "PTVSD_DAP_TUNNEL_PASSWORD", "publish profile"],
+    );
     let said = probe_error(&[&url], &[("PTVSD_DAP_TUNNEL_USER", TUNNEL_USER), ("PTVSD_DAP_TUNNEL_PASSWORD", "wrong")]);
     assert_says(&said, &["HTTP 401", "refused the publishing credentials", "tunnelPassword"]);
     assert!(!said.contains("wrong") && !said.contains(TUNNEL_USER), "{said}");
@@ -193,7 +209,17 @@ fn a_port_nobody_listens_on_is_explained_before_the_upgrade() {
     let emulator = AzureEmulator::kudu(linux_site(2222), None);
     let port = free_port().to_string();
     let said = probe_error(&[&emulator.url("s", support::azure::TUNNEL_PATH), "--tunnel-port", &port], &CREDENTIALS);
-    assert_says(&said, &["cannot reach ptvsd", "started", &format!("nothing listens on port {port}"), "Unable to connect to WebApp", "enable_attach", "tunnelPort"]);
+    assert_says(
+        &said,
+        &[
+            "cannot reach ptvsd",
+            "started",
+            &format!("nothing listens on port {port}"),
+            "Unable to connect to WebApp",
+            "enable_attach",
+            "tunnelPort",
+        ],
+    );
     assert_eq!(emulator.sessions(), 0);
     assert!(!emulator.log().contains("101"), "it upgraded anyway: {}", emulator.log());
 }
@@ -208,9 +234,15 @@ fn the_tunnels_close_reason_reaches_the_user() {
         let _first = listener.accept();
     });
     let emulator = AzureEmulator::kudu(linux_site(port), None);
-    let said = probe_error(&[&emulator.url("s", support::azure::TUNNEL_PATH), "--tunnel-port", &port.to_string()], &CREDENTIALS);
+    let said = probe_error(
+        &[&emulator.url("s", support::azure::TUNNEL_PATH), "--tunnel-port", &port.to_string()],
+        &CREDENTIALS,
+    );
     closer.join().unwrap();
-    assert_says(&said, &["App Service tunnel", "close code 1011", "Connection failure. Connection refused", &format!("port {port}")]);
+    assert_says(
+        &said,
+        &["App Service tunnel", "close code 1011", "Connection failure. Connection refused", &format!("port {port}")],
+    );
 }
 
 #[test]
@@ -222,10 +254,16 @@ fn probe_reports_the_tunnels_status_in_words() {
     let url = emulator.url(peer.secret(), support::azure::TUNNEL_PATH);
     let ca = certs.ca_pem.to_string_lossy().to_string();
     let port = peer.port().to_string();
-    let out = probe(&[&url, "--ca-file", &ca, "--tunnel-port", &port, "--tunnel-user", TUNNEL_USER], &[("PTVSD_DAP_TUNNEL_PASSWORD", TUNNEL_PASSWORD)]);
+    let out = probe(
+        &[&url, "--ca-file", &ca, "--tunnel-port", &port, "--tunnel-user", TUNNEL_USER],
+        &[("PTVSD_DAP_TUNNEL_PASSWORD", TUNNEL_PASSWORD)],
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_says(&text, &[&peer.pid().to_string(), "tunnel:", "container is started", &format!("something listens on port {port}")]);
+    assert_says(
+        &text,
+        &[&peer.pid().to_string(), "tunnel:", "container is started", &format!("something listens on port {port}")],
+    );
     let out = probe(&[&url, "--json", "--ca-file", &ca, "--tunnel-port", &port], &CREDENTIALS);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["tunnel"]["canReachPort"], true, "{report}");
@@ -239,7 +277,12 @@ fn probe_reports_the_tunnels_status_in_words() {
 #[tokio::test]
 async fn a_session_through_the_linux_tunnel() {
     for ptvsd in ["3.0.0", "3.2.1"] {
-        let mut peer = PtvsdPeer::start("3.11", ptvsd, &program("target.py"), PeerOptions::new().args(["0", "0.05"]).enable_attach());
+        let mut peer = PtvsdPeer::start(
+            "3.11",
+            ptvsd,
+            &program("target.py"),
+            PeerOptions::new().args(["0", "0.05"]).enable_attach(),
+        );
         let dir = tempfile::tempdir().unwrap();
         let certs = TestCerts::generate(dir.path());
         let emulator = AzureEmulator::kudu(linux_site(2222), Some(&certs));
@@ -262,7 +305,8 @@ async fn a_session_through_the_linux_tunnel() {
         client.wait_event("initialized").await;
         client.ok("setBreakpoints", json!({ "source": { "path": lib }, "breakpoints": [{ "line": line }] })).await;
         client.ok("configurationDone", Value::Null).await;
-        let stopped = client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
+        let stopped =
+            client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
         let thread = stopped["body"]["threadId"].clone();
         let stack = client.ok("stackTrace", json!({ "threadId": thread })).await;
         assert_eq!(stack["stackFrames"][0]["name"], "compute");
@@ -273,13 +317,31 @@ async fn a_session_through_the_linux_tunnel() {
         let log = client.stderr();
         // (Not the ptvsd secret: enable_attach.py has it in its argv, which the trace log
         // shows among the frames' variables; tests/secret_hygiene.rs covers the adapter.)
-        for hidden in [TUNNEL_PASSWORD, TUNNEL_USER, &support::azure::base64(format!("{TUNNEL_USER}:{TUNNEL_PASSWORD}").as_bytes())] {
-            assert!(!log.contains(hidden), "{ptvsd}: {hidden:?} is in the trace log: {}", log.lines().filter(|l| l.contains(hidden)).collect::<Vec<_>>().join("\n"));
+        for hidden in [
+            TUNNEL_PASSWORD,
+            TUNNEL_USER,
+            &support::azure::base64(format!("{TUNNEL_USER}:{TUNNEL_PASSWORD}").as_bytes()),
+        ] {
+            assert!(
+                !log.contains(hidden),
+                "{ptvsd}: {hidden:?} is in the trace log: {}",
+                log.lines().filter(|l| l.contains(hidden)).collect::<Vec<_>>().join("\n")
+            );
         }
         // The app runs on and takes the next debugger through the tunnel.
         let printed = peer.output().matches("result").count();
         peer.wait_for_output(&format!("result {} ", printed + 2), Duration::from_secs(10));
-        let out = probe(&[&emulator.url(peer.secret(), support::azure::TUNNEL_PATH), "--json", "--ca-file", &certs.ca_pem.to_string_lossy(), "--tunnel-port", &peer.port().to_string()], &CREDENTIALS);
+        let out = probe(
+            &[
+                &emulator.url(peer.secret(), support::azure::TUNNEL_PATH),
+                "--json",
+                "--ca-file",
+                &certs.ca_pem.to_string_lossy(),
+                "--tunnel-port",
+                &peer.port().to_string(),
+            ],
+            &CREDENTIALS,
+        );
         assert!(out.status.success(), "{ptvsd}: {}", String::from_utf8_lossy(&out.stderr));
         assert_eq!(emulator.sessions(), 2, "{}", emulator.log());
     }

@@ -13,13 +13,21 @@ fn the_benchmark_harness_runs_every_group() {
     let text = report.render();
     eprintln!("{text}");
     assert!(error.is_none(), "{}", error.unwrap_or_default());
-    for heading in ["## 1. Round trips", "## 2. `ptvsd-dap relay`", "## 3. Adapter cost", "## 4. Against the modern anchor", "## 5. Every action over a WAN link"] {
+    for heading in [
+        "## 1. Round trips",
+        "## 2. `ptvsd-dap relay`",
+        "## 3. Adapter cost",
+        "## 4. Against the modern anchor",
+        "## 5. Every action over a WAN link",
+    ] {
         assert!(text.contains(heading), "no {heading:?} section in the report");
     }
     // The WAN group needs root and network namespaces; where it cannot run it says why,
     // and under CI (which runs as root) it must run.
     match harness::wanlink::unavailable() {
-        Some(reason) if !harness::support::is_ci() => assert!(text.contains(&reason), "the WAN group neither ran nor said why"),
+        Some(reason) if !harness::support::is_ci() => {
+            assert!(text.contains(&reason), "the WAN group neither ran nor said why")
+        }
         Some(reason) => panic!("CI must run the WAN group: {reason}"),
         None => {
             assert!(text.contains("### 20 ms RTT"), "the WAN group did not report its link: {text}");

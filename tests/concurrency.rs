@@ -96,12 +96,17 @@ async fn eight_workers(python: &str, ptvsd: &str, step: bool) {
         stopped = next_stop(&mut client).await;
     }
     let took = started.elapsed();
-    eprintln!("ptvsd {ptvsd}/py{python}: {total} rounds of stop → threads + stackTrace → {} in {took:.1?} ({:.1?} per round)", if step { "next" } else { "continue" }, took / total as u32);
+    eprintln!(
+        "ptvsd {ptvsd}/py{python}: {total} rounds of stop → threads + stackTrace → {} in {took:.1?} ({:.1?} per round)",
+        if step { "next" } else { "continue" },
+        took / total as u32
+    );
     client.ok("continue", json!({ "threadId": stopped["body"]["threadId"] })).await;
     end(client).await;
     // ptvsd is alive and the workers run: a new session stops in one of them.
     let mut again = attach(&peer, &[(script.clone(), line)]).await;
-    let stop = again.wait_event_where("stopped", Duration::from_secs(20), |e| e["body"]["reason"] == "breakpoint").await;
+    let stop =
+        again.wait_event_where("stopped", Duration::from_secs(20), |e| e["body"]["reason"] == "breakpoint").await;
     inspect(&mut again, &stop).await;
     again.ok("continue", json!({ "threadId": stop["body"]["threadId"] })).await;
     end(again).await;
@@ -131,7 +136,8 @@ async fn locals_and_three_watches_at_forty_stops() {
         let peer = PtvsdPeer::start(python, ptvsd, &script, PeerOptions::new().args(["8", "0", "0.01"]));
         let mut client = attach(&peer, &[(script.clone(), line)]).await;
         let total = rounds(40);
-        let (mut burst_time, mut continue_before, mut continue_after) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+        let (mut burst_time, mut continue_before, mut continue_after) =
+            (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         for round in 0..total {
             let stopped = next_stop(&mut client).await;
             let thread = stopped["body"]["threadId"].clone();
@@ -146,16 +152,32 @@ async fn locals_and_three_watches_at_forty_stops() {
             let frame = stack["stackFrames"][0]["id"].clone();
             let scopes = client.ok("scopes", json!({ "frameId": frame })).await;
             let started = Instant::now();
-            let v = client.send_request("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await;
+            let v = client
+                .send_request("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] }))
+                .await;
             let watches: Vec<i64> = {
                 let mut seqs = Vec::new();
                 for expression in ["idx", "i", "idx * 1000 + i"] {
-                    seqs.push(client.send_request("evaluate", json!({ "expression": expression, "frameId": frame, "context": "watch" })).await);
+                    seqs.push(
+                        client
+                            .send_request(
+                                "evaluate",
+                                json!({ "expression": expression, "frameId": frame, "context": "watch" }),
+                            )
+                            .await,
+                    );
                 }
                 seqs
             };
             let locals = client.response_to(v, "variables").await;
-            let local = |name: &str| locals["body"]["variables"].as_array().unwrap().iter().find(|v| v["name"] == name).map(|v| v["value"].as_str().unwrap().parse::<i64>().unwrap());
+            let local = |name: &str| {
+                locals["body"]["variables"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|v| v["name"] == name)
+                    .map(|v| v["value"].as_str().unwrap().parse::<i64>().unwrap())
+            };
             let (idx, i) = (local("idx").expect("idx in locals"), local("i").expect("i in locals"));
             for (seq, expected) in watches.iter().zip([idx, i, idx * 1000 + i]) {
                 let response = client.response_to(*seq, "evaluate").await;
@@ -218,8 +240,17 @@ async fn a_burst_of_twenty_evaluations_and_expansions_at_one_stop() {
         let stack = inspect(&mut client, &stopped).await;
         let frame = stack["stackFrames"][0]["id"].clone();
         let scopes = client.ok("scopes", json!({ "frameId": frame })).await;
-        let locals = client.ok("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await;
-        let var = |name: &str| locals["variables"].as_array().unwrap().iter().find(|v| v["name"] == name).cloned().unwrap_or_else(|| panic!("no {name}: {locals}"));
+        let locals =
+            client.ok("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await;
+        let var = |name: &str| {
+            locals["variables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["name"] == name)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {name}: {locals}"))
+        };
         let n: i64 = var("n")["value"].as_str().unwrap().parse().unwrap();
         let evaluations: Vec<(&str, String)> = vec![
             ("n", n.to_string()),
@@ -237,10 +268,14 @@ async fn a_burst_of_twenty_evaluations_and_expansions_at_one_stop() {
         let mut pending = Vec::new();
         for (i, (expression, expected)) in evaluations.iter().enumerate() {
             let context = if i % 2 == 0 { "watch" } else { "repl" };
-            let seq = client.send_request("evaluate", json!({ "expression": expression, "frameId": frame, "context": context })).await;
+            let seq = client
+                .send_request("evaluate", json!({ "expression": expression, "frameId": frame, "context": context }))
+                .await;
             pending.push((seq, "evaluate", expected.clone()));
             let name = expansions[i];
-            let seq = client.send_request("variables", json!({ "variablesReference": var(name)["variablesReference"] })).await;
+            let seq = client
+                .send_request("variables", json!({ "variablesReference": var(name)["variablesReference"] }))
+                .await;
             pending.push((seq, "variables", name.to_string()));
         }
         for (seq, command, expected) in pending {
@@ -250,8 +285,22 @@ async fn a_burst_of_twenty_evaluations_and_expansions_at_one_stop() {
                 assert_eq!(response["body"]["result"], expected, "{response}");
                 continue;
             }
-            let children: Vec<(String, String)> = response["body"]["variables"].as_array().unwrap().iter().map(|v| (v["name"].as_str().unwrap_or_default().to_string(), v["value"].as_str().unwrap_or_default().to_string())).collect();
-            let has = |name: &str, value: String| children.iter().any(|(n, v)| (n == name || n == &format!("'{name}'") || n == &format!("['{name}']")) && *v == value);
+            let children: Vec<(String, String)> = response["body"]["variables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| {
+                    (
+                        v["name"].as_str().unwrap_or_default().to_string(),
+                        v["value"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect();
+            let has = |name: &str, value: String| {
+                children.iter().any(|(n, v)| {
+                    (n == name || n == &format!("'{name}'") || n == &format!("['{name}']")) && *v == value
+                })
+            };
             match expected.as_str() {
                 "data" => assert!(has("[0]", n.to_string()) && has("[1]", (n * 2).to_string()), "data: {children:?}"),
                 "info" => assert!(has("n", n.to_string()) && has("square", (n * n).to_string()), "info: {children:?}"),

@@ -47,7 +47,13 @@ fn demo(args: &[&str], env: &[(&str, &Path)], limit: Duration) -> Run {
         pid,
         elapsed: started.elapsed(),
     };
-    eprintln!("--- demo {args:?} ({:.1} s, exit {:?}) ---\n{}{}", run.elapsed.as_secs_f64(), run.code, run.stdout, run.stderr);
+    eprintln!(
+        "--- demo {args:?} ({:.1} s, exit {:?}) ---\n{}{}",
+        run.elapsed.as_secs_f64(),
+        run.code,
+        run.stdout,
+        run.stderr
+    );
     run
 }
 
@@ -94,7 +100,9 @@ fn assert_success(run: &Run) {
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&format!("ptvsd-dap-demo-{}-", run.pid))))
+        .filter(|p| {
+            p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&format!("ptvsd-dap-demo-{}-", run.pid)))
+        })
         .collect();
     assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
 }
@@ -119,7 +127,8 @@ fn with_a_python_that_has_ptvsd() {
 /// The base interpreter of a venv (`home` in its pyvenv.cfg): a CPython without ptvsd.
 fn base_python(venv: &Path) -> PathBuf {
     let cfg = std::fs::read_to_string(venv.join("pyvenv.cfg")).unwrap();
-    let home = cfg.lines().find_map(|l| l.strip_prefix("home")).map(|v| v.trim_start_matches([' ', '=']).trim()).unwrap();
+    let home =
+        cfg.lines().find_map(|l| l.strip_prefix("home")).map(|v| v.trim_start_matches([' ', '=']).trim()).unwrap();
     Path::new(home).join("python3")
 }
 
@@ -129,22 +138,36 @@ fn base_python(venv: &Path) -> PathBuf {
 fn creates_the_venv_once() {
     let python = base_python(&Peers::load().peer("3.11", "3.2.1").venv);
     let cache = tempfile::tempdir().unwrap();
-    let run = demo(&["--python", &python.to_string_lossy()], &[("XDG_CACHE_HOME", cache.path())], Duration::from_secs(400));
+    let run =
+        demo(&["--python", &python.to_string_lossy()], &[("XDG_CACHE_HOME", cache.path())], Duration::from_secs(400));
     if run.code != Some(0) && run.stderr.contains("could not install ptvsd==3.2.1") && !is_ci() {
         eprintln!("SKIPPED: PyPI is not reachable: {}", run.stderr);
         return;
     }
     assert_success(&run);
     let venv = cache.path().join("ptvsd-dap").join("demo-venv-3.11");
-    assert!(run.stdout.contains(&format!("creating a private venv with ptvsd==3.2.1 from PyPI in {}", venv.display())), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!("creating a private venv with ptvsd==3.2.1 from PyPI in {}", venv.display())),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains(&format!("✔ created {} (Python 3.11", venv.display())), "{}", run.stdout);
     assert!(run.stdout.contains(&format!("the venv stays in {} for next time", venv.display())), "{}", run.stdout);
     eprintln!("fresh venv run: {:.1} s", run.elapsed.as_secs_f64());
 
-    let again = demo(&["--python", &python.to_string_lossy()], &[("XDG_CACHE_HOME", cache.path())], Duration::from_secs(120));
+    let again =
+        demo(&["--python", &python.to_string_lossy()], &[("XDG_CACHE_HOME", cache.path())], Duration::from_secs(120));
     assert_success(&again);
-    assert!(again.stdout.contains(&format!("✔ using the cached venv {} (Python 3.11", venv.display())), "{}", again.stdout);
-    let partials: Vec<_> = std::fs::read_dir(cache.path().join("ptvsd-dap")).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().contains("partial")).collect();
+    assert!(
+        again.stdout.contains(&format!("✔ using the cached venv {} (Python 3.11", venv.display())),
+        "{}",
+        again.stdout
+    );
+    let partials: Vec<_> = std::fs::read_dir(cache.path().join("ptvsd-dap"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
     assert!(partials.is_empty(), "a partial venv was left behind");
 }
 
@@ -160,7 +183,8 @@ fn python_3_12_is_refused_in_one_sentence() {
         return;
     };
     let cache = tempfile::tempdir().unwrap();
-    let run = demo(&["--python", &python.to_string_lossy()], &[("XDG_CACHE_HOME", cache.path())], Duration::from_secs(60));
+    let run =
+        demo(&["--python", &python.to_string_lossy()], &[("XDG_CACHE_HOME", cache.path())], Duration::from_secs(60));
     assert_eq!(run.code, Some(1));
     let lines: Vec<&str> = run.stderr.lines().collect();
     assert_eq!(lines.len(), 1, "{}", run.stderr);
@@ -172,11 +196,19 @@ fn python_3_12_is_refused_in_one_sentence() {
 fn no_suitable_python_is_one_sentence() {
     let empty = tempfile::tempdir().unwrap();
     let mut command = Command::new(env!("CARGO_BIN_EXE_ptvsd-dap"));
-    command.arg("demo").env("PATH", empty.path()).env("HOME", empty.path()).env_remove("PYENV_ROOT").env_remove("XDG_CACHE_HOME");
+    command
+        .arg("demo")
+        .env("PATH", empty.path())
+        .env("HOME", empty.path())
+        .env_remove("PYENV_ROOT")
+        .env_remove("XDG_CACHE_HOME");
     let output = command.output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(1), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(stderr.starts_with("ptvsd-dap demo: no suitable Python found: ptvsd 2.x/3.x needs CPython 3.6–3.11"), "{stderr}");
+    assert!(
+        stderr.starts_with("ptvsd-dap demo: no suitable Python found: ptvsd 2.x/3.x needs CPython 3.6–3.11"),
+        "{stderr}"
+    );
     assert!(stderr.contains("--python PATH"), "{stderr}");
 }

@@ -523,7 +523,10 @@ fn neovim_configurations_are_accepted() {
     let adapter = lua::assigned_table(&tokens, &["dap", ".", "adapters", "[", "'ptvsd-dap'", "]", "="], &helpers);
     // initialize_timeout_sec: nvim-dap warns "didn't respond" when the attach answer takes
     // longer; it must cover the connect timeout and a handshake step (15 s each).
-    assert_eq!(adapter, json!({ "type": "executable", "command": "ptvsd-dap", "options": { "initialize_timeout_sec": 35 } }));
+    assert_eq!(
+        adapter,
+        json!({ "type": "executable", "command": "ptvsd-dap", "options": { "initialize_timeout_sec": 35 } })
+    );
 
     let configurations = lua::assigned_table(&tokens, &["local", "configurations", "="], &helpers);
     let variables = BTreeMap::from([("workspaceFolder", WORKSPACE), ("file", "/home/me/project/app.py")]);
@@ -827,7 +830,9 @@ fn helix_templates_are_accepted() {
                     (Some(default), _) => default.replace("SECRET", SECRET),
                     (None, "secret") => SECRET.to_string(),
                     (None, "program") => program.to_string_lossy().into_owned(),
-                    (None, url) if url.starts_with("ptvsd URL") => format!("wss://{SECRET}@mysite.azurewebsites.net/ptvsd"),
+                    (None, url) if url.starts_with("ptvsd URL") => {
+                        format!("wss://{SECRET}@mysite.azurewebsites.net/ptvsd")
+                    }
                     (None, other) => panic!("{origin}: no example answer for the prompt {other:?}"),
                 }
             })

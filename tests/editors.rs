@@ -221,8 +221,12 @@ fn neovim_shows_the_adapters_sentence_for_a_wrong_secret_and_a_silent_port() {
 
     // The user's file, with a shorter connectTimeout (still longer than 4 s).
     let mut configuration = neovim_configuration(silent_port, 1, &roots.remote);
-    configuration.file = configuration.file.replace("remoteRoot = function()", "connectTimeout = 6,\n    remoteRoot = function()");
-    assert!(configuration.file.contains("connectTimeout = 6"), "the TCP entry of ptvsd-dap.lua changed: update this test");
+    configuration.file =
+        configuration.file.replace("remoteRoot = function()", "connectTimeout = 6,\n    remoteRoot = function()");
+    assert!(
+        configuration.file.contains("connectTimeout = 6"),
+        "the TCP entry of ptvsd-dap.lua changed: update this test"
+    );
     let params = json!({ "scenario": "fail", "config": "ptvsd: attach over TCP", "secret": "any" });
     let t = run_neovim(&nvim, &nvim_dap, &roots, &configuration, params, "silent-port");
     assert_eq!(t["error"], Value::Null, "{t:#}");

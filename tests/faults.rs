@@ -118,7 +118,9 @@ fn json_bytes(value: &Value) -> Vec<u8> {
 }
 
 fn json_greeting(version: i64) -> Vec<u8> {
-    json_bytes(&json!({"type": "event", "seq": 0, "event": "legacyRemoteConnected", "body": {"debuggerName": "PTVSDBG", "debuggerProtocolVersion": version}}))
+    json_bytes(
+        &json!({"type": "event", "seq": 0, "event": "legacyRemoteConnected", "body": {"debuggerName": "PTVSDBG", "debuggerProtocolVersion": version}}),
+    )
 }
 
 async fn read_json(s: &mut TcpStream, buf: &mut BytesMut) -> Value {
@@ -131,7 +133,9 @@ async fn read_json(s: &mut TcpStream, buf: &mut BytesMut) -> Value {
 }
 
 fn json_response(request: &Value, body: Value) -> Vec<u8> {
-    json_bytes(&json!({"type": "response", "seq": 0, "request_seq": request["seq"], "success": true, "command": request["command"], "message": "", "body": body}))
+    json_bytes(
+        &json!({"type": "response", "seq": 0, "request_seq": request["seq"], "success": true, "command": request["command"], "message": "", "body": body}),
+    )
 }
 
 /// A whole JSON v8 handshake up to the accepted attach; then the server codec.
@@ -164,22 +168,37 @@ async fn stop_one_thread(framed: &mut Framed<TcpStream, ServerCodec>) {
         arg_count: 0,
         kind: FrameKind::Python,
         django_source: None,
-        variables: vec![Variable { name: "n".into(), value: PyObject { repr: Some("1".into()), hex: None, type_name: "int".into(), length: 0, flags: 0 } }],
+        variables: vec![Variable {
+            name: "n".into(),
+            value: PyObject { repr: Some("1".into()), hex: None, type_name: "int".into(), length: 0, flags: 0 },
+        }],
     };
     framed.send(Event::ThreadCreate { thread: THREAD }).await.unwrap();
-    framed.send(Event::FrameList { thread: THREAD, name: Some("MainThread".into()), frames: vec![frame] }).await.unwrap();
+    framed
+        .send(Event::FrameList { thread: THREAD, name: Some("MainThread".into()), frames: vec![frame] })
+        .await
+        .unwrap();
     framed.send(Event::AsyncBreak { thread: THREAD }).await.unwrap();
 }
 
 /// Reads commands until one that `wanted` accepts (`None` if the adapter closed first).
 /// Evaluations it does not want (the attach-break repairs the adapter runs at the first
 /// stop) are answered as ptvsd would: children of a tuple, or `None`.
-async fn wait_command(framed: &mut Framed<TcpStream, ServerCodec>, wanted: impl Fn(&Command) -> bool) -> Option<Command> {
+async fn wait_command(
+    framed: &mut Framed<TcpStream, ServerCodec>,
+    wanted: impl Fn(&Command) -> bool,
+) -> Option<Command> {
     while let Some(command) = framed.next().await {
         match command {
             Ok(command) if wanted(&command) => return Some(command),
             Ok(Command::Execute { execution_id, .. }) => {
-                let value = PyObject { repr: Some("None".into()), hex: None, type_name: "NoneType".into(), length: 0, flags: 0 };
+                let value = PyObject {
+                    repr: Some("None".into()),
+                    hex: None,
+                    type_name: "NoneType".into(),
+                    length: 0,
+                    flags: 0,
+                };
                 let _ = framed.send(Event::ExecutionResult { execution_id, value }).await;
             }
             Ok(Command::EnumChildren { execution_id, .. }) => {
@@ -252,7 +271,11 @@ impl Run {
         let message = response["message"].as_str().unwrap_or_default().to_string();
         assert!(!message.is_empty(), "an error response without a message: {response}");
         // The editor shows body.error.format; it must say the same.
-        assert_eq!(response["body"]["error"]["format"].as_str().map(|f| f.replace(['(', ')'], "")), Some(message.replace(['{', '}', '(', ')'], "")), "{response}");
+        assert_eq!(
+            response["body"]["error"]["format"].as_str().map(|f| f.replace(['(', ')'], "")),
+            Some(message.replace(['{', '}', '(', ')'], "")),
+            "{response}"
+        );
         message
     }
 
@@ -265,7 +288,12 @@ impl Run {
         let at = |client: &DapClient, wanted: &Value| client.received.iter().rposition(|m| m == wanted);
         let terminated = self.client.received.iter().rposition(|m| m["event"] == "terminated");
         let sentence = loop {
-            let said = self.client.wait_event_where("output", Duration::from_secs(2), |e| e["body"]["category"] == "important" || e["body"]["category"] == "console").await;
+            let said = self
+                .client
+                .wait_event_where("output", Duration::from_secs(2), |e| {
+                    e["body"]["category"] == "important" || e["body"]["category"] == "console"
+                })
+                .await;
             if at(&self.client, &said) > terminated {
                 break said;
             }
@@ -306,7 +334,11 @@ async fn failed_attach(url: &str, extra: Value) -> (String, String) {
     let response = run.attach(url, extra).await;
     let message = Run::error_of(&response);
     run.terminated(Duration::from_secs(2)).await;
-    assert!(run.told().lines().filter(|l| l.trim() == message.trim()).count() >= 2, "the sentence is not also in an output event:\n{}", run.told());
+    assert!(
+        run.told().lines().filter(|l| l.trim() == message.trim()).count() >= 2,
+        "the sentence is not also in an output event:\n{}",
+        run.told()
+    );
     let told = run.finish().await;
     (message, told)
 }
@@ -502,7 +534,11 @@ async fn http_server(status: &'static str) -> (u16, JoinHandle<()>) {
                         Ok(n) => buf.extend_from_slice(&chunk[..n]),
                     }
                 }
-                let _ = s.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes()).await;
+                let _ = s
+                    .write_all(
+                        format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
+                    )
+                    .await;
             });
         }
     });
@@ -530,7 +566,8 @@ async fn upgrade_answers_401_403_404_503() {
 async fn tls_server(certs: &TestCerts, ip: &str) -> (u16, JoinHandle<()>) {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&certs.leaf_pem).unwrap().map(|c| c.unwrap()).collect();
+    let chain: Vec<CertificateDer<'static>> =
+        CertificateDer::pem_file_iter(&certs.leaf_pem).unwrap().map(|c| c.unwrap()).collect();
     let key = PrivateKeyDer::from_pem_file(&certs.leaf_key).unwrap();
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
@@ -564,7 +601,9 @@ async fn tls_unknown_ca_and_name_mismatch() {
     // Signed by a CA the adapter was not given.
     let (port, server) = tls_server(&other, "127.0.0.1").await;
     for scheme in ["tcps", "wss"] {
-        let (message, told) = failed_attach(&format!("{scheme}://{SECRET}@127.0.0.1:{port}/ptvsd"), json!({ "caFile": trusted.ca_pem })).await;
+        let (message, told) =
+            failed_attach(&format!("{scheme}://{SECRET}@127.0.0.1:{port}/ptvsd"), json!({ "caFile": trusted.ca_pem }))
+                .await;
         assert_says(&message, &["not signed by a certificate authority this adapter trusts", "caFile"]);
         assert!(!told.contains(SECRET));
     }
@@ -572,7 +611,8 @@ async fn tls_unknown_ca_and_name_mismatch() {
 
     // The leaf covers localhost and 127.0.0.1, not 127.0.0.2.
     let (port, server) = tls_server(&trusted, "127.0.0.2").await;
-    let (message, _) = failed_attach(&format!("tcps://{SECRET}@127.0.0.2:{port}"), json!({ "caFile": trusted.ca_pem })).await;
+    let (message, _) =
+        failed_attach(&format!("tcps://{SECRET}@127.0.0.2:{port}"), json!({ "caFile": trusted.ca_pem })).await;
     assert_says(&message, &["does not cover the name `127.0.0.2`", "127.0.0.1"]);
     server.abort();
 }
@@ -683,7 +723,12 @@ async fn truncated_output_of_a_lone_surrogate() {
         s.write_all(&[&b"OUTP"[..], &be(THREAD)].concat()).await.unwrap();
         let mut rest = BytesMut::new();
         let mut codec = ServerCodec::new(Dialect::Binary { version: 6 }, Limits::default());
-        tokio_util::codec::Encoder::encode(&mut codec, Event::FrameList { thread: THREAD, name: None, frames: vec![] }, &mut rest).unwrap();
+        tokio_util::codec::Encoder::encode(
+            &mut codec,
+            Event::FrameList { thread: THREAD, name: None, frames: vec![] },
+            &mut rest,
+        )
+        .unwrap();
         s.write_all(&rest).await.unwrap();
         let mut sink = [0u8; 1024];
         while matches!(s.read(&mut sink).await, Ok(n) if n > 0) {}
@@ -739,7 +784,11 @@ async fn unknown_json_event_is_ignored_and_the_session_goes_on() {
     let peer = fake(|s| async move {
         let framed = json_attach(s).await;
         let mut s = framed.into_inner();
-        s.write_all(&json_bytes(&json!({"type": "event", "seq": 5, "event": "legacyFromTheFuture", "body": {"x": [1, 2, 3]}}))).await.unwrap();
+        s.write_all(&json_bytes(
+            &json!({"type": "event", "seq": 5, "event": "legacyFromTheFuture", "body": {"x": [1, 2, 3]}}),
+        ))
+        .await
+        .unwrap();
         let mut framed = Framed::new(s, ServerCodec::new(Dialect::Json { version: 8 }, Limits::default()));
         stop_one_thread(&mut framed).await;
         if let Some(Command::Execute { execution_id, .. }) = wait_command(&mut framed, is_user_eval).await {
@@ -827,11 +876,19 @@ async fn malformed_editor_input_is_answered_and_survived() {
 
     // Malformed JSON without one: an output sentence.
     client.send_raw(&frame("this is not json at all")).await;
-    client.wait_event_where("output", client::TIMEOUT, |e| e["body"]["output"].as_str().unwrap_or("").contains("ignored a malformed message")).await;
+    client
+        .wait_event_where("output", client::TIMEOUT, |e| {
+            e["body"]["output"].as_str().unwrap_or("").contains("ignored a malformed message")
+        })
+        .await;
 
     // A Content-Length of 2^31: refused from the header alone, and the stream resyncs.
     client.send_raw(b"Content-Length: 2147483648\r\n\r\n").await;
-    client.wait_event_where("output", client::TIMEOUT, |e| e["body"]["output"].as_str().unwrap_or("").contains("more than the limit")).await;
+    client
+        .wait_event_where("output", client::TIMEOUT, |e| {
+            e["body"]["output"].as_str().unwrap_or("").contains("more than the limit")
+        })
+        .await;
     // A header with garbage before it.
     client.send_raw(b"Garbage-Line-Without-Colon\r\n").await;
 
@@ -913,7 +970,9 @@ async fn attach_real(url: &str, breakpoint_line: u32) -> DapClient {
     client.ok("attach", json!({ "url": url, "connectTimeout": 5 })).await;
     client.wait_event("initialized").await;
     let lib = support::programs_dir().join("app").join("lib.py");
-    client.ok("setBreakpoints", json!({ "source": { "path": lib }, "breakpoints": [{ "line": breakpoint_line }] })).await;
+    client
+        .ok("setBreakpoints", json!({ "source": { "path": lib }, "breakpoints": [{ "line": breakpoint_line }] }))
+        .await;
     client.ok("configurationDone", Value::Null).await;
     client.wait_event_where("stopped", Duration::from_secs(20), |e| e["body"]["reason"] == "breakpoint").await;
     client
@@ -964,14 +1023,26 @@ async fn the_relay_dropping_mid_session() {
         let terminated = client.received.iter().rposition(|m| m["event"] == "terminated");
         loop {
             let said = client
-                .wait_event_where("output", Duration::from_secs(2), |e| e["body"]["category"] == "important" || e["body"]["category"] == "console")
+                .wait_event_where("output", Duration::from_secs(2), |e| {
+                    e["body"]["category"] == "important" || e["body"]["category"] == "console"
+                })
                 .await;
             if client.received.iter().rposition(|m| m == &said) > terminated {
                 break;
             }
         }
-        let told: String = client.received.iter().filter(|m| m["event"] == "output" && m["body"]["category"] != "stdout").filter_map(|m| m["body"]["output"].as_str()).collect();
-        assert!(told.contains("the relay dropped it") || told.contains("relay dropped the connection") || told.contains("connection to the debuggee was lost"), "{version}: {told}");
+        let told: String = client
+            .received
+            .iter()
+            .filter(|m| m["event"] == "output" && m["body"]["category"] != "stdout")
+            .filter_map(|m| m["body"]["output"].as_str())
+            .collect();
+        assert!(
+            told.contains("the relay dropped it")
+                || told.contains("relay dropped the connection")
+                || told.contains("connection to the debuggee was lost"),
+            "{version}: {told}"
+        );
         assert!(told.contains("Attach again"), "{version}: {told}");
         client.ok("disconnect", json!({})).await;
         assert_eq!(client.wait_exit(Duration::from_secs(5)).await, Some(0));
@@ -981,8 +1052,15 @@ async fn the_relay_dropping_mid_session() {
         // FIN, so ptvsd's old reader thread now spins until the app restarts — the
         // graceful-close hazard of spec §4.8, which no client can undo; the CPU is logged.)
         let (before, since) = (cpu_seconds(peer.pid()), Instant::now());
-        let mut again = attach_real(&format!("tcp://{}@127.0.0.1:{}", peer.secret(), peer.port()), line_of(&program("app/lib.py"), "compute-total")).await;
-        eprintln!("{version}: the debuggee used {:.2} s CPU/s after the relay dropped", (cpu_seconds(peer.pid()) - before) / since.elapsed().as_secs_f64());
+        let mut again = attach_real(
+            &format!("tcp://{}@127.0.0.1:{}", peer.secret(), peer.port()),
+            line_of(&program("app/lib.py"), "compute-total"),
+        )
+        .await;
+        eprintln!(
+            "{version}: the debuggee used {:.2} s CPU/s after the relay dropped",
+            (cpu_seconds(peer.pid()) - before) / since.elapsed().as_secs_f64()
+        );
         again.ok("disconnect", json!({})).await;
         assert_eq!(again.wait_exit(Duration::from_secs(10)).await, Some(0), "{version}");
     }
@@ -999,13 +1077,23 @@ async fn the_editor_leaving_during_the_attach_leaves_the_app_attachable() {
             client.send_request("attach", json!({ "url": url, "connectTimeout": 5 })).await;
             tokio::time::sleep(Duration::from_millis(delay_ms)).await;
             client.close_stdin();
-            assert_eq!(client.wait_exit(Duration::from_secs(5)).await, Some(0), "{version} after {delay_ms} ms: {}", client.stderr());
+            assert_eq!(
+                client.wait_exit(Duration::from_secs(5)).await,
+                Some(0),
+                "{version} after {delay_ms} ms: {}",
+                client.stderr()
+            );
             assert!(!client.stderr().contains("panicked"));
             // The next editor gets in.
             let mut again = DapClient::spawn(&["--log-level", "debug"]).await;
             again.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
             let response = again.request("attach", json!({ "url": url, "connectTimeout": 5 })).await;
-            assert_eq!(response["success"], true, "{version}: after an editor left {delay_ms} ms into its attach: {response}\nfirst adapter:\n{}", client.stderr());
+            assert_eq!(
+                response["success"],
+                true,
+                "{version}: after an editor left {delay_ms} ms into its attach: {response}\nfirst adapter:\n{}",
+                client.stderr()
+            );
             again.wait_event("initialized").await;
             again.ok("configurationDone", Value::Null).await;
             again.ok("disconnect", json!({})).await;

@@ -37,7 +37,6 @@ fn mark(name: &str) -> i64 {
     i64::from(line_of(&features(), name))
 }
 
-
 /// initialize, attach (with `extra` merged into the arguments), the exception filters,
 /// configurationDone; returns once the program is ticking.
 async fn attach(remote: &RemoteSite, extra: Value, filters: &[&str]) -> DapClient {
@@ -49,7 +48,12 @@ async fn attach(remote: &RemoteSite, extra: Value, filters: &[&str]) -> DapClien
 /// Like [`attach`], without waiting for the program.
 async fn attach_only(remote: &RemoteSite, extra: Value, filters: &[&str]) -> DapClient {
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
-    let caps = client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
+    let caps = client
+        .ok(
+            "initialize",
+            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
+        )
+        .await;
     for capability in [
         "supportsLogPoints",
         "supportsSetVariable",
@@ -110,7 +114,12 @@ async fn wait_lines(client: &mut DapClient, prefix: &str, n: usize) -> (i64, i64
         if all.len() >= before + n {
             return *all.last().unwrap();
         }
-        assert!(Instant::now() < deadline, "the program stopped ticking; output:\n{}\nstderr:\n{}", client.output_text(), client.stderr());
+        assert!(
+            Instant::now() < deadline,
+            "the program stopped ticking; output:\n{}\nstderr:\n{}",
+            client.output_text(),
+            client.stderr()
+        );
     }
 }
 
@@ -130,7 +139,8 @@ async fn top_frame(client: &mut DapClient, thread: &Value) -> Value {
 /// Evaluates in the top frame of `thread`; the result text.
 async fn eval(client: &mut DapClient, thread: &Value, expression: &str) -> String {
     let frame = top_frame(client, thread).await;
-    let body = client.ok("evaluate", json!({ "expression": expression, "frameId": frame["id"], "context": "repl" })).await;
+    let body =
+        client.ok("evaluate", json!({ "expression": expression, "frameId": frame["id"], "context": "repl" })).await;
     body["result"].as_str().unwrap().to_string()
 }
 
@@ -166,9 +176,16 @@ async fn exceptions(python: &str, ptvsd: &str, relay: RelayStarter) {
     let since = client.received.len();
     remote.trigger("trigger-thread");
     wait_ticks(&mut client, 8).await;
-    assert!(stopped_since(&client, since).is_empty(), "stopped on a caught exception: {:?}", stopped_since(&client, since));
+    assert!(
+        stopped_since(&client, since).is_empty(),
+        "stopped on a caught exception: {:?}",
+        stopped_since(&client, since)
+    );
     let log = client.stderr();
-    let query = log.lines().find(|l| l.contains("answering a handler query") && l.contains("features.py")).unwrap_or_else(|| panic!("no handler query for features.py:\n{log}"));
+    let query = log
+        .lines()
+        .find(|l| l.contains("answering a handler query") && l.contains("features.py"))
+        .unwrap_or_else(|| panic!("no handler query for features.py:\n{log}"));
     // features.py has one try/except: its range, not the whole-file `*`.
     assert!(query.contains("statements=1"), "{query}");
 
@@ -204,7 +221,11 @@ async fn exceptions(python: &str, ptvsd: &str, relay: RelayStarter) {
     client.ok("continue", json!({ "threadId": thread })).await;
     let stopped = wait_stopped(&mut client, "exception").await;
     let thread = stopped["body"]["threadId"].clone();
-    assert_eq!(top_frame(&mut client, &thread).await["line"], mark("risky-raise"), "a re-report in the catching frame was not skipped");
+    assert_eq!(
+        top_frame(&mut client, &thread).await["line"],
+        mark("risky-raise"),
+        "a re-report in the catching frame was not skipped"
+    );
     assert_eq!(eval_int(&mut client, &thread, "i").await, first + 1);
 
     // exceptionOptions: ValueError never, AppError always (per-type modes in `sexi`).
@@ -237,7 +258,9 @@ async fn exceptions(python: &str, ptvsd: &str, relay: RelayStarter) {
     // ptvsd 3.x puts the exception in a local of the raising frame (2.2 does not).
     if ptvsd != "2.2.0" {
         let evaluate_name = info["details"]["evaluateName"].as_str().unwrap().to_string();
-        let value = client.ok("evaluate", json!({ "expression": evaluate_name, "frameId": top["id"], "context": "watch" })).await;
+        let value = client
+            .ok("evaluate", json!({ "expression": evaluate_name, "frameId": top["id"], "context": "watch" }))
+            .await;
         assert!(value["result"].as_str().unwrap().contains("boom"), "{value}");
     }
     // Continue: the program dies of it.
@@ -279,7 +302,12 @@ async fn exceptions_json_ptvsd_3_2_on_python_3_11() {
 /// Sets one breakpoint on `count-line` gated by `i >= from` with `hit`, and returns the
 /// values of `i` at the first `stops` stops.
 async fn hits(client: &mut DapClient, from: i64, hit: &str, stops: usize) -> Vec<i64> {
-    let bps = set_breakpoints(client, &features(), json!([{ "line": mark("count-line"), "condition": format!("i >= {from}"), "hitCondition": hit }])).await;
+    let bps = set_breakpoints(
+        client,
+        &features(),
+        json!([{ "line": mark("count-line"), "condition": format!("i >= {from}"), "hitCondition": hit }]),
+    )
+    .await;
     assert!(bps[0]["message"].is_null() || bps[0]["verified"] == true || bps[0]["reason"] == "pending", "{bps:?}");
     let mut seen = Vec::new();
     for _ in 0..stops {
@@ -299,13 +327,23 @@ async fn breakpoints(python: &str, ptvsd: &str, relay: RelayStarter) {
 
     // 1. A condition, then an edited condition: same id, and the new one takes effect.
     let base = now + 10;
-    let bps = set_breakpoints(&mut client, &features(), json!([{ "line": mark("count-line"), "condition": format!("i == {base}") }])).await;
+    let bps = set_breakpoints(
+        &mut client,
+        &features(),
+        json!([{ "line": mark("count-line"), "condition": format!("i == {base}") }]),
+    )
+    .await;
     let id = bps[0]["id"].clone();
     let stopped = wait_stopped(&mut client, "breakpoint").await;
     let thread = stopped["body"]["threadId"].clone();
     assert_eq!(stopped["body"]["hitBreakpointIds"], json!([id]));
     assert_eq!(eval_int(&mut client, &thread, "i").await, base);
-    let bps = set_breakpoints(&mut client, &features(), json!([{ "line": mark("count-line"), "condition": format!("i == {}", base + 5) }])).await;
+    let bps = set_breakpoints(
+        &mut client,
+        &features(),
+        json!([{ "line": mark("count-line"), "condition": format!("i == {}", base + 5) }]),
+    )
+    .await;
     assert_eq!(bps[0]["id"], id, "editing the condition changed the id");
     client.ok("continue", json!({ "threadId": thread })).await;
     let stopped = wait_stopped(&mut client, "breakpoint").await;
@@ -353,7 +391,12 @@ async fn breakpoints(python: &str, ptvsd: &str, relay: RelayStarter) {
     // 3. A logpoint: output, no stop, the program keeps running.
     let baseline = tick_interval(&mut client, 20).await;
     let since = client.received.len();
-    let bps = set_breakpoints(&mut client, &features(), json!([{ "line": mark("count-add"), "logMessage": "counter={counter} i={i} {{braces}}" }])).await;
+    let bps = set_breakpoints(
+        &mut client,
+        &features(),
+        json!([{ "line": mark("count-add"), "logMessage": "counter={counter} i={i} {{braces}}" }]),
+    )
+    .await;
     assert_ne!(bps[0]["verified"], false, "{bps:?}");
     let logged = tick_interval(&mut client, 20).await;
     let logs: Vec<(i64, i64)> = client.received[since..]
@@ -370,14 +413,31 @@ async fn breakpoints(python: &str, ptvsd: &str, relay: RelayStarter) {
     for (counter, i) in &logs {
         assert_eq!(*counter, i * 3);
     }
-    let log_event = client.received[since..].iter().find(|m| m["event"] == "output" && m["body"]["category"] == "console" && m["body"]["output"].as_str().unwrap_or("").starts_with("counter=")).unwrap();
+    let log_event = client.received[since..]
+        .iter()
+        .find(|m| {
+            m["event"] == "output"
+                && m["body"]["category"] == "console"
+                && m["body"]["output"].as_str().unwrap_or("").starts_with("counter=")
+        })
+        .unwrap();
     assert_eq!(log_event["body"]["line"], mark("count-add"));
     assert_eq!(log_event["body"]["source"]["path"], features().to_string_lossy().as_ref());
     assert!(stopped_since(&client, since).is_empty(), "a logpoint stopped the program");
-    eprintln!("logpoint cost ({python}, ptvsd {ptvsd}): {:.1} ms per hit ({:.1} ms per iteration without, {:.1} ms with)", logged - baseline, baseline, logged);
+    eprintln!(
+        "logpoint cost ({python}, ptvsd {ptvsd}): {:.1} ms per hit ({:.1} ms per iteration without, {:.1} ms with)",
+        logged - baseline,
+        baseline,
+        logged
+    );
 
     // A step that lands on a logpoint logs, and stops there as a step.
-    let bps = set_breakpoints(&mut client, &features(), json!([{ "line": mark("count-line") }, { "line": mark("count-add"), "logMessage": "stepped onto i={i}" }])).await;
+    let bps = set_breakpoints(
+        &mut client,
+        &features(),
+        json!([{ "line": mark("count-line") }, { "line": mark("count-add"), "logMessage": "stepped onto i={i}" }]),
+    )
+    .await;
     assert_eq!(bps.len(), 2);
     let stopped = wait_stopped(&mut client, "breakpoint").await;
     let thread = stopped["body"]["threadId"].clone();
@@ -386,9 +446,18 @@ async fn breakpoints(python: &str, ptvsd: &str, relay: RelayStarter) {
     client.ok("next", json!({ "threadId": thread })).await;
     wait_stopped(&mut client, "step").await;
     assert_eq!(top_frame(&mut client, &thread).await["line"], mark("count-add"));
-    let text: String = client.received[since..].iter().filter(|m| m["event"] == "output").filter_map(|m| m["body"]["output"].as_str()).collect();
+    let text: String = client.received[since..]
+        .iter()
+        .filter(|m| m["event"] == "output")
+        .filter_map(|m| m["body"]["output"].as_str())
+        .collect();
     assert!(text.contains(&format!("stepped onto i={i}\n")), "{text}");
-    set_breakpoints(&mut client, &features(), json!([{ "line": mark("count-add"), "logMessage": "counter={counter} i={i} {{braces}}" }])).await;
+    set_breakpoints(
+        &mut client,
+        &features(),
+        json!([{ "line": mark("count-add"), "logMessage": "counter={counter} i={i} {{braces}}" }]),
+    )
+    .await;
     client.ok("continue", json!({ "threadId": thread })).await;
     // The program runs freely again: the step mode was cleared.
     let since = client.received.len();
@@ -397,9 +466,18 @@ async fn breakpoints(python: &str, ptvsd: &str, relay: RelayStarter) {
 
     // A logpoint whose expression fails says so, and the program goes on.
     let since = client.received.len();
-    set_breakpoints(&mut client, &features(), json!([{ "line": mark("count-add"), "logMessage": "x={undefined_name_xyz}" }])).await;
+    set_breakpoints(
+        &mut client,
+        &features(),
+        json!([{ "line": mark("count-add"), "logMessage": "x={undefined_name_xyz}" }]),
+    )
+    .await;
     wait_ticks(&mut client, 3).await;
-    let text: String = client.received[since..].iter().filter(|m| m["event"] == "output").filter_map(|m| m["body"]["output"].as_str()).collect();
+    let text: String = client.received[since..]
+        .iter()
+        .filter(|m| m["event"] == "output")
+        .filter_map(|m| m["body"]["output"].as_str())
+        .collect();
     assert!(text.contains("Logpoint error: NameError: name 'undefined_name_xyz' is not defined"), "{text}");
     // A plain-text logpoint needs no evaluation.
     set_breakpoints(&mut client, &features(), json!([{ "line": mark("count-add"), "logMessage": "just text" }])).await;
@@ -450,14 +528,28 @@ async fn values(python: &str, ptvsd: &str, relay: RelayStarter) {
     let counter = locals["variables"].as_array().unwrap().iter().find(|v| v["name"] == "counter").unwrap().clone();
     assert_eq!(counter["value"], format!("{:#x}", i * 3));
     let plain = client.ok("variables", json!({ "variablesReference": locals_ref })).await;
-    assert_eq!(plain["variables"].as_array().unwrap().iter().find(|v| v["name"] == "counter").unwrap()["value"], (i * 3).to_string());
-    let hex = client.ok("evaluate", json!({ "expression": "255 + 0", "frameId": frame["id"], "context": "watch", "format": { "hex": true } })).await;
+    assert_eq!(
+        plain["variables"].as_array().unwrap().iter().find(|v| v["name"] == "counter").unwrap()["value"],
+        (i * 3).to_string()
+    );
+    let hex = client
+        .ok(
+            "evaluate",
+            json!({ "expression": "255 + 0", "frameId": frame["id"], "context": "watch", "format": { "hex": true } }),
+        )
+        .await;
     assert_eq!(hex["result"], "0xff");
-    let not_int = client.ok("evaluate", json!({ "expression": "'text'", "frameId": frame["id"], "context": "watch", "format": { "hex": true } })).await;
+    let not_int = client
+        .ok(
+            "evaluate",
+            json!({ "expression": "'text'", "frameId": frame["id"], "context": "watch", "format": { "hex": true } }),
+        )
+        .await;
     assert_eq!(not_int["result"], "'text'");
 
     // setVariable: the assignment persists in the frame and comes back re-read.
-    let set = client.ok("setVariable", json!({ "variablesReference": locals_ref, "name": "counter", "value": "7" })).await;
+    let set =
+        client.ok("setVariable", json!({ "variablesReference": locals_ref, "name": "counter", "value": "7" })).await;
     assert_eq!(set["value"], "7");
     assert_eq!(set["type"], "int");
     let set = client.ok("setVariable", json!({ "variablesReference": locals_ref, "name": "counter", "value": "counter * 2", "format": { "hex": true } })).await;
@@ -466,10 +558,14 @@ async fn values(python: &str, ptvsd: &str, relay: RelayStarter) {
     assert_eq!(again["variables"].as_array().unwrap().iter().find(|v| v["name"] == "counter").unwrap()["value"], "14");
     // setExpression through an expression in the frame.
     let frame = top_frame(&mut client, &thread).await;
-    let set = client.ok("setExpression", json!({ "expression": "counter", "value": "counter + 1", "frameId": frame["id"] })).await;
+    let set = client
+        .ok("setExpression", json!({ "expression": "counter", "value": "counter + 1", "frameId": frame["id"] }))
+        .await;
     assert_eq!(set["value"], "15");
     // A container value, then one of its items through the child's variablesReference.
-    let set = client.ok("setExpression", json!({ "expression": "counter", "value": "[1, 2, 3]", "frameId": frame["id"] })).await;
+    let set = client
+        .ok("setExpression", json!({ "expression": "counter", "value": "[1, 2, 3]", "frameId": frame["id"] }))
+        .await;
     assert_eq!(set["value"], "[1, 2, 3]");
     let list_ref = set["variablesReference"].clone();
     assert!(list_ref.as_i64().unwrap() > 0, "{set}");
@@ -479,7 +575,12 @@ async fn values(python: &str, ptvsd: &str, relay: RelayStarter) {
     assert_eq!(set["value"], "20");
     assert_eq!(eval(&mut client, &thread, "counter").await, "[1, 20, 3]");
     // Errors are Python's.
-    let bad = client.request("setVariable", json!({ "variablesReference": locals_ref, "name": "counter", "value": "undefined_name_xyz" })).await;
+    let bad = client
+        .request(
+            "setVariable",
+            json!({ "variablesReference": locals_ref, "name": "counter", "value": "undefined_name_xyz" }),
+        )
+        .await;
     assert_eq!(bad["success"], false);
     assert!(bad["message"].as_str().unwrap().contains("undefined_name_xyz"), "{bad}");
     client.ok("setExpression", json!({ "expression": "counter", "value": "15", "frameId": frame["id"] })).await;
@@ -564,22 +665,28 @@ async fn sources(python: &str, ptvsd: &str, relay: RelayStarter) {
     assert!(client.received.iter().any(|m| m["event"] == "loadedSource" && m["body"]["reason"] == "new"));
 
     // Completions: names in scope, attributes after a dot, filtered by the prefix.
-    let complete = |text: &str| json!({ "text": text, "column": text.encode_utf16().count() + 1, "frameId": frame["id"] });
+    let complete =
+        |text: &str| json!({ "text": text, "column": text.encode_utf16().count() + 1, "frameId": frame["id"] });
     let names = client.ok("completions", complete("coun")).await;
     let labels: Vec<&str> = names["targets"].as_array().unwrap().iter().map(|t| t["label"].as_str().unwrap()).collect();
     // Stopped on `counter = …`: `counter` is not bound yet, the function `count` is.
     assert!(labels.contains(&"count") && !labels.contains(&"counter"), "{names}");
     let locals = client.ok("completions", complete("i")).await;
-    let local = locals["targets"].as_array().unwrap().iter().find(|t| t["label"] == "i").unwrap_or_else(|| panic!("{locals}"));
+    let local =
+        locals["targets"].as_array().unwrap().iter().find(|t| t["label"] == "i").unwrap_or_else(|| panic!("{locals}"));
     assert_eq!(local["type"], "variable");
-    assert!(locals["targets"].as_array().unwrap().iter().any(|t| t["label"] == "int" && t["type"] == "class"), "{locals}");
+    assert!(
+        locals["targets"].as_array().unwrap().iter().any(|t| t["label"] == "int" && t["type"] == "class"),
+        "{locals}"
+    );
     assert!(labels.iter().all(|l| l.starts_with("coun")), "{names}");
     let count_fn = names["targets"].as_array().unwrap().iter().find(|t| t["label"] == "count").unwrap();
     assert_eq!(count_fn["type"], "function");
     assert_eq!(count_fn["start"], 1);
     assert_eq!(count_fn["length"], 4);
     let attrs = client.ok("completions", complete("x = os.pa")).await;
-    let path = attrs["targets"].as_array().unwrap().iter().find(|t| t["label"] == "path").unwrap_or_else(|| panic!("{attrs}"));
+    let path =
+        attrs["targets"].as_array().unwrap().iter().find(|t| t["label"] == "path").unwrap_or_else(|| panic!("{attrs}"));
     assert_eq!(path["type"], "module");
     assert_eq!(path["start"], 8);
     let builtins = client.ok("completions", complete("isinst")).await;
@@ -589,7 +696,12 @@ async fn sources(python: &str, ptvsd: &str, relay: RelayStarter) {
     let none = client.ok("completions", complete("f().")).await;
     assert_eq!(none["targets"], json!([]));
 
-    client.ok("setBreakpoints", json!({ "source": { "name": "features.py", "sourceReference": reference }, "breakpoints": [] })).await;
+    client
+        .ok(
+            "setBreakpoints",
+            json!({ "source": { "name": "features.py", "sourceReference": reference }, "breakpoints": [] }),
+        )
+        .await;
     client.ok("continue", json!({ "threadId": thread })).await;
     finish(client, &remote).await;
 }
@@ -617,7 +729,8 @@ async fn goto(python: &str, ptvsd: &str, works: bool, relay: RelayStarter) {
     let stopped = wait_stopped(&mut client, "breakpoint").await;
     let thread = stopped["body"]["threadId"].clone();
     let i = eval_int(&mut client, &thread, "i").await;
-    let targets = client.request("gotoTargets", json!({ "source": { "path": features() }, "line": mark("count-return") })).await;
+    let targets =
+        client.request("gotoTargets", json!({ "source": { "path": features() }, "line": mark("count-return") })).await;
     if !works {
         assert_eq!(targets["success"], false, "{targets}");
         assert!(targets["message"].as_str().unwrap().contains("not supported by Python 3.11"), "{targets}");
@@ -635,7 +748,9 @@ async fn goto(python: &str, ptvsd: &str, works: bool, relay: RelayStarter) {
     let target = targets["body"]["targets"][0].clone();
     assert_eq!(target["line"], mark("count-return"));
     // Not in another file.
-    let elsewhere = client.request("gotoTargets", json!({ "source": { "path": programs_dir().join("target.py") }, "line": 3 })).await;
+    let elsewhere = client
+        .request("gotoTargets", json!({ "source": { "path": programs_dir().join("target.py") }, "line": 3 }))
+        .await;
     assert_eq!(elsewhere["success"], false);
     // A jump Python refuses is refused before it reaches ptvsd (binary ptvsd would
     // deadlock for good on it), and the debuggee still answers.
@@ -737,7 +852,8 @@ async fn frozen_binary_ptvsd_3_0_on_python_3_6() {
 /// The 1-based line of the template that contains `text`.
 fn template_line(path: &Path, text: &str) -> i64 {
     let source = std::fs::read_to_string(path).unwrap();
-    let index = source.lines().position(|l| l.contains(text)).unwrap_or_else(|| panic!("no {text:?} in {}", path.display()));
+    let index =
+        source.lines().position(|l| l.contains(text)).unwrap_or_else(|| panic!("no {text:?} in {}", path.display()));
     index as i64 + 1
 }
 
@@ -760,7 +876,8 @@ async fn django(ptvsd: &str, relay: RelayStarter) {
 
     // A template breakpoint: the Django commands, reported verified at once (ptvsd sends
     // nothing back for them); a condition is refused, ptvsd has none for templates.
-    let bps = set_breakpoints(&mut client, &page, json!([{ "line": title }, { "line": item, "condition": "n > 1" }])).await;
+    let bps =
+        set_breakpoints(&mut client, &page, json!([{ "line": title }, { "line": item, "condition": "n > 1" }])).await;
     assert_eq!(bps[0]["verified"], true, "{bps:?}");
     assert_eq!(bps[1]["verified"], false, "{bps:?}");
     assert!(bps[1]["message"].as_str().unwrap().contains("Django"), "{bps:?}");
@@ -775,7 +892,8 @@ async fn django(ptvsd: &str, relay: RelayStarter) {
     let n = eval_int(&mut client, &thread, "n").await;
     assert!(n >= 0);
     let scopes = client.ok("scopes", json!({ "frameId": top["id"] })).await;
-    let locals = client.ok("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await;
+    let locals =
+        client.ok("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await;
     assert!(locals["variables"].as_array().unwrap().iter().any(|v| v["name"] == "items"), "{locals}");
 
     // A logpoint in the template, evaluated in the template frame.
@@ -783,8 +901,15 @@ async fn django(ptvsd: &str, relay: RelayStarter) {
     set_breakpoints(&mut client, &page, json!([{ "line": item, "logMessage": "item {item} of {n}" }])).await;
     client.ok("continue", json!({ "threadId": thread })).await;
     wait_lines(&mut client, "page ", 3).await;
-    let text: String = client.received[since..].iter().filter(|m| m["event"] == "output").filter_map(|m| m["body"]["output"].as_str()).collect();
-    assert!(text.contains(&format!("item a of {}\n", n + 1)) && text.contains(&format!("item c of {}\n", n + 1)), "{text}");
+    let text: String = client.received[since..]
+        .iter()
+        .filter(|m| m["event"] == "output")
+        .filter_map(|m| m["body"]["output"].as_str())
+        .collect();
+    assert!(
+        text.contains(&format!("item a of {}\n", n + 1)) && text.contains(&format!("item c of {}\n", n + 1)),
+        "{text}"
+    );
     assert!(stopped_since(&client, since).is_empty(), "the template logpoint stopped");
 
     // Removed: the program runs on.
@@ -808,7 +933,6 @@ async fn django_json_ptvsd_3_2_on_python_3_6() {
         django("3.2.1", relay).await;
     }
 }
-
 
 #[tokio::test]
 async fn exceptions_binary_ptvsd_2_2_on_python_3_6() {

@@ -154,7 +154,8 @@ fn static_lines_are_where_every_python_stops() {
             let source = std::fs::read_to_string(file).unwrap();
             for def in functions_in_source(&source).unwrap() {
                 let short = def.qualname.last().unwrap();
-                let events = run.events.get(short).unwrap_or_else(|| panic!("{}: no code object for {short}", peer.name));
+                let events =
+                    run.events.get(short).unwrap_or_else(|| panic!("{}: no code object for {short}", peer.name));
                 let Some(line) = def.body_line else {
                     assert_eq!(short, "doc_only", "only doc_only has no line");
                     continue;
@@ -199,7 +200,11 @@ fn lookup_expression_finds_the_first_line_in_every_python() {
     ];
     let fixture = program("functions.py");
     for peer in interpreters() {
-        let typed: Vec<&str> = names.iter().map(|(n, _)| *n).chain(["functions.wrapped", "no_such_function", "functions.Klass", "local_value"]).collect();
+        let typed: Vec<&str> = names
+            .iter()
+            .map(|(n, _)| *n)
+            .chain(["functions.wrapped", "no_such_function", "functions.Klass", "local_value"])
+            .collect();
         let run = run(peer, &[fixture.as_path()], &typed);
         assert_eq!(run.lookups.len(), typed.len());
         for ((name, co_name), text) in names.iter().zip(&run.lookups) {
@@ -207,7 +212,13 @@ fn lookup_expression_finds_the_first_line_in_every_python() {
             assert_eq!(Path::new(&found.remote_path).file_name().unwrap(), "functions.py", "{}: {name}", peer.name);
             assert_eq!(&found.name, co_name, "{}: {name}", peer.name);
             let first = run.events[*co_name].first().copied();
-            assert_eq!(Some(found.line), first, "{}: {name}: the lookup says {}, the tracer {first:?}", peer.name, found.line);
+            assert_eq!(
+                Some(found.line),
+                first,
+                "{}: {name}: the lookup says {}, the tracer {first:?}",
+                peer.name,
+                found.line
+            );
         }
         let rest = &run.lookups[names.len()..];
         // `functools.wraps`: 3.x unwraps `__wrapped__` to the user's function; 2.7 has no
@@ -221,7 +232,6 @@ fn lookup_expression_finds_the_first_line_in_every_python() {
         }
     }
 }
-
 
 // ---- through the adapter ---------------------------------------------------------------
 
@@ -241,7 +251,8 @@ impl App {
             std::fs::create_dir_all(root).unwrap();
             std::fs::copy(program("functions.py"), root.join("functions.py")).unwrap();
         }
-        let peer = PtvsdPeer::start_peer(info, &remote.join("functions.py"), PeerOptions::new().args(["0.05"]).cwd(&remote));
+        let peer =
+            PtvsdPeer::start_peer(info, &remote.join("functions.py"), PeerOptions::new().args(["0.05"]).cwd(&remote));
         App { peer, _dir: dir, local, remote }
     }
 
@@ -254,12 +265,16 @@ fn mark(name: &str) -> i64 {
     i64::from(line_of(&program("functions.py"), name))
 }
 
-
 /// initialize and attach; returns the client and the capabilities. The caller sets its
 /// breakpoints and sends configurationDone.
 async fn attach(args: Value) -> (DapClient, Value) {
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
-    let caps = client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
+    let caps = client
+        .ok(
+            "initialize",
+            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
+        )
+        .await;
     client.ok("attach", args).await;
     client.wait_event("initialized").await;
     (client, caps)
@@ -271,14 +286,24 @@ async fn stopped(client: &mut DapClient) -> (String, Vec<i64>, i64, i64, i64) {
     let thread = event["body"]["threadId"].as_i64().unwrap();
     let trace = client.ok("stackTrace", json!({ "threadId": thread })).await;
     let top = &trace["stackFrames"][0];
-    let hits = event["body"]["hitBreakpointIds"].as_array().map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default();
-    (event["body"]["reason"].as_str().unwrap_or_default().to_string(), hits, thread, top["line"].as_i64().unwrap(), top["id"].as_i64().unwrap())
+    let hits = event["body"]["hitBreakpointIds"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default();
+    (
+        event["body"]["reason"].as_str().unwrap_or_default().to_string(),
+        hits,
+        thread,
+        top["line"].as_i64().unwrap(),
+        top["id"].as_i64().unwrap(),
+    )
 }
 
 async fn function_breakpoints_through_the_adapter(python: &str, ptvsd: &str) {
     let app = App::start(Peers::load().peer(python, ptvsd));
     let (mut client, caps) =
-        attach(json!({ "url": app.url(), "pathMappings": [{ "localRoot": app.local, "remoteRoot": app.remote }] })).await;
+        attach(json!({ "url": app.url(), "pathMappings": [{ "localRoot": app.local, "remoteRoot": app.remote }] }))
+            .await;
     assert_eq!(caps["supportsFunctionBreakpoints"], true);
     assert_eq!(caps["supportsClipboardContext"], true);
     let body = client
@@ -306,7 +331,11 @@ async fn function_breakpoints_through_the_adapter(python: &str, ptvsd: &str) {
     let (plain_id, method_id) = (bps[0]["id"].as_i64().unwrap(), bps[1]["id"].as_i64().unwrap());
     client.ok("configurationDone", Value::Null).await;
     // Bound in the debuggee: verified.
-    client.wait_event_where("breakpoint", Duration::from_secs(30), |e| e["body"]["breakpoint"]["id"] == plain_id && e["body"]["breakpoint"]["verified"] == true).await;
+    client
+        .wait_event_where("breakpoint", Duration::from_secs(30), |e| {
+            e["body"]["breakpoint"]["id"] == plain_id && e["body"]["breakpoint"]["verified"] == true
+        })
+        .await;
 
     // The first stop: `plain` with an even argument.
     let (reason, hits, thread, line, frame) = stopped(&mut client).await;
@@ -316,14 +345,22 @@ async fn function_breakpoints_through_the_adapter(python: &str, ptvsd: &str) {
     // The clipboard gets the whole value; the repl shows ptvsd's cut repr.
     let long = "'x' * 70000";
     let repl = client.ok("evaluate", json!({ "expression": long, "frameId": frame, "context": "repl" })).await;
-    let clipboard = client.ok("evaluate", json!({ "expression": long, "frameId": frame, "context": "clipboard" })).await;
+    let clipboard =
+        client.ok("evaluate", json!({ "expression": long, "frameId": frame, "context": "clipboard" })).await;
     assert!(repl["result"].as_str().unwrap().len() < 70_000);
     assert_eq!(clipboard["result"].as_str().unwrap(), format!("'{}'", "x".repeat(70_000)));
-    let list = client.ok("evaluate", json!({ "expression": "list(range(40))  # a comment", "frameId": frame, "context": "clipboard" })).await;
+    let list = client
+        .ok(
+            "evaluate",
+            json!({ "expression": "list(range(40))  # a comment", "frameId": frame, "context": "clipboard" }),
+        )
+        .await;
     assert_eq!(list["result"].as_str().unwrap(), format!("{:?}", (0..40).collect::<Vec<i32>>()));
     // `no_such_function` was asked of the debuggee at this stop: still unknown there.
     let no_such = bps[2]["id"].clone();
-    let answer = client.wait_event_where("breakpoint", Duration::from_secs(30), |e| e["body"]["breakpoint"]["id"] == no_such).await;
+    let answer = client
+        .wait_event_where("breakpoint", Duration::from_secs(30), |e| e["body"]["breakpoint"]["id"] == no_such)
+        .await;
     assert!(answer["body"]["breakpoint"]["message"].as_str().unwrap().contains("The debuggee says"), "{answer}");
 
     // An edited local file: the breakpoint follows the function at the next stop.
@@ -348,7 +385,9 @@ async fn function_breakpoints_through_the_adapter(python: &str, ptvsd: &str) {
     }
     assert!(seen_method, "Klass.method never stopped");
     let moved = client
-        .wait_event_where("breakpoint", Duration::from_secs(30), |e| e["body"]["breakpoint"]["id"] == plain_id && e["body"]["breakpoint"]["line"] == mark("plain body") + 1)
+        .wait_event_where("breakpoint", Duration::from_secs(30), |e| {
+            e["body"]["breakpoint"]["id"] == plain_id && e["body"]["breakpoint"]["line"] == mark("plain body") + 1
+        })
         .await;
     assert_eq!(moved["body"]["reason"], "changed");
     // Cleared: the app runs on untouched.
@@ -380,19 +419,31 @@ async fn looked_up_in_the_debuggee(python: &str, ptvsd: &str) {
     assert!(fb["message"].as_str().unwrap().contains("no local folder is mapped"), "{fb}");
     let remote_file = app.remote.join("functions.py");
     client
-        .ok("setBreakpoints", json!({ "source": { "path": remote_file }, "breakpoints": [{ "line": mark("method body") }] }))
+        .ok(
+            "setBreakpoints",
+            json!({ "source": { "path": remote_file }, "breakpoints": [{ "line": mark("method body") }] }),
+        )
         .await;
     client.ok("configurationDone", Value::Null).await;
     let (reason, _, thread, line, _) = stopped(&mut client).await;
     assert_eq!((reason.as_str(), line), ("breakpoint", mark("method body")));
     let found = client
-        .wait_event_where("breakpoint", Duration::from_secs(30), |e| e["body"]["breakpoint"]["id"] == fb["id"] && e["body"]["breakpoint"]["line"] == mark("plain body"))
+        .wait_event_where("breakpoint", Duration::from_secs(30), |e| {
+            e["body"]["breakpoint"]["id"] == fb["id"] && e["body"]["breakpoint"]["line"] == mark("plain body")
+        })
         .await;
-    assert!(found["body"]["breakpoint"].get("source").is_none() || found["body"]["breakpoint"]["source"]["path"] == json!(remote_file), "{found}");
+    assert!(
+        found["body"]["breakpoint"].get("source").is_none()
+            || found["body"]["breakpoint"]["source"]["path"] == json!(remote_file),
+        "{found}"
+    );
     client.ok("setBreakpoints", json!({ "source": { "path": remote_file }, "breakpoints": [] })).await;
     client.ok("continue", json!({ "threadId": thread })).await;
     let (reason, hits, _, line, _) = stopped(&mut client).await;
-    assert_eq!((reason.as_str(), hits, line), ("function breakpoint", vec![fb["id"].as_i64().unwrap()], mark("plain body")));
+    assert_eq!(
+        (reason.as_str(), hits, line),
+        ("function breakpoint", vec![fb["id"].as_i64().unwrap()], mark("plain body"))
+    );
     client.ok("disconnect", Value::Null).await;
     dap_schema::assert_all_valid(&client.received);
 }

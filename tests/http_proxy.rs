@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use client::DapClient;
 use serde_json::{json, Value};
-use support::{free_port, line_of, program, AzureEmulator, PeerOptions, ProxyOptions, PtvsdPeer, TestCerts, TinyProxy, WindowsSite};
+use support::{
+    free_port, line_of, program, AzureEmulator, PeerOptions, ProxyOptions, PtvsdPeer, TestCerts, TinyProxy, WindowsSite,
+};
 
 const PROXY_USER: &str = "corp-user";
 const PROXY_PASSWORD: &str = "Pr0xy-pa55-7Qz";
@@ -85,7 +87,11 @@ fn no_proxy_and_an_empty_proxy_key_connect_directly() {
     let url = format!("tcp://{}@127.0.0.1:{}", peer.secret(), peer.port());
     let dead = format!("http://127.0.0.1:{}", free_port());
     for no_proxy in ["127.0.0.1", "localhost,127.0.0.0/8", "*"] {
-        assert_eq!(probe_ok(&[&url], &[("HTTPS_PROXY", &dead), ("NO_PROXY", no_proxy)])["pid"], peer.pid(), "NO_PROXY={no_proxy}");
+        assert_eq!(
+            probe_ok(&[&url], &[("HTTPS_PROXY", &dead), ("NO_PROXY", no_proxy)])["pid"],
+            peer.pid(),
+            "NO_PROXY={no_proxy}"
+        );
     }
     assert_eq!(probe_ok(&[&url, "--proxy", ""], &[("HTTPS_PROXY", &dead)])["pid"], peer.pid());
     // Without NO_PROXY the dead proxy is used, and blamed.
@@ -95,18 +101,25 @@ fn no_proxy_and_an_empty_proxy_key_connect_directly() {
 
 #[tokio::test]
 async fn a_session_through_the_proxy_with_credentials_from_the_environment() {
-    let Some(proxy) = TinyProxy::start(ProxyOptions { basic_auth: Some((PROXY_USER.into(), PROXY_PASSWORD.into())), ..ProxyOptions::default() }) else { return };
+    let Some(proxy) = TinyProxy::start(ProxyOptions {
+        basic_auth: Some((PROXY_USER.into(), PROXY_PASSWORD.into())),
+        ..ProxyOptions::default()
+    }) else {
+        return;
+    };
     let mut peer = PtvsdPeer::start("3.11", "3.2.1", &program("target.py"), PeerOptions::new().args(["0", "0.05"]));
     let lib = program("app/lib.py");
     let line = line_of(&lib, "compute-total");
     let proxy_url = proxy.url(Some((PROXY_USER, PROXY_PASSWORD)));
-    let mut client = DapClient::spawn_with_env(&["--log-level", "trace"], &[("HTTPS_PROXY", &proxy_url), ("NO_PROXY", "")]).await;
+    let mut client =
+        DapClient::spawn_with_env(&["--log-level", "trace"], &[("HTTPS_PROXY", &proxy_url), ("NO_PROXY", "")]).await;
     client.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
     client.ok("attach", json!({ "url": format!("tcp://{}@127.0.0.1:{}", peer.secret(), peer.port()) })).await;
     client.wait_event("initialized").await;
     client.ok("setBreakpoints", json!({ "source": { "path": lib }, "breakpoints": [{ "line": line }] })).await;
     client.ok("configurationDone", Value::Null).await;
-    let stopped = client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
+    let stopped =
+        client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
     let thread = stopped["body"]["threadId"].clone();
     client.ok("setBreakpoints", json!({ "source": { "path": lib }, "breakpoints": [] })).await;
     client.ok("continue", json!({ "threadId": thread })).await;
@@ -114,7 +127,9 @@ async fn a_session_through_the_proxy_with_credentials_from_the_environment() {
     assert_eq!(client.wait_exit(Duration::from_secs(10)).await, Some(0));
     let log = client.stderr();
     assert!(log.contains("connecting through an HTTP proxy"), "the proxy was not used:\n{log}");
-    for hidden in [PROXY_USER, PROXY_PASSWORD, &support::azure::base64(format!("{PROXY_USER}:{PROXY_PASSWORD}").as_bytes())] {
+    for hidden in
+        [PROXY_USER, PROXY_PASSWORD, &support::azure::base64(format!("{PROXY_USER}:{PROXY_PASSWORD}").as_bytes())]
+    {
         assert!(!log.contains(hidden), "{hidden:?} is in the trace log");
     }
     // The app runs on.
@@ -124,11 +139,17 @@ async fn a_session_through_the_proxy_with_credentials_from_the_environment() {
 
 #[test]
 fn a_proxy_that_wants_credentials_is_said_so() {
-    let Some(proxy) = TinyProxy::start(ProxyOptions { basic_auth: Some((PROXY_USER.into(), PROXY_PASSWORD.into())), ..ProxyOptions::default() }) else { return };
+    let Some(proxy) = TinyProxy::start(ProxyOptions {
+        basic_auth: Some((PROXY_USER.into(), PROXY_PASSWORD.into())),
+        ..ProxyOptions::default()
+    }) else {
+        return;
+    };
     let url = format!("tcp://s@127.0.0.1:{}", free_port());
     let said = probe_error(&[&url, "--proxy", &proxy.url(None)], &[]);
     assert_says(&said, &["requires authentication", "407", "http://USER:PASSWORD@HOST:PORT"]);
-    let said = probe_error(&[&url, "--log-level", "trace", "--proxy", &proxy.url(Some((PROXY_USER, "wrong-password")))], &[]);
+    let said =
+        probe_error(&[&url, "--log-level", "trace", "--proxy", &proxy.url(Some((PROXY_USER, "wrong-password")))], &[]);
     // (tinyproxy answers wrong credentials with 401, not 407.)
     assert_says(&said, &["refused the user name and password", "authentication required"]);
     assert!(!said.contains("wrong-password") && !said.contains(PROXY_USER), "{said}");
@@ -136,10 +157,16 @@ fn a_proxy_that_wants_credentials_is_said_so() {
 
 #[test]
 fn a_proxy_that_forbids_the_port_is_said_so() {
-    let Some(proxy) = TinyProxy::start(ProxyOptions { connect_ports: vec![443], ..ProxyOptions::default() }) else { return };
+    let Some(proxy) = TinyProxy::start(ProxyOptions { connect_ports: vec![443], ..ProxyOptions::default() }) else {
+        return;
+    };
     let peer = PtvsdPeer::start("3.11", "3.2.1", &program("sleeper.py"), PeerOptions::new().args(["0"]));
-    let said = probe_error(&[&format!("tcp://{}@127.0.0.1:{}", peer.secret(), peer.port()), "--proxy", &proxy.url(None)], &[]);
-    assert_says(&said, &["refused to open a tunnel", &format!("127.0.0.1:{}", peer.port()), "403", "port 443", "NO_PROXY"]);
+    let said =
+        probe_error(&[&format!("tcp://{}@127.0.0.1:{}", peer.secret(), peer.port()), "--proxy", &proxy.url(None)], &[]);
+    assert_says(
+        &said,
+        &["refused to open a tunnel", &format!("127.0.0.1:{}", peer.port()), "403", "port 443", "NO_PROXY"],
+    );
 }
 
 #[test]
@@ -153,7 +180,10 @@ fn a_proxy_that_never_answers_times_out_with_a_sentence() {
         let _ = std::io::Read::read(&mut stream, &mut buf);
         std::thread::sleep(Duration::from_secs(4));
     });
-    let said = probe_error(&["tcp://s@site.example:5678", "--timeout", "2", "--proxy", &format!("http://127.0.0.1:{port}")], &[]);
+    let said = probe_error(
+        &["tcp://s@site.example:5678", "--timeout", "2", "--proxy", &format!("http://127.0.0.1:{port}")],
+        &[],
+    );
     assert_says(&said, &["did not open a tunnel to site.example:5678 within 2 s"]);
     silent.join().unwrap();
 }

@@ -23,12 +23,22 @@ fn lib_path() -> PathBuf {
 
 async fn start() -> DapClient {
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
-    client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
+    client
+        .ok(
+            "initialize",
+            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
+        )
+        .await;
     client
 }
 
 fn output_of(client: &DapClient, category: &str) -> String {
-    client.received.iter().filter(|m| m["event"] == "output" && m["body"]["category"] == category).filter_map(|m| m["body"]["output"].as_str()).collect()
+    client
+        .received
+        .iter()
+        .filter(|m| m["event"] == "output" && m["body"]["category"] == category)
+        .filter_map(|m| m["body"]["output"].as_str())
+        .collect()
 }
 
 /// Waits until `category` output contains `needle`.
@@ -39,7 +49,12 @@ async fn wait_output(client: &mut DapClient, category: &str, needle: &str) -> St
         if text.contains(needle) {
             return text;
         }
-        assert!(Instant::now() < deadline, "no {needle:?} on {category} within 20 s; got:\n{text}\nall output:\n{}\nstderr:\n{}", client.output_text(), client.stderr());
+        assert!(
+            Instant::now() < deadline,
+            "no {needle:?} on {category} within 20 s; got:\n{text}\nall output:\n{}\nstderr:\n{}",
+            client.output_text(),
+            client.stderr()
+        );
         client.drain(Duration::from_millis(100)).await;
     }
 }
@@ -61,9 +76,11 @@ fn wait_gone(pid: u32, what: &str) {
 }
 
 fn number_after(text: &str, prefix: &str) -> u32 {
-    text.lines().find_map(|l| l.strip_prefix(prefix)).and_then(|rest| rest.trim().parse().ok()).unwrap_or_else(|| panic!("no {prefix:?} line in:\n{text}"))
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .and_then(|rest| rest.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {prefix:?} line in:\n{text}"))
 }
-
 
 /// Launch with args, cwd and env; breakpoint; output split; terminate kills the tree.
 async fn breakpoint_flow(peer: &PeerInfo) {
@@ -87,10 +104,13 @@ async fn breakpoint_flow(peer: &PeerInfo) {
     let process = client.wait_event("process").await;
     assert_eq!(process["body"]["startMethod"], "launch");
     let line = line_of(&lib_path(), "compute-total");
-    let body = client.ok("setBreakpoints", json!({ "source": { "path": lib_path() }, "breakpoints": [{ "line": line }] })).await;
+    let body = client
+        .ok("setBreakpoints", json!({ "source": { "path": lib_path() }, "breakpoints": [{ "line": line }] }))
+        .await;
     assert_eq!(body["breakpoints"][0]["line"], line);
     client.ok("configurationDone", Value::Null).await;
-    let stopped = client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
+    let stopped =
+        client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
     let thread = stopped["body"]["threadId"].clone();
 
     let stack = client.ok("stackTrace", json!({ "threadId": thread })).await;
@@ -156,7 +176,12 @@ async fn launch_binary_ptvsd_3_0_on_python_2_7() {
 async fn exit_code_then_terminated() {
     let peer = Peers::load().peer("3.11", "3.2.1");
     let mut client = start().await;
-    client.ok("launch", json!({ "program": program("launchee.py"), "python": peer.python_path, "args": ["3", "2", "0.01"] })).await;
+    client
+        .ok(
+            "launch",
+            json!({ "program": program("launchee.py"), "python": peer.python_path, "args": ["3", "2", "0.01"] }),
+        )
+        .await;
     client.wait_event("initialized").await;
     // `sys.exit(3)` is an uncaught SystemExit with a non-zero code, which stops under the
     // default `uncaught` filter (as with debugpy); this test is about the exit itself.
@@ -165,7 +190,12 @@ async fn exit_code_then_terminated() {
     let exited = client.wait_event("exited").await;
     assert_eq!(exited["body"]["exitCode"], 3, "{exited}");
     client.wait_event("terminated").await;
-    let order: Vec<&str> = client.received.iter().filter_map(|m| m["event"].as_str()).filter(|e| *e == "exited" || *e == "terminated").collect();
+    let order: Vec<&str> = client
+        .received
+        .iter()
+        .filter_map(|m| m["event"].as_str())
+        .filter(|e| *e == "exited" || *e == "terminated")
+        .collect();
     assert_eq!(order, ["exited", "terminated"]);
     let stdout = output_of(&client, "stdout");
     assert!(stdout.contains("result 1 11\nlaunchee done\n"), "{stdout}");
@@ -180,7 +210,12 @@ async fn exit_code_then_terminated() {
 async fn disconnect_stops_the_program() {
     let peer = Peers::load().peer("3.11", "3.2.1");
     let mut client = start().await;
-    client.ok("launch", json!({ "program": program("launchee.py"), "python": peer.python_path, "args": ["0", "0", "0.05"] })).await;
+    client
+        .ok(
+            "launch",
+            json!({ "program": program("launchee.py"), "python": peer.python_path, "args": ["0", "0", "0.05"] }),
+        )
+        .await;
     client.wait_event("initialized").await;
     client.ok("configurationDone", Value::Null).await;
     let stdout = wait_output(&mut client, "stdout", "result 1 ").await;
@@ -195,7 +230,12 @@ async fn disconnect_stops_the_program() {
 async fn closing_the_adapter_stops_the_program() {
     let peer = Peers::load().peer("3.11", "3.2.1");
     let mut client = start().await;
-    client.ok("launch", json!({ "program": program("launchee.py"), "python": peer.python_path, "args": ["0", "0", "0.05"] })).await;
+    client
+        .ok(
+            "launch",
+            json!({ "program": program("launchee.py"), "python": peer.python_path, "args": ["0", "0", "0.05"] }),
+        )
+        .await;
     client.wait_event("initialized").await;
     client.ok("configurationDone", Value::Null).await;
     let stdout = wait_output(&mut client, "stdout", "result 1 ").await;
@@ -221,7 +261,8 @@ async fn refused(arguments: Value) -> String {
 /// The base interpreter of a venv (`home` in its pyvenv.cfg): no ptvsd there.
 fn base_python(venv: &Path) -> PathBuf {
     let cfg = std::fs::read_to_string(venv.join("pyvenv.cfg")).unwrap();
-    let home = cfg.lines().find_map(|l| l.strip_prefix("home")).map(|v| v.trim_start_matches([' ', '=']).trim()).unwrap();
+    let home =
+        cfg.lines().find_map(|l| l.strip_prefix("home")).map(|v| v.trim_start_matches([' ', '=']).trim()).unwrap();
     Path::new(home).join("python3")
 }
 
@@ -237,7 +278,13 @@ async fn python_without_ptvsd_is_refused() {
 #[tokio::test]
 async fn python_3_12_is_refused() {
     let pythons: Vec<PathBuf> = std::fs::read_dir("/root/.pyenv/versions")
-        .map(|dir| dir.flatten().filter(|e| e.file_name().to_string_lossy().starts_with("3.12.")).map(|e| e.path().join("bin").join("python")).filter(|p| p.exists()).collect())
+        .map(|dir| {
+            dir.flatten()
+                .filter(|e| e.file_name().to_string_lossy().starts_with("3.12."))
+                .map(|e| e.path().join("bin").join("python"))
+                .filter(|p| p.exists())
+                .collect()
+        })
         .unwrap_or_default();
     let Some(python) = pythons.first() else {
         assert!(!is_ci(), "no CPython 3.12 under /root/.pyenv/versions");
@@ -253,8 +300,12 @@ async fn python_3_12_is_refused() {
 #[tokio::test]
 async fn missing_program_and_interpreter_are_refused() {
     let peer = Peers::load().peer("3.11", "3.2.1");
-    let message = refused(json!({ "program": "no_such_script.py", "cwd": programs_dir(), "python": peer.python_path })).await;
-    assert!(message.contains(&format!("{} does not exist", programs_dir().join("no_such_script.py").display())), "{message}");
+    let message =
+        refused(json!({ "program": "no_such_script.py", "cwd": programs_dir(), "python": peer.python_path })).await;
+    assert!(
+        message.contains(&format!("{} does not exist", programs_dir().join("no_such_script.py").display())),
+        "{message}"
+    );
     let message = refused(json!({ "program": program("launchee.py"), "python": "/no/such/python3" })).await;
     assert!(message.contains("cannot find the Python interpreter `/no/such/python3`"), "{message}");
     let message = refused(json!({ "python": peer.python_path })).await;
@@ -271,7 +322,12 @@ async fn stop_on_entry(peer: &PeerInfo) {
     assert_eq!(stopped["body"]["reason"], "entry", "{stopped}");
     let thread = stopped["body"]["threadId"].clone();
     let stack = client.ok("stackTrace", json!({ "threadId": thread, "levels": 1 })).await;
-    let first = std::fs::read_to_string(program("launchee.py")).unwrap().lines().position(|l| l.starts_with("from __future__")).unwrap() + 1;
+    let first = std::fs::read_to_string(program("launchee.py"))
+        .unwrap()
+        .lines()
+        .position(|l| l.starts_with("from __future__"))
+        .unwrap()
+        + 1;
     assert_eq!(stack["stackFrames"][0]["line"], first, "{stack}");
     assert_eq!(stack["stackFrames"][0]["source"]["path"], program("launchee.py").to_string_lossy().as_ref());
     assert!(output_of(&client, "stdout").is_empty(), "the program ran before the entry stop");
@@ -301,7 +357,9 @@ async fn stop_on_entry_binary_ptvsd_2_2_on_python_3_6() {
 async fn terminate_while_stopped() {
     let peer = Peers::load().peer("3.11", "3.2.1");
     let mut client = start().await;
-    client.ok("launch", json!({ "program": program("launchee.py"), "python": peer.python_path, "stopOnEntry": true })).await;
+    client
+        .ok("launch", json!({ "program": program("launchee.py"), "python": peer.python_path, "stopOnEntry": true }))
+        .await;
     client.wait_event("initialized").await;
     let process = client.wait_event("process").await;
     let pid = u32::try_from(process["body"]["systemProcessId"].as_u64().unwrap()).unwrap();

@@ -28,10 +28,14 @@ use serde_json::{json, Value};
 use support::{free_port, line_of, program, PeerInfo, Peers, RestartableApp, Workers};
 
 fn probe_pid(url: &str) -> u64 {
-    let out = Command::new(env!("CARGO_BIN_EXE_ptvsd-dap")).args(["probe", "--json", url]).output().expect("run ptvsd-dap probe");
+    let out = Command::new(env!("CARGO_BIN_EXE_ptvsd-dap"))
+        .args(["probe", "--json", url])
+        .output()
+        .expect("run ptvsd-dap probe");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "probe failed: {}\n{stdout}", String::from_utf8_lossy(&out.stderr));
-    let report: Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("no JSON from probe ({e}): {stdout}"));
+    let report: Value =
+        serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("no JSON from probe ({e}): {stdout}"));
     report["pid"].as_u64().unwrap_or_else(|| panic!("no pid in {report}"))
 }
 
@@ -125,7 +129,12 @@ fn urls(workers: &Workers) -> Value {
 /// `breakpoint` is false) and the configuration done.
 async fn attach_all(workers: &Workers, extra: Value, breakpoint: bool) -> DapClient {
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
-    client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
+    client
+        .ok(
+            "initialize",
+            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
+        )
+        .await;
     let mut arguments = json!({ "url": urls(workers), "redirectOutput": false });
     if let (Some(arguments), Value::Object(extra)) = (arguments.as_object_mut(), extra) {
         arguments.extend(extra);
@@ -147,7 +156,9 @@ async fn attach_all(workers: &Workers, extra: Value, breakpoint: bool) -> DapCli
 
 async fn set_breakpoint(client: &mut DapClient, on: bool) {
     let breakpoints = if on { json!([{ "line": handle_line() }]) } else { json!([]) };
-    let body = client.ok("setBreakpoints", json!({ "source": { "path": program("workers.py") }, "breakpoints": breakpoints })).await;
+    let body = client
+        .ok("setBreakpoints", json!({ "source": { "path": program("workers.py") }, "breakpoints": breakpoints }))
+        .await;
     assert_eq!(body["breakpoints"].as_array().unwrap().len(), usize::from(on), "{body}");
 }
 
@@ -160,7 +171,12 @@ fn pid_of_name(name: &str) -> u32 {
 /// Every thread the session shows: id → pid of its process (from its name).
 async fn threads(client: &mut DapClient) -> HashMap<i64, u32> {
     let body = client.ok("threads", Value::Null).await;
-    body["threads"].as_array().unwrap().iter().map(|t| (t["id"].as_i64().unwrap(), pid_of_name(t["name"].as_str().unwrap()))).collect()
+    body["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["id"].as_i64().unwrap(), pid_of_name(t["name"].as_str().unwrap())))
+        .collect()
 }
 
 /// Sends a request that a worker with the breakpoint takes, and waits for its stop:
@@ -200,7 +216,12 @@ async fn requests_on_different_workers_stop_at_the_same_breakpoint(peer: &PeerIn
     let listed = threads(&mut client).await;
     assert!(listed.values().all(|pid| pids.contains(pid)), "{listed:?}");
     // Forked workers load the same modules: each is told once.
-    let modules: Vec<&str> = client.received.iter().filter(|m| m["event"] == "module").filter_map(|m| m["body"]["module"]["path"].as_str()).collect();
+    let modules: Vec<&str> = client
+        .received
+        .iter()
+        .filter(|m| m["event"] == "module")
+        .filter_map(|m| m["body"]["module"]["path"].as_str())
+        .collect();
     assert!(!modules.is_empty());
     assert_eq!(modules.iter().collect::<BTreeSet<_>>().len(), modules.len(), "{}: a module told twice", peer.name);
     // Each continue resumes its own process: every request is answered by its worker.
@@ -269,7 +290,10 @@ fn lines_about(client: &DapClient, pid: u32) -> Vec<Value> {
     client
         .received
         .iter()
-        .filter(|m| m["event"] == "output" && m["body"]["output"].as_str().is_some_and(|t| t.starts_with(&format!("[pid {pid}]"))))
+        .filter(|m| {
+            m["event"] == "output"
+                && m["body"]["output"].as_str().is_some_and(|t| t.starts_with(&format!("[pid {pid}]")))
+        })
         .cloned()
         .collect()
 }
@@ -289,7 +313,9 @@ async fn a_killed_worker_is_said_once_and_the_others_carry_on(peer: &PeerInfo) {
     assert_eq!(gone["body"]["category"], "console", "{gone}");
     assert!(gone["body"]["output"].as_str().unwrap().starts_with(&format!("[pid {killed}]")), "{gone}");
     let killed_thread = stops.iter().find(|(_, _, pid)| *pid == killed).map(|(_, t, _)| *t).unwrap();
-    client.wait_event_where("thread", WAIT, |e| e["body"]["reason"] == "exited" && e["body"]["threadId"] == killed_thread).await;
+    client
+        .wait_event_where("thread", WAIT, |e| e["body"]["reason"] == "exited" && e["body"]["threadId"] == killed_thread)
+        .await;
     // The others carry on: they are still stopped, and continue answers their requests.
     let listed = threads(&mut client).await;
     assert!(!listed.values().any(|pid| *pid == killed), "{listed:?}");
@@ -324,7 +350,11 @@ async fn with_reconnect_a_restarted_worker_is_attached_again(peer: &PeerInfo) {
     let old = workers.worker_pid(1);
     let new = workers.kill_worker(1, true);
     let lost = client
-        .wait_event_where("output", WAIT, |e| e["body"]["output"].as_str().is_some_and(|t| t.starts_with(&format!("[pid {old}]")) && t.contains("the connection to the app ended")))
+        .wait_event_where("output", WAIT, |e| {
+            e["body"]["output"].as_str().is_some_and(|t| {
+                t.starts_with(&format!("[pid {old}]")) && t.contains("the connection to the app ended")
+            })
+        })
         .await;
     assert_eq!(lost["body"]["category"], "console", "{lost}");
     client.wait_event_where("process", WAIT, |e| e["body"]["systemProcessId"] == new).await;
@@ -365,7 +395,12 @@ async fn disconnect_leaves_every_worker_running_and_attachable(peer: &PeerInfo) 
     // The stopped worker runs again and answers; every worker still serves.
     assert_eq!(answered_by(&request.join().unwrap()).1, pid);
     for index in 0..WORKERS {
-        assert_eq!(probe_pid(&workers.url(index)), u64::from(workers.worker_pid(index)), "{}: worker {index}", peer.name);
+        assert_eq!(
+            probe_pid(&workers.url(index)),
+            u64::from(workers.worker_pid(index)),
+            "{}: worker {index}",
+            peer.name
+        );
     }
     // And the whole set can be attached again.
     let mut again = attach_all(&workers, json!({}), false).await;
@@ -391,11 +426,23 @@ async fn an_endpoint_that_comes_up_later_joins_with_the_breakpoints(peer: &PeerI
     let workers = Workers::start(peer, 1);
     let mut app = RestartableApp::not_started(peer, &["0.05"]);
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
-    client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
-    client.ok("attach", json!({ "url": [workers.url(0), app.url()], "reconnect": true, "redirectOutput": false })).await;
+    client
+        .ok(
+            "initialize",
+            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
+        )
+        .await;
+    client
+        .ok("attach", json!({ "url": [workers.url(0), app.url()], "reconnect": true, "redirectOutput": false }))
+        .await;
     client.wait_event("initialized").await;
     let work = i64::from(line_of(&program("restartable.py"), "work"));
-    let set = client.ok("setBreakpoints", json!({ "source": { "path": program("restartable.py") }, "breakpoints": [{ "line": work }] })).await;
+    let set = client
+        .ok(
+            "setBreakpoints",
+            json!({ "source": { "path": program("restartable.py") }, "breakpoints": [{ "line": work }] }),
+        )
+        .await;
     let id = set["breakpoints"][0]["id"].clone();
     client.ok("configurationDone", Value::Null).await;
     let pid = app.restart();

@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use support::{
-    close_abortive, connect, program, Family, PeerInfo, PeerOptions, Peers, PtvsdPeer, Relay,
-    TestCerts, WsStream,
+    close_abortive, connect, program, Family, PeerInfo, PeerOptions, Peers, PtvsdPeer, Relay, TestCerts, WsStream,
 };
 
 // ---- the first protocol steps, written out by hand ----------------------------------
@@ -37,16 +36,8 @@ fn expect_greeting(conn: &mut impl Read, info: &PeerInfo) {
         Family::Json => {
             let event = read_frame(conn);
             assert_eq!(event["type"], "event", "{}: {event}", info.name);
-            assert_eq!(
-                event["event"], "legacyRemoteConnected",
-                "{}: {event}",
-                info.name
-            );
-            assert_eq!(
-                event["body"]["debuggerName"], "PTVSDBG",
-                "{}: {event}",
-                info.name
-            );
+            assert_eq!(event["event"], "legacyRemoteConnected", "{}: {event}", info.name);
+            assert_eq!(event["body"]["debuggerName"], "PTVSDBG", "{}: {event}", info.name);
             let version = event["body"]["debuggerProtocolVersion"].as_u64().unwrap();
             assert_eq!(version, u64::from(info.protocol_version), "{}", info.name);
             let expected = if info.ptvsd == "3.1.0" { 7 } else { 8 };
@@ -79,11 +70,7 @@ fn authenticate_and_info(conn: &mut (impl Read + Write), peer: &PtvsdPeer) {
             let _user = read_sstr(conn);
             let version = read_sstr(conn);
             assert_eq!(pid, i64::from(peer.pid()), "{}: INFO pid", info.name);
-            assert!(
-                exe.contains("python"),
-                "{}: INFO executable {exe:?}",
-                info.name
-            );
+            assert!(exe.contains("python"), "{}: INFO executable {exe:?}", info.name);
             assert!(
                 version.starts_with(&format!("CPython {} ", info.python_version)),
                 "{}: INFO version {version:?}",
@@ -108,26 +95,13 @@ fn authenticate_and_info(conn: &mut (impl Read + Write), peer: &PtvsdPeer) {
             let reply = read_frame(conn);
             assert_eq!(reply["request_seq"], 2, "{}: {reply}", info.name);
             assert_eq!(reply["success"], true, "{}: {reply}", info.name);
-            assert_eq!(
-                reply["body"]["processId"],
-                json!(peer.pid()),
-                "{}: {reply}",
-                info.name
-            );
+            assert_eq!(reply["body"]["processId"], json!(peer.pid()), "{}: {reply}", info.name);
             let version = reply["body"]["pythonVersion"].as_str().unwrap();
-            assert!(
-                version.starts_with(&format!("CPython {} ", info.python_version)),
-                "{}: {reply}",
-                info.name
-            );
+            assert!(version.starts_with(&format!("CPython {} ", info.python_version)), "{}: {reply}", info.name);
             // The server ends the handshake after INFO and closes.
             let mut rest = Vec::new();
             conn.read_to_end(&mut rest).expect("EOF after INFO");
-            assert!(
-                rest.is_empty(),
-                "{}: unexpected bytes after INFO: {rest:?}",
-                info.name
-            );
+            assert!(rest.is_empty(), "{}: unexpected bytes after INFO: {rest:?}", info.name);
         }
     }
 }
@@ -209,8 +183,7 @@ fn smoke(info: &PeerInfo) {
     authenticate_and_info(&mut ws, &peer);
     ws.close();
 
-    let mut wss =
-        WsStream::connect(&relay.wss_url("any/path?x=1"), Some(&certs)).expect("wss connect");
+    let mut wss = WsStream::connect(&relay.wss_url("any/path?x=1"), Some(&certs)).expect("wss connect");
     expect_greeting(&mut wss, info);
     authenticate_and_info(&mut wss, &peer);
     wss.close();
@@ -223,11 +196,7 @@ fn smoke(info: &PeerInfo) {
     // And the program runs under ptvsd, printing as it goes.
     let out = peer.wait_for_output("result 3 31", Duration::from_secs(20));
     assert!(out.contains("target started pid"), "{out}");
-    assert!(
-        peer.exited().is_none(),
-        "{} exited early:\n{out}",
-        info.name
-    );
+    assert!(peer.exited().is_none(), "{} exited early:\n{out}", info.name);
 }
 
 macro_rules! smoke_tests {
@@ -276,11 +245,7 @@ fn peers_json_lists_the_matrix() {
         for (ptvsd, version) in [("2.0.0", 2), ("2.1.0", 4), ("2.2.0", 6), ("3.0.0", 6), ("3.1.0", 7), ("3.2.1", 8)] {
             let p = peers.peer(python, ptvsd);
             assert_eq!(p.protocol_version, version, "{}", p.name);
-            assert!(
-                p.python_version.starts_with(&format!("{python}.")),
-                "{}",
-                p.name
-            );
+            assert!(p.python_version.starts_with(&format!("{python}.")), "{}", p.name);
         }
     }
     for ptvsd in ["3.0.0", "3.2.1"] {
@@ -290,10 +255,7 @@ fn peers_json_lists_the_matrix() {
     }
     assert!(peers.websockify().is_file());
     if support::is_ci() {
-        assert!(
-            peers.node_modules.is_some(),
-            "CI=true but the node packages are missing"
-        );
+        assert!(peers.node_modules.is_some(), "CI=true but the node packages are missing");
     }
 }
 
@@ -303,21 +265,12 @@ fn peers_json_lists_the_matrix() {
 fn enable_attach_launcher() {
     for (python, ptvsd) in [("3.6", "2.2.0"), ("3.11", "3.2.1")] {
         let info = Peers::load().peer(python, ptvsd);
-        let peer = PtvsdPeer::start_peer(
-            info,
-            &program("sleeper.py"),
-            PeerOptions::new().enable_attach().wait(),
-        );
+        let peer = PtvsdPeer::start_peer(info, &program("sleeper.py"), PeerOptions::new().enable_attach().wait());
         let mut tcp = connect(peer.port());
         expect_greeting(&mut tcp, info);
         authenticate_and_info(&mut tcp, &peer);
         close_abortive(tcp);
         std::thread::sleep(Duration::from_millis(300));
-        assert!(
-            !peer.output().contains("sleeper started"),
-            "{}: ran before attach:\n{}",
-            info.name,
-            peer.output()
-        );
+        assert!(!peer.output().contains("sleeper started"), "{}: ran before attach:\n{}", info.name, peer.output());
     }
 }

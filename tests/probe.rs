@@ -59,7 +59,10 @@ fn probe_reaches_every_version_over_tcp_ws_and_wss() {
                 let report = probe_json(url, &["--ca-file", &ca]);
                 let context = format!("{} via {}", info.name, url.split(':').next().unwrap_or(""));
                 assert_eq!(report["pid"], peer.pid(), "{context}: {report}");
-                assert!(report["pythonVersion"].as_str().unwrap().contains(&info.python_version), "{context}: {report}");
+                assert!(
+                    report["pythonVersion"].as_str().unwrap().contains(&info.python_version),
+                    "{context}: {report}"
+                );
                 assert_eq!(report["protocolVersion"], info.protocol_version, "{context}: {report}");
                 let dialect = if info.protocol_version >= 7 { "json" } else { "binary" };
                 assert_eq!(report["dialect"], dialect, "{context}: {report}");
@@ -100,10 +103,23 @@ async fn a_second_attach_while_one_is_held_is_already_attached() {
         let endpoint = Endpoint::parse(&format!("tcp://{}@127.0.0.1:{}", peer.secret(), peer.port())).unwrap();
         let options = ConnectOptions::default();
         let timeout = Duration::from_secs(10);
-        let first = handshake::attach(transport::connect(&endpoint, &options).await.unwrap(), peer.secret(), "RedirectOutput", Limits::default(), timeout)
-            .await
-            .unwrap();
-        let second = handshake::attach(transport::connect(&endpoint, &options).await.unwrap(), peer.secret(), "RedirectOutput", Limits::default(), timeout).await;
+        let first = handshake::attach(
+            transport::connect(&endpoint, &options).await.unwrap(),
+            peer.secret(),
+            "RedirectOutput",
+            Limits::default(),
+            timeout,
+        )
+        .await
+        .unwrap();
+        let second = handshake::attach(
+            transport::connect(&endpoint, &options).await.unwrap(),
+            peer.secret(),
+            "RedirectOutput",
+            Limits::default(),
+            timeout,
+        )
+        .await;
         let err = second.expect_err("second attach must be refused");
         assert!(matches!(err, HandshakeError::AlreadyAttached), "{version}: {err}");
         assert!(err.to_string().contains("already attached"), "{err}");
@@ -153,7 +169,10 @@ fn a_tls_listener_signed_by_an_unknown_ca_names_the_ca_option() {
     let other = TestCerts::generate_other_ca(&dir.path().join("other"));
     let relay = Relay::websockify(peer.port(), Some(&other));
     let ca = dir.path().join("trusted").join("ca.pem");
-    let err = probe_error(&format!("wss://{}@127.0.0.1:{}/ptvsd", peer.secret(), relay.port()), &["--ca-file", &ca.to_string_lossy()]);
+    let err = probe_error(
+        &format!("wss://{}@127.0.0.1:{}/ptvsd", peer.secret(), relay.port()),
+        &["--ca-file", &ca.to_string_lossy()],
+    );
     assert!(err.contains("ca-file") || err.contains("caFile"), "{err}");
     assert!(!err.contains(peer.secret()));
     // Nothing reached ptvsd, so it still answers.

@@ -53,7 +53,11 @@ impl App {
         let relay = (via != Via::Tcp).then(|| {
             let dir = tempfile::tempdir().unwrap();
             let certs = TestCerts::generate(dir.path());
-            let relay = if via == Via::Relay { Relay::builtin(peer.port(), Some(&certs)) } else { Relay::websockify(peer.port(), Some(&certs)) };
+            let relay = if via == Via::Relay {
+                Relay::builtin(peer.port(), Some(&certs))
+            } else {
+                Relay::websockify(peer.port(), Some(&certs))
+            };
             (relay, certs, dir)
         });
         let baseline_ticks = cpu_ticks_over(peer.pid(), CPU_WINDOW);
@@ -84,7 +88,10 @@ impl App {
         self.peer.wait_for_output(&next, Duration::from_secs(15));
         let ticks = cpu_ticks_over(self.peer.pid(), CPU_WINDOW);
         let bound = (self.baseline_ticks * 3).max(self.baseline_ticks + 40);
-        eprintln!("{name}: after {after}: {ticks} CPU ticks in {CPU_WINDOW:?} (before the first attach: {})", self.baseline_ticks);
+        eprintln!(
+            "{name}: after {after}: {ticks} CPU ticks in {CPU_WINDOW:?} (before the first attach: {})",
+            self.baseline_ticks
+        );
         assert!(ticks <= bound, "{name}: after {after} the app used {ticks} CPU ticks in {CPU_WINDOW:?}, before the first attach {} (bound {bound})", self.baseline_ticks);
     }
 }
@@ -98,16 +105,27 @@ async fn attach_and_stop(app: &App) -> (DapClient, Value) {
     let name = &app.peer.info().name;
     // Debug logs: a failure message shows what the adapter saw.
     let mut client = DapClient::spawn(&["--log-level", "ptvsd_dap=debug"]).await;
-    client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
+    client
+        .ok(
+            "initialize",
+            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
+        )
+        .await;
     client.ok("attach", app.attach_args()).await;
     client.wait_event("initialized").await;
     let line = line_of(&web_app(), "web-app-handle");
-    let body = client.ok("setBreakpoints", json!({ "source": { "path": web_app() }, "breakpoints": [{ "line": line }] })).await;
+    let body = client
+        .ok("setBreakpoints", json!({ "source": { "path": web_app() }, "breakpoints": [{ "line": line }] }))
+        .await;
     // Answered during the attach without waiting for ptvsd: unverified, then verified by
     // a `breakpoint` event once ptvsd has bound it.
     assert_eq!(body["breakpoints"][0]["verified"], false, "{name}: {body}");
     let id = body["breakpoints"][0]["id"].clone();
-    client.wait_event_where("breakpoint", STOP_WAIT, |e| e["body"]["breakpoint"]["id"] == id && e["body"]["breakpoint"]["verified"] == true).await;
+    client
+        .wait_event_where("breakpoint", STOP_WAIT, |e| {
+            e["body"]["breakpoint"]["id"] == id && e["body"]["breakpoint"]["verified"] == true
+        })
+        .await;
     client.ok("setExceptionBreakpoints", json!({ "filters": ["uncaught"] })).await;
     client.ok("configurationDone", Value::Null).await;
     let stopped = client.wait_event_where("stopped", STOP_WAIT, |e| e["body"]["reason"] == "breakpoint").await;
@@ -124,11 +142,17 @@ async fn top_frame(client: &mut DapClient, stopped: &Value) -> Value {
 /// Failed evaluations name their exception in every context; the REPL also shows the
 /// traceback (as error output, before the response).
 async fn check_evaluation_failures(client: &mut DapClient, frame: &Value, python2: bool) {
-    let division = if python2 { "ZeroDivisionError: integer division or modulo by zero" } else { "ZeroDivisionError: division by zero" };
+    let division = if python2 {
+        "ZeroDivisionError: integer division or modulo by zero"
+    } else {
+        "ZeroDivisionError: division by zero"
+    };
     let cases = [("{}['k']", "KeyError: 'k'"), ("1/0", division), ("x", "NameError: name 'x' is not defined")];
     for context in ["watch", "hover", "repl"] {
         for (expression, expected) in cases {
-            let response = client.request("evaluate", json!({ "expression": expression, "frameId": frame, "context": context })).await;
+            let response = client
+                .request("evaluate", json!({ "expression": expression, "frameId": frame, "context": context }))
+                .await;
             assert_eq!(response["success"], false, "{expression} in {context}: {response}");
             assert_eq!(response["message"], expected, "{expression} in {context}: {response}");
         }
@@ -142,7 +166,10 @@ async fn check_evaluation_failures(client: &mut DapClient, frame: &Value, python
         .collect();
     assert_eq!(tracebacks.len(), cases.len(), "one traceback per failed REPL evaluation: {tracebacks:?}");
     for ((_, expected), traceback) in cases.iter().zip(&tracebacks) {
-        assert!(traceback.contains("File \"<debug input>\", line 1") && traceback.trim_end().ends_with(expected), "{traceback}");
+        assert!(
+            traceback.contains("File \"<debug input>\", line 1") && traceback.trim_end().ends_with(expected),
+            "{traceback}"
+        );
         assert!(!traceback.contains("ptvsd"), "ptvsd's own frames in the traceback: {traceback}");
     }
 }

@@ -30,13 +30,20 @@ fn work_line() -> i64 {
 
 async fn start_client() -> DapClient {
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
-    client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
+    client
+        .ok(
+            "initialize",
+            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
+        )
+        .await;
     client
 }
 
 async fn set_breakpoint(client: &mut DapClient, on: bool) {
     let breakpoints = if on { json!([{ "line": work_line() }]) } else { json!([]) };
-    client.ok("setBreakpoints", json!({ "source": { "path": program("restartable.py") }, "breakpoints": breakpoints })).await;
+    client
+        .ok("setBreakpoints", json!({ "source": { "path": program("restartable.py") }, "breakpoints": breakpoints }))
+        .await;
 }
 
 /// Waits for a stop at the breakpoint; returns the DAP thread id.
@@ -51,7 +58,9 @@ async fn stop_at_breakpoint(client: &mut DapClient) -> i64 {
 
 async fn wait_output(client: &mut DapClient, needle: &str) -> Value {
     let needle = needle.to_string();
-    client.wait_event_where("output", WAIT, move |e| e["body"]["output"].as_str().is_some_and(|t| t.contains(&needle))).await
+    client
+        .wait_event_where("output", WAIT, move |e| e["body"]["output"].as_str().is_some_and(|t| t.contains(&needle)))
+        .await
 }
 
 /// Waits for the `process` event of `pid`.
@@ -80,7 +89,9 @@ async fn survives_restarts(python: &str, ptvsd: &str, via_relay: bool) {
     app.kill();
     let lost = wait_output(&mut client, "the connection to the app ended").await;
     assert_eq!(lost["body"]["category"], "console");
-    client.wait_event_where("thread", WAIT, |e| e["body"]["reason"] == "exited" && e["body"]["threadId"] == old_thread).await;
+    client
+        .wait_event_where("thread", WAIT, |e| e["body"]["reason"] == "exited" && e["body"]["threadId"] == old_thread)
+        .await;
     let pid = app.restart();
     wait_process(&mut client, pid).await;
     wait_output(&mut client, &format!("attached again to process {pid}")).await;
@@ -90,7 +101,8 @@ async fn survives_restarts(python: &str, ptvsd: &str, via_relay: bool) {
     // evaluation names its exception (`repairs`), which ptvsd alone does not.
     let trace = client.ok("stackTrace", json!({ "threadId": thread })).await;
     let frame = trace["stackFrames"][0]["id"].clone();
-    let failed = client.request("evaluate", json!({ "expression": "{}['k']", "frameId": frame, "context": "watch" })).await;
+    let failed =
+        client.request("evaluate", json!({ "expression": "{}['k']", "frameId": frame, "context": "watch" })).await;
     assert_eq!(failed["success"], false, "{failed}");
     assert_eq!(failed["message"], "KeyError: 'k'", "the repairs did not run in the new process: {failed}");
 

@@ -20,7 +20,10 @@ use client::DapClient;
 use ptvsd_dap::session::config::AttachConfig;
 use ptvsd_dap::transport::{ConnectOptions, Endpoint, Secret};
 use serde_json::{json, Value};
-use support::{line_of, program, programs_dir, AzureEmulator, LinuxSite, PeerOptions, ProxyOptions, PtvsdPeer, Relay, TestCerts, TinyProxy};
+use support::{
+    line_of, program, programs_dir, AzureEmulator, LinuxSite, PeerOptions, ProxyOptions, PtvsdPeer, Relay, TestCerts,
+    TinyProxy,
+};
 
 /// Special characters: `@`, `:` and `/` must be percent-encoded in a URL, `é` is two
 /// UTF-8 bytes. The alphanumeric ends are unlikely anywhere else.
@@ -102,7 +105,10 @@ fn forms(secret: &str) -> Vec<(String, String)> {
         ("percent-encoded, every byte (upper)".into(), percent(secret, true, true)),
         ("percent-encoded, every byte (lower)".into(), percent(secret, false, true)),
         ("JSON".into(), serde_json::to_string(secret).unwrap().trim_matches('"').to_string()),
-        ("JSON, ASCII only".into(), secret.chars().map(|c| if c.is_ascii() { c.to_string() } else { format!("\\u{:04x}", c as u32) }).collect()),
+        (
+            "JSON, ASCII only".into(),
+            secret.chars().map(|c| if c.is_ascii() { c.to_string() } else { format!("\\u{:04x}", c as u32) }).collect(),
+        ),
         ("Rust Debug".into(), format!("{secret:?}").trim_matches('"').to_string()),
         ("Rust byte-string Debug".into(), bytes.escape_ascii().to_string()),
         ("hex (lower)".into(), hex(bytes, false)),
@@ -115,7 +121,8 @@ fn forms(secret: &str) -> Vec<(String, String)> {
     }
     // The alphanumeric ends of the secret, which every text form keeps intact.
     let head: String = secret.chars().take_while(char::is_ascii_alphanumeric).collect();
-    let tail: String = secret.chars().rev().take_while(char::is_ascii_alphanumeric).collect::<Vec<_>>().into_iter().rev().collect();
+    let tail: String =
+        secret.chars().rev().take_while(char::is_ascii_alphanumeric).collect::<Vec<_>>().into_iter().rev().collect();
     for part in [head, tail] {
         if part.len() >= 4 {
             forms.push((format!("fragment {part:?}"), part));
@@ -205,17 +212,20 @@ async fn full_session(args: &[String], attach: Value) -> DapClient {
     client.ok("setBreakpoints", json!({ "source": { "path": lib }, "breakpoints": [{ "line": line }] })).await;
     client.ok("setExceptionBreakpoints", json!({ "filters": ["uncaught"] })).await;
     client.ok("configurationDone", Value::Null).await;
-    let stopped = client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
+    let stopped =
+        client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
     let thread = stopped["body"]["threadId"].clone();
     client.ok("threads", Value::Null).await;
     let stack = client.ok("stackTrace", json!({ "threadId": thread })).await;
     let frame = stack["stackFrames"][0]["id"].clone();
     let scopes = client.ok("scopes", json!({ "frameId": frame })).await;
-    let locals = client.ok("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await;
+    let locals =
+        client.ok("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await;
     let data = locals["variables"].as_array().unwrap().iter().find(|v| v["name"] == "data").unwrap().clone();
     client.ok("variables", json!({ "variablesReference": data["variablesReference"] })).await;
     client.ok("evaluate", json!({ "expression": "n * 2", "frameId": frame, "context": "repl" })).await;
-    let failed = client.request("evaluate", json!({ "expression": "no_such_name", "frameId": frame, "context": "watch" })).await;
+    let failed =
+        client.request("evaluate", json!({ "expression": "no_such_name", "frameId": frame, "context": "watch" })).await;
     assert_eq!(failed["success"], false);
     client.ok("setBreakpoints", json!({ "source": { "path": lib }, "breakpoints": [] })).await;
     client.ok("continue", json!({ "threadId": thread })).await;
@@ -259,7 +269,10 @@ async fn sessions_at_every_level(label: &str, attach: impl Fn() -> Value, wrong:
             let logs = check_run(&run, &client, log_file.as_deref(), &[SECRET, WRONG, COOKIE]);
             if *level == "trace" {
                 let text = logs.file.unwrap_or(logs.stderr);
-                assert!(text.contains("→ ptvsd") && text.contains("attached"), "{run}: the trace log is not verbose: {text:.2000}");
+                assert!(
+                    text.contains("→ ptvsd") && text.contains("attached"),
+                    "{run}: the trace log is not verbose: {text:.2000}"
+                );
             }
             if let Some(path) = &log_file {
                 std::fs::remove_file(path).unwrap();
@@ -279,7 +292,8 @@ async fn sessions_at_every_level(label: &str, attach: impl Fn() -> Value, wrong:
 async fn ptvsd_3_2_over_wss_at_every_log_level() {
     let dir = tempfile::tempdir().unwrap();
     let certs = TestCerts::generate(dir.path());
-    let peer = PtvsdPeer::start("3.11", "3.2.1", &program("target.py"), PeerOptions::new().secret(SECRET).args(["0", "0.05"]));
+    let peer =
+        PtvsdPeer::start("3.11", "3.2.1", &program("target.py"), PeerOptions::new().secret(SECRET).args(["0", "0.05"]));
     let relay = Relay::websockify(peer.port(), Some(&certs));
     let url = |secret: &str| format!("wss://{}@127.0.0.1:{}/ptvsd", url_secret(secret), relay.port());
     let attach = |secret: &str| json!({ "url": url(secret), "caFile": certs.ca_pem, "headers": { "Cookie": COOKIE }, "connectTimeout": 10 });
@@ -291,11 +305,18 @@ async fn ptvsd_3_2_over_wss_at_every_log_level() {
 
 #[tokio::test]
 async fn ptvsd_3_0_over_tcp_at_every_log_level() {
-    let peer = PtvsdPeer::start("3.11", "3.0.0", &program("target.py"), PeerOptions::new().secret(SECRET).args(["0", "0.05"]));
+    let peer =
+        PtvsdPeer::start("3.11", "3.0.0", &program("target.py"), PeerOptions::new().secret(SECRET).args(["0", "0.05"]));
     let port = peer.port();
     let url = move |secret: &str| format!("tcp://{}@127.0.0.1:{port}", url_secret(secret));
     let bad_url = json!({ "url": format!("tcp://{}@127.0.0.1:0", url_secret(SECRET)) });
-    sessions_at_every_level("ptvsd 3.0.0 over tcp", || json!({ "url": url(SECRET) }), || json!({ "url": url(WRONG) }), bad_url).await;
+    sessions_at_every_level(
+        "ptvsd 3.0.0 over tcp",
+        || json!({ "url": url(SECRET) }),
+        || json!({ "url": url(WRONG) }),
+        bad_url,
+    )
+    .await;
     // The host/port/secret form of the configuration.
     let args = adapter_args("trace", None);
     let client = full_session(&args, json!({ "host": "127.0.0.1", "port": port, "secret": SECRET })).await;
@@ -331,8 +352,10 @@ fn probe_at_trace_level_over_wss_keeps_the_secret() {
 async fn tunnel_credentials_stay_out_of_every_log() {
     let dir = tempfile::tempdir().unwrap();
     let certs = TestCerts::generate(dir.path());
-    let peer = PtvsdPeer::start("3.11", "3.2.1", &program("target.py"), PeerOptions::new().secret(SECRET).args(["0", "0.05"]));
-    let site = LinuxSite { user: TUNNEL_USER.into(), password: TUNNEL_PASSWORD.into(), default_port: 2222, state: "STARTED" };
+    let peer =
+        PtvsdPeer::start("3.11", "3.2.1", &program("target.py"), PeerOptions::new().secret(SECRET).args(["0", "0.05"]));
+    let site =
+        LinuxSite { user: TUNNEL_USER.into(), password: TUNNEL_PASSWORD.into(), default_port: 2222, state: "STARTED" };
     let emulator = AzureEmulator::kudu(site, Some(&certs));
     let url = format!("wss://{}@localhost:{}/AppServiceTunnel/Tunnel.ashx", url_secret(SECRET), emulator.port());
     let basic = format!("{TUNNEL_USER}:{TUNNEL_PASSWORD}");
@@ -345,8 +368,18 @@ async fn tunnel_credentials_stay_out_of_every_log() {
         let client = full_session(&args, attach).await;
         check_run(&run, &client, log_file.as_deref(), &secrets);
         let attach = json!({ "url": url, "caFile": certs.ca_pem, "tunnelPort": peer.port() });
-        let client = failed_attach_with_env(&args, attach, &[("PTVSD_DAP_TUNNEL_USER", TUNNEL_USER), ("PTVSD_DAP_TUNNEL_PASSWORD", "Wr0ng-tunnel-pw")]).await;
-        check_run(&format!("{run}, wrong password"), &client, log_file.as_deref(), &[SECRET, TUNNEL_USER, TUNNEL_PASSWORD, "Wr0ng-tunnel-pw"]);
+        let client = failed_attach_with_env(
+            &args,
+            attach,
+            &[("PTVSD_DAP_TUNNEL_USER", TUNNEL_USER), ("PTVSD_DAP_TUNNEL_PASSWORD", "Wr0ng-tunnel-pw")],
+        )
+        .await;
+        check_run(
+            &format!("{run}, wrong password"),
+            &client,
+            log_file.as_deref(),
+            &[SECRET, TUNNEL_USER, TUNNEL_PASSWORD, "Wr0ng-tunnel-pw"],
+        );
     }
     assert_eq!(emulator.sessions(), 3, "{}", emulator.log());
 }
@@ -354,12 +387,23 @@ async fn tunnel_credentials_stay_out_of_every_log() {
 /// An HTTP proxy with Basic credentials (tinyproxy), over tcp and wss, at trace level.
 #[tokio::test]
 async fn proxy_credentials_stay_out_of_every_log() {
-    let Some(proxy) = TinyProxy::start(ProxyOptions { basic_auth: Some((PROXY_USER.into(), PROXY_PASSWORD.into())), ..ProxyOptions::default() }) else { return };
+    let Some(proxy) = TinyProxy::start(ProxyOptions {
+        basic_auth: Some((PROXY_USER.into(), PROXY_PASSWORD.into())),
+        ..ProxyOptions::default()
+    }) else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     let certs = TestCerts::generate(dir.path());
-    let peer = PtvsdPeer::start("3.11", "3.0.0", &program("target.py"), PeerOptions::new().secret(SECRET).args(["0", "0.05"]));
+    let peer =
+        PtvsdPeer::start("3.11", "3.0.0", &program("target.py"), PeerOptions::new().secret(SECRET).args(["0", "0.05"]));
     let relay = Relay::azure_windows(peer.port(), Some(&certs));
-    let proxy_url = format!("http://{}:{}@127.0.0.1:{}", percent(PROXY_USER, true, false), percent(PROXY_PASSWORD, true, false), proxy.port());
+    let proxy_url = format!(
+        "http://{}:{}@127.0.0.1:{}",
+        percent(PROXY_USER, true, false),
+        percent(PROXY_PASSWORD, true, false),
+        proxy.port()
+    );
     let basic = format!("{PROXY_USER}:{PROXY_PASSWORD}");
     let secrets = [SECRET, PROXY_USER, PROXY_PASSWORD, basic.as_str()];
     let args = adapter_args("trace", None);
@@ -372,8 +416,17 @@ async fn proxy_credentials_stay_out_of_every_log() {
     check_run("wss through the proxy at trace", &client, None, &secrets);
     // A wrong password: refused with a sentence that names neither.
     let wrong = format!("http://{}:Wr0ng-proxy-pw@127.0.0.1:{}", PROXY_USER, proxy.port());
-    let client = failed_attach(&args, json!({ "url": format!("tcp://{}@127.0.0.1:{}", url_secret(SECRET), peer.port()), "proxy": wrong })).await;
-    check_run("a wrong proxy password at trace", &client, None, &[SECRET, PROXY_USER, PROXY_PASSWORD, "Wr0ng-proxy-pw"]);
+    let client = failed_attach(
+        &args,
+        json!({ "url": format!("tcp://{}@127.0.0.1:{}", url_secret(SECRET), peer.port()), "proxy": wrong }),
+    )
+    .await;
+    check_run(
+        "a wrong proxy password at trace",
+        &client,
+        None,
+        &[SECRET, PROXY_USER, PROXY_PASSWORD, "Wr0ng-proxy-pw"],
+    );
 }
 
 // ---- Debug and Display ------------------------------------------------------------
@@ -388,7 +441,13 @@ fn endpoint_and_secret_formatting_redacts() {
         for encoded in [percent(SECRET, true, false), percent(SECRET, false, true)] {
             let endpoint = Endpoint::parse(&format!("{scheme}://{encoded}@example.test:8443/ptvsd")).unwrap();
             assert_eq!(endpoint.secret().expose(), SECRET);
-            for text in [endpoint.to_string(), format!("{endpoint:?}"), format!("{endpoint:#?}"), format!("{:?}", endpoint.secret()), endpoint.secret().to_string()] {
+            for text in [
+                endpoint.to_string(),
+                format!("{endpoint:?}"),
+                format!("{endpoint:#?}"),
+                format!("{:?}", endpoint.secret()),
+                endpoint.secret().to_string(),
+            ] {
                 assert_redacted("Endpoint", &text);
             }
         }

@@ -35,24 +35,36 @@ fn lib_path() -> PathBuf {
     programs_dir().join("app").join("lib.py")
 }
 
-
 async fn start_session(remote: &RemoteSite, line: u32) -> (DapClient, Value) {
     let mut client = DapClient::spawn(&[]).await;
-    let caps = client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
+    let caps = client
+        .ok(
+            "initialize",
+            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
+        )
+        .await;
     assert_eq!(caps["supportsConfigurationDoneRequest"], true);
     client.ok("attach", attach_args(remote)).await;
     client.wait_event("initialized").await;
-    let body = client.ok("setBreakpoints", json!({ "source": { "path": lib_path() }, "breakpoints": [{ "line": line }] })).await;
+    let body = client
+        .ok("setBreakpoints", json!({ "source": { "path": lib_path() }, "breakpoints": [{ "line": line }] }))
+        .await;
     assert_eq!(body["breakpoints"].as_array().unwrap().len(), 1, "{body}");
     assert_eq!(body["breakpoints"][0]["line"], line);
     client.ok("setExceptionBreakpoints", json!({ "filters": ["uncaught"] })).await;
     client.ok("configurationDone", Value::Null).await;
-    let stopped = client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
+    let stopped =
+        client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
     (client, stopped)
 }
 
 fn find<'a>(variables: &'a Value, name: &str) -> &'a Value {
-    variables.as_array().unwrap().iter().find(|v| v["name"] == name).unwrap_or_else(|| panic!("no variable {name} in {variables}"))
+    variables
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == name)
+        .unwrap_or_else(|| panic!("no variable {name} in {variables}"))
 }
 
 async fn variables(client: &mut DapClient, reference: &Value) -> Value {
@@ -71,7 +83,10 @@ async fn flow(remote: RemoteSite) {
     assert_eq!(stopped["body"]["allThreadsStopped"], true);
 
     let threads = client.ok("threads", Value::Null).await;
-    assert!(threads["threads"].as_array().unwrap().iter().any(|t| t["id"] == thread && t["name"] == "MainThread"), "{threads}");
+    assert!(
+        threads["threads"].as_array().unwrap().iter().any(|t| t["id"] == thread && t["name"] == "MainThread"),
+        "{threads}"
+    );
 
     // The stack, with local paths.
     let stack = client.ok("stackTrace", json!({ "threadId": thread })).await;
@@ -105,15 +120,25 @@ async fn flow(remote: RemoteSite) {
     assert_eq!(find(&pt, "x")["value"], n.to_string());
     assert_eq!(find(&pt, "y")["value"], (n + 1).to_string());
     // Paging through a slice of the list.
-    let page = client.ok("variables", json!({ "variablesReference": data["variablesReference"], "filter": "indexed", "start": 1, "count": 2 })).await;
-    let names: Vec<_> = page["variables"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap().to_string()).collect();
+    let page = client
+        .ok(
+            "variables",
+            json!({ "variablesReference": data["variablesReference"], "filter": "indexed", "start": 1, "count": 2 }),
+        )
+        .await;
+    let names: Vec<_> =
+        page["variables"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, ["[1]", "[2]"]);
     assert_eq!(page["variables"][0]["value"], (n * 2).to_string());
 
     // Evaluate, and Python's message on failure.
-    let result = client.ok("evaluate", json!({ "expression": "n * 100 + len(data)", "frameId": frame_id, "context": "repl" })).await;
+    let result = client
+        .ok("evaluate", json!({ "expression": "n * 100 + len(data)", "frameId": frame_id, "context": "repl" }))
+        .await;
     assert_eq!(result["result"], (n * 100 + 3).to_string());
-    let failed = client.request("evaluate", json!({ "expression": "undefined_name_xyz", "frameId": frame_id, "context": "watch" })).await;
+    let failed = client
+        .request("evaluate", json!({ "expression": "undefined_name_xyz", "frameId": frame_id, "context": "watch" }))
+        .await;
     assert_eq!(failed["success"], false);
     assert!(failed["message"].as_str().unwrap().contains("name 'undefined_name_xyz' is not defined"), "{failed}");
     let hover = client.ok("evaluate", json!({ "expression": "pt", "frameId": frame_id, "context": "hover" })).await;
@@ -208,12 +233,18 @@ async fn binary_ptvsd_3_0_on_python_3_6_through_the_builtin_relay() {
 async fn program_output_in_whole_lines(python: &str, ptvsd: &str) {
     let remote = start_site(python, ptvsd, Relay::websockify);
     let mut client = DapClient::spawn(&[]).await;
-    client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
+    client
+        .ok(
+            "initialize",
+            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
+        )
+        .await;
     client.ok("attach", attach_args(&remote)).await;
     client.wait_event("initialized").await;
     client.ok("configurationDone", Value::Null).await;
     for _ in 0..10 {
-        let event = client.wait_event_where("output", Duration::from_secs(30), |e| e["body"]["category"] == "stdout").await;
+        let event =
+            client.wait_event_where("output", Duration::from_secs(30), |e| e["body"]["category"] == "stdout").await;
         let text = event["body"]["output"].as_str().unwrap_or_default().to_string();
         let whole_lines = text.ends_with('\n') && text.lines().all(|l| l.starts_with("result "));
         assert!(whole_lines, "{python}/{ptvsd}: an output event that is not whole lines: {text:?}");

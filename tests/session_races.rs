@@ -44,8 +44,15 @@ async fn attached(json: bool) -> (DapClient, Peer) {
     assert_eq!(response["success"], true, "{response}");
     client.wait_event("initialized").await;
     // A breakpoint at views.py:10 (`breakpoint_stop` hits it).
-    let seq = client.send_request("setBreakpoints", json!({ "source": { "path": "/srv/app/views.py" }, "breakpoints": [{ "line": 10 }] })).await;
-    let Command::SetBreakpoint { id, .. } = peer.until(|c| matches!(c, Command::SetBreakpoint { .. })).await else { unreachable!() };
+    let seq = client
+        .send_request(
+            "setBreakpoints",
+            json!({ "source": { "path": "/srv/app/views.py" }, "breakpoints": [{ "line": 10 }] }),
+        )
+        .await;
+    let Command::SetBreakpoint { id, .. } = peer.until(|c| matches!(c, Command::SetBreakpoint { .. })).await else {
+        unreachable!()
+    };
     peer.send(Event::BreakpointSet { id }).await;
     client.response_to(seq, "setBreakpoints").await;
     BREAKPOINT.with(|b| b.set(id));
@@ -60,7 +67,12 @@ async fn attached(json: bool) -> (DapClient, Peer) {
 
 /// `thread` stops at a breakpoint (after the fence: a new stop); returns its DAP id.
 async fn breakpoint_stop(client: &mut DapClient, peer: &mut Peer, thread: i64) -> i64 {
-    peer.stop(thread, vec![frame("handler", 10, &[("n", value("1", "int"))]), frame("main", 3, &[])], Event::BreakpointHit { id: bp(), thread }).await;
+    peer.stop(
+        thread,
+        vec![frame("handler", 10, &[("n", value("1", "int"))]), frame("main", 3, &[])],
+        Event::BreakpointHit { id: bp(), thread },
+    )
+    .await;
     let stopped = client.wait_event_where("stopped", Duration::from_secs(5), |_| true).await;
     stopped["body"]["threadId"].as_i64().unwrap()
 }
@@ -91,7 +103,11 @@ async fn a_stop_report_before_the_fence_is_probed_and_a_stale_one_is_dropped() {
         peer.stop(WORKER, vec![frame("handler", 10, &[])], Event::BreakpointHit { id: bp(), thread: WORKER }).await;
         let Command::Execute { text, thread: probed, execution_id, .. } = peer.next().await else { panic!("no probe") };
         assert_eq!((text.as_str(), probed), ("0", WORKER));
-        peer.send(Event::ExecutionException { execution_id, text: "<expression cannot be evaluated at this time>".into() }).await;
+        peer.send(Event::ExecutionException {
+            execution_id,
+            text: "<expression cannot be evaluated at this time>".into(),
+        })
+        .await;
         peer.answer_fence(&fence).await;
         // The stale stop is neither reported nor acted on; a step on it is refused.
         let step = client.request("next", json!({ "threadId": thread })).await;
@@ -104,7 +120,11 @@ async fn a_stop_report_before_the_fence_is_probed_and_a_stale_one_is_dropped() {
         client.wait_event_where("stopped", Duration::from_secs(5), |_| true).await;
         assert_eq!(stopped_events(&client), 2);
         disconnect(&mut client, &mut peer).await;
-        assert!(!peer.log[before..].iter().any(|c| matches!(c, Command::Execute { text, .. } if text == "0")), "{:?}", &peer.log[before..]);
+        assert!(
+            !peer.log[before..].iter().any(|c| matches!(c, Command::Execute { text, .. } if text == "0")),
+            "{:?}",
+            &peer.log[before..]
+        );
     }
 }
 
@@ -117,7 +137,8 @@ async fn an_ambiguous_stop_the_probe_proves_parked_is_reported() {
     let fence = peer.next().await;
     peer.stop(MAIN, vec![frame("main", 4, &[])], Event::BreakpointHit { id: bp(), thread: MAIN }).await;
     let Command::Execute { execution_id, .. } = peer.next().await else { panic!("no probe") };
-    peer.send(Event::FrameList { thread: MAIN, name: Some("thread-1".into()), frames: vec![frame("main", 4, &[])] }).await;
+    peer.send(Event::FrameList { thread: MAIN, name: Some("thread-1".into()), frames: vec![frame("main", 4, &[])] })
+        .await;
     peer.send(Event::ExecutionResult { execution_id, value: value("0", "int") }).await;
     let stopped = client.wait_event_where("stopped", Duration::from_secs(5), |_| true).await;
     assert_eq!(stopped["body"]["reason"], "breakpoint");
@@ -138,16 +159,29 @@ async fn a_burst_of_watches_is_one_round_trip_and_every_one_is_answered() {
     let watches: Vec<i64> = {
         let mut seqs = Vec::new();
         for expression in ["n", "n + 1", "str(n)"] {
-            seqs.push(client.send_request("evaluate", json!({ "expression": expression, "frameId": frame_id, "context": "watch" })).await);
+            seqs.push(
+                client
+                    .send_request(
+                        "evaluate",
+                        json!({ "expression": expression, "frameId": frame_id, "context": "watch" }),
+                    )
+                    .await,
+            );
         }
         seqs
     };
-    let Command::EnumChildren { text, execution_id, .. } = peer.next().await else { panic!("the watches were not batched: {:?}", peer.log) };
+    let Command::EnumChildren { text, execution_id, .. } = peer.next().await else {
+        panic!("the watches were not batched: {:?}", peer.log)
+    };
     assert_eq!(text, "(n, n + 1, str(n),)");
     let children = [("1", "int"), ("2", "int"), ("'1'", "str")]
         .iter()
         .enumerate()
-        .map(|(i, (repr, ty))| Child { name: format!("[{i}]"), expression: Some(format!("{text}[{i}]")), value: value(repr, ty) })
+        .map(|(i, (repr, ty))| Child {
+            name: format!("[{i}]"),
+            expression: Some(format!("{text}[{i}]")),
+            value: value(repr, ty),
+        })
         .collect();
     peer.send(Event::Children { execution_id, children }).await;
     let locals = client.response_to(v, "variables").await;
@@ -197,7 +231,12 @@ async fn a_nameless_frame_list_leaves_a_stopped_thread_stopped() {
     let stack = client.ok("stackTrace", json!({ "threadId": thread })).await;
     assert_eq!(stack["stackFrames"][0]["name"], "handler", "{stack}");
     assert_eq!(stack["stackFrames"][0]["line"], 10, "{stack}");
-    let seq = client.send_request("evaluate", json!({ "expression": "n", "frameId": stack["stackFrames"][0]["id"], "context": "repl" })).await;
+    let seq = client
+        .send_request(
+            "evaluate",
+            json!({ "expression": "n", "frameId": stack["stackFrames"][0]["id"], "context": "repl" }),
+        )
+        .await;
     let Command::Execute { execution_id, .. } = peer.next().await else { panic!() };
     peer.send(Event::ExecutionResult { execution_id, value: value("1", "int") }).await;
     assert_eq!(client.response_to(seq, "evaluate").await["body"]["result"], "1");
@@ -225,7 +264,12 @@ async fn disconnect_during_a_pending_evaluate_answers_it_before_detaching() {
     let (mut client, mut peer) = attached(false).await;
     let thread = breakpoint_stop(&mut client, &mut peer, WORKER).await;
     let stack = client.ok("stackTrace", json!({ "threadId": thread })).await;
-    let evaluate = client.send_request("evaluate", json!({ "expression": "slow()", "frameId": stack["stackFrames"][0]["id"], "context": "repl" })).await;
+    let evaluate = client
+        .send_request(
+            "evaluate",
+            json!({ "expression": "slow()", "frameId": stack["stackFrames"][0]["id"], "context": "repl" }),
+        )
+        .await;
     let Command::Execute { execution_id, .. } = peer.next().await else { panic!() };
     let disconnect = client.send_request("disconnect", json!({})).await;
     // No detach while the evaluation runs on the thread.
@@ -243,7 +287,10 @@ async fn a_handler_query_right_before_disconnect_is_answered_before_the_detach()
     peer.send(Event::RequestHandlers { file: "/srv/app/views.py".into() }).await;
     let seq = client.send_request("disconnect", json!({})).await;
     let first = peer.next().await;
-    assert!(matches!(&first, Command::SetExceptionHandlerInfo { file, .. } if file == "/srv/app/views.py"), "{first:?}");
+    assert!(
+        matches!(&first, Command::SetExceptionHandlerInfo { file, .. } if file == "/srv/app/views.py"),
+        "{first:?}"
+    );
     assert!(matches!(peer.next().await, Command::Detach));
     peer.confirm_detach().await;
     assert_eq!(client.response_to(seq, "disconnect").await["success"], true);
@@ -258,7 +305,10 @@ async fn a_handler_query_after_the_detach_was_sent_is_answered_before_closing() 
     peer.send(Event::RequestHandlers { file: "/srv/app/views.py".into() }).await;
     peer.confirm_detach().await;
     let answer = peer.next().await;
-    assert!(matches!(&answer, Command::SetExceptionHandlerInfo { file, .. } if file == "/srv/app/views.py"), "{answer:?}");
+    assert!(
+        matches!(&answer, Command::SetExceptionHandlerInfo { file, .. } if file == "/srv/app/views.py"),
+        "{answer:?}"
+    );
     assert_eq!(client.response_to(seq, "disconnect").await["success"], true);
 }
 
@@ -276,7 +326,11 @@ async fn terminate_right_after_configuration_done_detaches_and_leaves_the_app_ru
     client.ok("terminate", json!({})).await;
     let detach = peer.until(|c| matches!(c, Command::Detach)).await;
     assert!(matches!(detach, Command::Detach));
-    assert!(!peer.log.iter().any(|c| matches!(c, Command::Execute { text, .. } if text.contains("_exit"))), "the app was ended: {:?}", peer.log);
+    assert!(
+        !peer.log.iter().any(|c| matches!(c, Command::Execute { text, .. } if text.contains("_exit"))),
+        "the app was ended: {:?}",
+        peer.log
+    );
     peer.confirm_detach().await;
     client.wait_event("terminated").await;
     client.ok("disconnect", json!({})).await;
@@ -323,7 +377,8 @@ async fn a_handler_query_lost_with_the_connection_is_answered_after_the_reconnec
     let ptvsd = ScriptedPtvsd::listen(false).await;
     let mut client = DapClient::in_process();
     client.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
-    let seq = client.send_request("attach", json!({ "url": ptvsd.url(), "requestTimeout": 5, "reconnect": true })).await;
+    let seq =
+        client.send_request("attach", json!({ "url": ptvsd.url(), "requestTimeout": 5, "reconnect": true })).await;
     let mut peer = ptvsd.accept().await;
     assert_eq!(client.response_to(seq, "attach").await["success"], true);
     client.wait_event("initialized").await;
@@ -335,17 +390,30 @@ async fn a_handler_query_lost_with_the_connection_is_answered_after_the_reconnec
 
     peer.send(Event::RequestHandlers { file: "/srv/app/views.py".into() }).await;
     drop(peer);
-    client.wait_event_where("output", Duration::from_secs(5), |e| e["body"]["output"].as_str().is_some_and(|t| t.contains("the connection to the app ended"))).await;
+    client
+        .wait_event_where("output", Duration::from_secs(5), |e| {
+            e["body"]["output"].as_str().is_some_and(|t| t.contains("the connection to the app ended"))
+        })
+        .await;
 
     let mut peer = ptvsd.accept().await;
     peer.attach_break(MAIN, vec![frame("main", 3, &[])]).await;
-    let Command::Execute { execution_id, .. } = peer.until(|c| matches!(c, Command::Execute { .. })).await else { unreachable!() };
+    let Command::Execute { execution_id, .. } = peer.until(|c| matches!(c, Command::Execute { .. })).await else {
+        unreachable!()
+    };
     // The probe's answer: the parked query's file, hex-encoded (`repairs`).
     let hex: String = "/srv/app/views.py".bytes().map(|b| format!("{b:02x}")).collect();
     peer.send(Event::ExecutionResult { execution_id, value: value(&format!("'{hex}'"), "str") }).await;
     let answer = peer.until(|c| matches!(c, Command::SetExceptionHandlerInfo { .. })).await;
-    assert!(matches!(&answer, Command::SetExceptionHandlerInfo { file, .. } if file == "/srv/app/views.py"), "{answer:?}");
-    client.wait_event_where("output", Duration::from_secs(5), |e| e["body"]["output"].as_str().is_some_and(|t| t.contains("attached again"))).await;
+    assert!(
+        matches!(&answer, Command::SetExceptionHandlerInfo { file, .. } if file == "/srv/app/views.py"),
+        "{answer:?}"
+    );
+    client
+        .wait_event_where("output", Duration::from_secs(5), |e| {
+            e["body"]["output"].as_str().is_some_and(|t| t.contains("attached again"))
+        })
+        .await;
 }
 
 /// The race fixed in 273140f: a step ends in `<frozen …>` code (3.11's frozen stdlib, which
@@ -368,20 +436,36 @@ async fn a_step_into_frozen_code_steps_out_even_after_a_silent_probe_answered() 
     let stack = vec![frozen, frame("handler", 10, &[])];
     // The stepped thread's frame list alone: probed.
     peer.send(Event::FrameList { thread: WORKER, name: Some(format!("thread-{WORKER}")), frames: stack.clone() }).await;
-    let Command::Execute { text, thread: probed, execution_id: worker_probe, .. } = peer.next().await else { panic!("no probe: {:?}", peer.log) };
+    let Command::Execute { text, thread: probed, execution_id: worker_probe, .. } = peer.next().await else {
+        panic!("no probe: {:?}", peer.log)
+    };
     assert_eq!((text.as_str(), probed), ("0", WORKER));
     // Another thread enters `block()` too: probed, and its probe stays in flight.
-    peer.send(Event::FrameList { thread: MAIN, name: Some(format!("thread-{MAIN}")), frames: vec![frame("main", 4, &[])] }).await;
-    let Command::Execute { text, thread: probed, execution_id: main_probe, .. } = peer.next().await else { panic!("no probe: {:?}", peer.log) };
+    peer.send(Event::FrameList {
+        thread: MAIN,
+        name: Some(format!("thread-{MAIN}")),
+        frames: vec![frame("main", 4, &[])],
+    })
+    .await;
+    let Command::Execute { text, thread: probed, execution_id: main_probe, .. } = peer.next().await else {
+        panic!("no probe: {:?}", peer.log)
+    };
     assert_eq!((text.as_str(), probed), ("0", MAIN));
     // The stepped thread is parked (the probe answers), then its step stop comes.
     peer.send(Event::ExecutionResult { execution_id: worker_probe, value: value("0", "int") }).await;
     peer.send(Event::StepDone { thread: WORKER }).await;
     // The other thread was running after all: the gate opens.
-    peer.send(Event::ExecutionException { execution_id: main_probe, text: "Error: cannot be evaluated at this time".into() }).await;
+    peer.send(Event::ExecutionException {
+        execution_id: main_probe,
+        text: "Error: cannot be evaluated at this time".into(),
+    })
+    .await;
     let next = peer.next().await;
     let recent: Vec<&Command> = peer.log.iter().rev().take(6).collect();
-    assert!(matches!(next, Command::StepOut { thread: WORKER }), "expected the step out of frozen code, got {next:?}; latest commands first: {recent:?}");
+    assert!(
+        matches!(next, Command::StepOut { thread: WORKER }),
+        "expected the step out of frozen code, got {next:?}; latest commands first: {recent:?}"
+    );
     let fence = peer.next().await;
     peer.answer_fence(&fence).await;
     peer.stop(WORKER, vec![frame("handler", 11, &[])], Event::StepDone { thread: WORKER }).await;

@@ -141,7 +141,9 @@ async fn cycle(adapter: &TcpAdapter, url: &str, round: usize, breakpoint: bool) 
     if breakpoint {
         let sleeper = program("sleeper.py");
         let line = line_of(&sleeper, "sleeper-nap");
-        let body = client.ok("setBreakpoints", json!({ "source": { "path": sleeper }, "breakpoints": [{ "line": line }] })).await;
+        let body = client
+            .ok("setBreakpoints", json!({ "source": { "path": sleeper }, "breakpoints": [{ "line": line }] }))
+            .await;
         assert_eq!(body["breakpoints"][0]["verified"], true, "round {round}: {body}");
         client.ok("continue", json!({ "threadId": entry["body"]["threadId"] })).await;
         client.wait_event_where("stopped", Duration::from_secs(10), |e| e["body"]["reason"] == "breakpoint").await;
@@ -178,7 +180,8 @@ async fn attach_detach_cycles(ptvsd: &str) {
             peer_fds.push(fd_count(peer.pid()));
         }
         if round + 1 == warm_up {
-            baseline = Some((rss, settled_fd_count(pid), thread_count(pid), fd_count(peer.pid()), vm_rss_kib(peer.pid())));
+            baseline =
+                Some((rss, settled_fd_count(pid), thread_count(pid), fd_count(peer.pid()), vm_rss_kib(peer.pid())));
         }
     }
     let took = started.elapsed();
@@ -186,7 +189,8 @@ async fn attach_detach_cycles(ptvsd: &str) {
         std::fs::write(path, adapter.log()).unwrap();
     }
     let (rss0, fds0, threads0, peer_fds0, peer_rss0) = baseline.unwrap();
-    let (rss1, fds1, threads1, peer_fds1, peer_rss1) = (vm_rss_kib(pid), settled_fd_count(pid), thread_count(pid), fd_count(peer.pid()), vm_rss_kib(peer.pid()));
+    let (rss1, fds1, threads1, peer_fds1, peer_rss1) =
+        (vm_rss_kib(pid), settled_fd_count(pid), thread_count(pid), fd_count(peer.pid()), vm_rss_kib(peer.pid()));
     let cpu = cpu_over_2s(peer.pid());
     eprintln!(
         "ptvsd {ptvsd}: {rounds} cycles (+{warm_up} warm-up) in {took:.1?} ({:.0} ms each); adapter VmRSS {rss0} → {rss1} KiB (peak {peak_rss}), fds {fds0} → {fds1}, threads {threads0} → {threads1}; debuggee VmRSS {peer_rss0} → {peer_rss1} KiB, fds {peer_fds0} → {peer_fds1}, CPU {cpu:.2} s over 2 s",
@@ -208,7 +212,10 @@ async fn attach_detach_cycles(ptvsd: &str) {
         "the debuggee keeps sockets: the fewest descriptors over 25 cycles went from {first_trough} to {last_trough} ({peer_fds:?})"
     );
     // ptvsd's own per-attach growth (its module list) is repaired at every attach.
-    assert!(peer_rss1 <= peer_rss0 + 2048, "the debuggee's memory grows with every attach: {peer_rss0} → {peer_rss1} KiB");
+    assert!(
+        peer_rss1 <= peer_rss0 + 2048,
+        "the debuggee's memory grows with every attach: {peer_rss0} → {peer_rss1} KiB"
+    );
     assert!(cpu < 0.2, "the debuggee is not idle after the cycles: {cpu:.2} s of CPU in 2 s");
     assert!(adapter.log().lines().filter(|l| l.contains("session ended")).count() >= warm_up + rounds);
     assert!(!adapter.log().contains("panicked"));
@@ -260,7 +267,8 @@ async fn fifty_threads(ptvsd: &str) {
     // those whose reports were still on their way are stale and must not be shown
     // (threads module doc). So: every stop reported after a continue must be real (its
     // stack at hit()), no thread is reported twice, and every worker goes on past hit().
-    let passed = |out: &str| (1..=WORKERS).filter(|i| out.contains(&format!("hitter-{i} passed with {}", i * 10))).count();
+    let passed =
+        |out: &str| (1..=WORKERS).filter(|i| out.contains(&format!("hitter-{i} passed with {}", i * 10))).count();
     let mut reported = std::collections::BTreeSet::new();
     let mut stops = 0;
     loop {
@@ -275,7 +283,12 @@ async fn fifty_threads(ptvsd: &str) {
             if passed(&peer.output()) == WORKERS {
                 break;
             }
-            assert!(started.elapsed() < Duration::from_secs(60), "only {} of {WORKERS} workers went on:\n{}", passed(&peer.output()), peer.output());
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "only {} of {WORKERS} workers went on:\n{}",
+                passed(&peer.output()),
+                peer.output()
+            );
             continue;
         };
         assert_eq!(stopped["body"]["reason"], "breakpoint", "{stopped}");
@@ -288,7 +301,11 @@ async fn fifty_threads(ptvsd: &str) {
             eprintln!("ptvsd {ptvsd}: first stop after {:.1?}; threads listed: {}", started.elapsed(), listed.len());
             assert!(listed.len() > WORKERS, "{threads}");
         }
-        let name = listed.iter().find(|t| t["id"] == thread).and_then(|t| t["name"].as_str()).unwrap_or_else(|| panic!("the stopped thread {thread} is not listed: {threads}"));
+        let name = listed
+            .iter()
+            .find(|t| t["id"] == thread)
+            .and_then(|t| t["name"].as_str())
+            .unwrap_or_else(|| panic!("the stopped thread {thread} is not listed: {threads}"));
         assert!(name.starts_with("hitter-"), "{name}");
         // Every reported stop is real: the thread is parked at the breakpoint.
         let stack = client.ok("stackTrace", json!({ "threadId": thread, "levels": 1 })).await;
@@ -363,10 +380,18 @@ mod fake {
 
     async fn session(mut s: TcpStream, json: bool) {
         s.set_nodelay(true).unwrap();
-        let mut framed = if json { json_attach(s).await } else { binary_attach(&mut s).await.map(|()| Framed::new(s, ServerCodec::new(Dialect::Binary { version: 6 }, Limits::default()))) };
+        let mut framed = if json {
+            json_attach(s).await
+        } else {
+            binary_attach(&mut s)
+                .await
+                .map(|()| Framed::new(s, ServerCodec::new(Dialect::Binary { version: 6 }, Limits::default())))
+        };
         let Some(framed) = framed.as_mut() else { return };
         let mut burst = vec![Event::ThreadCreate { thread: THREAD }];
-        burst.extend((0..300).map(|i| Event::ModuleLoad { module_id: i, file: format!("/srv/app/pkg{}/module_{i}.py", i % 17) }));
+        burst.extend(
+            (0..300).map(|i| Event::ModuleLoad { module_id: i, file: format!("/srv/app/pkg{}/module_{i}.py", i % 17) }),
+        );
         let frame = Frame {
             start_line: 1,
             end_line: 50,
@@ -381,7 +406,11 @@ mod fake {
                 Variable { name: "items".into(), value: object("[1, 2, 3]", "list", PyObject::EXPANDABLE) },
             ],
         };
-        burst.push(Event::FrameList { thread: THREAD, name: Some("MainThread".into()), frames: vec![frame.clone(); 20] });
+        burst.push(Event::FrameList {
+            thread: THREAD,
+            name: Some("MainThread".into()),
+            frames: vec![frame.clone(); 20],
+        });
         burst.push(Event::AsyncBreak { thread: THREAD });
         for event in burst {
             if framed.feed(event).await.is_err() {
@@ -393,10 +422,18 @@ mod fake {
         }
         while let Some(Ok(command)) = framed.next().await {
             let reply = match command {
-                Command::Execute { execution_id, text, .. } => Event::ExecutionResult { execution_id, value: object(&format!("{}", text.len()), "int", 0) },
+                Command::Execute { execution_id, text, .. } => {
+                    Event::ExecutionResult { execution_id, value: object(&format!("{}", text.len()), "int", 0) }
+                }
                 Command::EnumChildren { execution_id, .. } => Event::Children {
                     execution_id,
-                    children: (0..3).map(|i| Child { name: format!("[{i}]"), expression: Some(format!("items[{i}]")), value: object(&i.to_string(), "int", 0) }).collect(),
+                    children: (0..3)
+                        .map(|i| Child {
+                            name: format!("[{i}]"),
+                            expression: Some(format!("items[{i}]")),
+                            value: object(&i.to_string(), "int", 0),
+                        })
+                        .collect(),
                 },
                 Command::Detach => Event::Detach,
                 _ => continue,
@@ -408,7 +445,9 @@ mod fake {
             if detach && json {
                 // ptvsd 3.x answers the adapter's goodbye (an unknown command) with a
                 // failure; the JSON server codec does not model it.
-                let goodbye = self::frame(&json!({"type": "response", "seq": 0, "request_seq": 0, "success": false, "command": "ptvsdDapGoodbye", "message": "Unknown command"}));
+                let goodbye = self::frame(
+                    &json!({"type": "response", "seq": 0, "request_seq": 0, "success": false, "command": "ptvsdDapGoodbye", "message": "Unknown command"}),
+                );
                 if framed.get_mut().write_all(&goodbye).await.is_err() {
                     return;
                 }
@@ -458,13 +497,22 @@ mod fake {
     }
 
     async fn json_attach(mut s: TcpStream) -> Option<Framed<TcpStream, ServerCodec>> {
-        let response = |request: &Value, body: Value| frame(&json!({"type": "response", "seq": 0, "request_seq": request["seq"], "success": true, "command": request["command"], "message": "", "body": body}));
+        let response = |request: &Value, body: Value| {
+            frame(
+                &json!({"type": "response", "seq": 0, "request_seq": request["seq"], "success": true, "command": request["command"], "message": "", "body": body}),
+            )
+        };
         s.write_all(&frame(&json!({"type": "event", "seq": 0, "event": "legacyRemoteConnected", "body": {"debuggerName": "PTVSDBG", "debuggerProtocolVersion": 8}}))).await.ok()?;
         let mut buf = BytesMut::new();
         let auth = read_json(&mut s, &mut buf).await?;
         s.write_all(&response(&auth, json!({"accepted": true}))).await.ok()?;
         let attach = read_json(&mut s, &mut buf).await?;
-        s.write_all(&response(&attach, json!({"accepted": true, "processId": 4242, "pythonMajor": 3, "pythonMinor": 11, "pythonMicro": 7}))).await.ok()?;
+        s.write_all(&response(
+            &attach,
+            json!({"accepted": true, "processId": 4242, "pythonMajor": 3, "pythonMinor": 11, "pythonMicro": 7}),
+        ))
+        .await
+        .ok()?;
         let mut parts = FramedParts::new::<Event>(s, ServerCodec::new(Dialect::Json { version: 8 }, Limits::default()));
         parts.read_buf = buf;
         Some(Framed::from_parts(parts))
@@ -487,7 +535,8 @@ async fn fake_cycle(adapter: &TcpAdapter, url: &str, round: usize) {
     let stack = client.ok("stackTrace", json!({ "threadId": thread })).await;
     let frame = stack["stackFrames"][0]["id"].clone();
     let scopes = client.ok("scopes", json!({ "frameId": frame })).await;
-    let locals = client.ok("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await;
+    let locals =
+        client.ok("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await;
     client.ok("variables", json!({ "variablesReference": locals["variables"][1]["variablesReference"] })).await;
     client.ok("evaluate", json!({ "expression": "len(items) * 2", "frameId": frame, "context": "repl" })).await;
     client.ok("disconnect", Value::Null).await;
@@ -533,7 +582,12 @@ async fn sessions_against_a_scripted_peer_leave_memory_flat_binary() {
 async fn output_flood(ptvsd: &str) {
     let bytes = size(8 << 20, 50 << 20);
     let chunk = 64 << 10;
-    let peer = PtvsdPeer::start("3.11", ptvsd, &program("flood.py"), PeerOptions::new().wait().args([bytes.to_string(), chunk.to_string()]));
+    let peer = PtvsdPeer::start(
+        "3.11",
+        ptvsd,
+        &program("flood.py"),
+        PeerOptions::new().wait().args([bytes.to_string(), chunk.to_string()]),
+    );
     let mut client = session(&peer, &[]).await;
     client.keep_received = false;
     let end_marker = format!("flood end {bytes}\n");
@@ -585,13 +639,21 @@ struct BreakpointStop {
 }
 
 async fn stop_at_breakpoint(client: &mut DapClient, name: &str) -> BreakpointStop {
-    let stopped = client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
+    let stopped =
+        client.wait_event_where("stopped", Duration::from_secs(30), |e| e["body"]["reason"] == "breakpoint").await;
     let thread = stopped["body"]["threadId"].clone();
     let stack = client.ok("stackTrace", json!({ "threadId": thread, "levels": 1 })).await;
     let frame = stack["stackFrames"][0]["id"].clone();
     let scopes = client.ok("scopes", json!({ "frameId": frame })).await;
-    let locals = client.ok("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await;
-    let local = locals["variables"].as_array().unwrap().iter().find(|v| v["name"] == name).unwrap_or_else(|| panic!("no `{name}` in {locals}")).clone();
+    let locals =
+        client.ok("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await;
+    let local = locals["variables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == name)
+        .unwrap_or_else(|| panic!("no `{name}` in {locals}"))
+        .clone();
     BreakpointStop { thread, frame, local }
 }
 
@@ -613,7 +675,12 @@ async fn big_list(ptvsd: &str) {
     }
     let mut items = 0;
     for (start, count) in &pages {
-        let body = client.ok("variables", json!({ "variablesReference": reference, "filter": "indexed", "start": start, "count": count })).await;
+        let body = client
+            .ok(
+                "variables",
+                json!({ "variablesReference": reference, "filter": "indexed", "start": start, "count": count }),
+            )
+            .await;
         let variables = body["variables"].as_array().unwrap();
         let expected = (*count).min(N - start);
         assert_eq!(variables.len() as i64, expected, "page {start}+{count}");
@@ -625,7 +692,8 @@ async fn big_list(ptvsd: &str) {
         // Each element can be evaluated by its evaluateName.
         if let Some(last) = variables.last() {
             let name = last["evaluateName"].as_str().unwrap();
-            let result = client.ok("evaluate", json!({ "expression": name, "frameId": frame, "context": "watch" })).await;
+            let result =
+                client.ok("evaluate", json!({ "expression": name, "frameId": frame, "context": "watch" })).await;
             assert_eq!(result["result"], last["value"]);
         }
         items += variables.len();
@@ -634,7 +702,10 @@ async fn big_list(ptvsd: &str) {
     // Without paging ptvsd stops at about 10 000 children; that must not hurt either.
     let all = client.ok("variables", json!({ "variablesReference": reference })).await;
     let unpaged = all["variables"].as_array().unwrap().len();
-    eprintln!("ptvsd {ptvsd}: {} pages ({items} items) of a {N}-element list in {paged:.1?}; unpaged: {unpaged} children", pages.len());
+    eprintln!(
+        "ptvsd {ptvsd}: {} pages ({items} items) of a {N}-element list in {paged:.1?}; unpaged: {unpaged} children",
+        pages.len()
+    );
     assert!((10_000..=10_002).contains(&unpaged), "{unpaged}");
     client.ok("continue", json!({ "threadId": thread })).await;
     end(client).await;
@@ -658,7 +729,13 @@ fn entries(body: &Value) -> Vec<(String, String, Option<String>)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|v| (v["name"].as_str().unwrap().to_owned(), v["value"].as_str().unwrap().to_owned(), v["evaluateName"].as_str().map(str::to_owned)))
+        .map(|v| {
+            (
+                v["name"].as_str().unwrap().to_owned(),
+                v["value"].as_str().unwrap().to_owned(),
+                v["evaluateName"].as_str().map(str::to_owned),
+            )
+        })
         .collect()
 }
 
@@ -683,7 +760,12 @@ async fn big_dict(python: &str, ptvsd: &str) {
     assert_eq!(named["variables"], json!([]));
     let mut paged = Vec::new();
     for start in (0..total).step_by(100) {
-        let body = client.ok("variables", json!({ "variablesReference": reference, "filter": "indexed", "start": start, "count": 100 })).await;
+        let body = client
+            .ok(
+                "variables",
+                json!({ "variablesReference": reference, "filter": "indexed", "start": start, "count": 100 }),
+            )
+            .await;
         let page = entries(&body);
         assert_eq!(page.len() as i64, 100.min(total - start), "page {start}: {page:?}");
         paged.extend(page);
@@ -705,16 +787,27 @@ async fn big_dict(python: &str, ptvsd: &str) {
     }
     // A page in the middle, and each of its entries' evaluateName reads its value back
     // (the `<Key i>` entries are read by position: they are the last three).
-    let body = client.ok("variables", json!({ "variablesReference": reference, "filter": "indexed", "start": total - 5, "count": 5 })).await;
+    let body = client
+        .ok(
+            "variables",
+            json!({ "variablesReference": reference, "filter": "indexed", "start": total - 5, "count": 5 }),
+        )
+        .await;
     let tail = entries(&body);
     assert_eq!(tail[..], whole[(total - 5) as usize..]);
     for (name, value, evaluate_name) in &tail {
         let expression = evaluate_name.as_deref().unwrap_or_else(|| panic!("{name} has no evaluateName"));
-        let result = client.ok("evaluate", json!({ "expression": expression, "frameId": frame, "context": "watch" })).await;
+        let result =
+            client.ok("evaluate", json!({ "expression": expression, "frameId": frame, "context": "watch" })).await;
         assert_eq!(result["result"], value.as_str(), "{name}: {expression}");
     }
     // The program did not notice: the dict is as it was.
-    let check = client.ok("evaluate", json!({ "expression": "len(big), sum(v for v in big.values())", "frameId": frame, "context": "watch" })).await;
+    let check = client
+        .ok(
+            "evaluate",
+            json!({ "expression": "len(big), sum(v for v in big.values())", "frameId": frame, "context": "watch" }),
+        )
+        .await;
     assert_eq!(check["result"], format!("({total}, {})", 3 * N * (N - 1) / 2 - 6));
     client.ok("continue", json!({ "threadId": thread })).await;
     end(client).await;
@@ -755,13 +848,16 @@ async fn hot_breakpoint(ptvsd: &str) {
     let condition = format!("n < 0 or n == {last}");
     let mut client = session(&peer, &[(script.clone(), json!([{ "line": line, "condition": condition }]))]).await;
     let started = Instant::now();
-    let stopped = client.wait_event_where("stopped", Duration::from_secs(120), |e| e["body"]["reason"] == "breakpoint").await;
+    let stopped =
+        client.wait_event_where("stopped", Duration::from_secs(120), |e| e["body"]["reason"] == "breakpoint").await;
     let took = started.elapsed();
     let thread = stopped["body"]["threadId"].clone();
     let n = client.ok("evaluate", json!({ "expression": "n", "context": "repl" })).await;
     assert_eq!(n["result"], last.to_string());
     client.ok("continue", json!({ "threadId": thread })).await;
-    let out = tokio::task::block_in_place(|| peer.wait_for_output(&format!("hot loop done {hits} "), Duration::from_secs(30)));
+    let out = tokio::task::block_in_place(|| {
+        peer.wait_for_output(&format!("hot loop done {hits} "), Duration::from_secs(30))
+    });
     let line_out = out.lines().find(|l| l.starts_with("hot loop done")).unwrap_or_default().to_string();
     client.drain(Duration::from_millis(300)).await;
     let stops = client.take_buffered_events().iter().filter(|e| e["event"] == "stopped").count();

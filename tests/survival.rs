@@ -56,7 +56,12 @@ impl Site {
     fn start(ptvsd: &str, route: Route) -> Site {
         let dir = tempfile::tempdir().unwrap();
         let http_port = free_port();
-        let mut peer = PtvsdPeer::start("3.11", ptvsd, &program("web_server.py"), PeerOptions::new().args([http_port.to_string()]));
+        let mut peer = PtvsdPeer::start(
+            "3.11",
+            ptvsd,
+            &program("web_server.py"),
+            PeerOptions::new().args([http_port.to_string()]),
+        );
         peer.wait_for_output(&format!("serving {http_port}"), Duration::from_secs(20));
         let relay = match route {
             Route::Tcp => None,
@@ -93,11 +98,22 @@ fn get(port: u16, n: u32, timeout: Duration) -> Result<String, String> {
 /// Attaches with a breakpoint in `handle()`; when `stop`, sends a request that hits it and
 /// returns the thread that answers it (the request's answer comes through the returned
 /// handle once the app runs again).
-async fn attach(site: &Site, args: Value, stop: bool, which: &str) -> (DapClient, Option<std::thread::JoinHandle<Result<String, String>>>) {
+async fn attach(
+    site: &Site,
+    args: Value,
+    stop: bool,
+    which: &str,
+) -> (DapClient, Option<std::thread::JoinHandle<Result<String, String>>>) {
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
     client.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
     let response = client.request("attach", args).await;
-    assert_eq!(response["success"], true, "{}: the attach was refused: {response}\n{}", site.peer.info().name, client.stderr());
+    assert_eq!(
+        response["success"],
+        true,
+        "{}: the attach was refused: {response}\n{}",
+        site.peer.info().name,
+        client.stderr()
+    );
     client.wait_event("initialized").await;
     let web_app = program("web_server.py");
     let breakpoints = if stop { json!([{ "line": line_of(&web_app, "web-handle") }]) } else { json!([]) };
@@ -120,8 +136,18 @@ async fn attach(site: &Site, args: Value, stop: bool, which: &str) -> (DapClient
             }
         }
         let answered = pending.is_finished();
-        assert!(answered, "{} ({which}): a request neither stopped nor was answered within 50 s\n{}\napp output:\n{}", site.peer.info().name, client.stderr(), site.peer.output());
-        eprintln!("{}: a request ran past the breakpoint ({:?}); sending another", site.peer.info().name, pending.join().ok());
+        assert!(
+            answered,
+            "{} ({which}): a request neither stopped nor was answered within 50 s\n{}\napp output:\n{}",
+            site.peer.info().name,
+            client.stderr(),
+            site.peer.output()
+        );
+        eprintln!(
+            "{}: a request ran past the breakpoint ({:?}); sending another",
+            site.peer.info().name,
+            pending.join().ok()
+        );
     }
     panic!("{} ({which}): no request stopped at the breakpoint\n{}", site.peer.info().name, client.stderr());
 }
@@ -137,7 +163,11 @@ fn sigkill(pid: u32) {
 async fn survives(ptvsd: &str, route: Route, loss: Loss) {
     let site = Site::start(ptvsd, route);
     let name = format!("{} via {route:?}, {loss:?}", site.peer.info().name);
-    assert_eq!(get(site.http_port, 1, Duration::from_secs(10)).as_deref(), Ok("total 4"), "{name}: not serving before the attach");
+    assert_eq!(
+        get(site.http_port, 1, Duration::from_secs(10)).as_deref(),
+        Ok("total 4"),
+        "{name}: not serving before the attach"
+    );
     let stop = loss != Loss::KillWhileRunning;
     let (mut client, pending) = attach(&site, site.attach_args(), stop, "the first debugger").await;
     if !stop {
@@ -162,19 +192,29 @@ async fn survives(ptvsd: &str, route: Route, loss: Loss) {
     // The stopped request is answered, and new ones are served.
     if let Some(pending) = pending {
         let answer = pending.join().unwrap();
-        assert_eq!(answer.as_deref(), Ok("total 22"), "{name}: the request stopped at the breakpoint was never answered");
+        assert_eq!(
+            answer.as_deref(),
+            Ok("total 22"),
+            "{name}: the request stopped at the breakpoint was never answered"
+        );
     }
     let served = get(site.http_port, 3, RECOVERY);
     let recovered = lost.elapsed();
     assert_eq!(served.as_deref(), Ok("total 10"), "{name}: the app does not serve requests after the loss");
     // Idle: no reader spinning.
     let busy = activity(site.peer.pid(), Duration::from_secs(2));
-    eprintln!("{name}: serving again {:.2} s after the loss; CPU {:.2} s/s, a thread runnable in {:.0} % of samples", recovered.as_secs_f64(), busy.cpu_per_second, busy.runnable * 100.0);
+    eprintln!(
+        "{name}: serving again {:.2} s after the loss; CPU {:.2} s/s, a thread runnable in {:.0} % of samples",
+        recovered.as_secs_f64(),
+        busy.cpu_per_second,
+        busy.runnable * 100.0
+    );
     assert!(busy.runnable < IDLE_RUNNABLE, "{name}: the app is busy after the loss ({busy:?}: ptvsd's reader spins)");
     // The next debugger is accepted and stops.
     let (mut next, pending) = attach(&site, site.direct_args(), true, "the next debugger").await;
     next.ok("setBreakpoints", json!({ "source": { "path": program("web_server.py") }, "breakpoints": [] })).await;
-    let thread = next.received.iter().rev().find(|m| m["event"] == "stopped").map(|m| m["body"]["threadId"].clone()).unwrap();
+    let thread =
+        next.received.iter().rev().find(|m| m["event"] == "stopped").map(|m| m["body"]["threadId"].clone()).unwrap();
     next.ok("continue", json!({ "threadId": thread })).await;
     assert_eq!(pending.unwrap().join().unwrap().as_deref(), Ok("total 22"), "{name}");
     next.ok("disconnect", json!({})).await;

@@ -33,17 +33,12 @@ fn url(scheme: &str, host: &str, addr: SocketAddr, path: &str) -> String {
 }
 
 fn options() -> ConnectOptions {
-    ConnectOptions {
-        connect_timeout: Duration::from_secs(5),
-        ..ConnectOptions::default()
-    }
+    ConnectOptions { connect_timeout: Duration::from_secs(5), ..ConnectOptions::default() }
 }
 
 async fn connect_url(url: &str, options: &ConnectOptions) -> Result<RemoteStream, TransportError> {
     let endpoint = Endpoint::parse(url).unwrap();
-    tokio::time::timeout(TEST_LIMIT, connect(&endpoint, options))
-        .await
-        .expect("connect hung")
+    tokio::time::timeout(TEST_LIMIT, connect(&endpoint, options)).await.expect("connect hung")
 }
 
 fn assert_no_secret(text: &str) {
@@ -53,10 +48,7 @@ fn assert_no_secret(text: &str) {
 
 async fn read_exactly<S: AsyncRead + Unpin>(stream: &mut S, n: usize) -> Vec<u8> {
     let mut buf = vec![0u8; n];
-    tokio::time::timeout(TEST_LIMIT, stream.read_exact(&mut buf))
-        .await
-        .expect("read hung")
-        .unwrap();
+    tokio::time::timeout(TEST_LIMIT, stream.read_exact(&mut buf)).await.expect("read hung").unwrap();
     buf
 }
 
@@ -82,40 +74,25 @@ fn pki(names: &[&str]) -> Pki {
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
     let leaf_key = KeyPair::generate().unwrap();
     let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
-    let leaf = CertificateParams::new(names)
-        .unwrap()
-        .signed_by(&leaf_key, &ca)
-        .unwrap();
+    let leaf = CertificateParams::new(names).unwrap().signed_by(&leaf_key, &ca).unwrap();
     let mut ca_file = tempfile::NamedTempFile::new().unwrap();
     ca_file.write_all(ca.pem().as_bytes()).unwrap();
     ca_file.flush().unwrap();
-    Pki {
-        ca_file,
-        chain: vec![leaf.der().clone()],
-        key: leaf_key.serialize_der(),
-    }
+    Pki { ca_file, chain: vec![leaf.der().clone()], key: leaf_key.serialize_der() }
 }
 
 fn acceptor(pki: &Pki) -> TlsAcceptor {
-    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(
-        pki.chain.clone(),
-        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key.clone())),
-    )
-    .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(pki.chain.clone(), PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(pki.key.clone())))
+        .unwrap();
     TlsAcceptor::from(Arc::new(config))
 }
 
 fn with_ca(pki: &Pki) -> ConnectOptions {
-    ConnectOptions {
-        ca_file: Some(pki.ca_file.path().to_owned()),
-        ..options()
-    }
+    ConnectOptions { ca_file: Some(pki.ca_file.path().to_owned()), ..options() }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -163,9 +140,7 @@ async fn echo_server(tls: Option<TlsAcceptor>) -> SocketAddr {
 #[tokio::test]
 async fn tcp_echoes_bytes_with_nodelay() {
     let addr = echo_server(None).await;
-    let mut stream = connect_url(&url("tcp", "127.0.0.1", addr, ""), &options())
-        .await
-        .unwrap();
+    let mut stream = connect_url(&url("tcp", "127.0.0.1", addr, ""), &options()).await.unwrap();
     match &stream {
         RemoteStream::Tcp(tcp) => assert!(tcp.get_ref().nodelay().unwrap()),
         other => panic!("not tcp: {other:?}"),
@@ -178,9 +153,7 @@ async fn tcp_echoes_bytes_with_nodelay() {
 #[tokio::test]
 async fn tcp_to_localhost_name_resolves() {
     let addr = echo_server(None).await;
-    let mut stream = connect_url(&url("tcp", "localhost", addr, ""), &options())
-        .await
-        .unwrap();
+    let mut stream = connect_url(&url("tcp", "localhost", addr, ""), &options()).await.unwrap();
     stream.write_all(b"x").await.unwrap();
     assert_eq!(read_exactly(&mut stream, 1).await, b"x");
 }
@@ -190,30 +163,19 @@ async fn tcp_refused() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let err = connect_url(&url("tcp", "127.0.0.1", addr, ""), &options())
-        .await
-        .unwrap_err();
+    let err = connect_url(&url("tcp", "127.0.0.1", addr, ""), &options()).await.unwrap_err();
     assert!(matches!(err, TransportError::Refused { .. }), "{err:?}");
     let text = err.to_string();
-    assert!(
-        text.contains(&format!("127.0.0.1:{}", addr.port())),
-        "{text}"
-    );
+    assert!(text.contains(&format!("127.0.0.1:{}", addr.port())), "{text}");
     assert!(text.contains("ptvsd enabled"), "{text}");
     assert_no_secret(&text);
 }
 
 #[tokio::test]
 async fn tcp_dns_failure() {
-    let err = connect_url("tcp://s@no-such-host.invalid:5678", &options())
-        .await
-        .unwrap_err();
+    let err = connect_url("tcp://s@no-such-host.invalid:5678", &options()).await.unwrap_err();
     assert!(matches!(err, TransportError::Dns { .. }), "{err:?}");
-    assert!(
-        err.to_string()
-            .contains("`no-such-host.invalid` could not be resolved"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("`no-such-host.invalid` could not be resolved"), "{err}");
 }
 
 #[tokio::test]
@@ -231,13 +193,8 @@ async fn tcp_connect_timeout_against_a_full_backlog() {
             _ => break, // the queue is full now
         }
     }
-    let options = ConnectOptions {
-        connect_timeout: Duration::from_millis(400),
-        ..options()
-    };
-    let err = connect_url(&url("tcp", "127.0.0.1", addr, ""), &options)
-        .await
-        .unwrap_err();
+    let options = ConnectOptions { connect_timeout: Duration::from_millis(400), ..options() };
+    let err = connect_url(&url("tcp", "127.0.0.1", addr, ""), &options).await.unwrap_err();
     match &err {
         TransportError::Timeout { stage, after, .. } => {
             assert_eq!(*stage, Stage::Connect);
@@ -253,15 +210,11 @@ async fn tcp_connect_timeout_against_a_full_backlog() {
 async fn tcp_abort_resets_the_peer() {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let stream = connect_url(&url("tcp", "127.0.0.1", addr, ""), &options())
-        .await
-        .unwrap();
+    let stream = connect_url(&url("tcp", "127.0.0.1", addr, ""), &options()).await.unwrap();
     let (mut peer, _) = listener.accept().await.unwrap();
     stream.abort().await;
     let mut buf = [0u8; 16];
-    let result = tokio::time::timeout(TEST_LIMIT, peer.read(&mut buf))
-        .await
-        .expect("peer read hung");
+    let result = tokio::time::timeout(TEST_LIMIT, peer.read(&mut buf)).await.expect("peer read hung");
     let err = result.expect_err("the peer should see a reset, not EOF");
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionReset, "{err}");
 }
@@ -274,9 +227,7 @@ async fn tls_with_ca_file_echoes() {
     let pki = pki(&["localhost", "127.0.0.1"]);
     let addr = echo_server(Some(acceptor(&pki))).await;
     for host in ["127.0.0.1", "localhost"] {
-        let mut stream = connect_url(&url("tcps", host, addr, ""), &with_ca(&pki))
-            .await
-            .unwrap();
+        let mut stream = connect_url(&url("tcps", host, addr, ""), &with_ca(&pki)).await.unwrap();
         assert!(matches!(stream, RemoteStream::Tls(_)));
         stream.write_all(b"hello over tls").await.unwrap();
         stream.flush().await.unwrap();
@@ -288,25 +239,13 @@ async fn tls_with_ca_file_echoes() {
 async fn tls_without_ca_file_names_the_option() {
     let pki = pki(&["localhost", "127.0.0.1"]);
     let addr = echo_server(Some(acceptor(&pki))).await;
-    let err = connect_url(&url("tcps", "127.0.0.1", addr, ""), &options())
-        .await
-        .unwrap_err();
+    let err = connect_url(&url("tcps", "127.0.0.1", addr, ""), &options()).await.unwrap_err();
     assert!(
-        matches!(
-            err,
-            TransportError::Tls {
-                kind: TlsFailure::UnknownIssuer,
-                scheme: Scheme::Tcps,
-                ..
-            }
-        ),
+        matches!(err, TransportError::Tls { kind: TlsFailure::UnknownIssuer, scheme: Scheme::Tcps, .. }),
         "{err:?}"
     );
     let text = err.to_string();
-    assert!(
-        text.contains("caFile") && text.contains("--ca-file"),
-        "{text}"
-    );
+    assert!(text.contains("caFile") && text.contains("--ca-file"), "{text}");
     assert_no_secret(&text);
 }
 
@@ -314,51 +253,28 @@ async fn tls_without_ca_file_names_the_option() {
 async fn tls_name_mismatch_names_the_name() {
     let pki = pki(&["other.example"]);
     let addr = echo_server(Some(acceptor(&pki))).await;
-    let err = connect_url(&url("tcps", "localhost", addr, ""), &with_ca(&pki))
-        .await
-        .unwrap_err();
+    let err = connect_url(&url("tcps", "localhost", addr, ""), &with_ca(&pki)).await.unwrap_err();
     match &err {
-        TransportError::Tls {
-            kind:
-                TlsFailure::NameMismatch {
-                    expected,
-                    presented,
-                },
-            ..
-        } => {
+        TransportError::Tls { kind: TlsFailure::NameMismatch { expected, presented }, .. } => {
             assert_eq!(expected, "localhost");
             assert_eq!(presented, &vec!["other.example".to_owned()]);
         }
         other => panic!("expected a name mismatch: {other:?}"),
     }
     let text = err.to_string();
-    assert!(
-        text.contains("does not cover the name `localhost`"),
-        "{text}"
-    );
+    assert!(text.contains("does not cover the name `localhost`"), "{text}");
     assert!(text.contains("other.example"), "{text}");
 
-    let err = connect_url(&url("tcps", "127.0.0.1", addr, ""), &with_ca(&pki))
-        .await
-        .unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("does not cover the name `127.0.0.1`"),
-        "{err}"
-    );
+    let err = connect_url(&url("tcps", "127.0.0.1", addr, ""), &with_ca(&pki)).await.unwrap_err();
+    assert!(err.to_string().contains("does not cover the name `127.0.0.1`"), "{err}");
 }
 
 #[tokio::test]
 async fn tls_insecure_accepts_an_unknown_ca() {
     let pki = pki(&["other.example"]);
     let addr = echo_server(Some(acceptor(&pki))).await;
-    let options = ConnectOptions {
-        insecure_tls: true,
-        ..options()
-    };
-    let mut stream = connect_url(&url("tcps", "127.0.0.1", addr, ""), &options)
-        .await
-        .unwrap();
+    let options = ConnectOptions { insecure_tls: true, ..options() };
+    let mut stream = connect_url(&url("tcps", "127.0.0.1", addr, ""), &options).await.unwrap();
     stream.write_all(b"ok").await.unwrap();
     stream.flush().await.unwrap();
     assert_eq!(read_exactly(&mut stream, 2).await, b"ok");
@@ -375,24 +291,10 @@ async fn tls_to_a_non_tls_peer_explains_the_tls_1_0_limit() {
         let _ = stream.read(&mut buf).await;
         let _ = stream.write_all(b"PTVSDBG\n\x00\x00\x00junk").await;
     });
-    let err = connect_url(&url("tcps", "127.0.0.1", addr, ""), &options())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TransportError::Tls {
-                kind: TlsFailure::Other { .. },
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let err = connect_url(&url("tcps", "127.0.0.1", addr, ""), &options()).await.unwrap_err();
+    assert!(matches!(err, TransportError::Tls { kind: TlsFailure::Other { .. }, .. }), "{err:?}");
     let text = err.to_string();
-    assert!(
-        text.contains("TLS 1.0") && text.contains("stunnel"),
-        "{text}"
-    );
+    assert!(text.contains("TLS 1.0") && text.contains("stunnel"), "{text}");
 }
 
 #[tokio::test]
@@ -412,9 +314,7 @@ async fn tls_abort_resets_the_peer() {
         let mut buf = [0u8; 16];
         let _ = tx.send(stream.read(&mut buf).await.map(|_| ()));
     });
-    let mut stream = connect_url(&url("tcps", "127.0.0.1", addr, ""), &with_ca(&pki))
-        .await
-        .unwrap();
+    let mut stream = connect_url(&url("tcps", "127.0.0.1", addr, ""), &with_ca(&pki)).await.unwrap();
     assert_eq!(read_exactly(&mut stream, 1).await, b"!");
     stream.abort().await;
     let result = tokio::time::timeout(TEST_LIMIT, rx).await.unwrap().unwrap();
@@ -445,10 +345,7 @@ enum Behaviour {
 
 #[derive(Debug)]
 enum Seen {
-    Upgrade {
-        uri: String,
-        headers: Vec<(String, String)>,
-    },
+    Upgrade { uri: String, headers: Vec<(String, String)> },
     HandshakeFailed(String),
     Ping,
 }
@@ -462,17 +359,9 @@ where
         let headers = request
             .headers()
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_owned(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
-            })
+            .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let _ = capture.send(Seen::Upgrade {
-            uri: request.uri().to_string(),
-            headers,
-        });
+        let _ = capture.send(Seen::Upgrade { uri: request.uri().to_string(), headers });
         Ok(response)
     };
     let mut ws = match tokio_tungstenite::accept_hdr_async(stream, callback).await {
@@ -496,9 +385,7 @@ where
             for size in [1usize, 2, 3, 50, 44] {
                 let (chunk, tail) = rest.split_at(size);
                 rest = tail;
-                ws.send(Message::Binary(chunk.to_vec().into()))
-                    .await
-                    .unwrap();
+                ws.send(Message::Binary(chunk.to_vec().into())).await.unwrap();
             }
             // Keep the connection open until the client goes.
             while let Some(Ok(_)) = ws.next().await {}
@@ -519,9 +406,7 @@ where
                     _ => return,
                 }
             }
-            ws.send(Message::Binary(b"done".to_vec().into()))
-                .await
-                .unwrap();
+            ws.send(Message::Binary(b"done".to_vec().into())).await.unwrap();
             while let Some(Ok(_)) = ws.next().await {}
         }
         Behaviour::Echo => {
@@ -547,10 +432,7 @@ where
 
 /// A WebSocket server (TLS when `tls` is given) that serves every connection with
 /// `behaviour` and reports what it saw.
-async fn ws_server(
-    tls: Option<TlsAcceptor>,
-    behaviour: Behaviour,
-) -> (SocketAddr, mpsc::UnboundedReceiver<Seen>) {
+async fn ws_server(tls: Option<TlsAcceptor>, behaviour: Behaviour) -> (SocketAddr, mpsc::UnboundedReceiver<Seen>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = mpsc::unbounded_channel();
@@ -575,14 +457,9 @@ async fn ws_server(
 }
 
 /// A plain `ws://` connection to a [`ws_server`] serving with `behaviour`.
-async fn ws_connected(
-    behaviour: Behaviour,
-    options: &ConnectOptions,
-) -> (RemoteStream, mpsc::UnboundedReceiver<Seen>) {
+async fn ws_connected(behaviour: Behaviour, options: &ConnectOptions) -> (RemoteStream, mpsc::UnboundedReceiver<Seen>) {
     let (addr, seen) = ws_server(None, behaviour).await;
-    let stream = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), options)
-        .await
-        .unwrap();
+    let stream = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), options).await.unwrap();
     (stream, seen)
 }
 
@@ -610,38 +487,20 @@ async fn rechunked_echo(stream: &mut RemoteStream) {
 async fn ws_is_one_byte_stream_across_rechunking() {
     let (addr, mut seen) = ws_server(None, Behaviour::RechunkEcho).await;
     let options = ConnectOptions {
-        headers: vec![
-            ("Cookie".into(), "ARRAffinity=abc123".into()),
-            ("X-Test".into(), "1".into()),
-        ],
+        headers: vec![("Cookie".into(), "ARRAffinity=abc123".into()), ("X-Test".into(), "1".into())],
         ..options()
     };
-    let mut stream = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), &options)
-        .await
-        .unwrap();
+    let mut stream = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), &options).await.unwrap();
     assert!(matches!(stream, RemoteStream::Ws(_)));
     rechunked_echo(&mut stream).await;
 
     let (uri, headers) = next_upgrade(&mut seen).await;
     assert_eq!(uri, "/ptvsd");
-    assert!(
-        !headers
-            .iter()
-            .any(|(k, _)| k.eq_ignore_ascii_case("authorization")),
-        "{headers:?}"
-    );
-    let header = |name: &str| {
-        headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.clone())
-    };
+    assert!(!headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("authorization")), "{headers:?}");
+    let header = |name: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone());
     assert_eq!(header("cookie").as_deref(), Some("ARRAffinity=abc123"));
     assert_eq!(header("x-test").as_deref(), Some("1"));
-    assert_eq!(
-        header("host").as_deref(),
-        Some(format!("127.0.0.1:{}", addr.port()).as_str())
-    );
+    assert_eq!(header("host").as_deref(), Some(format!("127.0.0.1:{}", addr.port()).as_str()));
     assert_no_secret(&format!("{uri} {headers:?}"));
     assert_no_secret(&format!("{stream:?}"));
 }
@@ -674,7 +533,9 @@ async fn ws_close_before_any_byte_is_the_relay_failing_to_reach_ptvsd() {
     let mut buf = [0u8; 16];
     let err = read_some(&mut stream, &mut buf).await.unwrap_err();
     match TransportError::carried_by(err) {
-        Ok(error @ TransportError::RelayClosedEarly { .. }) => assert!(error.to_string().contains("could not reach ptvsd"), "{error}"),
+        Ok(error @ TransportError::RelayClosedEarly { .. }) => {
+            assert!(error.to_string().contains("could not reach ptvsd"), "{error}")
+        }
         other => panic!("{other:?}"),
     }
 }
@@ -682,13 +543,8 @@ async fn ws_close_before_any_byte_is_the_relay_failing_to_reach_ptvsd() {
 #[tokio::test]
 async fn ws_sends_pings_while_idle() {
     let (addr, mut seen) = ws_server(None, Behaviour::AwaitPings).await;
-    let options = ConnectOptions {
-        ping_interval: Some(Duration::from_millis(100)),
-        ..options()
-    };
-    let mut stream = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), &options)
-        .await
-        .unwrap();
+    let options = ConnectOptions { ping_interval: Some(Duration::from_millis(100)), ..options() };
+    let mut stream = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), &options).await.unwrap();
     // The server answers only after two pings; our read is the only thing polling.
     assert_eq!(read_exactly(&mut stream, 4).await, b"done");
     let mut pings = 0;
@@ -707,10 +563,7 @@ async fn ws_split_reader_and_writer_with_frequent_pings_do_not_stall() {
     // check: it did not catch the earlier lost-wake-up design (see `drive_ping`), whose
     // window is too narrow to hit reliably.
     const TOTAL: usize = 4 * 1024 * 1024;
-    let options = ConnectOptions {
-        ping_interval: Some(Duration::from_millis(1)),
-        ..options()
-    };
+    let options = ConnectOptions { ping_interval: Some(Duration::from_millis(1)), ..options() };
     let (stream, _seen) = ws_connected(Behaviour::Echo, &options).await;
     let (mut reader, mut writer) = tokio::io::split(stream);
     let data: Vec<u8> = (0..TOTAL).map(|i| (i % 251) as u8).collect();
@@ -724,10 +577,7 @@ async fn ws_split_reader_and_writer_with_frequent_pings_do_not_stall() {
     });
     let got = read_exactly(&mut reader, TOTAL).await;
     assert!(got == expected, "the echoed bytes differ");
-    let writer = tokio::time::timeout(TEST_LIMIT, write)
-        .await
-        .expect("writer stalled")
-        .unwrap();
+    let writer = tokio::time::timeout(TEST_LIMIT, write).await.expect("writer stalled").unwrap();
     reader.unsplit(writer).abort().await;
 }
 
@@ -742,9 +592,7 @@ async fn ws_abort_sends_close() {
         let first = ws.next().await;
         let _ = tx.send(matches!(first, Some(Ok(Message::Close(_)))));
     });
-    let stream = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), &options())
-        .await
-        .unwrap();
+    let stream = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), &options()).await.unwrap();
     stream.abort().await;
     assert!(tokio::time::timeout(TEST_LIMIT, rx).await.unwrap().unwrap());
 }
@@ -753,9 +601,7 @@ async fn ws_abort_sends_close() {
 async fn wss_with_ca_file_wakes_the_site_then_echoes() {
     let pki = pki(&["localhost", "127.0.0.1"]);
     let (addr, mut seen) = ws_server(Some(acceptor(&pki)), Behaviour::RechunkEcho).await;
-    let mut stream = connect_url(&url("wss", "localhost", addr, "/ptvsd"), &with_ca(&pki))
-        .await
-        .unwrap();
+    let mut stream = connect_url(&url("wss", "localhost", addr, "/ptvsd"), &with_ca(&pki)).await.unwrap();
     rechunked_echo(&mut stream).await;
     // The wake-up HEAD / came first, over TLS (the WebSocket server refuses its method).
     match tokio::time::timeout(TEST_LIMIT, seen.recv()).await.unwrap() {
@@ -771,20 +617,8 @@ async fn wss_with_ca_file_wakes_the_site_then_echoes() {
 async fn wss_without_ca_file_is_unknown_issuer() {
     let pki = pki(&["localhost", "127.0.0.1"]);
     let (addr, _seen) = ws_server(Some(acceptor(&pki)), Behaviour::RechunkEcho).await;
-    let err = connect_url(&url("wss", "127.0.0.1", addr, "/ptvsd"), &options())
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TransportError::Tls {
-                kind: TlsFailure::UnknownIssuer,
-                scheme: Scheme::Wss,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let err = connect_url(&url("wss", "127.0.0.1", addr, "/ptvsd"), &options()).await.unwrap_err();
+    assert!(matches!(err, TransportError::Tls { kind: TlsFailure::UnknownIssuer, scheme: Scheme::Wss, .. }), "{err:?}");
     let text = err.to_string();
     assert!(text.contains("caFile"), "{text}");
     assert_no_secret(&text);
@@ -794,13 +628,8 @@ async fn wss_without_ca_file_is_unknown_issuer() {
 async fn wss_insecure_echoes() {
     let pki = pki(&["other.example"]);
     let (addr, _seen) = ws_server(Some(acceptor(&pki)), Behaviour::RechunkEcho).await;
-    let options = ConnectOptions {
-        insecure_tls: true,
-        ..options()
-    };
-    let mut stream = connect_url(&url("wss", "127.0.0.1", addr, "/ptvsd"), &options)
-        .await
-        .unwrap();
+    let options = ConnectOptions { insecure_tls: true, ..options() };
+    let mut stream = connect_url(&url("wss", "127.0.0.1", addr, "/ptvsd"), &options).await.unwrap();
     rechunked_echo(&mut stream).await;
 }
 
@@ -825,9 +654,7 @@ async fn http_server(status: u16) -> (SocketAddr, mpsc::UnboundedReceiver<String
                     }
                 }
                 let _ = tx.send(String::from_utf8_lossy(&head).into_owned());
-                let answer = format!(
-                    "HTTP/1.1 {status} Whatever\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                );
+                let answer = format!("HTTP/1.1 {status} Whatever\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
                 let _ = stream.write_all(answer.as_bytes()).await;
                 let _ = stream.shutdown().await;
             });
@@ -847,13 +674,9 @@ async fn upgrade_statuses_map_to_sentences() {
     ];
     for (status, phrase) in cases {
         let (addr, mut heads) = http_server(status).await;
-        let err = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), &options())
-            .await
-            .unwrap_err();
+        let err = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), &options()).await.unwrap_err();
         match &err {
-            TransportError::HttpStatus {
-                status: got, path, ..
-            } => {
+            TransportError::HttpStatus { status: got, path, .. } => {
                 assert_eq!(*got, status);
                 assert_eq!(path, "/ptvsd");
             }
@@ -865,10 +688,7 @@ async fn upgrade_statuses_map_to_sentences() {
         let head = heads.recv().await.unwrap();
         assert!(head.starts_with("GET /ptvsd HTTP/1.1\r\n"), "{head}");
         assert_no_secret(&head);
-        assert!(
-            !head.to_ascii_lowercase().contains("authorization"),
-            "{head}"
-        );
+        assert!(!head.to_ascii_lowercase().contains("authorization"), "{head}");
     }
 }
 
@@ -881,16 +701,9 @@ async fn wake_url_gets_a_head_with_the_custom_headers() {
         headers: vec![("Cookie".into(), "ARRAffinity=abc".into())],
         ..options()
     };
-    let err = connect_url(&url("ws", "127.0.0.1", ws_addr, "/ptvsd"), &options)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, TransportError::HttpStatus { status: 404, .. }),
-        "{err:?}"
-    );
-    let head = wake_heads
-        .try_recv()
-        .expect("the wake-up request arrived first");
+    let err = connect_url(&url("ws", "127.0.0.1", ws_addr, "/ptvsd"), &options).await.unwrap_err();
+    assert!(matches!(err, TransportError::HttpStatus { status: 404, .. }), "{err:?}");
+    let head = wake_heads.try_recv().expect("the wake-up request arrived first");
     assert!(head.starts_with("HEAD /wake HTTP/1.1\r\n"), "{head}");
     assert!(head.contains("Cookie: ARRAffinity=abc\r\n"), "{head}");
     assert_no_secret(&head);
@@ -911,23 +724,9 @@ async fn upgrade_without_answer_times_out() {
             }
         }
     });
-    let options = ConnectOptions {
-        connect_timeout: Duration::from_millis(300),
-        ..options()
-    };
-    let err = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), &options)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            TransportError::Timeout {
-                stage: Stage::Upgrade,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let options = ConnectOptions { connect_timeout: Duration::from_millis(300), ..options() };
+    let err = connect_url(&url("ws", "127.0.0.1", addr, "/ptvsd"), &options).await.unwrap_err();
+    assert!(matches!(err, TransportError::Timeout { stage: Stage::Upgrade, .. }), "{err:?}");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -951,9 +750,7 @@ async fn tcp_round_trips_do_not_wait_for_delayed_acks() {
             }
         }
     });
-    let mut stream = connect_url(&url("tcp", "127.0.0.1", addr, ""), &options())
-        .await
-        .unwrap();
+    let mut stream = connect_url(&url("tcp", "127.0.0.1", addr, ""), &options()).await.unwrap();
     let started = std::time::Instant::now();
     for _ in 0..ROUND_TRIPS {
         stream.write_all(b"?").await.unwrap();

@@ -37,7 +37,8 @@ async fn output_keeps_flowing(python: &str, ptvsd: &str) {
     let mut site = WfastcgiSite::start(peer, &wfastcgi, dir.path());
     // The first request makes wfastcgi enable ptvsd.
     assert_eq!(site.get(1).as_deref(), Ok("total 4"), "{}", site.output());
-    support::net::wait_until_listening(port, Duration::from_secs(20), true, || Ok(())).unwrap_or_else(|e| panic!("ptvsd never listened ({e}): {}", site.output()));
+    support::net::wait_until_listening(port, Duration::from_secs(20), true, || Ok(()))
+        .unwrap_or_else(|e| panic!("ptvsd never listened ({e}): {}", site.output()));
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
     client.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
     client.ok("attach", json!({ "url": format!("tcp://{secret}@127.0.0.1:{port}"), "redirectOutput": true })).await;
@@ -55,7 +56,10 @@ async fn output_keeps_flowing(python: &str, ptvsd: &str) {
         seen = client.output_text();
     }
     for n in 2..=4 {
-        assert!(seen.contains(&format!("handled {n}")), "{python}/{ptvsd}: the output of request {n} did not reach the editor; it got: {seen:?}");
+        assert!(
+            seen.contains(&format!("handled {n}")),
+            "{python}/{ptvsd}: the output of request {n} did not reach the editor; it got: {seen:?}"
+        );
     }
     client.ok("disconnect", json!({})).await;
     assert_eq!(client.wait_exit(Duration::from_secs(10)).await, Some(0));

@@ -67,9 +67,13 @@ async fn session<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     lap(times, &mut mark);
     let frame = stack["stackFrames"][0]["id"].clone();
     let scopes = dap.request("scopes", json!({ "frameId": frame })).await?;
-    let locals = dap.request("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await?;
+    let locals =
+        dap.request("variables", json!({ "variablesReference": scopes["scopes"][0]["variablesReference"] })).await?;
     lap(times, &mut mark);
-    let names: Vec<&str> = locals["variables"].as_array().map(|v| v.iter().filter_map(|v| v["name"].as_str()).collect()).unwrap_or_default();
+    let names: Vec<&str> = locals["variables"]
+        .as_array()
+        .map(|v| v.iter().filter_map(|v| v["name"].as_str()).collect())
+        .unwrap_or_default();
     if !(names.contains(&"data") && names.contains(&"info")) {
         return Err(format!("unexpected locals {names:?}").into());
     }
@@ -92,7 +96,8 @@ async fn ptvsd_dap_session(debuggee: &Debuggee) -> Res<(Vec<f64>, f64)> {
     let mut times = Vec::new();
     let start = Instant::now();
     let mut adapter = Adapter::spawn()?;
-    session(&mut adapter.dap, json!({ "url": debuggee.tcp_url(), "justMyCode": true }), "ptvsd-dap", start, &mut times).await?;
+    session(&mut adapter.dap, json!({ "url": debuggee.tcp_url(), "justMyCode": true }), "ptvsd-dap", start, &mut times)
+        .await?;
     let total = ms(start.elapsed());
     Ok((times, total))
 }
@@ -115,7 +120,8 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
         let ptvsd = Debuggee::ptvsd(&peer, &["anchor"], true)?;
         for k in 0..2 {
             let which = (round + k) % 2;
-            let (times, total) = if which == 0 { debugpy_session(&debugpy).await? } else { ptvsd_dap_session(&ptvsd).await? };
+            let (times, total) =
+                if which == 0 { debugpy_session(&debugpy).await? } else { ptvsd_dap_session(&ptvsd).await? };
             runs[which].push(times);
             totals[which].push(total);
         }
@@ -139,7 +145,12 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
     let p = summarize(&totals[1]).median;
     table.row(vec!["**total**".into(), fmt_ms(d), fmt_ms(p), fmt_ratio(p / d)]);
     report.text(&table.render());
-    let line = format!("anchor session total: ptvsd-dap + ptvsd 3.2.1 {} vs debugpy {} ({})", fmt_ms(p), fmt_ms(d), fmt_ratio(p / d));
+    let line = format!(
+        "anchor session total: ptvsd-dap + ptvsd 3.2.1 {} vs debugpy {} ({})",
+        fmt_ms(p),
+        fmt_ms(d),
+        fmt_ratio(p / d)
+    );
     report.text(&format!("\n- {line}\n"));
     report.headline(line);
     Ok(())

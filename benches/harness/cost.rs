@@ -69,10 +69,19 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
     table.row(vec!["/bin/true spawn → exit".into(), fmt_ms(f.median), fmt_ms(f.p90), fmt_ms(f.min)]);
     if !baseline.is_empty() {
         let b = summarize(&baseline);
-        table.row(vec!["baseline ptvsd-dap spawn → initialize response".into(), fmt_ms(b.median), fmt_ms(b.p90), fmt_ms(b.min)]);
+        table.row(vec![
+            "baseline ptvsd-dap spawn → initialize response".into(),
+            fmt_ms(b.median),
+            fmt_ms(b.p90),
+            fmt_ms(b.min),
+        ]);
     }
     report.text(&table.render());
-    let line = format!("cold start to initialize response: median {} (target ≤ 5 ms: {})", fmt_ms(s.median), verdict(s.median <= 5.0));
+    let line = format!(
+        "cold start to initialize response: median {} (target ≤ 5 ms: {})",
+        fmt_ms(s.median),
+        verdict(s.median <= 5.0)
+    );
     report.text(&format!("\n- {line}\n"));
     report.headline(line);
 
@@ -91,7 +100,8 @@ async fn cycles(config: &Config, report: &mut Report) -> Res<()> {
          one debuggee (`bench_app.py roundtrip`, not stopped); each cycle connects, initializes, attaches (tcp://), \
          sends configurationDone, disconnects and closes. VmRSS of the adapter after the cycle shown, VmHWM at the end.\n\n"
     ));
-    let checkpoints: Vec<usize> = [1, 10, 100, 1000].into_iter().filter(|c| *c < total).chain(std::iter::once(total)).collect();
+    let checkpoints: Vec<usize> =
+        [1, 10, 100, 1000].into_iter().filter(|c| *c < total).chain(std::iter::once(total)).collect();
     let mut header = vec!["ptvsd".to_string()];
     header.extend(checkpoints.iter().map(|c| format!("VmRSS after {c}")));
     header.push("VmHWM".into());
@@ -106,7 +116,11 @@ async fn cycles(config: &Config, report: &mut Report) -> Res<()> {
         let debuggee = Debuggee::ptvsd(&peer, &["roundtrip"], false)?;
         let port = super::support::free_port();
         let mut cmd = tokio::process::Command::new(super::procs::adapter_exe());
-        cmd.arg("--port").arg(port.to_string()).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null());
+        cmd.arg("--port")
+            .arg(port.to_string())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
         let adapter = super::procs::Proc::spawn("ptvsd-dap --port", cmd)?;
         let started = Instant::now();
         while !super::procs::is_listening(port) {
@@ -131,7 +145,8 @@ async fn cycles(config: &Config, report: &mut Report) -> Res<()> {
                 match first {
                     Ok(event) if event["event"] == "initialized" => break (dap, attach),
                     outcome => {
-                        let error = outcome.map_or_else(|e| e.to_string(), |_| "the adapter ended the session".to_string());
+                        let error =
+                            outcome.map_or_else(|e| e.to_string(), |_| "the adapter ended the session".to_string());
                         let response = tokio::time::timeout(Duration::from_secs(5), dap.response(attach)).await;
                         let said = match response {
                             Ok(Ok(response)) => response["message"].to_string(),
@@ -161,7 +176,11 @@ async fn cycles(config: &Config, report: &mut Report) -> Res<()> {
         row.push(format!("{:.1} MiB", hwm as f64 / 1024.0));
         row.push(fmt_ms(summarize(&times).median));
         row.push(refused.to_string());
-        headline.push(format!("RSS after {total} attach/detach cycles, ptvsd {version}: {} (VmHWM {:.1} MiB)", row[row.len() - 4], hwm as f64 / 1024.0));
+        headline.push(format!(
+            "RSS after {total} attach/detach cycles, ptvsd {version}: {} (VmHWM {:.1} MiB)",
+            row[row.len() - 4],
+            hwm as f64 / 1024.0
+        ));
         table.row(row);
         drop(adapter);
         drop(debuggee);
@@ -203,42 +222,43 @@ async fn memory(config: &Config, report: &mut Report) -> Res<()> {
         exes.push(("baseline", baseline.clone()));
     }
     for version in &config.versions {
-      for (which, exe) in &exes {
-        let peer = Peers::load().peer("3.11", version).clone();
-        let debuggee = Debuggee::ptvsd(&peer, &["bigvars"], false)?;
-        let mut stop = super::roundtrip::adapter_exe_break_at(exe, &debuggee.tcp_url(), json!({}), &file, line).await?;
-        let scopes = stop.adapter.dap.request("scopes", json!({ "frameId": stop.frame })).await?;
-        let locals_ref = scopes["scopes"][0]["variablesReference"].clone();
-        let locals = stop.adapter.dap.request("variables", json!({ "variablesReference": locals_ref })).await?;
-        let find = |name: &str| -> Res<Value> {
-            locals["variables"]
-                .as_array()
-                .and_then(|vars| vars.iter().find(|v| v["name"] == name))
-                .map(|v| v["variablesReference"].clone())
-                .ok_or_else(|| format!("no local {name} in {locals}").into())
-        };
-        let (list_ref, dict_ref) = (find("big_list")?, find("big_dict")?);
-        let before = stop.adapter.proc.vm_hwm_kib()?;
-        let mut cells = vec![which.to_string(), version.to_string(), format!("{:.1} MiB", before as f64 / 1024.0)];
-        for reference in [list_ref, dict_ref] {
-            let start = Instant::now();
-            let body = stop.adapter.dap.request("variables", json!({ "variablesReference": reference })).await?;
-            let took = ms(start.elapsed());
-            let count = body["variables"].as_array().map_or(0, Vec::len);
-            cells.push(count.to_string());
-            cells.push(fmt_ms(took));
+        for (which, exe) in &exes {
+            let peer = Peers::load().peer("3.11", version).clone();
+            let debuggee = Debuggee::ptvsd(&peer, &["bigvars"], false)?;
+            let mut stop =
+                super::roundtrip::adapter_exe_break_at(exe, &debuggee.tcp_url(), json!({}), &file, line).await?;
+            let scopes = stop.adapter.dap.request("scopes", json!({ "frameId": stop.frame })).await?;
+            let locals_ref = scopes["scopes"][0]["variablesReference"].clone();
+            let locals = stop.adapter.dap.request("variables", json!({ "variablesReference": locals_ref })).await?;
+            let find = |name: &str| -> Res<Value> {
+                locals["variables"]
+                    .as_array()
+                    .and_then(|vars| vars.iter().find(|v| v["name"] == name))
+                    .map(|v| v["variablesReference"].clone())
+                    .ok_or_else(|| format!("no local {name} in {locals}").into())
+            };
+            let (list_ref, dict_ref) = (find("big_list")?, find("big_dict")?);
+            let before = stop.adapter.proc.vm_hwm_kib()?;
+            let mut cells = vec![which.to_string(), version.to_string(), format!("{:.1} MiB", before as f64 / 1024.0)];
+            for reference in [list_ref, dict_ref] {
+                let start = Instant::now();
+                let body = stop.adapter.dap.request("variables", json!({ "variablesReference": reference })).await?;
+                let took = ms(start.elapsed());
+                let count = body["variables"].as_array().map_or(0, Vec::len);
+                cells.push(count.to_string());
+                cells.push(fmt_ms(took));
+            }
+            let after = stop.adapter.proc.vm_hwm_kib()?;
+            let rss = stop.adapter.proc.vm_rss_kib()?;
+            if *which == "this build" {
+                worst = worst.max(after);
+            }
+            cells.push(format!("{:.1} MiB", after as f64 / 1024.0));
+            cells.push(format!("{:.1} MiB", rss as f64 / 1024.0));
+            table.row(cells);
+            stop.adapter.disconnect().await;
+            drop(debuggee);
         }
-        let after = stop.adapter.proc.vm_hwm_kib()?;
-        let rss = stop.adapter.proc.vm_rss_kib()?;
-        if *which == "this build" {
-            worst = worst.max(after);
-        }
-        cells.push(format!("{:.1} MiB", after as f64 / 1024.0));
-        cells.push(format!("{:.1} MiB", rss as f64 / 1024.0));
-        table.row(cells);
-        stop.adapter.disconnect().await;
-        drop(debuggee);
-      }
     }
     report.text(&table.render());
     let line = format!(
@@ -268,7 +288,15 @@ async fn output(config: &Config, report: &mut Report) -> Res<()> {
         chunk / 1000,
         config.output_rounds
     ));
-    let mut table = Table::new(&["ptvsd", "path", "MB/s (median)", "time (median)", "bytes received / expected", "× direct", "adapter VmHWM / VmRSS after"]);
+    let mut table = Table::new(&[
+        "ptvsd",
+        "path",
+        "MB/s (median)",
+        "time (median)",
+        "bytes received / expected",
+        "× direct",
+        "adapter VmHWM / VmRSS after",
+    ]);
     let mut headline = Vec::new();
     for version in &config.versions {
         progress(&format!("cost: output, ptvsd {version}"));
@@ -309,12 +337,19 @@ async fn output(config: &Config, report: &mut Report) -> Res<()> {
                     let stop = match stops[which - 1].take() {
                         None => {
                             let url = adapter_debuggees[which - 1].tcp_url();
-                            super::roundtrip::adapter_exe_break_at(&adapters[which - 1].1, &url, json!({}), &file, line).await?
+                            super::roundtrip::adapter_exe_break_at(&adapters[which - 1].1, &url, json!({}), &file, line)
+                                .await?
                         }
                         Some(mut stop) => {
                             let d = &mut stop.adapter.dap;
-                            d.request("setBreakpoints", json!({ "source": { "path": file }, "breakpoints": [{ "line": line }] })).await?;
-                            let stopped = d.event_where("stopped", super::dap::TIMEOUT, |e| e["body"]["reason"] == "breakpoint").await?;
+                            d.request(
+                                "setBreakpoints",
+                                json!({ "source": { "path": file }, "breakpoints": [{ "line": line }] }),
+                            )
+                            .await?;
+                            let stopped = d
+                                .event_where("stopped", super::dap::TIMEOUT, |e| e["body"]["reason"] == "breakpoint")
+                                .await?;
                             stop.thread = stopped["body"]["threadId"].clone();
                             stop.frame = top_frame(&mut stop.adapter, &stop.thread).await?;
                             stop
@@ -322,7 +357,11 @@ async fn output(config: &Config, report: &mut Report) -> Res<()> {
                     };
                     let mut stop = stop;
                     let d = &mut stop.adapter.dap;
-                    d.request("evaluate", json!({ "expression": "GATE.update(go=True)", "frameId": stop.frame, "context": "repl" })).await?;
+                    d.request(
+                        "evaluate",
+                        json!({ "expression": "GATE.update(go=True)", "frameId": stop.frame, "context": "repl" }),
+                    )
+                    .await?;
                     d.request("setBreakpoints", json!({ "source": { "path": file }, "breakpoints": [] })).await?;
                     d.output.reset();
                     d.clear_events();
@@ -338,13 +377,18 @@ async fn output(config: &Config, report: &mut Report) -> Res<()> {
         let mut memory = vec!["–".to_string(); paths];
         for (i, stop) in stops.iter().enumerate() {
             if let Some(stop) = stop {
-                memory[i + 1] = format!("{:.1} / {:.1} MiB", stop.adapter.proc.vm_hwm_kib()? as f64 / 1024.0, stop.adapter.proc.vm_rss_kib()? as f64 / 1024.0);
+                memory[i + 1] = format!(
+                    "{:.1} / {:.1} MiB",
+                    stop.adapter.proc.vm_hwm_kib()? as f64 / 1024.0,
+                    stop.adapter.proc.vm_rss_kib()? as f64 / 1024.0
+                );
             }
         }
         drop(stops);
         drop(client);
         let direct_rate = bytes as f64 / summarize(&times[0]).median / 1e6;
-        let names: Vec<&str> = std::iter::once("direct client, NODELAY + QUICKACK").chain(adapters.iter().map(|a| a.0)).collect();
+        let names: Vec<&str> =
+            std::iter::once("direct client, NODELAY + QUICKACK").chain(adapters.iter().map(|a| a.0)).collect();
         for (which, name) in names.iter().enumerate() {
             let t = summarize(&times[which]);
             let rate = bytes as f64 / t.median / 1e6;

@@ -73,7 +73,13 @@ impl LegacyClient {
         let socket = BenchSocket { stream, quickack };
         let Attached { framed, .. } =
             handshake::attach(socket, secret, "RedirectOutput, RichExceptions", Limits::default(), TIMEOUT).await?;
-        Ok(LegacyClient { framed, next_id: 1, output: OutputCount::default(), resumed_load: false, recent: Default::default() })
+        Ok(LegacyClient {
+            framed,
+            next_id: 1,
+            output: OutputCount::default(),
+            resumed_load: false,
+            recent: Default::default(),
+        })
     }
 
     pub async fn send(&mut self, command: Command) -> Res<()> {
@@ -106,7 +112,9 @@ impl LegacyClient {
                 self.resumed_load = true;
                 self.send(Command::ResumeAll).await?;
             }
-            Event::CommandFailed { command: ptvsd_dap::legacy::messages::FailedCommand::Other(command), .. } if command.contains("ResumeAll") => {
+            Event::CommandFailed { command: ptvsd_dap::legacy::messages::FailedCommand::Other(command), .. }
+                if command.contains("ResumeAll") =>
+            {
                 tokio::time::sleep(Duration::from_millis(5)).await;
                 self.send(Command::ResumeAll).await?;
             }

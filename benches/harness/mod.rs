@@ -159,7 +159,12 @@ impl Config {
                             "3" | "cost" => 2,
                             "4" | "anchor" => 3,
                             "5" | "wan" => 4,
-                            other => return Err(format!("unknown group {other:?} (1–5, roundtrip, relay, cost, anchor, wan)").into()),
+                            other => {
+                                return Err(format!(
+                                    "unknown group {other:?} (1–5, roundtrip, relay, cost, anchor, wan)"
+                                )
+                                .into())
+                            }
                         };
                         config.groups[index] = true;
                     }
@@ -178,8 +183,12 @@ impl Config {
                         return Err("--wan-rtts needs round-trip times above 0 ms".into());
                     }
                 }
-                "--cycles" => config.attach_cycles = iter.next().ok_or("--cycles needs a number")?.parse::<usize>()?.max(1),
-                "--bulk-mb" => config.bulk_bytes = iter.next().ok_or("--bulk-mb needs a number")?.parse::<usize>()? * 1_000_000,
+                "--cycles" => {
+                    config.attach_cycles = iter.next().ok_or("--cycles needs a number")?.parse::<usize>()?.max(1)
+                }
+                "--bulk-mb" => {
+                    config.bulk_bytes = iter.next().ok_or("--bulk-mb needs a number")?.parse::<usize>()? * 1_000_000
+                }
                 "--out" => config.out = Some(PathBuf::from(iter.next().ok_or("--out needs a file")?)),
                 "--rounds" => {
                     let n: usize = iter.next().ok_or("--rounds needs a number")?.parse()?;
@@ -254,7 +263,8 @@ pub fn run(config: &Config) -> (Report, Option<String>) {
     let started = Instant::now();
     let mut first_error = None;
     report.text(&machine::describe(config.baseline.as_deref()));
-    type Group = for<'a> fn(&'a Config, &'a mut Report) -> std::pin::Pin<Box<dyn std::future::Future<Output = Res<()>> + 'a>>;
+    type Group =
+        for<'a> fn(&'a Config, &'a mut Report) -> std::pin::Pin<Box<dyn std::future::Future<Output = Res<()>> + 'a>>;
     let groups: [(&str, Group); 5] = [
         ("round trips", |c, r| Box::pin(roundtrip::run(c, r))),
         ("relay", |c, r| Box::pin(relay::run(c, r))),

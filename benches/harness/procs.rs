@@ -59,7 +59,8 @@ impl Proc {
 
 fn status_field(pid: u32, field: &str) -> Res<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let line = status.lines().find(|l| l.starts_with(field)).ok_or_else(|| format!("no {field} in /proc/{pid}/status"))?;
+    let line =
+        status.lines().find(|l| l.starts_with(field)).ok_or_else(|| format!("no {field} in /proc/{pid}/status"))?;
     Ok(line[field.len()..].trim().trim_end_matches("kB").trim().parse()?)
 }
 
@@ -97,14 +98,21 @@ impl Debuggee {
         for _ in 0..3 {
             let port = free_port();
             let mut cmd = Command::new(&peer.python_path);
-            cmd.args(["-u", "-m", "ptvsd", "--secret", &secret, "--interface", "127.0.0.1", "--port"]).arg(port.to_string());
+            cmd.args(["-u", "-m", "ptvsd", "--secret", &secret, "--interface", "127.0.0.1", "--port"])
+                .arg(port.to_string());
             if wait {
                 cmd.arg("--wait");
             }
             cmd.arg(bench_app()).arg("-").args(args);
             let mut proc = Proc::spawn(&format!("{} bench_app.py", peer.name), python_env(cmd))?;
             // A probe that connects and resets is harmless to ptvsd's accept thread.
-            match wait_until_listening(port, Duration::from_secs(30), true, || if proc.exited() { Err("exited".into()) } else { Ok(()) }) {
+            match wait_until_listening(port, Duration::from_secs(30), true, || {
+                if proc.exited() {
+                    Err("exited".into())
+                } else {
+                    Ok(())
+                }
+            }) {
                 Ok(_) => return Ok(Debuggee { proc, port, secret }),
                 Err(e) => last = e,
             }
@@ -118,7 +126,11 @@ impl Debuggee {
         for _ in 0..3 {
             let port = free_port();
             let mut cmd = Command::new(python);
-            cmd.args(["-u", "-m", "debugpy", "--listen"]).arg(format!("127.0.0.1:{port}")).arg("--wait-for-client").arg(bench_app()).args(args);
+            cmd.args(["-u", "-m", "debugpy", "--listen"])
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("--wait-for-client")
+                .arg(bench_app())
+                .args(args);
             let mut proc = Proc::spawn("debugpy bench_app.py", python_env(cmd))?;
             // debugpy's adapter serves one client: do not probe it with a connection.
             let start = Instant::now();
@@ -207,7 +219,8 @@ impl Adapter {
     /// Disconnects (detaching from the debuggee) and waits a few seconds for the adapter to
     /// exit by itself (so a profiler wrapping it can write its output); then it is killed.
     pub async fn disconnect(mut self) {
-        let _ = tokio::time::timeout(Duration::from_secs(5), self.dap.request("disconnect", serde_json::Value::Null)).await;
+        let _ =
+            tokio::time::timeout(Duration::from_secs(5), self.dap.request("disconnect", serde_json::Value::Null)).await;
         let _ = tokio::time::timeout(Duration::from_secs(10), self.proc.child.wait()).await;
     }
 }
@@ -285,7 +298,11 @@ impl WsRelay {
             let mut proc = Proc::spawn(name, cmd)?;
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(30) {
-                let listening = if ns.is_some() { super::wanlink::listening_in_namespace_of(proc.pid, port) } else { is_listening(port) };
+                let listening = if ns.is_some() {
+                    super::wanlink::listening_in_namespace_of(proc.pid, port)
+                } else {
+                    is_listening(port)
+                };
                 if listening {
                     return Ok(WsRelay { proc, port, name, _stdout: None });
                 }

@@ -214,7 +214,9 @@ async fn ping_pong(port: u16, count: usize) -> Res<Vec<f64>> {
     for _ in 0..count {
         let start = Instant::now();
         ws.send(Message::Binary(payload.clone())).await?;
-        tokio::time::timeout(Duration::from_secs(10), read_bytes(&mut ws, PING)).await.map_err(|_| "ping timed out")??;
+        tokio::time::timeout(Duration::from_secs(10), read_bytes(&mut ws, PING))
+            .await
+            .map_err(|_| "ping timed out")??;
         samples.push(ms(start.elapsed()));
     }
     close(ws).await;

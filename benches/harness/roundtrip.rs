@@ -38,8 +38,11 @@ pub async fn adapter_break_at(url: &str, extra: Value, file: &Path, line: u32) -
 pub async fn adapter_exe_break_at(exe: &Path, url: &str, extra: Value, file: &Path, line: u32) -> Res<DapStop> {
     let mut adapter = Adapter::spawn_exe(exe)?;
     let dap = &mut adapter.dap;
-    dap.request("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }))
-        .await?;
+    dap.request(
+        "initialize",
+        json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
+    )
+    .await?;
     let mut attach = json!({ "url": url });
     if let (Some(attach), Some(extra)) = (attach.as_object_mut(), extra.as_object()) {
         attach.extend(extra.clone());
@@ -81,7 +84,11 @@ impl Conn {
             }
             Conn::Dap(stop) => {
                 let start = Instant::now();
-                let seq = stop.adapter.dap.send("evaluate", json!({ "expression": expression, "frameId": stop.frame, "context": "repl" })).await?;
+                let seq = stop
+                    .adapter
+                    .dap
+                    .send("evaluate", json!({ "expression": expression, "frameId": stop.frame, "context": "repl" }))
+                    .await?;
                 let response = stop.adapter.dap.response(seq).await?;
                 let elapsed = start.elapsed();
                 stop.adapter.dap.clear_events();
@@ -145,7 +152,8 @@ struct Series {
 /// Measures `op` on every connection: `rounds` rounds of `batch` samples each, the order of
 /// the connections rotating every round.
 async fn interleave(conns: &mut [Conn], rounds: usize, batch: usize, step: bool) -> Res<Series> {
-    let mut series = Series { samples: vec![Vec::with_capacity(rounds * batch); conns.len()], refused: vec![0; conns.len()] };
+    let mut series =
+        Series { samples: vec![Vec::with_capacity(rounds * batch); conns.len()], refused: vec![0; conns.len()] };
     for round in 0..rounds {
         for k in 0..conns.len() {
             let index = (round + k) % conns.len();
@@ -232,7 +240,8 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
             }
         }
         progress(&format!("round trips: ptvsd {version}: evaluate"));
-        let Series { samples: evaluate, refused } = interleave(&mut conns, config.rt_rounds, config.rt_batch, false).await?;
+        let Series { samples: evaluate, refused } =
+            interleave(&mut conns, config.rt_rounds, config.rt_batch, false).await?;
         for conn in conns.iter_mut() {
             for _ in 0..config.warmup {
                 conn.step().await?;
@@ -244,7 +253,8 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
         drop(relays);
         drop(debuggees);
 
-        let mut table = Table::new(&["path", "evaluate median", "p90", "× (b)", "busy refusals", "next median", "p90", "× (b)"]);
+        let mut table =
+            Table::new(&["path", "evaluate median", "p90", "× (b)", "busy refusals", "next median", "p90", "× (b)"]);
         let eval_b = summarize(&evaluate[1]).median;
         let step_b = summarize(&step[1]).median;
         for (index, name) in paths.iter().enumerate() {

@@ -30,7 +30,12 @@ pub fn summarize(samples: &[f64]) -> Summary {
     } else {
         (sorted[sorted.len() / 2 - 1] + sorted[sorted.len() / 2]) / 2.0
     };
-    Summary { n: sorted.len(), median, p90: percentile(&sorted, 90.0), min: sorted.first().copied().unwrap_or(f64::NAN) }
+    Summary {
+        n: sorted.len(),
+        median,
+        p90: percentile(&sorted, 90.0),
+        min: sorted.first().copied().unwrap_or(f64::NAN),
+    }
 }
 
 pub fn ms(d: Duration) -> f64 {

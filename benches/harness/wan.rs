@@ -91,7 +91,14 @@ async fn start_site(link: &WanLink, path: &PathSpec) -> Res<Site> {
     let (python, args): (PathBuf, Vec<String>) = match path.kind {
         Kind::Debugpy => (
             debugpy_python(),
-            vec!["-u".into(), "-m".into(), "debugpy".into(), "--listen".into(), format!("0.0.0.0:{port}"), "--wait-for-client".into()],
+            vec![
+                "-u".into(),
+                "-m".into(),
+                "debugpy".into(),
+                "--listen".into(),
+                format!("0.0.0.0:{port}"),
+                "--wait-for-client".into(),
+            ],
         ),
         _ => {
             let peer = Peers::load().peer("3.11", path.version.unwrap_or("3.2.1"));
@@ -166,7 +173,10 @@ async fn timed<T>(future: impl std::future::Future<Output = Res<T>>) -> Res<T> {
 }
 
 /// Sends all `requests` at once; waits for every response; fails on the first failure.
-async fn all<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(dap: &mut Dap<R, W>, requests: Vec<(&str, Value)>) -> Res<Vec<Value>> {
+async fn all<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    dap: &mut Dap<R, W>,
+    requests: Vec<(&str, Value)>,
+) -> Res<Vec<Value>> {
     let mut seqs = Vec::new();
     for (command, arguments) in requests {
         seqs.push((command.to_string(), dap.send(command, arguments).await?));
@@ -184,7 +194,10 @@ async fn all<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(dap: &mut Dap<R, W>, r
 
 /// threads → stackTrace → scopes → variables, one after the other as VS Code does;
 /// returns (frame id, locals).
-async fn redraw<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(dap: &mut Dap<R, W>, thread: &Value) -> Res<(Value, Value, Vec<Value>)> {
+async fn redraw<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    dap: &mut Dap<R, W>,
+    thread: &Value,
+) -> Res<(Value, Value, Vec<Value>)> {
     dap.request("threads", Value::Null).await?;
     let stack = dap.request("stackTrace", json!({ "threadId": thread, "startFrame": 0, "levels": 20 })).await?;
     let frame = stack["stackFrames"][0]["id"].clone();
@@ -212,7 +225,12 @@ async fn expand<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(dap: &mut Dap<R, W>
         seen += body["variables"].as_array().map_or(0, Vec::len);
     }
     let count = if indexed > 100 { 100 } else { indexed };
-    let body = dap.request("variables", json!({ "variablesReference": reference, "filter": "indexed", "start": 0, "count": count })).await?;
+    let body = dap
+        .request(
+            "variables",
+            json!({ "variablesReference": reference, "filter": "indexed", "start": 0, "count": count }),
+        )
+        .await?;
     seen += body["variables"].as_array().map_or(0, Vec::len);
     Ok(seen)
 }
@@ -249,10 +267,13 @@ async fn session<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     let stopped = timed(async {
         let attach_seq = dap.send("attach", attach).await?;
         dap.event("initialized").await?;
-        all(dap, vec![
-            ("setBreakpoints", json!({ "source": { "path": file }, "breakpoints": [{ "line": line }] })),
-            ("setExceptionBreakpoints", json!({ "filters": filters })),
-        ])
+        all(
+            dap,
+            vec![
+                ("setBreakpoints", json!({ "source": { "path": file }, "breakpoints": [{ "line": line }] })),
+                ("setExceptionBreakpoints", json!({ "filters": filters })),
+            ],
+        )
         .await?;
         dap.request("configurationDone", Value::Null).await?;
         let attached = dap.response(attach_seq).await?;
@@ -287,7 +308,11 @@ async fn session<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     }
 
     let clock = Clock::start(link);
-    samples[EVALUATE] = match timed(dap.request("evaluate", json!({ "expression": "small['n'] + 1", "frameId": frame, "context": "repl" }))).await {
+    samples[EVALUATE] = match timed(
+        dap.request("evaluate", json!({ "expression": "small['n'] + 1", "frameId": frame, "context": "repl" })),
+    )
+    .await
+    {
         Ok(_) => clock.stop(),
         Err(e) => Sample::Failed(e.to_string()),
     };
@@ -323,10 +348,11 @@ async fn session<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
     dap.clear_events();
 
     let clock = Clock::start(link);
-    samples[DISCONNECT] = match timed(dap.request("disconnect", json!({ "restart": false, "terminateDebuggee": false }))).await {
-        Ok(_) => clock.stop(),
-        Err(e) => Sample::Failed(e.to_string()),
-    };
+    samples[DISCONNECT] =
+        match timed(dap.request("disconnect", json!({ "restart": false, "terminateDebuggee": false }))).await {
+            Ok(_) => clock.stop(),
+            Err(e) => Sample::Failed(e.to_string()),
+        };
     Ok(())
 }
 
@@ -340,12 +366,28 @@ async fn run_path(link: &WanLink, path: &PathSpec) -> Res<[Sample; 9]> {
             stream.set_nodelay(true)?;
             let (read, write) = stream.into_split();
             let mut dap = Dap::new(read, write);
-            session(link, &mut dap, json!({ "justMyCode": true, "redirectOutput": true }), "debugpy", clock, &mut samples).await
+            session(
+                link,
+                &mut dap,
+                json!({ "justMyCode": true, "redirectOutput": true }),
+                "debugpy",
+                clock,
+                &mut samples,
+            )
+            .await
         }
         _ => {
             let mut adapter = Adapter::spawn_in(Some(&link.near), &path.exe)?;
             let clock = Clock::start(link);
-            let result = session(link, &mut adapter.dap, json!({ "url": site.url, "justMyCode": true }), "ptvsd-dap", clock, &mut samples).await;
+            let result = session(
+                link,
+                &mut adapter.dap,
+                json!({ "url": site.url, "justMyCode": true }),
+                "ptvsd-dap",
+                clock,
+                &mut samples,
+            )
+            .await;
             let _ = tokio::time::timeout(Duration::from_secs(5), adapter.proc.child.wait()).await;
             result
         }
@@ -367,21 +409,41 @@ fn paths(config: &Config) -> Vec<PathSpec> {
     let mut paths = Vec::new();
     for version in &config.versions {
         let family = if version.starts_with("3.0") { "binary" } else { "JSON" };
-        for (kind, name) in [(Kind::Tcp, "tcp://"), (Kind::Relay, "ws:// relay"), (Kind::Websockify, "ws:// websockify")] {
-            paths.push(PathSpec { label: format!("ptvsd-dap {name}, ptvsd {version} ({family})"), kind: kind.clone(), version: Some(version), exe: ours.clone() });
+        for (kind, name) in
+            [(Kind::Tcp, "tcp://"), (Kind::Relay, "ws:// relay"), (Kind::Websockify, "ws:// websockify")]
+        {
+            paths.push(PathSpec {
+                label: format!("ptvsd-dap {name}, ptvsd {version} ({family})"),
+                kind: kind.clone(),
+                version: Some(version),
+                exe: ours.clone(),
+            });
         }
         if let Some(baseline) = &config.baseline {
-            paths.push(PathSpec { label: format!("baseline ptvsd-dap tcp://, ptvsd {version}"), kind: Kind::Tcp, version: Some(version), exe: baseline.clone() });
+            paths.push(PathSpec {
+                label: format!("baseline ptvsd-dap tcp://, ptvsd {version}"),
+                kind: Kind::Tcp,
+                version: Some(version),
+                exe: baseline.clone(),
+            });
         }
     }
     if debugpy_python().exists() {
-        paths.push(PathSpec { label: "debugpy 1.8 (its adapter next to the debuggee)".into(), kind: Kind::Debugpy, version: None, exe: PathBuf::new() });
+        paths.push(PathSpec {
+            label: "debugpy 1.8 (its adapter next to the debuggee)".into(),
+            kind: Kind::Debugpy,
+            version: None,
+            exe: PathBuf::new(),
+        });
     }
     paths
 }
 
 fn cell(samples: &[Sample], rtt_ms: f64) -> String {
-    let done: Vec<(f64, f64)> = samples.iter().filter_map(|s| if let Sample::Done { ms, round_trips } = s { Some((*ms, *round_trips)) } else { None }).collect();
+    let done: Vec<(f64, f64)> = samples
+        .iter()
+        .filter_map(|s| if let Sample::Done { ms, round_trips } = s { Some((*ms, *round_trips)) } else { None })
+        .collect();
     let failed = samples.len() - done.len();
     if done.is_empty() {
         return format!("lost ({failed}/{})", samples.len());
@@ -396,11 +458,17 @@ fn cell(samples: &[Sample], rtt_ms: f64) -> String {
 }
 
 fn median_of(samples: &[Sample]) -> Option<(f64, f64)> {
-    let done: Vec<(f64, f64)> = samples.iter().filter_map(|s| if let Sample::Done { ms, round_trips } = s { Some((*ms, *round_trips)) } else { None }).collect();
+    let done: Vec<(f64, f64)> = samples
+        .iter()
+        .filter_map(|s| if let Sample::Done { ms, round_trips } = s { Some((*ms, *round_trips)) } else { None })
+        .collect();
     if done.is_empty() {
         return None;
     }
-    Some((summarize(&done.iter().map(|d| d.0).collect::<Vec<_>>()).median, summarize(&done.iter().map(|d| d.1).collect::<Vec<_>>()).median))
+    Some((
+        summarize(&done.iter().map(|d| d.0).collect::<Vec<_>>()).median,
+        summarize(&done.iter().map(|d| d.1).collect::<Vec<_>>()).median,
+    ))
 }
 
 pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
@@ -510,6 +578,12 @@ pub async fn run(config: &Config, report: &mut Report) -> Res<()> {
             report.text(&format!("- {failure}\n"));
         }
     }
-    report.headline(format!("wan: {} paths × {} RTTs × {} rounds, {} actions lost", paths.len(), rtts.len(), config.wan_rounds, failures.len()));
+    report.headline(format!(
+        "wan: {} paths × {} RTTs × {} rounds, {} actions lost",
+        paths.len(),
+        rtts.len(),
+        config.wan_rounds,
+        failures.len()
+    ));
     Ok(())
 }

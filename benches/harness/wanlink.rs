@@ -62,7 +62,12 @@ pub fn unavailable() -> Option<String> {
     }
     match StdCommand::new("ip").args(["netns", "list"]).output() {
         Ok(out) if out.status.success() => {}
-        Ok(out) => return Some(format!("`ip netns list` failed ({}): the WAN group needs network namespaces", String::from_utf8_lossy(&out.stderr).trim())),
+        Ok(out) => {
+            return Some(format!(
+                "`ip netns list` failed ({}): the WAN group needs network namespaces",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
         Err(e) => return Some(format!("no `ip` command ({e}): install iproute2 for the WAN group")),
     }
     if !Path::new("/dev/net/tun").exists() {
@@ -179,7 +184,9 @@ impl WanLink {
             ip(&["netns", "add", ns])?;
             ip(&["-n", ns, "link", "set", "lo", "up"])?;
             // No IPv6 chatter (router solicitations) on the link.
-            let _ = StdCommand::new("ip").args(["netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"]).status();
+            let _ = StdCommand::new("ip")
+                .args(["netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1"])
+                .status();
         }
         let near_tun = in_namespace(&near, open_tun)?;
         let far_tun = in_namespace(&far, open_tun)?;
@@ -327,8 +334,18 @@ pub fn round_trips(log: &[Crossing], start: Instant, end: Instant) -> f64 {
 /// The crossings of one action as text, one line each (times relative to `start`): the
 /// round-trip capture that explains a count (`PTVSD_WAN_TRACE=1`).
 pub fn capture(log: &[Crossing], start: Instant, end: Instant) -> String {
-    let at = |t: Instant| if t >= start { format!("+{:8.3}", super::stats::ms(t - start)) } else { format!("-{:8.3}", super::stats::ms(start - t)) };
-    let mut out = format!("  action: {:.3} ms, {} round trips counted\n", super::stats::ms(end - start), round_trips(log, start, end));
+    let at = |t: Instant| {
+        if t >= start {
+            format!("+{:8.3}", super::stats::ms(t - start))
+        } else {
+            format!("-{:8.3}", super::stats::ms(start - t))
+        }
+    };
+    let mut out = format!(
+        "  action: {:.3} ms, {} round trips counted\n",
+        super::stats::ms(end - start),
+        round_trips(log, start, end)
+    );
     let mut sorted: Vec<&Crossing> = log.iter().filter(|c| c.left <= end).collect();
     sorted.sort_by_key(|c| c.entered);
     for c in sorted {

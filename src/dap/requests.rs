@@ -22,9 +22,9 @@ use serde_json::Value;
 use thiserror::Error;
 
 pub use dap_types::{
-    DisconnectArguments, ExceptionBreakMode, ExceptionFilterOptions, ExceptionOptions, ExceptionPathSegment, InitializeRequestArguments,
-    InitializeRequestArgumentsPathFormat, SetExceptionBreakpointsArguments, SteppingGranularity, TerminateArguments,
-    VariablesArgumentsFilter,
+    DisconnectArguments, ExceptionBreakMode, ExceptionFilterOptions, ExceptionOptions, ExceptionPathSegment,
+    InitializeRequestArguments, InitializeRequestArgumentsPathFormat, SetExceptionBreakpointsArguments,
+    SteppingGranularity, TerminateArguments, VariablesArgumentsFilter,
 };
 
 use super::bodies::Source;

@@ -121,7 +121,8 @@ pub struct Response {
 impl Serialize for Response {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let fields = 4 + usize::from(self.message.is_some()) + usize::from(self.body.is_some() || self.typed_body.is_some());
+        let fields =
+            4 + usize::from(self.message.is_some()) + usize::from(self.body.is_some() || self.typed_body.is_some());
         let mut out = serializer.serialize_struct("Response", fields)?;
         out.serialize_field("seq", &self.seq)?;
         out.serialize_field("request_seq", &self.request_seq)?;
@@ -390,9 +391,10 @@ mod tests {
 
     #[test]
     fn a_typed_body_is_written_as_body_and_reads_back_as_json() {
-        use crate::dap::bodies::{ThreadsResponseBody, Thread};
+        use crate::dap::bodies::{Thread, ThreadsResponseBody};
         let request = Request::new("threads", None);
-        let body = ResponseBody::Threads(ThreadsResponseBody { threads: vec![Thread { id: 1, name: "MainThread".into() }] });
+        let body =
+            ResponseBody::Threads(ThreadsResponseBody { threads: vec![Thread { id: 1, name: "MainThread".into() }] });
         let response = Response::with_typed_body(&request, Some(body));
         let written = serde_json::to_value(&response).unwrap();
         assert_eq!(written["body"], json!({ "threads": [{ "id": 1, "name": "MainThread" }] }));

@@ -76,7 +76,8 @@ struct Stage {
 impl Stage {
     fn new() -> Result<Stage, String> {
         let dir = std::env::temp_dir().join(format!("ptvsd-dap-demo-{}-{}", std::process::id(), &random_secret()[..8]));
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create a temporary directory {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot create a temporary directory {}: {e}", dir.display()))?;
         Ok(Stage { dir, app: None, relay: None })
     }
 
@@ -149,7 +150,8 @@ async fn steps(options: &DemoOptions, stage: &mut Stage) -> Result<Option<PathBu
     let mut progress = |line: &str| say(line);
     // Absolute (not canonical: a venv's python is a symlink that must stay in the venv),
     // since the app runs in another directory.
-    let absolute = |path: &Option<PathBuf>| path.as_deref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
+    let absolute =
+        |path: &Option<PathBuf>| path.as_deref().map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()));
     let (python, venv) = (absolute(&options.python), absolute(&options.venv));
     let python = venv::prepare(python.as_deref(), venv.as_deref(), &mut progress).await?;
 
@@ -173,14 +175,16 @@ async fn steps(options: &DemoOptions, stage: &mut Stage) -> Result<Option<PathBu
         .stdout(Stdio::from(log))
         .stderr(Stdio::from(log_err));
     process_group::own_group(&mut command);
-    let child = command.spawn().map_err(|e| format!("cannot start the sample app with {}: {e}", python.python.display()))?;
+    let child =
+        command.spawn().map_err(|e| format!("cannot start the sample app with {}: {e}", python.python.display()))?;
     let app_pid = child.id().ok_or("the sample app exited at once")?;
     stage.app = Some((child, app_pid));
     wait_for_app(stage, &log_path, timeout).await?;
     say(&format!("✔ started the sample app (process {app_pid}) under ptvsd {} on 127.0.0.1:{ptvsd_port}: a shop at http://127.0.0.1:{http_port}/checkout", python.ptvsd));
 
     // The relay, as App Service's /ptvsd proxy.
-    let config = RelayConfig { listen: ([127, 0, 0, 1], 0).into(), target: format!("127.0.0.1:{ptvsd_port}"), tls: None };
+    let config =
+        RelayConfig { listen: ([127, 0, 0, 1], 0).into(), target: format!("127.0.0.1:{ptvsd_port}"), tls: None };
     let listener = relay::bind(&config).await.map_err(|e| e.to_string())?;
     let relay_port = listener.local_addr().map_err(|e| format!("the relay's socket is unusable: {e}"))?.port();
     let (stop_relay, stopped) = oneshot::channel::<()>();
@@ -198,9 +202,14 @@ async fn steps(options: &DemoOptions, stage: &mut Stage) -> Result<Option<PathBu
     say(&format!("✔ relay listening on {shown_url}, forwarding to ptvsd at 127.0.0.1:{ptvsd_port} (as App Service's /ptvsd proxy does)"));
 
     // The adapter, started like an editor starts it.
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find this executable to start it as the adapter: {e}"))?;
+    let exe =
+        std::env::current_exe().map_err(|e| format!("cannot find this executable to start it as the adapter: {e}"))?;
     let mut adapter = Adapter::spawn(&exe, &stage.dir.join("adapter.log"), timeout)?;
-    say(&format!("✔ started the adapter {} (process {}), speaking DAP on its stdin/stdout as an editor would", exe.display(), adapter.pid().unwrap_or(0)));
+    say(&format!(
+        "✔ started the adapter {} (process {}), speaking DAP on its stdin/stdout as an editor would",
+        exe.display(),
+        adapter.pid().unwrap_or(0)
+    ));
 
     // 1. initialize + attach.
     adapter.request("initialize", json!({ "clientID": "ptvsd-dap-demo", "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await?;
@@ -212,21 +221,44 @@ async fn steps(options: &DemoOptions, stage: &mut Stage) -> Result<Option<PathBu
     adapter.wait_event("initialized", |_| true).await?;
     let process = adapter.wait_event("process", |_| true).await?;
     let pid = process["body"]["systemProcessId"].as_i64().unwrap_or(0);
-    let attached_line = adapter.outputs.iter().map(|(_, text)| text.as_str()).find(|t| t.starts_with("Attached to process")).unwrap_or_default().to_string();
+    let attached_line = adapter
+        .outputs
+        .iter()
+        .map(|(_, text)| text.as_str())
+        .find(|t| t.starts_with("Attached to process"))
+        .unwrap_or_default()
+        .to_string();
     let version = between(&attached_line, "(Python ", ")").unwrap_or_else(|| python.info.version_text());
-    let protocol = attached_line.find("ptvsd protocol").map(|i| attached_line[i..].trim_end().trim_end_matches('.').to_string());
-    say(&format!("✔ attached to process {pid} (Python {version}) through {shown_url}{}", protocol.map(|p| format!(": {p}")).unwrap_or_default()));
+    let protocol =
+        attached_line.find("ptvsd protocol").map(|i| attached_line[i..].trim_end().trim_end_matches('.').to_string());
+    say(&format!(
+        "✔ attached to process {pid} (Python {version}) through {shown_url}{}",
+        protocol.map(|p| format!(": {p}")).unwrap_or_default()
+    ));
 
     // 2. a breakpoint.
-    let body = adapter.request("setBreakpoints", json!({ "source": { "path": app_path }, "breakpoints": [{ "line": line }] })).await?;
+    let body = adapter
+        .request("setBreakpoints", json!({ "source": { "path": app_path }, "breakpoints": [{ "line": line }] }))
+        .await?;
     let verified = body["breakpoints"][0]["verified"] == true;
-    say(&format!("● breakpoint set at app.py:{line} in handle_request() ({})", if verified { "verified by ptvsd" } else { "pending" }));
+    say(&format!(
+        "● breakpoint set at app.py:{line} in handle_request() ({})",
+        if verified { "verified by ptvsd" } else { "pending" }
+    ));
     adapter.request("configurationDone", Value::Null).await?;
-    let entry = adapter.wait_event("stopped", |e| e["body"]["reason"] == "entry").await.map_err(|e| format!("ptvsd's attach break did not come: {e}"))?;
+    let entry = adapter
+        .wait_event("stopped", |e| e["body"]["reason"] == "entry")
+        .await
+        .map_err(|e| format!("ptvsd's attach break did not come: {e}"))?;
     let entry_thread = entry["body"]["threadId"].clone();
     let where_ = adapter.request("stackTrace", json!({ "threadId": entry_thread, "levels": 1 })).await?;
     if let Some(frame) = where_["stackFrames"].as_array().and_then(|f| f.first()) {
-        say(&format!("  ptvsd's attach break paused the app at {}:{} in {}(); continuing", source_name(frame), frame["line"], frame["name"].as_str().unwrap_or("?")));
+        say(&format!(
+            "  ptvsd's attach break paused the app at {}:{} in {}(); continuing",
+            source_name(frame),
+            frame["line"],
+            frame["name"].as_str().unwrap_or("?")
+        ));
     }
     adapter.request("continue", json!({ "threadId": entry_thread })).await?;
 
@@ -234,17 +266,30 @@ async fn steps(options: &DemoOptions, stage: &mut Stage) -> Result<Option<PathBu
     let url = format!("http://127.0.0.1:{http_port}{CHECKOUT}");
     say(&format!("→ GET {url} (it waits while the app is stopped)"));
     let request = tokio::spawn(http_get(http_port, CHECKOUT, timeout * 2));
-    let stopped = adapter.wait_event("stopped", |e| e["body"]["reason"] == "breakpoint").await.map_err(|e| format!("the breakpoint was not hit: {e}"))?;
+    let stopped = adapter
+        .wait_event("stopped", |e| e["body"]["reason"] == "breakpoint")
+        .await
+        .map_err(|e| format!("the breakpoint was not hit: {e}"))?;
     let thread = stopped["body"]["threadId"].clone();
 
     // 4. the stack and the locals.
     let stack = adapter.request("stackTrace", json!({ "threadId": thread, "levels": 20 })).await?;
     let frames = stack["stackFrames"].as_array().cloned().unwrap_or_default();
     let top = frames.first().ok_or("the stopped thread has no frames")?;
-    say(&format!("● breakpoint hit at {}:{} in {}()", source_name(top), top["line"], top["name"].as_str().unwrap_or("?")));
+    say(&format!(
+        "● breakpoint hit at {}:{} in {}()",
+        source_name(top),
+        top["line"],
+        top["name"].as_str().unwrap_or("?")
+    ));
     say("  stack:");
     for frame in frames.iter().take(4) {
-        say(&format!("    {:<22} {}:{}", format!("{}()", frame["name"].as_str().unwrap_or("?")), source_name(frame), frame["line"]));
+        say(&format!(
+            "    {:<22} {}:{}",
+            format!("{}()", frame["name"].as_str().unwrap_or("?")),
+            source_name(frame),
+            frame["line"]
+        ));
     }
     let total = stack["totalFrames"].as_u64().unwrap_or(frames.len() as u64);
     if total > 4 {
@@ -257,17 +302,33 @@ async fn steps(options: &DemoOptions, stage: &mut Stage) -> Result<Option<PathBu
     say("  locals:");
     let width = locals.iter().filter_map(|v| v["name"].as_str()).map(|n| n.chars().count()).max().unwrap_or(0);
     for variable in &locals {
-        say(&format!("    {:<width$} = {}", variable["name"].as_str().unwrap_or("?"), shorten(variable["value"].as_str().unwrap_or_default(), 100)));
+        say(&format!(
+            "    {:<width$} = {}",
+            variable["name"].as_str().unwrap_or("?"),
+            shorten(variable["value"].as_str().unwrap_or_default(), 100)
+        ));
         if variable["name"] == "cart" && variable["variablesReference"].as_i64().unwrap_or(0) > 0 {
-            let children = adapter.request("variables", json!({ "variablesReference": variable["variablesReference"] })).await?;
-            for child in children["variables"].as_array().into_iter().flatten().filter(|c| !c["name"].as_str().unwrap_or("_").starts_with("__")) {
-                say(&format!("      .{} = {}", child["name"].as_str().unwrap_or("?"), shorten(child["value"].as_str().unwrap_or_default(), 96)));
+            let children =
+                adapter.request("variables", json!({ "variablesReference": variable["variablesReference"] })).await?;
+            for child in children["variables"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| !c["name"].as_str().unwrap_or("_").starts_with("__"))
+            {
+                say(&format!(
+                    "      .{} = {}",
+                    child["name"].as_str().unwrap_or("?"),
+                    shorten(child["value"].as_str().unwrap_or_default(), 96)
+                ));
             }
         }
     }
 
     // 5. an expression.
-    let result = adapter.request("evaluate", json!({ "expression": EXPRESSION, "frameId": top["id"], "context": "repl" })).await?;
+    let result = adapter
+        .request("evaluate", json!({ "expression": EXPRESSION, "frameId": top["id"], "context": "repl" }))
+        .await?;
     say(&format!("  evaluate {EXPRESSION}\n    = {}", result["result"].as_str().unwrap_or("?")));
 
     // 6. continue: the request completes.
@@ -275,7 +336,13 @@ async fn steps(options: &DemoOptions, stage: &mut Stage) -> Result<Option<PathBu
     let answer = request.await.map_err(|e| format!("the HTTP request task failed: {e}"))??;
     say(&format!("▶ continued: the app answered {} {}", answer.0, answer.1.trim()));
     adapter.drain(Duration::from_millis(300)).await;
-    if let Some(printed) = adapter.outputs.iter().filter(|(category, _)| category == "stdout").map(|(_, text)| text.trim()).find(|t| t.starts_with("served")) {
+    if let Some(printed) = adapter
+        .outputs
+        .iter()
+        .filter(|(category, _)| category == "stdout")
+        .map(|(_, text)| text.trim())
+        .find(|t| t.starts_with("served"))
+    {
         say(&format!("  the app printed (forwarded by ptvsd as output): {printed}"));
     }
 
@@ -286,7 +353,9 @@ async fn steps(options: &DemoOptions, stage: &mut Stage) -> Result<Option<PathBu
         return Err(format!("the adapter did not exit cleanly after the detach (exit code {code:?})"));
     }
     say("✔ detached; the adapter exited (code 0)");
-    let again = http_get(http_port, CHECKOUT, timeout).await.map_err(|e| format!("the app stopped answering after the detach: {e}"))?;
+    let again = http_get(http_port, CHECKOUT, timeout)
+        .await
+        .map_err(|e| format!("the app stopped answering after the detach: {e}"))?;
     say(&format!("✔ the app runs on without the debugger: it answered another request ({})", again.0));
     Ok(python.cached_venv)
 }
@@ -377,7 +446,10 @@ mod tests {
     #[test]
     fn helpers() {
         assert_eq!(between("Attached to process 1 (Python 3.11.7) at x", "(Python ", ")").as_deref(), Some("3.11.7"));
-        assert_eq!(source_name(&json!({ "source": { "path": "/usr/lib/python3.11/http/server.py" } })), "http/server.py");
+        assert_eq!(
+            source_name(&json!({ "source": { "path": "/usr/lib/python3.11/http/server.py" } })),
+            "http/server.py"
+        );
         assert_eq!(source_name(&json!({ "source": { "path": "/tmp/x/app.py" } })), "app.py");
         assert_eq!(shorten("abcdef", 3), "abc…");
     }

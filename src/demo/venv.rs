@@ -31,8 +31,11 @@ pub struct DemoPython {
 
 /// Where the cached venvs live.
 pub fn cache_dir() -> Option<PathBuf> {
-    let from_xdg = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()).map(PathBuf::from).filter(|p| p.is_absolute());
-    from_xdg.or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|home| PathBuf::from(home).join(".cache"))).map(|dir| dir.join("ptvsd-dap"))
+    let from_xdg =
+        std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()).map(PathBuf::from).filter(|p| p.is_absolute());
+    from_xdg
+        .or_else(|| std::env::var_os("HOME").filter(|v| !v.is_empty()).map(|home| PathBuf::from(home).join(".cache")))
+        .map(|dir| dir.join("ptvsd-dap"))
 }
 
 /// `venv/bin/python` (`venv\Scripts\python.exe` on Windows).
@@ -52,7 +55,9 @@ fn candidates() -> Vec<PathBuf> {
             found.push(path);
         }
     }
-    let pyenv_root = std::env::var_os("PYENV_ROOT").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
+    let pyenv_root = std::env::var_os("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".pyenv")));
     if let Some(versions) = pyenv_root.map(|root| root.join("versions")) {
         let mut installed: Vec<((u32, u32), PathBuf)> = std::fs::read_dir(&versions)
             .map(|dir| {
@@ -61,7 +66,11 @@ fn candidates() -> Vec<PathBuf> {
                         let name = entry.file_name().to_string_lossy().into_owned();
                         let mut parts = name.split('.').map(|p| p.parse::<u32>().ok());
                         match (parts.next(), parts.next(), parts.next(), parts.next()) {
-                            (Some(Some(3)), Some(Some(minor)), Some(Some(patch)), None) if (6..=11).contains(&minor) => Some(((minor, patch), entry.path().join("bin").join("python3"))),
+                            (Some(Some(3)), Some(Some(minor)), Some(Some(patch)), None)
+                                if (6..=11).contains(&minor) =>
+                            {
+                                Some(((minor, patch), entry.path().join("bin").join("python3")))
+                            }
                             _ => None,
                         }
                     })
@@ -88,7 +97,9 @@ async fn find_base(say: &mut impl FnMut(&str)) -> Result<(PathBuf, PythonInfo), 
     for candidate in candidates() {
         match python::probe(&candidate.to_string_lossy(), &[], None).await {
             Ok(info) if info.version.0 == 3 && (6..=11).contains(&info.version.1) => return Ok((candidate, info)),
-            Ok(info) => tracing::debug!(python = %candidate.display(), version = %info.version_text(), "not usable for ptvsd 2.x/3.x"),
+            Ok(info) => {
+                tracing::debug!(python = %candidate.display(), version = %info.version_text(), "not usable for ptvsd 2.x/3.x")
+            }
             Err(error) => tracing::debug!(%error, "skipping"),
         }
     }
@@ -98,7 +109,11 @@ async fn find_base(say: &mut impl FnMut(&str)) -> Result<(PathBuf, PythonInfo), 
 
 /// Picks the demo's interpreter, creating the cached venv if needed. `say` prints one
 /// progress line.
-pub async fn prepare(python: Option<&Path>, venv: Option<&Path>, say: &mut impl FnMut(&str)) -> Result<DemoPython, String> {
+pub async fn prepare(
+    python: Option<&Path>,
+    venv: Option<&Path>,
+    say: &mut impl FnMut(&str),
+) -> Result<DemoPython, String> {
     // An explicit venv that already exists: use it (installing ptvsd if it lacks it).
     if let Some(venv) = venv.filter(|v| venv_python(v).exists()) {
         return use_or_fill(venv, say).await;
@@ -106,11 +121,18 @@ pub async fn prepare(python: Option<&Path>, venv: Option<&Path>, say: &mut impl 
     let (base, info) = match python {
         Some(path) => {
             let shown = path.display().to_string();
-            let info = python::probe(&path.to_string_lossy(), &[], None).await.map_err(|e| format!("{e}; --python must name a CPython 3.6–3.11 interpreter"))?;
+            let info = python::probe(&path.to_string_lossy(), &[], None)
+                .await
+                .map_err(|e| format!("{e}; --python must name a CPython 3.6–3.11 interpreter"))?;
             if venv.is_none() {
                 if let Some(ptvsd) = info.legacy_ptvsd().filter(|_| info.can_run_legacy_ptvsd()) {
                     // It has ptvsd already (e.g. a venv's python): no venv needed.
-                    return Ok(DemoPython { python: path.to_path_buf(), ptvsd: ptvsd.to_string(), info, cached_venv: None });
+                    return Ok(DemoPython {
+                        python: path.to_path_buf(),
+                        ptvsd: ptvsd.to_string(),
+                        info,
+                        cached_venv: None,
+                    });
                 }
             }
             if !info.can_run_legacy_ptvsd() {
@@ -126,14 +148,20 @@ pub async fn prepare(python: Option<&Path>, venv: Option<&Path>, say: &mut impl 
     let (target, cached) = match venv {
         Some(venv) => (venv.to_path_buf(), false),
         None => {
-            let cache = cache_dir().ok_or("cannot find a cache directory (neither $XDG_CACHE_HOME nor $HOME is set): pass --venv PATH")?;
+            let cache = cache_dir()
+                .ok_or("cannot find a cache directory (neither $XDG_CACHE_HOME nor $HOME is set): pass --venv PATH")?;
             (cache.join(format!("demo-venv-{}.{}", info.version.0, info.version.1)), true)
         }
     };
     let cached_venv = cached.then(|| target.clone());
     if venv_python(&target).exists() {
         if let Ok(found) = check(&venv_python(&target)).await {
-            say(&format!("✔ using the cached venv {} (Python {}, ptvsd {})", target.display(), found.info.version_text(), found.ptvsd));
+            say(&format!(
+                "✔ using the cached venv {} (Python {}, ptvsd {})",
+                target.display(),
+                found.info.version_text(),
+                found.ptvsd
+            ));
             return Ok(DemoPython { cached_venv, ..found });
         }
         say(&format!("  the cached venv {} is incomplete; making it again", target.display()));
@@ -151,7 +179,10 @@ async fn use_or_fill(venv: &Path, say: &mut impl FnMut(&str)) -> Result<DemoPyth
         return Ok(DemoPython { python, ptvsd: ptvsd.to_string(), info, cached_venv: None });
     }
     if !info.can_run_legacy_ptvsd() {
-        return Err(info.check_ptvsd("--python").err().unwrap_or_else(|| "this Python cannot run ptvsd 2.x/3.x".to_string()));
+        return Err(info
+            .check_ptvsd("--python")
+            .err()
+            .unwrap_or_else(|| "this Python cannot run ptvsd 2.x/3.x".to_string()));
     }
     say(&format!("  {} has no ptvsd 2.x/3.x: installing {PTVSD_PIN} from PyPI into it…", venv.display()));
     pip_install(&python, venv).await?;
@@ -165,7 +196,12 @@ async fn check(python: &Path) -> Result<DemoPython, String> {
     Ok(DemoPython { python: python.to_path_buf(), ptvsd, info, cached_venv: None })
 }
 
-async fn create(base: &Path, info: &PythonInfo, target: &Path, say: &mut impl FnMut(&str)) -> Result<DemoPython, String> {
+async fn create(
+    base: &Path,
+    info: &PythonInfo,
+    target: &Path,
+    say: &mut impl FnMut(&str),
+) -> Result<DemoPython, String> {
     let parent = target.parent().ok_or("the venv path has no parent directory")?;
     std::fs::create_dir_all(parent).map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "venv".to_string());
@@ -187,7 +223,8 @@ async fn create(base: &Path, info: &PythonInfo, target: &Path, say: &mut impl Fn
         if target.exists() {
             std::fs::remove_dir_all(target).map_err(|e| format!("cannot replace {}: {e}", target.display()))?;
         }
-        std::fs::rename(&building, target).map_err(|e| format!("cannot move the new venv to {}: {e}", target.display()))?;
+        std::fs::rename(&building, target)
+            .map_err(|e| format!("cannot move the new venv to {}: {e}", target.display()))?;
         check(&venv_python(target)).await
     }
     .await;

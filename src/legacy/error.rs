@@ -18,7 +18,9 @@ pub enum ProtocolError {
     #[error("the debuggee sent an unknown message tag {tag:?}; the binary protocol cannot resynchronise after it")]
     UnknownTag { tag: String },
 
-    #[error("the debuggee sent a string with an unknown kind byte 0x{byte:02x} in {what}; the protocol stream is corrupt")]
+    #[error(
+        "the debuggee sent a string with an unknown kind byte 0x{byte:02x} in {what}; the protocol stream is corrupt"
+    )]
     BadStringKind { what: &'static str, byte: u8 },
 
     #[error("the debuggee's program printed text with an unpaired surrogate (such as '\\udc80') that ptvsd's binary protocol cannot encode; ptvsd sent a truncated output message and detached. Avoid printing unpaired surrogates, or use ptvsd 3.1 or newer (JSON protocol)")]

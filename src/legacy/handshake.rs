@@ -121,7 +121,12 @@ impl From<std::io::Error> for HandshakeError {
 
 /// Connects far enough to ask who the debuggee is, then closes promptly (the accept
 /// thread is blocked until we do).
-pub async fn info<S>(stream: S, secret: &str, limits: Limits, timeout: Duration) -> Result<(Dialect, ProcessInfo), HandshakeError>
+pub async fn info<S>(
+    stream: S,
+    secret: &str,
+    limits: Limits,
+    timeout: Duration,
+) -> Result<(Dialect, ProcessInfo), HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -160,7 +165,13 @@ where
 }
 
 /// Connects, authenticates and attaches with the given debug options (spec §2.3).
-pub async fn attach<S>(stream: S, secret: &str, debug_options: &str, limits: Limits, timeout: Duration) -> Result<Attached<S>, HandshakeError>
+pub async fn attach<S>(
+    stream: S,
+    secret: &str,
+    debug_options: &str,
+    limits: Limits,
+    timeout: Duration,
+) -> Result<Attached<S>, HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -186,7 +197,12 @@ where
             // reading on). Nothing may follow the attach until its response arrives
             // (spec §2.2): requests pipelined behind it are silently lost.
             let (authenticate, mut out) = json_authentication(&mut hs.next_seq, version, secret);
-            let attach = json_queue(&mut hs.next_seq, &mut out, "legacyRemoteDebuggerAttach", json!({ "debugOptions": debug_options }));
+            let attach = json_queue(
+                &mut hs.next_seq,
+                &mut out,
+                "legacyRemoteDebuggerAttach",
+                json!({ "debugOptions": debug_options }),
+            );
             hs.send(&out, "checking the secret").await?;
             hs.json_authenticated(authenticate, secret).await?;
             let body = hs.json_response(attach, "attaching").await?;
@@ -221,7 +237,14 @@ struct Handshake<S> {
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
     fn new(stream: S, limits: Limits, timeout: Duration) -> Self {
-        Self { stream, buf: BytesMut::with_capacity(4096), limits, timeout, deadline: Instant::now() + timeout, next_seq: 1 }
+        Self {
+            stream,
+            buf: BytesMut::with_capacity(4096),
+            limits,
+            timeout,
+            deadline: Instant::now() + timeout,
+            next_seq: 1,
+        }
     }
 
     fn seconds(&self) -> u64 {
@@ -299,13 +322,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
         }
         if self.buf.starts_with(JSON_GREETING) {
             let event = self.json_frame("greeting").await?;
-            let version = event
-                .pointer("/body/debuggerProtocolVersion")
-                .and_then(Value::as_i64)
-                .ok_or_else(|| ProtocolError::Malformed { detail: "the greeting has no debuggerProtocolVersion".into() })?;
+            let version = event.pointer("/body/debuggerProtocolVersion").and_then(Value::as_i64).ok_or_else(|| {
+                ProtocolError::Malformed { detail: "the greeting has no debuggerProtocolVersion".into() }
+            })?;
             let dialect = Dialect::Json { version };
             if event.get("event").and_then(Value::as_str) != Some("legacyRemoteConnected") {
-                return Err(ProtocolError::Malformed { detail: "the first JSON message is not legacyRemoteConnected".into() }.into());
+                return Err(ProtocolError::Malformed {
+                    detail: "the first JSON message is not legacyRemoteConnected".into(),
+                }
+                .into());
             }
             if !dialect.is_supported() {
                 let _ = self.json_send("greeting", "legacyRemoteDebuggerAuthenticate", json!({
@@ -315,7 +340,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
             }
             return Ok(dialect);
         }
-        let start: String = self.buf.iter().take(16).flat_map(|&b| std::ascii::escape_default(b)).map(char::from).collect();
+        let start: String =
+            self.buf.iter().take(16).flat_map(|&b| std::ascii::escape_default(b)).map(char::from).collect();
         let hint = if self.buf.starts_with(b"HTTP/") {
             "; an HTTP server answered: for a WebSocket proxy use ws:// or wss://"
         } else if self.buf.first() == Some(&0x16) || self.buf.first() == Some(&0x15) {
@@ -366,12 +392,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
         match &reply[..] {
             b"ACPT" => Ok(()),
             b"RJCT" => Err(rejected(secret)),
-            other => Err(ProtocolError::Malformed { detail: format!("expected ACPT or RJCT after the secret, got {:?}", String::from_utf8_lossy(other)) }.into()),
+            other => Err(ProtocolError::Malformed {
+                detail: format!("expected ACPT or RJCT after the secret, got {:?}", String::from_utf8_lossy(other)),
+            }
+            .into()),
         }
     }
 
     /// Parses a binary reply with `parse`, reading until it is complete.
-    async fn binary_reply<T>(&mut self, stage: &'static str, mut parse: impl FnMut(&mut Reader<'_>) -> Result<T, Stop>) -> Result<T, HandshakeError> {
+    async fn binary_reply<T>(
+        &mut self,
+        stage: &'static str,
+        mut parse: impl FnMut(&mut Reader<'_>) -> Result<T, Stop>,
+    ) -> Result<T, HandshakeError> {
         loop {
             let mut reader = Reader::new(&self.buf, self.limits);
             match parse(&mut reader) {
@@ -408,11 +441,17 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
             return Err(HandshakeError::AlreadyAttached);
         }
         if !self.buf.starts_with(b"ACPT") {
-            return Err(ProtocolError::Malformed { detail: format!("expected ACPT or RJCT after ATCH, got {:?}", String::from_utf8_lossy(&self.buf[..4])) }.into());
+            return Err(ProtocolError::Malformed {
+                detail: format!("expected ACPT or RJCT after ATCH, got {:?}", String::from_utf8_lossy(&self.buf[..4])),
+            }
+            .into());
         }
         self.binary_reply("while attaching", |r| {
             r.tag()?;
-            Ok(AttachInfo { pid: r.i64()?, python: PythonVersion { major: r.i64()?, minor: r.i64()?, micro: r.i64()? } })
+            Ok(AttachInfo {
+                pid: r.i64()?,
+                python: PythonVersion { major: r.i64()?, minor: r.i64()?, micro: r.i64()? },
+            })
         })
         .await
     }
@@ -439,7 +478,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
     async fn json_response(&mut self, seq: i64, stage: &'static str) -> Result<Value, HandshakeError> {
         loop {
             let message = self.json_frame(stage).await?;
-            if message.get("type").and_then(Value::as_str) != Some("response") || message.get("request_seq").and_then(Value::as_i64) != Some(seq) {
+            if message.get("type").and_then(Value::as_str) != Some("response")
+                || message.get("request_seq").and_then(Value::as_i64) != Some(seq)
+            {
                 continue;
             }
             if message.get("success").and_then(Value::as_bool) != Some(true) {
@@ -612,7 +653,8 @@ mod tests {
         }
         reply.extend_from_slice(b"NEWT");
         let options = "RedirectOutput, RichExceptions";
-        let (client, _task) = server(binary_greeting(6), vec![(15 + 8 + 6, b"ACPT".to_vec()), (4 + 8 + options.len(), reply)]);
+        let (client, _task) =
+            server(binary_greeting(6), vec![(15 + 8 + 6, b"ACPT".to_vec()), (4 + 8 + options.len(), reply)]);
         let attached = super::attach(client, "s3cret", options, Limits::default(), T).await.unwrap();
         assert_eq!(attached.info.pid, 28781);
         assert_eq!(attached.info.python, PythonVersion { major: 3, minor: 11, micro: 7 });
@@ -703,12 +745,16 @@ mod tests {
         let (client, _task) = server(binary_greeting(6), vec![(15 + 8, b"RJCT".to_vec())]);
         let err = super::info(client, "", Limits::default(), T).await.unwrap_err();
         assert!(matches!(err, HandshakeError::NoSecret), "{err}");
-        assert!(err.to_string().contains("the URL carried none") && !err.to_string().contains("rejected the secret"), "{err}");
+        assert!(
+            err.to_string().contains("the URL carried none") && !err.to_string().contains("rejected the secret"),
+            "{err}"
+        );
     }
 
     #[tokio::test]
     async fn already_attached_is_named() {
-        let (client, _task) = server(binary_greeting(6), vec![(15 + 8 + 1, b"ACPT".to_vec()), (4 + 8, b"RJCT".to_vec())]);
+        let (client, _task) =
+            server(binary_greeting(6), vec![(15 + 8 + 1, b"ACPT".to_vec()), (4 + 8, b"RJCT".to_vec())]);
         let err = super::attach(client, "s", "", Limits::default(), T).await.unwrap_err();
         assert!(matches!(err, HandshakeError::AlreadyAttached), "{err}");
     }
@@ -778,11 +824,15 @@ mod tests {
     }
 
     fn connected(version: i64) -> Vec<u8> {
-        json_frame(json!({"type": "event", "seq": 0, "event": "legacyRemoteConnected", "body": {"debuggerName": "PTVSDBG", "debuggerProtocolVersion": version}}))
+        json_frame(
+            json!({"type": "event", "seq": 0, "event": "legacyRemoteConnected", "body": {"debuggerName": "PTVSDBG", "debuggerProtocolVersion": version}}),
+        )
     }
 
     fn response(seq: i64, command: &str, body: Value) -> Vec<u8> {
-        json_frame(json!({"type": "response", "seq": seq, "request_seq": seq, "success": true, "command": command, "message": "", "body": body}))
+        json_frame(
+            json!({"type": "response", "seq": seq, "request_seq": seq, "success": true, "command": command, "message": "", "body": body}),
+        )
     }
 
     /// A JSON server that answers each request in turn (reading whole frames).
@@ -811,11 +861,19 @@ mod tests {
 
     #[tokio::test]
     async fn json_attach_waits_for_the_response() {
-        let (client, task) = json_server(8, vec![
-            response(1, "legacyRemoteDebuggerAuthenticate", json!({"accepted": true})),
-            response(2, "legacyRemoteDebuggerAttach", json!({"accepted": true, "processId": 30343, "pythonMajor": 3, "pythonMinor": 11, "pythonMicro": 7})),
-        ]);
-        let attached = super::attach(client, "s3cret", "RedirectOutput, RichExceptions", Limits::default(), T).await.unwrap();
+        let (client, task) = json_server(
+            8,
+            vec![
+                response(1, "legacyRemoteDebuggerAuthenticate", json!({"accepted": true})),
+                response(
+                    2,
+                    "legacyRemoteDebuggerAttach",
+                    json!({"accepted": true, "processId": 30343, "pythonMajor": 3, "pythonMinor": 11, "pythonMicro": 7}),
+                ),
+            ],
+        );
+        let attached =
+            super::attach(client, "s3cret", "RedirectOutput, RichExceptions", Limits::default(), T).await.unwrap();
         assert_eq!(attached.dialect, Dialect::Json { version: 8 });
         assert_eq!(attached.info.pid, 30343);
         let seen = task.await.unwrap();
@@ -826,7 +884,11 @@ mod tests {
 
     /// A server that answers nothing until `expect` bytes of requests are in: a client that
     /// waits for one answer before sending the next request times out against it.
-    fn server_answering_after(greeting: Vec<u8>, expect: usize, replies: Vec<u8>) -> (DuplexStream, tokio::task::JoinHandle<Vec<u8>>) {
+    fn server_answering_after(
+        greeting: Vec<u8>,
+        expect: usize,
+        replies: Vec<u8>,
+    ) -> (DuplexStream, tokio::task::JoinHandle<Vec<u8>>) {
         let (client, mut server) = duplex(1 << 16);
         let task = tokio::spawn(async move {
             server.write_all(&greeting).await.unwrap();
@@ -848,7 +910,11 @@ mod tests {
         let mut attach = BytesMut::new();
         json_queue(&mut 2, &mut attach, "legacyRemoteDebuggerAttach", json!({ "debugOptions": "RedirectOutput" }));
         let mut replies = response(1, "legacyRemoteDebuggerAuthenticate", json!({"accepted": true}));
-        replies.extend(response(2, "legacyRemoteDebuggerAttach", json!({"accepted": true, "processId": 7, "pythonMajor": 3, "pythonMinor": 6, "pythonMicro": 8})));
+        replies.extend(response(
+            2,
+            "legacyRemoteDebuggerAttach",
+            json!({"accepted": true, "processId": 7, "pythonMajor": 3, "pythonMinor": 6, "pythonMicro": 8}),
+        ));
         let (client, task) = server_answering_after(connected(8), authenticate.len() + attach.len(), replies);
         let attached = super::attach(client, "s3cret", "RedirectOutput", Limits::default(), T).await.unwrap();
         assert_eq!(attached.info.pid, 7);
@@ -889,24 +955,35 @@ mod tests {
 
     #[tokio::test]
     async fn json_success_true_but_not_accepted_is_a_wrong_secret() {
-        let (client, _task) = json_server(7, vec![response(1, "legacyRemoteDebuggerAuthenticate", json!({"accepted": false}))]);
+        let (client, _task) =
+            json_server(7, vec![response(1, "legacyRemoteDebuggerAuthenticate", json!({"accepted": false}))]);
         let err = super::info(client, "nope", Limits::default(), T).await.unwrap_err();
         assert!(matches!(err, HandshakeError::WrongSecret), "{err}");
     }
 
     #[tokio::test]
     async fn json_info_and_already_attached() {
-        let (client, _task) = json_server(8, vec![
-            response(1, "legacyRemoteDebuggerAuthenticate", json!({"accepted": true})),
-            response(2, "legacyRemoteDebuggerInfo", json!({"processId": 30901, "executable": "/usr/bin/python3", "user": "root", "pythonVersion": "CPython 3.11.7 (Linux 64-bit)"})),
-        ]);
+        let (client, _task) = json_server(
+            8,
+            vec![
+                response(1, "legacyRemoteDebuggerAuthenticate", json!({"accepted": true})),
+                response(
+                    2,
+                    "legacyRemoteDebuggerInfo",
+                    json!({"processId": 30901, "executable": "/usr/bin/python3", "user": "root", "pythonVersion": "CPython 3.11.7 (Linux 64-bit)"}),
+                ),
+            ],
+        );
         let (dialect, info) = super::info(client, "s", Limits::default(), T).await.unwrap();
         assert_eq!((dialect.family(), info.pid, info.user.as_str()), ("json", 30901, "root"));
 
-        let (client, _task) = json_server(8, vec![
-            response(1, "legacyRemoteDebuggerAuthenticate", json!({"accepted": true})),
-            response(2, "legacyRemoteDebuggerAttach", json!({"accepted": false})),
-        ]);
+        let (client, _task) = json_server(
+            8,
+            vec![
+                response(1, "legacyRemoteDebuggerAuthenticate", json!({"accepted": true})),
+                response(2, "legacyRemoteDebuggerAttach", json!({"accepted": false})),
+            ],
+        );
         let err = super::attach(client, "s", "", Limits::default(), T).await.unwrap_err();
         assert!(matches!(err, HandshakeError::AlreadyAttached), "{err}");
     }

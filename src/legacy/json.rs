@@ -60,7 +60,14 @@ pub struct JsonClientCodec {
 impl JsonClientCodec {
     /// `first_seq`: the first request seq to use (the handshake used the ones before it).
     pub fn new(version: i64, limits: Limits, first_seq: i64) -> Self {
-        Self { version, limits, next_seq: first_seq, hit_count_requests: BTreeMap::new(), work_requests: BTreeMap::new(), detaching: false }
+        Self {
+            version,
+            limits,
+            next_seq: first_seq,
+            hit_count_requests: BTreeMap::new(),
+            work_requests: BTreeMap::new(),
+            detaching: false,
+        }
     }
 
     /// The protocol version (7 or 8) negotiated in the handshake.
@@ -196,7 +203,9 @@ impl Encoder<Command> for JsonClientCodec {
         self.next_seq = seq.wrapping_add(1);
         match &item {
             Command::GetBreakpointHitCount { request_id, .. } => self.remember_hit_count_request(seq, *request_id),
-            Command::Execute { execution_id, .. } | Command::EnumChildren { execution_id, .. } => self.remember_work_request(seq, *execution_id),
+            Command::Execute { execution_id, .. } | Command::EnumChildren { execution_id, .. } => {
+                self.remember_work_request(seq, *execution_id)
+            }
             _ => {}
         }
         let detach = matches!(item, Command::Detach);
@@ -261,7 +270,9 @@ impl JsonServerCodec {
     fn interpret(&mut self, message: Value) -> Result<Command, ProtocolError> {
         let (kind, mut message) = envelope(message, "client message")?;
         if kind != "request" {
-            return Err(ProtocolError::Malformed { detail: format!("expected a request, got a message of type {kind:?}") });
+            return Err(ProtocolError::Malformed {
+                detail: format!("expected a request, got a message of type {kind:?}"),
+            });
         }
         let head = |message: &mut Fields| -> Res<(String, i64, Option<Value>)> {
             Ok((
@@ -316,8 +327,7 @@ impl Encoder<Event> for JsonServerCodec {
                 json!({ "type": "event", "seq": seq, "event": name, "body": body })
             }
             events::Outgoing::Response { command, request_seq, success, message, body } => {
-                let request_seq =
-                    request_seq.or_else(|| self.last_request.get(command.as_str()).copied()).unwrap_or(0);
+                let request_seq = request_seq.or_else(|| self.last_request.get(command.as_str()).copied()).unwrap_or(0);
                 json!({
                     "type": "response",
                     "seq": seq,

@@ -272,9 +272,13 @@ pub struct ExceptionStop {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FailedCommand {
     /// An `exec`; the id when the codec still knew which request it was.
-    Execute { execution_id: Option<ExecutionId> },
+    Execute {
+        execution_id: Option<ExecutionId>,
+    },
     /// A `chld`; the id when the codec still knew which request it was.
-    EnumChildren { execution_id: Option<ExecutionId> },
+    EnumChildren {
+        execution_id: Option<ExecutionId>,
+    },
     SetLineNumber,
     /// ptvsd accepted the attach, then failed attaching (a race inside ptvsd).
     Attach,
@@ -286,16 +290,30 @@ pub enum FailedCommand {
 /// A client → server command of the debug session (after attach).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    StepInto { thread: ThreadId },
-    StepOut { thread: ThreadId },
-    StepOver { thread: ThreadId },
+    StepInto {
+        thread: ThreadId,
+    },
+    StepOut {
+        thread: ThreadId,
+    },
+    StepOver {
+        thread: ThreadId,
+    },
     BreakAll,
     ResumeAll,
-    ResumeThread { thread: ThreadId },
-    AutoResumeThread { thread: ThreadId },
-    ClearStepping { thread: ThreadId },
+    ResumeThread {
+        thread: ThreadId,
+    },
+    AutoResumeThread {
+        thread: ThreadId,
+    },
+    ClearStepping {
+        thread: ThreadId,
+    },
     /// Never send to a binary server: ptvsd 2.2.0 does not know it (spec §6.1).
-    GetThreadFrames { thread: ThreadId },
+    GetThreadFrames {
+        thread: ThreadId,
+    },
     SetBreakpoint {
         id: BreakpointId,
         line: i64,
@@ -305,14 +323,39 @@ pub enum Command {
         pass_count_kind: PassCountKind,
         pass_count: i64,
     },
-    SetBreakpointCondition { id: BreakpointId, condition_kind: ConditionKind, condition: String },
-    SetBreakpointPassCount { id: BreakpointId, pass_count_kind: PassCountKind, pass_count: i64 },
-    SetBreakpointHitCount { id: BreakpointId, hit_count: i64 },
+    SetBreakpointCondition {
+        id: BreakpointId,
+        condition_kind: ConditionKind,
+        condition: String,
+    },
+    SetBreakpointPassCount {
+        id: BreakpointId,
+        pass_count_kind: PassCountKind,
+        pass_count: i64,
+    },
+    SetBreakpointHitCount {
+        id: BreakpointId,
+        hit_count: i64,
+    },
     /// Answered by [`Event::BreakpointHitCount`] with the same `request_id`.
-    GetBreakpointHitCount { request_id: i64, id: BreakpointId },
-    RemoveBreakpoint { id: BreakpointId, line: i64 },
-    SetDjangoBreakpoint { id: BreakpointId, line: i64, file: String },
-    RemoveDjangoBreakpoint { id: BreakpointId, line: i64, file: String },
+    GetBreakpointHitCount {
+        request_id: i64,
+        id: BreakpointId,
+    },
+    RemoveBreakpoint {
+        id: BreakpointId,
+        line: i64,
+    },
+    SetDjangoBreakpoint {
+        id: BreakpointId,
+        line: i64,
+        file: String,
+    },
+    RemoveDjangoBreakpoint {
+        id: BreakpointId,
+        line: i64,
+        file: String,
+    },
     /// Evaluate (or exec) `text` in a frame of a stopped thread.
     Execute {
         text: String,
@@ -330,11 +373,21 @@ pub enum Command {
         frame_kind: FrameKind,
     },
     /// Set next statement. Deadlocks binary servers on CPython 3.11 (spec §5.3).
-    SetLineNumber { thread: ThreadId, frame: FrameIndex, line: i64 },
+    SetLineNumber {
+        thread: ThreadId,
+        frame: FrameIndex,
+        line: i64,
+    },
     /// Replaces the whole exception table, including ptvsd's built-in "never" entries.
-    SetExceptionInfo { default_mode: i64, exceptions: Vec<ExceptionMode> },
+    SetExceptionInfo {
+        default_mode: i64,
+        exceptions: Vec<ExceptionMode>,
+    },
     /// The answer to one [`Event::RequestHandlers`]; never send it unsolicited.
-    SetExceptionHandlerInfo { file: String, statements: Vec<HandlerStatement> },
+    SetExceptionHandlerInfo {
+        file: String,
+        statements: Vec<HandlerStatement>,
+    },
     Detach,
     /// The answer to [`Event::Last`] (launch mode).
     LastAck,
@@ -343,38 +396,89 @@ pub enum Command {
 /// A server → client event of the debug session (after attach).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    ThreadCreate { thread: ThreadId },
-    ThreadExit { thread: ThreadId },
-    ModuleLoad { module_id: i64, file: String },
+    ThreadCreate {
+        thread: ThreadId,
+    },
+    ThreadExit {
+        thread: ThreadId,
+    },
+    ModuleLoad {
+        module_id: i64,
+        file: String,
+    },
     /// v8 only: `sys.modules` changed.
     ModulesChanged,
     /// The full stack (with variables) of one thread. `name` is null for running threads.
-    FrameList { thread: ThreadId, name: Option<String>, frames: Vec<Frame> },
+    FrameList {
+        thread: ThreadId,
+        name: Option<String>,
+        frames: Vec<Frame>,
+    },
     /// The attach (or launch) break.
-    ProcessLoad { thread: ThreadId },
-    BreakpointSet { id: BreakpointId },
+    ProcessLoad {
+        thread: ThreadId,
+    },
+    BreakpointSet {
+        id: BreakpointId,
+    },
     /// The module is not loaded yet: the breakpoint is pending.
-    BreakpointFailed { id: BreakpointId },
-    BreakpointHit { id: BreakpointId, thread: ThreadId },
-    StepDone { thread: ThreadId },
-    AsyncBreak { thread: ThreadId },
+    BreakpointFailed {
+        id: BreakpointId,
+    },
+    BreakpointHit {
+        id: BreakpointId,
+        thread: ThreadId,
+    },
+    StepDone {
+        thread: ThreadId,
+    },
+    AsyncBreak {
+        thread: ThreadId,
+    },
     Exception(ExceptionStop),
     /// Blocking query: the raising thread waits for exactly one
     /// [`Command::SetExceptionHandlerInfo`] echoing `file`.
-    RequestHandlers { file: String },
-    ExecutionResult { execution_id: ExecutionId, value: PyObject },
-    ExecutionException { execution_id: ExecutionId, text: String },
-    Children { execution_id: ExecutionId, children: Vec<Child> },
-    BreakpointHitCount { request_id: i64, hit_count: i64 },
+    RequestHandlers {
+        file: String,
+    },
+    ExecutionResult {
+        execution_id: ExecutionId,
+        value: PyObject,
+    },
+    ExecutionException {
+        execution_id: ExecutionId,
+        text: String,
+    },
+    Children {
+        execution_id: ExecutionId,
+        children: Vec<Child>,
+    },
+    BreakpointHitCount {
+        request_id: i64,
+        hit_count: i64,
+    },
     /// Reply to [`Command::SetLineNumber`]; `line` is 0 on failure.
-    SetLineResult { ok: bool, thread: ThreadId, line: i64 },
-    Output { thread: ThreadId, text: String, channel: OutputChannel },
+    SetLineResult {
+        ok: bool,
+        thread: ThreadId,
+        line: i64,
+    },
+    Output {
+        thread: ThreadId,
+        text: String,
+        channel: OutputChannel,
+    },
     Detach,
     /// Launch mode: the script finished; answer with [`Command::LastAck`].
     Last,
     /// JSON only: a request failed (`success: false`), e.g. the second response of
     /// `legacyDetach`, or an evaluation in a frame that does not exist.
-    CommandFailed { command: FailedCommand, message: String },
+    CommandFailed {
+        command: FailedCommand,
+        message: String,
+    },
     /// JSON only: an event name this model does not know. The stream stays in sync.
-    Unknown { name: String },
+    Unknown {
+        name: String,
+    },
 }

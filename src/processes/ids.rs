@@ -187,7 +187,9 @@ impl MergedBreakpoints {
     fn merged(&self, id: i64) -> Value {
         let reports = self.reports.get(&id);
         let chosen = reports
-            .and_then(|r| r.values().find(|b| b.get("verified") == Some(&Value::Bool(true))).or_else(|| r.values().next()))
+            .and_then(|r| {
+                r.values().find(|b| b.get("verified") == Some(&Value::Bool(true))).or_else(|| r.values().next())
+            })
             .cloned();
         let mut merged = chosen.unwrap_or_else(|| serde_json::json!({ "verified": false }));
         merged["id"] = Value::from(id);
@@ -241,10 +243,21 @@ mod tests {
     #[test]
     fn a_late_process_binds_to_the_editors_ids_and_reports_only_changes() {
         let mut merged = MergedBreakpoints::default();
-        merged.merge_answers("a.py", 2, &[(0, vec![json!({ "id": 1, "verified": false }), json!({ "id": 2, "verified": true })])]);
-        let changed = merged.late_answer("a.py", 1, &[json!({ "id": 9, "verified": true }), json!({ "id": 10, "verified": true })]);
+        merged.merge_answers(
+            "a.py",
+            2,
+            &[(0, vec![json!({ "id": 1, "verified": false }), json!({ "id": 2, "verified": true })])],
+        );
+        let changed = merged.late_answer(
+            "a.py",
+            1,
+            &[json!({ "id": 9, "verified": true }), json!({ "id": 10, "verified": true })],
+        );
         assert_eq!(changed, vec![json!({ "id": 1, "verified": true })]);
-        assert_eq!(merged.changed(1, &json!({ "id": 9, "verified": false })), Some(json!({ "id": 1, "verified": false })));
+        assert_eq!(
+            merged.changed(1, &json!({ "id": 9, "verified": false })),
+            Some(json!({ "id": 1, "verified": false }))
+        );
         assert_eq!(merged.changed(1, &json!({ "id": 99, "verified": true })), None, "unknown ids are ignored");
     }
 
@@ -262,7 +275,11 @@ mod tests {
         let mut merged = MergedBreakpoints::default();
         let list = merged.merge_answers("a.py", 2, &[]);
         assert_eq!(list, vec![json!({ "id": 1, "verified": false }), json!({ "id": 2, "verified": false })]);
-        let changed = merged.late_answer("a.py", 0, &[json!({ "id": 3, "verified": true }), json!({ "id": 4, "verified": false })]);
+        let changed = merged.late_answer(
+            "a.py",
+            0,
+            &[json!({ "id": 3, "verified": true }), json!({ "id": 4, "verified": false })],
+        );
         assert_eq!(changed, vec![json!({ "id": 1, "verified": true })]);
         assert_eq!(merged.editor_id(0, 4), Some(2));
     }

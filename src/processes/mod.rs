@@ -357,7 +357,12 @@ impl Processes {
                 self.fan_out(request, &targets).await;
             }
             "initialize" | "attach" | "launch" => {
-                self.respond_error(&request, "this session is already attached; start a new debug session to attach again", true).await;
+                self.respond_error(
+                    &request,
+                    "this session is already attached; start a new debug session to attach again",
+                    true,
+                )
+                .await;
             }
             "setBreakpoints" | "setFunctionBreakpoints" | "setExceptionBreakpoints" | "configurationDone" => {
                 self.configure(request).await;
@@ -377,7 +382,8 @@ impl Processes {
         let key = configuration_key(&request);
         // A source the editor knows by one process's reference belongs to that process.
         if request.command == "setBreakpoints" {
-            let reference = request.arguments.as_ref().and_then(|a| a["source"]["sourceReference"].as_i64()).unwrap_or(0);
+            let reference =
+                request.arguments.as_ref().and_then(|a| a["source"]["sourceReference"].as_i64()).unwrap_or(0);
             if reference > 0 {
                 match self.ids.decode(reference) {
                     Some((index, own)) if self.processes[index].state == State::Live => {
@@ -434,7 +440,9 @@ impl Processes {
                 let command = request.command.clone();
                 self.send(index, &command, arguments, Purpose::Forward(request)).await;
             }
-            Some(_) => self.respond_error(&request, "that process is gone (its threads and frames with it)", false).await,
+            Some(_) => {
+                self.respond_error(&request, "that process is gone (its threads and frames with it)", false).await
+            }
             None => self.respond_error(&request, "no process is attached yet", true).await,
         }
     }
@@ -520,7 +528,8 @@ impl Processes {
             self.flush_held_of(index).await;
             self.gone(index, None).await;
             // Whatever it never answered is answered now.
-            let unanswered: Vec<i64> = self.pending.iter().filter(|(_, (i, _))| *i == index).map(|(seq, _)| *seq).collect();
+            let unanswered: Vec<i64> =
+                self.pending.iter().filter(|(_, (i, _))| *i == index).map(|(seq, _)| *seq).collect();
             for seq in unanswered {
                 if let Some((_, purpose)) = self.pending.remove(&seq) {
                     let failed = failed_response(seq, "unknown", "that process's session ended before it answered");
@@ -536,7 +545,9 @@ impl Processes {
                     let (seq, command) = (response.request_seq, response.command.clone());
                     let response = match response.into_json_body() {
                         Ok(response) => response,
-                        Err(error) => failed_response(seq, &command, &format!("could not read that process's answer: {error}")),
+                        Err(error) => {
+                            failed_response(seq, &command, &format!("could not read that process's answer: {error}"))
+                        }
                     };
                     self.on_answer(index, purpose, response).await;
                 }
@@ -565,7 +576,8 @@ impl Processes {
                 self.send_message(Message::Response(answer)).await;
                 if continued {
                     // The whole process runs again, and the answer said only this thread.
-                    let others: Vec<i64> = self.processes[index].threads.iter().copied().filter(|t| Some(*t) != thread).collect();
+                    let others: Vec<i64> =
+                        self.processes[index].threads.iter().copied().filter(|t| Some(*t) != thread).collect();
                     for other in others {
                         self.event("continued", Some(json!({ "threadId": other, "allThreadsContinued": false }))).await;
                     }
@@ -605,7 +617,8 @@ impl Processes {
         if succeeded.is_empty() && !answers.is_empty() && !(is_breakpoints && self.ended) {
             // Every process refused: its reason is the editor's (they are the same code).
             let (_, first) = &answers[0];
-            let answer = Response { seq: 0, request_seq: request.seq, command: request.command.clone(), ..first.clone() };
+            let answer =
+                Response { seq: 0, request_seq: request.seq, command: request.command.clone(), ..first.clone() };
             self.send_message(Message::Response(answer)).await;
             return;
         }
@@ -615,9 +628,20 @@ impl Processes {
                 let requested = requested_breakpoints(&request);
                 let lists: Vec<(usize, Vec<Value>)> = succeeded
                     .iter()
-                    .map(|(i, r)| (*i, r.body.as_ref().and_then(|b| b.get("breakpoints")).and_then(Value::as_array).cloned().unwrap_or_default()))
+                    .map(|(i, r)| {
+                        (
+                            *i,
+                            r.body
+                                .as_ref()
+                                .and_then(|b| b.get("breakpoints"))
+                                .and_then(Value::as_array)
+                                .cloned()
+                                .unwrap_or_default(),
+                        )
+                    })
                     .collect();
-                let any_list = succeeded.iter().any(|(_, r)| r.body.as_ref().is_some_and(|b| b.get("breakpoints").is_some()));
+                let any_list =
+                    succeeded.iter().any(|(_, r)| r.body.as_ref().is_some_and(|b| b.get("breakpoints").is_some()));
                 let merged = self.breakpoints.merge_answers(&key, requested, &lists);
                 if command == "setExceptionBreakpoints" && !any_list {
                     None
@@ -628,7 +652,14 @@ impl Processes {
             "threads" => {
                 let threads: Vec<Value> = succeeded
                     .iter()
-                    .flat_map(|(_, r)| r.body.as_ref().and_then(|b| b.get("threads")).and_then(Value::as_array).cloned().unwrap_or_default())
+                    .flat_map(|(_, r)| {
+                        r.body
+                            .as_ref()
+                            .and_then(|b| b.get("threads"))
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .unwrap_or_default()
+                    })
                     .collect();
                 Some(json!({ "threads": threads }))
             }
@@ -636,7 +667,14 @@ impl Processes {
                 let mut seen = BTreeSet::new();
                 let sources: Vec<Value> = succeeded
                     .iter()
-                    .flat_map(|(_, r)| r.body.as_ref().and_then(|b| b.get("sources")).and_then(Value::as_array).cloned().unwrap_or_default())
+                    .flat_map(|(_, r)| {
+                        r.body
+                            .as_ref()
+                            .and_then(|b| b.get("sources"))
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .unwrap_or_default()
+                    })
                     .filter(|s| s.get("path").and_then(Value::as_str).is_none_or(|p| seen.insert(p.to_string())))
                     .collect();
                 Some(json!({ "sources": sources }))
@@ -645,7 +683,14 @@ impl Processes {
                 let mut seen = BTreeSet::new();
                 let modules: Vec<Value> = succeeded
                     .iter()
-                    .flat_map(|(_, r)| r.body.as_ref().and_then(|b| b.get("modules")).and_then(Value::as_array).cloned().unwrap_or_default())
+                    .flat_map(|(_, r)| {
+                        r.body
+                            .as_ref()
+                            .and_then(|b| b.get("modules"))
+                            .and_then(Value::as_array)
+                            .cloned()
+                            .unwrap_or_default()
+                    })
                     .filter(|m| seen.insert(module_key(m)))
                     .collect();
                 let total = modules.len();
@@ -745,8 +790,12 @@ impl Processes {
             "stopped" => {
                 ids.encode_field(index, &mut body, "threadId");
                 if let Some(hit) = body.get_mut("hitBreakpointIds").and_then(Value::as_array_mut) {
-                    let mapped: Vec<Value> =
-                        hit.iter().filter_map(Value::as_i64).filter_map(|own| self.breakpoints.editor_id(index, own)).map(Value::from).collect();
+                    let mapped: Vec<Value> = hit
+                        .iter()
+                        .filter_map(Value::as_i64)
+                        .filter_map(|own| self.breakpoints.editor_id(index, own))
+                        .map(Value::from)
+                        .collect();
                     *hit = mapped;
                 }
                 let whole_process = body.get("allThreadsStopped") == Some(&Value::Bool(true));
@@ -758,7 +807,8 @@ impl Processes {
                 self.last_stopped = Some(index);
                 self.event("stopped", Some(body)).await;
                 if whole_process {
-                    let others: Vec<i64> = self.processes[index].threads.iter().copied().filter(|t| Some(*t) != thread).collect();
+                    let others: Vec<i64> =
+                        self.processes[index].threads.iter().copied().filter(|t| Some(*t) != thread).collect();
                     for other in others {
                         let sibling = json!({
                             "reason": "pause",
@@ -778,7 +828,8 @@ impl Processes {
                 body["allThreadsContinued"] = Value::Bool(false);
                 self.event("continued", Some(body)).await;
                 if whole_process {
-                    let others: Vec<i64> = self.processes[index].threads.iter().copied().filter(|t| Some(*t) != thread).collect();
+                    let others: Vec<i64> =
+                        self.processes[index].threads.iter().copied().filter(|t| Some(*t) != thread).collect();
                     for other in others {
                         self.event("continued", Some(json!({ "threadId": other, "allThreadsContinued": false }))).await;
                     }
@@ -804,9 +855,13 @@ impl Processes {
                     }
                 }
                 // The adapter's own line may be the reason of a `terminated` next.
-                if matches!(category.as_str(), "console" | "important") && !self.leaving && self.processes[index].state != State::Gone {
+                if matches!(category.as_str(), "console" | "important")
+                    && !self.leaving
+                    && self.processes[index].state != State::Gone
+                {
                     self.flush_held_of(index).await;
-                    self.processes[index].held = Some(DapEvent { seq: 0, event: "output".to_string(), body: Some(body) });
+                    self.processes[index].held =
+                        Some(DapEvent { seq: 0, event: "output".to_string(), body: Some(body) });
                 } else if self.processes[index].state != State::Gone {
                     self.event("output", Some(body)).await;
                 }
@@ -880,9 +935,19 @@ impl Processes {
             .and_then(|e| e.body)
             .and_then(|b| b.get("output").and_then(Value::as_str).map(|t| t.trim().to_string()))
             .map(|t| t.strip_prefix(&label).map(|t| t.trim().to_string()).unwrap_or(t))
-            .unwrap_or_else(|| if was_live { "Its debug session ended.".to_string() } else { "It could not be attached.".to_string() });
+            .unwrap_or_else(|| {
+                if was_live {
+                    "Its debug session ended.".to_string()
+                } else {
+                    "It could not be attached.".to_string()
+                }
+            });
         let line = if others > 0 && !self.terminating {
-            format!("{label} {why} The other {others} process{} carr{} on.\n", if others == 1 { "" } else { "es" }, if others == 1 { "ies" } else { "y" })
+            format!(
+                "{label} {why} The other {others} process{} carr{} on.\n",
+                if others == 1 { "" } else { "es" },
+                if others == 1 { "ies" } else { "y" }
+            )
         } else {
             format!("{label} {why}\n")
         };
@@ -896,7 +961,11 @@ impl Processes {
             return;
         }
         let failed = self.attach.take().map(|attach| {
-            let message = format!("Could not attach to any of the {} processes: {}", self.processes.len(), self.attach_errors.join("; "));
+            let message = format!(
+                "Could not attach to any of the {} processes: {}",
+                self.processes.len(),
+                self.attach_errors.join("; ")
+            );
             (attach, message)
         });
         if let Some((attach, message)) = &failed {
@@ -931,13 +1000,23 @@ impl Processes {
     }
 
     async fn respond(&mut self, request: &Request, body: Option<Value>) {
-        let response = Response { seq: 0, request_seq: request.seq, success: true, command: request.command.clone(), message: None, body, typed_body: None };
+        let response = Response {
+            seq: 0,
+            request_seq: request.seq,
+            success: true,
+            command: request.command.clone(),
+            message: None,
+            body,
+            typed_body: None,
+        };
         self.send_message(Message::Response(response)).await;
     }
 
     async fn respond_error(&mut self, request: &Request, message: &str, show_user: bool) {
         let mut response = failed_response(request.seq, &request.command, message);
-        response.body = Some(json!({ "error": { "id": 1, "format": message.replace('{', "(").replace('}', ")"), "showUser": show_user } }));
+        response.body = Some(
+            json!({ "error": { "id": 1, "format": message.replace('{', "(").replace('}', ")"), "showUser": show_user } }),
+        );
         self.send_message(Message::Response(response)).await;
     }
 
@@ -956,7 +1035,15 @@ fn module_key(module: &Value) -> String {
 }
 
 fn failed_response(request_seq: i64, command: &str, message: &str) -> Response {
-    Response { seq: 0, request_seq, success: false, command: command.to_string(), message: Some(message.to_string()), body: None, typed_body: None }
+    Response {
+        seq: 0,
+        request_seq,
+        success: false,
+        command: command.to_string(),
+        message: Some(message.to_string()),
+        body: None,
+        typed_body: None,
+    }
 }
 
 /// What a configuration request sets, so that a later one of the same kind replaces it:
@@ -966,7 +1053,10 @@ fn configuration_key(request: &Request) -> String {
     match request.command.as_str() {
         "setBreakpoints" => match source.and_then(|s| s.get("path")).and_then(Value::as_str) {
             Some(path) => format!("source:{path}"),
-            None => format!("reference:{}", source.and_then(|s| s.get("sourceReference")).map(Value::to_string).unwrap_or_default()),
+            None => format!(
+                "reference:{}",
+                source.and_then(|s| s.get("sourceReference")).map(Value::to_string).unwrap_or_default()
+            ),
         },
         other => other.to_string(),
     }
@@ -1021,7 +1111,9 @@ mod tests {
         let mut router = Router::default();
         router.route(request(1, "initialize", json!({})));
         match router.route(request(2, "attach", json!({ "url": ["tcp://s@127.0.0.1:5678"], "reconnect": true }))) {
-            Routed::Session(routed) => assert_eq!(routed.arguments, Some(json!({ "url": "tcp://s@127.0.0.1:5678", "reconnect": true }))),
+            Routed::Session(routed) => {
+                assert_eq!(routed.arguments, Some(json!({ "url": "tcp://s@127.0.0.1:5678", "reconnect": true })))
+            }
             other => panic!("{other:?}"),
         }
     }
@@ -1030,7 +1122,8 @@ mod tests {
     fn several_endpoints_start_the_multi_process_session() {
         let mut router = Router::default();
         router.route(request(1, "initialize", json!({ "linesStartAt1": true })));
-        match router.route(request(2, "attach", json!({ "host": "127.0.0.1", "port": [5678, "5679"], "secret": "s" }))) {
+        match router.route(request(2, "attach", json!({ "host": "127.0.0.1", "port": [5678, "5679"], "secret": "s" })))
+        {
             Routed::Start(start) => {
                 assert_eq!(start.initialize.seq, 1);
                 assert_eq!(start.endpoints.len(), 2);
@@ -1097,12 +1190,16 @@ mod tests {
         let ids: Vec<&Value> = started.iter().map(|m| &m["body"]["threadId"]).collect();
         assert_eq!(ids, [&json!(2), &json!(4), &json!(3)], "never the same id twice");
 
-        processes.on_event(1, event("stopped", json!({ "reason": "breakpoint", "threadId": 1, "allThreadsStopped": true }))).await;
+        processes
+            .on_event(1, event("stopped", json!({ "reason": "breakpoint", "threadId": 1, "allThreadsStopped": true })))
+            .await;
         let stops = sent(&mut editor);
         assert_eq!(stops.len(), 1, "process 1 has one thread: {stops:?}");
         assert_eq!(stops[0]["body"], json!({ "reason": "breakpoint", "threadId": 3, "allThreadsStopped": false }));
 
-        processes.on_event(0, event("stopped", json!({ "reason": "step", "threadId": 2, "allThreadsStopped": true }))).await;
+        processes
+            .on_event(0, event("stopped", json!({ "reason": "step", "threadId": 2, "allThreadsStopped": true })))
+            .await;
         let stops = sent(&mut editor);
         assert_eq!(stops.len(), 2, "{stops:?}");
         assert_eq!(stops[0]["body"]["threadId"], 4);
@@ -1115,7 +1212,10 @@ mod tests {
         let continued: Vec<Value> = sent(&mut editor).into_iter().map(|m| m["body"].clone()).collect();
         assert_eq!(
             continued,
-            [json!({ "threadId": 4, "allThreadsContinued": false }), json!({ "threadId": 2, "allThreadsContinued": false })]
+            [
+                json!({ "threadId": 4, "allThreadsContinued": false }),
+                json!({ "threadId": 2, "allThreadsContinued": false })
+            ]
         );
     }
 
@@ -1148,13 +1248,21 @@ mod tests {
     #[tokio::test]
     async fn a_process_that_goes_away_is_one_line_with_its_reason() {
         let (mut processes, mut editor, _inputs) = two_processes();
-        processes.on_event(1, event("output", json!({ "category": "console", "output": "The debuggee closed the connection.\n" }))).await;
+        processes
+            .on_event(
+                1,
+                event("output", json!({ "category": "console", "output": "The debuggee closed the connection.\n" })),
+            )
+            .await;
         processes.on_event(1, event("terminated", Value::Null)).await;
         processes.check_all_gone().await;
         let said = sent(&mut editor);
         assert_eq!(said.len(), 1, "{said:?}");
         assert_eq!(said[0]["body"]["category"], "console");
-        assert_eq!(said[0]["body"]["output"], "[pid 200] The debuggee closed the connection. The other 1 process carries on.\n");
+        assert_eq!(
+            said[0]["body"]["output"],
+            "[pid 200] The debuggee closed the connection. The other 1 process carries on.\n"
+        );
         processes.on_event(0, event("terminated", Value::Null)).await;
         processes.check_all_gone().await;
         let said = sent(&mut editor);

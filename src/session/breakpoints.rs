@@ -64,7 +64,10 @@ impl Default for Breakpoints {
     fn default() -> Self {
         // DAP breakpoint ids are int32: a random block of 2^20 ids below 2^31, so stale
         // ids from earlier sessions (pending breakpoints survive a detach) rarely collide.
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos() as i64 ^ d.as_secs() as i64).unwrap_or(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() as i64 ^ d.as_secs() as i64)
+            .unwrap_or(0);
         let base = ((nanos ^ i64::from(std::process::id())) & 0x7FE) << 20;
         Self { files: HashMap::new(), next_id: base + 1 }
     }
@@ -147,7 +150,8 @@ impl Breakpoints {
         }
         changes.removed.extend(old_entries);
         if !entries.is_empty() {
-            self.files.insert(local_path.to_string(), FileBreakpoints { remote_path: remote_path.to_string(), entries });
+            self.files
+                .insert(local_path.to_string(), FileBreakpoints { remote_path: remote_path.to_string(), entries });
         }
         changes
     }
@@ -196,7 +200,9 @@ pub fn parse_hit_condition(text: &str) -> Result<(PassCountKind, i64), String> {
     let t = text.trim();
     let usage = "use N, == N, >= N, > N or % N with a whole number N of at least 1";
     if t.starts_with('<') {
-        return Err(format!("hit condition {text:?} cannot be expressed in ptvsd, which has no \"fewer than N hits\": {usage}"));
+        return Err(format!(
+            "hit condition {text:?} cannot be expressed in ptvsd, which has no \"fewer than N hits\": {usage}"
+        ));
     }
     let (kind, number, offset) = if let Some(rest) = t.strip_prefix(">=") {
         (PassCountKind::WhenAtLeast, rest, 0)
@@ -213,7 +219,8 @@ pub fn parse_hit_condition(text: &str) -> Result<(PassCountKind, i64), String> {
     if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) {
         return Err(format!("hit condition {text:?} is not understood: {usage}"));
     }
-    let n: i64 = number.parse().map_err(|_| format!("hit condition {text:?} has a count that is too large: {usage}"))?;
+    let n: i64 =
+        number.parse().map_err(|_| format!("hit condition {text:?} has a count that is too large: {usage}"))?;
     if n < 1 {
         return Err(format!("hit condition {text:?} needs a count of at least 1: {usage}"));
     }
@@ -226,7 +233,13 @@ mod tests {
     use super::*;
 
     fn req(line: i64, condition: Option<&str>) -> Requested {
-        Requested { line, condition: condition.map(String::from), hit_condition: None, log_message: None, refused: None }
+        Requested {
+            line,
+            condition: condition.map(String::from),
+            hit_condition: None,
+            log_message: None,
+            refused: None,
+        }
     }
 
     #[test]

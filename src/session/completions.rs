@@ -40,7 +40,10 @@ pub fn target(text: &str, cursor_utf16: usize) -> Option<Target> {
         units += c.len_utf16();
     }
     let before = &text[..end];
-    let prefix_start = before.rfind(|c: char| !is_name_char(c)).map(|i| i + before[i..].chars().next().map_or(1, char::len_utf8)).unwrap_or(0);
+    let prefix_start = before
+        .rfind(|c: char| !is_name_char(c))
+        .map(|i| i + before[i..].chars().next().map_or(1, char::len_utf8))
+        .unwrap_or(0);
     let prefix = &before[prefix_start..];
     if prefix.starts_with(|c: char| c.is_ascii_digit()) {
         return None;
@@ -61,7 +64,9 @@ pub fn target(text: &str, cursor_utf16: usize) -> Option<Target> {
         .unwrap_or(0);
     let object = &object_part[object_start..];
     let valid = !object.is_empty()
-        && object.split('.').all(|part| !part.is_empty() && !part.starts_with(|c: char| c.is_ascii_digit()) && part.chars().all(is_name_char));
+        && object.split('.').all(|part| {
+            !part.is_empty() && !part.starts_with(|c: char| c.is_ascii_digit()) && part.chars().all(is_name_char)
+        });
     if !valid || object_part[..object_start].ends_with([')', ']', '\'', '"']) {
         return None;
     }
@@ -162,11 +167,18 @@ def f():\n    point = P()\n    pointless = 2\n    a = eval({names})\n    b = eva
             attrs = py_literal(&expression(&target("point.", 6).unwrap())),
             module = py_literal(&expression(&target("os.pa", 5).unwrap())),
         );
-        let out = std::process::Command::new("python3").arg("-c").arg(&code).output().expect("python3 is needed for this test");
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(&code)
+            .output()
+            .expect("python3 is needed for this test");
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         let parts: Vec<&str> = text.split('|').collect();
         assert_eq!(parts.len(), 3, "{text} {}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(parse_result(parts[0]), vec![("point".to_string(), "variable"), ("pointless".to_string(), "variable")]);
+        assert_eq!(
+            parse_result(parts[0]),
+            vec![("point".to_string(), "variable"), ("pointless".to_string(), "variable")]
+        );
         let attrs = parse_result(parts[1]);
         assert!(attrs.contains(&("meth".to_string(), "function")), "{attrs:?}");
         assert!(attrs.contains(&("prop".to_string(), "property")), "{attrs:?}");

@@ -84,7 +84,9 @@ impl ConfigKey {
             KeyType::String => json!({ "type": "string" }),
             KeyType::Boolean => json!({ "type": "boolean" }),
             KeyType::Port => json!({ "type": "integer", "minimum": 1, "maximum": 65535 }),
-            KeyType::StringOrList => json!({ "type": ["string", "array"], "items": { "type": "string" }, "minItems": 1 }),
+            KeyType::StringOrList => {
+                json!({ "type": ["string", "array"], "items": { "type": "string" }, "minItems": 1 })
+            }
             KeyType::PortOrList => json!({
                 "type": ["integer", "array"],
                 "minimum": 1,
@@ -249,7 +251,9 @@ pub fn configuration_attributes() -> Value {
 pub enum ConfigError {
     #[error("attach configuration: `{key}` {problem}")]
     Invalid { key: &'static str, problem: String },
-    #[error("attach configuration: give either `url` (e.g. wss://SECRET@SITE.azurewebsites.net/ptvsd) or `host` and `port`")]
+    #[error(
+        "attach configuration: give either `url` (e.g. wss://SECRET@SITE.azurewebsites.net/ptvsd) or `host` and `port`"
+    )]
     NoTarget,
     #[error("attach configuration: `url` is invalid: {0}")]
     Url(String),
@@ -329,7 +333,13 @@ impl<'a> Args<'a> {
         };
         match value {
             Some(v) if v.is_finite() && v > 0.0 && v <= 3600.0 => Ok(Duration::from_secs_f64(v)),
-            _ => Err(invalid(key, format!("must be a number of seconds between 0 and 3600, got {}", self.get(key).map(describe).unwrap_or_default()))),
+            _ => Err(invalid(
+                key,
+                format!(
+                    "must be a number of seconds between 0 and 3600, got {}",
+                    self.get(key).map(describe).unwrap_or_default()
+                ),
+            )),
         }
     }
 }
@@ -365,7 +375,10 @@ pub fn split_endpoints(arguments: &Value) -> Result<Option<Vec<Value>>, ConfigEr
         return Err(invalid(key, "is an empty list: give at least one endpoint"));
     }
     if items.len() > MAX_ENDPOINTS {
-        return Err(invalid(key, format!("lists {} endpoints; one session attaches to at most {MAX_ENDPOINTS}", items.len())));
+        return Err(invalid(
+            key,
+            format!("lists {} endpoints; one session attaches to at most {MAX_ENDPOINTS}", items.len()),
+        ));
     }
     let mut seen = std::collections::HashSet::new();
     let mut split = Vec::with_capacity(items.len());
@@ -376,7 +389,10 @@ pub fn split_endpoints(arguments: &Value) -> Result<Option<Vec<Value>>, ConfigEr
             (_, value) => Value::from(port_number(key, value)?),
         };
         if !seen.insert(value.to_string()) {
-            return Err(invalid(key, format!("entry {} repeats an earlier one: each endpoint is one process", index + 1)));
+            return Err(invalid(
+                key,
+                format!("entry {} repeats an earlier one: each endpoint is one process", index + 1),
+            ));
         }
         let mut one = map.clone();
         one.insert(key.to_string(), value);
@@ -396,7 +412,13 @@ impl AttachConfig {
         };
         if let Some(several) = split_endpoints(arguments)? {
             let key = if matches!(map.get("url"), Some(Value::Array(_))) { "url" } else { "port" };
-            return Err(invalid(key, format!("lists {} endpoints, which only a whole session attaches to (not one connection)", several.len())));
+            return Err(invalid(
+                key,
+                format!(
+                    "lists {} endpoints, which only a whole session attaches to (not one connection)",
+                    several.len()
+                ),
+            ));
         }
         let args = Args(map);
 
@@ -422,8 +444,15 @@ impl AttachConfig {
                 let local = item.get("localRoot").and_then(Value::as_str);
                 let remote = item.get("remoteRoot").and_then(Value::as_str);
                 match (local, remote) {
-                    (Some(l), Some(r)) => mappings.push(PathMapping { local_root: l.to_string(), remote_root: r.to_string() }),
-                    _ => return Err(invalid("pathMappings", format!("each entry needs string localRoot and remoteRoot, got {item}"))),
+                    (Some(l), Some(r)) => {
+                        mappings.push(PathMapping { local_root: l.to_string(), remote_root: r.to_string() })
+                    }
+                    _ => {
+                        return Err(invalid(
+                            "pathMappings",
+                            format!("each entry needs string localRoot and remoteRoot, got {item}"),
+                        ))
+                    }
                 }
             }
         }
@@ -448,19 +477,31 @@ impl AttachConfig {
             Some(Value::Array(items)) => {
                 for (i, item) in items.iter().enumerate() {
                     match item.as_str().and_then(|s| s.split_once(':')) {
-                        Some((name, value)) if !name.trim().is_empty() => headers.push((name.trim().to_string(), value.trim().to_string())),
-                        _ => return Err(invalid("headers", format!("list entries must look like \"Name: value\"; entry {} does not", i + 1))),
+                        Some((name, value)) if !name.trim().is_empty() => {
+                            headers.push((name.trim().to_string(), value.trim().to_string()))
+                        }
+                        _ => {
+                            return Err(invalid(
+                                "headers",
+                                format!("list entries must look like \"Name: value\"; entry {} does not", i + 1),
+                            ))
+                        }
                     }
                 }
             }
-            Some(other) => return Err(invalid("headers", format!("must be an object of name: value, got {}", describe(other)))),
+            Some(other) => {
+                return Err(invalid("headers", format!("must be an object of name: value, got {}", describe(other))))
+            }
         }
 
         let connect_timeout = args.seconds("connectTimeout", 15)?;
         let proxy = match args.string("proxy")? {
             None => ProxyChoice::FromEnvironment,
             Some(url) if url.trim().is_empty() => ProxyChoice::Off,
-            Some(url) => ProxyChoice::Url(ProxyUrl::parse(&url, "the `proxy` key").map_err(|e| invalid("proxy", format!("is not usable: {e}")))?),
+            Some(url) => ProxyChoice::Url(
+                ProxyUrl::parse(&url, "the `proxy` key")
+                    .map_err(|e| invalid("proxy", format!("is not usable: {e}")))?,
+            ),
         };
         let tunnel = TunnelOptions {
             user: args.string("tunnelUser")?,

@@ -151,7 +151,14 @@ impl Session {
                 self.retrying = None;
                 match request {
                     Some(request) => self.report_fatal(Some(&request), "important", &sentence).await,
-                    None if reattaching => self.report_fatal(None, "important", &format!("ptvsd-dap stopped trying to attach again: {sentence}")).await,
+                    None if reattaching => {
+                        self.report_fatal(
+                            None,
+                            "important",
+                            &format!("ptvsd-dap stopped trying to attach again: {sentence}"),
+                        )
+                        .await
+                    }
                     None => self.phase = Phase::Closed,
                 }
                 return;
@@ -255,7 +262,11 @@ impl Session {
             name: format!("python (pid {})", info.pid),
             system_process_id: Some(info.pid),
             is_local_process: Some(self.launched.is_some()),
-            start_method: Some(if self.launched.is_some() { ProcessEventStartMethod::Launch } else { ProcessEventStartMethod::Attach }),
+            start_method: Some(if self.launched.is_some() {
+                ProcessEventStartMethod::Launch
+            } else {
+                ProcessEventStartMethod::Attach
+            }),
             pointer_size: None,
         };
         self.send_event(&process).await;
@@ -296,7 +307,11 @@ impl Session {
         }
         if self.reconnects() && !terminating {
             let reason = reason.clone().or_else(|| self.attach_failure.take()).unwrap_or_else(|| {
-                if self.program_exited { "the program exited".to_string() } else { "ptvsd closed the connection".to_string() }
+                if self.program_exited {
+                    "the program exited".to_string()
+                } else {
+                    "ptvsd closed the connection".to_string()
+                }
             });
             for waiter in others {
                 self.fail_waiter(waiter, &format!("The connection to the app ended ({reason})")).await;
@@ -347,7 +362,13 @@ impl Session {
 pub(super) async fn connect_and_attach(config: &AttachConfig) -> Result<Connected, AttachFailure> {
     let endpoint = &config.endpoint;
     let stream = transport::connect(endpoint, &config.connect).await?;
-    let attached =
-        handshake::attach(stream, endpoint.secret().expose(), &config.debug_options(), Limits::default(), config.handshake_timeout).await?;
+    let attached = handshake::attach(
+        stream,
+        endpoint.secret().expose(),
+        &config.debug_options(),
+        Limits::default(),
+        config.handshake_timeout,
+    )
+    .await?;
     Ok(Connected { framed: attached.framed, dialect: attached.dialect, info: attached.info })
 }

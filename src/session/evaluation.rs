@@ -21,8 +21,8 @@ use super::requests::wants_hex;
 use super::work::Job;
 use super::{Handled, Reply, RequestError, Session, Waiter};
 use crate::dap::bodies::{
-    CompletionItem, CompletionItemType, CompletionsResponseBody, EvaluateResponseBody, ResponseBody, SetExpressionResponseBody,
-    SetVariableResponseBody,
+    CompletionItem, CompletionItemType, CompletionsResponseBody, EvaluateResponseBody, ResponseBody,
+    SetExpressionResponseBody, SetVariableResponseBody,
 };
 use crate::dap::requests::{CompletionsArguments, EvaluateArguments, SetExpressionArguments, SetVariableArguments};
 use crate::dap::types::Request;
@@ -58,8 +58,20 @@ impl Session {
     /// watches of one stop share one round trip.
     pub(super) async fn evaluate(&mut self, request: &Request, args: EvaluateArguments) -> Handled {
         let quiet = matches!(args.context.as_deref(), Some("hover" | "watch"));
-        let frame = self.frame_or_top(args.frame_id, "evaluate").map_err(|e| if quiet { RequestError::quiet(e.message) } else { e })?;
-        self.check_frame(frame).map_err(|e| if quiet { e } else { RequestError { message: e.message, blame: super::Blame::User } })?;
+        let frame = self.frame_or_top(args.frame_id, "evaluate").map_err(|e| {
+            if quiet {
+                RequestError::quiet(e.message)
+            } else {
+                e
+            }
+        })?;
+        self.check_frame(frame).map_err(|e| {
+            if quiet {
+                e
+            } else {
+                RequestError { message: e.message, blame: super::Blame::User }
+            }
+        })?;
         if args.context.as_deref() == Some("clipboard") {
             self.evaluate_for_clipboard(request, &args.expression, frame);
             return Ok(Reply::Later);
@@ -71,7 +83,11 @@ impl Session {
         };
         let hex = wants_hex(args.format.as_ref());
         let repl = args.context.as_deref() == Some("repl");
-        self.queue_work(frame.thread, job, Waiter::Evaluate { request: request.clone(), expression: args.expression, frame, hex, quiet, repl });
+        self.queue_work(
+            frame.thread,
+            job,
+            Waiter::Evaluate { request: request.clone(), expression: args.expression, frame, hex, quiet, repl },
+        );
         Ok(Reply::Later)
     }
 
@@ -85,7 +101,15 @@ impl Session {
 
     /// Assigns `target = value` in the frame through `exec` (the assignment persists,
     /// spec §3.8), then reads `target` back.
-    async fn assign(&mut self, request: &Request, frame: FrameRef, target: String, value: &str, hex: bool, kind: AssignKind) -> Handled {
+    async fn assign(
+        &mut self,
+        request: &Request,
+        frame: FrameRef,
+        target: String,
+        value: &str,
+        hex: bool,
+        kind: AssignKind,
+    ) -> Handled {
         self.check_frame(frame)?;
         if value.trim().is_empty() {
             return Err("give a value (a Python expression) to assign".into());
@@ -109,7 +133,9 @@ impl Session {
                 } else if !name.is_empty() && name.chars().all(|c| c == '_' || c.is_alphanumeric()) {
                     (frame, format!("({expression}).{name}"))
                 } else {
-                    return Err(format!("`{name}` cannot be assigned to: set it through the debug console instead").into());
+                    return Err(
+                        format!("`{name}` cannot be assigned to: set it through the debug console instead").into()
+                    );
                 }
             }
         };
@@ -144,7 +170,13 @@ impl Session {
     }
 
     /// The `evaluate` body of a value.
-    pub(super) fn evaluate_body(&mut self, frame: FrameRef, expression: &str, value: &PyObject, hex: bool) -> EvaluateResponseBody {
+    pub(super) fn evaluate_body(
+        &mut self,
+        frame: FrameRef,
+        expression: &str,
+        value: &PyObject,
+        hex: bool,
+    ) -> EvaluateResponseBody {
         let v = self.variable(frame, "", Some(expression), value, hex);
         EvaluateResponseBody {
             result: v.value,
@@ -156,7 +188,14 @@ impl Session {
     }
 
     /// The assignment ran: queue the read of the new value (the frame must still be there).
-    pub(super) fn read_back(&mut self, request: &Request, target: String, frame: FrameRef, hex: bool, kind: AssignKind) -> Result<(), RequestError> {
+    pub(super) fn read_back(
+        &mut self,
+        request: &Request,
+        target: String,
+        frame: FrameRef,
+        hex: bool,
+        kind: AssignKind,
+    ) -> Result<(), RequestError> {
         self.check_frame(frame)?;
         let job = Job::execute(target.clone(), frame.index, frame.kind, ReprKind::Normal);
         self.queue_work(frame.thread, job, Waiter::AssignRead { request: request.clone(), target, frame, hex, kind });
@@ -164,7 +203,14 @@ impl Session {
     }
 
     /// The `setVariable` or `setExpression` body of the value read back.
-    pub(super) fn assigned_body(&mut self, kind: AssignKind, frame: FrameRef, target: &str, value: &PyObject, hex: bool) -> ResponseBody {
+    pub(super) fn assigned_body(
+        &mut self,
+        kind: AssignKind,
+        frame: FrameRef,
+        target: &str,
+        value: &PyObject,
+        hex: bool,
+    ) -> ResponseBody {
         let v = self.variable(frame, "", Some(target), value, hex);
         match kind {
             AssignKind::Variable => SetVariableResponseBody {

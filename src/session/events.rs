@@ -16,8 +16,13 @@ use super::threads::StopVerdict;
 use super::waiters::WorkAnswer;
 use super::work::Job;
 use super::{ExceptionRecord, Session, StepKind, Waiter};
-use crate::dap::bodies::{BreakpointEventBody, StoppedEventBody, ThreadEventBody, LoadedSourceEventBody, LoadedSourceEventReason, ModuleEventBody, ModuleEventReason};
-use crate::legacy::messages::{Command, Event, ExceptionStop, FailedCommand, FrameKind, OutputChannel, PyObject, ReprKind, ThreadId};
+use crate::dap::bodies::{
+    BreakpointEventBody, LoadedSourceEventBody, LoadedSourceEventReason, ModuleEventBody, ModuleEventReason,
+    StoppedEventBody, ThreadEventBody,
+};
+use crate::legacy::messages::{
+    Command, Event, ExceptionStop, FailedCommand, FrameKind, OutputChannel, PyObject, ReprKind, ThreadId,
+};
 
 /// At most this many steps are added to get out of `<frozen …>` code after one step.
 const MAX_AUTO_STEPS: u32 = 20;
@@ -25,7 +30,10 @@ const MAX_AUTO_STEPS: u32 = 20;
 /// The thread a stop report is about.
 fn stop_thread(event: &Event) -> Option<ThreadId> {
     match event {
-        Event::ProcessLoad { thread } | Event::BreakpointHit { thread, .. } | Event::StepDone { thread } | Event::AsyncBreak { thread } => Some(*thread),
+        Event::ProcessLoad { thread }
+        | Event::BreakpointHit { thread, .. }
+        | Event::StepDone { thread }
+        | Event::AsyncBreak { thread } => Some(*thread),
         Event::Exception(stop) => Some(stop.thread),
         _ => None,
     }
@@ -35,7 +43,11 @@ impl Session {
     pub(super) async fn on_event(&mut self, event: Event) {
         match &event {
             // The bulky ones (every module, every output line, children) at trace level.
-            Event::ModuleLoad { .. } | Event::Output { .. } | Event::Children { .. } | Event::FrameList { .. } | Event::ExecutionResult { .. } => {
+            Event::ModuleLoad { .. }
+            | Event::Output { .. }
+            | Event::Children { .. }
+            | Event::FrameList { .. }
+            | Event::ExecutionResult { .. } => {
                 tracing::trace!(?event, "ptvsd →");
             }
             _ => tracing::debug!(?event, "ptvsd →"),
@@ -65,9 +77,11 @@ impl Session {
                 if !self.sources.add_module(module_id, &file) {
                     return;
                 }
-                let module = ModuleEventBody { reason: ModuleEventReason::New, module: self.module_body(module_id, &file) };
+                let module =
+                    ModuleEventBody { reason: ModuleEventReason::New, module: self.module_body(module_id, &file) };
                 self.send_event(&module).await;
-                let source = LoadedSourceEventBody { reason: LoadedSourceEventReason::New, source: self.source_body(&file) };
+                let source =
+                    LoadedSourceEventBody { reason: LoadedSourceEventReason::New, source: self.source_body(&file) };
                 self.send_event(&source).await;
             }
             Event::ModulesChanged | Event::Unknown { .. } => {}
@@ -141,7 +155,11 @@ impl Session {
                 let _ = self.send(Command::LastAck).await;
             }
             Event::CommandFailed { command, message } => self.on_command_failed(command, message).await,
-            Event::ProcessLoad { .. } | Event::BreakpointHit { .. } | Event::StepDone { .. } | Event::AsyncBreak { .. } | Event::Exception(_) => {}
+            Event::ProcessLoad { .. }
+            | Event::BreakpointHit { .. }
+            | Event::StepDone { .. }
+            | Event::AsyncBreak { .. }
+            | Event::Exception(_) => {}
         }
     }
 
@@ -184,7 +202,12 @@ impl Session {
             StopVerdict::Ambiguous => {
                 tracing::debug!(thread, "a stop report before the fence: asking ptvsd whether the thread is parked");
                 self.threads.start_probe(thread);
-                let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
+                let kind = self
+                    .threads
+                    .get(thread)
+                    .and_then(|t| t.frames.first())
+                    .map(|f| f.kind)
+                    .unwrap_or(FrameKind::Python);
                 let deadline = Instant::now() + self.request_timeout();
                 let probe = Job::execute("0".to_string(), 0, kind, ReprKind::Normal);
                 let top = self.top_frame(thread);
@@ -278,15 +301,19 @@ impl Session {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
         if !answered {
-            let breakpoint = BreakpointEventBody { reason: "changed".to_owned(), breakpoint: self.breakpoint_body(&local_path, &b) };
+            let breakpoint =
+                BreakpointEventBody { reason: "changed".to_owned(), breakpoint: self.breakpoint_body(&local_path, &b) };
             self.send_event(&breakpoint).await;
         }
     }
 
     async fn on_exception(&mut self, stop: ExceptionStop) {
         let thread = stop.thread;
-        let stack: Vec<(String, i64, String)> =
-            self.threads.get(thread).map(|t| t.frames.iter().map(|f| (f.file.clone(), f.line, f.function.clone())).collect()).unwrap_or_default();
+        let stack: Vec<(String, i64, String)> = self
+            .threads
+            .get(thread)
+            .map(|t| t.frames.iter().map(|f| (f.file.clone(), f.line, f.function.clone())).collect())
+            .unwrap_or_default();
         // With "raised", ptvsd re-reports an exception in every frame it unwinds through;
         // a trace of more than one line marks a re-report (spec §3.6). The old form (EXCP,
         // ptvsd 2.2) has no trace: there a re-report is the same exception on the same
@@ -298,7 +325,10 @@ impl Session {
                     && *type_name == stop.type_name
                     && *message == stop.message
                     && stack.len() < previous.len()
-                    && stack.iter().zip(&previous[previous.len() - stack.len()..]).all(|(a, b)| a.0 == b.0 && a.2 == b.2)
+                    && stack
+                        .iter()
+                        .zip(&previous[previous.len() - stack.len()..])
+                        .all(|(a, b)| a.0 == b.0 && a.2 == b.2)
             }
             (None, None) => false,
         };
@@ -307,7 +337,8 @@ impl Session {
         // On 3.11 frozen stdlib modules count as user code (spec §5.3): with justMyCode an
         // exception stop inside one is library noise (os.path.exists raising and catching).
         let just_my_code = self.just_my_code();
-        let in_frozen = just_my_code && self.threads.get(thread).and_then(|t| t.frames.first()).is_some_and(|f| is_frozen(&f.file));
+        let in_frozen =
+            just_my_code && self.threads.get(thread).and_then(|t| t.frames.first()).is_some_and(|f| is_frozen(&f.file));
         if re_report || in_frozen {
             // Not while a logpoint is being evaluated (it resumes) or a stop is shown.
             if self.logging.pending == 0 && !self.stop_on_display(thread) {
@@ -315,7 +346,11 @@ impl Session {
             }
             return;
         }
-        let description = if stop.message.is_empty() { stop.type_name.clone() } else { format!("{}: {}", stop.type_name, stop.message) };
+        let description = if stop.message.is_empty() {
+            stop.type_name.clone()
+        } else {
+            format!("{}: {}", stop.type_name, stop.message)
+        };
         let dap_thread = self.threads.get(thread).map(|t| t.dap_id).unwrap_or(0);
         self.last_exception = Some(ExceptionRecord { dap_thread, stop, stack });
         self.report_stop(thread, "exception", Some(description), vec![]).await;
@@ -402,7 +437,13 @@ impl Session {
     }
 
     /// Sends `stopped` for a thread; every thread is stopped with it (ptvsd stops all).
-    pub(super) async fn report_stop(&mut self, thread: ThreadId, reason: &str, description: Option<String>, hit: Vec<i64>) {
+    pub(super) async fn report_stop(
+        &mut self,
+        thread: ThreadId,
+        reason: &str,
+        description: Option<String>,
+        hit: Vec<i64>,
+    ) {
         if self.releases.iter().any(Release::resumes_all) {
             // The editor asked to resume before this stop could be reported: the resume
             // (waiting for the scheduler) releases this thread too, so the stop is over.
@@ -437,6 +478,4 @@ impl Session {
     }
 
     // ---- work answers -----------------------------------------------------------------
-
 }
-

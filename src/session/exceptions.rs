@@ -57,15 +57,27 @@ fn break_mode(mode: &ExceptionBreakMode) -> i64 {
 
 impl ExceptionSettings {
     /// From `setExceptionBreakpoints`' `filters`, `filterOptions` and `exceptionOptions`.
-    pub fn from_request(filters: &[String], filter_options: &[ExceptionFilterOptions], options: &[ExceptionOptions]) -> Result<Self, String> {
-        let mut settings = Self { raised: false, uncaught: false, user_unhandled: false, default_override: None, overrides: Vec::new() };
+    pub fn from_request(
+        filters: &[String],
+        filter_options: &[ExceptionFilterOptions],
+        options: &[ExceptionOptions],
+    ) -> Result<Self, String> {
+        let mut settings = Self {
+            raised: false,
+            uncaught: false,
+            user_unhandled: false,
+            default_override: None,
+            overrides: Vec::new(),
+        };
         let ids = filters.iter().map(String::as_str).chain(filter_options.iter().map(|o| o.filter_id.as_str()));
         for id in ids {
             match id {
                 "raised" => settings.raised = true,
                 "uncaught" => settings.uncaught = true,
                 "userUnhandled" => settings.user_unhandled = true,
-                other => return Err(format!("unknown exception filter `{other}`: use raised, uncaught or userUnhandled")),
+                other => {
+                    return Err(format!("unknown exception filter `{other}`: use raised, uncaught or userUnhandled"))
+                }
             }
         }
         if let Some(o) = filter_options.iter().find(|o| o.condition.as_deref().is_some_and(|c| !c.trim().is_empty())) {
@@ -177,7 +189,10 @@ pub fn is_library_path(path: &str) -> bool {
         lower == "site-packages"
             || lower == "dist-packages"
             || (windows && lower == "lib" && i > 0 && parts[i - 1].to_ascii_lowercase().starts_with("python"))
-            || (lower.starts_with("python") && lower[6..].starts_with(|c: char| c.is_ascii_digit()) && i > 0 && parts[i - 1].eq_ignore_ascii_case("lib"))
+            || (lower.starts_with("python")
+                && lower[6..].starts_with(|c: char| c.is_ascii_digit())
+                && i > 0
+                && parts[i - 1].eq_ignore_ascii_case("lib"))
     })
 }
 
@@ -255,7 +270,13 @@ fn take_py_string(rest: &mut &str) -> Option<String> {
 /// A Python-style traceback: `outer` frames (outermost first, from the thread's stack, not
 /// yet in the trace), then the trace entries, then `Type: message`. `map_path` turns a
 /// debuggee path into the one to show.
-pub fn format_traceback(outer: &[TraceEntry], trace: &[TraceEntry], type_name: &str, message: &str, map_path: impl Fn(&str) -> String) -> String {
+pub fn format_traceback(
+    outer: &[TraceEntry],
+    trace: &[TraceEntry],
+    type_name: &str,
+    message: &str,
+    map_path: impl Fn(&str) -> String,
+) -> String {
     let mut out = String::from("Traceback (most recent call last):\n");
     for entry in outer.iter().chain(trace) {
         out.push_str(&format!("  File \"{}\", line {}, in {}\n", map_path(&entry.file), entry.line, entry.function));
@@ -293,7 +314,9 @@ mod tests {
 
     #[test]
     fn filters_map_onto_modes() {
-        let s = |f: &[&str]| ExceptionSettings::from_request(&f.iter().map(|x| x.to_string()).collect::<Vec<_>>(), &[], &[]).unwrap();
+        let s = |f: &[&str]| {
+            ExceptionSettings::from_request(&f.iter().map(|x| x.to_string()).collect::<Vec<_>>(), &[], &[]).unwrap()
+        };
         assert_eq!(s(&[]).table().0, 0);
         assert_eq!(s(&["uncaught"]).table().0, ExceptionMode::USER_UNHANDLED);
         assert_eq!(s(&["userUnhandled"]).table().0, ExceptionMode::USER_UNHANDLED);
@@ -321,7 +344,10 @@ mod tests {
         assert_eq!(s.table().0, ExceptionMode::ALWAYS);
         // The category alone sets the default.
         let o = [option(&[(&[CATEGORY], false)], "unhandled")];
-        assert_eq!(ExceptionSettings::from_request(&filters, &[], &o).unwrap().table().0, ExceptionMode::USER_UNHANDLED);
+        assert_eq!(
+            ExceptionSettings::from_request(&filters, &[], &o).unwrap().table().0,
+            ExceptionMode::USER_UNHANDLED
+        );
         // Negated names: everything else breaks always, KeyError keeps the filter's mode.
         let o = [option(&[(&[CATEGORY], false), (&["builtins.KeyError"], true)], "always")];
         let s = ExceptionSettings::from_request(&["uncaught".to_string()], &[], &o).unwrap();
@@ -330,7 +356,10 @@ mod tests {
         // An override of a quiet exception wins over the quiet list.
         let o = [option(&[(&[CATEGORY], false), (&["KeyError"], false)], "always")];
         let n = names(&ExceptionSettings::from_request(&filters, &[], &o).unwrap());
-        assert_eq!(n.iter().filter(|(name, _)| name == "builtins.KeyError").collect::<Vec<_>>(), vec![&("builtins.KeyError".to_string(), 1)]);
+        assert_eq!(
+            n.iter().filter(|(name, _)| name == "builtins.KeyError").collect::<Vec<_>>(),
+            vec![&("builtins.KeyError".to_string(), 1)]
+        );
     }
 
     #[test]
@@ -352,11 +381,22 @@ mod tests {
     fn trace_lines_become_a_traceback() {
         let line = r#"'/srv/app/f.py',11,'risky','raise ValueError("bad %d" % i)'"#;
         let entry = parse_trace_line(line).unwrap();
-        assert_eq!(entry, TraceEntry { file: "/srv/app/f.py".into(), line: 11, function: "risky".into(), text: Some(r#"raise ValueError("bad %d" % i)"#.into()) });
+        assert_eq!(
+            entry,
+            TraceEntry {
+                file: "/srv/app/f.py".into(),
+                line: 11,
+                function: "risky".into(),
+                text: Some(r#"raise ValueError("bad %d" % i)"#.into())
+            }
+        );
         let py2 = r"u'C:\\app\\f.py',3,u'<module>',None";
         assert_eq!(parse_trace_line(py2).unwrap().file, r"C:\app\f.py");
         assert_eq!(parse_trace_line(py2).unwrap().text, None);
-        assert_eq!(parse_trace_line(r#""it's.py",1,'f','x = "\'\n\u00e9"'"#).unwrap().text.as_deref(), Some("x = \"'\né\""));
+        assert_eq!(
+            parse_trace_line(r#""it's.py",1,'f','x = "\'\n\u00e9"'"#).unwrap().text.as_deref(),
+            Some("x = \"'\né\"")
+        );
         assert!(parse_trace_line("garbage").is_none());
         let outer = [TraceEntry { file: "/srv/app/f.py".into(), line: 30, function: "main".into(), text: None }];
         let text = format_traceback(&outer, &[entry], "ValueError", "bad 3", |p| p.replace("/srv/app", "/local"));

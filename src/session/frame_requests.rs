@@ -17,10 +17,9 @@ use super::stepping::Release;
 use super::work::Job;
 use super::{GotoWait, Handled, Reply, Session, Waiter};
 use crate::dap::bodies::{
-    OutputEventBody,
-    ExceptionBreakMode, ExceptionDetails, ExceptionInfoResponseBody,
-    GotoTarget, GotoTargetsResponseBody, LoadedSourcesResponseBody, Module, ModuleId, ModulesResponseBody, Source,
-    SourcePresentationHint, SourceResponseBody,
+    ExceptionBreakMode, ExceptionDetails, ExceptionInfoResponseBody, GotoTarget, GotoTargetsResponseBody,
+    LoadedSourcesResponseBody, Module, ModuleId, ModulesResponseBody, OutputEventBody, Source, SourcePresentationHint,
+    SourceResponseBody,
 };
 use crate::dap::requests::{
     ExceptionInfoArguments, GotoArguments, GotoTargetsArguments, ModulesArguments, SourceArguments,
@@ -69,7 +68,11 @@ impl Session {
     pub(super) fn source_body(&mut self, remote: &str) -> Source {
         if is_frozen(remote) {
             let name = remote.rfind("<frozen ").map(|i| &remote[i..]).unwrap_or(remote);
-            return Source { name: Some(name.to_owned()), presentation_hint: Some(SourcePresentationHint::Deemphasize), ..Source::default() };
+            return Source {
+                name: Some(name.to_owned()),
+                presentation_hint: Some(SourcePresentationHint::Deemphasize),
+                ..Source::default()
+            };
         }
         let local = self.to_local(remote);
         if Path::new(&local).is_file() {
@@ -141,7 +144,11 @@ impl Session {
     /// `exec` on the thread (none when it has no `{expression}`), print it, resume.
     pub(super) async fn log_point(&mut self, thread: ThreadId, local_path: &str, line: i64, message: &str) {
         let started = Instant::now();
-        let source = Source { name: Some(file_name(local_path).to_owned()), path: Some(local_path.to_owned()), ..Source::default() };
+        let source = Source {
+            name: Some(file_name(local_path).to_owned()),
+            path: Some(local_path.to_owned()),
+            ..Source::default()
+        };
         let parts = logpoints::parse(message);
         self.logging.pending += 1;
         if let Some(text) = logpoints::plain_text(&parts) {
@@ -191,7 +198,11 @@ impl Session {
             // The logpoint's stop cancelled a step of another thread (spec §4.5), which
             // stopped with it: step it again from where it is.
             Some(s) if self.threads.get(s.thread).is_some_and(|t| t.is_stopped()) => {
-                self.release(Release::AutoStep { stepping: s, kind: s.kind, clear_stepping: stopped.then_some(thread) });
+                self.release(Release::AutoStep {
+                    stepping: s,
+                    kind: s.kind,
+                    clear_stepping: stopped.then_some(thread),
+                });
                 return;
             }
             _ => {}
@@ -214,7 +225,8 @@ impl Session {
             return Err(format!("thread {} did not stop on an exception", args.thread_id).into());
         };
         let stop = &record.stop;
-        let trace: Vec<TraceEntry> = stop.trace.as_deref().map(|t| t.lines().filter_map(parse_trace_line).collect()).unwrap_or_default();
+        let trace: Vec<TraceEntry> =
+            stop.trace.as_deref().map(|t| t.lines().filter_map(parse_trace_line).collect()).unwrap_or_default();
         // The trace holds the frames the exception has unwound so far, starting with the
         // current frame (spec §3.6); the rest of the stack comes from the frame list. The
         // old EXCP form has no trace: the whole stack comes from the frame list.
@@ -224,7 +236,12 @@ impl Session {
             .iter()
             .skip(skip)
             .rev()
-            .map(|(file, line, function)| TraceEntry { file: file.clone(), line: *line, function: function.clone(), text: local_line(&self.to_local(file), *line) })
+            .map(|(file, line, function)| TraceEntry {
+                file: file.clone(),
+                line: *line,
+                function: function.clone(),
+                text: local_line(&self.to_local(file), *line),
+            })
             .collect();
         let stack_trace = format_traceback(&outer, &trace, &stop.type_name, &stop.message, |p| self.to_local(p));
         let details = ExceptionDetails {
@@ -252,15 +269,21 @@ impl Session {
     // ---- sources and modules ----------------------------------------------------------
 
     pub(super) async fn source(&mut self, request: &Request, args: SourceArguments) -> Handled {
-        let reference = args.source.as_ref().and_then(|s| s.source_reference).filter(|r| *r > 0).unwrap_or(args.source_reference);
+        let reference =
+            args.source.as_ref().and_then(|s| s.source_reference).filter(|r| *r > 0).unwrap_or(args.source_reference);
         if reference <= 0 {
             // A path: the editor could read it itself, but answer if we can.
-            let path = args.source.and_then(|s| s.path).ok_or("the source request needs a sourceReference or a path")?;
+            let path =
+                args.source.and_then(|s| s.path).ok_or("the source request needs a sourceReference or a path")?;
             let bytes = std::fs::read(&path).map_err(|e| format!("cannot read {path}: {e}"))?;
             let content = String::from_utf8_lossy(&bytes).into_owned();
             return Ok(Reply::body(SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) }));
         }
-        let remote = self.sources.path(reference).map(str::to_string).ok_or_else(|| format!("sourceReference {reference} is unknown"))?;
+        let remote = self
+            .sources
+            .path(reference)
+            .map(str::to_string)
+            .ok_or_else(|| format!("sourceReference {reference} is unknown"))?;
         if let Some(content) = self.sources.content(reference).map(str::to_string) {
             return Ok(Reply::body(SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) }));
         }
@@ -316,9 +339,15 @@ impl Session {
         // Only the innermost frame of a stopped thread can move, within its own file.
         let path = args.source.path.ok_or("set next statement needs a source with a path")?;
         let remote = self.config.as_ref().map(|c| c.paths.to_remote(&path)).unwrap_or_else(|| path.clone());
-        let here = self.threads.iter().any(|(_, t)| t.is_stopped() && t.frames.first().is_some_and(|f| f.file == remote || f.file == path));
+        let here = self
+            .threads
+            .iter()
+            .any(|(_, t)| t.is_stopped() && t.frames.first().is_some_and(|f| f.file == remote || f.file == path));
         if !here {
-            return Err("set next statement only moves within the function a stopped thread is running (its innermost frame)".into());
+            return Err(
+                "set next statement only moves within the function a stopped thread is running (its innermost frame)"
+                    .into(),
+            );
         }
         let shown = if self.client.lines_start_at_1 { line } else { line - 1 };
         // The target id is the (1-based) line: `goto` checks it against the thread's frame.
@@ -332,10 +361,15 @@ impl Session {
     /// (see `jumps`).
     pub(super) async fn goto(&mut self, request: &Request, args: GotoArguments) -> Handled {
         self.goto_supported()?;
-        let remote = self.threads.remote_of(args.thread_id).ok_or_else(|| format!("there is no thread {} (it may have exited)", args.thread_id))?;
+        let remote = self
+            .threads
+            .remote_of(args.thread_id)
+            .ok_or_else(|| format!("there is no thread {} (it may have exited)", args.thread_id))?;
         let line = args.target_id;
         let file = self.goto_frame_file(remote)?;
-        if self.goto.as_ref().is_some_and(|g| g.thread == remote) || self.work.any(|w| matches!(w, Waiter::GotoSource { thread, .. } if *thread == remote)) {
+        if self.goto.as_ref().is_some_and(|g| g.thread == remote)
+            || self.work.any(|w| matches!(w, Waiter::GotoSource { thread, .. } if *thread == remote))
+        {
             return Err("set next statement is already in progress on this thread".into());
         }
         let reference = self.sources.reference(&file);
@@ -349,7 +383,11 @@ impl Session {
 
     /// The debuggee's path of the innermost frame of a thread that can jump.
     fn goto_frame_file(&self, thread: ThreadId) -> Result<String, String> {
-        let info = self.threads.get(thread).filter(|t| t.is_stopped()).ok_or("the thread is running: set next statement needs a stopped thread")?;
+        let info = self
+            .threads
+            .get(thread)
+            .filter(|t| t.is_stopped())
+            .ok_or("the thread is running: set next statement needs a stopped thread")?;
         if info.stop_reason.as_deref().is_some_and(|r| !matches!(r, "breakpoint" | "step" | "pause" | "goto")) {
             return Err("set next statement works after a breakpoint, a step or a pause, not while stopped on an exception or at the attach break".into());
         }
@@ -361,7 +399,13 @@ impl Session {
     }
 
     /// Checks the jump against the cached text of the running file, then asks for it.
-    pub(super) async fn checked_goto(&mut self, request: &Request, thread: ThreadId, line: i64, reference: i64) -> Handled {
+    pub(super) async fn checked_goto(
+        &mut self,
+        request: &Request,
+        thread: ThreadId,
+        line: i64,
+        reference: i64,
+    ) -> Handled {
         let file = self.goto_frame_file(thread)?;
         if self.sources.path(reference) != Some(file.as_str()) {
             return Err("the thread has moved to another file".into());
@@ -410,7 +454,16 @@ mod tests {
         std::fs::write(&path, &text).unwrap();
         let literal = super::py_literal(&path.to_string_lossy());
         let code = format!("import io, sys\nv = {}\nsys.stdout.write(str(len(v)) + ' ' + str(v == io.open({literal}, encoding='utf-8').read()))", read_file_expression(&path.to_string_lossy()));
-        let out = std::process::Command::new("python3").arg("-c").arg(&code).output().expect("python3 is needed for this test");
-        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{} True", text.chars().count()), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(&code)
+            .output()
+            .expect("python3 is needed for this test");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            format!("{} True", text.chars().count()),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -125,7 +125,10 @@ impl FunctionBreakpoints {
             let existing = old.iter().position(|e| e.name == name).map(|i| old.remove(i));
             let mut entry = match existing {
                 Some(mut e) => {
-                    if e.condition != r.condition || e.hit_condition != r.hit_condition || e.refused != r.refused.is_some() {
+                    if e.condition != r.condition
+                        || e.hit_condition != r.hit_condition
+                        || e.refused != r.refused.is_some()
+                    {
                         // ptvsd keeps a breakpoint's condition: set the sites again.
                         changes.removed.extend(e.sites.drain(..).map(|s| (s.id, s.target.line)));
                         e.condition = r.condition;
@@ -159,7 +162,11 @@ impl FunctionBreakpoints {
     }
 
     /// Resolves every entry again (a file changed); same rules as [`FunctionBreakpoints::set`].
-    pub fn refresh(&mut self, mut resolve: impl FnMut(&str) -> Resolved, mut next_id: impl FnMut() -> BreakpointId) -> Changes {
+    pub fn refresh(
+        &mut self,
+        mut resolve: impl FnMut(&str) -> Resolved,
+        mut next_id: impl FnMut() -> BreakpointId,
+    ) -> Changes {
         let mut changes = Changes::default();
         for entry in &mut self.entries {
             if entry.refused || entry.sites.iter().any(|s| s.target.local_path.is_none()) {
@@ -179,7 +186,12 @@ impl FunctionBreakpoints {
 
     /// The debuggee's answer for the breakpoint with DAP id `id`: a target, or why not.
     /// Either way it is not asked again until the list changes.
-    pub fn looked_up(&mut self, id: BreakpointId, answer: Result<Target, String>, mut next_id: impl FnMut() -> BreakpointId) -> Changes {
+    pub fn looked_up(
+        &mut self,
+        id: BreakpointId,
+        answer: Result<Target, String>,
+        mut next_id: impl FnMut() -> BreakpointId,
+    ) -> Changes {
         let mut changes = Changes::default();
         let Some(entry) = self.entries.iter_mut().find(|e| e.id == id && e.lookup_pending) else { return changes };
         entry.lookup_pending = false;
@@ -236,7 +248,12 @@ fn to_set(condition: Option<&String>, hit_condition: Option<&String>, site: &Sit
 
 /// Makes `entry`'s sites those of `resolution`: kept sites keep their id and state, new
 /// ones get ids and go into `changes.added`, dropped ones into `changes.removed`.
-fn apply(entry: &mut FunctionBreakpoint, resolution: Resolved, next_id: &mut impl FnMut() -> BreakpointId, changes: &mut Changes) {
+fn apply(
+    entry: &mut FunctionBreakpoint,
+    resolution: Resolved,
+    next_id: &mut impl FnMut() -> BreakpointId,
+    changes: &mut Changes,
+) {
     let targets = match resolution {
         Resolved::Targets(targets) => {
             entry.problem = None;
@@ -264,7 +281,11 @@ fn apply(entry: &mut FunctionBreakpoint, resolution: Resolved, next_id: &mut imp
                 site
             }
         };
-        if !entry.sites.iter().any(|s| s.target.remote_path == site.target.remote_path && s.target.line == site.target.line) {
+        if !entry
+            .sites
+            .iter()
+            .any(|s| s.target.remote_path == site.target.remote_path && s.target.line == site.target.line)
+        {
             entry.sites.push(site);
         }
     }
@@ -306,7 +327,10 @@ mod tests {
         let mut next = ids();
         let mut f = FunctionBreakpoints::default();
         let c = f.set(vec![req("a"), req("multi"), req("gone")], resolver(3), &mut next);
-        assert_eq!(c.added.iter().map(|s| (s.remote_path.as_str(), s.line)).collect::<Vec<_>>(), vec![("/r/a.py", 3), ("/r/a.py", 10), ("/r/b.py", 4)]);
+        assert_eq!(
+            c.added.iter().map(|s| (s.remote_path.as_str(), s.line)).collect::<Vec<_>>(),
+            vec![("/r/a.py", 3), ("/r/a.py", 10), ("/r/b.py", 4)]
+        );
         assert!(c.removed.is_empty());
         let dap_ids: Vec<BreakpointId> = f.entries().iter().map(|e| e.id).collect();
         assert_eq!(f.pending_lookups().map(|(_, n)| n).collect::<Vec<_>>(), vec!["gone"]);

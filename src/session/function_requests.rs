@@ -13,14 +13,15 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-
 use super::breakpoints::{BindState, Breakpoint};
 use super::function_breakpoints::{Changes, FunctionBreakpoint, Requested, Resolved, Target};
 use super::functions::{lookup_expression, parse_lookup_result, FunctionIndex, FunctionName, Resolution};
 use super::requests::file_name;
-use crate::dap::bodies::{Breakpoint as DapBreakpoint, BreakpointEventBody, BreakpointReason, SetBreakpointsResponseBody, Source};
 use super::work::Job;
 use super::{Handled, Input, Reply, Session, Waiter};
+use crate::dap::bodies::{
+    Breakpoint as DapBreakpoint, BreakpointEventBody, BreakpointReason, SetBreakpointsResponseBody, Source,
+};
 use crate::dap::requests::SetFunctionBreakpointsArguments;
 use crate::dap::types::Request;
 use crate::legacy::messages::{BreakpointId, Command, ReprKind, ThreadId};
@@ -39,7 +40,10 @@ pub(super) struct FunctionState {
 
 impl std::fmt::Debug for FunctionState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FunctionState").field("requested", &self.requested).field("applied", &self.applied).finish_non_exhaustive()
+        f.debug_struct("FunctionState")
+            .field("requested", &self.requested)
+            .field("applied", &self.applied)
+            .finish_non_exhaustive()
     }
 }
 
@@ -54,9 +58,22 @@ pub struct FunctionsResolved {
 }
 
 /// Resolves `names` against `roots` (blocking: reads files).
-fn resolve_all(index: &Mutex<FunctionIndex>, roots: &[PathBuf], names: &[String], to_remote: &dyn Fn(&str) -> String) -> Vec<(String, Resolved)> {
+fn resolve_all(
+    index: &Mutex<FunctionIndex>,
+    roots: &[PathBuf],
+    names: &[String],
+    to_remote: &dyn Fn(&str) -> String,
+) -> Vec<(String, Resolved)> {
     let Ok(mut index) = index.lock() else {
-        return names.iter().map(|n| (n.clone(), Resolved::Missing { problem: "The function index is unavailable.".into(), ask_debuggee: true })).collect();
+        return names
+            .iter()
+            .map(|n| {
+                (
+                    n.clone(),
+                    Resolved::Missing { problem: "The function index is unavailable.".into(), ask_debuggee: true },
+                )
+            })
+            .collect();
     };
     names
         .iter()
@@ -69,7 +86,11 @@ fn resolve_all(index: &Mutex<FunctionIndex>, roots: &[PathBuf], names: &[String]
                             .into_iter()
                             .map(|l| {
                                 let local = l.path.to_string_lossy().into_owned();
-                                Target { remote_path: to_remote(&local), local_path: Some(l.path), line: i64::from(l.line) }
+                                Target {
+                                    remote_path: to_remote(&local),
+                                    local_path: Some(l.path),
+                                    line: i64::from(l.line),
+                                }
                             })
                             .collect(),
                     ),
@@ -82,7 +103,11 @@ fn resolve_all(index: &Mutex<FunctionIndex>, roots: &[PathBuf], names: &[String]
 }
 
 impl Session {
-    pub(super) async fn set_function_breakpoints(&mut self, request: &Request, args: SetFunctionBreakpointsArguments) -> Handled {
+    pub(super) async fn set_function_breakpoints(
+        &mut self,
+        request: &Request,
+        args: SetFunctionBreakpointsArguments,
+    ) -> Handled {
         let requested: Vec<Requested> = args
             .breakpoints
             .into_iter()
@@ -105,16 +130,20 @@ impl Session {
         let index = Arc::clone(&self.functions.index);
         let paths = self.config.as_ref().map(|c| c.paths.clone());
         let roots = paths.as_ref().map(|p| p.local_roots()).unwrap_or_default();
-        let names: Vec<String> = requested.iter().filter(|r| r.refused.is_none()).map(|r| r.name.trim().to_string()).collect();
+        let names: Vec<String> =
+            requested.iter().filter(|r| r.refused.is_none()).map(|r| r.name.trim().to_string()).collect();
         let inputs = self.inputs.clone();
         tokio::spawn(async move {
             let resolved = tokio::task::spawn_blocking(move || {
-                let to_remote = |local: &str| paths.as_ref().map(|p| p.to_remote(local)).unwrap_or_else(|| local.to_string());
+                let to_remote =
+                    |local: &str| paths.as_ref().map(|p| p.to_remote(local)).unwrap_or_else(|| local.to_string());
                 resolve_all(&index, &roots, &names, &to_remote)
             })
             .await
             .unwrap_or_default();
-            let _ = inputs.send(Input::FunctionsResolved(Box::new(FunctionsResolved { request, number, requested, resolved }))).await;
+            let _ = inputs
+                .send(Input::FunctionsResolved(Box::new(FunctionsResolved { request, number, requested, resolved })))
+                .await;
         });
     }
 
@@ -130,8 +159,10 @@ impl Session {
                     requested,
                     |name| {
                         let at = resolved.iter().position(|(n, _)| n == name);
-                        at.map(|i| resolved.swap_remove(i).1)
-                            .unwrap_or(Resolved::Missing { problem: format!("`{name}` was not resolved."), ask_debuggee: false })
+                        at.map(|i| resolved.swap_remove(i).1).unwrap_or(Resolved::Missing {
+                            problem: format!("`{name}` was not resolved."),
+                            ask_debuggee: false,
+                        })
                     },
                     || breakpoints.allocate_id(),
                 )
@@ -139,8 +170,10 @@ impl Session {
                 self.function_breakpoints.refresh(
                     |name| {
                         let at = resolved.iter().position(|(n, _)| n == name);
-                        at.map(|i| resolved.swap_remove(i).1)
-                            .unwrap_or(Resolved::Missing { problem: format!("`{name}` was not resolved."), ask_debuggee: false })
+                        at.map(|i| resolved.swap_remove(i).1).unwrap_or(Resolved::Missing {
+                            problem: format!("`{name}` was not resolved."),
+                            ask_debuggee: false,
+                        })
                     },
                     || breakpoints.allocate_id(),
                 )
@@ -221,7 +254,8 @@ impl Session {
 
     async fn announce_function_breakpoint(&mut self, id: BreakpointId) {
         let Some(entry) = self.function_breakpoints.entries().iter().find(|e| e.id == id) else { return };
-        let breakpoint = BreakpointEventBody { reason: "changed".to_owned(), breakpoint: self.function_breakpoint_body(entry) };
+        let breakpoint =
+            BreakpointEventBody { reason: "changed".to_owned(), breakpoint: self.function_breakpoint_body(entry) };
         self.send_event(&breakpoint).await;
     }
 
@@ -245,14 +279,19 @@ impl Session {
             body.line = Some(line);
             if let Some(local) = &site.target.local_path {
                 let path = local.to_string_lossy();
-                body.source = Some(Source { name: Some(file_name(&path).to_owned()), path: Some(path.into_owned()), ..Source::default() });
+                body.source = Some(Source {
+                    name: Some(file_name(&path).to_owned()),
+                    path: Some(path.into_owned()),
+                    ..Source::default()
+                });
             }
         }
         if e.verified() {
             if e.sites.len() > 1 {
                 let places: Vec<String> =
                     e.sites.iter().map(|s| format!("{}:{}", file_name(&s.target.remote_path), s.target.line)).collect();
-                body.message = Some(format!("Set in {} functions named like this: {}.", e.sites.len(), places.join(", ")));
+                body.message =
+                    Some(format!("Set in {} functions named like this: {}.", e.sites.len(), places.join(", ")));
             }
             return body;
         }
@@ -260,11 +299,16 @@ impl Session {
             (Some(problem), true) if e.lookup_pending => (problem.clone(), BreakpointReason::Pending),
             (Some(problem), true) => (problem.clone(), BreakpointReason::Failed),
             (_, true) => ("Not resolved yet.".to_string(), BreakpointReason::Pending),
-            (_, false) if self.remote.is_none() => ("Not sent: not attached to a debuggee.".to_string(), BreakpointReason::Pending),
-            (_, false) if e.sites.iter().all(|s| s.state == BindState::Pending) => {
-                ("Pending: the module is not loaded yet; it binds when the module runs.".to_string(), BreakpointReason::Pending)
+            (_, false) if self.remote.is_none() => {
+                ("Not sent: not attached to a debuggee.".to_string(), BreakpointReason::Pending)
             }
-            (_, false) => ("The debuggee has not confirmed this breakpoint yet.".to_string(), BreakpointReason::Pending),
+            (_, false) if e.sites.iter().all(|s| s.state == BindState::Pending) => (
+                "Pending: the module is not loaded yet; it binds when the module runs.".to_string(),
+                BreakpointReason::Pending,
+            ),
+            (_, false) => {
+                ("The debuggee has not confirmed this breakpoint yet.".to_string(), BreakpointReason::Pending)
+            }
         };
         body.message = Some(message);
         body.reason = Some(reason);
@@ -274,7 +318,8 @@ impl Session {
     /// At a stop: asks the debuggee where the names not found locally are (once each), and
     /// re-resolves when a file a site is in has changed.
     pub(super) fn after_stop_for_functions(&mut self, thread: ThreadId) {
-        let pending: Vec<(BreakpointId, String)> = self.function_breakpoints.pending_lookups().map(|(id, n)| (id, n.to_string())).collect();
+        let pending: Vec<(BreakpointId, String)> =
+            self.function_breakpoints.pending_lookups().map(|(id, n)| (id, n.to_string())).collect();
         if !pending.is_empty() {
             let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind);
             if let Some(kind) = kind {
@@ -290,7 +335,12 @@ impl Session {
                 .function_breakpoints
                 .entries()
                 .iter()
-                .map(|e| Requested { name: e.name.clone(), condition: e.condition.clone(), hit_condition: e.hit_condition.clone(), refused: None })
+                .map(|e| Requested {
+                    name: e.name.clone(),
+                    condition: e.condition.clone(),
+                    hit_condition: e.hit_condition.clone(),
+                    refused: None,
+                })
                 .collect();
             self.resolve_functions(None, requested);
         }
@@ -311,7 +361,8 @@ impl Session {
     /// The debuggee's answer to a lookup.
     pub(super) async fn on_function_lookup(&mut self, id: BreakpointId, answer: Result<String, String>) {
         let answer = answer.and_then(|text| parse_lookup_result(&text)).map(|found| {
-            let local_path = self.config.as_ref().and_then(|c| c.paths.try_to_local(&found.remote_path)).map(PathBuf::from);
+            let local_path =
+                self.config.as_ref().and_then(|c| c.paths.try_to_local(&found.remote_path)).map(PathBuf::from);
             let local_path = local_path.filter(|p| p.is_file());
             Target { local_path, remote_path: found.remote_path, line: i64::from(found.line) }
         });
@@ -322,5 +373,4 @@ impl Session {
         }
         self.announce_function_breakpoint(id).await;
     }
-
 }

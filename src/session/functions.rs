@@ -56,8 +56,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tree_sitter::Node;
 
-use super::try_ranges;
 use super::logpoints::py_literal;
+use super::try_ranges;
 
 /// At most this many `.py` files are parsed for one resolution (a workspace with a
 /// virtual environment inside can hold tens of thousands; those folders are skipped).
@@ -264,7 +264,9 @@ fn has_constant_true_test(statement: Node<'_>, src: &[u8]) -> bool {
     let Some(test) = statement.child_by_field_name("condition") else { return false };
     match test.kind() {
         "true" => true,
-        "integer" => test.utf8_text(src).is_ok_and(|t| t.trim_start_matches(['0', '_']).chars().any(|c| c.is_ascii_digit())),
+        "integer" => {
+            test.utf8_text(src).is_ok_and(|t| t.trim_start_matches(['0', '_']).chars().any(|c| c.is_ascii_digit()))
+        }
         _ => false,
     }
 }
@@ -619,7 +621,11 @@ mod tests {
     }
 
     fn defs(source: &str) -> Vec<(String, u32, Option<u32>)> {
-        functions_in_source(source).unwrap().into_iter().map(|d| (d.qualname.join("."), d.def_line, d.body_line)).collect()
+        functions_in_source(source)
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.qualname.join("."), d.def_line, d.body_line))
+            .collect()
     }
 
     #[test]
@@ -706,7 +712,11 @@ def multi(\n    a,\n    b):\n    return (a,\n            b)\n";
     fn resolves_in_files_and_prefers_the_most_specific_match() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_path_buf();
-        let views = write(&root, "app/views.py", "def index(request):\n    return 1\n\nclass Page:\n    def index(self):\n        return 2\n");
+        let views = write(
+            &root,
+            "app/views.py",
+            "def index(request):\n    return 1\n\nclass Page:\n    def index(self):\n        return 2\n",
+        );
         let init = write(&root, "app/__init__.py", "def create():\n    '''doc'''\n    return 3\n");
         let other = write(&root, "other.py", "def index():\n    return 4\n");
         write(&root, ".venv/lib/x.py", "def index():\n    return 5\n");

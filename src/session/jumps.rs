@@ -51,19 +51,24 @@ pub fn check_jump(source: &str, current: i64, target: i64) -> Result<(), String>
     let (Some(current_row), Some(target_row)) = (to_row(current), to_row(target)) else {
         return Err(format!("line {target} is not in the file"));
     };
-    let here = place_containing(&tree, current_row).ok_or_else(|| format!("line {current} (where the thread is) is not in a statement of the file"))?;
+    let here = place_containing(&tree, current_row)
+        .ok_or_else(|| format!("line {current} (where the thread is) is not in a statement of the file"))?;
     let Some(there) = place_starting(&tree, target_row) else {
         return Err(format!("line {target} does not start a statement: pick the first line of one"));
     };
     if there.scope.id() != here.scope.id() {
-        return Err(format!("line {target} is outside the function that is running (only its own lines can be jumped to)"));
+        return Err(format!(
+            "line {target} is outside the function that is running (only its own lines can be jumped to)"
+        ));
     }
     if !has_code(there.statement, src) {
         return Err(format!("line {target} has no code to run (`pass`, `global`, a docstring): pick another line"));
     }
     let forbidden = |blocks: &[(usize, Block)]| blocks.iter().any(|(_, b)| matches!(b, Block::Except | Block::Finally));
     if forbidden(&here.blocks) {
-        return Err("the thread is in an `except` or `finally` clause, which Python cannot jump out of safely".to_string());
+        return Err(
+            "the thread is in an `except` or `finally` clause, which Python cannot jump out of safely".to_string()
+        );
     }
     if forbidden(&there.blocks) {
         return Err(format!("line {target} is in an `except` or `finally` clause, which Python cannot jump into"));
@@ -74,7 +79,9 @@ pub fn check_jump(source: &str, current: i64, target: i64) -> Result<(), String>
             Block::With => "a `with` block",
             _ => "a `try` block",
         };
-        return Err(format!("line {target} is inside {what} that the thread is not in: Python cannot jump into the middle of a block"));
+        return Err(format!(
+            "line {target} is inside {what} that the thread is not in: Python cannot jump into the middle of a block"
+        ));
     }
     Ok(())
 }
@@ -119,7 +126,8 @@ fn place_starting(tree: &Tree, row: usize) -> Option<Place<'_>> {
 
 /// The place of the innermost statement whose lines include `row`.
 fn place_containing(tree: &Tree, row: usize) -> Option<Place<'_>> {
-    let statement = statements(tree).into_iter().rfind(|s| s.start_position().row <= row && row <= s.end_position().row)?;
+    let statement =
+        statements(tree).into_iter().rfind(|s| s.start_position().row <= row && row <= s.end_position().row)?;
     Some(place(statement))
 }
 
@@ -138,7 +146,9 @@ fn place(statement: Node<'_>) -> Place<'_> {
                 scope = Some(parent);
                 break;
             }
-            "for_statement" | "while_statement" if parent.child_by_field_name("body").is_some_and(|b| contains(b, statement)) => {
+            "for_statement" | "while_statement"
+                if parent.child_by_field_name("body").is_some_and(|b| contains(b, statement)) =>
+            {
                 blocks.push((parent.id(), Block::Loop));
             }
             "with_statement" if parent.child_by_field_name("body").is_some_and(|b| contains(b, statement)) => {
@@ -182,7 +192,12 @@ fn has_code(statement: Node<'_>, src: &[u8]) -> bool {
         "expression_statement" => {
             let mut cursor = statement.walk();
             let parts: Vec<Node<'_>> = statement.named_children(&mut cursor).filter(|c| !c.is_extra()).collect();
-            let constant = |n: &Node<'_>| matches!(n.kind(), "string" | "concatenated_string" | "ellipsis" | "integer" | "float" | "true" | "false" | "none");
+            let constant = |n: &Node<'_>| {
+                matches!(
+                    n.kind(),
+                    "string" | "concatenated_string" | "ellipsis" | "integer" | "float" | "true" | "false" | "none"
+                )
+            };
             let only_a_constant = parts.len() == 1 && constant(&parts[0]);
             let empty = statement.utf8_text(src).is_ok_and(|t| t.trim().is_empty());
             !only_a_constant && !empty
@@ -293,7 +308,8 @@ x = count(1)
 
     #[test]
     fn features_program() {
-        let source = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/features.py")).unwrap();
+        let source =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/programs/features.py")).unwrap();
         let at = |mark: &str| source.lines().position(|l| l.ends_with(&format!("# MARK: {mark}"))).unwrap() as i64 + 1;
         assert!(check_jump(&source, at("count-add"), at("count-return")).is_ok());
         assert!(check_jump(&source, at("count-add"), at("count-line")).is_ok());

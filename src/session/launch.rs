@@ -50,7 +50,8 @@ pub const LAUNCH_KEYS: &[(&str, &str)] = &[
 ];
 
 /// Attach keys that mean the same thing for a launched program.
-const PASSED_ON: &[&str] = &["justMyCode", "django", "pathMappings", "localRoot", "remoteRoot", "connectTimeout", "requestTimeout"];
+const PASSED_ON: &[&str] =
+    &["justMyCode", "django", "pathMappings", "localRoot", "remoteRoot", "connectTimeout", "requestTimeout"];
 
 /// ptvsd ids of the entry breakpoints: block 0x7FF, which the editor's breakpoints
 /// (even blocks of 2^20 below 2^31) never use.
@@ -116,7 +117,10 @@ impl LaunchConfig {
         let string = |key: &str| -> Result<Option<String>, String> {
             match get(key) {
                 None => Ok(None),
-                Some(value) => text_of(value).filter(|s| !s.is_empty()).map(Some).ok_or_else(|| invalid(key, format!("must be a non-empty string, got {value}"))),
+                Some(value) => text_of(value)
+                    .filter(|s| !s.is_empty())
+                    .map(Some)
+                    .ok_or_else(|| invalid(key, format!("must be a non-empty string, got {value}"))),
             }
         };
         let here = std::env::current_dir().map_err(|e| format!("cannot read the adapter's working directory: {e}"))?;
@@ -135,11 +139,20 @@ impl LaunchConfig {
         };
         let program = cwd.as_deref().unwrap_or(&here).join(program);
         if !program.is_file() {
-            return Err(format!("the program {} does not exist (a relative `program` is resolved against `cwd`)", program.display()));
+            return Err(format!(
+                "the program {} does not exist (a relative `program` is resolved against `cwd`)",
+                program.display()
+            ));
         }
         let args = match get("args") {
             None => Vec::new(),
-            Some(Value::Array(items)) => items.iter().map(|item| text_of(item).ok_or_else(|| invalid("args", format!("must be a list of strings; {item} is not one")))).collect::<Result<_, _>>()?,
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| {
+                    text_of(item)
+                        .ok_or_else(|| invalid("args", format!("must be a list of strings; {item} is not one")))
+                })
+                .collect::<Result<_, _>>()?,
             Some(other) => return Err(invalid("args", format!("must be a list of strings, got {other}"))),
         };
         let env = match get("env") {
@@ -148,7 +161,9 @@ impl LaunchConfig {
                 .iter()
                 .map(|(key, value)| match value {
                     Value::Null => Ok((key.clone(), None)),
-                    other => text_of(other).map(|v| (key.clone(), Some(v))).ok_or_else(|| invalid("env", format!("values must be strings; {key} is {other}"))),
+                    other => text_of(other)
+                        .map(|v| (key.clone(), Some(v)))
+                        .ok_or_else(|| invalid("env", format!("values must be strings; {key} is {other}"))),
                 })
                 .collect::<Result<_, _>>()?,
             Some(other) => return Err(invalid("env", format!("must be an object of NAME: value, got {other}"))),
@@ -166,8 +181,18 @@ impl LaunchConfig {
             Some(Value::Bool(b)) => *b,
             Some(other) => return Err(invalid("stopOnEntry", format!("must be true or false, got {other}"))),
         };
-        let attach_keys: Map<String, Value> = PASSED_ON.iter().filter_map(|key| map.get(*key).map(|v| (key.to_string(), v.clone()))).collect();
-        let config = LaunchConfig { python: string("python")?.unwrap_or_else(|| "python3".to_string()), program, args, cwd, env, redirect_output, stop_on_entry, attach_keys };
+        let attach_keys: Map<String, Value> =
+            PASSED_ON.iter().filter_map(|key| map.get(*key).map(|v| (key.to_string(), v.clone()))).collect();
+        let config = LaunchConfig {
+            python: string("python")?.unwrap_or_else(|| "python3".to_string()),
+            program,
+            args,
+            cwd,
+            env,
+            redirect_output,
+            stop_on_entry,
+            attach_keys,
+        };
         // Check the attach keys now, before anything is started.
         config.attach_config(1, "check")?;
         Ok(config)
@@ -177,7 +202,8 @@ impl LaunchConfig {
     pub fn attach_config(&self, port: u16, secret: &str) -> Result<AttachConfig, String> {
         let mut map = self.attach_keys.clone();
         map.insert("url".to_string(), json!(format!("tcp://{secret}@127.0.0.1:{port}")));
-        let mut config = AttachConfig::from_arguments(&Value::Object(map)).map_err(|e| e.to_string().replace("attach configuration", "launch configuration"))?;
+        let mut config = AttachConfig::from_arguments(&Value::Object(map))
+            .map_err(|e| e.to_string().replace("attach configuration", "launch configuration"))?;
         // ptvsd runs with --no-output-redirection; the pipes carry the output.
         config.redirect_output = false;
         // The attach break is released silently; stopOnEntry uses entry breakpoints.
@@ -187,10 +213,21 @@ impl LaunchConfig {
 
     /// The arguments after the interpreter.
     pub fn command_args(&self, port: u16, secret: &str) -> Vec<String> {
-        let mut args: Vec<String> = ["-u", "-m", "ptvsd", "--wait", "--no-output-redirection", "--secret", secret, "--interface", "127.0.0.1", "--port"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let mut args: Vec<String> = [
+            "-u",
+            "-m",
+            "ptvsd",
+            "--wait",
+            "--no-output-redirection",
+            "--secret",
+            secret,
+            "--interface",
+            "127.0.0.1",
+            "--port",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         args.push(port.to_string());
         args.push(self.program.to_string_lossy().into_owned());
         args.push("-".to_string());
@@ -265,18 +302,27 @@ impl Session {
 
     async fn start_launch(&mut self, request: &Request, arguments: &Value) -> Result<(), String> {
         if !matches!(self.phase, Phase::Idle) || self.launched.is_some() {
-            return Err("this session is already debugging a program; start a new debug session to launch another".to_string());
+            return Err(
+                "this session is already debugging a program; start a new debug session to launch another".to_string()
+            );
         }
         let config = LaunchConfig::from_arguments(arguments)?;
-        let info = python::probe(&config.python, &config.env, config.cwd.as_deref()).await.map_err(|e| format!("{e}; set the `python` attribute to a Python 2.7–3.11 with ptvsd 2.x/3.x installed"))?;
+        let info = python::probe(&config.python, &config.env, config.cwd.as_deref()).await.map_err(|e| {
+            format!("{e}; set the `python` attribute to a Python 2.7–3.11 with ptvsd 2.x/3.x installed")
+        })?;
         let ptvsd = info.check_ptvsd("the `python` attribute")?;
         let port = free_port().map_err(|e| format!("cannot find a free port on 127.0.0.1 for ptvsd: {e}"))?;
         let secret = random_secret();
         let attach = config.attach_config(port, &secret)?;
 
-        let interpreter = if info.executable.is_file() { info.executable.clone() } else { PathBuf::from(&config.python) };
+        let interpreter =
+            if info.executable.is_file() { info.executable.clone() } else { PathBuf::from(&config.python) };
         let mut command = tokio::process::Command::new(&interpreter);
-        command.args(config.command_args(port, &secret)).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .args(config.command_args(port, &secret))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         python::apply_env(&mut command, &config.env);
         if let Some(cwd) = &config.cwd {
             command.current_dir(cwd);
@@ -292,14 +338,32 @@ impl Session {
         let (stop_tx, stop_rx) = oneshot::channel();
         let (done_tx, done_rx) = watch::channel(false);
         let pumps = [
-            child.stdout.take().map(|pipe| tokio::spawn(pump(pipe, "stdout", config.redirect_output, self.inputs.clone()))),
-            child.stderr.take().map(|pipe| tokio::spawn(pump(pipe, "stderr", config.redirect_output, self.inputs.clone()))),
+            child
+                .stdout
+                .take()
+                .map(|pipe| tokio::spawn(pump(pipe, "stdout", config.redirect_output, self.inputs.clone()))),
+            child
+                .stderr
+                .take()
+                .map(|pipe| tokio::spawn(pump(pipe, "stderr", config.redirect_output, self.inputs.clone()))),
         ];
-        tokio::spawn(supervise(child, pid, stop_rx, pumps.into_iter().flatten().collect(), self.inputs.clone(), done_tx));
+        tokio::spawn(supervise(
+            child,
+            pid,
+            stop_rx,
+            pumps.into_iter().flatten().collect(),
+            self.inputs.clone(),
+            done_tx,
+        ));
 
         self.output(
             "console",
-            &format!("Launched {} with {} (Python {}, ptvsd {ptvsd}): process {pid}.\n", config.program.display(), interpreter.display(), info.version_text()),
+            &format!(
+                "Launched {} with {} (Python {}, ptvsd {ptvsd}): process {pid}.\n",
+                config.program.display(),
+                interpreter.display(),
+                info.version_text()
+            ),
         )
         .await;
         let attach_task = self.start_launch_attach(&attach, done_rx.clone());
@@ -343,7 +407,10 @@ impl Session {
                         Err(error) => return Err(AttachFailure::from(error).to_string()),
                     }
                 };
-                let attached = handshake::attach(stream, endpoint.secret().expose(), &debug_options, Limits::default(), timeout).await.map_err(|e| AttachFailure::from(e).to_string())?;
+                let attached =
+                    handshake::attach(stream, endpoint.secret().expose(), &debug_options, Limits::default(), timeout)
+                        .await
+                        .map_err(|e| AttachFailure::from(e).to_string())?;
                 Ok(Connected { framed: attached.framed, dialect: attached.dialect, info: attached.info })
             };
             let result = tokio::select! {
@@ -392,7 +459,11 @@ impl Session {
         };
         self.output("console", &format!("{sentence}\n")).await;
         self.send_event(&ExitedEventBody { exit_code: code }).await;
-        let attaching = if matches!(self.phase, Phase::Attaching { .. }) { std::mem::replace(&mut self.phase, Phase::Ended) } else { Phase::Ended };
+        let attaching = if matches!(self.phase, Phase::Attaching { .. }) {
+            std::mem::replace(&mut self.phase, Phase::Ended)
+        } else {
+            Phase::Ended
+        };
         if let Phase::Attaching { request } = attaching {
             let message = if stopping {
                 "The launch was cancelled: the program was stopped before the debugger attached".to_string()
@@ -487,7 +558,12 @@ impl Session {
         if launched.exited || launched.stopping || self.program_exited {
             return Some(None);
         }
-        Some(reason.map(|reason| format!("The connection to ptvsd in {} (process {}) was lost: {reason}. Stop the session to end the program.\n", launched.name, launched.pid)))
+        Some(reason.map(|reason| {
+            format!(
+                "The connection to ptvsd in {} (process {}) was lost: {reason}. Stop the session to end the program.\n",
+                launched.name, launched.pid
+            )
+        }))
     }
 
     /// `terminate` for a launched program: stop its process group, answer once it exited.
@@ -503,7 +579,11 @@ impl Session {
 
     /// `disconnect` for a launched program: the program stops with the session (its
     /// output pipes end with the adapter anyway).
-    pub(super) async fn disconnect_launched(&mut self, request: &Request, args: Option<DisconnectArguments>) -> Handled {
+    pub(super) async fn disconnect_launched(
+        &mut self,
+        request: &Request,
+        args: Option<DisconnectArguments>,
+    ) -> Handled {
         let keep = args.and_then(|a| a.terminate_debuggee) == Some(false);
         let Some(launched) = self.launched.as_mut() else { return Err("nothing was launched".into()) };
         if launched.exited {
@@ -547,7 +627,14 @@ async fn exited(done: &mut watch::Receiver<bool>) {
 
 /// Owns the child: waits for its exit, or stops its group when told to (or when the
 /// session drops the sender), lets the pipes drain, then reports the exit.
-async fn supervise(mut child: tokio::process::Child, pid: u32, mut stop: oneshot::Receiver<()>, pumps: Vec<JoinHandle<()>>, inputs: mpsc::Sender<Input>, done: watch::Sender<bool>) {
+async fn supervise(
+    mut child: tokio::process::Child,
+    pid: u32,
+    mut stop: oneshot::Receiver<()>,
+    pumps: Vec<JoinHandle<()>>,
+    inputs: mpsc::Sender<Input>,
+    done: watch::Sender<bool>,
+) {
     let (status, stopped) = tokio::select! {
         status = child.wait() => (status.ok(), false),
         _ = &mut stop => (process_group::stop(&mut child, pid, process_group::GRACE).await, true),
@@ -641,7 +728,15 @@ fn last_char_start(bytes: &[u8]) -> usize {
         let i = len - back;
         let byte = bytes[i];
         if byte & 0xC0 != 0x80 {
-            let needed = if byte >= 0xF0 { 4 } else if byte >= 0xE0 { 3 } else if byte >= 0xC0 { 2 } else { 1 };
+            let needed = if byte >= 0xF0 {
+                4
+            } else if byte >= 0xE0 {
+                3
+            } else if byte >= 0xC0 {
+                2
+            } else {
+                1
+            };
             return if needed > back { i } else { len };
         }
     }
@@ -683,7 +778,9 @@ pub fn random_secret() -> String {
         use std::hash::{BuildHasher, Hasher};
         for chunk in bytes.chunks_mut(8) {
             let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-            hasher.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+            hasher.write_u128(
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0),
+            );
             chunk.copy_from_slice(&hasher.finish().to_le_bytes()[..chunk.len()]);
         }
     }
@@ -712,7 +809,10 @@ mod tests {
     #[test]
     fn configuration_errors_name_the_key() {
         let program = std::env::current_exe().unwrap();
-        let ok = LaunchConfig::from_arguments(&json!({ "program": program, "args": ["a", 2], "env": { "X": "1", "Y": null }, "stopOnEntry": true })).unwrap();
+        let ok = LaunchConfig::from_arguments(
+            &json!({ "program": program, "args": ["a", 2], "env": { "X": "1", "Y": null }, "stopOnEntry": true }),
+        )
+        .unwrap();
         assert_eq!(ok.args, ["a", "2"]);
         assert_eq!(ok.env, [("X".to_string(), Some("1".to_string())), ("Y".to_string(), None)]);
         assert_eq!(ok.python, "python3");
@@ -729,7 +829,8 @@ mod tests {
         assert!(nowhere.contains("/no/such/script.py does not exist"), "{nowhere}");
         let bad_args = LaunchConfig::from_arguments(&json!({ "program": program, "args": "a b" })).unwrap_err();
         assert!(bad_args.contains("`args` must be a list of strings"), "{bad_args}");
-        let bad_key = LaunchConfig::from_arguments(&json!({ "program": program, "requestTimeout": "soon" })).unwrap_err();
+        let bad_key =
+            LaunchConfig::from_arguments(&json!({ "program": program, "requestTimeout": "soon" })).unwrap_err();
         assert!(bad_key.starts_with("launch configuration: `requestTimeout`"), "{bad_key}");
         let bad_cwd = LaunchConfig::from_arguments(&json!({ "program": program, "cwd": "/no/such/dir" })).unwrap_err();
         assert!(bad_cwd.contains("`cwd` /no/such/dir is not a directory"), "{bad_cwd}");
@@ -740,7 +841,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("ptvsd-dap-entry-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("p.py");
-        std::fs::write(&file, "#!/usr/bin/env python\n# -*- coding: utf-8 -*-\n\n\"\"\"Doc\n\nstring.\"\"\"\nimport os\n").unwrap();
+        std::fs::write(
+            &file,
+            "#!/usr/bin/env python\n# -*- coding: utf-8 -*-\n\n\"\"\"Doc\n\nstring.\"\"\"\nimport os\n",
+        )
+        .unwrap();
         assert_eq!(first_statement_lines(&file), [4, 5, 6]);
         std::fs::write(&file, "# only\n\nx = 1  # c\ny = 2\n").unwrap();
         assert_eq!(first_statement_lines(&file), [3]);

@@ -183,8 +183,18 @@ mod tests {
     #[test]
     fn expression_formats_in_real_python() {
         let message = "n={n} sq={n * n} d={ {'k': n}['k'] } {{x}} s={s} é {x # comment\n}";
-        let code = format!("n = 3\ns = 'it''s'\nx = None\nimport sys\nsys.stdout.write({})", expression(&parse(message)));
-        let out = std::process::Command::new("python3").arg("-c").arg(&code).output().expect("python3 is needed for this test");
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "n=3 sq=9 d=3 {x} s=its é None", "{}", String::from_utf8_lossy(&out.stderr));
+        let code =
+            format!("n = 3\ns = 'it''s'\nx = None\nimport sys\nsys.stdout.write({})", expression(&parse(message)));
+        let out = std::process::Command::new("python3")
+            .arg("-c")
+            .arg(&code)
+            .output()
+            .expect("python3 is needed for this test");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "n=3 sq=9 d=3 {x} s=its é None",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }

@@ -50,6 +50,7 @@ pub mod try_ranges;
 pub mod work;
 
 mod connection;
+mod evaluation;
 mod events;
 mod frame_requests;
 mod function_requests;
@@ -61,7 +62,6 @@ pub mod repairs;
 mod requests;
 mod stack;
 mod stepping;
-mod evaluation;
 mod waiters;
 
 use std::collections::VecDeque;
@@ -70,8 +70,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::dap::bodies::{EventBody, OutputEventBody};
 use crate::dap::bodies::ResponseBody;
+use crate::dap::bodies::{EventBody, OutputEventBody};
 use crate::dap::types::{ErrorDetails, Event as DapEvent, Message, Request, Response};
 use crate::legacy::handshake::PythonVersion;
 use crate::legacy::messages::{Event, HandlerStatement, ThreadId};
@@ -102,7 +102,11 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 pub enum EditorMessage {
     Request(Request),
     /// A message that could not be parsed; answered with an error response if it had a seq.
-    Invalid { seq: Option<i64>, command: Option<String>, reason: String },
+    Invalid {
+        seq: Option<i64>,
+        command: Option<String>,
+        reason: String,
+    },
 }
 
 /// Everything the session loop reacts to.
@@ -110,13 +114,23 @@ pub enum EditorMessage {
 pub enum Input {
     Editor(EditorMessage),
     EditorClosed,
-    Remote { generation: u64, event: Event },
-    RemoteClosed { generation: u64, error: Option<ProtocolError> },
+    Remote {
+        generation: u64,
+        event: Event,
+    },
+    RemoteClosed {
+        generation: u64,
+        error: Option<ProtocolError>,
+    },
     Attached(Box<Result<Connected, AttachFailure>>),
     /// From the program a `launch` started.
     Launch(launch::LaunchInput),
     /// The answer to a handler query (REQH), worked out off the session loop.
-    Handlers { generation: u64, file: String, statements: Vec<HandlerStatement> },
+    Handlers {
+        generation: u64,
+        file: String,
+        statements: Vec<HandlerStatement>,
+    },
     /// A line for the user from a task (the retries of `reconnect`).
     Note(String),
     /// Function breakpoint names resolved off the session loop.
@@ -384,7 +398,11 @@ impl Session {
                     let request = Request { seq, command, arguments: None };
                     self.answer(&request, Err(format!("ptvsd-dap could not read this request: {reason}").into())).await;
                 } else {
-                    self.output("important", &format!("ptvsd-dap ignored a malformed message from the editor: {reason}\n")).await;
+                    self.output(
+                        "important",
+                        &format!("ptvsd-dap ignored a malformed message from the editor: {reason}\n"),
+                    )
+                    .await;
                 }
             }
             Input::EditorClosed => {
@@ -392,7 +410,9 @@ impl Session {
                 self.begin_detach(lifecycle::DetachReason::EditorClosed).await;
             }
             Input::Remote { generation, event } if generation == self.generation => self.on_event(event).await,
-            Input::RemoteClosed { generation, error } if generation == self.generation => self.on_remote_closed(error).await,
+            Input::RemoteClosed { generation, error } if generation == self.generation => {
+                self.on_remote_closed(error).await
+            }
             Input::Handlers { generation, file, statements } if generation == self.generation => {
                 // Answered in every phase while the connection is up, also while detaching
                 // (a query left unanswered parks a debuggee thread for good).
@@ -451,7 +471,9 @@ impl Session {
         }
         let seconds = self.request_timeout().as_secs();
         for waiter in self.work.expire(now) {
-            let message = format!("the debuggee did not answer within {seconds} s (it may be busy, or its debugger thread may be stuck)");
+            let message = format!(
+                "the debuggee did not answer within {seconds} s (it may be busy, or its debugger thread may be stuck)"
+            );
             self.fail_waiter(waiter, &message).await;
         }
         if self.goto.as_ref().is_some_and(|g| g.deadline <= now) {
@@ -459,7 +481,8 @@ impl Session {
                 self.answer(&goto.request, Err(format!("the debuggee did not answer within {seconds} s").into())).await;
             }
         }
-        let (due, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.bind_waits).into_iter().partition(|w| w.deadline <= now);
+        let (due, keep): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.bind_waits).into_iter().partition(|w| w.deadline <= now);
         self.bind_waits = keep;
         for wait in due {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
@@ -494,7 +517,8 @@ impl Session {
             Ok(body) => Response::with_typed_body(request, body),
             Err(error) => {
                 let show_user = error.blame != Blame::Nobody;
-                let details = ErrorDetails { show_user: Some(show_user), ..ErrorDetails::new(1, escape_format(&error.message)) };
+                let details =
+                    ErrorDetails { show_user: Some(show_user), ..ErrorDetails::new(1, escape_format(&error.message)) };
                 Response::error(request, error.message, Some(details))
             }
         };
@@ -518,7 +542,12 @@ impl Session {
 
     /// An `output` event of the adapter's own (console, important).
     async fn output(&mut self, category: &str, text: &str) {
-        self.send_event(&OutputEventBody { category: Some(category.to_owned()), output: text.to_owned(), ..OutputEventBody::default() }).await;
+        self.send_event(&OutputEventBody {
+            category: Some(category.to_owned()),
+            output: text.to_owned(),
+            ..OutputEventBody::default()
+        })
+        .await;
     }
 
     /// The one path for the debuggee's program output (ptvsd's OUTP and the pipes of a
@@ -538,7 +567,11 @@ impl Session {
     }
 
     async fn send_program_output(&mut self, chunk: output::Chunk) {
-        let body = OutputEventBody { category: Some(chunk.category.to_owned()), output: chunk.text, ..OutputEventBody::default() };
+        let body = OutputEventBody {
+            category: Some(chunk.category.to_owned()),
+            output: chunk.text,
+            ..OutputEventBody::default()
+        };
         self.send_message(Message::Event(DapEvent::new(&body))).await;
     }
 
@@ -567,7 +600,6 @@ impl Session {
     }
 
     // ---- waiters ---------------------------------------------------------------------
-
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

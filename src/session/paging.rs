@@ -19,7 +19,9 @@
 
 /// The Python expression for entries `start..end` of the dict `expression`, in its order.
 pub fn dict_page_expression(expression: &str, start: i64, end: i64) -> String {
-    format!("__import__('collections').OrderedDict(__import__('itertools').islice(({expression}).items(), {start}, {end}))")
+    format!(
+        "__import__('collections').OrderedDict(__import__('itertools').islice(({expression}).items(), {start}, {end}))"
+    )
 }
 
 /// ptvsd's expression for an entry that cannot be read back by its key (its key's repr is
@@ -38,7 +40,13 @@ pub fn is_entry(name: &str) -> bool {
 /// the same entry of its page `page` (made by [`dict_page_expression`] from `start`):
 /// what ptvsd itself gives when it expands the dict whole. `None` where ptvsd gave no
 /// expression (protocol v2) or one of a shape it does not make.
-pub fn dict_entry_expression(expression: &str, page: &str, start: i64, name: &str, reported: Option<&str>) -> Option<String> {
+pub fn dict_entry_expression(
+    expression: &str,
+    page: &str,
+    start: i64,
+    name: &str,
+    reported: Option<&str>,
+) -> Option<String> {
     let reported = reported?;
     if reported.strip_prefix(page) == Some(name) {
         return Some(format!("{expression}{name}"));

@@ -41,7 +41,8 @@ fn strip_root<'a>(path: &'a str, root: &str) -> Option<Vec<&'a str>> {
     if root_parts.len() > path_parts.len() {
         return None;
     }
-    let same = root_parts.iter().zip(&path_parts).all(|(r, p)| if windows { r.eq_ignore_ascii_case(p) } else { r == p });
+    let same =
+        root_parts.iter().zip(&path_parts).all(|(r, p)| if windows { r.eq_ignore_ascii_case(p) } else { r == p });
     same.then(|| path_parts[root_parts.len()..].to_vec())
 }
 
@@ -75,11 +76,19 @@ impl PathMapper {
         self.mappings.iter().map(|m| std::path::PathBuf::from(&m.local_root)).collect()
     }
 
-    fn map(&self, path: &str, from: impl Fn(&PathMapping) -> &str, to: impl Fn(&PathMapping) -> &str) -> Option<String> {
+    fn map(
+        &self,
+        path: &str,
+        from: impl Fn(&PathMapping) -> &str,
+        to: impl Fn(&PathMapping) -> &str,
+    ) -> Option<String> {
         let windows = is_windows_path(path);
         self.mappings
             .iter()
-            .filter_map(|m| strip_root(path, from(m)).map(|tail| (components(from(m), windows || is_windows_path(from(m))).len(), m, tail)))
+            .filter_map(|m| {
+                strip_root(path, from(m))
+                    .map(|tail| (components(from(m), windows || is_windows_path(from(m))).len(), m, tail))
+            })
             .max_by_key(|(depth, _, _)| *depth)
             .map(|(_, m, tail)| join(to(m), &tail))
     }
@@ -105,7 +114,9 @@ mod tests {
     use super::*;
 
     fn mapper(pairs: &[(&str, &str)]) -> PathMapper {
-        PathMapper::new(pairs.iter().map(|(l, r)| PathMapping { local_root: l.to_string(), remote_root: r.to_string() }).collect())
+        PathMapper::new(
+            pairs.iter().map(|(l, r)| PathMapping { local_root: l.to_string(), remote_root: r.to_string() }).collect(),
+        )
     }
 
     #[test]

@@ -142,7 +142,8 @@ impl Backoff {
         self.last_said = Some(failure);
         match failure {
             Failure::AlreadyAttached => Some(
-                "ptvsd-dap: another debugger is attached to the app; still trying, and attaching as soon as it leaves.".to_string(),
+                "ptvsd-dap: another debugger is attached to the app; still trying, and attaching as soon as it leaves."
+                    .to_string(),
             ),
             Failure::Unreachable | Failure::BadSecret | Failure::Incompatible => None,
         }
@@ -165,7 +166,11 @@ where
             Next::Try { after } => tokio::time::sleep(after).await,
             Next::GiveUp => {
                 let (failure, message) = last.unwrap_or((Failure::Unreachable, "no try was made".to_string()));
-                return Err(if failure.is_retryable() { gave_up_message(backoff.connect_timeout, &message) } else { message });
+                return Err(if failure.is_retryable() {
+                    gave_up_message(backoff.connect_timeout, &message)
+                } else {
+                    message
+                });
             }
         }
         match attempt().await {
@@ -337,12 +342,14 @@ mod tests {
     async fn retry_gives_up_with_a_sentence() {
         let mut backoff = Backoff::new(Phase::FirstAttach, secs(1.0));
         let result: Result<(), String> =
-            retry(&mut backoff, || async { Err((Failure::Unreachable, "connection refused".to_string())) }, |_| {}).await;
+            retry(&mut backoff, || async { Err((Failure::Unreachable, "connection refused".to_string())) }, |_| {})
+                .await;
         let message = result.unwrap_err();
         assert!(message.contains("within 8 s") && message.contains("connection refused"), "{message}");
         let mut backoff = Backoff::new(Phase::Lost, secs(1.0));
         let result: Result<(), String> =
-            retry(&mut backoff, || async { Err((Failure::BadSecret, "the secret is wrong".to_string())) }, |_| {}).await;
+            retry(&mut backoff, || async { Err((Failure::BadSecret, "the secret is wrong".to_string())) }, |_| {})
+                .await;
         assert_eq!(result, Err("the secret is wrong".to_string()));
         assert_eq!(backoff.tries(), 1);
     }

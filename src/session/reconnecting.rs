@@ -51,9 +51,10 @@ fn classify(error: &AttachFailure) -> Failure {
             TransportError::TunnelCredentialsMissing { .. }
             | TransportError::InvalidProxy { .. }
             | TransportError::HttpStatus { status: 401, .. }
-            | TransportError::Proxy { failure: ProxyFailure::AuthenticationRequired { .. } | ProxyFailure::Forbidden, .. } => {
-                Failure::Incompatible
-            }
+            | TransportError::Proxy {
+                failure: ProxyFailure::AuthenticationRequired { .. } | ProxyFailure::Forbidden,
+                ..
+            } => Failure::Incompatible,
             _ => Failure::Unreachable,
         },
         AttachFailure::Handshake(e) => match e {
@@ -112,7 +113,9 @@ impl Session {
                 return;
             }
             let result = result.map_err(AttachFailure::Retries);
-            if let Err(tokio::sync::mpsc::error::SendError(Input::Attached(unsent))) = inputs.send(Input::Attached(Box::new(result))).await {
+            if let Err(tokio::sync::mpsc::error::SendError(Input::Attached(unsent))) =
+                inputs.send(Input::Attached(Box::new(result))).await
+            {
                 // The session is gone: close what connected with a reset.
                 if let Ok(connected) = *unsent {
                     connected.framed.into_inner().abort().await;

@@ -59,7 +59,10 @@ pub(super) fn attach_break_evaluations() -> Vec<AttachBreakEvaluation> {
         AttachBreakEvaluation { text: attach_repair_expression(), on_result: answer_stale_handler_queries },
         // Its own evaluation: `setsockopt` on a socket that is already gone raises, which
         // must not take the other repairs with it.
-        AttachBreakEvaluation { text: in_private_namespace(REPAIR_NODELAY), on_result: |_, result| log_failure(result, "TCP_NODELAY") },
+        AttachBreakEvaluation {
+            text: in_private_namespace(REPAIR_NODELAY),
+            on_result: |_, result| log_failure(result, "TCP_NODELAY"),
+        },
     ]
 }
 
@@ -141,7 +144,6 @@ for name, w in zip(('stdout', 'stderr'), mod.ptvsd_dap_streams) if type(w).__nam
 and type(getattr(__import__('sys'), name)).__name__ != '_DebuggerOutput']))) \
 for m in set(filter(None, (__import__('sys').modules.get('wfastcgi'), __import__('sys').modules.get('__main__')))) \
 if hasattr(m, 'handle_response') and hasattr(m, 'read_fastcgi_record'))";
-
 
 /// ptvsd writes each message as two `send()` calls (the JSON header and body; the binary
 /// dialect field by field) on a socket with Nagle's algorithm on, so over a real network the
@@ -443,7 +445,10 @@ if m is not None and hasattr(m, 'Thread'):
 /// to that namespace's `result` (None if it sets none). Works on Python 2.7 (where `eval`
 /// of an `exec`-mode code object runs it) and 3.x; binds no names in the user's frame.
 fn in_private_namespace(statements: &str) -> String {
-    format!("(lambda ns: (eval(compile({}, '<ptvsd-dap>', 'exec'), ns), ns.get('result'))[1])({{}})", py_literal(statements))
+    format!(
+        "(lambda ns: (eval(compile({}, '<ptvsd-dap>', 'exec'), ns), ns.get('result'))[1])({{}})",
+        py_literal(statements)
+    )
 }
 
 /// The connection guard alone (see [`CONNECTION_GUARD_BODY`]).
@@ -482,7 +487,8 @@ pub fn parse_stale_handler_files(repr: &str) -> Vec<String> {
             if part.len() % 2 != 0 || !part.bytes().all(|b| b.is_ascii_hexdigit()) {
                 return None;
             }
-            let bytes: Option<Vec<u8>> = (0..part.len()).step_by(2).map(|i| u8::from_str_radix(&part[i..i + 2], 16).ok()).collect();
+            let bytes: Option<Vec<u8>> =
+                (0..part.len()).step_by(2).map(|i| u8::from_str_radix(&part[i..i + 2], 16).ok()).collect();
             bytes.map(|b| String::from_utf8_lossy(&b).into_owned())
         })
         .collect()

@@ -11,17 +11,15 @@ use tokio::time::Instant;
 use super::breakpoints::{is_template, parse_hit_condition, BindState, Breakpoint, Requested};
 use super::config::AttachConfig;
 use super::exceptions::{ExceptionSettings, FILTERS};
-use super::paths::is_windows_path;
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
+use super::paths::is_windows_path;
 use super::work::Job;
 use super::{BindWait, Handled, Reply, RequestError, Session, StepKind, Waiter, BIND_WAIT, IDLE_NOTICE};
 use crate::dap::bodies::{
-    Breakpoint as DapBreakpoint, BreakpointReason, SetBreakpointsResponseBody, Source,
-    Capabilities, ExceptionBreakpointsFilter,
+    Breakpoint as DapBreakpoint, BreakpointReason, Capabilities, ExceptionBreakpointsFilter,
+    SetBreakpointsResponseBody, Source,
 };
-use crate::dap::requests::{
-    SetBreakpointsArguments, SetExceptionBreakpointsArguments,
-};
+use crate::dap::requests::{SetBreakpointsArguments, SetExceptionBreakpointsArguments};
 use crate::dap::types::Request;
 use crate::dap::{ArgumentsError, RequestCommand};
 use crate::legacy::messages::{Command, ConditionKind, PassCountKind};
@@ -126,7 +124,10 @@ pub(super) fn file_name(path: &str) -> &str {
 impl Session {
     pub(super) async fn on_request(&mut self, request: Request) {
         tracing::debug!(command = %request.command, seq = request.seq, "← editor");
-        if matches!(self.phase, Phase::Uninitialized) && request.command != "initialize" && request.command != "disconnect" {
+        if matches!(self.phase, Phase::Uninitialized)
+            && request.command != "initialize"
+            && request.command != "disconnect"
+        {
             self.answer(&request, Err("the first request must be `initialize`".into())).await;
             return;
         }
@@ -155,7 +156,9 @@ impl Session {
             RequestCommand::StepIn(args) => self.step(&request, args.thread_id, StepKind::In).await,
             RequestCommand::StepOut(args) => self.step(&request, args.thread_id, StepKind::Out).await,
             RequestCommand::Pause(args) => self.pause(args.thread_id).await,
-            RequestCommand::Disconnect(args) if self.launched.is_some() => self.disconnect_launched(&request, args).await,
+            RequestCommand::Disconnect(args) if self.launched.is_some() => {
+                self.disconnect_launched(&request, args).await
+            }
             RequestCommand::Disconnect(args) => {
                 self.disconnect(&request, args.and_then(|a| a.terminate_debuggee) == Some(true)).await
             }
@@ -194,14 +197,20 @@ impl Session {
 
     async fn attach(&mut self, request: &Request, arguments: &Value) -> Handled {
         if !matches!(self.phase, Phase::Idle) {
-            return Err("this session is already attached (or attaching); start a new debug session to attach again".into());
+            return Err(
+                "this session is already attached (or attaching); start a new debug session to attach again".into()
+            );
         }
         let config = AttachConfig::from_arguments(arguments).map_err(|e| e.to_string())?;
         if !config.unknown_keys.is_empty() {
             tracing::debug!(keys = ?config.unknown_keys, "ignoring unknown attach keys");
         }
         if config.connect.insecure_tls {
-            self.output("important", "TLS certificate verification is off (insecureTls): anyone on the path can read the session.\n").await;
+            self.output(
+                "important",
+                "TLS certificate verification is off (insecureTls): anyone on the path can read the session.\n",
+            )
+            .await;
         }
         self.output("console", &format!("Connecting to {}…\n", config.endpoint)).await;
         self.phase = Phase::Attaching { request: request.clone() };
@@ -279,7 +288,16 @@ impl Session {
             // does not produce it; this keeps it that way.
             return Err("a hit count below 1 cannot be sent to ptvsd".into());
         }
-        self.send(Command::SetBreakpoint { id: b.id, line: b.line, file: remote_path.to_string(), condition_kind, condition, pass_count_kind, pass_count }).await
+        self.send(Command::SetBreakpoint {
+            id: b.id,
+            line: b.line,
+            file: remote_path.to_string(),
+            condition_kind,
+            condition,
+            pass_count_kind,
+            pass_count,
+        })
+        .await
     }
 
     async fn remove_breakpoint(&mut self, remote_path: &str, b: &Breakpoint) -> Result<(), String> {
@@ -287,7 +305,9 @@ impl Session {
             return Ok(());
         }
         if is_template(remote_path) {
-            return self.send(Command::RemoveDjangoBreakpoint { id: b.id, line: b.line, file: remote_path.to_string() }).await;
+            return self
+                .send(Command::RemoveDjangoBreakpoint { id: b.id, line: b.line, file: remote_path.to_string() })
+                .await;
         }
         // Twice: one remove may leave a second key behind (spec §6.6).
         self.send(Command::RemoveBreakpoint { id: b.id, line: b.line }).await?;
@@ -299,7 +319,10 @@ impl Session {
         let condition = condition.filter(|c| !c.trim().is_empty());
         let hit_condition = hit_condition.filter(|h| !h.trim().is_empty());
         if template && (condition.is_some() || hit_condition.is_some()) {
-            return Some("Django template breakpoints cannot have a condition or a hit count: ptvsd has none for them.".to_string());
+            return Some(
+                "Django template breakpoints cannot have a condition or a hit count: ptvsd has none for them."
+                    .to_string(),
+            );
         }
         hit_condition.and_then(|h| parse_hit_condition(h).err()).map(|e| capitalise_first(&e) + ".")
     }
@@ -313,7 +336,11 @@ impl Session {
                 (path, remote)
             }
             (None, Some(reference)) => {
-                let remote = self.sources.path(reference).ok_or_else(|| format!("sourceReference {reference} is unknown"))?.to_string();
+                let remote = self
+                    .sources
+                    .path(reference)
+                    .ok_or_else(|| format!("sourceReference {reference} is unknown"))?
+                    .to_string();
                 (format!("{REFERENCE_KEY}{reference}"), remote)
             }
             (None, None) => return Err("setBreakpoints needs a source with a path or a sourceReference".into()),
@@ -325,12 +352,24 @@ impl Session {
                 .into_iter()
                 .map(|b| {
                     let refused = Self::refusal(template, b.condition.as_deref(), b.hit_condition.as_deref());
-                    Requested { line: b.line + line_offset, condition: b.condition, hit_condition: b.hit_condition, log_message: b.log_message, refused }
+                    Requested {
+                        line: b.line + line_offset,
+                        condition: b.condition,
+                        hit_condition: b.hit_condition,
+                        log_message: b.log_message,
+                        refused,
+                    }
                 })
                 .collect(),
             (None, Some(lines)) => lines
                 .into_iter()
-                .map(|line| Requested { line: line + line_offset, condition: None, hit_condition: None, log_message: None, refused: None })
+                .map(|line| Requested {
+                    line: line + line_offset,
+                    condition: None,
+                    hit_condition: None,
+                    log_message: None,
+                    refused: None,
+                })
                 .collect(),
             (None, None) => Vec::new(),
         };
@@ -361,7 +400,12 @@ impl Session {
         if waiting.is_empty() || confirm_later {
             return Ok(Reply::body(self.breakpoints_body(&local_path)));
         }
-        self.bind_waits.push(BindWait { request: request.clone(), local_path, waiting, deadline: Instant::now() + BIND_WAIT });
+        self.bind_waits.push(BindWait {
+            request: request.clone(),
+            local_path,
+            waiting,
+            deadline: Instant::now() + BIND_WAIT,
+        });
         Ok(Reply::Later)
     }
 
@@ -374,18 +418,29 @@ impl Session {
                 source_reference: Some(reference),
                 ..Source::default()
             },
-            None => Source { name: Some(file_name(local_path).to_owned()), path: Some(local_path.to_owned()), ..Source::default() },
+            None => Source {
+                name: Some(file_name(local_path).to_owned()),
+                path: Some(local_path.to_owned()),
+                ..Source::default()
+            },
         };
         let (message, reason) = match b.state {
             BindState::Bound => (None, None),
-            BindState::Pending => {
-                (Some("Pending: the module is not loaded yet; it binds when the module runs.".to_string()), Some(BreakpointReason::Pending))
+            BindState::Pending => (
+                Some("Pending: the module is not loaded yet; it binds when the module runs.".to_string()),
+                Some(BreakpointReason::Pending),
+            ),
+            BindState::Sent if self.remote.is_none() => {
+                (Some("Not sent: not attached to a debuggee.".to_string()), None)
             }
-            BindState::Sent if self.remote.is_none() => (Some("Not sent: not attached to a debuggee.".to_string()), None),
-            BindState::Sent => (Some("The debuggee has not confirmed this breakpoint yet.".to_string()), Some(BreakpointReason::Pending)),
-            BindState::Refused => {
-                (Some(b.message.clone().unwrap_or_else(|| "This breakpoint cannot be set.".to_string())), Some(BreakpointReason::Failed))
-            }
+            BindState::Sent => (
+                Some("The debuggee has not confirmed this breakpoint yet.".to_string()),
+                Some(BreakpointReason::Pending),
+            ),
+            BindState::Refused => (
+                Some(b.message.clone().unwrap_or_else(|| "This breakpoint cannot be set.".to_string())),
+                Some(BreakpointReason::Failed),
+            ),
         };
         DapBreakpoint {
             id: Some(b.id),
@@ -406,7 +461,8 @@ impl Session {
 
     /// The `setBreakpoints` body for a file: one breakpoint per requested line, in order.
     fn breakpoints_body(&self, local_path: &str) -> SetBreakpointsResponseBody {
-        let requested_lines: Vec<i64> = self.breakpoints.file(local_path).map(|f| f.entries.iter().map(|b| b.line).collect()).unwrap_or_default();
+        let requested_lines: Vec<i64> =
+            self.breakpoints.file(local_path).map(|f| f.entries.iter().map(|b| b.line).collect()).unwrap_or_default();
         let breakpoints: Vec<DapBreakpoint> = self
             .breakpoints
             .file(local_path)
@@ -421,7 +477,6 @@ impl Session {
         let deadline = tokio::time::Instant::now() + self.request_timeout();
         self.work.push(thread, job, waiter, deadline);
     }
-
 }
 
 fn capitalise_first(text: &str) -> String {
@@ -495,7 +550,14 @@ mod tests {
         let task = tokio::spawn(session.run(in_rx));
         for (seq, cmd) in [(1, "initialize"), (2, command)] {
             let arguments = (seq == 1).then(|| serde_json::json!({ "adapterID": "ptvsd-dap" }));
-            in_tx.send(crate::session::Input::Editor(crate::session::EditorMessage::Request(Request { seq, command: cmd.into(), arguments }))).await.unwrap();
+            in_tx
+                .send(crate::session::Input::Editor(crate::session::EditorMessage::Request(Request {
+                    seq,
+                    command: cmd.into(),
+                    arguments,
+                })))
+                .await
+                .unwrap();
         }
         let mut found = None;
         while let Some(message) = out_rx.recv().await {
@@ -527,7 +589,10 @@ mod tests {
         }
         for command in HANDLED_COMMANDS {
             let response = answer(command).await;
-            assert!(!unsupported(&response), "`{command}` is listed as handled but the dispatcher refuses it: {response}");
+            assert!(
+                !unsupported(&response),
+                "`{command}` is listed as handled but the dispatcher refuses it: {response}"
+            );
         }
         for (capability, implemented, what) in CAPABILITY_FEATURES {
             let advertised = caps.get(*capability).is_some_and(|v| v.as_bool() != Some(false));
@@ -535,11 +600,18 @@ mod tests {
         }
         // Every advertised capability has a row in one of the tables.
         for key in caps.as_object().unwrap().keys() {
-            let known = CAPABILITY_REQUESTS.iter().any(|(c, _)| c == key) || CAPABILITY_FEATURES.iter().any(|(c, _, _)| c == key)
-                || ["supportsConfigurationDoneRequest", "supportsTerminateRequest", "supportsExceptionInfoRequest"].contains(&key.as_str());
+            let known = CAPABILITY_REQUESTS.iter().any(|(c, _)| c == key)
+                || CAPABILITY_FEATURES.iter().any(|(c, _, _)| c == key)
+                || ["supportsConfigurationDoneRequest", "supportsTerminateRequest", "supportsExceptionInfoRequest"]
+                    .contains(&key.as_str());
             assert!(known, "{key} is advertised but in no table of this test");
         }
-        let filters: Vec<&str> = caps["exceptionBreakpointFilters"].as_array().unwrap().iter().map(|f| f["filter"].as_str().unwrap()).collect();
+        let filters: Vec<&str> = caps["exceptionBreakpointFilters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["filter"].as_str().unwrap())
+            .collect();
         assert_eq!(filters, ["raised", "uncaught", "userUnhandled"]);
     }
 
@@ -548,7 +620,14 @@ mod tests {
         let (out_tx, mut out_rx) = mpsc::channel(8);
         let (in_tx, in_rx) = mpsc::channel(8);
         tokio::spawn(Session::new(out_tx, in_tx.clone()).run(in_rx));
-        in_tx.send(crate::session::Input::Editor(crate::session::EditorMessage::Request(Request { seq: 7, command: "threads".into(), arguments: None }))).await.unwrap();
+        in_tx
+            .send(crate::session::Input::Editor(crate::session::EditorMessage::Request(Request {
+                seq: 7,
+                command: "threads".into(),
+                arguments: None,
+            })))
+            .await
+            .unwrap();
         let Some(Message::Response(r)) = out_rx.recv().await else { panic!("no response") };
         assert!(!r.success);
         assert_eq!(r.request_seq, 7);

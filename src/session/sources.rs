@@ -42,7 +42,11 @@ impl Sources {
 
     /// The debuggee path of a reference.
     pub fn path(&self, reference: i64) -> Option<&str> {
-        usize::try_from(reference).ok().and_then(|r| r.checked_sub(1)).and_then(|i| self.references.get(i)).map(String::as_str)
+        usize::try_from(reference)
+            .ok()
+            .and_then(|r| r.checked_sub(1))
+            .and_then(|i| self.references.get(i))
+            .map(String::as_str)
     }
 
     pub fn content(&self, reference: i64) -> Option<&str> {

@@ -16,8 +16,8 @@ use super::requests::{is_frozen, wants_hex};
 use super::work::Job;
 use super::{Handled, Reply, RequestError, Session, Waiter};
 use crate::dap::bodies::{
-    Scope, ScopesResponseBody, StackFrame, StackFramePresentationHint, StackTraceResponseBody, Thread, ThreadsResponseBody, Variable,
-    VariablesResponseBody,
+    Scope, ScopesResponseBody, StackFrame, StackFramePresentationHint, StackTraceResponseBody, Thread,
+    ThreadsResponseBody, Variable, VariablesResponseBody,
 };
 use crate::dap::requests::{ScopesArguments, StackTraceArguments, VariablesArguments, VariablesArgumentsFilter};
 use crate::dap::types::Request;
@@ -42,7 +42,10 @@ impl Session {
         let threads = self
             .threads
             .iter()
-            .map(|(remote, info)| Thread { id: info.dap_id, name: info.name.clone().unwrap_or_else(|| format!("Thread {remote}")) })
+            .map(|(remote, info)| Thread {
+                id: info.dap_id,
+                name: info.name.clone().unwrap_or_else(|| format!("Thread {remote}")),
+            })
             .collect();
         Ok(Reply::body(ThreadsResponseBody { threads }))
     }
@@ -79,12 +82,24 @@ impl Session {
     }
 
     pub(super) fn scopes(&mut self, args: ScopesArguments) -> Handled {
-        let frame = self.handles.frame(args.frame_id).ok_or_else(|| format!("frame {} is no longer valid: the program has run since", args.frame_id))?;
-        let function = self.threads.get(frame.thread).and_then(|t| usize::try_from(frame.index).ok().and_then(|i| t.frames.get(i))).map(|f| f.function.clone());
+        let frame = self
+            .handles
+            .frame(args.frame_id)
+            .ok_or_else(|| format!("frame {} is no longer valid: the program has run since", args.frame_id))?;
+        let function = self
+            .threads
+            .get(frame.thread)
+            .and_then(|t| usize::try_from(frame.index).ok().and_then(|i| t.frames.get(i)))
+            .map(|f| f.function.clone());
         let mut scopes = Vec::new();
         if function.as_deref() == Some("<module>") {
             let reference = self.handles.container_id(Container::Locals(frame));
-            scopes.push(Scope { name: "Globals".to_owned(), variables_reference: reference, expensive: false, ..Scope::default() });
+            scopes.push(Scope {
+                name: "Globals".to_owned(),
+                variables_reference: reference,
+                expensive: false,
+                ..Scope::default()
+            });
         } else {
             let locals = self.handles.container_id(Container::Locals(frame));
             scopes.push(Scope {
@@ -95,14 +110,26 @@ impl Session {
                 ..Scope::default()
             });
             let globals = self.handles.container_id(Container::Globals(frame));
-            scopes.push(Scope { name: "Globals".to_owned(), variables_reference: globals, expensive: true, ..Scope::default() });
+            scopes.push(Scope {
+                name: "Globals".to_owned(),
+                variables_reference: globals,
+                expensive: true,
+                ..Scope::default()
+            });
         }
         Ok(Reply::body(ScopesResponseBody { scopes }))
     }
 
     /// A DAP variable for a value, registering a container when it can be expanded.
     /// `hex`: show integers in hexadecimal (ptvsd sends `hex(value)` alongside the repr).
-    pub(super) fn variable(&mut self, frame: FrameRef, name: &str, expression: Option<&str>, value: &PyObject, hex: bool) -> Variable {
+    pub(super) fn variable(
+        &mut self,
+        frame: FrameRef,
+        name: &str,
+        expression: Option<&str>,
+        value: &PyObject,
+        hex: bool,
+    ) -> Variable {
         let shown = match &value.hex {
             Some(h) if hex && value.type_name != "bool" => h.clone(),
             _ => value.repr.clone().unwrap_or_default(),
@@ -127,7 +154,10 @@ impl Session {
 
     pub(super) async fn variables(&mut self, request: &Request, args: VariablesArguments) -> Handled {
         let container = self.handles.container(args.variables_reference).cloned().ok_or_else(|| {
-            RequestError::quiet(format!("variablesReference {} is no longer valid: the program has run since", args.variables_reference))
+            RequestError::quiet(format!(
+                "variablesReference {} is no longer valid: the program has run since",
+                args.variables_reference
+            ))
         })?;
         let start = args.start.unwrap_or(0).max(0);
         let count = args.count.filter(|c| *c > 0);
@@ -141,41 +171,60 @@ impl Session {
                     .map(|f| f.variables.clone())
                     .unwrap_or_default();
                 let mut out = Vec::new();
-                for var in variables.iter().filter(|v| !(v.value.type_name.is_empty() && v.value.repr.as_deref() == Some("<undefined>"))) {
+                for var in variables
+                    .iter()
+                    .filter(|v| !(v.value.type_name.is_empty() && v.value.repr.as_deref() == Some("<undefined>")))
+                {
                     out.push(self.variable(frame, &var.name, Some(&var.name), &var.value, hex));
                 }
                 let variables = page(out, start, count);
                 Ok(Reply::body(VariablesResponseBody { variables }))
             }
-            Container::Globals(frame) => self.enum_children(request, frame, "globals()".to_string(), ChildrenShape::Globals, hex).await,
-            Container::Expression { frame, expression, indexed } => {
-                match (args.filter, indexed) {
-                    (Some(VariablesArgumentsFilter::Named), Some(_)) => {
-                        Ok(Reply::body(VariablesResponseBody::default()))
-                    }
-                    (Some(VariablesArgumentsFilter::Indexed), Some(indexed)) if count.is_some() || start > 0 => {
-                        let end = count.map(|c| start.saturating_add(c)).unwrap_or(indexed.length()).min(indexed.length());
-                        match indexed {
-                            Indexed::Sequence(_) => {
-                                let text = format!("({expression})[{start}:{end}]");
-                                self.enum_children(request, frame, text, ChildrenShape::Slice { expression, start }, hex).await
-                            }
-                            Indexed::Dict(_) => {
-                                let page = paging::dict_page_expression(&expression, start, end);
-                                self.enum_children(request, frame, page.clone(), ChildrenShape::DictPage { expression, page, start }, hex).await
-                            }
+            Container::Globals(frame) => {
+                self.enum_children(request, frame, "globals()".to_string(), ChildrenShape::Globals, hex).await
+            }
+            Container::Expression { frame, expression, indexed } => match (args.filter, indexed) {
+                (Some(VariablesArgumentsFilter::Named), Some(_)) => Ok(Reply::body(VariablesResponseBody::default())),
+                (Some(VariablesArgumentsFilter::Indexed), Some(indexed)) if count.is_some() || start > 0 => {
+                    let end = count.map(|c| start.saturating_add(c)).unwrap_or(indexed.length()).min(indexed.length());
+                    match indexed {
+                        Indexed::Sequence(_) => {
+                            let text = format!("({expression})[{start}:{end}]");
+                            self.enum_children(request, frame, text, ChildrenShape::Slice { expression, start }, hex)
+                                .await
+                        }
+                        Indexed::Dict(_) => {
+                            let page = paging::dict_page_expression(&expression, start, end);
+                            self.enum_children(
+                                request,
+                                frame,
+                                page.clone(),
+                                ChildrenShape::DictPage { expression, page, start },
+                                hex,
+                            )
+                            .await
                         }
                     }
-                    _ => {
-                        let shape = ChildrenShape::All { start: usize::try_from(start).unwrap_or(0), count: count.and_then(|c| usize::try_from(c).ok()) };
-                        self.enum_children(request, frame, expression, shape, hex).await
-                    }
                 }
-            }
+                _ => {
+                    let shape = ChildrenShape::All {
+                        start: usize::try_from(start).unwrap_or(0),
+                        count: count.and_then(|c| usize::try_from(c).ok()),
+                    };
+                    self.enum_children(request, frame, expression, shape, hex).await
+                }
+            },
         }
     }
 
-    async fn enum_children(&mut self, request: &Request, frame: FrameRef, text: String, shape: ChildrenShape, hex: bool) -> Handled {
+    async fn enum_children(
+        &mut self,
+        request: &Request,
+        frame: FrameRef,
+        text: String,
+        shape: ChildrenShape,
+        hex: bool,
+    ) -> Handled {
         self.check_frame(frame)?;
         let job = Job::Children { text, frame: frame.index, frame_kind: frame.kind };
         self.queue_work(frame.thread, job, Waiter::Children { request: request.clone(), shape, frame, hex });
@@ -187,7 +236,10 @@ impl Session {
     pub(super) fn check_frame(&self, frame: FrameRef) -> Result<(), RequestError> {
         let thread = self.threads.get(frame.thread).ok_or("that thread has exited")?;
         if !thread.is_stopped() {
-            return Err(RequestError::quiet(format!("thread {} is running; values can only be read while it is stopped (pause it first)", thread.dap_id)));
+            return Err(RequestError::quiet(format!(
+                "thread {} is running; values can only be read while it is stopped (pause it first)",
+                thread.dap_id
+            )));
         }
         if usize::try_from(frame.index).map_or(true, |i| i >= thread.frames.len()) {
             return Err(RequestError::quiet("that frame is no longer on the stack"));
@@ -201,17 +253,33 @@ impl Session {
     /// The frame a request names, or the top frame of a stopped thread.
     pub(super) fn frame_or_top(&self, frame_id: Option<i64>, what: &str) -> Result<FrameRef, RequestError> {
         match frame_id {
-            Some(id) => self.handles.frame(id).ok_or_else(|| RequestError::quiet(format!("frame {id} is no longer valid: the program has run since"))),
+            Some(id) => self.handles.frame(id).ok_or_else(|| {
+                RequestError::quiet(format!("frame {id} is no longer valid: the program has run since"))
+            }),
             None => {
-                let thread = self.threads.any_stopped().ok_or_else(|| format!("{what} needs a stopped program: pause it or wait for a breakpoint"))?;
-                let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
+                let thread = self
+                    .threads
+                    .any_stopped()
+                    .ok_or_else(|| format!("{what} needs a stopped program: pause it or wait for a breakpoint"))?;
+                let kind = self
+                    .threads
+                    .get(thread)
+                    .and_then(|t| t.frames.first())
+                    .map(|f| f.kind)
+                    .unwrap_or(FrameKind::Python);
                 Ok(FrameRef { thread, index: 0, kind })
             }
         }
     }
 
     /// The `variables` body of a `chld` answer.
-    pub(super) fn children_body(&mut self, frame: FrameRef, shape: &ChildrenShape, children: Vec<Child>, hex: bool) -> VariablesResponseBody {
+    pub(super) fn children_body(
+        &mut self,
+        frame: FrameRef,
+        shape: &ChildrenShape,
+        children: Vec<Child>,
+        hex: bool,
+    ) -> VariablesResponseBody {
         VariablesResponseBody { variables: self.children(frame, shape, children, hex) }
     }
 
@@ -240,7 +308,8 @@ impl Session {
                 .iter()
                 .filter(|c| paging::is_entry(&c.name))
                 .map(|c| {
-                    let name = paging::dict_entry_expression(expression, page, *start, &c.name, c.expression.as_deref());
+                    let name =
+                        paging::dict_entry_expression(expression, page, *start, &c.name, c.expression.as_deref());
                     self.variable(frame, &c.name, name.as_deref(), &c.value, hex)
                 })
                 .collect(),
@@ -248,7 +317,8 @@ impl Session {
                 .iter()
                 .filter(|c| !is_items_view(c))
                 .map(|c| {
-                    let name = c.name.strip_prefix("['").and_then(|n| n.strip_suffix("']")).unwrap_or(&c.name).to_string();
+                    let name =
+                        c.name.strip_prefix("['").and_then(|n| n.strip_suffix("']")).unwrap_or(&c.name).to_string();
                     let expr = c.expression.clone();
                     self.variable(frame, &name, expr.as_deref(), &c.value, hex)
                 })

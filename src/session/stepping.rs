@@ -45,7 +45,10 @@ pub(super) enum Release {
 impl Release {
     /// It resumes every thread ptvsd has parked.
     pub(super) fn resumes_all(&self) -> bool {
-        matches!(self, Release::Continue { .. } | Release::Step { .. } | Release::Resume { .. } | Release::AutoStep { .. })
+        matches!(
+            self,
+            Release::Continue { .. } | Release::Step { .. } | Release::Resume { .. } | Release::AutoStep { .. }
+        )
     }
 }
 
@@ -87,7 +90,11 @@ impl Session {
                 let state = self.threads.get(thread).map(|t| t.state);
                 if !matches!(state, Some(ThreadState::Stopped { .. } | ThreadState::Probing)) {
                     for waiter in self.work.drain_queued(thread) {
-                        self.fail_waiter(waiter, "the thread is running; pause the program (or wait for a breakpoint) first").await;
+                        self.fail_waiter(
+                            waiter,
+                            "the thread is running; pause the program (or wait for a breakpoint) first",
+                        )
+                        .await;
                     }
                     continue;
                 }
@@ -119,14 +126,22 @@ impl Session {
     /// stop would strand them: ask ptvsd whether they are parked (then they are freed).
     fn probe_suspects(&mut self) {
         let suspects = std::mem::take(&mut self.suspects);
-        if !self.threads.silent_stop_strands() || !matches!(self.phase, Phase::Running) || self.attach_break != AttachBreak::Done {
+        if !self.threads.silent_stop_strands()
+            || !matches!(self.phase, Phase::Running)
+            || self.attach_break != AttachBreak::Done
+        {
             return;
         }
         for thread in suspects {
             let Some(info) = self.threads.get(thread).filter(|t| t.state == ThreadState::Stopping) else { continue };
             let kind = info.frames.first().map(|f| f.kind).unwrap_or(FrameKind::Python);
             let deadline = Instant::now() + self.request_timeout();
-            self.work.push(thread, Job::execute("0".to_string(), 0, kind, ReprKind::Normal), Waiter::SilentProbe { thread }, deadline);
+            self.work.push(
+                thread,
+                Job::execute("0".to_string(), 0, kind, ReprKind::Normal),
+                Waiter::SilentProbe { thread },
+                deadline,
+            );
             self.threads.start_probe(thread);
         }
     }
@@ -151,7 +166,8 @@ impl Session {
             Release::Step { request, thread, kind } => {
                 let dap = self.threads.get(thread).map(|t| t.dap_id).unwrap_or_default();
                 if !self.threads.get(thread).is_some_and(|t| t.is_stopped()) {
-                    let error = format!("thread {dap} is running (it resumed or is not stopped yet): pause the program first");
+                    let error =
+                        format!("thread {dap} is running (it resumed or is not stopped yet): pause the program first");
                     self.answer(&request, Err(error.into())).await;
                     return;
                 }
@@ -249,15 +265,23 @@ impl Session {
     pub(super) async fn fail_releases(&mut self, sentence: &str) {
         for release in std::mem::take(&mut self.releases) {
             match release {
-                Release::Continue { request, .. } | Release::Step { request, .. } => self.answer(&request, Err(sentence.into())).await,
-                Release::Resume { .. } | Release::AutoStep { .. } | Release::ResumeThread(_) | Release::FreeSilent | Release::Detach => {}
+                Release::Continue { request, .. } | Release::Step { request, .. } => {
+                    self.answer(&request, Err(sentence.into())).await
+                }
+                Release::Resume { .. }
+                | Release::AutoStep { .. }
+                | Release::ResumeThread(_)
+                | Release::FreeSilent
+                | Release::Detach => {}
             }
         }
     }
 
     /// The DAP thread id names a known thread: its ptvsd id.
     pub(super) fn known_thread(&self, dap_thread: i64) -> Result<ThreadId, RequestError> {
-        self.threads.remote_of(dap_thread).ok_or_else(|| format!("there is no thread {dap_thread} (it may have exited)").into())
+        self.threads
+            .remote_of(dap_thread)
+            .ok_or_else(|| format!("there is no thread {dap_thread} (it may have exited)").into())
     }
 
     fn attached(&self) -> Result<(), RequestError> {
@@ -308,7 +332,9 @@ impl Session {
         if self.remote.is_none() {
             if let Phase::Attaching { .. } = self.phase {
                 // The attach is still connecting: detach it once it has.
-                let Phase::Attaching { request: attach } = std::mem::replace(&mut self.phase, Phase::Ended) else { return Ok(Reply::Ack) };
+                let Phase::Attaching { request: attach } = std::mem::replace(&mut self.phase, Phase::Ended) else {
+                    return Ok(Reply::Ack);
+                };
                 self.answer(&attach, Err("the editor disconnected during the attach".into())).await;
                 self.phase = Phase::Detaching(Disconnect {
                     reason: DetachReason::Disconnect(request.clone()),
@@ -358,7 +384,9 @@ impl Session {
         }
         if self.config.as_ref().is_some_and(|c| c.terminate_ends_app) {
             let Some(thread) = self.threads.any_stopped() else {
-                return Err("ptvsd can only end the app while it is stopped: pause it first, or disconnect to detach".into());
+                return Err(
+                    "ptvsd can only end the app while it is stopped: pause it first, or disconnect to detach".into()
+                );
             };
             self.end_app(request, thread).await;
             return Ok(Reply::Later);

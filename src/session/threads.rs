@@ -177,7 +177,10 @@ impl Threads {
         }
         self.next_dap_id += 1;
         let dap_id = self.next_dap_id;
-        self.by_remote.insert(remote, ThreadInfo { dap_id, name: None, frames: Vec::new(), state: ThreadState::Running, stop_reason: None });
+        self.by_remote.insert(
+            remote,
+            ThreadInfo { dap_id, name: None, frames: Vec::new(), state: ThreadState::Running, stop_reason: None },
+        );
         self.by_dap.insert(dap_id, remote);
         (dap_id, true)
     }

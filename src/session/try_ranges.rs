@@ -400,7 +400,10 @@ fn indent_width(text: &str) -> Option<usize> {
 /// are checked against. Fails (never skips) when there is no `python3`.
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
-pub(super) fn run_python_reference<I: serde::Serialize + ?Sized, O: serde::de::DeserializeOwned>(script: &str, input: &I) -> O {
+pub(super) fn run_python_reference<I: serde::Serialize + ?Sized, O: serde::de::DeserializeOwned>(
+    script: &str,
+    input: &I,
+) -> O {
     use std::io::Write;
     use std::process::{Command, Stdio};
     let mut child = Command::new("python3")

@@ -15,8 +15,8 @@
 use tokio::time::Instant;
 
 use super::completions;
-use super::handles::FrameRef;
 use super::evaluation::{clipboard_body, AssignKind};
+use super::handles::FrameRef;
 use super::repairs;
 use super::stack::ChildrenShape;
 use super::stepping::Release;
@@ -77,7 +77,11 @@ impl Session {
     pub(super) async fn fail_waiter(&mut self, waiter: Waiter, message: &str) {
         match waiter {
             Waiter::Evaluate { request, quiet, .. } => {
-                let error = if quiet { RequestError::quiet(message) } else { RequestError { message: message.to_string(), blame: Blame::Debuggee } };
+                let error = if quiet {
+                    RequestError::quiet(message)
+                } else {
+                    RequestError { message: message.to_string(), blame: Blame::Debuggee }
+                };
                 self.answer(&request, Err(error)).await;
             }
             Waiter::Children { request, .. }
@@ -102,7 +106,8 @@ impl Session {
             Waiter::AttachBreak { index } => self.attach_break_result(index, Err(message.to_string())).await,
             Waiter::FunctionLookup { id } => {
                 // Boxed: answering may send, and a failed send fails waiters again.
-                Box::pin(self.on_function_lookup(id, Err(format!("The debuggee could not look it up: {message}.")))).await;
+                Box::pin(self.on_function_lookup(id, Err(format!("The debuggee could not look it up: {message}."))))
+                    .await;
             }
             Waiter::SilentProbe { thread } => self.threads.mark_running(thread),
             Waiter::Probe { thread, stop, .. } => {
@@ -228,7 +233,11 @@ impl Session {
             Waiter::Source { request, reference } => {
                 let content = value.repr.unwrap_or_default();
                 self.sources.set_content(reference, content.clone());
-                self.answer(&request, Ok(Some(SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) }.into()))).await;
+                self.answer(
+                    &request,
+                    Ok(Some(SourceResponseBody { content, mime_type: Some("text/x-python".to_owned()) }.into())),
+                )
+                .await;
             }
             Waiter::GotoSource { request, thread, line, reference } => {
                 self.sources.set_content(reference, value.repr.unwrap_or_default());
@@ -245,10 +254,15 @@ impl Session {
                 self.answer(&request, Ok(Some(body.into()))).await;
             }
             Waiter::FunctionLookup { id } => {
-                let answer = value.repr.ok_or_else(|| "The debuggee gave no answer to the function lookup.".to_string());
+                let answer =
+                    value.repr.ok_or_else(|| "The debuggee gave no answer to the function lookup.".to_string());
                 self.on_function_lookup(id, answer).await;
             }
-            other @ (Waiter::Children { .. } | Waiter::Exit { .. } | Waiter::Probe { .. } | Waiter::SilentProbe { .. } | Waiter::AttachBreak { .. }) => {
+            other @ (Waiter::Children { .. }
+            | Waiter::Exit { .. }
+            | Waiter::Probe { .. }
+            | Waiter::SilentProbe { .. }
+            | Waiter::AttachBreak { .. }) => {
                 self.fail_waiter(other, "the debuggee sent an unexpected evaluation result").await;
             }
         }

@@ -48,7 +48,9 @@ impl Job {
 
     fn batch_key(&self) -> Option<(FrameIndex, FrameKind)> {
         match self {
-            Job::Execute { frame, frame_kind, repr_kind: ReprKind::Normal, batchable: true, .. } => Some((*frame, *frame_kind)),
+            Job::Execute { frame, frame_kind, repr_kind: ReprKind::Normal, batchable: true, .. } => {
+                Some((*frame, *frame_kind))
+            }
             _ => None,
         }
     }
@@ -165,12 +167,21 @@ impl<W> Scheduler<W> {
             Command::EnumChildren { text, thread, frame, execution_id, frame_kind }
         } else {
             match &items[0].job {
-                Job::Execute { text, frame, frame_kind, repr_kind, .. } => {
-                    Command::Execute { text: text.clone(), thread, frame: *frame, execution_id, frame_kind: *frame_kind, repr_kind: *repr_kind }
-                }
-                Job::Children { text, frame, frame_kind } => {
-                    Command::EnumChildren { text: text.clone(), thread, frame: *frame, execution_id, frame_kind: *frame_kind }
-                }
+                Job::Execute { text, frame, frame_kind, repr_kind, .. } => Command::Execute {
+                    text: text.clone(),
+                    thread,
+                    frame: *frame,
+                    execution_id,
+                    frame_kind: *frame_kind,
+                    repr_kind: *repr_kind,
+                },
+                Job::Children { text, frame, frame_kind } => Command::EnumChildren {
+                    text: text.clone(),
+                    thread,
+                    frame: *frame,
+                    execution_id,
+                    frame_kind: *frame_kind,
+                },
             }
         };
         self.in_flight.insert(execution_id, InFlight { thread, items, batch });
@@ -181,7 +192,12 @@ impl<W> Scheduler<W> {
     pub fn finish(&mut self, execution_id: ExecutionId) -> Option<Finished<W>> {
         let f = self.in_flight.remove(&execution_id)?;
         let retried = f.items.iter().any(|i| i.retried);
-        Some(Finished { thread: f.thread, items: f.items.into_iter().map(|i| (i.job, i.waiter)).collect(), batch: f.batch, retried })
+        Some(Finished {
+            thread: f.thread,
+            items: f.items.into_iter().map(|i| (i.job, i.waiter)).collect(),
+            batch: f.batch,
+            retried,
+        })
     }
 
     /// The in-flight item of `thread`, if any (for failures that name no execution id).
@@ -195,7 +211,9 @@ impl<W> Scheduler<W> {
         let queue = self.queues.entry(thread).or_default();
         for (job, waiter) in items.into_iter().rev() {
             let job = match job {
-                Job::Execute { text, frame, frame_kind, repr_kind, .. } => Job::Execute { text, frame, frame_kind, repr_kind, batchable: false },
+                Job::Execute { text, frame, frame_kind, repr_kind, .. } => {
+                    Job::Execute { text, frame, frame_kind, repr_kind, batchable: false }
+                }
                 other => other,
             };
             queue.push_front(Item { job, waiter, deadline, retried: false });
@@ -224,8 +242,12 @@ impl<W> Scheduler<W> {
     /// its thread's slot (a late answer is then ignored).
     pub fn expire(&mut self, now: Instant) -> Vec<W> {
         let mut expired = Vec::new();
-        let ids: Vec<ExecutionId> =
-            self.in_flight.iter().filter(|(_, f)| f.items.iter().all(|i| i.deadline <= now)).map(|(id, _)| *id).collect();
+        let ids: Vec<ExecutionId> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| f.items.iter().all(|i| i.deadline <= now))
+            .map(|(id, _)| *id)
+            .collect();
         for id in ids {
             if let Some(f) = self.in_flight.remove(&id) {
                 expired.extend(f.items.into_iter().map(|i| i.waiter));

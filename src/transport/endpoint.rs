@@ -137,9 +137,7 @@ impl Endpoint {
     /// Default ports: 5678 for `tcp`/`tcps`, 80 for `ws`, 443 for `wss`.
     pub fn parse(input: &str) -> Result<Endpoint, TransportError> {
         let input = input.trim();
-        let url = Url::parse(input).map_err(|e| TransportError::InvalidUrl {
-            reason: e.to_string(),
-        })?;
+        let url = Url::parse(input).map_err(|e| TransportError::InvalidUrl { reason: e.to_string() })?;
         let scheme = match Scheme::from_url_scheme(url.scheme()) {
             Some(scheme) => scheme,
             None => {
@@ -166,15 +164,11 @@ impl Endpoint {
             Some(Host::Ipv6(addr)) => Some(addr.to_string()),
         };
         let Some(host) = host else {
-            return Err(TransportError::InvalidUrl {
-                reason: "the address has no host name".into(),
-            });
+            return Err(TransportError::InvalidUrl { reason: "the address has no host name".into() });
         };
         let port = url.port().unwrap_or(scheme.default_port());
         if port == 0 {
-            return Err(TransportError::InvalidUrl {
-                reason: "port 0 cannot be connected to".into(),
-            });
+            return Err(TransportError::InvalidUrl { reason: "port 0 cannot be connected to".into() });
         }
         let mut secret = percent_decode(url.username())?;
         if let Some(password) = url.password() {
@@ -189,30 +183,14 @@ impl Endpoint {
             path.push('?');
             path.push_str(query);
         }
-        Ok(Endpoint {
-            scheme,
-            host,
-            port,
-            path,
-            secret: Secret(secret),
-        })
+        Ok(Endpoint { scheme, host, port, path, secret: Secret(secret) })
     }
 
     /// A plain `tcp://` endpoint. Brackets around an IPv6 host are removed.
     pub fn from_parts(host: impl Into<String>, port: u16, secret: Secret) -> Endpoint {
         let host = host.into();
-        let host = host
-            .strip_prefix('[')
-            .and_then(|h| h.strip_suffix(']'))
-            .map(str::to_owned)
-            .unwrap_or(host);
-        Endpoint {
-            scheme: Scheme::Tcp,
-            host,
-            port,
-            path: "/".into(),
-            secret,
-        }
+        let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).map(str::to_owned).unwrap_or(host);
+        Endpoint { scheme: Scheme::Tcp, host, port, path: "/".into(), secret }
     }
 
     /// The scheme.
@@ -252,13 +230,7 @@ impl Endpoint {
 
     /// The WebSocket request URI: no user-info, so the secret never enters HTTP.
     pub(crate) fn websocket_uri(&self) -> String {
-        format!(
-            "{}://{}:{}{}",
-            self.scheme.as_str(),
-            self.host_for_url(),
-            self.port,
-            self.path
-        )
+        format!("{}://{}:{}{}", self.scheme.as_str(), self.host_for_url(), self.port, self.path)
     }
 }
 
@@ -315,8 +287,7 @@ fn percent_decode(input: &str) -> Result<String, TransportError> {
         i += 1;
     }
     String::from_utf8(out).map_err(|_| TransportError::InvalidUrl {
-        reason: "the secret (the user-info before '@') is not valid UTF-8 after percent-decoding"
-            .into(),
+        reason: "the secret (the user-info before '@') is not valid UTF-8 after percent-decoding".into(),
     })
 }
 
@@ -368,10 +339,7 @@ mod tests {
         assert_eq!(e.scheme(), Scheme::Wss);
         assert_eq!(e.host(), "site.azurewebsites.net");
         assert_eq!(e.path(), "/ptvsd?a=1");
-        assert_eq!(
-            e.websocket_uri(),
-            "wss://site.azurewebsites.net:443/ptvsd?a=1"
-        );
+        assert_eq!(e.websocket_uri(), "wss://site.azurewebsites.net:443/ptvsd?a=1");
         assert_eq!(parse("ws://s@h").path(), "/");
         assert_eq!(parse("tcp://s@h:1").path(), "/");
     }
@@ -386,10 +354,7 @@ mod tests {
 
     #[test]
     fn user_and_password_form_one_secret() {
-        assert_eq!(
-            parse("tcp://user:pa%20ss@h").secret().expose(),
-            "user:pa ss"
-        );
+        assert_eq!(parse("tcp://user:pa%20ss@h").secret().expose(), "user:pa ss");
         assert_eq!(parse("wss://%E2%9C%93@h/p").secret().expose(), "\u{2713}");
     }
 
@@ -414,18 +379,9 @@ mod tests {
 
     #[test]
     fn missing_host() {
-        for input in [
-            "tcp://",
-            "tcp://s@:5678",
-            "tcp:host",
-            "wss://",
-            "wss://s@/ptvsd",
-        ] {
+        for input in ["tcp://", "tcp://s@:5678", "tcp:host", "wss://", "wss://s@/ptvsd"] {
             let err = Endpoint::parse(input).err();
-            assert!(
-                matches!(err, Some(TransportError::InvalidUrl { .. })),
-                "{input}: {err:?}"
-            );
+            assert!(matches!(err, Some(TransportError::InvalidUrl { .. })), "{input}: {err:?}");
         }
     }
 
@@ -433,10 +389,7 @@ mod tests {
     fn bad_urls_name_the_accepted_forms() {
         for input in ["", "not a url", "tcp://h:99999", "tcp://h:0"] {
             let err = Endpoint::parse(input).err();
-            assert!(
-                matches!(err, Some(TransportError::InvalidUrl { .. })),
-                "{input}: {err:?}"
-            );
+            assert!(matches!(err, Some(TransportError::InvalidUrl { .. })), "{input}: {err:?}");
             let text = err.map(|e| e.to_string()).unwrap_or_default();
             assert!(text.contains("tcp://SECRET@HOST[:PORT]"), "{text}");
         }
@@ -460,13 +413,7 @@ mod tests {
     fn forgotten_scheme_does_not_echo_the_user() {
         // `hunter2:x@host` parses as scheme `hunter2`; the message must not repeat it.
         let err = Endpoint::parse("hunter2:x@host:5678").err();
-        assert!(
-            matches!(
-                err,
-                Some(TransportError::UnsupportedScheme { scheme: None })
-            ),
-            "{err:?}"
-        );
+        assert!(matches!(err, Some(TransportError::UnsupportedScheme { scheme: None })), "{err:?}");
         let text = err.map(|e| e.to_string()).unwrap_or_default();
         assert!(!text.contains("hunter2"), "{text}");
     }
@@ -474,10 +421,7 @@ mod tests {
     #[test]
     fn display_and_debug_redact_the_secret() {
         let inputs = [
-            (
-                "wss://s%40cr%3At@site.azurewebsites.net/ptvsd",
-                "wss://***@site.azurewebsites.net/ptvsd",
-            ),
+            ("wss://s%40cr%3At@site.azurewebsites.net/ptvsd", "wss://***@site.azurewebsites.net/ptvsd"),
             ("tcp://s%40cr%3At@127.0.0.1", "tcp://***@127.0.0.1:5678"),
             ("tcps://user:s%40cr%3At@h:1", "tcps://***@h:1"),
             ("ws://s%40cr%3At@h:80/p", "ws://***@h/p"),
@@ -516,9 +460,6 @@ mod tests {
     #[test]
     fn invalid_utf8_secret_is_rejected() {
         let err = Endpoint::parse("tcp://%FF@h").err();
-        assert!(
-            matches!(err, Some(TransportError::InvalidUrl { .. })),
-            "{err:?}"
-        );
+        assert!(matches!(err, Some(TransportError::InvalidUrl { .. })), "{err:?}");
     }
 }

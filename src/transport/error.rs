@@ -66,10 +66,7 @@ pub enum TlsFailure {
 #[non_exhaustive]
 pub enum TransportError {
     /// The address is not a URL, or lacks a host.
-    #[error(
-        "the debuggee address is not valid ({reason}); {}",
-        Endpoint::ACCEPTED_FORMS
-    )]
+    #[error("the debuggee address is not valid ({reason}); {}", Endpoint::ACCEPTED_FORMS)]
     InvalidUrl {
         /// What is wrong with it (never the URL itself).
         reason: String,
@@ -216,7 +213,9 @@ pub enum TransportError {
     },
 
     /// The WebSocket handshake failed for a reason other than an HTTP status.
-    #[error("the WebSocket upgrade at {authority} failed ({detail}); is this a WebSocket endpoint that relays to ptvsd?")]
+    #[error(
+        "the WebSocket upgrade at {authority} failed ({detail}); is this a WebSocket endpoint that relays to ptvsd?"
+    )]
     WebSocket {
         /// `host:port`.
         authority: String,
@@ -384,10 +383,9 @@ fn proxy_sentence(proxy: &str, target: &str, failure: &ProxyFailure) -> String {
 
 fn unsupported_scheme(scheme: Option<&str>) -> String {
     match scheme {
-        Some(scheme) => format!(
-            "the debuggee address uses the unsupported scheme `{scheme}://`; {}",
-            Endpoint::ACCEPTED_FORMS
-        ),
+        Some(scheme) => {
+            format!("the debuggee address uses the unsupported scheme `{scheme}://`; {}", Endpoint::ACCEPTED_FORMS)
+        }
         None => format!(
             "the debuggee address does not start with tcp://, tcps://, ws:// or wss://; {}",
             Endpoint::ACCEPTED_FORMS
@@ -489,13 +487,8 @@ mod tests {
     #[test]
     fn http_sentences() {
         let by = |status, answered_by| {
-            TransportError::HttpStatus {
-                status,
-                authority: "site:443".into(),
-                path: "/ptvsd".into(),
-                answered_by,
-            }
-            .to_string()
+            TransportError::HttpStatus { status, authority: "site:443".into(), path: "/ptvsd".into(), answered_by }
+                .to_string()
         };
         let e = |status| by(status, AnsweredBy::Unknown);
         assert!(e(503).contains("Web sockets"));
@@ -518,32 +511,16 @@ mod tests {
 
     #[test]
     fn tls_sentences() {
-        let e = |kind, scheme| {
-            TransportError::Tls {
-                kind,
-                scheme,
-                authority: "h:1".into(),
-            }
-            .to_string()
-        };
+        let e = |kind, scheme| TransportError::Tls { kind, scheme, authority: "h:1".into() }.to_string();
         let unknown = e(TlsFailure::UnknownIssuer, Scheme::Wss);
-        assert!(
-            unknown.contains("caFile") && unknown.contains("--ca-file"),
-            "{unknown}"
-        );
+        assert!(unknown.contains("caFile") && unknown.contains("--ca-file"), "{unknown}");
         let mismatch = e(
-            TlsFailure::NameMismatch {
-                expected: "localhost".into(),
-                presented: vec!["other.example".into()],
-            },
+            TlsFailure::NameMismatch { expected: "localhost".into(), presented: vec!["other.example".into()] },
             Scheme::Tcps,
         );
         assert!(mismatch.contains("`localhost`") && mismatch.contains("other.example"));
         let other = e(TlsFailure::Other { detail: "x".into() }, Scheme::Tcps);
-        assert!(
-            other.contains("TLS 1.0") && other.contains("stunnel"),
-            "{other}"
-        );
+        assert!(other.contains("TLS 1.0") && other.contains("stunnel"), "{other}");
         let other = e(TlsFailure::Other { detail: "x".into() }, Scheme::Wss);
         assert!(!other.contains("TLS 1.0"), "{other}");
     }
@@ -551,14 +528,21 @@ mod tests {
     #[test]
     fn refused_names_the_site_for_websockets_and_the_app_for_tcp() {
         let e = |relay| TransportError::Refused { authority: "h:1".into(), relay }.to_string();
-        assert!(e(true).contains("neither the site nor its WebSocket proxy") && !e(true).contains("the app"), "{}", e(true));
+        assert!(
+            e(true).contains("neither the site nor its WebSocket proxy") && !e(true).contains("the app"),
+            "{}",
+            e(true)
+        );
         assert!(e(false).contains("is the app running with ptvsd enabled"), "{}", e(false));
     }
 
     #[test]
     fn a_relay_closing_early_lists_the_causes() {
-        let windows = TransportError::RelayClosedEarly { authority: "site:443".into(), close: None, tunnel_port: None }.to_string();
-        for needle in ["could not reach ptvsd", "5678", "not started yet", "send it a request", "recycled", "another port"] {
+        let windows = TransportError::RelayClosedEarly { authority: "site:443".into(), close: None, tunnel_port: None }
+            .to_string();
+        for needle in
+            ["could not reach ptvsd", "5678", "not started yet", "send it a request", "recycled", "another port"]
+        {
             assert!(windows.contains(needle), "{needle}: {windows}");
         }
         let tunnel = TransportError::RelayClosedEarly {
@@ -574,9 +558,13 @@ mod tests {
 
     #[test]
     fn proxy_sentences() {
-        let e = |failure| TransportError::Proxy { proxy: "proxy:3128".into(), target: "site:443".into(), failure }.to_string();
-        assert!(e(ProxyFailure::AuthenticationRequired { had_credentials: false, status: 407 }).contains("http://USER:PASSWORD@HOST:PORT"));
-        assert!(e(ProxyFailure::AuthenticationRequired { had_credentials: true, status: 401 }).contains("refused the user name and password"));
+        let e = |failure| {
+            TransportError::Proxy { proxy: "proxy:3128".into(), target: "site:443".into(), failure }.to_string()
+        };
+        assert!(e(ProxyFailure::AuthenticationRequired { had_credentials: false, status: 407 })
+            .contains("http://USER:PASSWORD@HOST:PORT"));
+        assert!(e(ProxyFailure::AuthenticationRequired { had_credentials: true, status: 401 })
+            .contains("refused the user name and password"));
         assert!(e(ProxyFailure::Forbidden).contains("403") && e(ProxyFailure::Forbidden).contains("NO_PROXY"));
         assert!(e(ProxyFailure::Timeout { after: Duration::from_secs(5) }).contains("within 5 s"));
         assert!(e(ProxyFailure::Refused).contains("HTTPS_PROXY"));
@@ -592,11 +580,8 @@ mod tests {
 
     #[test]
     fn timeout_names_the_seconds() {
-        let e = TransportError::Timeout {
-            authority: "h:1".into(),
-            stage: Stage::Connect,
-            after: Duration::from_secs(10),
-        };
+        let e =
+            TransportError::Timeout { authority: "h:1".into(), stage: Stage::Connect, after: Duration::from_secs(10) };
         assert!(e.to_string().contains("within 10 s"), "{e}");
         let e = TransportError::Timeout {
             authority: "h:1".into(),

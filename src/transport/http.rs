@@ -93,7 +93,9 @@ pub(crate) fn request_text(method: &str, target: &str, host: &str, headers: &[(S
 
 /// Reads a response head one byte at a time, so that nothing after it is consumed (after
 /// a proxy's `200` to `CONNECT` the next bytes are the target's).
-pub(crate) async fn read_head<S: AsyncRead + Unpin>(stream: &mut S) -> Result<(u16, Vec<(String, String)>), HttpFailure> {
+pub(crate) async fn read_head<S: AsyncRead + Unpin>(
+    stream: &mut S,
+) -> Result<(u16, Vec<(String, String)>), HttpFailure> {
     let mut buffer = Vec::with_capacity(256);
     let mut byte = [0u8; 1];
     loop {
@@ -132,7 +134,10 @@ fn parse_head(buffer: &[u8]) -> Result<Head, HttpFailure> {
 }
 
 /// Sends `request` and reads the whole response (body capped).
-pub(crate) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, request: &str) -> Result<Response, HttpFailure> {
+pub(crate) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    request: &str,
+) -> Result<Response, HttpFailure> {
     stream.write_all(request.as_bytes()).await?;
     stream.flush().await?;
     let mut buffer = Vec::with_capacity(1024);
@@ -146,7 +151,9 @@ pub(crate) async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S, 
         match parse_head(&buffer) {
             Ok(parsed) => break parsed,
             Err(HttpFailure::Closed) if buffer.len() < MAX_HEAD => continue,
-            Err(HttpFailure::Closed) => return Err(HttpFailure::Malformed(format!("a response head longer than {MAX_HEAD} bytes"))),
+            Err(HttpFailure::Closed) => {
+                return Err(HttpFailure::Malformed(format!("a response head longer than {MAX_HEAD} bytes")))
+            }
             Err(other) => return Err(other),
         }
     };
@@ -205,7 +212,15 @@ mod tests {
 
     #[test]
     fn base64_matches_rfc_4648_vectors() {
-        for (input, expected) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("fooba", "Zm9vYmE="), ("foobar", "Zm9vYmFy")] {
+        for (input, expected) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ] {
             assert_eq!(base64(input.as_bytes()), expected);
         }
         assert_eq!(basic_credentials("Aladdin", "open sesame"), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
@@ -245,7 +260,8 @@ mod tests {
 
     #[test]
     fn request_text_drops_headers_with_line_breaks() {
-        let text = request_text("GET", "/x", "h:1", &[("A".into(), "b".into()), ("C".into(), "d\r\nInjected: 1".into())]);
+        let text =
+            request_text("GET", "/x", "h:1", &[("A".into(), "b".into()), ("C".into(), "d\r\nInjected: 1".into())]);
         assert!(text.starts_with("GET /x HTTP/1.1\r\nHost: h:1\r\n"), "{text}");
         assert!(text.contains("A: b\r\n") && !text.contains("Injected"), "{text}");
     }

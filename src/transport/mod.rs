@@ -40,8 +40,8 @@ use tokio_rustls::client::TlsStream;
 pub use endpoint::{Endpoint, Scheme, Secret, DEFAULT_PTVSD_PORT};
 pub use error::{AnsweredBy, ProxyFailure, Stage, TlsFailure, TransportError};
 pub use proxy::{ProxyChoice, ProxyUrl};
-pub use tunnel::{TunnelOptions, TunnelStatus};
 pub use tcp::TcpTransport;
+pub use tunnel::{TunnelOptions, TunnelStatus};
 pub use ws::WsTransport;
 
 /// How to connect.
@@ -174,11 +174,7 @@ impl RemoteStream {
 }
 
 impl AsyncRead for RemoteStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             RemoteStream::Tcp(s) => Pin::new(s).poll_read(cx, buf),
             RemoteStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -188,11 +184,7 @@ impl AsyncRead for RemoteStream {
 }
 
 impl AsyncWrite for RemoteStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             RemoteStream::Tcp(s) => Pin::new(s).poll_write(cx, buf),
             RemoteStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -222,39 +214,28 @@ impl AsyncWrite for RemoteStream {
 /// The returned stream carries the raw ptvsd byte stream; the legacy handshake (and the
 /// secret) are the caller's business. For `ws`/`wss` a wake-up `HEAD` goes first (see
 /// [`ConnectOptions::wake_url`]); it has its own short timeout, outside `connect_timeout`.
-pub async fn connect(
-    endpoint: &Endpoint,
-    options: &ConnectOptions,
-) -> Result<RemoteStream, TransportError> {
+pub async fn connect(endpoint: &Endpoint, options: &ConnectOptions) -> Result<RemoteStream, TransportError> {
     tracing::debug!(%endpoint, "connecting");
     let timeout = options.connect_timeout;
-    let tls_config = if endpoint.scheme().is_tls() {
-        Some(tls::client_config(options)?)
-    } else {
-        None
-    };
+    let tls_config = if endpoint.scheme().is_tls() { Some(tls::client_config(options)?) } else { None };
     let stream = match endpoint.scheme() {
         Scheme::Tcp => {
             let deadline = Instant::now() + timeout;
-            RemoteStream::Tcp(proxy::dial(endpoint.host(), endpoint.port(), Scheme::Tcp, &options.proxy, deadline, timeout).await?)
+            RemoteStream::Tcp(
+                proxy::dial(endpoint.host(), endpoint.port(), Scheme::Tcp, &options.proxy, deadline, timeout).await?,
+            )
         }
         Scheme::Tcps => {
             let deadline = Instant::now() + timeout;
-            let tcp = proxy::dial(endpoint.host(), endpoint.port(), Scheme::Tcps, &options.proxy, deadline, timeout).await?;
+            let tcp =
+                proxy::dial(endpoint.host(), endpoint.port(), Scheme::Tcps, &options.proxy, deadline, timeout).await?;
             let config = match tls_config {
                 Some(config) => config,
                 None => tls::client_config(options)?,
             };
-            let stream = tls::handshake(
-                tcp,
-                endpoint.host(),
-                &endpoint.authority(),
-                Scheme::Tcps,
-                config,
-                deadline,
-                timeout,
-            )
-            .await?;
+            let stream =
+                tls::handshake(tcp, endpoint.host(), &endpoint.authority(), Scheme::Tcps, config, deadline, timeout)
+                    .await?;
             RemoteStream::Tls(Box::new(stream))
         }
         Scheme::Ws | Scheme::Wss => {
@@ -263,9 +244,7 @@ pub async fn connect(
                 wake::wake(&target, tls_config.clone(), options, wake_timeout).await;
             }
             let deadline = Instant::now() + timeout;
-            RemoteStream::Ws(Box::new(
-                ws::connect(endpoint, options, tls_config, deadline).await?,
-            ))
+            RemoteStream::Ws(Box::new(ws::connect(endpoint, options, tls_config, deadline).await?))
         }
     };
     tracing::debug!(%endpoint, kind = stream.kind(), "connected");
@@ -289,11 +268,18 @@ mod tests {
             headers: vec![("Cookie".into(), "ARRAffinity=abc123".into())],
             wake_url: Some("https://me:pa55@site.example/health?token=t0k3n#frag".into()),
             proxy: ProxyChoice::Url(ProxyUrl::parse("http://proxyuser:pr0xypw@proxy.example:3128", "k")?),
-            tunnel: TunnelOptions { user: Some("$tunneluser".into()), password: Some(Secret::new("tunnelpw")), port: Some(8000) },
+            tunnel: TunnelOptions {
+                user: Some("$tunneluser".into()),
+                password: Some(Secret::new("tunnelpw")),
+                port: Some(8000),
+            },
             ..ConnectOptions::default()
         };
         let text = format!("{options:?}");
-        assert!(text.contains("Cookie: ***") && text.contains("site.example/health") && text.contains("proxy.example:3128"), "{text}");
+        assert!(
+            text.contains("Cookie: ***") && text.contains("site.example/health") && text.contains("proxy.example:3128"),
+            "{text}"
+        );
         for hidden in ["abc123", "pa55", "me:", "t0k3n", "frag", "proxyuser", "pr0xypw", "tunneluser", "tunnelpw"] {
             assert!(!text.contains(hidden), "{hidden} in {text}");
         }

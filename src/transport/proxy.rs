@@ -50,14 +50,21 @@ impl ProxyUrl {
     /// Parses a proxy URL; `origin` names where it came from, for the error (`the \`proxy\`
     /// key`, `HTTPS_PROXY`). A URL without a scheme is taken as `http://`, as curl does.
     pub fn parse(input: &str, origin: &str) -> Result<ProxyUrl, TransportError> {
-        let invalid = |reason: &str| TransportError::InvalidProxy { origin: origin.to_string(), reason: reason.to_string() };
+        let invalid =
+            |reason: &str| TransportError::InvalidProxy { origin: origin.to_string(), reason: reason.to_string() };
         let input = input.trim();
         let with_scheme = if input.contains("://") { input.to_string() } else { format!("http://{input}") };
         let url = url::Url::parse(&with_scheme).map_err(|e| invalid(&e.to_string()))?;
         match url.scheme() {
             "http" => {}
-            "https" => return Err(invalid("a TLS connection to the proxy itself (https://) is not supported; use its http:// address")),
-            other => return Err(invalid(&format!("`{other}://` proxies are not supported, only http:// (HTTP CONNECT)"))),
+            "https" => {
+                return Err(invalid(
+                    "a TLS connection to the proxy itself (https://) is not supported; use its http:// address",
+                ))
+            }
+            other => {
+                return Err(invalid(&format!("`{other}://` proxies are not supported, only http:// (HTTP CONNECT)")))
+            }
         }
         let host = match url.host() {
             Some(url::Host::Domain(name)) if !name.is_empty() => name.to_string(),
@@ -69,7 +76,10 @@ impl ProxyUrl {
         let credentials = if url.username().is_empty() && url.password().is_none() {
             None
         } else {
-            let decode = |s: &str| percent_decode(s).ok_or_else(|| invalid("the user name or password is not valid UTF-8 after percent-decoding"));
+            let decode = |s: &str| {
+                percent_decode(s)
+                    .ok_or_else(|| invalid("the user name or password is not valid UTF-8 after percent-decoding"))
+            };
             Some((decode(url.username())?, Secret::new(decode(url.password().unwrap_or(""))?)))
         };
         Ok(ProxyUrl { host, port, credentials })
@@ -120,7 +130,12 @@ fn percent_decode(input: &str) -> Option<String> {
 
 /// The proxy for a connection to `host` over `scheme`, if any. `env` looks up an
 /// environment variable (`std::env::var` in real use).
-pub(crate) fn select(choice: &ProxyChoice, scheme: Scheme, host: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Option<ProxyUrl>, TransportError> {
+pub(crate) fn select(
+    choice: &ProxyChoice,
+    scheme: Scheme,
+    host: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<ProxyUrl>, TransportError> {
     match choice {
         ProxyChoice::Off => Ok(None),
         ProxyChoice::Url(url) => Ok(Some(url.clone())),
@@ -129,7 +144,9 @@ pub(crate) fn select(choice: &ProxyChoice, scheme: Scheme, host: &str, env: &dyn
                 Scheme::Ws => &["http_proxy", "HTTP_PROXY"],
                 Scheme::Tcp | Scheme::Tcps | Scheme::Wss => &["https_proxy", "HTTPS_PROXY"],
             };
-            let Some((name, value)) = names.iter().find_map(|name| env(name).filter(|v| !v.trim().is_empty()).map(|v| (*name, v))) else {
+            let Some((name, value)) =
+                names.iter().find_map(|name| env(name).filter(|v| !v.trim().is_empty()).map(|v| (*name, v)))
+            else {
                 return Ok(None);
             };
             let no_proxy = env("no_proxy").or_else(|| env("NO_PROXY")).unwrap_or_default();
@@ -154,7 +171,11 @@ pub(crate) fn bypasses(no_proxy: &str, host: &str) -> bool {
         }
         let entry = entry.to_ascii_lowercase();
         if let Some((network, bits)) = entry.split_once('/') {
-            return match (host_ip, network.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>(), bits.parse::<u32>()) {
+            return match (
+                host_ip,
+                network.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>(),
+                bits.parse::<u32>(),
+            ) {
                 (Some(ip), Ok(net), Ok(bits)) => in_network(ip, net, bits),
                 _ => false,
             };
@@ -209,8 +230,14 @@ pub(crate) async fn dial(
     let mut stream = match tcp::connect(&proxy.host, proxy.port, deadline, timeout).await {
         Ok(stream) => stream,
         Err(TransportError::Refused { .. }) => return Err(failed(ProxyFailure::Refused)),
-        Err(TransportError::Timeout { stage: Stage::Connect | Stage::Resolve, .. }) => return Err(failed(ProxyFailure::Timeout { after: timeout })),
-        Err(TransportError::Dns { source, .. }) => return Err(failed(ProxyFailure::Unreachable { detail: format!("its host name could not be resolved: {source}") })),
+        Err(TransportError::Timeout { stage: Stage::Connect | Stage::Resolve, .. }) => {
+            return Err(failed(ProxyFailure::Timeout { after: timeout }))
+        }
+        Err(TransportError::Dns { source, .. }) => {
+            return Err(failed(ProxyFailure::Unreachable {
+                detail: format!("its host name could not be resolved: {source}"),
+            }))
+        }
         Err(other) => return Err(failed(ProxyFailure::Unreachable { detail: other.to_string() })),
     };
     let mut headers = Vec::new();
@@ -237,7 +264,9 @@ pub(crate) async fn dial(
             Ok(stream)
         }
         // tinyproxy answers wrong credentials with 401 rather than 407.
-        407 | 401 => Err(failed(ProxyFailure::AuthenticationRequired { had_credentials: proxy.has_credentials(), status })),
+        407 | 401 => {
+            Err(failed(ProxyFailure::AuthenticationRequired { had_credentials: proxy.has_credentials(), status }))
+        }
         403 => Err(failed(ProxyFailure::Forbidden)),
         other => Err(failed(ProxyFailure::Status { status: other })),
     }
@@ -281,14 +310,23 @@ mod tests {
 
     #[test]
     fn environment_selection_follows_the_scheme_and_no_proxy() -> Result<(), TransportError> {
-        let env = env_of(&[("https_proxy", "http://lower:1"), ("HTTPS_PROXY", "http://upper:2"), ("HTTP_PROXY", "http://plain:3"), ("NO_PROXY", "internal.example")]);
-        let pick = |scheme, host| select(&ProxyChoice::FromEnvironment, scheme, host, &env).map(|p| p.map(|p| p.authority()));
+        let env = env_of(&[
+            ("https_proxy", "http://lower:1"),
+            ("HTTPS_PROXY", "http://upper:2"),
+            ("HTTP_PROXY", "http://plain:3"),
+            ("NO_PROXY", "internal.example"),
+        ]);
+        let pick =
+            |scheme, host| select(&ProxyChoice::FromEnvironment, scheme, host, &env).map(|p| p.map(|p| p.authority()));
         assert_eq!(pick(Scheme::Wss, "site.example")?, Some("lower:1".to_string()));
         assert_eq!(pick(Scheme::Tcp, "site.example")?, Some("lower:1".to_string()));
         assert_eq!(pick(Scheme::Ws, "site.example")?, Some("plain:3".to_string()));
         assert_eq!(pick(Scheme::Wss, "a.internal.example")?, None);
         let explicit = ProxyChoice::Url(ProxyUrl::parse("http://p:9", "k")?);
-        assert_eq!(select(&explicit, Scheme::Wss, "a.internal.example", &env)?.map(|p| p.authority()), Some("p:9".to_string()));
+        assert_eq!(
+            select(&explicit, Scheme::Wss, "a.internal.example", &env)?.map(|p| p.authority()),
+            Some("p:9".to_string())
+        );
         assert_eq!(select(&ProxyChoice::Off, Scheme::Wss, "site.example", &env)?, None);
         let none = env_of(&[("HTTPS_PROXY", "  ")]);
         assert_eq!(select(&ProxyChoice::FromEnvironment, Scheme::Wss, "h", &none)?, None);

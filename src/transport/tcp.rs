@@ -59,11 +59,7 @@ fn arm_quickack(stream: &TcpStream) {
 fn arm_quickack(_stream: &TcpStream) {}
 
 impl AsyncRead for TcpTransport {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         arm_quickack(&this.stream);
         Pin::new(&mut this.stream).poll_read(cx, buf)
@@ -71,11 +67,7 @@ impl AsyncRead for TcpTransport {
 }
 
 impl AsyncWrite for TcpTransport {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
     }
 
@@ -109,19 +101,10 @@ pub(crate) async fn connect(
     timeout: std::time::Duration,
 ) -> Result<TcpTransport, TransportError> {
     let authority = super::endpoint::bracket_host(host) + ":" + &port.to_string();
-    let timed_out = |stage| TransportError::Timeout {
-        authority: authority.clone(),
-        stage,
-        after: timeout,
-    };
+    let timed_out = |stage| TransportError::Timeout { authority: authority.clone(), stage, after: timeout };
     let addrs: Vec<_> = match timeout_at(deadline, tokio::net::lookup_host((host, port))).await {
         Err(_) => return Err(timed_out(Stage::Resolve)),
-        Ok(Err(source)) => {
-            return Err(TransportError::Dns {
-                host: host.to_owned(),
-                source,
-            })
-        }
+        Ok(Err(source)) => return Err(TransportError::Dns { host: host.to_owned(), source }),
         Ok(Ok(addrs)) => addrs.collect(),
     };
     if addrs.is_empty() {
@@ -154,14 +137,8 @@ pub(crate) async fn connect(
 /// Maps the last connect error of all addresses.
 fn connect_error(authority: String, error: Option<io::Error>) -> TransportError {
     match error {
-        Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            TransportError::Refused { authority, relay: false }
-        }
-        Some(source) => TransportError::Io {
-            authority,
-            stage: Stage::Connect,
-            source,
-        },
+        Some(e) if e.kind() == io::ErrorKind::ConnectionRefused => TransportError::Refused { authority, relay: false },
+        Some(source) => TransportError::Io { authority, stage: Stage::Connect, source },
         None => TransportError::Io {
             authority,
             stage: Stage::Connect,
@@ -176,10 +153,7 @@ mod tests {
 
     #[test]
     fn refused_maps_to_refused() {
-        let e = connect_error(
-            "h:1".into(),
-            Some(io::Error::from(io::ErrorKind::ConnectionRefused)),
-        );
+        let e = connect_error("h:1".into(), Some(io::Error::from(io::ErrorKind::ConnectionRefused)));
         assert!(matches!(e, TransportError::Refused { .. }), "{e:?}");
         assert!(e.to_string().contains("nothing is listening on h:1"), "{e}");
     }

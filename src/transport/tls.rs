@@ -15,9 +15,7 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{
-    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
-};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{timeout_at, Instant};
 use tokio_rustls::client::TlsStream;
@@ -35,35 +33,26 @@ fn provider() -> Arc<CryptoProvider> {
 /// reported before any connection is attempted.
 pub(crate) fn client_config(options: &ConnectOptions) -> Result<Arc<ClientConfig>, TransportError> {
     let provider = provider();
-    let builder = ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| TransportError::Tls {
-            kind: TlsFailure::Other {
-                detail: e.to_string(),
-            },
-            scheme: Scheme::Tcps,
-            // Unreachable with the ring provider, which supports both versions.
-            authority: "(TLS configuration)".into(),
+    let builder =
+        ClientConfig::builder_with_provider(provider.clone()).with_safe_default_protocol_versions().map_err(|e| {
+            TransportError::Tls {
+                kind: TlsFailure::Other { detail: e.to_string() },
+                scheme: Scheme::Tcps,
+                // Unreachable with the ring provider, which supports both versions.
+                authority: "(TLS configuration)".into(),
+            }
         })?;
     if options.insecure_tls {
         tracing::warn!("TLS certificate verification is off (insecure mode)");
-        let verifier = AcceptAnyCertificate {
-            algorithms: provider.signature_verification_algorithms,
-        };
+        let verifier = AcceptAnyCertificate { algorithms: provider.signature_verification_algorithms };
         return Ok(Arc::new(
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(verifier))
-                .with_no_client_auth(),
+            builder.dangerous().with_custom_certificate_verifier(Arc::new(verifier)).with_no_client_auth(),
         ));
     }
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = &options.ca_file {
-        let ca_error = |detail: String| TransportError::CaFile {
-            path: path.clone(),
-            detail,
-        };
+        let ca_error = |detail: String| TransportError::CaFile { path: path.clone(), detail };
         let certs = CertificateDer::pem_file_iter(path).map_err(|e| ca_error(e.to_string()))?;
         let mut added = 0usize;
         for cert in certs {
@@ -76,9 +65,7 @@ pub(crate) fn client_config(options: &ConnectOptions) -> Result<Arc<ClientConfig
         }
         tracing::debug!(path = %path.display(), added, "CA certificates added");
     }
-    Ok(Arc::new(
-        builder.with_root_certificates(roots).with_no_client_auth(),
-    ))
+    Ok(Arc::new(builder.with_root_certificates(roots).with_no_client_auth()))
 }
 
 /// Runs the TLS handshake over `stream`, verifying the certificate for `host`.
@@ -94,23 +81,14 @@ pub(crate) async fn handshake<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let tls_error = |kind| TransportError::Tls {
-        kind,
-        scheme,
-        authority: authority.to_owned(),
-    };
-    let name = ServerName::try_from(host.to_owned()).map_err(|_| {
-        tls_error(TlsFailure::Other {
-            detail: format!("`{host}` is not a valid TLS server name"),
-        })
-    })?;
+    let tls_error = |kind| TransportError::Tls { kind, scheme, authority: authority.to_owned() };
+    let name = ServerName::try_from(host.to_owned())
+        .map_err(|_| tls_error(TlsFailure::Other { detail: format!("`{host}` is not a valid TLS server name") }))?;
     let connector = TlsConnector::from(config);
     match timeout_at(deadline, connector.connect(name, stream)).await {
-        Err(_) => Err(TransportError::Timeout {
-            authority: authority.to_owned(),
-            stage: Stage::TlsHandshake,
-            after: timeout,
-        }),
+        Err(_) => {
+            Err(TransportError::Timeout { authority: authority.to_owned(), stage: Stage::TlsHandshake, after: timeout })
+        }
         Ok(Err(error)) => {
             tracing::debug!(%error, "TLS handshake failed");
             Err(tls_error(classify(&error, host)))
@@ -122,20 +100,14 @@ where
 /// Turns a handshake error (a rustls error inside an `io::Error`, or a plain socket error)
 /// into a [`TlsFailure`].
 pub(crate) fn classify(error: &io::Error, host: &str) -> TlsFailure {
-    let rustls_error = error
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    let rustls_error = error.get_ref().and_then(|inner| inner.downcast_ref::<rustls::Error>());
     match rustls_error {
         Some(rustls::Error::InvalidCertificate(cert_error)) => match cert_error {
             CertificateError::UnknownIssuer => TlsFailure::UnknownIssuer,
-            CertificateError::NotValidForName => TlsFailure::NameMismatch {
-                expected: host.to_owned(),
-                presented: Vec::new(),
-            },
-            CertificateError::NotValidForNameContext {
-                expected,
-                presented,
-            } => TlsFailure::NameMismatch {
+            CertificateError::NotValidForName => {
+                TlsFailure::NameMismatch { expected: host.to_owned(), presented: Vec::new() }
+            }
+            CertificateError::NotValidForNameContext { expected, presented } => TlsFailure::NameMismatch {
                 expected: server_name_text(expected).unwrap_or_else(|| host.to_owned()),
                 presented: presented.iter().map(|name| tidy_presented(name)).collect(),
             },
@@ -143,18 +115,12 @@ pub(crate) fn classify(error: &io::Error, host: &str) -> TlsFailure {
             | CertificateError::ExpiredContext { .. }
             | CertificateError::NotValidYet
             | CertificateError::NotValidYetContext { .. } => TlsFailure::Expired,
-            other => TlsFailure::Other {
-                detail: format!("the certificate was rejected: {other:?}"),
-            },
+            other => TlsFailure::Other { detail: format!("the certificate was rejected: {other:?}") },
         },
-        Some(other) => TlsFailure::Other {
-            detail: other.to_string(),
-        },
+        Some(other) => TlsFailure::Other { detail: other.to_string() },
         None => TlsFailure::Other {
             detail: match error.kind() {
-                io::ErrorKind::UnexpectedEof => {
-                    "the server closed the connection during the handshake".to_owned()
-                }
+                io::ErrorKind::UnexpectedEof => "the server closed the connection during the handshake".to_owned(),
                 _ => error.to_string(),
             },
         },
@@ -174,10 +140,7 @@ fn tidy_presented(name: &str) -> String {
     let inner = name
         .strip_prefix("DnsName(\"")
         .and_then(|n| n.strip_suffix("\")"))
-        .or_else(|| {
-            name.strip_prefix("IpAddress(")
-                .and_then(|n| n.strip_suffix(')'))
-        });
+        .or_else(|| name.strip_prefix("IpAddress(").and_then(|n| n.strip_suffix(')')));
     inner.unwrap_or(name).to_owned()
 }
 
@@ -233,25 +196,13 @@ mod tests {
 
     #[test]
     fn classifies_certificate_errors() {
-        assert_eq!(
-            classify(&wrap(CertificateError::UnknownIssuer.into()), "h"),
-            TlsFailure::UnknownIssuer
-        );
+        assert_eq!(classify(&wrap(CertificateError::UnknownIssuer.into()), "h"), TlsFailure::UnknownIssuer);
         assert_eq!(
             classify(&wrap(CertificateError::NotValidForName.into()), "h"),
-            TlsFailure::NameMismatch {
-                expected: "h".into(),
-                presented: vec![]
-            }
+            TlsFailure::NameMismatch { expected: "h".into(), presented: vec![] }
         );
-        assert_eq!(
-            classify(&wrap(CertificateError::Expired.into()), "h"),
-            TlsFailure::Expired
-        );
-        assert!(matches!(
-            classify(&io::Error::from(io::ErrorKind::UnexpectedEof), "h"),
-            TlsFailure::Other { .. }
-        ));
+        assert_eq!(classify(&wrap(CertificateError::Expired.into()), "h"), TlsFailure::Expired);
+        assert!(matches!(classify(&io::Error::from(io::ErrorKind::UnexpectedEof), "h"), TlsFailure::Other { .. }));
     }
 
     #[test]
@@ -263,30 +214,18 @@ mod tests {
 
     #[test]
     fn missing_ca_file_is_reported() {
-        let options = ConnectOptions {
-            ca_file: Some("/nonexistent/ca.pem".into()),
-            ..ConnectOptions::default()
-        };
+        let options = ConnectOptions { ca_file: Some("/nonexistent/ca.pem".into()), ..ConnectOptions::default() };
         let err = client_config(&options).err();
-        assert!(
-            matches!(err, Some(TransportError::CaFile { .. })),
-            "{err:?}"
-        );
+        assert!(matches!(err, Some(TransportError::CaFile { .. })), "{err:?}");
     }
 
     #[test]
     fn empty_ca_file_is_reported() -> io::Result<()> {
         let file = tempfile::NamedTempFile::new()?;
-        let options = ConnectOptions {
-            ca_file: Some(file.path().to_owned()),
-            ..ConnectOptions::default()
-        };
+        let options = ConnectOptions { ca_file: Some(file.path().to_owned()), ..ConnectOptions::default() };
         let err = client_config(&options).err();
         let text = err.as_ref().map(ToString::to_string).unwrap_or_default();
-        assert!(
-            matches!(err, Some(TransportError::CaFile { .. })),
-            "{err:?}"
-        );
+        assert!(matches!(err, Some(TransportError::CaFile { .. })), "{err:?}");
         assert!(text.contains("no PEM certificate"), "{text}");
         Ok(())
     }

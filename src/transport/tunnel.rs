@@ -56,10 +56,17 @@ impl TunnelOptions {
     /// User and password from the options, else from the environment.
     fn credentials(&self, env: &dyn Fn(&str) -> Option<String>) -> Result<(String, Secret), TransportError> {
         let user = self.user.clone().filter(|u| !u.is_empty()).or_else(|| env(USER_VARIABLE).filter(|u| !u.is_empty()));
-        let password = self.password.clone().filter(|p| !p.is_empty()).or_else(|| env(PASSWORD_VARIABLE).filter(|p| !p.is_empty()).map(Secret::new));
+        let password = self
+            .password
+            .clone()
+            .filter(|p| !p.is_empty())
+            .or_else(|| env(PASSWORD_VARIABLE).filter(|p| !p.is_empty()).map(Secret::new));
         match (user, password) {
             (Some(user), Some(password)) => Ok((user, password)),
-            (user, password) => Err(TransportError::TunnelCredentialsMissing { missing_user: user.is_none(), missing_password: password.is_none() }),
+            (user, password) => Err(TransportError::TunnelCredentialsMissing {
+                missing_user: user.is_none(),
+                missing_password: password.is_none(),
+            }),
         }
     }
 }
@@ -104,10 +111,13 @@ impl TunnelStatus {
         let state = match self.state.as_str() {
             "STARTED" => "the site's container is started".to_string(),
             "STARTING" => "the site's container is still starting".to_string(),
-            "STOPPED" => "the site's container is stopped or not started yet (send the site a request to start it)".to_string(),
+            "STOPPED" => {
+                "the site's container is stopped or not started yet (send the site a request to start it)".to_string()
+            }
             other => format!("the site's container state is {other:?}"),
         };
-        let said = if self.msg.trim().is_empty() { String::new() } else { format!(" (the tunnel says: {})", self.msg.trim()) };
+        let said =
+            if self.msg.trim().is_empty() { String::new() } else { format!(" (the tunnel says: {})", self.msg.trim()) };
         if self.can_reach_port {
             format!("{state}, and something listens on port {} in it", self.port)
         } else {
@@ -155,9 +165,15 @@ mod tests {
         };
         let none = |_: &str| None;
         let given = TunnelOptions { user: Some("$site".into()), password: Some(Secret::new("pw")), port: None };
-        assert_eq!(given.credentials(&env).ok().map(|(u, p)| (u, p.expose().to_string())), Some(("$site".into(), "pw".into())));
+        assert_eq!(
+            given.credentials(&env).ok().map(|(u, p)| (u, p.expose().to_string())),
+            Some(("$site".into(), "pw".into()))
+        );
         let empty = TunnelOptions::default();
-        assert_eq!(empty.credentials(&env).ok().map(|(u, p)| (u, p.expose().to_string())), Some(("$env-user".into(), "env-pass".into())));
+        assert_eq!(
+            empty.credentials(&env).ok().map(|(u, p)| (u, p.expose().to_string())),
+            Some(("$env-user".into(), "env-pass".into()))
+        );
         let message = empty.credentials(&none).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("tunnelUser") && message.contains(PASSWORD_VARIABLE), "{message}");
         let shown = format!("{given:?}");
@@ -166,10 +182,19 @@ mod tests {
 
     #[test]
     fn status_in_words() {
-        let status = parse_status(br#"{"port":5678,"state":"STARTED","canReachPort":false,"msg":"Unable to connect to WebApp"}"#);
+        let status = parse_status(
+            br#"{"port":5678,"state":"STARTED","canReachPort":false,"msg":"Unable to connect to WebApp"}"#,
+        );
         let text = status.map(|s| s.describe()).unwrap_or_default();
-        assert!(text.contains("started") && text.contains("nothing listens on port 5678") && text.contains("Unable to connect to WebApp"), "{text}");
-        let ok = parse_status(br#"{"port":8000,"state":"STARTING","canReachPort":true,"msg":""}"#).map(|s| s.describe()).unwrap_or_default();
+        assert!(
+            text.contains("started")
+                && text.contains("nothing listens on port 5678")
+                && text.contains("Unable to connect to WebApp"),
+            "{text}"
+        );
+        let ok = parse_status(br#"{"port":8000,"state":"STARTING","canReachPort":true,"msg":""}"#)
+            .map(|s| s.describe())
+            .unwrap_or_default();
         assert!(ok.contains("still starting") && ok.contains("something listens on port 8000"), "{ok}");
         assert_eq!(parse_status(b"SUCCESS:5678"), None);
     }

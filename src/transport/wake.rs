@@ -39,9 +39,7 @@ pub(crate) fn target(endpoint: &Endpoint, wake_url: Option<&str>) -> Option<Wake
         Some(raw) => {
             let parsed = parse_wake_url(raw);
             if parsed.is_none() {
-                tracing::warn!(
-                    "wake URL ignored: it must be an http:// or https:// URL with a host"
-                );
+                tracing::warn!("wake URL ignored: it must be an http:// or https:// URL with a host");
             }
             parsed
         }
@@ -55,12 +53,9 @@ pub(crate) fn target(endpoint: &Endpoint, wake_url: Option<&str>) -> Option<Wake
                 path: "/".into(),
             })
         }
-        None if endpoint.scheme() == Scheme::Wss => Some(WakeTarget {
-            tls: true,
-            host: endpoint.host().to_owned(),
-            port: endpoint.port(),
-            path: "/".into(),
-        }),
+        None if endpoint.scheme() == Scheme::Wss => {
+            Some(WakeTarget { tls: true, host: endpoint.host().to_owned(), port: endpoint.port(), path: "/".into() })
+        }
         None => None,
     }
 }
@@ -83,12 +78,7 @@ fn parse_wake_url(raw: &str) -> Option<WakeTarget> {
         path.push('?');
         path.push_str(query);
     }
-    Some(WakeTarget {
-        tls,
-        host,
-        port,
-        path,
-    })
+    Some(WakeTarget { tls, host, port, path })
 }
 
 /// Sends `HEAD` to the target within `timeout` and ignores the outcome.
@@ -128,16 +118,7 @@ async fn head(
             None => tls::client_config(options)?,
         };
         let authority = format!("{}:{}", bracket_host(&target.host), target.port);
-        let stream = tls::handshake(
-            tcp,
-            &target.host,
-            &authority,
-            Scheme::Wss,
-            config,
-            deadline,
-            timeout,
-        )
-        .await?;
+        let stream = tls::handshake(tcp, &target.host, &authority, Scheme::Wss, config, deadline, timeout).await?;
         exchange(stream, &request).await
     } else {
         exchange(tcp, &request).await
@@ -150,10 +131,8 @@ fn head_request(target: &WakeTarget, headers: &[(String, String)]) -> String {
     if target.port != default_port {
         host = format!("{host}:{}", target.port);
     }
-    let mut request = format!(
-        "HEAD {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: ptvsd-dap\r\nConnection: close\r\n",
-        target.path
-    );
+    let mut request =
+        format!("HEAD {} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: ptvsd-dap\r\nConnection: close\r\n", target.path);
     for (name, value) in headers {
         // Only well-formed headers; the upgrade request reports bad ones.
         let clean = |s: &str| !s.is_empty() && !s.contains(['\r', '\n']);
@@ -166,10 +145,7 @@ fn head_request(target: &WakeTarget, headers: &[(String, String)]) -> String {
 }
 
 /// Writes the request, reads the status line, closes.
-async fn exchange<S>(
-    mut stream: S,
-    request: &str,
-) -> Result<String, Box<dyn std::error::Error + Send + Sync>>
+async fn exchange<S>(mut stream: S, request: &str) -> Result<String, Box<dyn std::error::Error + Send + Sync>>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -203,12 +179,7 @@ mod tests {
         let e = Endpoint::parse("wss://s@site.example/ptvsd")?;
         assert_eq!(
             target(&e, None),
-            Some(WakeTarget {
-                tls: true,
-                host: "site.example".into(),
-                port: 443,
-                path: "/".into()
-            })
+            Some(WakeTarget { tls: true, host: "site.example".into(), port: 443, path: "/".into() })
         );
         let e = Endpoint::parse("ws://s@site.example/ptvsd")?;
         assert_eq!(target(&e, None), None);
@@ -224,12 +195,7 @@ mod tests {
         let e = Endpoint::parse("ws://s@h/ptvsd")?;
         assert_eq!(
             target(&e, Some("http://h:8080/health?x=1")),
-            Some(WakeTarget {
-                tls: false,
-                host: "h".into(),
-                port: 8080,
-                path: "/health?x=1".into()
-            })
+            Some(WakeTarget { tls: false, host: "h".into(), port: 8080, path: "/health?x=1".into() })
         );
         assert_eq!(target(&e, Some("ftp://h/")), None);
         Ok(())
@@ -237,17 +203,9 @@ mod tests {
 
     #[test]
     fn head_request_shape() {
-        let t = WakeTarget {
-            tls: true,
-            host: "::1".into(),
-            port: 8443,
-            path: "/".into(),
-        };
+        let t = WakeTarget { tls: true, host: "::1".into(), port: 8443, path: "/".into() };
         let r = head_request(&t, &[("Cookie".into(), "ARRAffinity=1".into())]);
-        assert!(
-            r.starts_with("HEAD / HTTP/1.1\r\nHost: [::1]:8443\r\n"),
-            "{r}"
-        );
+        assert!(r.starts_with("HEAD / HTTP/1.1\r\nHost: [::1]:8443\r\n"), "{r}");
         assert!(r.contains("Cookie: ARRAffinity=1\r\n"), "{r}");
         assert!(r.ends_with("\r\n\r\n"), "{r}");
     }

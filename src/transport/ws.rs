@@ -48,11 +48,7 @@ pub(crate) enum Carrier {
 }
 
 impl AsyncRead for Carrier {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         match self.get_mut() {
             Carrier::Plain(s) => Pin::new(s).poll_read(cx, buf),
             Carrier::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
@@ -61,11 +57,7 @@ impl AsyncRead for Carrier {
 }
 
 impl AsyncWrite for Carrier {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         match self.get_mut() {
             Carrier::Plain(s) => Pin::new(s).poll_write(cx, buf),
             Carrier::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
@@ -119,15 +111,7 @@ impl WsTransport {
             interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
             interval
         });
-        WsTransport {
-            ws,
-            pending: Bytes::new(),
-            ping,
-            eof: false,
-            received: false,
-            origin,
-            tunnel_status: None,
-        }
+        WsTransport { ws, pending: Bytes::new(), ping, eof: false, received: false, origin, tunnel_status: None }
     }
 
     /// What the App Service tunnel said before the upgrade (`None` for other relays, or
@@ -150,7 +134,9 @@ impl WsTransport {
             .into_io());
         }
         match close {
-            Some((code, reason)) if !matches!(code, 1000 | 1001 | 1005) => Err(TransportError::RelayClosed { code, reason }.into_io()),
+            Some((code, reason)) if !matches!(code, 1000 | 1001 | 1005) => {
+                Err(TransportError::RelayClosed { code, reason }.into_io())
+            }
             _ => Ok(()),
         }
     }
@@ -196,29 +182,19 @@ fn to_io(error: tungstenite::Error) -> io::Error {
     use tungstenite::error::ProtocolError;
     match error {
         tungstenite::Error::Io(e) => e,
-        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => io::Error::new(
-            io::ErrorKind::NotConnected,
-            "the WebSocket connection is closed",
-        ),
-        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
-            io::Error::new(
-                io::ErrorKind::ConnectionReset,
-                "the WebSocket relay dropped the connection without a Close frame",
-            )
+        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+            io::Error::new(io::ErrorKind::NotConnected, "the WebSocket connection is closed")
         }
-        other => io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("WebSocket error: {other}"),
+        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => io::Error::new(
+            io::ErrorKind::ConnectionReset,
+            "the WebSocket relay dropped the connection without a Close frame",
         ),
+        other => io::Error::new(io::ErrorKind::InvalidData, format!("WebSocket error: {other}")),
     }
 }
 
 impl AsyncRead for WsTransport {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
         let this = self.get_mut();
         if buf.remaining() == 0 {
             return Poll::Ready(Ok(()));
@@ -240,8 +216,10 @@ impl AsyncRead for WsTransport {
                     use tungstenite::error::ProtocolError;
                     // Azure's proxy drops the connection without a Close frame whenever
                     // ptvsd is gone (or was never reached).
-                    let dropped = matches!(&error, tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake))
-                        || matches!(&error, tungstenite::Error::Io(e) if matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe));
+                    let dropped = matches!(
+                        &error,
+                        tungstenite::Error::Protocol(ProtocolError::ResetWithoutClosingHandshake)
+                    ) || matches!(&error, tungstenite::Error::Io(e) if matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof | io::ErrorKind::BrokenPipe));
                     if dropped && !this.received {
                         return Poll::Ready(this.end(None));
                     }
@@ -268,7 +246,8 @@ impl AsyncRead for WsTransport {
                     Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => continue,
                     Message::Close(frame) => {
                         tracing::debug!(?frame, "WebSocket Close received");
-                        let close = frame.map(|f| (u16::from(f.code), f.reason.as_str().chars().take(200).collect::<String>()));
+                        let close =
+                            frame.map(|f| (u16::from(f.code), f.reason.as_str().chars().take(200).collect::<String>()));
                         // tungstenite queued the Close reply; its next read sends it (through
                         // the reader's waker slot) and then reports the end.
                         let _ = Pin::new(&mut this.ws).poll_next(cx);
@@ -281,11 +260,7 @@ impl AsyncRead for WsTransport {
 }
 
 impl AsyncWrite for WsTransport {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
         if buf.is_empty() {
             return Poll::Ready(Ok(0));
@@ -306,40 +281,24 @@ impl AsyncWrite for WsTransport {
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().ws)
-            .poll_flush(cx)
-            .map_err(to_io)
+        Pin::new(&mut self.get_mut().ws).poll_flush(cx).map_err(to_io)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().ws)
-            .poll_close(cx)
-            .map_err(to_io)
+        Pin::new(&mut self.get_mut().ws).poll_close(cx).map_err(to_io)
     }
 }
 
 /// Builds the upgrade request: the endpoint's URI without user-info, plus `headers`.
-pub(crate) fn upgrade_request(
-    endpoint: &Endpoint,
-    headers: &[(String, String)],
-) -> Result<Request, TransportError> {
+pub(crate) fn upgrade_request(endpoint: &Endpoint, headers: &[(String, String)]) -> Result<Request, TransportError> {
     let mut request = endpoint
         .websocket_uri()
         .into_client_request()
-        .map_err(|e| TransportError::InvalidUrl {
-            reason: format!("the WebSocket path cannot be requested: {e}"),
-        })?;
+        .map_err(|e| TransportError::InvalidUrl { reason: format!("the WebSocket path cannot be requested: {e}") })?;
     for (name, value) in headers {
-        let invalid = |reason| TransportError::InvalidHeader {
-            name: name.clone(),
-            reason,
-        };
-        let header_name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| invalid("not a valid header name"))?;
-        if RESERVED_HEADERS
-            .iter()
-            .any(|reserved| header_name.as_str().eq_ignore_ascii_case(reserved))
-        {
+        let invalid = |reason| TransportError::InvalidHeader { name: name.clone(), reason };
+        let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("not a valid header name"))?;
+        if RESERVED_HEADERS.iter().any(|reserved| header_name.as_str().eq_ignore_ascii_case(reserved)) {
             return Err(invalid("the WebSocket handshake sets it itself"));
         }
         let header_value = HeaderValue::from_str(value)
@@ -349,14 +308,8 @@ pub(crate) fn upgrade_request(
     Ok(request)
 }
 
-const RESERVED_HEADERS: [&str; 6] = [
-    "host",
-    "connection",
-    "upgrade",
-    "sec-websocket-version",
-    "sec-websocket-key",
-    "sec-websocket-extensions",
-];
+const RESERVED_HEADERS: [&str; 6] =
+    ["host", "connection", "upgrade", "sec-websocket-version", "sec-websocket-key", "sec-websocket-extensions"];
 
 /// The title of the page Azure's `/ptvsd` proxy answers a request that is not an upgrade
 /// with.
@@ -364,7 +317,13 @@ pub const PROXY_PAGE_TITLE: &str = "PTVS remote debugging proxy";
 
 /// Maps a failed upgrade. A 200 whose body did not arrive with the head is asked for again
 /// (with a plain GET) to tell the proxy's own page from the app's.
-async fn upgrade_error(error: tungstenite::Error, endpoint: &Endpoint, options: &ConnectOptions, tls_config: Option<Arc<ClientConfig>>, deadline: Instant) -> TransportError {
+async fn upgrade_error(
+    error: tungstenite::Error,
+    endpoint: &Endpoint,
+    options: &ConnectOptions,
+    tls_config: Option<Arc<ClientConfig>>,
+    deadline: Instant,
+) -> TransportError {
     let authority = endpoint.authority();
     let path = endpoint.path().split(['?', '#']).next().unwrap_or("/").to_owned();
     match error {
@@ -389,19 +348,16 @@ async fn upgrade_error(error: tungstenite::Error, endpoint: &Endpoint, options: 
                         }
                     }
                 };
-                if page { AnsweredBy::ProxyInfoPage } else { AnsweredBy::Unknown }
+                if page {
+                    AnsweredBy::ProxyInfoPage
+                } else {
+                    AnsweredBy::Unknown
+                }
             };
             TransportError::HttpStatus { status, authority, path, answered_by }
         }
-        tungstenite::Error::Io(source) => TransportError::Io {
-            authority,
-            stage: Stage::Upgrade,
-            source,
-        },
-        other => TransportError::WebSocket {
-            authority,
-            detail: other.to_string(),
-        },
+        tungstenite::Error::Io(source) => TransportError::Io { authority, stage: Stage::Upgrade, source },
+        other => TransportError::WebSocket { authority, detail: other.to_string() },
     }
 }
 
@@ -411,12 +367,20 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 
 /// Opens the socket under the WebSocket: TCP (through the HTTP proxy, if any), then TLS for
 /// `wss`.
-async fn open_carrier(endpoint: &Endpoint, options: &ConnectOptions, tls_config: Option<Arc<ClientConfig>>, deadline: Instant) -> Result<Carrier, TransportError> {
+async fn open_carrier(
+    endpoint: &Endpoint,
+    options: &ConnectOptions,
+    tls_config: Option<Arc<ClientConfig>>,
+    deadline: Instant,
+) -> Result<Carrier, TransportError> {
     let timeout = options.connect_timeout;
-    let tcp = proxy::dial(endpoint.host(), endpoint.port(), endpoint.scheme(), &options.proxy, deadline, timeout).await?;
+    let tcp =
+        proxy::dial(endpoint.host(), endpoint.port(), endpoint.scheme(), &options.proxy, deadline, timeout).await?;
     Ok(match (endpoint.scheme(), tls_config) {
         (Scheme::Wss, Some(config)) => {
-            let stream = tls::handshake(tcp, endpoint.host(), &endpoint.authority(), Scheme::Wss, config, deadline, timeout).await?;
+            let stream =
+                tls::handshake(tcp, endpoint.host(), &endpoint.authority(), Scheme::Wss, config, deadline, timeout)
+                    .await?;
             Carrier::Tls(Box::new(stream))
         }
         _ => Carrier::Plain(tcp),
@@ -456,7 +420,12 @@ pub(crate) async fn tunnel_status(
     let path = endpoint.path().split(['?', '#']).next().unwrap_or("/").to_owned();
     match response.status {
         200 => Ok(tunnel::parse_status(&response.body)),
-        401 | 404 => Err(TransportError::HttpStatus { status: response.status, authority: endpoint.authority(), path, answered_by: AnsweredBy::Tunnel }),
+        401 | 404 => Err(TransportError::HttpStatus {
+            status: response.status,
+            authority: endpoint.authority(),
+            path,
+            answered_by: AnsweredBy::Tunnel,
+        }),
         other => {
             tracing::debug!(status = other, "the tunnel's status request was not answered; connecting anyway");
             Ok(None)
@@ -481,7 +450,10 @@ pub(crate) async fn connect(
         if let Some(status) = &status {
             tracing::debug!(port = status.port, state = %status.state, reachable = status.can_reach_port, "App Service tunnel status");
             if !status.can_reach_port {
-                return Err(TransportError::TunnelUnreachable { authority: endpoint.authority(), status: status.clone() });
+                return Err(TransportError::TunnelUnreachable {
+                    authority: endpoint.authority(),
+                    status: status.clone(),
+                });
             }
         }
         headers.extend(tunnel_headers);
@@ -492,19 +464,12 @@ pub(crate) async fn connect(
     let request = upgrade_request(endpoint, &headers)?;
     let authority = endpoint.authority();
     let timeout = options.connect_timeout;
-    let tcp = proxy::dial(endpoint.host(), endpoint.port(), endpoint.scheme(), &options.proxy, deadline, timeout).await?;
+    let tcp =
+        proxy::dial(endpoint.host(), endpoint.port(), endpoint.scheme(), &options.proxy, deadline, timeout).await?;
     let carrier = match (endpoint.scheme(), tls_config.clone()) {
         (Scheme::Wss, Some(config)) => {
-            let stream = tls::handshake(
-                tcp,
-                endpoint.host(),
-                &authority,
-                Scheme::Wss,
-                config,
-                deadline,
-                timeout,
-            )
-            .await?;
+            let stream =
+                tls::handshake(tcp, endpoint.host(), &authority, Scheme::Wss, config, deadline, timeout).await?;
             Carrier::Tls(Box::new(stream))
         }
         _ => Carrier::Plain(tcp),
@@ -514,11 +479,7 @@ pub(crate) async fn connect(
     let config = WebSocketConfig::default().write_buffer_size(0);
     let upgrade = tokio_tungstenite::client_async_with_config(request, carrier, Some(config));
     match timeout_at(deadline, upgrade).await {
-        Err(_) => Err(TransportError::Timeout {
-            authority,
-            stage: Stage::Upgrade,
-            after: timeout,
-        }),
+        Err(_) => Err(TransportError::Timeout { authority, stage: Stage::Upgrade, after: timeout }),
         Ok(Err(error)) => Err(upgrade_error(error, endpoint, options, tls_config, deadline).await),
         Ok(Ok((ws, response))) => {
             tracing::debug!(status = %response.status(), "WebSocket upgraded");
@@ -552,10 +513,7 @@ mod tests {
         let e = endpoint("ws://s@h/ptvsd")?;
         let headers = vec![("Cookie".to_owned(), "ARRAffinity=abc".to_owned())];
         let request = upgrade_request(&e, &headers)?;
-        assert_eq!(
-            request.headers().get("cookie").map(|v| v.as_bytes()),
-            Some(&b"ARRAffinity=abc"[..])
-        );
+        assert_eq!(request.headers().get("cookie").map(|v| v.as_bytes()), Some(&b"ARRAffinity=abc"[..]));
         Ok(())
     }
 
@@ -564,10 +522,7 @@ mod tests {
         let e = endpoint("ws://s@h/ptvsd")?;
         for (name, value) in [("Host", "x"), ("bad name", "x"), ("X-Ok", "line\nbreak")] {
             let err = upgrade_request(&e, &[(name.to_owned(), value.to_owned())]).err();
-            assert!(
-                matches!(err, Some(TransportError::InvalidHeader { .. })),
-                "{name}: {err:?}"
-            );
+            assert!(matches!(err, Some(TransportError::InvalidHeader { .. })), "{name}: {err:?}");
         }
         Ok(())
     }

@@ -67,7 +67,8 @@ impl DapClient {
 
     /// Starts the adapter with extra arguments and environment variables.
     pub async fn spawn_with_env(args: &[&str], env: &[(&str, &str)]) -> DapClient {
-        let stderr_path = std::env::temp_dir().join(format!("ptvsd-dap-test-{}-{}.log", std::process::id(), rand_suffix()));
+        let stderr_path =
+            std::env::temp_dir().join(format!("ptvsd-dap-test-{}-{}.log", std::process::id(), rand_suffix()));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_ptvsd-dap"))
             .args(args)
@@ -82,7 +83,16 @@ impl DapClient {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(read_frames(stdout, tx));
-        DapClient { child: Some(child), stdin, incoming: rx, events: VecDeque::new(), received: Vec::new(), seq: 0, stderr_path, keep_received: true }
+        DapClient {
+            child: Some(child),
+            stdin,
+            incoming: rx,
+            events: VecDeque::new(),
+            received: Vec::new(),
+            seq: 0,
+            stderr_path,
+            keep_received: true,
+        }
     }
 
     /// Connects to an adapter serving DAP over TCP (`ptvsd-dap --port N`), started by the
@@ -93,7 +103,16 @@ impl DapClient {
         let (read, write) = stream.into_split();
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(read_frames(read, tx));
-        DapClient { child: None, stdin: Some(Box::new(write)), incoming: rx, events: VecDeque::new(), received: Vec::new(), seq: 0, stderr_path, keep_received: true }
+        DapClient {
+            child: None,
+            stdin: Some(Box::new(write)),
+            incoming: rx,
+            events: VecDeque::new(),
+            received: Vec::new(),
+            seq: 0,
+            stderr_path,
+            keep_received: true,
+        }
     }
 
     /// The adapter running in this test process (`ptvsd_dap::server::serve`) over a pair
@@ -105,7 +124,16 @@ impl DapClient {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(read_frames(client_in, tx));
         let stderr_path = std::env::temp_dir().join("ptvsd-dap-in-process.log");
-        DapClient { child: None, stdin: Some(Box::new(client_out)), incoming: rx, events: VecDeque::new(), received: Vec::new(), seq: 0, stderr_path, keep_received: true }
+        DapClient {
+            child: None,
+            stdin: Some(Box::new(client_out)),
+            incoming: rx,
+            events: VecDeque::new(),
+            received: Vec::new(),
+            seq: 0,
+            stderr_path,
+            keep_received: true,
+        }
     }
 
     /// The adapter's process id (`None` for a TCP connection).
@@ -285,6 +313,8 @@ impl DapClient {
 fn rand_suffix() -> u64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u64(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0));
+    h.write_u64(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0),
+    );
     h.finish()
 }

@@ -80,7 +80,8 @@ impl Workers {
         let started = std::time::Instant::now();
         let pid = loop {
             let out = self.child.wait_for_output(&prefix, STARTUP);
-            let ready = out.lines().rev().find(|l| l.starts_with(&prefix) && l.ends_with(&format!("ptvsd {port} ready")));
+            let ready =
+                out.lines().rev().find(|l| l.starts_with(&prefix) && l.ends_with(&format!("ptvsd {port} ready")));
             if let Some(pid) = ready.and_then(|l| last_pid(l, &prefix)) {
                 if Some(pid) != not_pid {
                     break pid;
@@ -192,12 +193,14 @@ impl Drop for Hold {
 }
 
 fn http_get(port: u16, path: &str) -> String {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect to the app on {port}: {e}"));
+    let mut stream =
+        TcpStream::connect(("127.0.0.1", port)).unwrap_or_else(|e| panic!("connect to the app on {port}: {e}"));
     stream.set_read_timeout(Some(Duration::from_secs(60))).expect("set_read_timeout");
     write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("send the request");
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or_else(|| panic!("GET {path}: no HTTP response: {response:?}"));
+    let (head, body) =
+        response.split_once("\r\n\r\n").unwrap_or_else(|| panic!("GET {path}: no HTTP response: {response:?}"));
     assert!(head.starts_with("HTTP/1.0 200"), "GET {path}: {head}");
     body.to_string()
 }

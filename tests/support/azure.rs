@@ -68,7 +68,13 @@ pub struct WindowsSite {
 
 impl WindowsSite {
     pub fn new(ptvsd_port: u16) -> WindowsSite {
-        WindowsSite { ptvsd_port, websockets: true, proxy_deployed: true, proxy_broken: false, app_answer: (404, "Not Found", "<h1>Not Found</h1>") }
+        WindowsSite {
+            ptvsd_port,
+            websockets: true,
+            proxy_deployed: true,
+            proxy_broken: false,
+            app_answer: (404, "Not Found", "<h1>Not Found</h1>"),
+        }
     }
 }
 
@@ -143,7 +149,12 @@ impl AzureEmulator {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).expect("bind the emulator");
         listener.set_nonblocking(true).expect("nonblocking listener");
         let port = listener.local_addr().expect("local_addr").port();
-        let shared = Arc::new(Shared { kind, log: Mutex::new(Vec::new()), sessions: AtomicUsize::new(0), cut: watch::Sender::new(0) });
+        let shared = Arc::new(Shared {
+            kind,
+            log: Mutex::new(Vec::new()),
+            sessions: AtomicUsize::new(0),
+            cut: watch::Sender::new(0),
+        });
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = shared.clone();
         let thread = std::thread::spawn(move || {
@@ -319,7 +330,11 @@ async fn read_request(conn: &mut Conn) -> Option<(Request, Vec<u8>)> {
             let parsed = Request {
                 method: request.method.unwrap_or("GET").to_string(),
                 target: request.path.unwrap_or("/").to_string(),
-                headers: request.headers.iter().map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned())).collect(),
+                headers: request
+                    .headers
+                    .iter()
+                    .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+                    .collect(),
             };
             return Some((parsed, buffer[length..].to_vec()));
         }
@@ -399,13 +414,20 @@ async fn serve_windows(mut conn: Conn, request: Request, rest: Vec<u8>, site: Wi
         Ok(tcp) => tcp,
         Err(error) => {
             // The SocketException escapes the handler; ASP.NET logs it and aborts.
-            shared.note(format!("101, then connecting to localhost:{} failed ({error}): connection aborted", site.ptvsd_port));
+            shared.note(format!(
+                "101, then connecting to localhost:{} failed ({error}): connection aborted",
+                site.ptvsd_port
+            ));
             return abort(ws);
         }
     };
     let _ = tcp.set_nodelay(true);
     shared.sessions.fetch_add(1, Ordering::SeqCst);
-    shared.note(format!("session {}: relaying to localhost:{}", shared.sessions.load(Ordering::SeqCst), site.ptvsd_port));
+    shared.note(format!(
+        "session {}: relaying to localhost:{}",
+        shared.sessions.load(Ordering::SeqCst),
+        site.ptvsd_port
+    ));
     let mut cut = shared.cut.subscribe();
     let (mut from_ptvsd, mut to_ptvsd) = tcp.into_split();
     let mut buffer = vec![0u8; BUFFER];
@@ -437,7 +459,11 @@ async fn serve_windows(mut conn: Conn, request: Request, rest: Vec<u8>, site: Wi
         "ptvsd closed" => abort(ws),
         // The Close reply goes out (about a second later on Azure), then the TCP leg closes.
         "client closed" => {
-            let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() }))).await;
+            let _ = tokio::time::timeout(
+                Duration::from_secs(1),
+                ws.close(Some(CloseFrame { code: CloseCode::Normal, reason: "".into() })),
+            )
+            .await;
             drop(ws);
         }
         _ => abort(ws),
@@ -452,10 +478,19 @@ async fn serve_linux(mut conn: Conn, request: Request, rest: Vec<u8>, site: Linu
     }
     let expected = format!("Basic {}", base64(format!("{}:{}", site.user, site.password).as_bytes()));
     if request.header("authorization") != Some(expected.as_str()) {
-        shared.note(format!("{} {} -> 401 (credentials {})", request.method, request.path(), if request.header("authorization").is_some() { "wrong" } else { "missing" }));
+        shared.note(format!(
+            "{} {} -> 401 (credentials {})",
+            request.method,
+            request.path(),
+            if request.header("authorization").is_some() { "wrong" } else { "missing" }
+        ));
         return reply(&mut conn, 401, "Unauthorized", "WWW-Authenticate: Basic realm=\"site\"\r\n", "", false).await;
     }
-    let port = request.header("appsvctunnelport").and_then(|p| p.trim().parse::<u16>().ok()).filter(|p| *p > 0).unwrap_or(site.default_port);
+    let port = request
+        .header("appsvctunnelport")
+        .and_then(|p| p.trim().parse::<u16>().ok())
+        .filter(|p| *p > 0)
+        .unwrap_or(site.default_port);
     if !request.is_upgrade() {
         if !request.query().to_ascii_lowercase().contains("getstatus") {
             shared.note(format!("{} {} -> 400", request.method, request.path()));
@@ -467,7 +502,10 @@ async fn serve_linux(mut conn: Conn, request: Request, rest: Vec<u8>, site: Linu
         let msg = if reachable { "" } else { "Unable to connect to WebApp" };
         let json = format!(r#"{{"port":{port},"state":"{}","canReachPort":{reachable},"msg":"{msg}"}}"#, site.state);
         // ASP.NET Core writes it chunked.
-        let text = format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{json}\r\n0\r\n\r\n", json.len());
+        let text = format!(
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{json}\r\n0\r\n\r\n",
+            json.len()
+        );
         let _ = conn.write_all(text.as_bytes()).await;
         let _ = conn.shutdown().await;
         return;

@@ -83,7 +83,9 @@ impl WfastcgiSite {
         let mut stdout = Vec::new();
         loop {
             let mut header = [0u8; 8];
-            self.stream.read_exact(&mut header).map_err(|e| format!("no answer: {e}; wfastcgi's output:\n{}", self.output()))?;
+            self.stream
+                .read_exact(&mut header)
+                .map_err(|e| format!("no answer: {e}; wfastcgi's output:\n{}", self.output()))?;
             let kind = header[1];
             let length = usize::from(u16::from_be_bytes([header[4], header[5]]));
             let padding = usize::from(header[6]);
@@ -98,7 +100,9 @@ impl WfastcgiSite {
             }
         }
         let text = String::from_utf8_lossy(&stdout).to_string();
-        text.split_once("\r\n\r\n").map(|(_, body)| body.trim().to_string()).ok_or_else(|| format!("no HTTP answer in {text:?}"))
+        text.split_once("\r\n\r\n")
+            .map(|(_, body)| body.trim().to_string())
+            .ok_or_else(|| format!("no HTTP answer in {text:?}"))
     }
 }
 

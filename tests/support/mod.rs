@@ -74,10 +74,7 @@ pub use ws::WsStream;
 /// True when running under CI (`CI=true`): then no peer is optional and a missing one
 /// is a failure, never a skip.
 pub fn is_ci() -> bool {
-    matches!(
-        std::env::var("CI").as_deref(),
-        Ok("true") | Ok("1") | Ok("TRUE") | Ok("True")
-    )
+    matches!(std::env::var("CI").as_deref(), Ok("true") | Ok("1") | Ok("TRUE") | Ok("True"))
 }
 
 /// The repository root (`CARGO_MANIFEST_DIR`).

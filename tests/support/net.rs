@@ -20,9 +20,7 @@ pub fn loopback(port: u16) -> SocketAddr {
 pub fn connect(port: u16) -> TcpStream {
     let stream = TcpStream::connect_timeout(&loopback(port), Duration::from_secs(5))
         .unwrap_or_else(|e| panic!("connect to 127.0.0.1:{port}: {e}"));
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("set_read_timeout");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).expect("set_read_timeout");
     stream.set_nodelay(true).expect("set_nodelay");
     stream
 }

@@ -123,8 +123,8 @@ impl Peers {
             let path = peers_json_path();
             let text = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("cannot read {}: {e}; {SETUP_HINT}", path.display()));
-            let peers: Peers = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("bad {}: {e}; {SETUP_HINT}", path.display()));
+            let peers: Peers =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad {}: {e}; {SETUP_HINT}", path.display()));
             assert_eq!(peers.schema, 1, "unknown peers.json schema; {SETUP_HINT}");
             for p in peers.peers.iter().chain(&peers.django_peers) {
                 assert!(
@@ -134,11 +134,7 @@ impl Peers {
                     p.python_path.display()
                 );
             }
-            assert!(
-                peers.websockify.path.exists(),
-                "{} is missing; {SETUP_HINT}",
-                peers.websockify.path.display()
-            );
+            assert!(peers.websockify.path.exists(), "{} is missing; {SETUP_HINT}", peers.websockify.path.display());
             peers
         })
     }
@@ -146,9 +142,7 @@ impl Peers {
     /// The peer for `python` (`"3.6"`, `"3.11"`, `"2.7"`) and `ptvsd` (`"3.2.1"`, …), if
     /// installed.
     pub fn find(&self, python: &str, ptvsd: &str) -> Option<&PeerInfo> {
-        self.peers
-            .iter()
-            .find(|p| p.python == python && p.ptvsd == ptvsd)
+        self.peers.iter().find(|p| p.python == python && p.ptvsd == ptvsd)
     }
 
     /// The peer for `python` and `ptvsd`; panics when it is not installed.
@@ -164,10 +158,7 @@ impl Peers {
     pub fn optional_peer(&self, python: &str, ptvsd: &str) -> Option<&PeerInfo> {
         let found = self.find(python, ptvsd);
         if found.is_none() {
-            assert!(
-                !super::is_ci(),
-                "CI=true but the Python {python} / ptvsd {ptvsd} peer is missing; {SETUP_HINT}"
-            );
+            assert!(!super::is_ci(), "CI=true but the Python {python} / ptvsd {ptvsd} peer is missing; {SETUP_HINT}");
             eprintln!("SKIPPED: no Python {python} / ptvsd {ptvsd} peer on this machine");
         }
         found
@@ -191,7 +182,10 @@ impl Peers {
     /// The tinyproxy executable: `$PTVSD_TEST_TINYPROXY`, else the one `peers.json` lists.
     /// `None`, with a note on stderr, when there is none locally; a panic in CI.
     pub fn tinyproxy(&self) -> Option<PathBuf> {
-        let found = std::env::var_os("PTVSD_TEST_TINYPROXY").map(PathBuf::from).or_else(|| self.tinyproxy.clone()).filter(|p| p.exists());
+        let found = std::env::var_os("PTVSD_TEST_TINYPROXY")
+            .map(PathBuf::from)
+            .or_else(|| self.tinyproxy.clone())
+            .filter(|p| p.exists());
         if found.is_none() {
             assert!(!super::is_ci(), "CI=true but tinyproxy is missing; {SETUP_HINT}");
             eprintln!("SKIPPED: no tinyproxy on this machine; {SETUP_HINT} (or set PTVSD_TEST_TINYPROXY)");
@@ -202,7 +196,10 @@ impl Peers {
     /// The folder with `wfastcgi.py`: `$PTVSD_TEST_WFASTCGI`, else the one `peers.json`
     /// lists. `None`, with a note on stderr, when there is none locally; a panic in CI.
     pub fn wfastcgi(&self) -> Option<PathBuf> {
-        let found = std::env::var_os("PTVSD_TEST_WFASTCGI").map(PathBuf::from).or_else(|| self.wfastcgi.clone()).filter(|p| p.join("wfastcgi.py").exists());
+        let found = std::env::var_os("PTVSD_TEST_WFASTCGI")
+            .map(PathBuf::from)
+            .or_else(|| self.wfastcgi.clone())
+            .filter(|p| p.join("wfastcgi.py").exists());
         if found.is_none() {
             assert!(!super::is_ci(), "CI=true but wfastcgi is missing; {SETUP_HINT}");
             eprintln!("SKIPPED: no wfastcgi on this machine; {SETUP_HINT} (or set PTVSD_TEST_WFASTCGI)");
@@ -332,26 +329,15 @@ impl PtvsdPeer {
         for _attempt in 0..3 {
             let port = free_port();
             let cmd = command(info, &script, &options, &secret, port);
-            let label = format!(
-                "{} {}",
-                info.name,
-                script.file_name().unwrap_or_default().to_string_lossy()
-            );
+            let label = format!("{} {}", info.name, script.file_name().unwrap_or_default().to_string_lossy());
             let mut child = LoggedChild::spawn(&label, cmd, false);
-            let waited = wait_until_listening(port, options.startup_timeout, true, || match child
-                .exited()
-            {
+            let waited = wait_until_listening(port, options.startup_timeout, true, || match child.exited() {
                 Some(status) => Err(format!("exited with {status}")),
                 None => Ok(()),
             });
             match waited {
                 Ok(_) => {
-                    return PtvsdPeer {
-                        info: info.clone(),
-                        port,
-                        secret,
-                        child,
-                    };
+                    return PtvsdPeer { info: info.clone(), port, secret, child };
                 }
                 Err(e) => {
                     let out = child.output();
@@ -401,27 +387,12 @@ impl PtvsdPeer {
     }
 }
 
-fn command(
-    info: &PeerInfo,
-    script: &Path,
-    options: &PeerOptions,
-    secret: &str,
-    port: u16,
-) -> Command {
+fn command(info: &PeerInfo, script: &Path, options: &PeerOptions, secret: &str, port: u16) -> Command {
     let mut cmd = Command::new(&info.python_path);
     cmd.arg("-u");
     match options.launcher {
         Launcher::Cli => {
-            cmd.args([
-                "-m",
-                "ptvsd",
-                "--secret",
-                secret,
-                "--interface",
-                "127.0.0.1",
-                "--port",
-            ])
-            .arg(port.to_string());
+            cmd.args(["-m", "ptvsd", "--secret", secret, "--interface", "127.0.0.1", "--port"]).arg(port.to_string());
             if options.wait {
                 cmd.arg("--wait");
             }
@@ -443,11 +414,8 @@ fn command(
                 .args(&options.args);
         }
     }
-    let cwd = options
-        .cwd
-        .clone()
-        .or_else(|| script.parent().map(Path::to_path_buf))
-        .expect("script has a parent directory");
+    let cwd =
+        options.cwd.clone().or_else(|| script.parent().map(Path::to_path_buf)).expect("script has a parent directory");
     cmd.current_dir(cwd)
         .env_remove("PYTHONPATH")
         .env_remove("PYTHONHOME")

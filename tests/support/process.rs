@@ -28,25 +28,14 @@ impl LoggedChild {
     }
 
     fn spawn_inner(label: &str, mut cmd: Command, graceful: bool, stdin: Stdio) -> LoggedChild {
-        let dir = tempfile::Builder::new()
-            .prefix("ptvsd-dap-test-")
-            .tempdir()
-            .expect("create temp dir for a child's log");
+        let dir =
+            tempfile::Builder::new().prefix("ptvsd-dap-test-").tempdir().expect("create temp dir for a child's log");
         let log = dir.path().join("output.log");
         let out = File::create(&log).expect("create log file");
         let err = out.try_clone().expect("clone log file handle");
         cmd.stdin(stdin).stdout(out).stderr(err);
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("{label}: cannot spawn {cmd:?}: {e}"));
-        LoggedChild {
-            label: label.to_owned(),
-            child,
-            log,
-            graceful,
-            reaped: None,
-            _dir: dir,
-        }
+        let child = cmd.spawn().unwrap_or_else(|e| panic!("{label}: cannot spawn {cmd:?}: {e}"));
+        LoggedChild { label: label.to_owned(), child, log, graceful, reaped: None, _dir: dir }
     }
 
     pub fn pid(&self) -> u32 {
@@ -59,9 +48,7 @@ impl LoggedChild {
 
     /// Everything the process printed so far (stdout and stderr interleaved).
     pub fn output(&self) -> String {
-        std::fs::read(&self.log)
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
+        std::fs::read(&self.log).map(|b| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default()
     }
 
     /// `Some(status)` once the process has exited.
@@ -81,16 +68,10 @@ impl LoggedChild {
                 return out;
             }
             if let Some(status) = self.exited() {
-                panic!(
-                    "{}: exited ({status}) without printing {needle:?}; output:\n{out}",
-                    self.label
-                );
+                panic!("{}: exited ({status}) without printing {needle:?}; output:\n{out}", self.label);
             }
             if start.elapsed() > timeout {
-                panic!(
-                    "{}: {needle:?} not printed within {timeout:?}; output:\n{out}",
-                    self.label
-                );
+                panic!("{}: {needle:?} not printed within {timeout:?}; output:\n{out}", self.label);
             }
             std::thread::sleep(Duration::from_millis(25));
         }
@@ -159,7 +140,8 @@ pub struct Activity {
 pub fn activity(pid: u32, window: Duration) -> Activity {
     let cpu_ticks = || -> f64 {
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        let fields: Vec<&str> =
+            stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
         let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
         field(11) + field(12)
     };
@@ -183,7 +165,10 @@ pub fn activity(pid: u32, window: Duration) -> Activity {
     #[allow(unsafe_code)]
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    Activity { cpu_per_second: (cpu_ticks() - before) / hz / start.elapsed().as_secs_f64(), runnable: f64::from(runnable) / f64::from(samples.max(1)) }
+    Activity {
+        cpu_per_second: (cpu_ticks() - before) / hz / start.elapsed().as_secs_f64(),
+        runnable: f64::from(runnable) / f64::from(samples.max(1)),
+    }
 }
 
 /// CPU time `pid` has used so far (user + system), in clock ticks (USER_HZ, 100 a second

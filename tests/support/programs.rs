@@ -34,20 +34,10 @@ pub fn program(name: &str) -> PathBuf {
 
 /// The 1-based line of `file` that carries the comment `# MARK: <mark>`.
 pub fn line_of(file: &Path, mark: &str) -> u32 {
-    let text =
-        std::fs::read_to_string(file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
+    let text = std::fs::read_to_string(file).unwrap_or_else(|e| panic!("read {}: {e}", file.display()));
     let needle = format!("# MARK: {mark}");
-    let mut hits = text
-        .lines()
-        .enumerate()
-        .filter(|(_, line)| line.trim_end().ends_with(&needle));
-    let (index, _) = hits
-        .next()
-        .unwrap_or_else(|| panic!("no `{needle}` in {}", file.display()));
-    assert!(
-        hits.next().is_none(),
-        "`{needle}` is not unique in {}",
-        file.display()
-    );
+    let mut hits = text.lines().enumerate().filter(|(_, line)| line.trim_end().ends_with(&needle));
+    let (index, _) = hits.next().unwrap_or_else(|| panic!("no `{needle}` in {}", file.display()));
+    assert!(hits.next().is_none(), "`{needle}` is not unique in {}", file.display());
     u32::try_from(index + 1).expect("line number fits u32")
 }

@@ -55,7 +55,11 @@ impl Relay {
         for _attempt in 0..3 {
             let port = free_port();
             let mut cmd = Command::new(env!("CARGO_BIN_EXE_ptvsd-dap"));
-            cmd.arg("relay").arg("--listen").arg(format!("127.0.0.1:{port}")).arg("--target").arg(format!("127.0.0.1:{target_port}"));
+            cmd.arg("relay")
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("--target")
+                .arg(format!("127.0.0.1:{target_port}"));
             if let Some(certs) = tls {
                 cmd.arg("--tls-cert").arg(&certs.leaf_pem).arg("--tls-key").arg(&certs.leaf_key);
             }
@@ -76,13 +80,7 @@ impl Relay {
     /// websockify on a free port relaying to `127.0.0.1:target_port`, with TLS when
     /// `tls` is given; returns once it listens.
     pub fn websockify(target_port: u16, tls: Option<&TestCerts>) -> Relay {
-        Self::websockify_with(
-            target_port,
-            RelayOptions {
-                tls,
-                ..RelayOptions::default()
-            },
-        )
+        Self::websockify_with(target_port, RelayOptions { tls, ..RelayOptions::default() })
     }
 
     pub fn websockify_with(target_port: u16, options: RelayOptions<'_>) -> Relay {
@@ -93,10 +91,7 @@ impl Relay {
             let mut cmd = Command::new(&exe);
             cmd.arg("-v");
             if let Some(certs) = options.tls {
-                cmd.arg("--cert")
-                    .arg(&certs.leaf_pem)
-                    .arg("--key")
-                    .arg(&certs.leaf_key);
+                cmd.arg("--cert").arg(&certs.leaf_pem).arg("--key").arg(&certs.leaf_key);
                 if options.ssl_only {
                     cmd.arg("--ssl-only");
                 }
@@ -110,20 +105,13 @@ impl Relay {
                 .env("PYTHONWARNINGS", "ignore");
             let label = format!("websockify :{port} -> :{target_port}");
             let mut child = LoggedChild::spawn(&label, cmd, true);
-            let waited = wait_until_listening(port, Duration::from_secs(30), false, || match child
-                .exited()
-            {
+            let waited = wait_until_listening(port, Duration::from_secs(30), false, || match child.exited() {
                 Some(status) => Err(format!("exited with {status}")),
                 None => Ok(()),
             });
             match waited {
                 Ok(_) => {
-                    return Relay {
-                        port,
-                        target_port,
-                        tls: options.tls.is_some(),
-                        runs: Runs::Process(child),
-                    };
+                    return Relay { port, target_port, tls: options.tls.is_some(), runs: Runs::Process(child) };
                 }
                 Err(e) => {
                     let out = child.output();
@@ -167,20 +155,12 @@ impl Relay {
     }
     /// `ws://127.0.0.1:PORT/<path>` (`path` without a leading slash).
     pub fn ws_url(&self, path: &str) -> String {
-        format!(
-            "ws://127.0.0.1:{}/{}",
-            self.port,
-            path.trim_start_matches('/')
-        )
+        format!("ws://127.0.0.1:{}/{}", self.port, path.trim_start_matches('/'))
     }
     /// `wss://localhost:PORT/<path>`; panics when the relay has no TLS.
     pub fn wss_url(&self, path: &str) -> String {
         assert!(self.tls, "this relay was started without TLS");
-        format!(
-            "wss://localhost:{}/{}",
-            self.port,
-            path.trim_start_matches('/')
-        )
+        format!("wss://localhost:{}/{}", self.port, path.trim_start_matches('/'))
     }
     /// The relay's log so far (websockify's `-v`, or the emulator's events).
     pub fn output(&self) -> String {

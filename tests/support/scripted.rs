@@ -58,7 +58,10 @@ impl ScriptedPtvsd {
 
     /// Accepts one connection and completes the handshake.
     pub async fn accept(&self) -> Peer {
-        let (stream, _) = tokio::time::timeout(PEER_WAIT, self.listener.accept()).await.expect("the adapter did not connect").unwrap();
+        let (stream, _) = tokio::time::timeout(PEER_WAIT, self.listener.accept())
+            .await
+            .expect("the adapter did not connect")
+            .unwrap();
         stream.set_nodelay(true).unwrap();
         let framed = if self.json { json_attach(stream).await } else { binary_attach(stream).await };
         Peer { framed, json: self.json, log: Vec::new() }
@@ -110,10 +113,23 @@ impl Peer {
     /// Answers an evaluation like ptvsd: a tuple's items as children, `None` otherwise.
     pub async fn answer_as_ptvsd(&mut self, command: &Command) {
         match command {
-            Command::Execute { execution_id, .. } => self.send(Event::ExecutionResult { execution_id: *execution_id, value: value("None", "NoneType") }).await,
+            Command::Execute { execution_id, .. } => {
+                self.send(Event::ExecutionResult { execution_id: *execution_id, value: value("None", "NoneType") })
+                    .await
+            }
             Command::EnumChildren { execution_id, text, .. } => {
-                let items = text.strip_prefix('(').and_then(|t| t.strip_suffix(",)")).map(|t| t.split(", ").count()).unwrap_or(0);
-                let children = (0..items).map(|i| Child { name: format!("[{i}]"), expression: Some(format!("{text}[{i}]")), value: value("None", "NoneType") }).collect();
+                let items = text
+                    .strip_prefix('(')
+                    .and_then(|t| t.strip_suffix(",)"))
+                    .map(|t| t.split(", ").count())
+                    .unwrap_or(0);
+                let children = (0..items)
+                    .map(|i| Child {
+                        name: format!("[{i}]"),
+                        expression: Some(format!("{text}[{i}]")),
+                        value: value("None", "NoneType"),
+                    })
+                    .collect();
                 self.send(Event::Children { execution_id: *execution_id, children }).await;
             }
             _ => {}
@@ -136,7 +152,9 @@ impl Peer {
     /// Answers a fence (hit-count request) as ptvsd does.
     pub async fn answer_fence(&mut self, command: &Command) {
         match command {
-            Command::GetBreakpointHitCount { request_id, .. } => self.send(Event::BreakpointHitCount { request_id: *request_id, hit_count: 0 }).await,
+            Command::GetBreakpointHitCount { request_id, .. } => {
+                self.send(Event::BreakpointHitCount { request_id: *request_id, hit_count: 0 }).await
+            }
             other => panic!("expected a fence, got {other:?}"),
         }
     }
@@ -163,7 +181,10 @@ pub fn frame(function: &str, line: i64, variables: &[(&str, PyObject)]) -> Frame
         arg_count: 0,
         kind: FrameKind::Python,
         django_source: None,
-        variables: variables.iter().map(|(name, value)| Variable { name: name.to_string(), value: value.clone() }).collect(),
+        variables: variables
+            .iter()
+            .map(|(name, value)| Variable { name: name.to_string(), value: value.clone() })
+            .collect(),
     }
 }
 
@@ -218,7 +239,11 @@ async fn read_json(s: &mut TcpStream, buf: &mut BytesMut) -> Value {
 
 /// The server half of a JSON v8 handshake up to the accepted attach.
 pub async fn json_attach(mut s: TcpStream) -> Framed<TcpStream, ServerCodec> {
-    let response = |request: &Value, body: Value| json_bytes(&json!({"type": "response", "seq": 0, "request_seq": request["seq"], "success": true, "command": request["command"], "message": "", "body": body}));
+    let response = |request: &Value, body: Value| {
+        json_bytes(
+            &json!({"type": "response", "seq": 0, "request_seq": request["seq"], "success": true, "command": request["command"], "message": "", "body": body}),
+        )
+    };
     s.write_all(&json_bytes(&json!({"type": "event", "seq": 0, "event": "legacyRemoteConnected", "body": {"debuggerName": "PTVSDBG", "debuggerProtocolVersion": 8}}))).await.unwrap();
     let mut buf = BytesMut::new();
     let auth = read_json(&mut s, &mut buf).await;
@@ -226,7 +251,12 @@ pub async fn json_attach(mut s: TcpStream) -> Framed<TcpStream, ServerCodec> {
     s.write_all(&response(&auth, json!({"accepted": true}))).await.unwrap();
     let attach = read_json(&mut s, &mut buf).await;
     assert_eq!(attach["command"], "legacyRemoteDebuggerAttach");
-    s.write_all(&response(&attach, json!({"accepted": true, "processId": 4242, "pythonMajor": 3, "pythonMinor": 11, "pythonMicro": 7}))).await.unwrap();
+    s.write_all(&response(
+        &attach,
+        json!({"accepted": true, "processId": 4242, "pythonMajor": 3, "pythonMinor": 11, "pythonMicro": 7}),
+    ))
+    .await
+    .unwrap();
     let mut parts = FramedParts::new::<Event>(s, ServerCodec::new(Dialect::Json { version: 8 }, Limits::default()));
     parts.read_buf = buf;
     Framed::from_parts(parts)

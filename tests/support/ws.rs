@@ -35,20 +35,13 @@ impl WsStream {
             None => Connector::Plain,
         };
         let (ws, _response) =
-            tungstenite::client_tls_with_config(request, tcp, None, Some(connector)).map_err(
-                |e| match e {
-                    tungstenite::HandshakeError::Failure(e) => e,
-                    tungstenite::HandshakeError::Interrupted(_) => tungstenite::Error::Io(
-                        io::Error::new(io::ErrorKind::WouldBlock, "handshake interrupted"),
-                    ),
-                },
-            )?;
-        Ok(WsStream {
-            ws,
-            pending: Vec::new(),
-            pos: 0,
-            closed: false,
-        })
+            tungstenite::client_tls_with_config(request, tcp, None, Some(connector)).map_err(|e| match e {
+                tungstenite::HandshakeError::Failure(e) => e,
+                tungstenite::HandshakeError::Interrupted(_) => {
+                    tungstenite::Error::Io(io::Error::new(io::ErrorKind::WouldBlock, "handshake interrupted"))
+                }
+            })?;
+        Ok(WsStream { ws, pending: Vec::new(), pos: 0, closed: false })
     }
 
     /// The underlying TCP stream.
@@ -109,9 +102,7 @@ impl Read for WsStream {
                 }
                 Ok(Message::Close(_)) => self.closed = true,
                 Ok(_) => {} // ping/pong/frame: tungstenite answers pings itself
-                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
-                    self.closed = true
-                }
+                Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => self.closed = true,
                 Err(e) => return Err(to_io(e)),
             }
         }

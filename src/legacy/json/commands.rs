@@ -103,11 +103,12 @@ pub(super) fn encode_command(command: Command) -> (&'static str, Value) {
             (SET_BREAKPOINT_HIT_COUNT, json!({ "breakpointId": id, "hitCount": hit_count }))
         }
         // The request id stays with the client codec; the wire carries only the seq.
-        Command::GetBreakpointHitCount { request_id: _, id } => (GET_BREAKPOINT_HIT_COUNT, json!({ "breakpointId": id })),
-        Command::RemoveBreakpoint { id, line } => (
-            REMOVE_BREAKPOINT,
-            json!({ "breakpointId": id, "breakpointLineNo": line, "language": LANGUAGE_PYTHON }),
-        ),
+        Command::GetBreakpointHitCount { request_id: _, id } => {
+            (GET_BREAKPOINT_HIT_COUNT, json!({ "breakpointId": id }))
+        }
+        Command::RemoveBreakpoint { id, line } => {
+            (REMOVE_BREAKPOINT, json!({ "breakpointId": id, "breakpointLineNo": line, "language": LANGUAGE_PYTHON }))
+        }
         // ptvsd reads every key of a Python breakpoint before looking at the language.
         Command::SetDjangoBreakpoint { id, line, file } => (
             SET_BREAKPOINT,
@@ -243,7 +244,9 @@ fn decode_known(command: &str, seq: i64, args: &mut Fields, limits: &Limits) -> 
             let line = args.int("breakpointLineNo")?;
             let id = args.int("breakpointId")?;
             match language(args)? {
-                LANGUAGE_DJANGO => Command::RemoveDjangoBreakpoint { id, line, file: args.string("breakpointFileName")? },
+                LANGUAGE_DJANGO => {
+                    Command::RemoveDjangoBreakpoint { id, line, file: args.string("breakpointFileName")? }
+                }
                 _ => Command::RemoveBreakpoint { id, line },
             }
         }
@@ -273,9 +276,8 @@ fn decode_known(command: &str, seq: i64, args: &mut Fields, limits: &Limits) -> 
         },
         SET_EXCEPTION_HANDLER_INFO => Command::SetExceptionHandlerInfo {
             file: args.string("fileName")?,
-            statements: args.list("statements", "handler statements", limits.max_count, |v| {
-                handler_statement(v, limits)
-            })?,
+            statements: args
+                .list("statements", "handler statements", limits.max_count, |v| handler_statement(v, limits))?,
         },
         DETACH => Command::Detach,
         LAST_ACK => Command::LastAck,

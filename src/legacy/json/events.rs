@@ -214,9 +214,7 @@ pub(super) fn set_line_result(body: Option<Value>) -> Result<Event, ProtocolErro
         })?;
         Ok(Event::SetLineResult { ok, thread: body.int("threadId")?, line: body.int("newLineNo")? })
     };
-    Fields::from_optional(body)
-        .and_then(decode)
-        .map_err(|bad| bad.into_error("response to legacySetLineNumber"))
+    Fields::from_optional(body).and_then(decode).map_err(|bad| bad.into_error("response to legacySetLineNumber"))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -225,9 +223,18 @@ pub(super) fn set_line_result(body: Option<Value>) -> Result<Event, ProtocolErro
 /// How an [`Event`] travels.
 #[derive(Debug)]
 pub(super) enum Outgoing {
-    Event { name: String, body: Value },
+    Event {
+        name: String,
+        body: Value,
+    },
     /// A response to a request of `command`; `request_seq` is known for hit counts only.
-    Response { command: String, request_seq: Option<i64>, success: bool, message: String, body: Value },
+    Response {
+        command: String,
+        request_seq: Option<i64>,
+        success: bool,
+        message: String,
+        body: Value,
+    },
 }
 
 pub(super) fn encode_event(event: Event) -> Outgoing {
@@ -250,9 +257,7 @@ pub(super) fn encode_event(event: Event) -> Outgoing {
         Event::ProcessLoad { thread } => plain(PROCESS_LOAD, json!({ "threadId": thread })),
         Event::BreakpointSet { id } => plain(BREAKPOINT_SET, json!({ "breakpointId": id })),
         Event::BreakpointFailed { id } => plain(BREAKPOINT_FAILED, json!({ "breakpointId": id })),
-        Event::BreakpointHit { id, thread } => {
-            plain(BREAKPOINT_HIT, json!({ "breakpointId": id, "threadId": thread }))
-        }
+        Event::BreakpointHit { id, thread } => plain(BREAKPOINT_HIT, json!({ "breakpointId": id, "threadId": thread })),
         Event::StepDone { thread } => plain(STEP_DONE, json!({ "threadId": thread })),
         Event::AsyncBreak { thread } => plain(ASYNC_BREAK, json!({ "threadId": thread })),
         Event::Exception(stop) => plain(EXCEPTION, exception_value(stop)),
@@ -300,9 +305,13 @@ pub(super) fn encode_event(event: Event) -> Outgoing {
             message: String::new(),
             body: json!({ "result": i64::from(ok), "threadId": thread, "newLineNo": line }),
         },
-        Event::CommandFailed { command, message } => {
-            Outgoing::Response { command: super::failed_command_name(&command), request_seq: None, success: false, message, body: json!({}) }
-        }
+        Event::CommandFailed { command, message } => Outgoing::Response {
+            command: super::failed_command_name(&command),
+            request_seq: None,
+            success: false,
+            message,
+            body: json!({}),
+        },
     }
 }
 

@@ -130,7 +130,10 @@ fn names(body: &[u8], name: &str) -> bool {
 pub(super) fn decode_big_event(body: &[u8], limits: &Limits) -> Option<Event> {
     if names(body, ENUM_CHILDREN_RESULT) {
         let message: Envelope<ChildrenBody> = serde_json::from_slice(body).ok()?;
-        if message.kind != "event" || message.event != ENUM_CHILDREN_RESULT || message.body.children.len() > limits.max_count {
+        if message.kind != "event"
+            || message.event != ENUM_CHILDREN_RESULT
+            || message.body.children.len() > limits.max_count
+        {
             return None;
         }
         let children = message
@@ -157,7 +160,10 @@ pub(super) fn decode_big_event(body: &[u8], limits: &Limits) -> Option<Event> {
             .into_iter()
             .map(|f| {
                 let django_source = if f.django_source_file.is_some() || f.django_source_line.is_some() {
-                    Some((f.django_source_file.flatten().unwrap_or_default(), f.django_source_line.flatten().unwrap_or(0)))
+                    Some((
+                        f.django_source_file.flatten().unwrap_or_default(),
+                        f.django_source_line.flatten().unwrap_or(0),
+                    ))
                 } else {
                     None
                 };
@@ -170,7 +176,11 @@ pub(super) fn decode_big_event(body: &[u8], limits: &Limits) -> Option<Event> {
                     arg_count: f.arg_count,
                     kind: FrameKind::from_wire(f.frame_kind),
                     django_source,
-                    variables: f.variables.into_iter().map(|v| Variable { name: v.name, value: v.obj.into() }).collect(),
+                    variables: f
+                        .variables
+                        .into_iter()
+                        .map(|v| Variable { name: v.name, value: v.obj.into() })
+                        .collect(),
                 }
             })
             .collect();

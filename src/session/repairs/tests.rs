@@ -157,9 +157,17 @@ fn evaluation_failures_name_their_exception_in_real_ptvsd() {
         let reports: Vec<String> = serde_json::from_str(line).unwrap_or_else(|e| panic!("{name}: {e}: {out}"));
         let failures: Vec<EvaluationFailure> = reports.iter().map(|r| evaluation_failure(r)).collect();
         let python2 = name.starts_with("py2.");
-        let division = if python2 { "ZeroDivisionError: integer division or modulo by zero" } else { "ZeroDivisionError: division by zero" };
+        let division = if python2 {
+            "ZeroDivisionError: integer division or modulo by zero"
+        } else {
+            "ZeroDivisionError: division by zero"
+        };
         let summaries: Vec<&str> = failures.iter().map(|f| f.summary.as_str()).collect();
-        assert_eq!(summaries[..3], ["KeyError: 'k'", division, "NameError: name 'x' is not defined"], "{name}: {reports:?}");
+        assert_eq!(
+            summaries[..3],
+            ["KeyError: 'k'", division, "NameError: name 'x' is not defined"],
+            "{name}: {reports:?}"
+        );
         assert!(summaries[3].starts_with("SyntaxError: "), "{name}: {reports:?}");
         for failure in &failures[..3] {
             let traceback = failure.traceback.as_deref().unwrap_or_default();
@@ -186,12 +194,15 @@ fn stale_handler_files_are_read_from_hex() {
 
 #[test]
 fn evaluation_failures_are_read_from_a_traceback_or_kept_as_ptvsd_sent_them() {
-    let named = evaluation_failure("Traceback (most recent call last):\n  File \"<debug input>\", line 1, in <module>\nKeyError: 'k'\n");
+    let named = evaluation_failure(
+        "Traceback (most recent call last):\n  File \"<debug input>\", line 1, in <module>\nKeyError: 'k'\n",
+    );
     assert_eq!(named.summary, "KeyError: 'k'");
     assert!(named.traceback.is_some_and(|t| t.contains("<debug input>")));
     let bare = evaluation_failure("ZeroDivisionError: division by zero\n");
     assert_eq!(bare, EvaluationFailure { summary: "ZeroDivisionError: division by zero".to_string(), traceback: None });
-    let syntax = evaluation_failure("  File \"<debug input>\", line 1\n    1 +\n      ^\nSyntaxError: invalid syntax\n");
+    let syntax =
+        evaluation_failure("  File \"<debug input>\", line 1\n    1 +\n      ^\nSyntaxError: invalid syntax\n");
     assert_eq!(syntax.summary, "SyntaxError: invalid syntax");
     for own in ["'k'", "<expression cannot be evaluated at this time>", "", "\n"] {
         assert_eq!(evaluation_failure(own).summary, own, "{own:?}");
@@ -201,8 +212,18 @@ fn evaluation_failures_are_read_from_a_traceback_or_kept_as_ptvsd_sent_them() {
 #[test]
 fn every_expression_is_one_python_expression() {
     for (name, python) in peers().into_iter().filter(|(n, _)| n.ends_with("3.2.1")) {
-        for expression in [attach_repair_expression(), stale_handler_probe_expression(), connection_guard_expression(), name_exceptions_expression()] {
-            let out = Command::new(&python).arg("-c").arg("import sys; compile(sys.argv[1], '<debug input>', 'eval')").arg(&expression).output().unwrap();
+        for expression in [
+            attach_repair_expression(),
+            stale_handler_probe_expression(),
+            connection_guard_expression(),
+            name_exceptions_expression(),
+        ] {
+            let out = Command::new(&python)
+                .arg("-c")
+                .arg("import sys; compile(sys.argv[1], '<debug input>', 'eval')")
+                .arg(&expression)
+                .output()
+                .unwrap();
             assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         }
     }
@@ -217,7 +238,12 @@ fn in_every_python(script: &str) {
             continue;
         }
         let out = Command::new(&python).arg("-c").arg(script).output().unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "repaired", "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "repaired",
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -390,6 +416,7 @@ sys.stdout.write('repaired' if ok else 'broken %r %r' % (before, names))
 "#,
         expr = REPAIR_NODELAY
     );
-    let out = std::process::Command::new("python3").arg("-c").arg(script).output().expect("python3 is needed for this test");
+    let out =
+        std::process::Command::new("python3").arg("-c").arg(script).output().expect("python3 is needed for this test");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "repaired", "{}", String::from_utf8_lossy(&out.stderr));
 }

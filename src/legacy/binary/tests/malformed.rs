@@ -309,7 +309,10 @@ fn a_sehi_expression_that_reads_as_the_terminator_is_refused() {
 fn json_only_events_cannot_be_written() {
     for event in [
         Event::ModulesChanged,
-        Event::CommandFailed { command: crate::legacy::messages::FailedCommand::Other("x".into()), message: "y".into() },
+        Event::CommandFailed {
+            command: crate::legacy::messages::FailedCommand::Other("x".into()),
+            message: "y".into(),
+        },
         Event::Unknown { name: "z".into() },
     ] {
         assert!(matches!(encode_event(6, event), Err(ProtocolError::Unsupported { .. })));

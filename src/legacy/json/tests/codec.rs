@@ -33,10 +33,7 @@ fn unknown_event_keeps_the_stream_in_sync() {
     let mut bytes = framed(&event("legacySomethingNew", json!({"x": [1, 2, {"y": null}]})));
     bytes.extend(framed(&event("legacyThreadExit", json!({"threadId": 5}))));
     let events = decode_all(&mut client(8), &bytes);
-    assert_eq!(
-        events,
-        [Event::Unknown { name: "legacySomethingNew".into() }, Event::ThreadExit { thread: 5 }]
-    );
+    assert_eq!(events, [Event::Unknown { name: "legacySomethingNew".into() }, Event::ThreadExit { thread: 5 }]);
 }
 
 #[test]
@@ -44,7 +41,10 @@ fn failed_response_becomes_command_failed() {
     let body = r#"{"type": "response", "seq": 156, "request_seq": 13, "success": false, "command": "legacyExecuteText", "message": "KeyError: 'moduleName'\n", "body": {}}"#;
     assert_eq!(
         decode_one(&mut client(8), body).unwrap(),
-        Some(Event::CommandFailed { command: FailedCommand::Execute { execution_id: None }, message: "KeyError: 'moduleName'\n".into() })
+        Some(Event::CommandFailed {
+            command: FailedCommand::Execute { execution_id: None },
+            message: "KeyError: 'moduleName'\n".into()
+        })
     );
     // Null or absent message and command read as empty.
     let body = r#"{"type": "response", "seq": 1, "request_seq": 2, "success": false, "message": null}"#;
@@ -69,7 +69,9 @@ fn successful_empty_responses_are_swallowed_and_decoding_continues() {
     assert_eq!(codec.decode(&mut buf).unwrap(), Some(Event::BreakpointFailed { id: 1 }));
     assert!(buf.is_empty());
     // Only swallowed responses: nothing to report, everything consumed.
-    let mut buf = BytesMut::from(&bytes[..bytes.len() - framed(&event("legacyBreakpointFailed", json!({"breakpointId": 1}))).len()]);
+    let mut buf = BytesMut::from(
+        &bytes[..bytes.len() - framed(&event("legacyBreakpointFailed", json!({"breakpointId": 1}))).len()],
+    );
     assert_eq!(codec.decode(&mut buf).unwrap(), None);
     assert!(buf.is_empty());
 }
@@ -185,8 +187,16 @@ fn wrong_types_are_malformed() {
     let cases = [
         ("legacyThreadCreate", json!({"threadId": "1"}), "`threadId` is a string, expected an integer"),
         ("legacyBreakpointHit", json!({"breakpointId": 1, "threadId": 1.5}), "`threadId`: 1.5 does not fit"),
-        ("legacyModuleLoad", json!({"moduleId": 1, "moduleFileName": 7}), "`moduleFileName` is a number, expected a string"),
-        ("legacyEnumChildrenResult", json!({"executionId": 1, "children": {}}), "`children` is an object, expected an array"),
+        (
+            "legacyModuleLoad",
+            json!({"moduleId": 1, "moduleFileName": 7}),
+            "`moduleFileName` is a number, expected a string",
+        ),
+        (
+            "legacyEnumChildrenResult",
+            json!({"executionId": 1, "children": {}}),
+            "`children` is an object, expected an array",
+        ),
         ("legacyDebuggerOutput", json!({"threadId": 1, "output": "x", "isStdOut": 1}), "`isStdOut` is a number"),
         ("legacyException", json!({"threadId": 1, "data": []}), "`data` is an array"),
         ("legacyThreadExit", json!([1]), "`body` is an array, expected an object"),
@@ -274,10 +284,16 @@ fn server_encode(server: &mut JsonServerCodec, event: Event) -> Value {
 #[test]
 fn server_defaults_seq_and_arguments_like_ptvsd() {
     let mut server = JsonServerCodec::new(8, Limits::default());
-    assert_eq!(server_decode(&mut server, r#"{"type": "request", "command": "legacyResumeAll"}"#).unwrap(), Some(Command::ResumeAll));
     assert_eq!(
-        server_decode(&mut server, r#"{"type": "request", "command": "legacyGetBreakpointHitCount", "arguments": {"breakpointId": 2}}"#)
-            .unwrap(),
+        server_decode(&mut server, r#"{"type": "request", "command": "legacyResumeAll"}"#).unwrap(),
+        Some(Command::ResumeAll)
+    );
+    assert_eq!(
+        server_decode(
+            &mut server,
+            r#"{"type": "request", "command": "legacyGetBreakpointHitCount", "arguments": {"breakpointId": 2}}"#
+        )
+        .unwrap(),
         Some(Command::GetBreakpointHitCount { request_id: 0, id: 2 })
     );
     assert_eq!(server.version(), 8);
@@ -317,7 +333,10 @@ fn server_numbers_messages_and_echoes_request_seqs() {
     let detach = r#"{"type": "request", "seq": 42, "command": "legacyDetach", "arguments": {}}"#;
     assert_eq!(server_decode(&mut server, detach).unwrap(), Some(Command::Detach));
     assert_eq!(
-        server_encode(&mut server, Event::CommandFailed { command: FailedCommand::Detach, message: "Traceback".into() }),
+        server_encode(
+            &mut server,
+            Event::CommandFailed { command: FailedCommand::Detach, message: "Traceback".into() }
+        ),
         json!({"type": "response", "seq": 2, "request_seq": 42, "success": false, "command": "legacyDetach", "message": "Traceback", "body": {}})
     );
     assert_eq!(
@@ -326,7 +345,10 @@ fn server_numbers_messages_and_echoes_request_seqs() {
             "body": {"hitCount": 3}})
     );
     assert_eq!(
-        server_encode(&mut server, Event::CommandFailed { command: FailedCommand::Other("legacyNeverSent".into()), message: String::new() })["request_seq"],
+        server_encode(
+            &mut server,
+            Event::CommandFailed { command: FailedCommand::Other("legacyNeverSent".into()), message: String::new() }
+        )["request_seq"],
         json!(0)
     );
 }

@@ -91,11 +91,7 @@ pub fn framed(body: &str) -> Vec<u8> {
 
 /// Everything the server sent, as one byte stream.
 pub fn server_stream(transcript: &str) -> Vec<u8> {
-    entries(transcript)
-        .iter()
-        .filter(|e| e.dir == Dir::ServerToClient)
-        .flat_map(|e| framed(&e.body))
-        .collect()
+    entries(transcript).iter().filter(|e| e.dir == Dir::ServerToClient).flat_map(|e| framed(&e.body)).collect()
 }
 
 /// A client codec as the session creates it after a JSON handshake (seqs 1 and 2 used).

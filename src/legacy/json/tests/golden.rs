@@ -52,7 +52,9 @@ fn failures(events: &[Event]) -> Vec<(String, &str)> {
     events
         .iter()
         .filter_map(|e| match e {
-            Event::CommandFailed { command, message } => Some((crate::legacy::json::failed_command_name(command), message.as_str())),
+            Event::CommandFailed { command, message } => {
+                Some((crate::legacy::json::failed_command_name(command), message.as_str()))
+            }
             _ => None,
         })
         .collect()
@@ -119,7 +121,10 @@ fn every_request_of_the_single_session_transcripts_is_reproduced() {
         // Detach replies are held back after our own detach until the goodbye is
         // answered (these transcripts predate it), so compare without them.
         let alone = decode_transcript(transcript, version);
-        let not_detach = |e: &&Event| !matches!(e, Event::Detach) && !matches!(e, Event::CommandFailed { command: crate::legacy::messages::FailedCommand::Detach, .. });
+        let not_detach = |e: &&Event| {
+            !matches!(e, Event::Detach)
+                && !matches!(e, Event::CommandFailed { command: crate::legacy::messages::FailedCommand::Detach, .. })
+        };
         assert_eq!(events.iter().filter(not_detach).count(), alone.iter().filter(not_detach).count());
     }
 }
@@ -202,7 +207,11 @@ fn hand_written_requests_match_the_transcripts() {
             &mut c,
             Command::SetExceptionHandlerInfo {
                 file: "target_extras.py".into(),
-                statements: vec![HandlerStatement { start_line: 10, end_line: 12, expressions: vec!["ValueError".into()] }],
+                statements: vec![HandlerStatement {
+                    start_line: 10,
+                    end_line: 12,
+                    expressions: vec!["ValueError".into()]
+                }],
             }
         ),
         json!({"type": "request", "seq": 9, "command": "legacySetExceptionHandlerInfo", "arguments": {"fileName": "target_extras.py", "statements": [{"lineStart": 10, "lineEnd": 12, "expressions": ["ValueError"]}]}})
@@ -226,7 +235,10 @@ fn django_breakpoints_carry_language_1_and_every_key() {
         json!({"type": "request", "seq": 3, "command": "legacySetBreakpoint", "arguments": {"breakpointId": 12, "breakpointLineNo": 4, "breakpointFileName": "/app/templates/index.html", "conditionKind": 0, "condition": "", "passCountKind": 0, "passCount": 0, "language": 1}})
     );
     assert_eq!(
-        encode_one(&mut c, Command::RemoveDjangoBreakpoint { id: 12, line: 4, file: "/app/templates/index.html".into() }),
+        encode_one(
+            &mut c,
+            Command::RemoveDjangoBreakpoint { id: 12, line: 4, file: "/app/templates/index.html".into() }
+        ),
         json!({"type": "request", "seq": 4, "command": "legacyRemoveBreakpoint", "arguments": {"breakpointId": 12, "breakpointLineNo": 4, "breakpointFileName": "/app/templates/index.html", "language": 1}})
     );
 }
@@ -285,9 +297,7 @@ fn v8_main_session() {
     assert_eq!(frames[2].variables[0].value, obj(Some("'__main__'"), None, "str", 8, 16));
 
     // `thrf` answers are produced on the debugger thread: wrong name.
-    assert!(events
-        .iter()
-        .any(|e| matches!(e, Event::FrameList { name: Some(name), .. } if name == "Dummy-2")));
+    assert!(events.iter().any(|e| matches!(e, Event::FrameList { name: Some(name), .. } if name == "Dummy-2")));
 
     // Children of `data`, of `data[2]` and of `pt`.
     let children = |id: i64| {
@@ -314,14 +324,12 @@ fn v8_main_session() {
     assert_eq!(pt[1].value, obj(Some("1"), Some("0x1"), "int", 0, 0));
 
     // Evaluations.
-    assert!(events.contains(&Event::ExecutionResult {
-        execution_id: 200,
-        value: obj(Some("3"), Some("0x3"), "int", 0, 0)
-    }));
-    assert!(events.contains(&Event::ExecutionResult {
-        execution_id: 201,
-        value: obj(Some("0"), Some("0x0"), "int", 0, 0)
-    }));
+    assert!(
+        events.contains(&Event::ExecutionResult { execution_id: 200, value: obj(Some("3"), Some("0x3"), "int", 0, 0) })
+    );
+    assert!(
+        events.contains(&Event::ExecutionResult { execution_id: 201, value: obj(Some("0"), Some("0x0"), "int", 0, 0) })
+    );
     assert!(events.contains(&Event::ExecutionException {
         execution_id: 202,
         text: "name 'undefined_name_xyz' is not defined".into()
@@ -343,15 +351,21 @@ fn v8_main_session() {
     // 3.2.1 output: one event per write, channel "stdout".
     let out = outputs(&events);
     assert_eq!(out.len(), 26);
-    assert_eq!(&out[..6], &[
-        ("result", OutputChannel::Stdout),
-        (" ", OutputChannel::Stdout),
-        ("0", OutputChannel::Stdout),
-        (" ", OutputChannel::Stdout),
-        ("1", OutputChannel::Stdout),
-        ("\n", OutputChannel::Stdout),
-    ]);
-    assert_eq!(out.iter().map(|(t, _)| *t).collect::<String>(), "result 0 1\nresult 1 11\nresult 2 21\nresult 3 31\ndone\n");
+    assert_eq!(
+        &out[..6],
+        &[
+            ("result", OutputChannel::Stdout),
+            (" ", OutputChannel::Stdout),
+            ("0", OutputChannel::Stdout),
+            (" ", OutputChannel::Stdout),
+            ("1", OutputChannel::Stdout),
+            ("\n", OutputChannel::Stdout),
+        ]
+    );
+    assert_eq!(
+        out.iter().map(|(t, _)| *t).collect::<String>(),
+        "result 0 1\nresult 1 11\nresult 2 21\nresult 3 31\ndone\n"
+    );
 }
 
 #[test]
@@ -416,12 +430,14 @@ fn v8_misc_lone_surrogate_output_and_rejections() {
     let events = decode_transcript(fixtures::V8_MISC, 8);
     let tid = 140355912129408;
     assert!(events.contains(&Event::Output { thread: tid, text: "\u{FFFD}".into(), channel: OutputChannel::Stdout }));
-    assert!(events.contains(&Event::ExecutionResult {
-        execution_id: 5,
-        value: obj(Some("None"), None, "NoneType", 0, 0)
-    }));
+    assert!(
+        events.contains(&Event::ExecutionResult { execution_id: 5, value: obj(Some("None"), None, "NoneType", 0, 0) })
+    );
     let failed = failures(&events);
-    assert_eq!((failed[0].0.as_str(), failed[0].1), ("legacyRemoteDebuggerInfo", "legacyRemoteDebuggerAuthenticate request must be sent first."));
+    assert_eq!(
+        (failed[0].0.as_str(), failed[0].1),
+        ("legacyRemoteDebuggerInfo", "legacyRemoteDebuggerAuthenticate request must be sent first.")
+    );
     assert_eq!(failed.iter().filter(|(c, _)| *c == "legacyDetach").count(), 2);
     assert_eq!(events.iter().filter(|e| **e == Event::Detach).count(), 2);
     assert_eq!(events.iter().filter(|e| **e == Event::Unknown { name: "legacyRemoteConnected".into() }).count(), 5);
@@ -478,14 +494,12 @@ fn v7_session_has_no_output_channel_and_no_modules_changed() {
     assert_eq!(out[0], ("result", OutputChannel::Unknown));
     // v7 ignores the missing `moduleName`: the evaluation simply runs.
     assert!(failures(&events).is_empty());
-    assert!(events.contains(&Event::ExecutionResult {
-        execution_id: 204,
-        value: obj(Some("1"), Some("0x1"), "int", 0, 0)
-    }));
-    let Some(Event::FrameList { frames, .. }) = events
-        .iter()
-        .find(|e| matches!(e, Event::FrameList { frames, .. } if frames.first().is_some_and(|f| f.function == "compute")))
-    else {
+    assert!(
+        events.contains(&Event::ExecutionResult { execution_id: 204, value: obj(Some("1"), Some("0x1"), "int", 0, 0) })
+    );
+    let Some(Event::FrameList { frames, .. }) = events.iter().find(
+        |e| matches!(e, Event::FrameList { frames, .. } if frames.first().is_some_and(|f| f.function == "compute")),
+    ) else {
         panic!("no compute frame list")
     };
     assert_eq!(frames[0].variables.len(), 5);
@@ -569,12 +583,16 @@ fn our_detach_completes_when_the_goodbye_is_answered() {
     };
     let mut wire = BytesMut::new();
     wire.extend_from_slice(frame(serde_json::json!({"type": "response", "seq": 1, "request_seq": 5, "success": true, "command": "legacyDetach", "message": "", "body": {}})).as_bytes());
-    wire.extend_from_slice(frame(serde_json::json!({"type": "event", "seq": 2, "event": "legacyDetach", "body": {}})).as_bytes());
+    wire.extend_from_slice(
+        frame(serde_json::json!({"type": "event", "seq": 2, "event": "legacyDetach", "body": {}})).as_bytes(),
+    );
     wire.extend_from_slice(frame(serde_json::json!({"type": "response", "seq": 3, "request_seq": 5, "success": false, "command": "legacyDetach", "message": "DebuggerExitException", "body": {}})).as_bytes());
     assert_eq!(codec.decode(&mut wire).unwrap(), None, "nothing until the goodbye is answered");
     wire.extend_from_slice(frame(serde_json::json!({"type": "response", "seq": 4, "request_seq": 0, "success": false, "command": "ptvsdDapGoodbye", "message": "Unknown command", "body": {}})).as_bytes());
     assert_eq!(codec.decode(&mut wire).unwrap(), Some(Event::Detach));
     // An unsolicited detach (the program exiting) still comes through.
-    wire.extend_from_slice(frame(serde_json::json!({"type": "event", "seq": 5, "event": "legacyDetach", "body": {}})).as_bytes());
+    wire.extend_from_slice(
+        frame(serde_json::json!({"type": "event", "seq": 5, "event": "legacyDetach", "body": {}})).as_bytes(),
+    );
     assert_eq!(codec.decode(&mut wire).unwrap(), Some(Event::Detach));
 }

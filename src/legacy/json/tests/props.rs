@@ -41,8 +41,13 @@ fn small_enum() -> impl Strategy<Value = i64> {
 }
 
 fn py_object() -> impl Strategy<Value = PyObject> {
-    (opt_text(), opt_text(), text(), int(), int())
-        .prop_map(|(repr, hex, type_name, length, flags)| PyObject { repr, hex, type_name, length, flags })
+    (opt_text(), opt_text(), text(), int(), int()).prop_map(|(repr, hex, type_name, length, flags)| PyObject {
+        repr,
+        hex,
+        type_name,
+        length,
+        flags,
+    })
 }
 
 fn frame() -> impl Strategy<Value = Frame> {
@@ -51,16 +56,18 @@ fn frame() -> impl Strategy<Value = Frame> {
         prop::option::of((text(), int())),
         vec((text(), py_object()).prop_map(|(name, value)| Variable { name, value }), 0..4),
     )
-        .prop_map(|((start_line, end_line, line, function, file, arg_count, kind), django_source, variables)| Frame {
-            start_line,
-            end_line,
-            line,
-            function,
-            file,
-            arg_count,
-            kind: FrameKind::from_wire(kind),
-            django_source,
-            variables,
+        .prop_map(|((start_line, end_line, line, function, file, arg_count, kind), django_source, variables)| {
+            Frame {
+                start_line,
+                end_line,
+                line,
+                function,
+                file,
+                arg_count,
+                kind: FrameKind::from_wire(kind),
+                django_source,
+                variables,
+            }
         })
 }
 
@@ -187,8 +194,12 @@ fn event() -> impl Strategy<Value = Event> {
         Just(Event::Detach),
         Just(Event::Last),
         (text(), text())
-            .prop_filter("a known command name decodes to its typed variant", |(command, _)| !command.starts_with("legacy"))
-            .prop_map(|(command, message)| Event::CommandFailed { command: crate::legacy::messages::FailedCommand::Other(command), message }),
+            .prop_filter("a known command name decodes to its typed variant", |(command, _)| !command
+                .starts_with("legacy"))
+            .prop_map(|(command, message)| Event::CommandFailed {
+                command: crate::legacy::messages::FailedCommand::Other(command),
+                message
+            }),
         text()
             .prop_filter("a known event name decodes to its variant", |name| !KNOWN_EVENTS.contains(&name.as_str()))
             .prop_map(|name| Event::Unknown { name }),
@@ -351,14 +362,25 @@ fn arbitrary_json() -> impl Strategy<Value = serde_json::Value> {
     ];
     leaf.prop_recursive(4, 32, 6, |inner| {
         let keys = prop::sample::select(vec![
-            "threadId", "threadName", "threadFrames", "variables", "obj", "objRepr", "flags", "name", "fileName",
-            "statements", "lineStart", "expressions", "result", "x",
+            "threadId",
+            "threadName",
+            "threadFrames",
+            "variables",
+            "obj",
+            "objRepr",
+            "flags",
+            "name",
+            "fileName",
+            "statements",
+            "lineStart",
+            "expressions",
+            "result",
+            "x",
         ]);
         prop_oneof![
             vec(inner.clone(), 0..4).prop_map(Value::from),
-            vec((keys, inner), 0..6).prop_map(|pairs| {
-                Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
-            }),
+            vec((keys, inner), 0..6)
+                .prop_map(|pairs| { Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()) }),
         ]
     })
 }

@@ -13,7 +13,12 @@ fn both(message: &Value) -> (Option<crate::legacy::messages::Event>, crate::lega
     let typed = typed::decode_big_event(text.as_bytes(), &Limits::default());
     let mut body = BytesMut::from(text.as_bytes());
     let value = frame::parse_body(&mut body).unwrap();
-    let general = events::decode_event(value["event"].as_str().unwrap().to_string(), value.get("body").cloned(), &Limits::default()).unwrap();
+    let general = events::decode_event(
+        value["event"].as_str().unwrap().to_string(),
+        value.get("body").cloned(),
+        &Limits::default(),
+    )
+    .unwrap();
     (typed, general)
 }
 
@@ -69,7 +74,11 @@ fn shapes_the_fast_path_does_not_take_are_left_to_the_general_path() {
 
 #[test]
 fn a_big_message_is_found_in_ptvsds_key_order_and_in_the_reverse() {
-    let children: Vec<Value> = (0..1000).map(|i| json!({"name": format!("[{i}]"), "expression": format!("x[{i}]"), "obj": object(json!(i.to_string()))})).collect();
+    let children: Vec<Value> = (0..1000)
+        .map(
+            |i| json!({"name": format!("[{i}]"), "expression": format!("x[{i}]"), "obj": object(json!(i.to_string()))}),
+        )
+        .collect();
     let body = json!({"executionId": 5, "children": children}).to_string();
     let first = format!(r#"{{"type": "event", "seq": 9, "event": "legacyEnumChildrenResult", "body": {body}}}"#);
     let last = format!(r#"{{"body": {body}, "seq": 9, "event": "legacyEnumChildrenResult", "type": "event"}}"#);
