@@ -5,7 +5,7 @@
 #                                   1.5-3 min once per machine, under a second afterwards)
 #      scripts/setup-editors.sh     real editors: code-server + Chromium, Neovim + nvim-dap,
 #                                   Helix (cached outside the clone; tests/editors.rs)
-#   2. cargo clippy --all-targets -- -D warnings
+#   2. cargo fmt --check (rustfmt.toml), cargo clippy --all-targets -- -D warnings
 #   3. cargo test --all-targets     unit tests, the integration tests against the peers, and
 #                                   tests/install.rs (a release build, cargo install,
 #                                   cargo publish --dry-run, the .vsix)
@@ -47,6 +47,7 @@ fi
 
 step "setup test env" scripts/setup-test-env.sh
 step "setup editors" scripts/setup-editors.sh
+step "format" cargo fmt --check
 step "clippy" cargo clippy --locked --all-targets -- -D warnings
 step "tests" cargo test --locked --all-targets
 step "fuzz" scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
