@@ -92,7 +92,16 @@ fn answer_stale_handler_queries(session: &mut Session, result: Result<PyObject, 
 /// stacked ones (and its `buffer` likewise). It is one expression, so it binds no names
 /// in the user's frame; it works on Python 2.7 to 3.11 and is a no-op when nothing is
 /// stacked.
-pub const REPAIR_OUTPUT: &str = "list((lambda s, i: i is not s and (setattr(s, 'old_out', i.old_out), \
+///
+/// The wrappers it bypasses stay alive (in the outer wrapper's `ptvsd_dap_bypassed`
+/// list): `print()` holds `sys.stdout` as a borrowed reference for the whole call
+/// (CPython up to 3.11), so a thread in the middle of a `print` on the wrapper of an
+/// earlier attach would write to freed memory if that wrapper's last reference went
+/// away here. Seen as a debuggee crashing with SIGSEGV in `PyObject_GetAttr` under
+/// `builtin_print` right after a second attach (py3.11, ptvsd 3.0.0). One small object
+/// per attach is kept.
+pub const REPAIR_OUTPUT: &str = "list((lambda s, i: i is not s and (s.__dict__.setdefault('ptvsd_dap_bypassed', []).append(s.old_out), \
+setattr(s, 'old_out', i.old_out), \
 hasattr(s, 'buffer') and hasattr(i, 'buffer') and setattr(s.buffer, 'buffer', i.buffer.buffer)))\
 (s, (lambda f: f(f, s))(lambda f, o: f(f, o.old_out) if type(getattr(o, 'old_out', None)) is type(o) else o)) \
 for s in (__import__('sys').stdout, __import__('sys').stderr))";

@@ -421,6 +421,8 @@ fn command(info: &PeerInfo, script: &Path, options: &PeerOptions, secret: &str, 
         .env_remove("PYTHONHOME")
         .env_remove("PYTHONSTARTUP")
         .env("PYTHONUNBUFFERED", "1")
+        // A debuggee that crashes prints every thread's Python stack in the test's output.
+        .env("PYTHONFAULTHANDLER", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1");
     for (k, v) in &options.env {
         cmd.env(k, v);

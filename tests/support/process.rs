@@ -100,10 +100,12 @@ impl LoggedChild {
 
 impl Drop for LoggedChild {
     fn drop(&mut self) {
+        // A process that ended on its own (a crash, say) is worth saying in a failure.
+        let ended = self.exited().map(|status| format!(", ended on its own: {status}")).unwrap_or_default();
         self.kill();
         if std::thread::panicking() {
             eprintln!(
-                "----- {} (pid {}) output -----\n{}\n----- end of {} output -----",
+                "----- {} (pid {}{ended}) output -----\n{}\n----- end of {} output -----",
                 self.label,
                 self.child.id(),
                 self.output(),

@@ -237,7 +237,8 @@ fn in_every_python(script: &str) {
         if !seen.insert(version) {
             continue;
         }
-        let out = Command::new(&python).arg("-c").arg(script).output().unwrap();
+        // Debug allocator (3.x): a use of freed memory crashes instead of passing by luck.
+        let out = Command::new(&python).env("PYTHONMALLOC", "debug").arg("-c").arg(script).output().unwrap();
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
             "repaired",
@@ -324,6 +325,52 @@ sys.stdout = real
 eval(compile({expr:?}, '<repair>', 'eval'))
 ok = ok and sys.stdout is real
 sys.stdout.write('repaired' if ok else 'broken')
+"#,
+        expr = REPAIR_OUTPUT
+    );
+    in_every_python(&script);
+}
+
+/// A thread in the middle of a `print()` on the wrapper of an earlier attach while the
+/// output repair bypasses that wrapper: `print()` holds `sys.stdout` borrowed (CPython up
+/// to 3.11), so the bypassed wrapper must stay alive until the print is done. Without
+/// that, the wrapper is freed under the print (the debuggee crashed with SIGSEGV after a
+/// second attach; `PYTHONMALLOC=debug` makes the use of freed memory crash every time).
+#[test]
+fn output_repair_keeps_a_bypassed_wrapper_alive_for_a_print_in_progress_in_real_python() {
+    let script = format!(
+        r#"
+from __future__ import print_function
+import gc, sys, threading, weakref
+class Sink(object):
+    def __init__(self): self.parts = []
+    def write(self, text): self.parts.append(text)
+    def flush(self): pass
+class W(object):
+    def __init__(self, o): self.old_out = o
+    def write(self, text):
+        if text == 'first':
+            entered.set()
+            resume.wait()
+        self.old_out.write(text)
+    def __getattr__(self, name): return getattr(self.old_out, name)
+entered, resume, sink, real = threading.Event(), threading.Event(), Sink(), sys.stdout
+sys.stdout = W(sink)
+printer = threading.Thread(target=lambda: print('first', 'second', sep='', end=''))
+printer.start()
+entered.wait()
+sys.stdout = W(sys.stdout)
+earlier = weakref.ref(sys.stdout.old_out)
+eval(compile({expr:?}, '<repair>', 'eval'))
+gc.collect()
+alive = earlier() is not None
+resume.set()
+printer.join()
+outer_bypasses = sys.stdout.old_out is sink
+sys.stdout.write('third')
+sys.stdout = real
+ok = alive and outer_bypasses and [p for p in sink.parts if p] == ['first', 'second', 'third']
+sys.stdout.write('repaired' if ok else 'broken: alive %r, bypassed %r, %r' % (alive, outer_bypasses, sink.parts))
 "#,
         expr = REPAIR_OUTPUT
     );
