@@ -127,17 +127,17 @@ impl Session {
     }
 
     pub(super) async fn on_attached(&mut self, result: Result<Connected, AttachFailure>) {
-        let reattaching = matches!(self.phase, Phase::Reconnecting);
-        let request = match std::mem::replace(&mut self.phase, Phase::Ended) {
+        let reattaching = matches!(self.lifecycle.phase, Phase::Reconnecting);
+        let request = match std::mem::replace(&mut self.lifecycle.phase, Phase::Ended) {
             Phase::Attaching { request } => Some(request),
             Phase::Reconnecting => None,
             // The editor left during the attach: detach what connected, then close.
             Phase::Detaching(d) => {
-                self.phase = Phase::Detaching(d);
+                self.lifecycle.phase = Phase::Detaching(d);
                 None
             }
             other => {
-                self.phase = other;
+                self.lifecycle.phase = other;
                 if let Ok(connected) = result {
                     connected.framed.into_inner().abort().await;
                 }
@@ -159,7 +159,7 @@ impl Session {
                         )
                         .await
                     }
-                    None => self.phase = Phase::Closed,
+                    None => self.lifecycle.phase = Phase::Closed,
                 }
                 return;
             }
@@ -202,7 +202,7 @@ impl Session {
         if !dialect.answers_hit_count() {
             self.threads.fence_unavailable();
         }
-        self.attach_break = AttachBreak::Awaited { idle_notice: None };
+        self.lifecycle.attach_break = AttachBreak::Awaited { idle_notice: None };
         tracing::info!(pid = info.pid, python = %info.python, version = dialect.version(), "attached");
         let request = match request {
             Some(request) => Some(request),
@@ -213,7 +213,7 @@ impl Session {
                 return;
             }
         };
-        self.phase = Phase::Configuring;
+        self.lifecycle.phase = Phase::Configuring;
         // A new process knows none of the breakpoints: all unconfirmed until it says.
         let ids: Vec<i64> = self.breakpoints.all().map(|(_, b)| b.id).collect();
         for id in ids {
@@ -275,7 +275,7 @@ impl Session {
 
     pub(super) async fn on_remote_closed(&mut self, error: Option<ProtocolError>) {
         tracing::debug!(?error, "the connection to ptvsd ended");
-        if matches!(self.phase, Phase::Detaching(_)) {
+        if matches!(self.lifecycle.phase, Phase::Detaching(_)) {
             self.finish_detach().await;
             return;
         }
@@ -284,14 +284,14 @@ impl Session {
 
     /// The connection is gone: fail what waits, say why, and end the session.
     pub(super) async fn connection_lost(&mut self, reason: Option<String>) {
-        if matches!(self.phase, Phase::Ended | Phase::Closed | Phase::Reconnecting) {
+        if matches!(self.lifecycle.phase, Phase::Ended | Phase::Closed | Phase::Reconnecting) {
             return;
         }
-        if matches!(self.phase, Phase::Detaching(_)) {
+        if matches!(self.lifecycle.phase, Phase::Detaching(_)) {
             self.finish_detach().await;
             return;
         }
-        self.phase = Phase::Ended;
+        self.lifecycle.phase = Phase::Ended;
         self.close_remote().await;
         let mut terminating = false;
         let waiters = self.work.drain_all();
@@ -306,8 +306,8 @@ impl Session {
             }
         }
         if self.reconnects() && !terminating {
-            let reason = reason.clone().or_else(|| self.attach_failure.take()).unwrap_or_else(|| {
-                if self.program_exited {
+            let reason = reason.clone().or_else(|| self.lifecycle.attach_failure.take()).unwrap_or_else(|| {
+                if self.lifecycle.program_exited {
                     "the program exited".to_string()
                 } else {
                     "ptvsd closed the connection".to_string()
@@ -326,8 +326,8 @@ impl Session {
             self.lost_and_retrying(&reason).await;
             return;
         }
-        let attach_failure = self.attach_failure.take();
-        let sentence = match (&reason, self.program_exited || terminating) {
+        let attach_failure = self.lifecycle.attach_failure.take();
+        let sentence = match (&reason, self.lifecycle.program_exited || terminating) {
             (_, _) if attach_failure.is_some() => format!(
                 "ptvsd failed while attaching ({}), then closed the connection. This is a race inside ptvsd, usually with the app importing modules at that moment: attach again.",
                 attach_failure.unwrap_or_default()

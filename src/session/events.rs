@@ -144,11 +144,11 @@ impl Session {
                 }
             }
             Event::Detach => {
-                if matches!(&self.phase, Phase::Detaching(d) if d.sent) {
+                if matches!(&self.lifecycle.phase, Phase::Detaching(d) if d.sent) {
                     self.on_detach_confirmed().await;
                 } else {
                     // ptvsd's atexit hook: the program is ending (spec §4.7).
-                    self.program_exited = true;
+                    self.lifecycle.program_exited = true;
                 }
             }
             Event::Last => {
@@ -170,7 +170,7 @@ impl Session {
             FailedCommand::Attach => {
                 // ptvsd answered `accepted` and then failed attaching (e.g. "dictionary
                 // changed size during iteration" over sys.modules); it closes next.
-                self.attach_failure = Some(last_line.unwrap_or_else(|| "an error".to_string()));
+                self.lifecycle.attach_failure = Some(last_line.unwrap_or_else(|| "an error".to_string()));
             }
             FailedCommand::Execute { execution_id } | FailedCommand::EnumChildren { execution_id } => {
                 let id = execution_id.or_else(|| self.work.in_flight_on(None));
@@ -225,14 +225,14 @@ impl Session {
         self.releases.retain(|r| !matches!(r, Release::FreeSilent));
         match event {
             Event::ProcessLoad { thread } => {
-                if let AttachBreak::Awaited { .. } = self.attach_break {
+                if let AttachBreak::Awaited { .. } = self.lifecycle.attach_break {
                     let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
-                    if matches!(self.phase, Phase::Running) {
+                    if matches!(self.lifecycle.phase, Phase::Running) {
                         let then = if stop_on_entry { AfterRepairs::Report } else { AfterRepairs::Release };
                         self.run_attach_break(thread, then);
                     } else {
                         // Held until configurationDone, so breakpoints are in place first.
-                        self.attach_break = AttachBreak::Held(thread);
+                        self.lifecycle.attach_break = AttachBreak::Held(thread);
                     }
                 } else {
                     // A second attach break (ptvsd sends one per attach): release it.
@@ -395,7 +395,7 @@ impl Session {
         let evaluations = attach_break_evaluations();
         let deadline = Instant::now() + self.request_timeout();
         let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
-        self.attach_break = AttachBreak::Repairing { thread, then, remaining: evaluations.len() };
+        self.lifecycle.attach_break = AttachBreak::Repairing { thread, then, remaining: evaluations.len() };
         for (index, evaluation) in evaluations.into_iter().enumerate().rev() {
             self.work.push_front(thread, Job::watch(evaluation.text, 0, kind), Waiter::AttachBreak { index }, deadline);
         }
@@ -407,9 +407,9 @@ impl Session {
         if let Some(evaluation) = attach_break_evaluations().into_iter().nth(index) {
             (evaluation.on_result)(self, result);
         }
-        if let AttachBreak::Repairing { thread, then, remaining } = self.attach_break {
+        if let AttachBreak::Repairing { thread, then, remaining } = self.lifecycle.attach_break {
             let remaining = remaining.saturating_sub(1);
-            self.attach_break = AttachBreak::Repairing { thread, then, remaining };
+            self.lifecycle.attach_break = AttachBreak::Repairing { thread, then, remaining };
             if remaining == 0 {
                 // Boxed: the guard's fence can lose the connection, which fails waiters.
                 Box::pin(self.attach_break_done()).await;
@@ -418,8 +418,8 @@ impl Session {
     }
 
     async fn attach_break_done(&mut self) {
-        let AttachBreak::Repairing { thread, then, .. } = self.attach_break else { return };
-        self.attach_break = AttachBreak::Done;
+        let AttachBreak::Repairing { thread, then, .. } = self.lifecycle.attach_break else { return };
+        self.lifecycle.attach_break = AttachBreak::Done;
         if self.threads.get(thread).is_some_and(|t| t.is_stopped()) {
             // The fence of the connection guard (`repairs::CONNECTION_GUARD_BODY`): binary
             // ptvsd's loop reads this one harmless command through its old reader and
@@ -455,7 +455,7 @@ impl Session {
             // Logpoints are being evaluated: they must not resume the program now.
             self.logging.hold = true;
         }
-        if let AttachBreak::Awaited { .. } = self.attach_break {
+        if let AttachBreak::Awaited { .. } = self.lifecycle.attach_break {
             // The attach break never came (the app was idle): the evaluations run at the
             // first stop, ahead of anything the editor asks on this thread.
             self.run_attach_break(thread, AfterRepairs::Keep);

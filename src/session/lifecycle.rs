@@ -10,6 +10,29 @@ use tokio::time::Instant;
 use crate::dap::types::Request;
 use crate::legacy::messages::ThreadId;
 
+/// Where the session is in its life: the one component that says which requests make
+/// sense now, whether the attach break is still to come, and how the connection ended.
+#[derive(Debug)]
+pub struct Lifecycle {
+    pub phase: Phase,
+    pub attach_break: AttachBreak,
+    /// ptvsd reported that its own attach failed after accepting it (a race in ptvsd).
+    pub attach_failure: Option<String>,
+    /// The program said goodbye (DETC we did not ask for) before the connection closed.
+    pub program_exited: bool,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Self {
+            phase: Phase::Uninitialized,
+            attach_break: AttachBreak::Awaited { idle_notice: None },
+            attach_failure: None,
+            program_exited: false,
+        }
+    }
+}
+
 /// The session's phase.
 #[derive(Debug)]
 pub enum Phase {

@@ -80,7 +80,7 @@ use crate::legacy::ProtocolError;
 use breakpoints::Breakpoints;
 use config::AttachConfig;
 use handles::Handles;
-use lifecycle::{AttachBreak, Phase};
+use lifecycle::{AttachBreak, Lifecycle, Phase};
 use threads::Threads;
 use waiters::Waiter;
 use work::Scheduler;
@@ -269,8 +269,7 @@ struct ClientInfo {
 pub struct Session {
     out: mpsc::Sender<Message>,
     inputs: mpsc::Sender<Input>,
-    phase: Phase,
-    attach_break: AttachBreak,
+    lifecycle: Lifecycle,
     client: ClientInfo,
     config: Option<AttachConfig>,
     remote: Option<connection::Remote>,
@@ -307,10 +306,6 @@ pub struct Session {
     /// The last exception event (reported or not): (thread, type, message, stack), to
     /// recognise re-reports of it in the frames it unwinds through.
     last_raise: Option<(ThreadId, String, String, Stack)>,
-    /// ptvsd reported that its own attach failed after accepting it (a race in ptvsd).
-    attach_failure: Option<String>,
-    /// The program said goodbye (DETC we did not ask for) before the connection closed.
-    program_exited: bool,
     /// The program `launch` started, if any.
     launched: Option<launch::Launched>,
     /// The program's output (ptvsd's redirected stdout/stderr, a launched program's pipes)
@@ -324,8 +319,7 @@ impl Session {
         Self {
             out,
             inputs,
-            phase: Phase::Uninitialized,
-            attach_break: AttachBreak::Awaited { idle_notice: None },
+            lifecycle: Lifecycle::default(),
             client: ClientInfo { lines_start_at_1: true, columns_start_at_1: true },
             config: None,
             remote: None,
@@ -350,8 +344,6 @@ impl Session {
             handler_files: std::collections::HashSet::new(),
             last_exception: None,
             last_raise: None,
-            attach_failure: None,
-            program_exited: false,
             launched: None,
             program_lines: output::OutputLines::default(),
         }
@@ -359,7 +351,7 @@ impl Session {
 
     /// Runs until the editor disconnects or closes its side.
     pub async fn run(mut self, mut inputs: mpsc::Receiver<Input>) {
-        while !matches!(self.phase, Phase::Closed) {
+        while !matches!(self.lifecycle.phase, Phase::Closed) {
             let deadline = self.next_deadline();
             let input = tokio::select! {
                 input = inputs.recv() => input,
@@ -425,7 +417,7 @@ impl Session {
             Input::Remote { .. } | Input::RemoteClosed { .. } | Input::Handlers { .. } => {}
             Input::FunctionsResolved(done) => self.on_functions_resolved(*done).await,
             Input::Note(line) => {
-                if matches!(self.phase, Phase::Reconnecting | Phase::Attaching { .. }) {
+                if matches!(self.lifecycle.phase, Phase::Reconnecting | Phase::Attaching { .. }) {
                     self.output("console", &format!("{line}\n")).await;
                 }
             }
@@ -438,11 +430,11 @@ impl Session {
         let work = self.work.next_deadline();
         let binds = self.bind_waits.iter().map(|w| w.deadline);
         let goto = self.goto.as_ref().map(|g| g.deadline);
-        let detach = match &self.phase {
+        let detach = match &self.lifecycle.phase {
             Phase::Detaching(d) => Some(d.deadline),
             _ => None,
         };
-        let idle = match self.attach_break {
+        let idle = match self.lifecycle.attach_break {
             AttachBreak::Awaited { idle_notice } => idle_notice,
             _ => None,
         };
@@ -456,10 +448,10 @@ impl Session {
         if let Some(chunk) = self.program_lines.due(now) {
             self.send_program_output(chunk).await;
         }
-        if let AttachBreak::Awaited { idle_notice: Some(at) } = self.attach_break {
+        if let AttachBreak::Awaited { idle_notice: Some(at) } = self.lifecycle.attach_break {
             if at <= now {
-                self.attach_break = AttachBreak::Awaited { idle_notice: None };
-                if matches!(self.phase, Phase::Running) {
+                self.lifecycle.attach_break = AttachBreak::Awaited { idle_notice: None };
+                if matches!(self.lifecycle.phase, Phase::Running) {
                     let text = if self.config.as_ref().is_some_and(|c| c.stop_on_entry) {
                         "Waiting for the app to run: send it a request. It will stop at the first line it executes.\n"
                     } else {
@@ -487,7 +479,7 @@ impl Session {
         for wait in due {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
-        if matches!(&self.phase, Phase::Detaching(d) if d.deadline <= now) {
+        if matches!(&self.lifecycle.phase, Phase::Detaching(d) if d.deadline <= now) {
             tracing::warn!("the detach did not complete in time; closing anyway");
             self.finish_detach().await;
         }
@@ -503,7 +495,7 @@ impl Session {
     async fn send_message(&mut self, message: Message) {
         if self.out.send(message).await.is_err() {
             // The writer is gone: the editor closed stdout. Nothing more to say.
-            self.phase = Phase::Closed;
+            self.lifecycle.phase = Phase::Closed;
         }
     }
 

@@ -132,9 +132,9 @@ impl Session {
             self.send_event(&crate::dap::bodies::ThreadEventBody { reason: "exited".to_owned(), thread_id: id }).await;
         }
         self.threads = super::threads::Threads::default();
-        self.program_exited = false;
-        self.attach_failure = None;
-        self.phase = Phase::Reconnecting;
+        self.lifecycle.program_exited = false;
+        self.lifecycle.attach_failure = None;
+        self.lifecycle.phase = Phase::Reconnecting;
         self.output("console", &format!("{}\n", reconnect::lost_message(sentence))).await;
         self.start_retries(reconnect::Phase::Lost);
     }
@@ -143,8 +143,8 @@ impl Session {
     /// the attach break is released when it comes.
     pub(super) async fn reattached(&mut self, pid: i64) {
         let waited = self.retrying.take().map(|r| r.since.elapsed()).unwrap_or_default();
-        self.phase = Phase::Running;
-        self.attach_break = AttachBreak::Awaited { idle_notice: Some(Instant::now() + IDLE_NOTICE) };
+        self.lifecycle.phase = Phase::Running;
+        self.lifecycle.attach_break = AttachBreak::Awaited { idle_notice: Some(Instant::now() + IDLE_NOTICE) };
         self.output("console", &format!("{}\n", reconnect::reattached_message(u32::try_from(pid).ok(), waited))).await;
     }
 }

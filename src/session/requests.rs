@@ -124,7 +124,7 @@ pub(super) fn file_name(path: &str) -> &str {
 impl Session {
     pub(super) async fn on_request(&mut self, request: Request) {
         tracing::debug!(command = %request.command, seq = request.seq, "← editor");
-        if matches!(self.phase, Phase::Uninitialized)
+        if matches!(self.lifecycle.phase, Phase::Uninitialized)
             && request.command != "initialize"
             && request.command != "disconnect"
         {
@@ -189,14 +189,14 @@ impl Session {
     fn initialize(&mut self, args: crate::dap::requests::InitializeRequestArguments) -> Handled {
         self.client.lines_start_at_1 = args.lines_start_at1.unwrap_or(true);
         self.client.columns_start_at_1 = args.columns_start_at1.unwrap_or(true);
-        if matches!(self.phase, Phase::Uninitialized) {
-            self.phase = Phase::Idle;
+        if matches!(self.lifecycle.phase, Phase::Uninitialized) {
+            self.lifecycle.phase = Phase::Idle;
         }
         Ok(Reply::body(capabilities()))
     }
 
     async fn attach(&mut self, request: &Request, arguments: &Value) -> Handled {
-        if !matches!(self.phase, Phase::Idle) {
+        if !matches!(self.lifecycle.phase, Phase::Idle) {
             return Err(
                 "this session is already attached (or attaching); start a new debug session to attach again".into()
             );
@@ -213,7 +213,7 @@ impl Session {
             .await;
         }
         self.output("console", &format!("Connecting to {}…\n", config.endpoint)).await;
-        self.phase = Phase::Attaching { request: request.clone() };
+        self.lifecycle.phase = Phase::Attaching { request: request.clone() };
         let reconnect = config.reconnect;
         self.config = Some(config.clone());
         if reconnect && self.launched.is_none() {
@@ -227,12 +227,12 @@ impl Session {
     }
 
     async fn configuration_done(&mut self) -> Handled {
-        if !matches!(self.phase, Phase::Configuring) {
+        if !matches!(self.lifecycle.phase, Phase::Configuring) {
             return Ok(Reply::Ack);
         }
-        self.phase = Phase::Running;
+        self.lifecycle.phase = Phase::Running;
         let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
-        match self.attach_break {
+        match self.lifecycle.attach_break {
             AttachBreak::Held(thread) => {
                 let then = if stop_on_entry { AfterRepairs::Report } else { AfterRepairs::Release };
                 self.run_attach_break(thread, then);
@@ -240,7 +240,7 @@ impl Session {
             AttachBreak::Awaited { .. } => {
                 // The attach break comes when the app next runs a line; it is released (or
                 // reported, with stopOnEntry) then. If that takes a while the app is idle.
-                self.attach_break = AttachBreak::Awaited { idle_notice: Some(Instant::now() + IDLE_NOTICE) };
+                self.lifecycle.attach_break = AttachBreak::Awaited { idle_notice: Some(Instant::now() + IDLE_NOTICE) };
             }
             AttachBreak::Repairing { .. } | AttachBreak::Done => {}
         }
@@ -396,7 +396,7 @@ impl Session {
         // reply is split by Nagle until the NODELAY repair runs at the attach break). They
         // are unverified in the answer; each one's binding follows as a `breakpoint`
         // event (`on_bind`), which every editor applies by id.
-        let confirm_later = matches!(self.phase, Phase::Configuring);
+        let confirm_later = matches!(self.lifecycle.phase, Phase::Configuring);
         if waiting.is_empty() || confirm_later {
             return Ok(Reply::body(self.breakpoints_body(&local_path)));
         }

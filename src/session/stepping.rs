@@ -127,8 +127,8 @@ impl Session {
     fn probe_suspects(&mut self) {
         let suspects = std::mem::take(&mut self.suspects);
         if !self.threads.silent_stop_strands()
-            || !matches!(self.phase, Phase::Running)
-            || self.attach_break != AttachBreak::Done
+            || !matches!(self.lifecycle.phase, Phase::Running)
+            || self.lifecycle.attach_break != AttachBreak::Done
         {
             return;
         }
@@ -228,7 +228,7 @@ impl Session {
                 }
             }
             Release::Detach => {
-                if let Phase::Detaching(d) = &mut self.phase {
+                if let Phase::Detaching(d) = &mut self.lifecycle.phase {
                     d.sent = true;
                 }
                 if self.send(Command::Detach).await.is_err() {
@@ -285,10 +285,10 @@ impl Session {
     }
 
     fn attached(&self) -> Result<(), RequestError> {
-        if self.remote.is_none() || !self.phase.is_attached() {
+        if self.remote.is_none() || !self.lifecycle.phase.is_attached() {
             return Err("not attached to a debuggee".into());
         }
-        if matches!(self.phase, Phase::Detaching(_)) {
+        if matches!(self.lifecycle.phase, Phase::Detaching(_)) {
             return Err("the session is detaching".into());
         }
         Ok(())
@@ -330,13 +330,14 @@ impl Session {
     /// next debugger), or with `terminateDebuggee` end the app where ptvsd can.
     pub(super) async fn disconnect(&mut self, request: &Request, terminate_debuggee: bool) -> Handled {
         if self.remote.is_none() {
-            if let Phase::Attaching { .. } = self.phase {
+            if let Phase::Attaching { .. } = self.lifecycle.phase {
                 // The attach is still connecting: detach it once it has.
-                let Phase::Attaching { request: attach } = std::mem::replace(&mut self.phase, Phase::Ended) else {
+                let Phase::Attaching { request: attach } = std::mem::replace(&mut self.lifecycle.phase, Phase::Ended)
+                else {
                     return Ok(Reply::Ack);
                 };
                 self.answer(&attach, Err("the editor disconnected during the attach".into())).await;
-                self.phase = Phase::Detaching(Disconnect {
+                self.lifecycle.phase = Phase::Detaching(Disconnect {
                     reason: DetachReason::Disconnect(request.clone()),
                     sent: false,
                     confirmed: false,
@@ -345,10 +346,10 @@ impl Session {
                 // Answered when the detach is done (`finish_detach`).
                 return Ok(Reply::Later);
             }
-            self.phase = Phase::Closed;
+            self.lifecycle.phase = Phase::Closed;
             return Ok(Reply::Ack);
         }
-        if matches!(self.phase, Phase::Detaching(_)) {
+        if matches!(self.lifecycle.phase, Phase::Detaching(_)) {
             return Err("the session is already disconnecting".into());
         }
         if terminate_debuggee {
@@ -366,12 +367,12 @@ impl Session {
     /// `terminate` of an attach session: detach, unless `terminateEndsApp` asks to end
     /// the app (possible only while a thread is stopped).
     pub(super) async fn terminate(&mut self, request: &Request) -> Handled {
-        if matches!(self.phase, Phase::Reconnecting) {
+        if matches!(self.lifecycle.phase, Phase::Reconnecting) {
             // Stop trying to attach again; the session ends.
             if let Some(retrying) = self.retrying.take() {
                 retrying.cancel();
             }
-            self.phase = Phase::Ended;
+            self.lifecycle.phase = Phase::Ended;
         }
         if self.remote.is_none() {
             // Answered before `terminated`.
@@ -379,7 +380,7 @@ impl Session {
             self.announce_terminated().await;
             return Ok(Reply::Later);
         }
-        if matches!(self.phase, Phase::Detaching(_)) {
+        if matches!(self.lifecycle.phase, Phase::Detaching(_)) {
             return Ok(Reply::Ack);
         }
         if self.config.as_ref().is_some_and(|c| c.terminate_ends_app) {
@@ -411,25 +412,25 @@ impl Session {
     /// detach goes out once nothing is in flight and no handler query is outstanding.
     pub(super) async fn begin_detach(&mut self, reason: DetachReason) {
         let deadline = Instant::now() + DISCONNECT_WAIT;
-        match std::mem::replace(&mut self.phase, Phase::Ended) {
+        match std::mem::replace(&mut self.lifecycle.phase, Phase::Ended) {
             Phase::Attaching { request } => {
                 // Wait for the connection, then detach it (`on_attached`).
                 self.answer(&request, Err("the editor left during the attach".into())).await;
-                self.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: false, deadline });
+                self.lifecycle.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: false, deadline });
                 return;
             }
             Phase::Detaching(d) => {
-                self.phase = Phase::Detaching(d);
+                self.lifecycle.phase = Phase::Detaching(d);
                 return;
             }
             _ if self.remote.is_none() => {
-                self.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: true, deadline });
+                self.lifecycle.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: true, deadline });
                 self.finish_detach().await;
                 return;
             }
             _ => {}
         }
-        self.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: false, deadline });
+        self.lifecycle.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: false, deadline });
         for waiter in self.work.drain_all_queued() {
             self.fail_waiter(waiter, "the session is ending (disconnect)").await;
         }
@@ -446,7 +447,7 @@ impl Session {
 
     /// ptvsd confirmed the detach: finish once every handler query is answered.
     pub(super) async fn on_detach_confirmed(&mut self) {
-        if let Phase::Detaching(d) = &mut self.phase {
+        if let Phase::Detaching(d) = &mut self.lifecycle.phase {
             d.confirmed = true;
         }
         if self.handler_queries == 0 {
@@ -456,14 +457,14 @@ impl Session {
 
     /// A handler answer was sent: a confirmed detach may finish now.
     pub(super) async fn after_handler_answer(&mut self) {
-        if matches!(&self.phase, Phase::Detaching(d) if d.confirmed) && self.handler_queries == 0 {
+        if matches!(&self.lifecycle.phase, Phase::Detaching(d) if d.confirmed) && self.handler_queries == 0 {
             self.finish_detach().await;
         }
     }
 
     /// Ends the detach: close, answer whatever still waits, and answer the editor.
     pub(super) async fn finish_detach(&mut self) {
-        let Phase::Detaching(disconnect) = std::mem::replace(&mut self.phase, Phase::Ended) else { return };
+        let Phase::Detaching(disconnect) = std::mem::replace(&mut self.lifecycle.phase, Phase::Ended) else { return };
         // Output the program printed before the detach is said before the session ends.
         self.flush_program_output().await;
         self.close_remote().await;
@@ -480,14 +481,14 @@ impl Session {
         match disconnect.reason {
             DetachReason::Disconnect(request) => {
                 self.answer(&request, Ok(None)).await;
-                self.phase = Phase::Closed;
+                self.lifecycle.phase = Phase::Closed;
             }
             DetachReason::Terminate => {
                 self.output("console", "Detached: the app keeps running and accepts the next debugger.\n").await;
-                self.phase = Phase::Ended;
+                self.lifecycle.phase = Phase::Ended;
                 self.announce_terminated().await;
             }
-            DetachReason::EditorClosed => self.phase = Phase::Closed,
+            DetachReason::EditorClosed => self.lifecycle.phase = Phase::Closed,
         }
     }
 }
