@@ -14,7 +14,7 @@ use super::breakpoints::BindState;
 use super::lifecycle::{AttachBreak, Phase};
 use super::{capitalise, Input, Session, SEND_TIMEOUT};
 use crate::dap::bodies::{ProcessEventBody, ProcessEventStartMethod};
-use crate::legacy::handshake::{self, AttachInfo, HandshakeError};
+use crate::legacy::handshake::{self, AttachInfo, HandshakeError, PythonVersion};
 use crate::legacy::messages::Command;
 use crate::legacy::{ClientCodec, Dialect, Limits, ProtocolError};
 use crate::transport::{self, RemoteStream, TransportError};
@@ -60,6 +60,31 @@ impl From<HandshakeError> for AttachFailure {
     }
 }
 
+/// The link to ptvsd: the live connection (if any), which connection it is, what the
+/// attach reply said, and the retries of `reconnect` while they run.
+#[derive(Default)]
+pub(super) struct Connection {
+    pub(super) remote: Option<Remote>,
+    /// Incremented per connection: inputs of an old connection are ignored.
+    pub(super) generation: u64,
+    /// The debuggee's Python version, from the attach reply.
+    pub(super) python: Option<PythonVersion>,
+    /// The retries of `reconnect`, while they run.
+    pub(super) retrying: Option<super::reconnecting::Retrying>,
+}
+
+impl Connection {
+    /// Whether an input of connection `generation` is of the current one.
+    pub(super) fn is_current(&self, generation: u64) -> bool {
+        generation == self.generation
+    }
+
+    /// Whether a connection to ptvsd is up.
+    pub(super) fn is_up(&self) -> bool {
+        self.remote.is_some()
+    }
+}
+
 type RemoteEvents = futures_util::stream::SplitStream<Framed<RemoteStream, ClientCodec>>;
 
 /// The live connection to ptvsd.
@@ -74,7 +99,7 @@ pub(super) struct Remote {
 impl Session {
     /// Sends one command; a write that fails or stalls ends the connection.
     pub(super) async fn send(&mut self, command: Command) -> Result<(), String> {
-        let Some(remote) = self.remote.as_mut() else {
+        let Some(remote) = self.connection.remote.as_mut() else {
             return Err("not attached to a debuggee".to_string());
         };
         tracing::debug!(?command, "→ ptvsd");
@@ -99,7 +124,7 @@ impl Session {
     /// Closes the connection abortively (RST): a graceful close makes ptvsd spin at 100 %
     /// CPU in the debuggee (spec §4.8).
     pub(super) async fn close_remote(&mut self) {
-        let Some(mut remote) = self.remote.take() else { return };
+        let Some(mut remote) = self.connection.remote.take() else { return };
         self.threads.forget_states();
         if let Some(stop) = remote.stop_reader.take() {
             let _ = stop.send(());
@@ -148,7 +173,7 @@ impl Session {
             Ok(connected) => connected,
             Err(error) => {
                 let sentence = capitalise(&error.to_string());
-                self.retrying = None;
+                self.connection.retrying = None;
                 match request {
                     Some(request) => self.report_fatal(Some(&request), "important", &sentence).await,
                     None if reattaching => {
@@ -164,8 +189,8 @@ impl Session {
                 return;
             }
         };
-        self.generation += 1;
-        let generation = self.generation;
+        self.connection.generation += 1;
+        let generation = self.connection.generation;
         self.handler_queries = 0;
         self.handler_files.clear();
         let (sink, mut stream) = connected.framed.split();
@@ -196,8 +221,8 @@ impl Session {
         });
         let info = connected.info;
         let dialect = connected.dialect;
-        self.python = Some(info.python);
-        self.remote = Some(Remote { sink, reader, stop_reader: Some(stop_reader) });
+        self.connection.python = Some(info.python);
+        self.connection.remote = Some(Remote { sink, reader, stop_reader: Some(stop_reader) });
         self.threads = super::threads::Threads::default();
         if !dialect.answers_hit_count() {
             self.threads.fence_unavailable();
@@ -243,7 +268,7 @@ impl Session {
             self.send_event(&process).await;
             return;
         };
-        self.retrying = None;
+        self.connection.retrying = None;
         self.answer(&request, Ok(None)).await;
         let endpoint = self.config.as_ref().map(|c| c.endpoint.to_string()).unwrap_or_default();
         self.output(

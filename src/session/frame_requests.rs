@@ -107,7 +107,7 @@ impl Session {
         let library = self.just_my_code() && is_library_path(&file);
         let no_handlers = library && self.exceptions.user_unhandled;
         let local = if is_frozen(&file) { None } else { Some(self.to_local(&file)) };
-        let generation = self.generation;
+        let generation = self.connection.generation;
         let inputs = self.inputs.clone();
         tokio::spawn(async move {
             let file_for_task = file.clone();
@@ -185,7 +185,7 @@ impl Session {
         }
         let hold = std::mem::take(&mut self.logging.hold);
         tracing::debug!(elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, hold, "logpoint done");
-        if hold || self.remote.is_none() || self.stop_on_display(thread) {
+        if hold || !self.connection.is_up() || self.stop_on_display(thread) {
             return;
         }
         let stopped = self.threads.get(thread).is_some_and(|t| t.is_stopped());
@@ -320,7 +320,7 @@ impl Session {
 
     /// Refuses set next statement where the runtime cannot do it.
     fn goto_supported(&self) -> Result<(), String> {
-        match self.python {
+        match self.connection.python {
             None => Err("not attached to a debuggee".to_string()),
             Some(v) if (v.major, v.minor) >= GOTO_UNSUPPORTED_FROM => Err(format!(
                 "set next statement is not supported by Python {}.{} (ptvsd cannot move the line there); it works with Python 3.10 and older",

@@ -206,7 +206,7 @@ impl Session {
 
     /// Sends `changes` to ptvsd, when attached.
     pub(super) async fn send_function_changes(&mut self, changes: &Changes) -> Result<(), String> {
-        if self.remote.is_none() {
+        if !self.connection.is_up() {
             return Ok(());
         }
         for (id, line) in &changes.removed {
@@ -299,7 +299,7 @@ impl Session {
             (Some(problem), true) if e.lookup_pending => (problem.clone(), BreakpointReason::Pending),
             (Some(problem), true) => (problem.clone(), BreakpointReason::Failed),
             (_, true) => ("Not resolved yet.".to_string(), BreakpointReason::Pending),
-            (_, false) if self.remote.is_none() => {
+            (_, false) if !self.connection.is_up() => {
                 ("Not sent: not attached to a debuggee.".to_string(), BreakpointReason::Pending)
             }
             (_, false) if e.sites.iter().all(|s| s.state == BindState::Pending) => (

@@ -480,7 +480,7 @@ impl Session {
                 self.answer(request, Ok(None)).await;
             }
         }
-        if self.remote.is_some() {
+        if self.connection.is_up() {
             // Its socket is gone with it; end the session the usual way.
             self.connection_lost(None).await;
         } else {

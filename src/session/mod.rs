@@ -73,7 +73,6 @@ use tokio::time::Instant;
 use crate::dap::bodies::ResponseBody;
 use crate::dap::bodies::{EventBody, OutputEventBody};
 use crate::dap::types::{ErrorDetails, Event as DapEvent, Message, Request, Response};
-use crate::legacy::handshake::PythonVersion;
 use crate::legacy::messages::{Event, HandlerStatement, ThreadId};
 use crate::legacy::ProtocolError;
 
@@ -272,9 +271,7 @@ pub struct Session {
     lifecycle: Lifecycle,
     client: ClientInfo,
     config: Option<AttachConfig>,
-    remote: Option<connection::Remote>,
-    /// Incremented per connection: inputs of an old connection are ignored.
-    generation: u64,
+    connection: connection::Connection,
     threads: Threads,
     work: Scheduler<Waiter>,
     /// Resumes, steps and the detach, waiting until no work is queued or in flight.
@@ -283,11 +280,7 @@ pub struct Session {
     breakpoints: Breakpoints,
     function_breakpoints: function_breakpoints::FunctionBreakpoints,
     functions: function_requests::FunctionState,
-    /// The retries of `reconnect`, while they run.
-    retrying: Option<reconnecting::Retrying>,
     exceptions: exceptions::ExceptionSettings,
-    /// The debuggee's Python version, from the attach reply.
-    python: Option<PythonVersion>,
     sources: sources::Sources,
     stepping: Option<Stepping>,
     logging: Logging,
@@ -322,8 +315,7 @@ impl Session {
             lifecycle: Lifecycle::default(),
             client: ClientInfo { lines_start_at_1: true, columns_start_at_1: true },
             config: None,
-            remote: None,
-            generation: 0,
+            connection: connection::Connection::default(),
             threads: Threads::default(),
             work: Scheduler::default(),
             releases: VecDeque::new(),
@@ -331,9 +323,7 @@ impl Session {
             breakpoints: Breakpoints::default(),
             function_breakpoints: function_breakpoints::FunctionBreakpoints::default(),
             functions: function_requests::FunctionState::default(),
-            retrying: None,
             exceptions: exceptions::ExceptionSettings::default(),
-            python: None,
             sources: sources::Sources::default(),
             stepping: None,
             logging: Logging::default(),
@@ -373,7 +363,7 @@ impl Session {
             self.pump().await;
         }
         self.flush_program_output().await;
-        if let Some(retrying) = self.retrying.take() {
+        if let Some(retrying) = self.connection.retrying.take() {
             retrying.cancel();
         }
         self.close_remote().await;
@@ -401,15 +391,15 @@ impl Session {
                 tracing::info!("the editor closed its side; detaching");
                 self.begin_detach(lifecycle::DetachReason::EditorClosed).await;
             }
-            Input::Remote { generation, event } if generation == self.generation => self.on_event(event).await,
-            Input::RemoteClosed { generation, error } if generation == self.generation => {
+            Input::Remote { generation, event } if self.connection.is_current(generation) => self.on_event(event).await,
+            Input::RemoteClosed { generation, error } if self.connection.is_current(generation) => {
                 self.on_remote_closed(error).await
             }
-            Input::Handlers { generation, file, statements } if generation == self.generation => {
+            Input::Handlers { generation, file, statements } if self.connection.is_current(generation) => {
                 // Answered in every phase while the connection is up, also while detaching
                 // (a query left unanswered parks a debuggee thread for good).
                 self.handler_queries = self.handler_queries.saturating_sub(1);
-                if self.remote.is_some() {
+                if self.connection.is_up() {
                     let _ = self.send(crate::legacy::Command::SetExceptionHandlerInfo { file, statements }).await;
                 }
                 self.after_handler_answer().await;

@@ -82,7 +82,7 @@ impl Session {
         let mut backoff = Backoff::new(phase, config.connect.connect_timeout);
         let inputs = self.inputs.clone();
         let (cancel, cancelled) = watch::channel(false);
-        if let Some(old) = self.retrying.replace(Retrying { cancel, since: Instant::now() }) {
+        if let Some(old) = self.connection.retrying.replace(Retrying { cancel, since: Instant::now() }) {
             old.cancel();
         }
         tokio::spawn(async move {
@@ -142,7 +142,7 @@ impl Session {
     /// After a re-attach: the editor configured the session before, so it runs at once;
     /// the attach break is released when it comes.
     pub(super) async fn reattached(&mut self, pid: i64) {
-        let waited = self.retrying.take().map(|r| r.since.elapsed()).unwrap_or_default();
+        let waited = self.connection.retrying.take().map(|r| r.since.elapsed()).unwrap_or_default();
         self.lifecycle.phase = Phase::Running;
         self.lifecycle.attach_break = AttachBreak::Awaited { idle_notice: Some(Instant::now() + IDLE_NOTICE) };
         self.output("console", &format!("{}\n", reconnect::reattached_message(u32::try_from(pid).ok(), waited))).await;

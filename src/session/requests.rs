@@ -258,7 +258,7 @@ impl Session {
         let filter_options = args.filter_options.unwrap_or_default();
         let exception_options = args.exception_options.unwrap_or_default();
         self.exceptions = ExceptionSettings::from_request(&args.filters, &filter_options, &exception_options)?;
-        if self.remote.is_some() {
+        if self.connection.is_up() {
             self.send_exception_info().await?;
         }
         Ok(Reply::Ack)
@@ -375,7 +375,7 @@ impl Session {
         };
         let changes = self.breakpoints.set(&local_path, &remote_path, requested);
         let mut waiting = Vec::new();
-        if self.remote.is_some() {
+        if self.connection.is_up() {
             for b in &changes.removed {
                 self.remove_breakpoint(&remote_path, b).await?;
             }
@@ -430,7 +430,7 @@ impl Session {
                 Some("Pending: the module is not loaded yet; it binds when the module runs.".to_string()),
                 Some(BreakpointReason::Pending),
             ),
-            BindState::Sent if self.remote.is_none() => {
+            BindState::Sent if !self.connection.is_up() => {
                 (Some("Not sent: not attached to a debuggee.".to_string()), None)
             }
             BindState::Sent => (

@@ -116,7 +116,7 @@ impl Session {
             }
             let Some(release) = self.releases.pop_front() else { return };
             self.perform(release).await;
-            if self.remote.is_none() {
+            if !self.connection.is_up() {
                 return;
             }
         }
@@ -255,7 +255,8 @@ impl Session {
     /// ptvsd's loop finished the resume (`threads`, rule 2).
     async fn send_fence(&mut self, fence: Option<i64>) {
         if let Some(request_id) = fence {
-            if self.send(Command::GetBreakpointHitCount { request_id, id: 0 }).await.is_err() && self.remote.is_some() {
+            if self.send(Command::GetBreakpointHitCount { request_id, id: 0 }).await.is_err() && self.connection.is_up()
+            {
                 self.threads.fence_unavailable();
             }
         }
@@ -285,7 +286,7 @@ impl Session {
     }
 
     fn attached(&self) -> Result<(), RequestError> {
-        if self.remote.is_none() || !self.lifecycle.phase.is_attached() {
+        if !self.connection.is_up() || !self.lifecycle.phase.is_attached() {
             return Err("not attached to a debuggee".into());
         }
         if matches!(self.lifecycle.phase, Phase::Detaching(_)) {
@@ -329,7 +330,7 @@ impl Session {
     /// `disconnect` of an attach session: detach (the app keeps running and accepts the
     /// next debugger), or with `terminateDebuggee` end the app where ptvsd can.
     pub(super) async fn disconnect(&mut self, request: &Request, terminate_debuggee: bool) -> Handled {
-        if self.remote.is_none() {
+        if !self.connection.is_up() {
             if let Phase::Attaching { .. } = self.lifecycle.phase {
                 // The attach is still connecting: detach it once it has.
                 let Phase::Attaching { request: attach } = std::mem::replace(&mut self.lifecycle.phase, Phase::Ended)
@@ -369,12 +370,12 @@ impl Session {
     pub(super) async fn terminate(&mut self, request: &Request) -> Handled {
         if matches!(self.lifecycle.phase, Phase::Reconnecting) {
             // Stop trying to attach again; the session ends.
-            if let Some(retrying) = self.retrying.take() {
+            if let Some(retrying) = self.connection.retrying.take() {
                 retrying.cancel();
             }
             self.lifecycle.phase = Phase::Ended;
         }
-        if self.remote.is_none() {
+        if !self.connection.is_up() {
             // Answered before `terminated`.
             self.answer(request, Ok(None)).await;
             self.announce_terminated().await;
@@ -423,7 +424,7 @@ impl Session {
                 self.lifecycle.phase = Phase::Detaching(d);
                 return;
             }
-            _ if self.remote.is_none() => {
+            _ if !self.connection.is_up() => {
                 self.lifecycle.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: true, deadline });
                 self.finish_detach().await;
                 return;
@@ -440,7 +441,7 @@ impl Session {
 
     /// Detaching and connected: queue the detach (after `on_attached` during a detach).
     pub(super) async fn try_detach(&mut self) {
-        if self.remote.is_some() && !self.releases.iter().any(|r| matches!(r, Release::Detach)) {
+        if self.connection.is_up() && !self.releases.iter().any(|r| matches!(r, Release::Detach)) {
             self.release(Release::Detach);
         }
     }
