@@ -153,12 +153,12 @@ impl Session {
         // Only the line the cursor is on counts (`line` is for multi-line input).
         let text = match args.line.filter(|l| *l > 0) {
             Some(line) => {
-                let first = if self.client.lines_start_at_1 { 1 } else { 0 };
+                let first = if self.editor.client.lines_start_at_1 { 1 } else { 0 };
                 args.text.split('\n').nth(usize::try_from(line - first).unwrap_or(0)).unwrap_or("").to_string()
             }
             None => args.text.clone(),
         };
-        let column = args.column - if self.client.columns_start_at_1 { 1 } else { 0 };
+        let column = args.column - if self.editor.client.columns_start_at_1 { 1 } else { 0 };
         let target = usize::try_from(column).ok().and_then(|c| completions::target(&text, c));
         let frame = self.frame_or_top(args.frame_id, "completions").and_then(|f| self.check_frame(f).map(|()| f));
         let (Some(target), Ok(frame)) = (target, frame) else {
@@ -234,7 +234,7 @@ impl Session {
 
     /// The `completions` body of the candidates the debuggee listed.
     pub(super) fn completions_body(&self, target: &completions::Target, value: &PyObject) -> CompletionsResponseBody {
-        let start = target.start_utf16 as i64 + if self.client.columns_start_at_1 { 1 } else { 0 };
+        let start = target.start_utf16 as i64 + if self.editor.client.columns_start_at_1 { 1 } else { 0 };
         let length = target.prefix.encode_utf16().count() as i64;
         let targets = completions::parse_result(value.repr.as_deref().unwrap_or_default())
             .into_iter()

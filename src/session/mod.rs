@@ -28,7 +28,7 @@
 //!   flight (`Session::pump` runs releases only when the scheduler is empty);
 //! * every handler query (REQH) is answered, in every phase (`events`, `Input::Handlers`),
 //!   and the detach waits until none is outstanding (`stepping::try_detach`);
-//! * all output to the editor goes through [`Session::send_message`]; program output
+//! * all output to the editor goes through [`editor::Editor::send`]; program output
 //!   through [`Session::program_output`]; a fatal failure is reported by
 //!   [`Session::report_fatal`].
 
@@ -50,6 +50,7 @@ pub mod try_ranges;
 pub mod work;
 
 mod connection;
+mod editor;
 mod evaluation;
 mod events;
 mod frame_requests;
@@ -71,8 +72,8 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::dap::bodies::ResponseBody;
-use crate::dap::bodies::{EventBody, OutputEventBody};
-use crate::dap::types::{ErrorDetails, Event as DapEvent, Message, Request, Response};
+
+use crate::dap::types::{Message, Request};
 use crate::legacy::messages::{Event, HandlerStatement, ThreadId};
 use crate::legacy::ProtocolError;
 
@@ -257,19 +258,11 @@ struct BindWait {
     deadline: Instant,
 }
 
-/// Client preferences from `initialize`.
-#[derive(Debug, Clone, Copy)]
-struct ClientInfo {
-    lines_start_at_1: bool,
-    columns_start_at_1: bool,
-}
-
 /// The session: the loop and its components.
 pub struct Session {
-    out: mpsc::Sender<Message>,
+    editor: editor::Editor,
     inputs: mpsc::Sender<Input>,
     lifecycle: Lifecycle,
-    client: ClientInfo,
     config: Option<AttachConfig>,
     connection: connection::Connection,
     threads: Threads,
@@ -301,19 +294,15 @@ pub struct Session {
     last_raise: Option<(ThreadId, String, String, Stack)>,
     /// The program `launch` started, if any.
     launched: Option<launch::Launched>,
-    /// The program's output (ptvsd's redirected stdout/stderr, a launched program's pipes)
-    /// not yet sent as a whole line.
-    program_lines: output::OutputLines,
 }
 
 impl Session {
     /// A session that writes DAP messages to `out` and feeds itself through `inputs`.
     pub fn new(out: mpsc::Sender<Message>, inputs: mpsc::Sender<Input>) -> Self {
         Self {
-            out,
+            editor: editor::Editor::new(out),
             inputs,
             lifecycle: Lifecycle::default(),
-            client: ClientInfo { lines_start_at_1: true, columns_start_at_1: true },
             config: None,
             connection: connection::Connection::default(),
             threads: Threads::default(),
@@ -335,7 +324,6 @@ impl Session {
             last_exception: None,
             last_raise: None,
             launched: None,
-            program_lines: output::OutputLines::default(),
         }
     }
 
@@ -428,16 +416,15 @@ impl Session {
             AttachBreak::Awaited { idle_notice } => idle_notice,
             _ => None,
         };
-        let partial_line = self.program_lines.deadline();
+        let partial_line = self.editor.deadline();
         work.into_iter().chain(binds).chain(goto).chain(detach).chain(idle).chain(partial_line).min()
     }
 
     /// Answers everything whose deadline passed.
     async fn expire(&mut self) {
         let now = Instant::now();
-        if let Some(chunk) = self.program_lines.due(now) {
-            self.send_program_output(chunk).await;
-        }
+        let sent = self.editor.expire(now).await;
+        self.on_editor(sent);
         if let AttachBreak::Awaited { idle_notice: Some(at) } = self.lifecycle.attach_break {
             if at <= now {
                 self.lifecycle.attach_break = AttachBreak::Awaited { idle_notice: None };
@@ -477,84 +464,6 @@ impl Session {
 
     fn request_timeout(&self) -> Duration {
         self.config.as_ref().map(|c| c.request_timeout).unwrap_or(Duration::from_secs(15))
-    }
-
-    // ---- writing to the editor -------------------------------------------------------
-
-    /// Every message to the editor goes out here.
-    async fn send_message(&mut self, message: Message) {
-        if self.out.send(message).await.is_err() {
-            // The writer is gone: the editor closed stdout. Nothing more to say.
-            self.lifecycle.phase = Phase::Closed;
-        }
-    }
-
-    /// The one place a request is answered: its typed body, serialised once, or the
-    /// error response (`showUser` unless nobody is to blame). Handlers' answers come here
-    /// from the dispatcher (`requests::on_request`), and the answers that come later (a
-    /// waiter, a release, a bind wait, the attach) come here from what held the request.
-    async fn answer(&mut self, request: &Request, answer: Answer) {
-        let response = match answer {
-            // Serialised when written, straight from the typed body (`Response::typed_body`).
-            Ok(body) => Response::with_typed_body(request, body),
-            Err(error) => {
-                let show_user = error.blame != Blame::Nobody;
-                let details =
-                    ErrorDetails { show_user: Some(show_user), ..ErrorDetails::new(1, escape_format(&error.message)) };
-                Response::error(request, error.message, Some(details))
-            }
-        };
-        self.send_message(Message::Response(response)).await;
-    }
-
-    /// Sends an event with its typed body, serialised once; the program's pending partial
-    /// line goes first, so that nothing (a stop, a message of ours) overtakes output
-    /// printed before it.
-    async fn send_event<B: EventBody>(&mut self, body: &B) {
-        self.flush_program_output().await;
-        self.send_message(Message::Event(DapEvent::new(body))).await;
-    }
-
-    /// Sends an event without a body (`initialized`, `terminated`), after the program's
-    /// pending partial line like every event.
-    async fn bare_event(&mut self, event: &str) {
-        self.flush_program_output().await;
-        self.send_message(Message::Event(DapEvent::bare(event))).await;
-    }
-
-    /// An `output` event of the adapter's own (console, important).
-    async fn output(&mut self, category: &str, text: &str) {
-        self.send_event(&OutputEventBody {
-            category: Some(category.to_owned()),
-            output: text.to_owned(),
-            ..OutputEventBody::default()
-        })
-        .await;
-    }
-
-    /// The one path for the debuggee's program output (ptvsd's OUTP and the pipes of a
-    /// launched program) to the editor: `text` is a piece of one write, sent as whole
-    /// lines (see [`output::OutputLines`]).
-    async fn program_output(&mut self, category: &'static str, text: &str) {
-        for chunk in self.program_lines.push(category, text, Instant::now()) {
-            self.send_program_output(chunk).await;
-        }
-    }
-
-    /// Sends the program's pending partial line now (before another event, at the end).
-    async fn flush_program_output(&mut self) {
-        if let Some(chunk) = self.program_lines.flush() {
-            self.send_program_output(chunk).await;
-        }
-    }
-
-    async fn send_program_output(&mut self, chunk: output::Chunk) {
-        let body = OutputEventBody {
-            category: Some(chunk.category.to_owned()),
-            output: chunk.text,
-            ..OutputEventBody::default()
-        };
-        self.send_message(Message::Event(DapEvent::new(&body))).await;
     }
 
     /// Tells the editor that the session is over and why: the one place for it. The order

@@ -187,8 +187,8 @@ impl Session {
     }
 
     fn initialize(&mut self, args: crate::dap::requests::InitializeRequestArguments) -> Handled {
-        self.client.lines_start_at_1 = args.lines_start_at1.unwrap_or(true);
-        self.client.columns_start_at_1 = args.columns_start_at1.unwrap_or(true);
+        self.editor.client.lines_start_at_1 = args.lines_start_at1.unwrap_or(true);
+        self.editor.client.columns_start_at_1 = args.columns_start_at1.unwrap_or(true);
         if matches!(self.lifecycle.phase, Phase::Uninitialized) {
             self.lifecycle.phase = Phase::Idle;
         }
@@ -346,7 +346,7 @@ impl Session {
             (None, None) => return Err("setBreakpoints needs a source with a path or a sourceReference".into()),
         };
         let template = is_template(&local_path);
-        let line_offset = if self.client.lines_start_at_1 { 0 } else { 1 };
+        let line_offset = if self.editor.client.lines_start_at_1 { 0 } else { 1 };
         let requested: Vec<Requested> = match (args.breakpoints, args.lines) {
             (Some(bps), _) => bps
                 .into_iter()
@@ -410,7 +410,7 @@ impl Session {
     }
 
     pub(super) fn breakpoint_body(&self, local_path: &str, b: &Breakpoint) -> DapBreakpoint {
-        let line = if self.client.lines_start_at_1 { b.line } else { b.line - 1 };
+        let line = if self.editor.client.lines_start_at_1 { b.line } else { b.line - 1 };
         let reference = local_path.strip_prefix(REFERENCE_KEY).and_then(|r| r.parse::<i64>().ok());
         let source = match reference {
             Some(reference) => Source {
