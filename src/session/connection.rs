@@ -342,7 +342,7 @@ impl Session {
                 self.fail_waiter(waiter, &format!("The connection to the app ended ({reason})")).await;
             }
             self.fail_releases("the connection to the app ended").await;
-            if let Some(goto) = self.goto.take() {
+            if let Some(goto) = self.stepping.goto.take() {
                 self.answer(&goto.request, Err("the connection to the app ended".into())).await;
             }
             for wait in std::mem::take(&mut self.bind_waits) {
@@ -365,7 +365,7 @@ impl Session {
             self.fail_waiter(waiter, &sentence).await;
         }
         self.fail_releases(&sentence).await;
-        if let Some(goto) = self.goto.take() {
+        if let Some(goto) = self.stepping.goto.take() {
             self.answer(&goto.request, Err(sentence.clone().into())).await;
         }
         for wait in std::mem::take(&mut self.bind_waits) {

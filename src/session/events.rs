@@ -12,10 +12,11 @@ use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::repairs::attach_break_evaluations;
 use super::requests::is_frozen;
 use super::stepping::Release;
+use super::stepping::StepKind;
 use super::threads::StopVerdict;
 use super::waiters::WorkAnswer;
 use super::work::Job;
-use super::{ExceptionRecord, Session, StepKind, Waiter};
+use super::{ExceptionRecord, Session, Waiter};
 use crate::dap::bodies::{
     BreakpointEventBody, LoadedSourceEventBody, LoadedSourceEventReason, ModuleEventBody, ModuleEventReason,
     StoppedEventBody, ThreadEventBody,
@@ -91,7 +92,7 @@ impl Session {
                 if stopping && self.threads.silent_stop_strands() {
                     // It may park with no event (a silent stop after a resume); asked in
                     // `pump` unless its stop event came in the same burst.
-                    self.suspects.push(thread);
+                    self.stepping.suspects.push(thread);
                 }
                 if new {
                     if let Some(id) = self.threads.get(thread).map(|t| t.dap_id) {
@@ -180,7 +181,7 @@ impl Session {
                 }
             }
             FailedCommand::SetLineNumber => {
-                if let Some(goto) = self.goto.take() {
+                if let Some(goto) = self.stepping.goto.take() {
                     let text = last_line.unwrap_or_else(|| "the debuggee could not move the line".to_string());
                     self.answer(&goto.request, Err(text.into())).await;
                 }
@@ -222,7 +223,7 @@ impl Session {
         // probe answered just before (the thread parked again after a step, and its frame
         // list came before this report) would resume this stop away, also when it is not
         // reported but stepped on (past frozen code).
-        self.releases.retain(|r| !matches!(r, Release::FreeSilent));
+        self.stepping.forget_free_silent();
         match event {
             Event::ProcessLoad { thread } => {
                 if let AttachBreak::Awaited { .. } = self.lifecycle.attach_break {
@@ -341,7 +342,7 @@ impl Session {
             just_my_code && self.threads.get(thread).and_then(|t| t.frames.first()).is_some_and(|f| is_frozen(&f.file));
         if re_report || in_frozen {
             // Not while a logpoint is being evaluated (it resumes) or a stop is shown.
-            if self.logging.pending == 0 && !self.stop_on_display(thread) {
+            if !self.stepping.logging() && !self.stop_on_display(thread) {
                 self.release(Release::Resume { clear_stepping: None });
             }
             return;
@@ -363,7 +364,7 @@ impl Session {
     /// whether it stepped again instead of letting the stop be reported.
     fn step_out_of_frozen(&mut self, thread: ThreadId) -> bool {
         let just_my_code = self.just_my_code();
-        let Some(mut stepping) = self.stepping.filter(|s| s.thread == thread) else { return false };
+        let Some(mut stepping) = self.stepping.step.filter(|s| s.thread == thread) else { return false };
         let frozen = self.threads.get(thread).and_then(|t| t.frames.first()).is_some_and(|f| is_frozen(&f.file));
         if !just_my_code || stepping.auto_steps >= MAX_AUTO_STEPS {
             return false;
@@ -444,17 +445,14 @@ impl Session {
         description: Option<String>,
         hit: Vec<i64>,
     ) {
-        if self.releases.iter().any(Release::resumes_all) {
+        if self.stepping.resume_all_queued() {
             // The editor asked to resume before this stop could be reported: the resume
             // (waiting for the scheduler) releases this thread too, so the stop is over.
             tracing::debug!(thread, reason, "a stop absorbed by the resume waiting to go out");
             return;
         }
-        self.stepping = None;
-        if self.logging.pending > 0 {
-            // Logpoints are being evaluated: they must not resume the program now.
-            self.logging.hold = true;
-        }
+        // The step is over; logpoints being evaluated must not resume the program now.
+        self.stepping.on_stop_reported();
         if let AttachBreak::Awaited { .. } = self.lifecycle.attach_break {
             // The attach break never came (the app was idle): the evaluations run at the
             // first stop, ahead of anything the editor asks on this thread.
@@ -462,7 +460,7 @@ impl Session {
         }
         let Some(id) = self.threads.get(thread).map(|t| t.dap_id) else { return };
         // The program is shown stopped: threads parked silently are part of this stop.
-        self.releases.retain(|r| !matches!(r, Release::FreeSilent));
+        self.stepping.forget_free_silent();
         self.threads.reported(thread, reason);
         let stopped = StoppedEventBody {
             reason: reason.to_owned(),

@@ -13,9 +13,10 @@ use super::exceptions::{format_traceback, is_library_path, parse_trace_line, Tra
 use super::logpoints::{self, py_literal};
 use super::requests::{file_name, is_frozen};
 use super::sources::MAX_REMOTE_SOURCE;
+use super::stepping::GotoWait;
 use super::stepping::Release;
 use super::work::Job;
-use super::{GotoWait, Handled, Reply, Session, Waiter};
+use super::{Handled, Reply, Session, Waiter};
 use crate::dap::bodies::{
     ExceptionBreakMode, ExceptionDetails, ExceptionInfoResponseBody, GotoTarget, GotoTargetsResponseBody,
     LoadedSourcesResponseBody, Module, ModuleId, ModulesResponseBody, OutputEventBody, Source, SourcePresentationHint,
@@ -150,7 +151,7 @@ impl Session {
             ..Source::default()
         };
         let parts = logpoints::parse(message);
-        self.logging.pending += 1;
+        self.stepping.start_logging();
         if let Some(text) = logpoints::plain_text(&parts) {
             self.log_output(&format!("{text}\n"), source, line).await;
             self.finish_logpoint(thread, started).await;
@@ -179,17 +180,13 @@ impl Session {
     /// was stepping this thread, report the step as done there; and nothing if a real
     /// stop was reported meanwhile.
     pub(super) async fn finish_logpoint(&mut self, thread: ThreadId, started: Instant) {
-        self.logging.pending = self.logging.pending.saturating_sub(1);
-        if self.logging.pending > 0 {
-            return;
-        }
-        let hold = std::mem::take(&mut self.logging.hold);
+        let Some(hold) = self.stepping.finish_logging() else { return };
         tracing::debug!(elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, hold, "logpoint done");
         if hold || !self.connection.is_up() || self.stop_on_display(thread) {
             return;
         }
         let stopped = self.threads.get(thread).is_some_and(|t| t.is_stopped());
-        match self.stepping {
+        match self.stepping.step {
             Some(s) if s.thread == thread => {
                 // The step landed on the logpoint: report the step as done there.
                 self.report_stop(thread, "step", None, vec![]).await;
@@ -367,7 +364,7 @@ impl Session {
             .ok_or_else(|| format!("there is no thread {} (it may have exited)", args.thread_id))?;
         let line = args.target_id;
         let file = self.goto_frame_file(remote)?;
-        if self.goto.as_ref().is_some_and(|g| g.thread == remote)
+        if self.stepping.goto_waits_on(remote)
             || self.work.any(|w| matches!(w, Waiter::GotoSource { thread, .. } if *thread == remote))
         {
             return Err("set next statement is already in progress on this thread".into());
@@ -419,12 +416,14 @@ impl Session {
         // ptvsd moves the innermost frame of the thread (spec §3.2).
         self.send(Command::SetLineNumber { thread, frame: 0, line }).await?;
         let deadline = Instant::now() + self.request_timeout();
-        self.goto = Some(GotoWait { request: request.clone(), thread, line, deadline });
+        self.stepping.goto = Some(GotoWait { request: request.clone(), thread, line, deadline });
         Ok(Reply::Later)
     }
 
     pub(super) async fn on_set_line(&mut self, ok: bool, thread: ThreadId, line: i64) {
-        let Some(GotoWait { request, line: wanted, .. }) = self.goto.take_if(|g| g.thread == thread) else { return };
+        let Some(GotoWait { request, line: wanted, .. }) = self.stepping.goto.take_if(|g| g.thread == thread) else {
+            return;
+        };
         if !ok {
             self.answer(&request, Err(format!("Python could not move to line {wanted} (a jump into or out of a block such as a loop or try, or a line without code)").into())).await;
             return;

@@ -65,7 +65,6 @@ mod stack;
 mod stepping;
 mod waiters;
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -199,44 +198,6 @@ pub type Handled = Result<Reply, RequestError>;
 /// A request's answer: its body (if it has one), or why it failed.
 pub type Answer = Result<Option<ResponseBody>, RequestError>;
 
-/// A `goto` waiting for its set-line reply (not a work item: ptvsd runs `setl` on its
-/// loop thread; it is sent only to a stopped thread with nothing in flight).
-#[derive(Debug)]
-struct GotoWait {
-    request: Request,
-    thread: ThreadId,
-    line: i64,
-    deadline: Instant,
-}
-
-/// The kind of a step the editor asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StepKind {
-    Over,
-    In,
-    Out,
-}
-
-/// A step in progress, until its stop is reported.
-#[derive(Debug, Clone, Copy)]
-struct Stepping {
-    thread: ThreadId,
-    kind: StepKind,
-    /// Steps the adapter added to get out of `<frozen …>` code.
-    auto_steps: u32,
-    /// The last added step was a step out of `<frozen …>` code.
-    leaving_frozen: bool,
-}
-
-/// Logpoint evaluations in flight: the program resumes when the last one is done, unless
-/// a real stop was reported meanwhile.
-#[derive(Debug, Default)]
-struct Logging {
-    pending: usize,
-    /// A stop was reported while logging: do not resume.
-    hold: bool,
-}
-
 /// A thread's stack as (file, line, function), innermost first.
 type Stack = Vec<(String, i64, String)>;
 
@@ -267,21 +228,14 @@ pub struct Session {
     connection: connection::Connection,
     threads: Threads,
     work: Scheduler<Waiter>,
-    /// Resumes, steps and the detach, waiting until no work is queued or in flight.
-    releases: VecDeque<stepping::Release>,
     handles: Handles,
     breakpoints: Breakpoints,
     function_breakpoints: function_breakpoints::FunctionBreakpoints,
     functions: function_requests::FunctionState,
     exceptions: exceptions::ExceptionSettings,
     sources: sources::Sources,
-    stepping: Option<Stepping>,
-    logging: Logging,
-    goto: Option<GotoWait>,
+    stepping: stepping::Stepping,
     bind_waits: Vec<BindWait>,
-    /// Threads that sent their own frame list with no stop event while a silent stop would
-    /// strand them; probed in `pump` if still without an event.
-    suspects: Vec<ThreadId>,
     /// Handler queries (REQH) received and not answered yet.
     handler_queries: usize,
     /// Files ptvsd asked a handler query for on this connection: the stale-query probe
@@ -307,18 +261,14 @@ impl Session {
             connection: connection::Connection::default(),
             threads: Threads::default(),
             work: Scheduler::default(),
-            releases: VecDeque::new(),
             handles: Handles::default(),
             breakpoints: Breakpoints::default(),
             function_breakpoints: function_breakpoints::FunctionBreakpoints::default(),
             functions: function_requests::FunctionState::default(),
             exceptions: exceptions::ExceptionSettings::default(),
             sources: sources::Sources::default(),
-            stepping: None,
-            logging: Logging::default(),
-            goto: None,
+            stepping: stepping::Stepping::default(),
             bind_waits: Vec::new(),
-            suspects: Vec::new(),
             handler_queries: 0,
             handler_files: std::collections::HashSet::new(),
             last_exception: None,
@@ -407,7 +357,7 @@ impl Session {
     fn next_deadline(&self) -> Option<Instant> {
         let work = self.work.next_deadline();
         let binds = self.bind_waits.iter().map(|w| w.deadline);
-        let goto = self.goto.as_ref().map(|g| g.deadline);
+        let goto = self.stepping.goto_deadline();
         let detach = match &self.lifecycle.phase {
             Phase::Detaching(d) => Some(d.deadline),
             _ => None,
@@ -445,10 +395,8 @@ impl Session {
             );
             self.fail_waiter(waiter, &message).await;
         }
-        if self.goto.as_ref().is_some_and(|g| g.deadline <= now) {
-            if let Some(goto) = self.goto.take() {
-                self.answer(&goto.request, Err(format!("the debuggee did not answer within {seconds} s").into())).await;
-            }
+        if let Some(goto) = self.stepping.expired_goto(now) {
+            self.answer(&goto.request, Err(format!("the debuggee did not answer within {seconds} s").into())).await;
         }
         let (due, keep): (Vec<_>, Vec<_>) =
             std::mem::take(&mut self.bind_waits).into_iter().partition(|w| w.deadline <= now);

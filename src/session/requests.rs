@@ -13,8 +13,9 @@ use super::config::AttachConfig;
 use super::exceptions::{ExceptionSettings, FILTERS};
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::paths::is_windows_path;
+use super::stepping::StepKind;
 use super::work::Job;
-use super::{BindWait, Handled, Reply, RequestError, Session, StepKind, Waiter, BIND_WAIT, IDLE_NOTICE};
+use super::{BindWait, Handled, Reply, RequestError, Session, Waiter, BIND_WAIT, IDLE_NOTICE};
 use crate::dap::bodies::{
     Breakpoint as DapBreakpoint, BreakpointReason, Capabilities, ExceptionBreakpointsFilter,
     SetBreakpointsResponseBody, Source,

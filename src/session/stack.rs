@@ -244,7 +244,7 @@ impl Session {
         if usize::try_from(frame.index).map_or(true, |i| i >= thread.frames.len()) {
             return Err(RequestError::quiet("that frame is no longer on the stack"));
         }
-        if self.releases.iter().any(|r| r.resumes_all() || matches!(r, super::stepping::Release::Detach)) {
+        if self.stepping.resume_all_queued() || self.stepping.detach_queued() {
             return Err(RequestError::quiet("the program is resuming"));
         }
         Ok(())

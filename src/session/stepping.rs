@@ -11,15 +11,139 @@
 //!
 //! Must not know: how stops are reported (`events`), request argument parsing.
 
+use std::collections::VecDeque;
+
 use tokio::time::Instant;
 
 use super::lifecycle::{AttachBreak, DetachReason, Disconnect, Phase};
 use super::threads::ThreadState;
 use super::work::Job;
-use super::{Handled, Reply, RequestError, Session, StepKind, Stepping, Waiter, DISCONNECT_WAIT};
+use super::{Handled, Reply, RequestError, Session, Waiter, DISCONNECT_WAIT};
 use crate::dap::bodies::{ContinueResponseBody, ContinuedEventBody};
 use crate::dap::types::Request;
 use crate::legacy::messages::{Command, FrameKind, ReprKind, ThreadId};
+
+/// Everything about releasing threads: the step in progress, the releases waiting at the
+/// gate, the `goto` waiting for its reply, the logpoints being logged, and the threads to
+/// probe for a silent stop.
+#[derive(Debug, Default)]
+pub(super) struct Stepping {
+    /// The step in progress, until its stop is reported.
+    pub(super) step: Option<Step>,
+    /// Resumes, steps and the detach, waiting until no work is queued or in flight.
+    pub(super) releases: VecDeque<Release>,
+    /// A `goto` waiting for its set-line reply; nothing else is sent to its thread meanwhile.
+    pub(super) goto: Option<GotoWait>,
+    /// Logpoint evaluations in flight.
+    pub(super) logging: Logging,
+    /// Threads that sent their own frame list with no stop event while a silent stop would
+    /// strand them; probed in `pump` if still without an event.
+    pub(super) suspects: Vec<ThreadId>,
+}
+
+impl Stepping {
+    /// Queues a release; it goes out from [`Session::pump`].
+    pub(super) fn release(&mut self, release: Release) {
+        self.releases.push_back(release);
+    }
+
+    /// A release that resumes every thread is queued.
+    pub(super) fn resume_all_queued(&self) -> bool {
+        self.releases.iter().any(Release::resumes_all)
+    }
+
+    /// The detach is queued.
+    pub(super) fn detach_queued(&self) -> bool {
+        self.releases.iter().any(|r| matches!(r, Release::Detach))
+    }
+
+    /// Drops the queued freeing of silently parked threads (a stop was reported).
+    pub(super) fn forget_free_silent(&mut self) {
+        self.releases.retain(|r| !matches!(r, Release::FreeSilent));
+    }
+
+    /// A `goto` waits for its reply on `thread`.
+    pub(super) fn goto_waits_on(&self, thread: ThreadId) -> bool {
+        self.goto.as_ref().is_some_and(|g| g.thread == thread)
+    }
+
+    /// When the `goto` waiting for its reply times out.
+    pub(super) fn goto_deadline(&self) -> Option<Instant> {
+        self.goto.as_ref().map(|g| g.deadline)
+    }
+
+    /// The `goto` whose reply did not come by `now`.
+    pub(super) fn expired_goto(&mut self, now: Instant) -> Option<GotoWait> {
+        self.goto.take_if(|g| g.deadline <= now)
+    }
+
+    /// A logpoint of this stop is being logged.
+    pub(super) fn start_logging(&mut self) {
+        self.logging.pending += 1;
+    }
+
+    /// Logpoints are being logged.
+    pub(super) fn logging(&self) -> bool {
+        self.logging.pending > 0
+    }
+
+    /// One logpoint is done: `None` while others are left; when it was the last,
+    /// whether a stop was reported meanwhile (then the program is not resumed).
+    pub(super) fn finish_logging(&mut self) -> Option<bool> {
+        self.logging.pending = self.logging.pending.saturating_sub(1);
+        if self.logging.pending > 0 {
+            return None;
+        }
+        Some(std::mem::take(&mut self.logging.hold))
+    }
+
+    /// A stop is reported: the step in progress is over, and logpoints being logged must
+    /// not resume the program when they are done.
+    pub(super) fn on_stop_reported(&mut self) {
+        self.step = None;
+        if self.logging.pending > 0 {
+            self.logging.hold = true;
+        }
+    }
+}
+
+/// A `goto` waiting for its set-line reply (not a work item: ptvsd runs `setl` on its
+/// loop thread; it is sent only to a stopped thread with nothing in flight).
+#[derive(Debug)]
+pub(super) struct GotoWait {
+    pub(super) request: Request,
+    pub(super) thread: ThreadId,
+    pub(super) line: i64,
+    pub(super) deadline: Instant,
+}
+
+/// The kind of a step the editor asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StepKind {
+    Over,
+    In,
+    Out,
+}
+
+/// A step in progress, until its stop is reported.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Step {
+    pub(super) thread: ThreadId,
+    pub(super) kind: StepKind,
+    /// Steps the adapter added to get out of `<frozen …>` code.
+    pub(super) auto_steps: u32,
+    /// The last added step was a step out of `<frozen …>` code.
+    pub(super) leaving_frozen: bool,
+}
+
+/// Logpoint evaluations in flight: the program resumes when the last one is done, unless
+/// a real stop was reported meanwhile.
+#[derive(Debug, Default)]
+pub(super) struct Logging {
+    pub(super) pending: usize,
+    /// A stop was reported while logging: do not resume.
+    pub(super) hold: bool,
+}
 
 /// Something that releases threads, waiting for the scheduler to be empty.
 #[derive(Debug)]
@@ -33,7 +157,7 @@ pub(super) enum Release {
     Resume { clear_stepping: Option<ThreadId> },
     /// A step of `kind` the adapter adds (past frozen code; a step cancelled by a
     /// logpoint); `stepping` is the step in progress afterwards.
-    AutoStep { stepping: Stepping, kind: StepKind, clear_stepping: Option<ThreadId> },
+    AutoStep { stepping: Step, kind: StepKind, clear_stepping: Option<ThreadId> },
     /// Resume one thread (a stale hit of a breakpoint of an earlier session).
     ResumeThread(ThreadId),
     /// Free threads parked silently after a resume (no stop shown, no pause in flight).
@@ -78,7 +202,7 @@ fn exit_job() -> Job {
 impl Session {
     /// Queues a release; it goes out from [`Session::pump`].
     pub(super) fn release(&mut self, release: Release) {
-        self.releases.push_back(release);
+        self.stepping.release(release);
     }
 
     /// Sends what may be sent now: the next work item of every parked thread, then, when
@@ -98,7 +222,7 @@ impl Session {
                     }
                     continue;
                 }
-                if self.goto.as_ref().is_some_and(|g| g.thread == thread) {
+                if self.stepping.goto_waits_on(thread) {
                     continue;
                 }
                 if let Some(command) = self.work.next_command(thread) {
@@ -107,14 +231,14 @@ impl Session {
                     }
                 }
             }
-            if !self.work.is_empty() || self.goto.is_some() {
+            if !self.work.is_empty() || self.stepping.goto.is_some() {
                 return;
             }
-            if matches!(self.releases.front(), Some(Release::Detach)) && self.handler_queries > 0 {
+            if matches!(self.stepping.releases.front(), Some(Release::Detach)) && self.handler_queries > 0 {
                 // The detach waits until every handler query is answered (§4.4).
                 return;
             }
-            let Some(release) = self.releases.pop_front() else { return };
+            let Some(release) = self.stepping.releases.pop_front() else { return };
             self.perform(release).await;
             if !self.connection.is_up() {
                 return;
@@ -125,7 +249,7 @@ impl Session {
     /// Threads that entered `block()` with no stop event in the same burst, while a silent
     /// stop would strand them: ask ptvsd whether they are parked (then they are freed).
     fn probe_suspects(&mut self) {
-        let suspects = std::mem::take(&mut self.suspects);
+        let suspects = std::mem::take(&mut self.stepping.suspects);
         if !self.threads.silent_stop_strands()
             || !matches!(self.lifecycle.phase, Phase::Running)
             || self.lifecycle.attach_break != AttachBreak::Done
@@ -154,7 +278,7 @@ impl Session {
                     // the program runs freely (spec §4.5).
                     let _ = self.send(Command::ClearStepping { thread }).await;
                 }
-                self.stepping = None;
+                self.stepping.step = None;
                 match self.resume_all(Command::ResumeAll).await {
                     Ok(()) => {
                         let answer = ContinueResponseBody { all_threads_continued: Some(true) };
@@ -173,7 +297,7 @@ impl Session {
                 }
                 match self.resume_all(kind.command(thread)).await {
                     Ok(()) => {
-                        self.stepping = Some(Stepping { thread, kind, auto_steps: 0, leaving_frozen: false });
+                        self.stepping.step = Some(Step { thread, kind, auto_steps: 0, leaving_frozen: false });
                         self.answer(&request, Ok(None)).await;
                         // ptvsd resumes every thread for a step: say so, so the editor
                         // redraws them all as running.
@@ -208,7 +332,7 @@ impl Session {
                     let _ = self.send(Command::ClearStepping { thread }).await;
                 }
                 if self.resume_all(kind.command(stepping.thread)).await.is_ok() {
-                    self.stepping = Some(stepping);
+                    self.stepping.step = Some(stepping);
                 }
             }
             Release::ResumeThread(thread) => {
@@ -264,7 +388,7 @@ impl Session {
 
     /// Fails every release still waiting (the connection is gone).
     pub(super) async fn fail_releases(&mut self, sentence: &str) {
-        for release in std::mem::take(&mut self.releases) {
+        for release in std::mem::take(&mut self.stepping.releases) {
             match release {
                 Release::Continue { request, .. } | Release::Step { request, .. } => {
                     self.answer(&request, Err(sentence.into())).await
@@ -441,7 +565,7 @@ impl Session {
 
     /// Detaching and connected: queue the detach (after `on_attached` during a detach).
     pub(super) async fn try_detach(&mut self) {
-        if self.connection.is_up() && !self.releases.iter().any(|r| matches!(r, Release::Detach)) {
+        if self.connection.is_up() && !self.stepping.detach_queued() {
             self.release(Release::Detach);
         }
     }
@@ -473,7 +597,7 @@ impl Session {
             self.fail_waiter(waiter, "the session ended before the debuggee answered").await;
         }
         self.fail_releases("the session ended").await;
-        if let Some(goto) = self.goto.take() {
+        if let Some(goto) = self.stepping.goto.take() {
             self.answer(&goto.request, Err("the session ended before the debuggee answered".into())).await;
         }
         for wait in std::mem::take(&mut self.bind_waits) {

@@ -190,7 +190,7 @@ impl Session {
                     // ptvsd ran the probe only when the thread blocked again elsewhere (a
                     // silent stop after the resume): the report itself was stale.
                     tracing::debug!(thread, ?top, now = ?self.top_frame(thread), "the probe ran at a later silent stop: the report was stale");
-                    if self.threads.silent_stop_strands() && !self.releases.iter().any(Release::resumes_all) {
+                    if self.threads.silent_stop_strands() && !self.stepping.resume_all_queued() {
                         self.release(Release::FreeSilent);
                     }
                     return;
@@ -200,7 +200,7 @@ impl Session {
             }
             Waiter::SilentProbe { thread } => {
                 self.threads.confirm_stopped(thread);
-                if self.threads.silent_stop_strands() && !self.releases.iter().any(Release::resumes_all) {
+                if self.threads.silent_stop_strands() && !self.stepping.resume_all_queued() {
                     tracing::debug!(thread, "a thread parked with no stop event after a resume: freeing it");
                     self.release(Release::FreeSilent);
                 }
