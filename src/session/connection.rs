@@ -191,8 +191,7 @@ impl Session {
         };
         self.connection.generation += 1;
         let generation = self.connection.generation;
-        self.handler_queries = 0;
-        self.handler_files.clear();
+        self.exceptions.new_connection();
         let (sink, mut stream) = connected.framed.split();
         let inputs = self.inputs.clone();
         let (stop_reader, mut stop) = tokio::sync::oneshot::channel::<()>();

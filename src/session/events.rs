@@ -8,6 +8,7 @@
 use tokio::time::Instant;
 
 use super::breakpoints::BindState;
+use super::exceptions::{ExceptionRecord, Stack};
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::repairs::attach_break_evaluations;
 use super::requests::is_frozen;
@@ -16,7 +17,7 @@ use super::stepping::StepKind;
 use super::threads::StopVerdict;
 use super::waiters::WorkAnswer;
 use super::work::Job;
-use super::{ExceptionRecord, Session, Waiter};
+use super::{Session, Waiter};
 use crate::dap::bodies::{
     BreakpointEventBody, LoadedSourceEventBody, LoadedSourceEventReason, ModuleEventBody, ModuleEventReason,
     StoppedEventBody, ThreadEventBody,
@@ -103,8 +104,7 @@ impl Session {
             Event::BreakpointSet { id } => self.on_bind(id, BindState::Bound).await,
             Event::BreakpointFailed { id } => self.on_bind(id, BindState::Pending).await,
             Event::RequestHandlers { file } => {
-                self.handler_files.insert(file.clone());
-                self.handler_queries += 1;
+                self.exceptions.handler_query(&file);
                 self.answer_handler_query(file);
             }
             Event::ExecutionResult { execution_id, value } => {
@@ -310,30 +310,13 @@ impl Session {
 
     async fn on_exception(&mut self, stop: ExceptionStop) {
         let thread = stop.thread;
-        let stack: Vec<(String, i64, String)> = self
+        let stack: Stack = self
             .threads
             .get(thread)
             .map(|t| t.frames.iter().map(|f| (f.file.clone(), f.line, f.function.clone())).collect())
             .unwrap_or_default();
-        // With "raised", ptvsd re-reports an exception in every frame it unwinds through;
-        // a trace of more than one line marks a re-report (spec §3.6). The old form (EXCP,
-        // ptvsd 2.2) has no trace: there a re-report is the same exception on the same
-        // thread with the previous stack less its innermost frames.
-        let unwinding = match (&stop.trace, &self.last_raise) {
-            (Some(trace), _) => trace.lines().count() > 1,
-            (None, Some((t, type_name, message, previous))) => {
-                *t == thread
-                    && *type_name == stop.type_name
-                    && *message == stop.message
-                    && stack.len() < previous.len()
-                    && stack
-                        .iter()
-                        .zip(&previous[previous.len() - stack.len()..])
-                        .all(|(a, b)| a.0 == b.0 && a.2 == b.2)
-            }
-            (None, None) => false,
-        };
-        self.last_raise = Some((thread, stop.type_name.clone(), stop.message.clone(), stack.clone()));
+        // A re-report of the last exception in a frame it unwinds through (`Exceptions::on_raise`).
+        let unwinding = self.exceptions.on_raise(&stop, &stack);
         let re_report = !stop.unhandled && unwinding;
         // On 3.11 frozen stdlib modules count as user code (spec §5.3): with justMyCode an
         // exception stop inside one is library noise (os.path.exists raising and catching).
@@ -353,7 +336,7 @@ impl Session {
             format!("{}: {}", stop.type_name, stop.message)
         };
         let dap_thread = self.threads.get(thread).map(|t| t.dap_id).unwrap_or(0);
-        self.last_exception = Some(ExceptionRecord { dap_thread, stop, stack });
+        self.exceptions.record_stop(ExceptionRecord { dap_thread, stop, stack });
         self.report_stop(thread, "exception", Some(description), vec![]).await;
     }
 

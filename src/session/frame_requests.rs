@@ -102,11 +102,11 @@ impl Session {
     /// in the debuggee waits until then (spec §3.5). Library files (standard library,
     /// installed packages, frozen modules) declare no handlers when `userUnhandled` is on,
     /// so an exception that escapes the user's code into them counts as unhandled.
-    /// The caller counts the query as outstanding (`handler_queries`) first: the detach
+    /// The caller counts the query as outstanding (`Exceptions::handler_query`) first: the detach
     /// waits for its answer.
     pub(super) fn answer_handler_query(&mut self, file: String) {
         let library = self.just_my_code() && is_library_path(&file);
-        let no_handlers = library && self.exceptions.user_unhandled;
+        let no_handlers = library && self.exceptions.settings.user_unhandled;
         let local = if is_frozen(&file) { None } else { Some(self.to_local(&file)) };
         let generation = self.connection.generation;
         let inputs = self.inputs.clone();
@@ -130,9 +130,8 @@ impl Session {
     /// it is that live query, answered once). Counted as outstanding like one ptvsd sent,
     /// so the detach waits for its answer too.
     pub(super) fn answer_stale_handler_query(&mut self, file: String) {
-        if self.handler_files.insert(file.clone()) {
+        if self.exceptions.stale_handler_query(&file) {
             tracing::info!(%file, "answering a handler query an earlier debugger left unanswered");
-            self.handler_queries += 1;
             self.answer_handler_query(file);
         }
     }
@@ -218,7 +217,7 @@ impl Session {
     // ---- exceptionInfo ----------------------------------------------------------------
 
     pub(super) fn exception_info(&mut self, args: ExceptionInfoArguments) -> Handled {
-        let Some(record) = self.last_exception.clone().filter(|r| r.dap_thread == args.thread_id) else {
+        let Some(record) = self.exceptions.last_stop_on(args.thread_id) else {
             return Err(format!("thread {} did not stop on an exception", args.thread_id).into());
         };
         let stop = &record.stop;
@@ -250,7 +249,9 @@ impl Session {
             inner_exception: None,
         };
         let break_mode = match stop.unhandled {
-            true if self.exceptions.user_unhandled && !self.exceptions.uncaught => ExceptionBreakMode::UserUnhandled,
+            true if self.exceptions.settings.user_unhandled && !self.exceptions.settings.uncaught => {
+                ExceptionBreakMode::UserUnhandled
+            }
             true => ExceptionBreakMode::Unhandled,
             false => ExceptionBreakMode::Always,
         };

@@ -73,7 +73,7 @@ use tokio::time::Instant;
 use crate::dap::bodies::ResponseBody;
 
 use crate::dap::types::{Message, Request};
-use crate::legacy::messages::{Event, HandlerStatement, ThreadId};
+use crate::legacy::messages::{Event, HandlerStatement};
 use crate::legacy::ProtocolError;
 
 use breakpoints::Breakpoints;
@@ -198,18 +198,6 @@ pub type Handled = Result<Reply, RequestError>;
 /// A request's answer: its body (if it has one), or why it failed.
 pub type Answer = Result<Option<ResponseBody>, RequestError>;
 
-/// A thread's stack as (file, line, function), innermost first.
-type Stack = Vec<(String, i64, String)>;
-
-/// The last exception stop, for `exceptionInfo`.
-#[derive(Debug, Clone)]
-struct ExceptionRecord {
-    dap_thread: i64,
-    stop: crate::legacy::messages::ExceptionStop,
-    /// The thread's stack at the stop.
-    stack: Stack,
-}
-
 /// A `setBreakpoints` waiting for BRKS/BRKF of the ids it added.
 #[derive(Debug)]
 struct BindWait {
@@ -232,20 +220,10 @@ pub struct Session {
     breakpoints: Breakpoints,
     function_breakpoints: function_breakpoints::FunctionBreakpoints,
     functions: function_requests::FunctionState,
-    exceptions: exceptions::ExceptionSettings,
+    exceptions: exceptions::Exceptions,
     sources: sources::Sources,
     stepping: stepping::Stepping,
     bind_waits: Vec<BindWait>,
-    /// Handler queries (REQH) received and not answered yet.
-    handler_queries: usize,
-    /// Files ptvsd asked a handler query for on this connection: the stale-query probe
-    /// (`repairs`) finding one of them found a live query, which is answered once.
-    handler_files: std::collections::HashSet<String>,
-    /// The last exception stop, for `exceptionInfo`.
-    last_exception: Option<ExceptionRecord>,
-    /// The last exception event (reported or not): (thread, type, message, stack), to
-    /// recognise re-reports of it in the frames it unwinds through.
-    last_raise: Option<(ThreadId, String, String, Stack)>,
     /// The program `launch` started, if any.
     launched: Option<launch::Launched>,
 }
@@ -265,14 +243,10 @@ impl Session {
             breakpoints: Breakpoints::default(),
             function_breakpoints: function_breakpoints::FunctionBreakpoints::default(),
             functions: function_requests::FunctionState::default(),
-            exceptions: exceptions::ExceptionSettings::default(),
+            exceptions: exceptions::Exceptions::default(),
             sources: sources::Sources::default(),
             stepping: stepping::Stepping::default(),
             bind_waits: Vec::new(),
-            handler_queries: 0,
-            handler_files: std::collections::HashSet::new(),
-            last_exception: None,
-            last_raise: None,
             launched: None,
         }
     }
@@ -336,7 +310,7 @@ impl Session {
             Input::Handlers { generation, file, statements } if self.connection.is_current(generation) => {
                 // Answered in every phase while the connection is up, also while detaching
                 // (a query left unanswered parks a debuggee thread for good).
-                self.handler_queries = self.handler_queries.saturating_sub(1);
+                self.exceptions.handler_answered();
                 if self.connection.is_up() {
                     let _ = self.send(crate::legacy::Command::SetExceptionHandlerInfo { file, statements }).await;
                 }

@@ -251,14 +251,14 @@ impl Session {
     /// Sends the exception table. ptvsd forgets the handler tables it cached (REQH) when
     /// it gets one, so a changed `userUnhandled` takes effect at once.
     pub(super) async fn send_exception_info(&mut self) -> Result<(), String> {
-        let (default_mode, exceptions) = self.exceptions.table();
+        let (default_mode, exceptions) = self.exceptions.settings.table();
         self.send(Command::SetExceptionInfo { default_mode, exceptions }).await
     }
 
     async fn set_exception_breakpoints(&mut self, args: SetExceptionBreakpointsArguments) -> Handled {
         let filter_options = args.filter_options.unwrap_or_default();
         let exception_options = args.exception_options.unwrap_or_default();
-        self.exceptions = ExceptionSettings::from_request(&args.filters, &filter_options, &exception_options)?;
+        self.exceptions.settings = ExceptionSettings::from_request(&args.filters, &filter_options, &exception_options)?;
         if self.connection.is_up() {
             self.send_exception_info().await?;
         }

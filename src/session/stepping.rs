@@ -234,7 +234,9 @@ impl Session {
             if !self.work.is_empty() || self.stepping.goto.is_some() {
                 return;
             }
-            if matches!(self.stepping.releases.front(), Some(Release::Detach)) && self.handler_queries > 0 {
+            if matches!(self.stepping.releases.front(), Some(Release::Detach))
+                && self.exceptions.handler_queries_outstanding()
+            {
                 // The detach waits until every handler query is answered (§4.4).
                 return;
             }
@@ -575,14 +577,16 @@ impl Session {
         if let Phase::Detaching(d) = &mut self.lifecycle.phase {
             d.confirmed = true;
         }
-        if self.handler_queries == 0 {
+        if !self.exceptions.handler_queries_outstanding() {
             self.finish_detach().await;
         }
     }
 
     /// A handler answer was sent: a confirmed detach may finish now.
     pub(super) async fn after_handler_answer(&mut self) {
-        if matches!(&self.lifecycle.phase, Phase::Detaching(d) if d.confirmed) && self.handler_queries == 0 {
+        if matches!(&self.lifecycle.phase, Phase::Detaching(d) if d.confirmed)
+            && !self.exceptions.handler_queries_outstanding()
+        {
             self.finish_detach().await;
         }
     }
