@@ -239,9 +239,9 @@ impl Session {
         };
         self.lifecycle.phase = Phase::Configuring;
         // A new process knows none of the breakpoints: all unconfirmed until it says.
-        let ids: Vec<i64> = self.breakpoints.all().map(|(_, b)| b.id).collect();
+        let ids: Vec<i64> = self.breakpoints.source.all().map(|(_, b)| b.id).collect();
         for id in ids {
-            self.breakpoints.mark(id, BindState::Sent);
+            self.breakpoints.source.mark(id, BindState::Sent);
         }
 
         // Exception settings and known breakpoints go out before the attach break is
@@ -249,7 +249,7 @@ impl Session {
         if let Err(error) = self.send_exception_info().await {
             tracing::warn!(%error, "could not send exception settings");
         }
-        let all: Vec<_> = self.breakpoints.all().map(|(f, b)| (f.remote_path.clone(), b.clone())).collect();
+        let all: Vec<_> = self.breakpoints.source.all().map(|(f, b)| (f.remote_path.clone(), b.clone())).collect();
         for (remote_path, b) in all {
             let _ = self.send_breakpoint(&remote_path, &b).await;
         }
@@ -344,7 +344,7 @@ impl Session {
             if let Some(goto) = self.stepping.goto.take() {
                 self.answer(&goto.request, Err("the connection to the app ended".into())).await;
             }
-            for wait in std::mem::take(&mut self.bind_waits) {
+            for wait in self.breakpoints.take_bind_waits() {
                 self.answer_breakpoints(wait.request, &wait.local_path).await;
             }
             self.lost_and_retrying(&reason).await;
@@ -367,7 +367,7 @@ impl Session {
         if let Some(goto) = self.stepping.goto.take() {
             self.answer(&goto.request, Err(sentence.clone().into())).await;
         }
-        for wait in std::mem::take(&mut self.bind_waits) {
+        for wait in self.breakpoints.take_bind_waits() {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
         match self.launch_lost_sentence(reason.as_deref()) {

@@ -248,7 +248,8 @@ impl Session {
                     self.report_stop(thread, "function breakpoint", None, vec![function]).await;
                     return;
                 }
-                let Some((local_path, b)) = self.breakpoints.find(id).map(|(p, b)| (p.to_string(), b.clone())) else {
+                let Some((local_path, b)) = self.breakpoints.source.find(id).map(|(p, b)| (p.to_string(), b.clone()))
+                else {
                     // A stale breakpoint from an earlier session (spec §4.8): resume it.
                     tracing::info!(id, "resuming a hit of an unknown breakpoint");
                     self.release(Release::ResumeThread(thread));
@@ -281,24 +282,13 @@ impl Session {
     }
 
     async fn on_bind(&mut self, id: i64, state: BindState) {
-        let Some((local_path, b)) = self.breakpoints.mark(id, state) else {
+        let Some((local_path, b)) = self.breakpoints.source.mark(id, state) else {
             self.on_function_site_bind(id, state).await;
             return;
         };
         // A setBreakpoints waiting for this id answers once all its ids are known.
-        let mut answered = false;
-        let mut done = Vec::new();
-        for (i, wait) in self.bind_waits.iter_mut().enumerate() {
-            if let Some(pos) = wait.waiting.iter().position(|w| *w == id) {
-                wait.waiting.remove(pos);
-                answered = true;
-                if wait.waiting.is_empty() {
-                    done.push(i);
-                }
-            }
-        }
-        for i in done.into_iter().rev() {
-            let wait = self.bind_waits.remove(i);
+        let (answered, done) = self.breakpoints.bound(id);
+        for wait in done {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
         if !answered {

@@ -76,7 +76,6 @@ use crate::dap::types::{Message, Request};
 use crate::legacy::messages::{Event, HandlerStatement};
 use crate::legacy::ProtocolError;
 
-use breakpoints::Breakpoints;
 use config::AttachConfig;
 use handles::Handles;
 use lifecycle::{AttachBreak, Lifecycle, Phase};
@@ -198,15 +197,6 @@ pub type Handled = Result<Reply, RequestError>;
 /// A request's answer: its body (if it has one), or why it failed.
 pub type Answer = Result<Option<ResponseBody>, RequestError>;
 
-/// A `setBreakpoints` waiting for BRKS/BRKF of the ids it added.
-#[derive(Debug)]
-struct BindWait {
-    request: Request,
-    local_path: String,
-    waiting: Vec<i64>,
-    deadline: Instant,
-}
-
 /// The session: the loop and its components.
 pub struct Session {
     editor: editor::Editor,
@@ -217,13 +207,10 @@ pub struct Session {
     threads: Threads,
     work: Scheduler<Waiter>,
     handles: Handles,
-    breakpoints: Breakpoints,
-    function_breakpoints: function_breakpoints::FunctionBreakpoints,
-    functions: function_requests::FunctionState,
+    breakpoints: breakpoints::BreakpointState,
     exceptions: exceptions::Exceptions,
     sources: sources::Sources,
     stepping: stepping::Stepping,
-    bind_waits: Vec<BindWait>,
     /// The program `launch` started, if any.
     launched: Option<launch::Launched>,
 }
@@ -240,13 +227,10 @@ impl Session {
             threads: Threads::default(),
             work: Scheduler::default(),
             handles: Handles::default(),
-            breakpoints: Breakpoints::default(),
-            function_breakpoints: function_breakpoints::FunctionBreakpoints::default(),
-            functions: function_requests::FunctionState::default(),
+            breakpoints: breakpoints::BreakpointState::default(),
             exceptions: exceptions::Exceptions::default(),
             sources: sources::Sources::default(),
             stepping: stepping::Stepping::default(),
-            bind_waits: Vec::new(),
             launched: None,
         }
     }
@@ -330,7 +314,7 @@ impl Session {
 
     fn next_deadline(&self) -> Option<Instant> {
         let work = self.work.next_deadline();
-        let binds = self.bind_waits.iter().map(|w| w.deadline);
+        let binds = self.breakpoints.bind_deadline();
         let goto = self.stepping.goto_deadline();
         let detach = match &self.lifecycle.phase {
             Phase::Detaching(d) => Some(d.deadline),
@@ -372,10 +356,7 @@ impl Session {
         if let Some(goto) = self.stepping.expired_goto(now) {
             self.answer(&goto.request, Err(format!("the debuggee did not answer within {seconds} s").into())).await;
         }
-        let (due, keep): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.bind_waits).into_iter().partition(|w| w.deadline <= now);
-        self.bind_waits = keep;
-        for wait in due {
+        for wait in self.breakpoints.expired_binds(now) {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
         if matches!(&self.lifecycle.phase, Phase::Detaching(d) if d.deadline <= now) {

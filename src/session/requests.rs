@@ -8,6 +8,7 @@
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::breakpoints::BindWait;
 use super::breakpoints::{is_template, parse_hit_condition, BindState, Breakpoint, Requested};
 use super::config::AttachConfig;
 use super::exceptions::{ExceptionSettings, FILTERS};
@@ -15,7 +16,7 @@ use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::paths::is_windows_path;
 use super::stepping::StepKind;
 use super::work::Job;
-use super::{BindWait, Handled, Reply, RequestError, Session, Waiter, BIND_WAIT, IDLE_NOTICE};
+use super::{Handled, Reply, RequestError, Session, Waiter, BIND_WAIT, IDLE_NOTICE};
 use crate::dap::bodies::{
     Breakpoint as DapBreakpoint, BreakpointReason, Capabilities, ExceptionBreakpointsFilter,
     SetBreakpointsResponseBody, Source,
@@ -273,7 +274,7 @@ impl Session {
         }
         if is_template(remote_path) {
             self.send(Command::SetDjangoBreakpoint { id: b.id, line: b.line, file: remote_path.to_string() }).await?;
-            self.breakpoints.mark(b.id, BindState::Bound);
+            self.breakpoints.source.mark(b.id, BindState::Bound);
             return Ok(());
         }
         let (condition_kind, condition) = match &b.condition {
@@ -374,7 +375,7 @@ impl Session {
                 .collect(),
             (None, None) => Vec::new(),
         };
-        let changes = self.breakpoints.set(&local_path, &remote_path, requested);
+        let changes = self.breakpoints.source.set(&local_path, &remote_path, requested);
         let mut waiting = Vec::new();
         if self.connection.is_up() {
             for b in &changes.removed {
@@ -401,7 +402,7 @@ impl Session {
         if waiting.is_empty() || confirm_later {
             return Ok(Reply::body(self.breakpoints_body(&local_path)));
         }
-        self.bind_waits.push(BindWait {
+        self.breakpoints.wait_for_binds(BindWait {
             request: request.clone(),
             local_path,
             waiting,
@@ -462,10 +463,15 @@ impl Session {
 
     /// The `setBreakpoints` body for a file: one breakpoint per requested line, in order.
     fn breakpoints_body(&self, local_path: &str) -> SetBreakpointsResponseBody {
-        let requested_lines: Vec<i64> =
-            self.breakpoints.file(local_path).map(|f| f.entries.iter().map(|b| b.line).collect()).unwrap_or_default();
+        let requested_lines: Vec<i64> = self
+            .breakpoints
+            .source
+            .file(local_path)
+            .map(|f| f.entries.iter().map(|b| b.line).collect())
+            .unwrap_or_default();
         let breakpoints: Vec<DapBreakpoint> = self
             .breakpoints
+            .source
             .file(local_path)
             .map(|f| f.entries.iter().map(|b| self.breakpoint_body(local_path, b)).collect())
             .unwrap_or_default();

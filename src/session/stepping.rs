@@ -604,7 +604,7 @@ impl Session {
         if let Some(goto) = self.stepping.goto.take() {
             self.answer(&goto.request, Err("the session ended before the debuggee answered".into())).await;
         }
-        for wait in std::mem::take(&mut self.bind_waits) {
+        for wait in self.breakpoints.take_bind_waits() {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
         match disconnect.reason {
