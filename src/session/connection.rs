@@ -299,7 +299,7 @@ impl Session {
 
     pub(super) async fn on_remote_closed(&mut self, error: Option<ProtocolError>) {
         tracing::debug!(?error, "the connection to ptvsd ended");
-        if matches!(self.lifecycle.phase, Phase::Detaching(_)) {
+        if self.lifecycle.is_detaching() {
             self.finish_detach().await;
             return;
         }
@@ -311,7 +311,7 @@ impl Session {
         if matches!(self.lifecycle.phase, Phase::Ended | Phase::Closed | Phase::Reconnecting) {
             return;
         }
-        if matches!(self.lifecycle.phase, Phase::Detaching(_)) {
+        if self.lifecycle.is_detaching() {
             self.finish_detach().await;
             return;
         }

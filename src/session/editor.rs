@@ -126,7 +126,7 @@ impl Session {
     pub(super) fn on_editor(&mut self, sent: Result<(), Gone>) {
         if sent.is_err() {
             // The writer is gone: the editor closed stdout. Nothing more to say.
-            self.lifecycle.phase = super::lifecycle::Phase::Closed;
+            self.lifecycle.close();
         }
     }
 

@@ -228,7 +228,7 @@ impl Session {
             Event::ProcessLoad { thread } => {
                 if let AttachBreak::Awaited { .. } = self.lifecycle.attach_break {
                     let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
-                    if matches!(self.lifecycle.phase, Phase::Running) {
+                    if self.lifecycle.is_running() {
                         let then = if stop_on_entry { AfterRepairs::Report } else { AfterRepairs::Release };
                         self.run_attach_break(thread, then);
                     } else {

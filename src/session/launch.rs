@@ -490,7 +490,7 @@ impl Session {
         for after in after_exit {
             if let AfterExit::Disconnect(request) = after {
                 self.answer(&request, Ok(None)).await;
-                self.lifecycle.phase = Phase::Closed;
+                self.lifecycle.close();
             }
         }
     }
@@ -590,7 +590,7 @@ impl Session {
         let keep = args.and_then(|a| a.terminate_debuggee) == Some(false);
         let Some(launched) = self.launched.as_mut() else { return Err("nothing was launched".into()) };
         if launched.exited {
-            self.lifecycle.phase = Phase::Closed;
+            self.lifecycle.close();
             return Ok(Reply::Ack);
         }
         launched.after_exit.push(AfterExit::Disconnect(request.clone()));

@@ -33,6 +33,65 @@ impl Default for Lifecycle {
     }
 }
 
+impl Lifecycle {
+    /// Attached and configured.
+    pub fn is_running(&self) -> bool {
+        matches!(self.phase, Phase::Running)
+    }
+
+    /// Ending the attach.
+    pub fn is_detaching(&self) -> bool {
+        matches!(self.phase, Phase::Detaching(_))
+    }
+
+    /// The detach in progress, if any.
+    pub fn detach_mut(&mut self) -> Option<&mut Disconnect> {
+        match &mut self.phase {
+            Phase::Detaching(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The loop ends.
+    pub fn close(&mut self) {
+        self.phase = Phase::Closed;
+    }
+
+    pub fn is_closed(&self) -> bool {
+        matches!(self.phase, Phase::Closed)
+    }
+
+    /// The earliest of the detach's deadline and the time to say the app is idle.
+    pub fn deadline(&self) -> Option<Instant> {
+        let detach = match &self.phase {
+            Phase::Detaching(d) => Some(d.deadline),
+            _ => None,
+        };
+        let idle = match self.attach_break {
+            AttachBreak::Awaited { idle_notice } => idle_notice,
+            _ => None,
+        };
+        detach.into_iter().chain(idle).min()
+    }
+
+    /// Whether the time to say the app is idle came by `now` (once: the notice is then
+    /// cleared).
+    pub fn take_idle_notice(&mut self, now: Instant) -> bool {
+        match self.attach_break {
+            AttachBreak::Awaited { idle_notice: Some(at) } if at <= now => {
+                self.attach_break = AttachBreak::Awaited { idle_notice: None };
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the detach in progress ran out of time by `now`.
+    pub fn detach_overdue(&self, now: Instant) -> bool {
+        matches!(&self.phase, Phase::Detaching(d) if d.deadline <= now)
+    }
+}
+
 /// The session's phase.
 #[derive(Debug)]
 pub enum Phase {

@@ -78,7 +78,7 @@ use crate::legacy::ProtocolError;
 
 use config::AttachConfig;
 use handles::Handles;
-use lifecycle::{AttachBreak, Lifecycle, Phase};
+use lifecycle::{Lifecycle, Phase};
 use threads::Threads;
 use waiters::Waiter;
 use work::Scheduler;
@@ -237,7 +237,7 @@ impl Session {
 
     /// Runs until the editor disconnects or closes its side.
     pub async fn run(mut self, mut inputs: mpsc::Receiver<Input>) {
-        while !matches!(self.lifecycle.phase, Phase::Closed) {
+        while !self.lifecycle.is_closed() {
             let deadline = self.next_deadline();
             let input = tokio::select! {
                 input = inputs.recv() => input,
@@ -316,16 +316,9 @@ impl Session {
         let work = self.work.next_deadline();
         let binds = self.breakpoints.bind_deadline();
         let goto = self.stepping.goto_deadline();
-        let detach = match &self.lifecycle.phase {
-            Phase::Detaching(d) => Some(d.deadline),
-            _ => None,
-        };
-        let idle = match self.lifecycle.attach_break {
-            AttachBreak::Awaited { idle_notice } => idle_notice,
-            _ => None,
-        };
+        let lifecycle = self.lifecycle.deadline();
         let partial_line = self.editor.deadline();
-        work.into_iter().chain(binds).chain(goto).chain(detach).chain(idle).chain(partial_line).min()
+        work.into_iter().chain(binds).chain(goto).chain(lifecycle).chain(partial_line).min()
     }
 
     /// Answers everything whose deadline passed.
@@ -333,18 +326,13 @@ impl Session {
         let now = Instant::now();
         let sent = self.editor.expire(now).await;
         self.on_editor(sent);
-        if let AttachBreak::Awaited { idle_notice: Some(at) } = self.lifecycle.attach_break {
-            if at <= now {
-                self.lifecycle.attach_break = AttachBreak::Awaited { idle_notice: None };
-                if matches!(self.lifecycle.phase, Phase::Running) {
-                    let text = if self.config.as_ref().is_some_and(|c| c.stop_on_entry) {
-                        "Waiting for the app to run: send it a request. It will stop at the first line it executes.\n"
-                    } else {
-                        "Waiting for the app to run: send it a request. Breakpoints bind as their modules load.\n"
-                    };
-                    self.output("console", text).await;
-                }
-            }
+        if self.lifecycle.take_idle_notice(now) && self.lifecycle.is_running() {
+            let text = if self.config.as_ref().is_some_and(|c| c.stop_on_entry) {
+                "Waiting for the app to run: send it a request. It will stop at the first line it executes.\n"
+            } else {
+                "Waiting for the app to run: send it a request. Breakpoints bind as their modules load.\n"
+            };
+            self.output("console", text).await;
         }
         let seconds = self.request_timeout().as_secs();
         for waiter in self.work.expire(now) {
@@ -359,7 +347,7 @@ impl Session {
         for wait in self.breakpoints.expired_binds(now) {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
-        if matches!(&self.lifecycle.phase, Phase::Detaching(d) if d.deadline <= now) {
+        if self.lifecycle.detach_overdue(now) {
             tracing::warn!("the detach did not complete in time; closing anyway");
             self.finish_detach().await;
         }

@@ -253,7 +253,7 @@ impl Session {
     fn probe_suspects(&mut self) {
         let suspects = std::mem::take(&mut self.stepping.suspects);
         if !self.threads.silent_stop_strands()
-            || !matches!(self.lifecycle.phase, Phase::Running)
+            || !self.lifecycle.is_running()
             || self.lifecycle.attach_break != AttachBreak::Done
         {
             return;
@@ -354,7 +354,7 @@ impl Session {
                 }
             }
             Release::Detach => {
-                if let Phase::Detaching(d) = &mut self.lifecycle.phase {
+                if let Some(d) = self.lifecycle.detach_mut() {
                     d.sent = true;
                 }
                 if self.send(Command::Detach).await.is_err() {
@@ -415,7 +415,7 @@ impl Session {
         if !self.connection.is_up() || !self.lifecycle.phase.is_attached() {
             return Err("not attached to a debuggee".into());
         }
-        if matches!(self.lifecycle.phase, Phase::Detaching(_)) {
+        if self.lifecycle.is_detaching() {
             return Err("the session is detaching".into());
         }
         Ok(())
@@ -473,10 +473,10 @@ impl Session {
                 // Answered when the detach is done (`finish_detach`).
                 return Ok(Reply::Later);
             }
-            self.lifecycle.phase = Phase::Closed;
+            self.lifecycle.close();
             return Ok(Reply::Ack);
         }
-        if matches!(self.lifecycle.phase, Phase::Detaching(_)) {
+        if self.lifecycle.is_detaching() {
             return Err("the session is already disconnecting".into());
         }
         if terminate_debuggee {
@@ -507,7 +507,7 @@ impl Session {
             self.announce_terminated().await;
             return Ok(Reply::Later);
         }
-        if matches!(self.lifecycle.phase, Phase::Detaching(_)) {
+        if self.lifecycle.is_detaching() {
             return Ok(Reply::Ack);
         }
         if self.config.as_ref().is_some_and(|c| c.terminate_ends_app) {
@@ -574,7 +574,7 @@ impl Session {
 
     /// ptvsd confirmed the detach: finish once every handler query is answered.
     pub(super) async fn on_detach_confirmed(&mut self) {
-        if let Phase::Detaching(d) = &mut self.lifecycle.phase {
+        if let Some(d) = self.lifecycle.detach_mut() {
             d.confirmed = true;
         }
         if !self.exceptions.handler_queries_outstanding() {
@@ -610,7 +610,7 @@ impl Session {
         match disconnect.reason {
             DetachReason::Disconnect(request) => {
                 self.answer(&request, Ok(None)).await;
-                self.lifecycle.phase = Phase::Closed;
+                self.lifecycle.close();
             }
             DetachReason::Terminate => {
                 self.output("console", "Detached: the app keeps running and accepts the next debugger.\n").await;
