@@ -174,7 +174,7 @@ impl Session {
             }
             WorkAnswer::Children(children) => match waiter {
                 Waiter::Children { request, shape, frame, hex } => {
-                    let body = self.children_body(frame, &shape, children, hex);
+                    let body = self.handles.children_body(frame, &shape, children, hex);
                     self.answer(&request, Ok(Some(body.into()))).await;
                 }
                 other => self.fail_waiter(other, "the debuggee sent unexpected children").await,
@@ -213,7 +213,7 @@ impl Session {
     pub(super) async fn on_execution_result(&mut self, waiter: Waiter, value: PyObject) {
         match waiter {
             Waiter::Evaluate { request, expression, frame, hex, .. } => {
-                let body = self.evaluate_body(frame, &expression, &value, hex);
+                let body = self.handles.evaluate_body(frame, &expression, &value, hex);
                 self.answer(&request, Ok(Some(body.into()))).await;
             }
             Waiter::Log { thread, source, line, started } => {
@@ -227,7 +227,7 @@ impl Session {
                 }
             }
             Waiter::AssignRead { request, target, frame, hex, kind } => {
-                let body = self.assigned_body(kind, frame, &target, &value, hex);
+                let body = self.handles.assigned_body(kind, frame, &target, &value, hex);
                 self.answer(&request, Ok(Some(body))).await;
             }
             Waiter::Source { request, reference } => {
@@ -246,7 +246,7 @@ impl Session {
                 }
             }
             Waiter::Completions { request, target } => {
-                let body = self.completions_body(&target, &value);
+                let body = super::evaluation::completions_body(self.editor.client.columns_start_at_1, &target, &value);
                 self.answer(&request, Ok(Some(body.into()))).await;
             }
             Waiter::Clipboard { request } => {
