@@ -1,7 +1,8 @@
 //! The link to ptvsd: connecting and attaching, sending, closing, and losing it.
 //!
-//! Owns: [`Remote`] (the write half and the reader task of one connection) and the
-//! connection generation's start; `send` (every command to ptvsd goes through it, with a
+//! Owns: [`Connection`], the component: [`Remote`] (the write half and the reader task of
+//! one connection), the connection generation, the debuggee's Python version and the
+//! `reconnect` retries while they run; `send` (every command to ptvsd goes through it, with a
 //! write deadline), the abortive close, and turning a lost connection into one sentence.
 //! The reader task only forwards events as [`Input::Remote`]; it shares no state with the
 //! session. Must not know: DAP requests other than `attach` (answered here once connected).

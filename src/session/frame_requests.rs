@@ -3,7 +3,9 @@
 //! set next statement. Each builds on `exec` in a stopped frame (spec §3.8) or on state
 //! the session already keeps; the pure parts live in `logpoints`, `exceptions`, `sources`
 //! and `jumps`. (`evaluate`, `setVariable`/`setExpression` and `completions` are
-//! `evaluation`'s.)
+//! `evaluation`'s.) The state they keep belongs to components: the handler queries
+//! outstanding and the last exception stop to `exceptions::Exceptions`, the `goto`
+//! waiting for its reply and the logpoints being logged to `stepping::Stepping`.
 
 use std::path::Path;
 

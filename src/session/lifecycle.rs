@@ -1,9 +1,11 @@
 //! Where the session is in its life, as one value each instead of a flag per fact.
 //!
-//! Owns: [`Phase`] (initialize → attach → configure → run → detach → end), [`AttachBreak`]
-//! (the attach break ptvsd sends after an attach: awaited, held until
-//! `configurationDone`, running its repairs, done) and [`Disconnect`] (the steps of
-//! ending an attach session). Must not know: DAP messages, the connection.
+//! Owns: [`Lifecycle`], the component holding the phase, the attach break and how the
+//! connection ended (ptvsd's own attach failure, the program's goodbye); [`Phase`]
+//! (initialize → attach → configure → run → detach → end), [`AttachBreak`] (the attach
+//! break ptvsd sends after an attach: awaited, held until `configurationDone`, running
+//! its repairs, done) and [`Disconnect`] (the steps of ending an attach session).
+//! Must not know: DAP messages, the connection.
 
 use tokio::time::Instant;
 

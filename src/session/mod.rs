@@ -1,17 +1,29 @@
 //! The debug session: the only place that knows both DAP and the legacy protocol.
 //!
 //! Owns: the loop ([`Session::run`]) that takes [`Input`]s one at a time (editor
-//! requests, remote events, the attach result, launch events, handler answers) and the
-//! components that own the state, each in its own file:
-//! `lifecycle` (the phase, the attach break, the detach steps), `connection` (the link to
-//! ptvsd, the attach, loss), `threads` (the per-thread state machine, generations, fence,
-//! pause), `work` (the per-thread scheduler of `exec`/`chld`), `breakpoints`, `handles`
-//! (frame ids and `variablesReference`s), `stepping` (continue, steps, pause and every
-//! resume through one gate), `requests` (dispatch, and the set-up requests), `stack`
+//! requests, remote events, the attach result, launch events, handler answers), and one
+//! field per component; each component is a struct in its own file that owns its state
+//! and has the synchronous logic over it as methods:
+//! `editor` (`Editor`: the DAP writer, the client's line/column base, the program's
+//! output lines), `lifecycle` (`Lifecycle`: the phase, the attach break, the detach
+//! steps, how the connection ended), `connection` (`Connection`: the link to ptvsd, its
+//! generation, the Python version, the `reconnect` retries), `config` and `launched`,
+//! `threads` (the per-thread state machine, generations, fence, pause), `work` (the
+//! per-thread scheduler of `exec`/`chld`), `stepping` (`Stepping`: the step in progress,
+//! the releases at the gate, the `goto` wait, logpoints being logged, silent-stop
+//! suspects), `handles` (frame ids and `variablesReference`s, and the variables built
+//! from them), `sources`, `breakpoints` (`BreakpointState`: source and function
+//! breakpoints, the resolver, the bind waits) and `exceptions` (`Exceptions`: the
+//! settings, the last exception stop and raise, the handler queries outstanding).
+//!
+//! The `impl Session` blocks in the other files are the orchestration that crosses
+//! components or awaits a send: `requests` (dispatch, and the set-up requests), `stack`
 //! (threads, stackTrace, scopes, variables), `evaluation` (evaluate, setVariable,
 //! setExpression, completions), `waiters` (what waits for a work item, and where its
 //! answer goes), `frame_requests` (logpoints, handler queries, sources, goto),
-//! `events` (ptvsd's events), `repairs` (attach-break evaluations) and `launch`.
+//! `events` (ptvsd's events), `stepping` (continue, steps, pause and every resume
+//! through one gate, [`Session::pump`]), `connection`, `reconnecting`, `repairs`
+//! (attach-break evaluations) and `launch`.
 //!
 //! Must not know: byte layouts of either protocol, or which dialect or transport is in
 //! use (it sees `legacy::Command`/`legacy::Event` and a framed stream).
@@ -28,7 +40,7 @@
 //!   flight (`Session::pump` runs releases only when the scheduler is empty);
 //! * every handler query (REQH) is answered, in every phase (`events`, `Input::Handlers`),
 //!   and the detach waits until none is outstanding (`stepping::try_detach`);
-//! * all output to the editor goes through [`editor::Editor::send`]; program output
+//! * all output to the editor goes through `Editor::send` (`editor`); program output
 //!   through [`Session::program_output`]; a fatal failure is reported by
 //!   [`Session::report_fatal`].
 

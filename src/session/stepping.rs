@@ -9,6 +9,11 @@
 //! queues (`work`) alone do. After every resume the fence (`threads` rule 2) goes out.
 //! Also owns the detach sequence (`lifecycle::Disconnect`).
 //!
+//! The component, [`Stepping`], owns the state of all this: the step in progress
+//! ([`Step`]), the releases waiting at the gate, the `goto` waiting for its set-line reply
+//! ([`GotoWait`]; nothing else goes to its thread meanwhile), the logpoints being logged
+//! ([`Logging`]) and the threads to probe for a silent stop.
+//!
 //! Must not know: how stops are reported (`events`), request argument parsing.
 
 use std::collections::VecDeque;
