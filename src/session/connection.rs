@@ -74,7 +74,32 @@ pub(super) struct Connection {
     pub(super) retrying: Option<super::reconnecting::Retrying>,
 }
 
+/// Why a command was not written.
+pub(super) enum WriteError {
+    /// Not sent, and the connection is as it was (not attached; a command this ptvsd's
+    /// protocol version cannot express).
+    Refused(String),
+    /// The write failed or stalled: the connection is lost.
+    Lost(String),
+}
+
 impl Connection {
+    /// Writes one command within the write deadline.
+    pub(super) async fn write(&mut self, command: Command) -> Result<(), WriteError> {
+        let Some(remote) = self.remote.as_mut() else {
+            return Err(WriteError::Refused("not attached to a debuggee".to_string()));
+        };
+        tracing::debug!(?command, "→ ptvsd");
+        match tokio::time::timeout(SEND_TIMEOUT, remote.sink.send(command)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(ProtocolError::Unsupported { command, version })) => Err(WriteError::Refused(format!(
+                "{command} is not supported by this debuggee's ptvsd (protocol version {version})"
+            ))),
+            Ok(Err(error)) => Err(WriteError::Lost(error.to_string())),
+            Err(_) => Err(WriteError::Lost(format!("the debuggee stopped reading for {} s", SEND_TIMEOUT.as_secs()))),
+        }
+    }
+
     /// Whether an input of connection `generation` is of the current one.
     pub(super) fn is_current(&self, generation: u64) -> bool {
         generation == self.generation
@@ -97,25 +122,33 @@ pub(super) struct Remote {
     stop_reader: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
+impl Remote {
+    /// Closes the connection abortively (RST): a graceful close makes ptvsd spin at 100 %
+    /// CPU in the debuggee (spec §4.8).
+    async fn close_abortively(mut self) {
+        if let Some(stop) = self.stop_reader.take() {
+            let _ = stop.send(());
+        }
+        match tokio::time::timeout(std::time::Duration::from_secs(1), &mut self.reader).await {
+            Ok(Ok(stream)) => match self.sink.reunite(stream) {
+                Ok(framed) => framed.into_inner().abort().await,
+                Err(error) => tracing::warn!(%error, "could not reunite the remote stream; closing it normally"),
+            },
+            _ => {
+                self.reader.abort();
+                tracing::warn!("the remote reader did not stop; closing normally");
+            }
+        }
+    }
+}
+
 impl Session {
     /// Sends one command; a write that fails or stalls ends the connection.
     pub(super) async fn send(&mut self, command: Command) -> Result<(), String> {
-        let Some(remote) = self.connection.remote.as_mut() else {
-            return Err("not attached to a debuggee".to_string());
-        };
-        tracing::debug!(?command, "→ ptvsd");
-        match tokio::time::timeout(SEND_TIMEOUT, remote.sink.send(command)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(ProtocolError::Unsupported { command, version })) => {
-                Err(format!("{command} is not supported by this debuggee's ptvsd (protocol version {version})"))
-            }
-            Ok(Err(error)) => {
-                let text = error.to_string();
-                self.connection_lost(Some(text.clone())).await;
-                Err(text)
-            }
-            Err(_) => {
-                let text = format!("the debuggee stopped reading for {} s", SEND_TIMEOUT.as_secs());
+        match self.connection.write(command).await {
+            Ok(()) => Ok(()),
+            Err(WriteError::Refused(text)) => Err(text),
+            Err(WriteError::Lost(text)) => {
                 self.connection_lost(Some(text.clone())).await;
                 Err(text)
             }
@@ -125,21 +158,9 @@ impl Session {
     /// Closes the connection abortively (RST): a graceful close makes ptvsd spin at 100 %
     /// CPU in the debuggee (spec §4.8).
     pub(super) async fn close_remote(&mut self) {
-        let Some(mut remote) = self.connection.remote.take() else { return };
+        let Some(remote) = self.connection.remote.take() else { return };
         self.threads.forget_states();
-        if let Some(stop) = remote.stop_reader.take() {
-            let _ = stop.send(());
-        }
-        match tokio::time::timeout(std::time::Duration::from_secs(1), &mut remote.reader).await {
-            Ok(Ok(stream)) => match remote.sink.reunite(stream) {
-                Ok(framed) => framed.into_inner().abort().await,
-                Err(error) => tracing::warn!(%error, "could not reunite the remote stream; closing it normally"),
-            },
-            _ => {
-                remote.reader.abort();
-                tracing::warn!("the remote reader did not stop; closing normally");
-            }
-        }
+        remote.close_abortively().await;
     }
 
     /// Starts connecting in the background; the result comes back as [`Input::Attached`].
