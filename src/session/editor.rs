@@ -19,8 +19,46 @@ use crate::dap::types::{ErrorDetails, Event as DapEvent, Message, Request, Respo
 /// Client preferences from `initialize`.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ClientInfo {
-    pub(super) lines_start_at_1: bool,
-    pub(super) columns_start_at_1: bool,
+    lines_start_at_1: bool,
+    columns_start_at_1: bool,
+}
+
+impl ClientInfo {
+    /// From `initialize`'s `linesStartAt1` and `columnsStartAt1` (both default to true).
+    pub(super) fn from_initialize(lines_start_at_1: Option<bool>, columns_start_at_1: Option<bool>) -> Self {
+        Self {
+            lines_start_at_1: lines_start_at_1.unwrap_or(true),
+            columns_start_at_1: columns_start_at_1.unwrap_or(true),
+        }
+    }
+
+    /// The editor's number of the first line (1 or 0).
+    pub(super) fn first_line(&self) -> i64 {
+        if self.lines_start_at_1 {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// The editor's number of the first column (1 or 0).
+    pub(super) fn first_column(&self) -> i64 {
+        if self.columns_start_at_1 {
+            1
+        } else {
+            0
+        }
+    }
+
+    /// What to add to an editor's line number to get ptvsd's (1-based) one.
+    pub(super) fn line_offset(&self) -> i64 {
+        1 - self.first_line()
+    }
+
+    /// ptvsd's (1-based) line as the editor numbers it.
+    pub(super) fn line_to_editor(&self, line: i64) -> i64 {
+        line - self.line_offset()
+    }
 }
 
 /// The editor closed its side: nothing more can be said.

@@ -153,12 +153,12 @@ impl Session {
         // Only the line the cursor is on counts (`line` is for multi-line input).
         let text = match args.line.filter(|l| *l > 0) {
             Some(line) => {
-                let first = if self.editor.client.lines_start_at_1 { 1 } else { 0 };
+                let first = self.editor.client.first_line();
                 args.text.split('\n').nth(usize::try_from(line - first).unwrap_or(0)).unwrap_or("").to_string()
             }
             None => args.text.clone(),
         };
-        let column = args.column - if self.editor.client.columns_start_at_1 { 1 } else { 0 };
+        let column = args.column - self.editor.client.first_column();
         let target = usize::try_from(column).ok().and_then(|c| completions::target(&text, c));
         let frame = self.frame_or_top(args.frame_id, "completions").and_then(|f| self.check_frame(f).map(|()| f));
         let (Some(target), Ok(frame)) = (target, frame) else {
@@ -236,13 +236,14 @@ impl Handles {
     }
 }
 
-/// The `completions` body of the candidates the debuggee listed.
+/// The `completions` body of the candidates the debuggee listed; `first_column`: the
+/// editor's number of the first column.
 pub(super) fn completions_body(
-    columns_start_at_1: bool,
+    first_column: i64,
     target: &completions::Target,
     value: &PyObject,
 ) -> CompletionsResponseBody {
-    let start = target.start_utf16 as i64 + if columns_start_at_1 { 1 } else { 0 };
+    let start = target.start_utf16 as i64 + first_column;
     let length = target.prefix.encode_utf16().count() as i64;
     let targets = completions::parse_result(value.repr.as_deref().unwrap_or_default())
         .into_iter()

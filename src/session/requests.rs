@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::breakpoints::BindWait;
 use super::breakpoints::{is_template, parse_hit_condition, BindState, Breakpoint, Requested};
 use super::config::AttachConfig;
+use super::editor::ClientInfo;
 use super::exceptions::{ExceptionSettings, FILTERS};
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::paths::is_windows_path;
@@ -189,8 +190,7 @@ impl Session {
     }
 
     fn initialize(&mut self, args: crate::dap::requests::InitializeRequestArguments) -> Handled {
-        self.editor.client.lines_start_at_1 = args.lines_start_at1.unwrap_or(true);
-        self.editor.client.columns_start_at_1 = args.columns_start_at1.unwrap_or(true);
+        self.editor.client = ClientInfo::from_initialize(args.lines_start_at1, args.columns_start_at1);
         if matches!(self.lifecycle.phase, Phase::Uninitialized) {
             self.lifecycle.phase = Phase::Idle;
         }
@@ -348,7 +348,7 @@ impl Session {
             (None, None) => return Err("setBreakpoints needs a source with a path or a sourceReference".into()),
         };
         let template = is_template(&local_path);
-        let line_offset = if self.editor.client.lines_start_at_1 { 0 } else { 1 };
+        let line_offset = self.editor.client.line_offset();
         let requested: Vec<Requested> = match (args.breakpoints, args.lines) {
             (Some(bps), _) => bps
                 .into_iter()
@@ -412,7 +412,7 @@ impl Session {
     }
 
     pub(super) fn breakpoint_body(&self, local_path: &str, b: &Breakpoint) -> DapBreakpoint {
-        let line = if self.editor.client.lines_start_at_1 { b.line } else { b.line - 1 };
+        let line = self.editor.client.line_to_editor(b.line);
         let reference = local_path.strip_prefix(REFERENCE_KEY).and_then(|r| r.parse::<i64>().ok());
         let source = match reference {
             Some(reference) => Source {
