@@ -309,6 +309,32 @@ pub fn parse_hit_condition(text: &str) -> Result<(PassCountKind, i64), String> {
 mod tests {
     use super::*;
 
+    fn bind_wait(seq: i64, waiting: Vec<i64>) -> BindWait {
+        BindWait {
+            request: Request { seq, command: "setBreakpoints".to_string(), arguments: None },
+            local_path: "app.py".to_string(),
+            waiting,
+            deadline: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn bind_waits_are_answered_once_all_their_ids_are_known() {
+        let mut state = BreakpointState::default();
+        state.wait_for_binds(bind_wait(1, vec![10, 11]));
+        state.wait_for_binds(bind_wait(2, vec![11]));
+        state.wait_for_binds(bind_wait(3, vec![11, 12]));
+        let (answered, done) = state.bound(11);
+        assert!(answered);
+        assert_eq!(done.iter().map(|w| w.request.seq).collect::<Vec<_>>(), vec![2]);
+        let (answered, done) = state.bound(99);
+        assert!(!answered && done.is_empty());
+        let (_, done) = state.bound(10);
+        assert_eq!(done.iter().map(|w| w.request.seq).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(state.take_bind_waits().len(), 1);
+        assert!(state.bind_deadline().is_none());
+    }
+
     fn req(line: i64, condition: Option<&str>) -> Requested {
         Requested {
             line,

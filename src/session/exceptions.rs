@@ -403,6 +403,53 @@ mod tests {
 
     use super::*;
 
+    fn raised(thread: ThreadId, trace: Option<&str>) -> ExceptionStop {
+        ExceptionStop {
+            thread,
+            type_name: "ValueError".to_string(),
+            message: "bad".to_string(),
+            unhandled: false,
+            trace: trace.map(str::to_string),
+            exc_value: None,
+            rich: trace.is_some(),
+        }
+    }
+
+    fn stack(functions: &[&str]) -> Stack {
+        functions.iter().map(|f| ("app.py".to_string(), 1, f.to_string())).collect()
+    }
+
+    #[test]
+    fn re_reports_are_recognised_by_trace_or_by_the_unwound_stack() {
+        let mut e = Exceptions::default();
+        // Rich form: a trace of more than one line is a re-report.
+        assert!(!e.on_raise(&raised(1, Some("a")), &stack(&["inner", "outer"])));
+        assert!(e.on_raise(&raised(1, Some("a\nb")), &stack(&["outer"])));
+        // Old form: the same exception on the same thread, the previous stack less its
+        // innermost frames.
+        let mut e = Exceptions::default();
+        assert!(!e.on_raise(&raised(1, None), &stack(&["inner", "outer"])));
+        assert!(e.on_raise(&raised(1, None), &stack(&["outer"])));
+        assert!(!e.on_raise(&raised(2, None), &stack(&[])));
+    }
+
+    #[test]
+    fn handler_queries_are_counted_once_per_file_and_reset_per_connection() {
+        let mut e = Exceptions::default();
+        e.handler_query("a.py");
+        assert!(e.handler_queries_outstanding());
+        // The stale-query probe finding a file ptvsd asked on this connection: the same query.
+        assert!(!e.stale_handler_query("a.py"));
+        assert!(e.stale_handler_query("b.py"));
+        e.handler_answered();
+        e.handler_answered();
+        assert!(!e.handler_queries_outstanding());
+        e.handler_query("c.py");
+        e.new_connection();
+        assert!(!e.handler_queries_outstanding());
+        assert!(e.stale_handler_query("a.py"));
+    }
+
     fn names(settings: &ExceptionSettings) -> Vec<(String, i64)> {
         settings.table().1.into_iter().map(|e| (e.name, e.mode)).collect()
     }
