@@ -6,11 +6,88 @@
 //! the bound/pending state from BRKS/BRKF, and breakpoints refused before they reach ptvsd
 //! (a hit condition it cannot express). Also [`parse_hit_condition`] and [`is_template`].
 //! Must not know: DAP messages or the wire.
+//!
+//! Also the session's breakpoints component, `BreakpointState`: the source breakpoints,
+//! the function breakpoints with their resolver's state, and the `setBreakpoints`
+//! requests waiting for their binding (it holds those requests; the model above does
+//! not look into them).
 
 use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use tokio::time::Instant;
+
+use super::function_breakpoints::FunctionBreakpoints;
+use super::function_requests::FunctionState;
+use crate::dap::types::Request;
 use crate::legacy::messages::{BreakpointId, PassCountKind};
+
+/// The session's breakpoints component: the source breakpoints, the function breakpoints
+/// and their resolver's state, and the `setBreakpoints` requests waiting for their binding.
+#[derive(Debug, Default)]
+pub(super) struct BreakpointState {
+    /// Source breakpoints (and the ptvsd id space, which function breakpoints' sites share).
+    pub(super) source: Breakpoints,
+    /// Function breakpoints and their sites.
+    pub(super) functions: FunctionBreakpoints,
+    /// The resolver of function names: its cache and which resolution is the latest.
+    pub(super) resolver: FunctionState,
+    /// `setBreakpoints` requests waiting for BRKS/BRKF of the ids they added.
+    bind_waits: Vec<BindWait>,
+}
+
+/// A `setBreakpoints` waiting for BRKS/BRKF of the ids it added.
+#[derive(Debug)]
+pub(super) struct BindWait {
+    pub(super) request: Request,
+    pub(super) local_path: String,
+    pub(super) waiting: Vec<i64>,
+    pub(super) deadline: Instant,
+}
+
+impl BreakpointState {
+    /// A `setBreakpoints` answered once its ids are bound (or at its deadline).
+    pub(super) fn wait_for_binds(&mut self, wait: BindWait) {
+        self.bind_waits.push(wait);
+    }
+
+    /// When the first bind wait times out.
+    pub(super) fn bind_deadline(&self) -> Option<Instant> {
+        self.bind_waits.iter().map(|w| w.deadline).min()
+    }
+
+    /// The bind waits whose deadline passed by `now`, taken.
+    pub(super) fn expired_binds(&mut self, now: Instant) -> Vec<BindWait> {
+        let (due, keep): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.bind_waits).into_iter().partition(|w| w.deadline <= now);
+        self.bind_waits = keep;
+        due
+    }
+
+    /// Every bind wait, taken (the connection or the session ended).
+    pub(super) fn take_bind_waits(&mut self) -> Vec<BindWait> {
+        std::mem::take(&mut self.bind_waits)
+    }
+
+    /// Breakpoint `id` bound or failed: whether a bind wait was waiting for it, and the
+    /// waits that now know all their ids (taken, to be answered in this order: the last
+    /// queued first).
+    pub(super) fn bound(&mut self, id: i64) -> (bool, Vec<BindWait>) {
+        let mut answered = false;
+        let mut done = Vec::new();
+        for (i, wait) in self.bind_waits.iter_mut().enumerate() {
+            if let Some(pos) = wait.waiting.iter().position(|w| *w == id) {
+                wait.waiting.remove(pos);
+                answered = true;
+                if wait.waiting.is_empty() {
+                    done.push(i);
+                }
+            }
+        }
+        let done = done.into_iter().rev().map(|i| self.bind_waits.remove(i)).collect();
+        (answered, done)
+    }
+}
 
 /// Bound state reported by the server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,6 +308,32 @@ pub fn parse_hit_condition(text: &str) -> Result<(PassCountKind, i64), String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    fn bind_wait(seq: i64, waiting: Vec<i64>) -> BindWait {
+        BindWait {
+            request: Request { seq, command: "setBreakpoints".to_string(), arguments: None },
+            local_path: "app.py".to_string(),
+            waiting,
+            deadline: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn bind_waits_are_answered_once_all_their_ids_are_known() {
+        let mut state = BreakpointState::default();
+        state.wait_for_binds(bind_wait(1, vec![10, 11]));
+        state.wait_for_binds(bind_wait(2, vec![11]));
+        state.wait_for_binds(bind_wait(3, vec![11, 12]));
+        let (answered, done) = state.bound(11);
+        assert!(answered);
+        assert_eq!(done.iter().map(|w| w.request.seq).collect::<Vec<_>>(), vec![2]);
+        let (answered, done) = state.bound(99);
+        assert!(!answered && done.is_empty());
+        let (_, done) = state.bound(10);
+        assert_eq!(done.iter().map(|w| w.request.seq).collect::<Vec<_>>(), vec![1]);
+        assert_eq!(state.take_bind_waits().len(), 1);
+        assert!(state.bind_deadline().is_none());
+    }
 
     fn req(line: i64, condition: Option<&str>) -> Requested {
         Requested {

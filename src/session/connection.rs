@@ -1,7 +1,8 @@
 //! The link to ptvsd: connecting and attaching, sending, closing, and losing it.
 //!
-//! Owns: [`Remote`] (the write half and the reader task of one connection) and the
-//! connection generation's start; `send` (every command to ptvsd goes through it, with a
+//! Owns: [`Connection`], the component: [`Remote`] (the write half and the reader task of
+//! one connection), the connection generation, the debuggee's Python version and the
+//! `reconnect` retries while they run; `send` (every command to ptvsd goes through it, with a
 //! write deadline), the abortive close, and turning a lost connection into one sentence.
 //! The reader task only forwards events as [`Input::Remote`]; it shares no state with the
 //! session. Must not know: DAP requests other than `attach` (answered here once connected).
@@ -14,7 +15,7 @@ use super::breakpoints::BindState;
 use super::lifecycle::{AttachBreak, Phase};
 use super::{capitalise, Input, Session, SEND_TIMEOUT};
 use crate::dap::bodies::{ProcessEventBody, ProcessEventStartMethod};
-use crate::legacy::handshake::{self, AttachInfo, HandshakeError};
+use crate::legacy::handshake::{self, AttachInfo, HandshakeError, PythonVersion};
 use crate::legacy::messages::Command;
 use crate::legacy::{ClientCodec, Dialect, Limits, ProtocolError};
 use crate::transport::{self, RemoteStream, TransportError};
@@ -60,6 +61,56 @@ impl From<HandshakeError> for AttachFailure {
     }
 }
 
+/// The link to ptvsd: the live connection (if any), which connection it is, what the
+/// attach reply said, and the retries of `reconnect` while they run.
+#[derive(Default)]
+pub(super) struct Connection {
+    pub(super) remote: Option<Remote>,
+    /// Incremented per connection: inputs of an old connection are ignored.
+    pub(super) generation: u64,
+    /// The debuggee's Python version, from the attach reply.
+    pub(super) python: Option<PythonVersion>,
+    /// The retries of `reconnect`, while they run.
+    pub(super) retrying: Option<super::reconnecting::Retrying>,
+}
+
+/// Why a command was not written.
+pub(super) enum WriteError {
+    /// Not sent, and the connection is as it was (not attached; a command this ptvsd's
+    /// protocol version cannot express).
+    Refused(String),
+    /// The write failed or stalled: the connection is lost.
+    Lost(String),
+}
+
+impl Connection {
+    /// Writes one command within the write deadline.
+    pub(super) async fn write(&mut self, command: Command) -> Result<(), WriteError> {
+        let Some(remote) = self.remote.as_mut() else {
+            return Err(WriteError::Refused("not attached to a debuggee".to_string()));
+        };
+        tracing::debug!(?command, "→ ptvsd");
+        match tokio::time::timeout(SEND_TIMEOUT, remote.sink.send(command)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(ProtocolError::Unsupported { command, version })) => Err(WriteError::Refused(format!(
+                "{command} is not supported by this debuggee's ptvsd (protocol version {version})"
+            ))),
+            Ok(Err(error)) => Err(WriteError::Lost(error.to_string())),
+            Err(_) => Err(WriteError::Lost(format!("the debuggee stopped reading for {} s", SEND_TIMEOUT.as_secs()))),
+        }
+    }
+
+    /// Whether an input of connection `generation` is of the current one.
+    pub(super) fn is_current(&self, generation: u64) -> bool {
+        generation == self.generation
+    }
+
+    /// Whether a connection to ptvsd is up.
+    pub(super) fn is_up(&self) -> bool {
+        self.remote.is_some()
+    }
+}
+
 type RemoteEvents = futures_util::stream::SplitStream<Framed<RemoteStream, ClientCodec>>;
 
 /// The live connection to ptvsd.
@@ -71,25 +122,33 @@ pub(super) struct Remote {
     stop_reader: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
+impl Remote {
+    /// Closes the connection abortively (RST): a graceful close makes ptvsd spin at 100 %
+    /// CPU in the debuggee (spec §4.8).
+    async fn close_abortively(mut self) {
+        if let Some(stop) = self.stop_reader.take() {
+            let _ = stop.send(());
+        }
+        match tokio::time::timeout(std::time::Duration::from_secs(1), &mut self.reader).await {
+            Ok(Ok(stream)) => match self.sink.reunite(stream) {
+                Ok(framed) => framed.into_inner().abort().await,
+                Err(error) => tracing::warn!(%error, "could not reunite the remote stream; closing it normally"),
+            },
+            _ => {
+                self.reader.abort();
+                tracing::warn!("the remote reader did not stop; closing normally");
+            }
+        }
+    }
+}
+
 impl Session {
     /// Sends one command; a write that fails or stalls ends the connection.
     pub(super) async fn send(&mut self, command: Command) -> Result<(), String> {
-        let Some(remote) = self.remote.as_mut() else {
-            return Err("not attached to a debuggee".to_string());
-        };
-        tracing::debug!(?command, "→ ptvsd");
-        match tokio::time::timeout(SEND_TIMEOUT, remote.sink.send(command)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(ProtocolError::Unsupported { command, version })) => {
-                Err(format!("{command} is not supported by this debuggee's ptvsd (protocol version {version})"))
-            }
-            Ok(Err(error)) => {
-                let text = error.to_string();
-                self.connection_lost(Some(text.clone())).await;
-                Err(text)
-            }
-            Err(_) => {
-                let text = format!("the debuggee stopped reading for {} s", SEND_TIMEOUT.as_secs());
+        match self.connection.write(command).await {
+            Ok(()) => Ok(()),
+            Err(WriteError::Refused(text)) => Err(text),
+            Err(WriteError::Lost(text)) => {
                 self.connection_lost(Some(text.clone())).await;
                 Err(text)
             }
@@ -99,21 +158,9 @@ impl Session {
     /// Closes the connection abortively (RST): a graceful close makes ptvsd spin at 100 %
     /// CPU in the debuggee (spec §4.8).
     pub(super) async fn close_remote(&mut self) {
-        let Some(mut remote) = self.remote.take() else { return };
+        let Some(remote) = self.connection.remote.take() else { return };
         self.threads.forget_states();
-        if let Some(stop) = remote.stop_reader.take() {
-            let _ = stop.send(());
-        }
-        match tokio::time::timeout(std::time::Duration::from_secs(1), &mut remote.reader).await {
-            Ok(Ok(stream)) => match remote.sink.reunite(stream) {
-                Ok(framed) => framed.into_inner().abort().await,
-                Err(error) => tracing::warn!(%error, "could not reunite the remote stream; closing it normally"),
-            },
-            _ => {
-                remote.reader.abort();
-                tracing::warn!("the remote reader did not stop; closing normally");
-            }
-        }
+        remote.close_abortively().await;
     }
 
     /// Starts connecting in the background; the result comes back as [`Input::Attached`].
@@ -127,17 +174,17 @@ impl Session {
     }
 
     pub(super) async fn on_attached(&mut self, result: Result<Connected, AttachFailure>) {
-        let reattaching = matches!(self.phase, Phase::Reconnecting);
-        let request = match std::mem::replace(&mut self.phase, Phase::Ended) {
+        let reattaching = matches!(self.lifecycle.phase, Phase::Reconnecting);
+        let request = match std::mem::replace(&mut self.lifecycle.phase, Phase::Ended) {
             Phase::Attaching { request } => Some(request),
             Phase::Reconnecting => None,
             // The editor left during the attach: detach what connected, then close.
             Phase::Detaching(d) => {
-                self.phase = Phase::Detaching(d);
+                self.lifecycle.phase = Phase::Detaching(d);
                 None
             }
             other => {
-                self.phase = other;
+                self.lifecycle.phase = other;
                 if let Ok(connected) = result {
                     connected.framed.into_inner().abort().await;
                 }
@@ -148,7 +195,7 @@ impl Session {
             Ok(connected) => connected,
             Err(error) => {
                 let sentence = capitalise(&error.to_string());
-                self.retrying = None;
+                self.connection.retrying = None;
                 match request {
                     Some(request) => self.report_fatal(Some(&request), "important", &sentence).await,
                     None if reattaching => {
@@ -159,15 +206,14 @@ impl Session {
                         )
                         .await
                     }
-                    None => self.phase = Phase::Closed,
+                    None => self.lifecycle.phase = Phase::Closed,
                 }
                 return;
             }
         };
-        self.generation += 1;
-        let generation = self.generation;
-        self.handler_queries = 0;
-        self.handler_files.clear();
+        self.connection.generation += 1;
+        let generation = self.connection.generation;
+        self.exceptions.new_connection();
         let (sink, mut stream) = connected.framed.split();
         let inputs = self.inputs.clone();
         let (stop_reader, mut stop) = tokio::sync::oneshot::channel::<()>();
@@ -196,13 +242,13 @@ impl Session {
         });
         let info = connected.info;
         let dialect = connected.dialect;
-        self.python = Some(info.python);
-        self.remote = Some(Remote { sink, reader, stop_reader: Some(stop_reader) });
+        self.connection.python = Some(info.python);
+        self.connection.remote = Some(Remote { sink, reader, stop_reader: Some(stop_reader) });
         self.threads = super::threads::Threads::default();
         if !dialect.answers_hit_count() {
             self.threads.fence_unavailable();
         }
-        self.attach_break = AttachBreak::Awaited { idle_notice: None };
+        self.lifecycle.attach_break = AttachBreak::Awaited { idle_notice: None };
         tracing::info!(pid = info.pid, python = %info.python, version = dialect.version(), "attached");
         let request = match request {
             Some(request) => Some(request),
@@ -213,11 +259,11 @@ impl Session {
                 return;
             }
         };
-        self.phase = Phase::Configuring;
+        self.lifecycle.phase = Phase::Configuring;
         // A new process knows none of the breakpoints: all unconfirmed until it says.
-        let ids: Vec<i64> = self.breakpoints.all().map(|(_, b)| b.id).collect();
+        let ids: Vec<i64> = self.breakpoints.source.all().map(|(_, b)| b.id).collect();
         for id in ids {
-            self.breakpoints.mark(id, BindState::Sent);
+            self.breakpoints.source.mark(id, BindState::Sent);
         }
 
         // Exception settings and known breakpoints go out before the attach break is
@@ -225,7 +271,7 @@ impl Session {
         if let Err(error) = self.send_exception_info().await {
             tracing::warn!(%error, "could not send exception settings");
         }
-        let all: Vec<_> = self.breakpoints.all().map(|(f, b)| (f.remote_path.clone(), b.clone())).collect();
+        let all: Vec<_> = self.breakpoints.source.all().map(|(f, b)| (f.remote_path.clone(), b.clone())).collect();
         for (remote_path, b) in all {
             let _ = self.send_breakpoint(&remote_path, &b).await;
         }
@@ -243,7 +289,7 @@ impl Session {
             self.send_event(&process).await;
             return;
         };
-        self.retrying = None;
+        self.connection.retrying = None;
         self.answer(&request, Ok(None)).await;
         let endpoint = self.config.as_ref().map(|c| c.endpoint.to_string()).unwrap_or_default();
         self.output(
@@ -275,7 +321,7 @@ impl Session {
 
     pub(super) async fn on_remote_closed(&mut self, error: Option<ProtocolError>) {
         tracing::debug!(?error, "the connection to ptvsd ended");
-        if matches!(self.phase, Phase::Detaching(_)) {
+        if self.lifecycle.is_detaching() {
             self.finish_detach().await;
             return;
         }
@@ -284,14 +330,14 @@ impl Session {
 
     /// The connection is gone: fail what waits, say why, and end the session.
     pub(super) async fn connection_lost(&mut self, reason: Option<String>) {
-        if matches!(self.phase, Phase::Ended | Phase::Closed | Phase::Reconnecting) {
+        if matches!(self.lifecycle.phase, Phase::Ended | Phase::Closed | Phase::Reconnecting) {
             return;
         }
-        if matches!(self.phase, Phase::Detaching(_)) {
+        if self.lifecycle.is_detaching() {
             self.finish_detach().await;
             return;
         }
-        self.phase = Phase::Ended;
+        self.lifecycle.phase = Phase::Ended;
         self.close_remote().await;
         let mut terminating = false;
         let waiters = self.work.drain_all();
@@ -306,8 +352,8 @@ impl Session {
             }
         }
         if self.reconnects() && !terminating {
-            let reason = reason.clone().or_else(|| self.attach_failure.take()).unwrap_or_else(|| {
-                if self.program_exited {
+            let reason = reason.clone().or_else(|| self.lifecycle.attach_failure.take()).unwrap_or_else(|| {
+                if self.lifecycle.program_exited {
                     "the program exited".to_string()
                 } else {
                     "ptvsd closed the connection".to_string()
@@ -317,17 +363,17 @@ impl Session {
                 self.fail_waiter(waiter, &format!("The connection to the app ended ({reason})")).await;
             }
             self.fail_releases("the connection to the app ended").await;
-            if let Some(goto) = self.goto.take() {
+            if let Some(goto) = self.stepping.goto.take() {
                 self.answer(&goto.request, Err("the connection to the app ended".into())).await;
             }
-            for wait in std::mem::take(&mut self.bind_waits) {
+            for wait in self.breakpoints.take_bind_waits() {
                 self.answer_breakpoints(wait.request, &wait.local_path).await;
             }
             self.lost_and_retrying(&reason).await;
             return;
         }
-        let attach_failure = self.attach_failure.take();
-        let sentence = match (&reason, self.program_exited || terminating) {
+        let attach_failure = self.lifecycle.attach_failure.take();
+        let sentence = match (&reason, self.lifecycle.program_exited || terminating) {
             (_, _) if attach_failure.is_some() => format!(
                 "ptvsd failed while attaching ({}), then closed the connection. This is a race inside ptvsd, usually with the app importing modules at that moment: attach again.",
                 attach_failure.unwrap_or_default()
@@ -340,10 +386,10 @@ impl Session {
             self.fail_waiter(waiter, &sentence).await;
         }
         self.fail_releases(&sentence).await;
-        if let Some(goto) = self.goto.take() {
+        if let Some(goto) = self.stepping.goto.take() {
             self.answer(&goto.request, Err(sentence.clone().into())).await;
         }
-        for wait in std::mem::take(&mut self.bind_waits) {
+        for wait in self.breakpoints.take_bind_waits() {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
         match self.launch_lost_sentence(reason.as_deref()) {

@@ -15,7 +15,7 @@
 //! exist (`stack::check_frame`/`frame_or_top` decide).
 
 use super::completions;
-use super::handles::{Container, FrameRef};
+use super::handles::{Container, FrameRef, Handles};
 use super::logpoints::py_literal;
 use super::requests::wants_hex;
 use super::work::Job;
@@ -153,12 +153,12 @@ impl Session {
         // Only the line the cursor is on counts (`line` is for multi-line input).
         let text = match args.line.filter(|l| *l > 0) {
             Some(line) => {
-                let first = if self.client.lines_start_at_1 { 1 } else { 0 };
+                let first = self.editor.client.first_line();
                 args.text.split('\n').nth(usize::try_from(line - first).unwrap_or(0)).unwrap_or("").to_string()
             }
             None => args.text.clone(),
         };
-        let column = args.column - if self.client.columns_start_at_1 { 1 } else { 0 };
+        let column = args.column - self.editor.client.first_column();
         let target = usize::try_from(column).ok().and_then(|c| completions::target(&text, c));
         let frame = self.frame_or_top(args.frame_id, "completions").and_then(|f| self.check_frame(f).map(|()| f));
         let (Some(target), Ok(frame)) = (target, frame) else {
@@ -169,6 +169,24 @@ impl Session {
         Ok(Reply::Later)
     }
 
+    /// The assignment ran: queue the read of the new value (the frame must still be there).
+    pub(super) fn read_back(
+        &mut self,
+        request: &Request,
+        target: String,
+        frame: FrameRef,
+        hex: bool,
+        kind: AssignKind,
+    ) -> Result<(), RequestError> {
+        self.check_frame(frame)?;
+        let job = Job::execute(target.clone(), frame.index, frame.kind, ReprKind::Normal);
+        self.queue_work(frame.thread, job, Waiter::AssignRead { request: request.clone(), target, frame, hex, kind });
+        Ok(())
+    }
+}
+
+/// The bodies of evaluated and assigned values, built from the handles alone.
+impl Handles {
     /// The `evaluate` body of a value.
     pub(super) fn evaluate_body(
         &mut self,
@@ -185,21 +203,6 @@ impl Session {
             indexed_variables: v.indexed_variables,
             ..EvaluateResponseBody::default()
         }
-    }
-
-    /// The assignment ran: queue the read of the new value (the frame must still be there).
-    pub(super) fn read_back(
-        &mut self,
-        request: &Request,
-        target: String,
-        frame: FrameRef,
-        hex: bool,
-        kind: AssignKind,
-    ) -> Result<(), RequestError> {
-        self.check_frame(frame)?;
-        let job = Job::execute(target.clone(), frame.index, frame.kind, ReprKind::Normal);
-        self.queue_work(frame.thread, job, Waiter::AssignRead { request: request.clone(), target, frame, hex, kind });
-        Ok(())
     }
 
     /// The `setVariable` or `setExpression` body of the value read back.
@@ -231,21 +234,26 @@ impl Session {
             .into(),
         }
     }
+}
 
-    /// The `completions` body of the candidates the debuggee listed.
-    pub(super) fn completions_body(&self, target: &completions::Target, value: &PyObject) -> CompletionsResponseBody {
-        let start = target.start_utf16 as i64 + if self.client.columns_start_at_1 { 1 } else { 0 };
-        let length = target.prefix.encode_utf16().count() as i64;
-        let targets = completions::parse_result(value.repr.as_deref().unwrap_or_default())
-            .into_iter()
-            .map(|(label, kind)| CompletionItem {
-                label,
-                type_: Some(completion_type(kind)),
-                start: Some(start),
-                length: Some(length),
-                ..CompletionItem::default()
-            })
-            .collect();
-        CompletionsResponseBody { targets }
-    }
+/// The `completions` body of the candidates the debuggee listed; `first_column`: the
+/// editor's number of the first column.
+pub(super) fn completions_body(
+    first_column: i64,
+    target: &completions::Target,
+    value: &PyObject,
+) -> CompletionsResponseBody {
+    let start = target.start_utf16 as i64 + first_column;
+    let length = target.prefix.encode_utf16().count() as i64;
+    let targets = completions::parse_result(value.repr.as_deref().unwrap_or_default())
+        .into_iter()
+        .map(|(label, kind)| CompletionItem {
+            label,
+            type_: Some(completion_type(kind)),
+            start: Some(start),
+            length: Some(length),
+            ..CompletionItem::default()
+        })
+        .collect();
+    CompletionsResponseBody { targets }
 }

@@ -8,14 +8,16 @@
 use tokio::time::Instant;
 
 use super::breakpoints::BindState;
+use super::exceptions::{ExceptionRecord, Stack};
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::repairs::attach_break_evaluations;
 use super::requests::is_frozen;
 use super::stepping::Release;
+use super::stepping::StepKind;
 use super::threads::StopVerdict;
 use super::waiters::WorkAnswer;
 use super::work::Job;
-use super::{ExceptionRecord, Session, StepKind, Waiter};
+use super::{Session, Waiter};
 use crate::dap::bodies::{
     BreakpointEventBody, LoadedSourceEventBody, LoadedSourceEventReason, ModuleEventBody, ModuleEventReason,
     StoppedEventBody, ThreadEventBody,
@@ -91,7 +93,7 @@ impl Session {
                 if stopping && self.threads.silent_stop_strands() {
                     // It may park with no event (a silent stop after a resume); asked in
                     // `pump` unless its stop event came in the same burst.
-                    self.suspects.push(thread);
+                    self.stepping.suspects.push(thread);
                 }
                 if new {
                     if let Some(id) = self.threads.get(thread).map(|t| t.dap_id) {
@@ -102,8 +104,7 @@ impl Session {
             Event::BreakpointSet { id } => self.on_bind(id, BindState::Bound).await,
             Event::BreakpointFailed { id } => self.on_bind(id, BindState::Pending).await,
             Event::RequestHandlers { file } => {
-                self.handler_files.insert(file.clone());
-                self.handler_queries += 1;
+                self.exceptions.handler_query(&file);
                 self.answer_handler_query(file);
             }
             Event::ExecutionResult { execution_id, value } => {
@@ -144,11 +145,11 @@ impl Session {
                 }
             }
             Event::Detach => {
-                if matches!(&self.phase, Phase::Detaching(d) if d.sent) {
+                if matches!(&self.lifecycle.phase, Phase::Detaching(d) if d.sent) {
                     self.on_detach_confirmed().await;
                 } else {
                     // ptvsd's atexit hook: the program is ending (spec §4.7).
-                    self.program_exited = true;
+                    self.lifecycle.program_exited = true;
                 }
             }
             Event::Last => {
@@ -170,7 +171,7 @@ impl Session {
             FailedCommand::Attach => {
                 // ptvsd answered `accepted` and then failed attaching (e.g. "dictionary
                 // changed size during iteration" over sys.modules); it closes next.
-                self.attach_failure = Some(last_line.unwrap_or_else(|| "an error".to_string()));
+                self.lifecycle.attach_failure = Some(last_line.unwrap_or_else(|| "an error".to_string()));
             }
             FailedCommand::Execute { execution_id } | FailedCommand::EnumChildren { execution_id } => {
                 let id = execution_id.or_else(|| self.work.in_flight_on(None));
@@ -180,7 +181,7 @@ impl Session {
                 }
             }
             FailedCommand::SetLineNumber => {
-                if let Some(goto) = self.goto.take() {
+                if let Some(goto) = self.stepping.goto.take() {
                     let text = last_line.unwrap_or_else(|| "the debuggee could not move the line".to_string());
                     self.answer(&goto.request, Err(text.into())).await;
                 }
@@ -222,17 +223,17 @@ impl Session {
         // probe answered just before (the thread parked again after a step, and its frame
         // list came before this report) would resume this stop away, also when it is not
         // reported but stepped on (past frozen code).
-        self.releases.retain(|r| !matches!(r, Release::FreeSilent));
+        self.stepping.forget_free_silent();
         match event {
             Event::ProcessLoad { thread } => {
-                if let AttachBreak::Awaited { .. } = self.attach_break {
+                if let AttachBreak::Awaited { .. } = self.lifecycle.attach_break {
                     let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
-                    if matches!(self.phase, Phase::Running) {
+                    if self.lifecycle.is_running() {
                         let then = if stop_on_entry { AfterRepairs::Report } else { AfterRepairs::Release };
                         self.run_attach_break(thread, then);
                     } else {
                         // Held until configurationDone, so breakpoints are in place first.
-                        self.attach_break = AttachBreak::Held(thread);
+                        self.lifecycle.attach_break = AttachBreak::Held(thread);
                     }
                 } else {
                     // A second attach break (ptvsd sends one per attach): release it.
@@ -247,7 +248,8 @@ impl Session {
                     self.report_stop(thread, "function breakpoint", None, vec![function]).await;
                     return;
                 }
-                let Some((local_path, b)) = self.breakpoints.find(id).map(|(p, b)| (p.to_string(), b.clone())) else {
+                let Some((local_path, b)) = self.breakpoints.source.find(id).map(|(p, b)| (p.to_string(), b.clone()))
+                else {
                     // A stale breakpoint from an earlier session (spec §4.8): resume it.
                     tracing::info!(id, "resuming a hit of an unknown breakpoint");
                     self.release(Release::ResumeThread(thread));
@@ -280,24 +282,13 @@ impl Session {
     }
 
     async fn on_bind(&mut self, id: i64, state: BindState) {
-        let Some((local_path, b)) = self.breakpoints.mark(id, state) else {
+        let Some((local_path, b)) = self.breakpoints.source.mark(id, state) else {
             self.on_function_site_bind(id, state).await;
             return;
         };
         // A setBreakpoints waiting for this id answers once all its ids are known.
-        let mut answered = false;
-        let mut done = Vec::new();
-        for (i, wait) in self.bind_waits.iter_mut().enumerate() {
-            if let Some(pos) = wait.waiting.iter().position(|w| *w == id) {
-                wait.waiting.remove(pos);
-                answered = true;
-                if wait.waiting.is_empty() {
-                    done.push(i);
-                }
-            }
-        }
-        for i in done.into_iter().rev() {
-            let wait = self.bind_waits.remove(i);
+        let (answered, done) = self.breakpoints.bound(id);
+        for wait in done {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
         if !answered {
@@ -309,30 +300,13 @@ impl Session {
 
     async fn on_exception(&mut self, stop: ExceptionStop) {
         let thread = stop.thread;
-        let stack: Vec<(String, i64, String)> = self
+        let stack: Stack = self
             .threads
             .get(thread)
             .map(|t| t.frames.iter().map(|f| (f.file.clone(), f.line, f.function.clone())).collect())
             .unwrap_or_default();
-        // With "raised", ptvsd re-reports an exception in every frame it unwinds through;
-        // a trace of more than one line marks a re-report (spec §3.6). The old form (EXCP,
-        // ptvsd 2.2) has no trace: there a re-report is the same exception on the same
-        // thread with the previous stack less its innermost frames.
-        let unwinding = match (&stop.trace, &self.last_raise) {
-            (Some(trace), _) => trace.lines().count() > 1,
-            (None, Some((t, type_name, message, previous))) => {
-                *t == thread
-                    && *type_name == stop.type_name
-                    && *message == stop.message
-                    && stack.len() < previous.len()
-                    && stack
-                        .iter()
-                        .zip(&previous[previous.len() - stack.len()..])
-                        .all(|(a, b)| a.0 == b.0 && a.2 == b.2)
-            }
-            (None, None) => false,
-        };
-        self.last_raise = Some((thread, stop.type_name.clone(), stop.message.clone(), stack.clone()));
+        // A re-report of the last exception in a frame it unwinds through (`Exceptions::on_raise`).
+        let unwinding = self.exceptions.on_raise(&stop, &stack);
         let re_report = !stop.unhandled && unwinding;
         // On 3.11 frozen stdlib modules count as user code (spec §5.3): with justMyCode an
         // exception stop inside one is library noise (os.path.exists raising and catching).
@@ -341,7 +315,7 @@ impl Session {
             just_my_code && self.threads.get(thread).and_then(|t| t.frames.first()).is_some_and(|f| is_frozen(&f.file));
         if re_report || in_frozen {
             // Not while a logpoint is being evaluated (it resumes) or a stop is shown.
-            if self.logging.pending == 0 && !self.stop_on_display(thread) {
+            if !self.stepping.logging() && !self.stop_on_display(thread) {
                 self.release(Release::Resume { clear_stepping: None });
             }
             return;
@@ -352,7 +326,7 @@ impl Session {
             format!("{}: {}", stop.type_name, stop.message)
         };
         let dap_thread = self.threads.get(thread).map(|t| t.dap_id).unwrap_or(0);
-        self.last_exception = Some(ExceptionRecord { dap_thread, stop, stack });
+        self.exceptions.record_stop(ExceptionRecord { dap_thread, stop, stack });
         self.report_stop(thread, "exception", Some(description), vec![]).await;
     }
 
@@ -363,7 +337,7 @@ impl Session {
     /// whether it stepped again instead of letting the stop be reported.
     fn step_out_of_frozen(&mut self, thread: ThreadId) -> bool {
         let just_my_code = self.just_my_code();
-        let Some(mut stepping) = self.stepping.filter(|s| s.thread == thread) else { return false };
+        let Some(mut stepping) = self.stepping.step.filter(|s| s.thread == thread) else { return false };
         let frozen = self.threads.get(thread).and_then(|t| t.frames.first()).is_some_and(|f| is_frozen(&f.file));
         if !just_my_code || stepping.auto_steps >= MAX_AUTO_STEPS {
             return false;
@@ -395,7 +369,7 @@ impl Session {
         let evaluations = attach_break_evaluations();
         let deadline = Instant::now() + self.request_timeout();
         let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
-        self.attach_break = AttachBreak::Repairing { thread, then, remaining: evaluations.len() };
+        self.lifecycle.attach_break = AttachBreak::Repairing { thread, then, remaining: evaluations.len() };
         for (index, evaluation) in evaluations.into_iter().enumerate().rev() {
             self.work.push_front(thread, Job::watch(evaluation.text, 0, kind), Waiter::AttachBreak { index }, deadline);
         }
@@ -407,9 +381,9 @@ impl Session {
         if let Some(evaluation) = attach_break_evaluations().into_iter().nth(index) {
             (evaluation.on_result)(self, result);
         }
-        if let AttachBreak::Repairing { thread, then, remaining } = self.attach_break {
+        if let AttachBreak::Repairing { thread, then, remaining } = self.lifecycle.attach_break {
             let remaining = remaining.saturating_sub(1);
-            self.attach_break = AttachBreak::Repairing { thread, then, remaining };
+            self.lifecycle.attach_break = AttachBreak::Repairing { thread, then, remaining };
             if remaining == 0 {
                 // Boxed: the guard's fence can lose the connection, which fails waiters.
                 Box::pin(self.attach_break_done()).await;
@@ -418,8 +392,8 @@ impl Session {
     }
 
     async fn attach_break_done(&mut self) {
-        let AttachBreak::Repairing { thread, then, .. } = self.attach_break else { return };
-        self.attach_break = AttachBreak::Done;
+        let AttachBreak::Repairing { thread, then, .. } = self.lifecycle.attach_break else { return };
+        self.lifecycle.attach_break = AttachBreak::Done;
         if self.threads.get(thread).is_some_and(|t| t.is_stopped()) {
             // The fence of the connection guard (`repairs::CONNECTION_GUARD_BODY`): binary
             // ptvsd's loop reads this one harmless command through its old reader and
@@ -444,25 +418,22 @@ impl Session {
         description: Option<String>,
         hit: Vec<i64>,
     ) {
-        if self.releases.iter().any(Release::resumes_all) {
+        if self.stepping.resume_all_queued() {
             // The editor asked to resume before this stop could be reported: the resume
             // (waiting for the scheduler) releases this thread too, so the stop is over.
             tracing::debug!(thread, reason, "a stop absorbed by the resume waiting to go out");
             return;
         }
-        self.stepping = None;
-        if self.logging.pending > 0 {
-            // Logpoints are being evaluated: they must not resume the program now.
-            self.logging.hold = true;
-        }
-        if let AttachBreak::Awaited { .. } = self.attach_break {
+        // The step is over; logpoints being evaluated must not resume the program now.
+        self.stepping.on_stop_reported();
+        if let AttachBreak::Awaited { .. } = self.lifecycle.attach_break {
             // The attach break never came (the app was idle): the evaluations run at the
             // first stop, ahead of anything the editor asks on this thread.
             self.run_attach_break(thread, AfterRepairs::Keep);
         }
         let Some(id) = self.threads.get(thread).map(|t| t.dap_id) else { return };
         // The program is shown stopped: threads parked silently are part of this stop.
-        self.releases.retain(|r| !matches!(r, Release::FreeSilent));
+        self.stepping.forget_free_silent();
         self.threads.reported(thread, reason);
         let stopped = StoppedEventBody {
             reason: reason.to_owned(),

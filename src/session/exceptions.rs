@@ -5,10 +5,14 @@
 //! §3.2 `sexi`); [`is_library_path`], which decides which files count as library code
 //! when answering ptvsd's handler queries (REQH, spec §3.5); and [`format_traceback`],
 //! which turns the rich exception event's `trace` (spec §3.6) into a Python traceback.
+//! Also the session's exception component, [`Exceptions`]: the settings, the last
+//! exception stop and raise, and the handler queries outstanding.
 //! Must not know: the session, DAP messages or the wire.
 
 use crate::dap::requests::{ExceptionBreakMode, ExceptionFilterOptions, ExceptionOptions};
-use crate::legacy::messages::ExceptionMode;
+use std::collections::HashSet;
+
+use crate::legacy::messages::{ExceptionMode, ExceptionStop, ThreadId};
 
 /// The filters `initialize` offers: (filter, label, description, default).
 pub const FILTERS: &[(&str, &str, &str, bool)] = &[
@@ -44,6 +48,106 @@ impl Default for ExceptionSettings {
     /// `uncaught` on, as the filter's default says.
     fn default() -> Self {
         Self { raised: false, uncaught: true, user_unhandled: false, default_override: None, overrides: Vec::new() }
+    }
+}
+
+/// A thread's stack as (file, line, function), innermost first.
+pub(super) type Stack = Vec<(String, i64, String)>;
+
+/// The last exception stop, for `exceptionInfo`.
+#[derive(Debug, Clone)]
+pub(super) struct ExceptionRecord {
+    pub(super) dap_thread: i64,
+    pub(super) stop: ExceptionStop,
+    /// The thread's stack at the stop.
+    pub(super) stack: Stack,
+}
+
+/// The session's exception state: what the editor asked to break on, the last exception
+/// stop (for `exceptionInfo`), the last exception raised (to recognise its re-reports),
+/// and ptvsd's handler queries (REQH) not answered yet.
+#[derive(Debug, Default)]
+pub(super) struct Exceptions {
+    pub(super) settings: ExceptionSettings,
+    /// The last exception stop, for `exceptionInfo`.
+    last_stop: Option<ExceptionRecord>,
+    /// The last exception event (reported or not): (thread, type, message, stack), to
+    /// recognise re-reports of it in the frames it unwinds through.
+    last_raise: Option<(ThreadId, String, String, Stack)>,
+    /// Handler queries (REQH) received and not answered yet.
+    handler_queries: usize,
+    /// Files ptvsd asked a handler query for on this connection: the stale-query probe
+    /// (`repairs`) finding one of them found a live query, which is answered once.
+    handler_files: HashSet<String>,
+}
+
+impl Exceptions {
+    /// An exception event on `stop.thread` whose stack is `stack`: whether it is a
+    /// re-report of the last one in a frame it unwinds through. With "raised", ptvsd
+    /// re-reports an exception in every frame it unwinds through; a trace of more than one
+    /// line marks a re-report (spec §3.6). The old form (EXCP, ptvsd 2.2) has no trace:
+    /// there a re-report is the same exception on the same thread with the previous stack
+    /// less its innermost frames. Remembered as the last raise either way.
+    pub(super) fn on_raise(&mut self, stop: &ExceptionStop, stack: &Stack) -> bool {
+        let unwinding = match (&stop.trace, &self.last_raise) {
+            (Some(trace), _) => trace.lines().count() > 1,
+            (None, Some((t, type_name, message, previous))) => {
+                *t == stop.thread
+                    && *type_name == stop.type_name
+                    && *message == stop.message
+                    && stack.len() < previous.len()
+                    && stack
+                        .iter()
+                        .zip(&previous[previous.len() - stack.len()..])
+                        .all(|(a, b)| a.0 == b.0 && a.2 == b.2)
+            }
+            (None, None) => false,
+        };
+        self.last_raise = Some((stop.thread, stop.type_name.clone(), stop.message.clone(), stack.clone()));
+        unwinding
+    }
+
+    /// An exception stop is reported.
+    pub(super) fn record_stop(&mut self, record: ExceptionRecord) {
+        self.last_stop = Some(record);
+    }
+
+    /// The last exception stop, if it was on `dap_thread`.
+    pub(super) fn last_stop_on(&self, dap_thread: i64) -> Option<ExceptionRecord> {
+        self.last_stop.clone().filter(|r| r.dap_thread == dap_thread)
+    }
+
+    /// A new connection: no handler query is outstanding on it.
+    pub(super) fn new_connection(&mut self) {
+        self.handler_queries = 0;
+        self.handler_files.clear();
+    }
+
+    /// ptvsd asked a handler query for `file`: outstanding until answered.
+    pub(super) fn handler_query(&mut self, file: &str) {
+        self.handler_files.insert(file.to_owned());
+        self.handler_queries += 1;
+    }
+
+    /// A handler query an earlier debugger left unanswered, for `file`: whether it is to be
+    /// answered (then it counts as outstanding), that is, ptvsd did not ask it on this
+    /// connection (then it is that live query, answered once).
+    pub(super) fn stale_handler_query(&mut self, file: &str) -> bool {
+        if !self.handler_files.insert(file.to_owned()) {
+            return false;
+        }
+        self.handler_queries += 1;
+        true
+    }
+
+    /// A handler query was answered.
+    pub(super) fn handler_answered(&mut self) {
+        self.handler_queries = self.handler_queries.saturating_sub(1);
+    }
+
+    /// Handler queries are outstanding (the detach waits for them, §4.4).
+    pub(super) fn handler_queries_outstanding(&self) -> bool {
+        self.handler_queries > 0
     }
 }
 
@@ -298,6 +402,53 @@ mod tests {
     use serde_json::{json, Value};
 
     use super::*;
+
+    fn raised(thread: ThreadId, trace: Option<&str>) -> ExceptionStop {
+        ExceptionStop {
+            thread,
+            type_name: "ValueError".to_string(),
+            message: "bad".to_string(),
+            unhandled: false,
+            trace: trace.map(str::to_string),
+            exc_value: None,
+            rich: trace.is_some(),
+        }
+    }
+
+    fn stack(functions: &[&str]) -> Stack {
+        functions.iter().map(|f| ("app.py".to_string(), 1, f.to_string())).collect()
+    }
+
+    #[test]
+    fn re_reports_are_recognised_by_trace_or_by_the_unwound_stack() {
+        let mut e = Exceptions::default();
+        // Rich form: a trace of more than one line is a re-report.
+        assert!(!e.on_raise(&raised(1, Some("a")), &stack(&["inner", "outer"])));
+        assert!(e.on_raise(&raised(1, Some("a\nb")), &stack(&["outer"])));
+        // Old form: the same exception on the same thread, the previous stack less its
+        // innermost frames.
+        let mut e = Exceptions::default();
+        assert!(!e.on_raise(&raised(1, None), &stack(&["inner", "outer"])));
+        assert!(e.on_raise(&raised(1, None), &stack(&["outer"])));
+        assert!(!e.on_raise(&raised(2, None), &stack(&[])));
+    }
+
+    #[test]
+    fn handler_queries_are_counted_once_per_file_and_reset_per_connection() {
+        let mut e = Exceptions::default();
+        e.handler_query("a.py");
+        assert!(e.handler_queries_outstanding());
+        // The stale-query probe finding a file ptvsd asked on this connection: the same query.
+        assert!(!e.stale_handler_query("a.py"));
+        assert!(e.stale_handler_query("b.py"));
+        e.handler_answered();
+        e.handler_answered();
+        assert!(!e.handler_queries_outstanding());
+        e.handler_query("c.py");
+        e.new_connection();
+        assert!(!e.handler_queries_outstanding());
+        assert!(e.stale_handler_query("a.py"));
+    }
 
     fn names(settings: &ExceptionSettings) -> Vec<(String, i64)> {
         settings.table().1.into_iter().map(|e| (e.name, e.mode)).collect()

@@ -3,7 +3,9 @@
 //! set next statement. Each builds on `exec` in a stopped frame (spec §3.8) or on state
 //! the session already keeps; the pure parts live in `logpoints`, `exceptions`, `sources`
 //! and `jumps`. (`evaluate`, `setVariable`/`setExpression` and `completions` are
-//! `evaluation`'s.)
+//! `evaluation`'s.) The state they keep belongs to components: the handler queries
+//! outstanding and the last exception stop to `exceptions::Exceptions`, the `goto`
+//! waiting for its reply and the logpoints being logged to `stepping::Stepping`.
 
 use std::path::Path;
 
@@ -13,9 +15,10 @@ use super::exceptions::{format_traceback, is_library_path, parse_trace_line, Tra
 use super::logpoints::{self, py_literal};
 use super::requests::{file_name, is_frozen};
 use super::sources::MAX_REMOTE_SOURCE;
+use super::stepping::GotoWait;
 use super::stepping::Release;
 use super::work::Job;
-use super::{GotoWait, Handled, Reply, Session, Waiter};
+use super::{Handled, Reply, Session, Waiter};
 use crate::dap::bodies::{
     ExceptionBreakMode, ExceptionDetails, ExceptionInfoResponseBody, GotoTarget, GotoTargetsResponseBody,
     LoadedSourcesResponseBody, Module, ModuleId, ModulesResponseBody, OutputEventBody, Source, SourcePresentationHint,
@@ -101,13 +104,13 @@ impl Session {
     /// in the debuggee waits until then (spec §3.5). Library files (standard library,
     /// installed packages, frozen modules) declare no handlers when `userUnhandled` is on,
     /// so an exception that escapes the user's code into them counts as unhandled.
-    /// The caller counts the query as outstanding (`handler_queries`) first: the detach
+    /// The caller counts the query as outstanding (`Exceptions::handler_query`) first: the detach
     /// waits for its answer.
     pub(super) fn answer_handler_query(&mut self, file: String) {
         let library = self.just_my_code() && is_library_path(&file);
-        let no_handlers = library && self.exceptions.user_unhandled;
+        let no_handlers = library && self.exceptions.settings.user_unhandled;
         let local = if is_frozen(&file) { None } else { Some(self.to_local(&file)) };
-        let generation = self.generation;
+        let generation = self.connection.generation;
         let inputs = self.inputs.clone();
         tokio::spawn(async move {
             let file_for_task = file.clone();
@@ -129,9 +132,8 @@ impl Session {
     /// it is that live query, answered once). Counted as outstanding like one ptvsd sent,
     /// so the detach waits for its answer too.
     pub(super) fn answer_stale_handler_query(&mut self, file: String) {
-        if self.handler_files.insert(file.clone()) {
+        if self.exceptions.stale_handler_query(&file) {
             tracing::info!(%file, "answering a handler query an earlier debugger left unanswered");
-            self.handler_queries += 1;
             self.answer_handler_query(file);
         }
     }
@@ -150,7 +152,7 @@ impl Session {
             ..Source::default()
         };
         let parts = logpoints::parse(message);
-        self.logging.pending += 1;
+        self.stepping.start_logging();
         if let Some(text) = logpoints::plain_text(&parts) {
             self.log_output(&format!("{text}\n"), source, line).await;
             self.finish_logpoint(thread, started).await;
@@ -163,7 +165,7 @@ impl Session {
     }
 
     pub(super) async fn log_output(&mut self, text: &str, source: Source, line: i64) {
-        let line = if self.client.lines_start_at_1 { line } else { line - 1 };
+        let line = self.editor.client.line_to_editor(line);
         let output = OutputEventBody {
             category: Some("console".to_owned()),
             output: text.to_owned(),
@@ -179,17 +181,13 @@ impl Session {
     /// was stepping this thread, report the step as done there; and nothing if a real
     /// stop was reported meanwhile.
     pub(super) async fn finish_logpoint(&mut self, thread: ThreadId, started: Instant) {
-        self.logging.pending = self.logging.pending.saturating_sub(1);
-        if self.logging.pending > 0 {
-            return;
-        }
-        let hold = std::mem::take(&mut self.logging.hold);
+        let Some(hold) = self.stepping.finish_logging() else { return };
         tracing::debug!(elapsed_ms = started.elapsed().as_secs_f64() * 1000.0, hold, "logpoint done");
-        if hold || self.remote.is_none() || self.stop_on_display(thread) {
+        if hold || !self.connection.is_up() || self.stop_on_display(thread) {
             return;
         }
         let stopped = self.threads.get(thread).is_some_and(|t| t.is_stopped());
-        match self.stepping {
+        match self.stepping.step {
             Some(s) if s.thread == thread => {
                 // The step landed on the logpoint: report the step as done there.
                 self.report_stop(thread, "step", None, vec![]).await;
@@ -221,7 +219,7 @@ impl Session {
     // ---- exceptionInfo ----------------------------------------------------------------
 
     pub(super) fn exception_info(&mut self, args: ExceptionInfoArguments) -> Handled {
-        let Some(record) = self.last_exception.clone().filter(|r| r.dap_thread == args.thread_id) else {
+        let Some(record) = self.exceptions.last_stop_on(args.thread_id) else {
             return Err(format!("thread {} did not stop on an exception", args.thread_id).into());
         };
         let stop = &record.stop;
@@ -253,7 +251,9 @@ impl Session {
             inner_exception: None,
         };
         let break_mode = match stop.unhandled {
-            true if self.exceptions.user_unhandled && !self.exceptions.uncaught => ExceptionBreakMode::UserUnhandled,
+            true if self.exceptions.settings.user_unhandled && !self.exceptions.settings.uncaught => {
+                ExceptionBreakMode::UserUnhandled
+            }
             true => ExceptionBreakMode::Unhandled,
             false => ExceptionBreakMode::Always,
         };
@@ -320,7 +320,7 @@ impl Session {
 
     /// Refuses set next statement where the runtime cannot do it.
     fn goto_supported(&self) -> Result<(), String> {
-        match self.python {
+        match self.connection.python {
             None => Err("not attached to a debuggee".to_string()),
             Some(v) if (v.major, v.minor) >= GOTO_UNSUPPORTED_FROM => Err(format!(
                 "set next statement is not supported by Python {}.{} (ptvsd cannot move the line there); it works with Python 3.10 and older",
@@ -332,7 +332,7 @@ impl Session {
 
     pub(super) fn goto_targets(&mut self, args: GotoTargetsArguments) -> Handled {
         self.goto_supported()?;
-        let line = args.line + if self.client.lines_start_at_1 { 0 } else { 1 };
+        let line = args.line + self.editor.client.line_offset();
         if line < 1 {
             return Err("no such line".into());
         }
@@ -349,7 +349,7 @@ impl Session {
                     .into(),
             );
         }
-        let shown = if self.client.lines_start_at_1 { line } else { line - 1 };
+        let shown = self.editor.client.line_to_editor(line);
         // The target id is the (1-based) line: `goto` checks it against the thread's frame.
         let target = GotoTarget { id: line, label: format!("Line {line}"), line: shown, ..GotoTarget::default() };
         Ok(Reply::body(GotoTargetsResponseBody { targets: vec![target] }))
@@ -367,7 +367,7 @@ impl Session {
             .ok_or_else(|| format!("there is no thread {} (it may have exited)", args.thread_id))?;
         let line = args.target_id;
         let file = self.goto_frame_file(remote)?;
-        if self.goto.as_ref().is_some_and(|g| g.thread == remote)
+        if self.stepping.goto_waits_on(remote)
             || self.work.any(|w| matches!(w, Waiter::GotoSource { thread, .. } if *thread == remote))
         {
             return Err("set next statement is already in progress on this thread".into());
@@ -419,12 +419,14 @@ impl Session {
         // ptvsd moves the innermost frame of the thread (spec §3.2).
         self.send(Command::SetLineNumber { thread, frame: 0, line }).await?;
         let deadline = Instant::now() + self.request_timeout();
-        self.goto = Some(GotoWait { request: request.clone(), thread, line, deadline });
+        self.stepping.goto = Some(GotoWait { request: request.clone(), thread, line, deadline });
         Ok(Reply::Later)
     }
 
     pub(super) async fn on_set_line(&mut self, ok: bool, thread: ThreadId, line: i64) {
-        let Some(GotoWait { request, line: wanted, .. }) = self.goto.take_if(|g| g.thread == thread) else { return };
+        let Some(GotoWait { request, line: wanted, .. }) = self.stepping.goto.take_if(|g| g.thread == thread) else {
+            return;
+        };
         if !ok {
             self.answer(&request, Err(format!("Python could not move to line {wanted} (a jump into or out of a block such as a loop or try, or a line without code)").into())).await;
             return;

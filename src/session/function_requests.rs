@@ -38,6 +38,30 @@ pub(super) struct FunctionState {
     in_flight: usize,
 }
 
+impl FunctionState {
+    /// A resolution starts: its number, and the cache it reads.
+    fn start(&mut self) -> (u64, Arc<Mutex<FunctionIndex>>) {
+        self.requested += 1;
+        self.in_flight += 1;
+        (self.requested, Arc::clone(&self.index))
+    }
+
+    /// Resolution `number` is done: whether it is the latest so far (then it is applied).
+    fn finished(&mut self, number: u64) -> bool {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        if number <= self.applied {
+            return false;
+        }
+        self.applied = number;
+        true
+    }
+
+    /// No resolution is running or queued.
+    fn idle(&self) -> bool {
+        self.in_flight == 0
+    }
+}
+
 impl std::fmt::Debug for FunctionState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FunctionState")
@@ -124,10 +148,7 @@ impl Session {
     /// Starts resolving `requested` off the loop; the result comes as
     /// [`Input::FunctionsResolved`].
     fn resolve_functions(&mut self, request: Option<Request>, requested: Vec<Requested>) {
-        self.functions.requested += 1;
-        self.functions.in_flight += 1;
-        let number = self.functions.requested;
-        let index = Arc::clone(&self.functions.index);
+        let (number, index) = self.breakpoints.resolver.start();
         let paths = self.config.as_ref().map(|c| c.paths.clone());
         let roots = paths.as_ref().map(|p| p.local_roots()).unwrap_or_default();
         let names: Vec<String> =
@@ -148,14 +169,13 @@ impl Session {
     }
 
     pub(super) async fn on_functions_resolved(&mut self, done: FunctionsResolved) {
-        self.functions.in_flight = self.functions.in_flight.saturating_sub(1);
-        let FunctionsResolved { request, number, requested, mut resolved } = done;
+        let latest = self.breakpoints.resolver.finished(done.number);
+        let FunctionsResolved { request, requested, mut resolved, .. } = done;
         let names: Vec<String> = requested.iter().map(|r| r.name.trim().to_string()).collect();
-        if number > self.functions.applied {
-            self.functions.applied = number;
-            let breakpoints = &mut self.breakpoints;
+        if latest {
+            let breakpoints = &mut self.breakpoints.source;
             let changes = if request.is_some() {
-                self.function_breakpoints.set(
+                self.breakpoints.functions.set(
                     requested,
                     |name| {
                         let at = resolved.iter().position(|(n, _)| n == name);
@@ -167,7 +187,7 @@ impl Session {
                     || breakpoints.allocate_id(),
                 )
             } else {
-                self.function_breakpoints.refresh(
+                self.breakpoints.functions.refresh(
                     |name| {
                         let at = resolved.iter().position(|(n, _)| n == name);
                         at.map(|i| resolved.swap_remove(i).1).unwrap_or(Resolved::Missing {
@@ -190,7 +210,7 @@ impl Session {
         if let Some(request) = request {
             let breakpoints: Vec<DapBreakpoint> = names
                 .iter()
-                .map(|name| match self.function_breakpoints.entries().iter().find(|e| &e.name == name) {
+                .map(|name| match self.breakpoints.functions.entries().iter().find(|e| &e.name == name) {
                     Some(entry) => self.function_breakpoint_body(entry),
                     None => DapBreakpoint {
                         verified: false,
@@ -206,7 +226,7 @@ impl Session {
 
     /// Sends `changes` to ptvsd, when attached.
     pub(super) async fn send_function_changes(&mut self, changes: &Changes) -> Result<(), String> {
-        if self.remote.is_none() {
+        if !self.connection.is_up() {
             return Ok(());
         }
         for (id, line) in &changes.removed {
@@ -231,7 +251,7 @@ impl Session {
 
     /// On a new connection: every site goes to ptvsd again.
     pub(super) async fn resend_function_breakpoints(&mut self) {
-        let changes = self.function_breakpoints.resend_all();
+        let changes = self.breakpoints.functions.resend_all();
         if let Err(error) = self.send_function_changes(&changes).await {
             tracing::warn!(%error, "could not send function breakpoints");
         }
@@ -241,7 +261,7 @@ impl Session {
     async fn announce_function_breakpoints(&mut self, changes: &Changes) {
         let mut ids: Vec<BreakpointId> = Vec::new();
         for site in &changes.added {
-            if let Some(entry) = self.function_breakpoints.by_site(site.id) {
+            if let Some(entry) = self.breakpoints.functions.by_site(site.id) {
                 if !ids.contains(&entry.id) {
                     ids.push(entry.id);
                 }
@@ -253,7 +273,7 @@ impl Session {
     }
 
     async fn announce_function_breakpoint(&mut self, id: BreakpointId) {
-        let Some(entry) = self.function_breakpoints.entries().iter().find(|e| e.id == id) else { return };
+        let Some(entry) = self.breakpoints.functions.entries().iter().find(|e| e.id == id) else { return };
         let breakpoint =
             BreakpointEventBody { reason: "changed".to_owned(), breakpoint: self.function_breakpoint_body(entry) };
         self.send_event(&breakpoint).await;
@@ -261,21 +281,21 @@ impl Session {
 
     /// BRKS/BRKF for a function breakpoint's site; `false` if `id` is not one.
     pub(super) async fn on_function_site_bind(&mut self, id: BreakpointId, state: BindState) -> bool {
-        let Some(dap_id) = self.function_breakpoints.mark(id, state) else { return false };
+        let Some(dap_id) = self.breakpoints.functions.mark(id, state) else { return false };
         self.announce_function_breakpoint(dap_id).await;
         true
     }
 
     /// The DAP id of the function breakpoint a hit site belongs to.
     pub(super) fn function_breakpoint_of_site(&self, id: BreakpointId) -> Option<BreakpointId> {
-        self.function_breakpoints.by_site(id).map(|e| e.id)
+        self.breakpoints.functions.by_site(id).map(|e| e.id)
     }
 
     fn function_breakpoint_body(&self, e: &FunctionBreakpoint) -> DapBreakpoint {
         let mut body = DapBreakpoint { id: Some(e.id), verified: e.verified(), ..DapBreakpoint::default() };
         let first = e.sites.iter().find(|s| s.state == BindState::Bound).or(e.sites.first());
         if let Some(site) = first {
-            let line = if self.client.lines_start_at_1 { site.target.line } else { site.target.line - 1 };
+            let line = self.editor.client.line_to_editor(site.target.line);
             body.line = Some(line);
             if let Some(local) = &site.target.local_path {
                 let path = local.to_string_lossy();
@@ -299,7 +319,7 @@ impl Session {
             (Some(problem), true) if e.lookup_pending => (problem.clone(), BreakpointReason::Pending),
             (Some(problem), true) => (problem.clone(), BreakpointReason::Failed),
             (_, true) => ("Not resolved yet.".to_string(), BreakpointReason::Pending),
-            (_, false) if self.remote.is_none() => {
+            (_, false) if !self.connection.is_up() => {
                 ("Not sent: not attached to a debuggee.".to_string(), BreakpointReason::Pending)
             }
             (_, false) if e.sites.iter().all(|s| s.state == BindState::Pending) => (
@@ -319,7 +339,7 @@ impl Session {
     /// re-resolves when a file a site is in has changed.
     pub(super) fn after_stop_for_functions(&mut self, thread: ThreadId) {
         let pending: Vec<(BreakpointId, String)> =
-            self.function_breakpoints.pending_lookups().map(|(id, n)| (id, n.to_string())).collect();
+            self.breakpoints.functions.pending_lookups().map(|(id, n)| (id, n.to_string())).collect();
         if !pending.is_empty() {
             let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind);
             if let Some(kind) = kind {
@@ -330,9 +350,10 @@ impl Session {
                 }
             }
         }
-        if self.functions.in_flight == 0 && self.function_sites_changed() {
+        if self.breakpoints.resolver.idle() && self.function_sites_changed() {
             let requested = self
-                .function_breakpoints
+                .breakpoints
+                .functions
                 .entries()
                 .iter()
                 .map(|e| Requested {
@@ -349,8 +370,9 @@ impl Session {
     /// Whether a local file that holds a site changed since it was parsed.
     fn function_sites_changed(&self) -> bool {
         // Never waits: a resolution holding the index is itself reading the files again.
-        let Ok(index) = self.functions.index.try_lock() else { return false };
-        self.function_breakpoints
+        let Ok(index) = self.breakpoints.resolver.index.try_lock() else { return false };
+        self.breakpoints
+            .functions
             .entries()
             .iter()
             .flat_map(|e| e.sites.iter())
@@ -366,8 +388,8 @@ impl Session {
             let local_path = local_path.filter(|p| p.is_file());
             Target { local_path, remote_path: found.remote_path, line: i64::from(found.line) }
         });
-        let breakpoints = &mut self.breakpoints;
-        let changes = self.function_breakpoints.looked_up(id, answer, || breakpoints.allocate_id());
+        let breakpoints = &mut self.breakpoints.source;
+        let changes = self.breakpoints.functions.looked_up(id, answer, || breakpoints.allocate_id());
         if let Err(error) = self.send_function_changes(&changes).await {
             tracing::warn!(%error, "could not send a function breakpoint");
         }

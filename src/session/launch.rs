@@ -301,7 +301,7 @@ impl Session {
     }
 
     async fn start_launch(&mut self, request: &Request, arguments: &Value) -> Result<(), String> {
-        if !matches!(self.phase, Phase::Idle) || self.launched.is_some() {
+        if !matches!(self.lifecycle.phase, Phase::Idle) || self.launched.is_some() {
             return Err(
                 "this session is already debugging a program; start a new debug session to launch another".to_string()
             );
@@ -380,7 +380,7 @@ impl Session {
             entry: config.stop_on_entry.then(|| (config.program.clone(), first_statement_lines(&config.program))),
             entry_ids: Vec::new(),
         });
-        self.phase = Phase::Attaching { request: request.clone() };
+        self.lifecycle.phase = Phase::Attaching { request: request.clone() };
         self.config = Some(attach);
         Ok(())
     }
@@ -426,13 +426,16 @@ impl Session {
         match input {
             LaunchInput::Output { category, text } => self.program_output(category, &text).await,
             LaunchInput::Attached(result) => match *result {
-                Ok(connected) if matches!(self.phase, Phase::Attaching { .. }) => {
+                Ok(connected) if matches!(self.lifecycle.phase, Phase::Attaching { .. }) => {
                     self.on_attached(Ok(connected)).await;
                     self.set_entry_breakpoints().await;
                 }
                 Ok(connected) => connected.framed.into_inner().abort().await,
                 Err(message) => {
-                    let Phase::Attaching { request } = std::mem::replace(&mut self.phase, Phase::Ended) else { return };
+                    let Phase::Attaching { request } = std::mem::replace(&mut self.lifecycle.phase, Phase::Ended)
+                    else {
+                        return;
+                    };
                     let message = super::capitalise(&message);
                     self.stop_launched();
                     self.report_fatal(Some(&request), "important", &message).await;
@@ -459,8 +462,8 @@ impl Session {
         };
         self.output("console", &format!("{sentence}\n")).await;
         self.send_event(&ExitedEventBody { exit_code: code }).await;
-        let attaching = if matches!(self.phase, Phase::Attaching { .. }) {
-            std::mem::replace(&mut self.phase, Phase::Ended)
+        let attaching = if matches!(self.lifecycle.phase, Phase::Attaching { .. }) {
+            std::mem::replace(&mut self.lifecycle.phase, Phase::Ended)
         } else {
             Phase::Ended
         };
@@ -477,17 +480,17 @@ impl Session {
                 self.answer(request, Ok(None)).await;
             }
         }
-        if self.remote.is_some() {
+        if self.connection.is_up() {
             // Its socket is gone with it; end the session the usual way.
             self.connection_lost(None).await;
         } else {
-            self.phase = Phase::Ended;
+            self.lifecycle.phase = Phase::Ended;
         }
         self.announce_terminated().await;
         for after in after_exit {
             if let AfterExit::Disconnect(request) = after {
                 self.answer(&request, Ok(None)).await;
-                self.phase = Phase::Closed;
+                self.lifecycle.close();
             }
         }
     }
@@ -555,7 +558,7 @@ impl Session {
     /// its code).
     pub(super) fn launch_lost_sentence(&self, reason: Option<&str>) -> Option<Option<String>> {
         let launched = self.launched.as_ref()?;
-        if launched.exited || launched.stopping || self.program_exited {
+        if launched.exited || launched.stopping || self.lifecycle.program_exited {
             return Some(None);
         }
         Some(reason.map(|reason| {
@@ -587,7 +590,7 @@ impl Session {
         let keep = args.and_then(|a| a.terminate_debuggee) == Some(false);
         let Some(launched) = self.launched.as_mut() else { return Err("nothing was launched".into()) };
         if launched.exited {
-            self.phase = Phase::Closed;
+            self.lifecycle.close();
             return Ok(Reply::Ack);
         }
         launched.after_exit.push(AfterExit::Disconnect(request.clone()));

@@ -1,14 +1,98 @@
 //! Where the session is in its life, as one value each instead of a flag per fact.
 //!
-//! Owns: [`Phase`] (initialize → attach → configure → run → detach → end), [`AttachBreak`]
-//! (the attach break ptvsd sends after an attach: awaited, held until
-//! `configurationDone`, running its repairs, done) and [`Disconnect`] (the steps of
-//! ending an attach session). Must not know: DAP messages, the connection.
+//! Owns: [`Lifecycle`], the component holding the phase, the attach break and how the
+//! connection ended (ptvsd's own attach failure, the program's goodbye); [`Phase`]
+//! (initialize → attach → configure → run → detach → end), [`AttachBreak`] (the attach
+//! break ptvsd sends after an attach: awaited, held until `configurationDone`, running
+//! its repairs, done) and [`Disconnect`] (the steps of ending an attach session).
+//! Must not know: DAP messages, the connection.
 
 use tokio::time::Instant;
 
 use crate::dap::types::Request;
 use crate::legacy::messages::ThreadId;
+
+/// Where the session is in its life: the one component that says which requests make
+/// sense now, whether the attach break is still to come, and how the connection ended.
+#[derive(Debug)]
+pub struct Lifecycle {
+    pub phase: Phase,
+    pub attach_break: AttachBreak,
+    /// ptvsd reported that its own attach failed after accepting it (a race in ptvsd).
+    pub attach_failure: Option<String>,
+    /// The program said goodbye (DETC we did not ask for) before the connection closed.
+    pub program_exited: bool,
+}
+
+impl Default for Lifecycle {
+    fn default() -> Self {
+        Self {
+            phase: Phase::Uninitialized,
+            attach_break: AttachBreak::Awaited { idle_notice: None },
+            attach_failure: None,
+            program_exited: false,
+        }
+    }
+}
+
+impl Lifecycle {
+    /// Attached and configured.
+    pub fn is_running(&self) -> bool {
+        matches!(self.phase, Phase::Running)
+    }
+
+    /// Ending the attach.
+    pub fn is_detaching(&self) -> bool {
+        matches!(self.phase, Phase::Detaching(_))
+    }
+
+    /// The detach in progress, if any.
+    pub fn detach_mut(&mut self) -> Option<&mut Disconnect> {
+        match &mut self.phase {
+            Phase::Detaching(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The loop ends.
+    pub fn close(&mut self) {
+        self.phase = Phase::Closed;
+    }
+
+    pub fn is_closed(&self) -> bool {
+        matches!(self.phase, Phase::Closed)
+    }
+
+    /// The earliest of the detach's deadline and the time to say the app is idle.
+    pub fn deadline(&self) -> Option<Instant> {
+        let detach = match &self.phase {
+            Phase::Detaching(d) => Some(d.deadline),
+            _ => None,
+        };
+        let idle = match self.attach_break {
+            AttachBreak::Awaited { idle_notice } => idle_notice,
+            _ => None,
+        };
+        detach.into_iter().chain(idle).min()
+    }
+
+    /// Whether the time to say the app is idle came by `now` (once: the notice is then
+    /// cleared).
+    pub fn take_idle_notice(&mut self, now: Instant) -> bool {
+        match self.attach_break {
+            AttachBreak::Awaited { idle_notice: Some(at) } if at <= now => {
+                self.attach_break = AttachBreak::Awaited { idle_notice: None };
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the detach in progress ran out of time by `now`.
+    pub fn detach_overdue(&self, now: Instant) -> bool {
+        matches!(&self.phase, Phase::Detaching(d) if d.deadline <= now)
+    }
+}
 
 /// The session's phase.
 #[derive(Debug)]

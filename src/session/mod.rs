@@ -1,17 +1,29 @@
 //! The debug session: the only place that knows both DAP and the legacy protocol.
 //!
 //! Owns: the loop ([`Session::run`]) that takes [`Input`]s one at a time (editor
-//! requests, remote events, the attach result, launch events, handler answers) and the
-//! components that own the state, each in its own file:
-//! `lifecycle` (the phase, the attach break, the detach steps), `connection` (the link to
-//! ptvsd, the attach, loss), `threads` (the per-thread state machine, generations, fence,
-//! pause), `work` (the per-thread scheduler of `exec`/`chld`), `breakpoints`, `handles`
-//! (frame ids and `variablesReference`s), `stepping` (continue, steps, pause and every
-//! resume through one gate), `requests` (dispatch, and the set-up requests), `stack`
+//! requests, remote events, the attach result, launch events, handler answers), and one
+//! field per component; each component is a struct in its own file that owns its state
+//! and has the synchronous logic over it as methods:
+//! `editor` (`Editor`: the DAP writer, the client's line/column base, the program's
+//! output lines), `lifecycle` (`Lifecycle`: the phase, the attach break, the detach
+//! steps, how the connection ended), `connection` (`Connection`: the link to ptvsd, its
+//! generation, the Python version, the `reconnect` retries), `config` and `launched`,
+//! `threads` (the per-thread state machine, generations, fence, pause), `work` (the
+//! per-thread scheduler of `exec`/`chld`), `stepping` (`Stepping`: the step in progress,
+//! the releases at the gate, the `goto` wait, logpoints being logged, silent-stop
+//! suspects), `handles` (frame ids and `variablesReference`s, and the variables built
+//! from them), `sources`, `breakpoints` (`BreakpointState`: source and function
+//! breakpoints, the resolver, the bind waits) and `exceptions` (`Exceptions`: the
+//! settings, the last exception stop and raise, the handler queries outstanding).
+//!
+//! The `impl Session` blocks in the other files are the orchestration that crosses
+//! components or awaits a send: `requests` (dispatch, and the set-up requests), `stack`
 //! (threads, stackTrace, scopes, variables), `evaluation` (evaluate, setVariable,
 //! setExpression, completions), `waiters` (what waits for a work item, and where its
 //! answer goes), `frame_requests` (logpoints, handler queries, sources, goto),
-//! `events` (ptvsd's events), `repairs` (attach-break evaluations) and `launch`.
+//! `events` (ptvsd's events), `stepping` (continue, steps, pause and every resume
+//! through one gate, [`Session::pump`]), `connection`, `reconnecting`, `repairs`
+//! (attach-break evaluations) and `launch`.
 //!
 //! Must not know: byte layouts of either protocol, or which dialect or transport is in
 //! use (it sees `legacy::Command`/`legacy::Event` and a framed stream).
@@ -28,7 +40,7 @@
 //!   flight (`Session::pump` runs releases only when the scheduler is empty);
 //! * every handler query (REQH) is answered, in every phase (`events`, `Input::Handlers`),
 //!   and the detach waits until none is outstanding (`stepping::try_detach`);
-//! * all output to the editor goes through [`Session::send_message`]; program output
+//! * all output to the editor goes through `Editor::send` (`editor`); program output
 //!   through [`Session::program_output`]; a fatal failure is reported by
 //!   [`Session::report_fatal`].
 
@@ -50,6 +62,7 @@ pub mod try_ranges;
 pub mod work;
 
 mod connection;
+mod editor;
 mod evaluation;
 mod events;
 mod frame_requests;
@@ -64,23 +77,20 @@ mod stack;
 mod stepping;
 mod waiters;
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::dap::bodies::ResponseBody;
-use crate::dap::bodies::{EventBody, OutputEventBody};
-use crate::dap::types::{ErrorDetails, Event as DapEvent, Message, Request, Response};
-use crate::legacy::handshake::PythonVersion;
-use crate::legacy::messages::{Event, HandlerStatement, ThreadId};
+
+use crate::dap::types::{Message, Request};
+use crate::legacy::messages::{Event, HandlerStatement};
 use crate::legacy::ProtocolError;
 
-use breakpoints::Breakpoints;
 use config::AttachConfig;
 use handles::Handles;
-use lifecycle::{AttachBreak, Phase};
+use lifecycle::{Lifecycle, Phase};
 use threads::Threads;
 use waiters::Waiter;
 use work::Scheduler;
@@ -199,167 +209,47 @@ pub type Handled = Result<Reply, RequestError>;
 /// A request's answer: its body (if it has one), or why it failed.
 pub type Answer = Result<Option<ResponseBody>, RequestError>;
 
-/// A `goto` waiting for its set-line reply (not a work item: ptvsd runs `setl` on its
-/// loop thread; it is sent only to a stopped thread with nothing in flight).
-#[derive(Debug)]
-struct GotoWait {
-    request: Request,
-    thread: ThreadId,
-    line: i64,
-    deadline: Instant,
-}
-
-/// The kind of a step the editor asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum StepKind {
-    Over,
-    In,
-    Out,
-}
-
-/// A step in progress, until its stop is reported.
-#[derive(Debug, Clone, Copy)]
-struct Stepping {
-    thread: ThreadId,
-    kind: StepKind,
-    /// Steps the adapter added to get out of `<frozen …>` code.
-    auto_steps: u32,
-    /// The last added step was a step out of `<frozen …>` code.
-    leaving_frozen: bool,
-}
-
-/// Logpoint evaluations in flight: the program resumes when the last one is done, unless
-/// a real stop was reported meanwhile.
-#[derive(Debug, Default)]
-struct Logging {
-    pending: usize,
-    /// A stop was reported while logging: do not resume.
-    hold: bool,
-}
-
-/// A thread's stack as (file, line, function), innermost first.
-type Stack = Vec<(String, i64, String)>;
-
-/// The last exception stop, for `exceptionInfo`.
-#[derive(Debug, Clone)]
-struct ExceptionRecord {
-    dap_thread: i64,
-    stop: crate::legacy::messages::ExceptionStop,
-    /// The thread's stack at the stop.
-    stack: Stack,
-}
-
-/// A `setBreakpoints` waiting for BRKS/BRKF of the ids it added.
-#[derive(Debug)]
-struct BindWait {
-    request: Request,
-    local_path: String,
-    waiting: Vec<i64>,
-    deadline: Instant,
-}
-
-/// Client preferences from `initialize`.
-#[derive(Debug, Clone, Copy)]
-struct ClientInfo {
-    lines_start_at_1: bool,
-    columns_start_at_1: bool,
-}
-
 /// The session: the loop and its components.
 pub struct Session {
-    out: mpsc::Sender<Message>,
+    editor: editor::Editor,
     inputs: mpsc::Sender<Input>,
-    phase: Phase,
-    attach_break: AttachBreak,
-    client: ClientInfo,
+    lifecycle: Lifecycle,
     config: Option<AttachConfig>,
-    remote: Option<connection::Remote>,
-    /// Incremented per connection: inputs of an old connection are ignored.
-    generation: u64,
+    connection: connection::Connection,
     threads: Threads,
     work: Scheduler<Waiter>,
-    /// Resumes, steps and the detach, waiting until no work is queued or in flight.
-    releases: VecDeque<stepping::Release>,
     handles: Handles,
-    breakpoints: Breakpoints,
-    function_breakpoints: function_breakpoints::FunctionBreakpoints,
-    functions: function_requests::FunctionState,
-    /// The retries of `reconnect`, while they run.
-    retrying: Option<reconnecting::Retrying>,
-    exceptions: exceptions::ExceptionSettings,
-    /// The debuggee's Python version, from the attach reply.
-    python: Option<PythonVersion>,
+    breakpoints: breakpoints::BreakpointState,
+    exceptions: exceptions::Exceptions,
     sources: sources::Sources,
-    stepping: Option<Stepping>,
-    logging: Logging,
-    goto: Option<GotoWait>,
-    bind_waits: Vec<BindWait>,
-    /// Threads that sent their own frame list with no stop event while a silent stop would
-    /// strand them; probed in `pump` if still without an event.
-    suspects: Vec<ThreadId>,
-    /// Handler queries (REQH) received and not answered yet.
-    handler_queries: usize,
-    /// Files ptvsd asked a handler query for on this connection: the stale-query probe
-    /// (`repairs`) finding one of them found a live query, which is answered once.
-    handler_files: std::collections::HashSet<String>,
-    /// The last exception stop, for `exceptionInfo`.
-    last_exception: Option<ExceptionRecord>,
-    /// The last exception event (reported or not): (thread, type, message, stack), to
-    /// recognise re-reports of it in the frames it unwinds through.
-    last_raise: Option<(ThreadId, String, String, Stack)>,
-    /// ptvsd reported that its own attach failed after accepting it (a race in ptvsd).
-    attach_failure: Option<String>,
-    /// The program said goodbye (DETC we did not ask for) before the connection closed.
-    program_exited: bool,
+    stepping: stepping::Stepping,
     /// The program `launch` started, if any.
     launched: Option<launch::Launched>,
-    /// The program's output (ptvsd's redirected stdout/stderr, a launched program's pipes)
-    /// not yet sent as a whole line.
-    program_lines: output::OutputLines,
 }
 
 impl Session {
     /// A session that writes DAP messages to `out` and feeds itself through `inputs`.
     pub fn new(out: mpsc::Sender<Message>, inputs: mpsc::Sender<Input>) -> Self {
         Self {
-            out,
+            editor: editor::Editor::new(out),
             inputs,
-            phase: Phase::Uninitialized,
-            attach_break: AttachBreak::Awaited { idle_notice: None },
-            client: ClientInfo { lines_start_at_1: true, columns_start_at_1: true },
+            lifecycle: Lifecycle::default(),
             config: None,
-            remote: None,
-            generation: 0,
+            connection: connection::Connection::default(),
             threads: Threads::default(),
             work: Scheduler::default(),
-            releases: VecDeque::new(),
             handles: Handles::default(),
-            breakpoints: Breakpoints::default(),
-            function_breakpoints: function_breakpoints::FunctionBreakpoints::default(),
-            functions: function_requests::FunctionState::default(),
-            retrying: None,
-            exceptions: exceptions::ExceptionSettings::default(),
-            python: None,
+            breakpoints: breakpoints::BreakpointState::default(),
+            exceptions: exceptions::Exceptions::default(),
             sources: sources::Sources::default(),
-            stepping: None,
-            logging: Logging::default(),
-            goto: None,
-            bind_waits: Vec::new(),
-            suspects: Vec::new(),
-            handler_queries: 0,
-            handler_files: std::collections::HashSet::new(),
-            last_exception: None,
-            last_raise: None,
-            attach_failure: None,
-            program_exited: false,
+            stepping: stepping::Stepping::default(),
             launched: None,
-            program_lines: output::OutputLines::default(),
         }
     }
 
     /// Runs until the editor disconnects or closes its side.
     pub async fn run(mut self, mut inputs: mpsc::Receiver<Input>) {
-        while !matches!(self.phase, Phase::Closed) {
+        while !self.lifecycle.is_closed() {
             let deadline = self.next_deadline();
             let input = tokio::select! {
                 input = inputs.recv() => input,
@@ -381,7 +271,7 @@ impl Session {
             self.pump().await;
         }
         self.flush_program_output().await;
-        if let Some(retrying) = self.retrying.take() {
+        if let Some(retrying) = self.connection.retrying.take() {
             retrying.cancel();
         }
         self.close_remote().await;
@@ -409,15 +299,15 @@ impl Session {
                 tracing::info!("the editor closed its side; detaching");
                 self.begin_detach(lifecycle::DetachReason::EditorClosed).await;
             }
-            Input::Remote { generation, event } if generation == self.generation => self.on_event(event).await,
-            Input::RemoteClosed { generation, error } if generation == self.generation => {
+            Input::Remote { generation, event } if self.connection.is_current(generation) => self.on_event(event).await,
+            Input::RemoteClosed { generation, error } if self.connection.is_current(generation) => {
                 self.on_remote_closed(error).await
             }
-            Input::Handlers { generation, file, statements } if generation == self.generation => {
+            Input::Handlers { generation, file, statements } if self.connection.is_current(generation) => {
                 // Answered in every phase while the connection is up, also while detaching
                 // (a query left unanswered parks a debuggee thread for good).
-                self.handler_queries = self.handler_queries.saturating_sub(1);
-                if self.remote.is_some() {
+                self.exceptions.handler_answered();
+                if self.connection.is_up() {
                     let _ = self.send(crate::legacy::Command::SetExceptionHandlerInfo { file, statements }).await;
                 }
                 self.after_handler_answer().await;
@@ -425,7 +315,7 @@ impl Session {
             Input::Remote { .. } | Input::RemoteClosed { .. } | Input::Handlers { .. } => {}
             Input::FunctionsResolved(done) => self.on_functions_resolved(*done).await,
             Input::Note(line) => {
-                if matches!(self.phase, Phase::Reconnecting | Phase::Attaching { .. }) {
+                if matches!(self.lifecycle.phase, Phase::Reconnecting | Phase::Attaching { .. }) {
                     self.output("console", &format!("{line}\n")).await;
                 }
             }
@@ -436,38 +326,25 @@ impl Session {
 
     fn next_deadline(&self) -> Option<Instant> {
         let work = self.work.next_deadline();
-        let binds = self.bind_waits.iter().map(|w| w.deadline);
-        let goto = self.goto.as_ref().map(|g| g.deadline);
-        let detach = match &self.phase {
-            Phase::Detaching(d) => Some(d.deadline),
-            _ => None,
-        };
-        let idle = match self.attach_break {
-            AttachBreak::Awaited { idle_notice } => idle_notice,
-            _ => None,
-        };
-        let partial_line = self.program_lines.deadline();
-        work.into_iter().chain(binds).chain(goto).chain(detach).chain(idle).chain(partial_line).min()
+        let binds = self.breakpoints.bind_deadline();
+        let goto = self.stepping.goto_deadline();
+        let lifecycle = self.lifecycle.deadline();
+        let partial_line = self.editor.deadline();
+        work.into_iter().chain(binds).chain(goto).chain(lifecycle).chain(partial_line).min()
     }
 
     /// Answers everything whose deadline passed.
     async fn expire(&mut self) {
         let now = Instant::now();
-        if let Some(chunk) = self.program_lines.due(now) {
-            self.send_program_output(chunk).await;
-        }
-        if let AttachBreak::Awaited { idle_notice: Some(at) } = self.attach_break {
-            if at <= now {
-                self.attach_break = AttachBreak::Awaited { idle_notice: None };
-                if matches!(self.phase, Phase::Running) {
-                    let text = if self.config.as_ref().is_some_and(|c| c.stop_on_entry) {
-                        "Waiting for the app to run: send it a request. It will stop at the first line it executes.\n"
-                    } else {
-                        "Waiting for the app to run: send it a request. Breakpoints bind as their modules load.\n"
-                    };
-                    self.output("console", text).await;
-                }
-            }
+        let sent = self.editor.expire(now).await;
+        self.on_editor(sent);
+        if self.lifecycle.take_idle_notice(now) && self.lifecycle.is_running() {
+            let text = if self.config.as_ref().is_some_and(|c| c.stop_on_entry) {
+                "Waiting for the app to run: send it a request. It will stop at the first line it executes.\n"
+            } else {
+                "Waiting for the app to run: send it a request. Breakpoints bind as their modules load.\n"
+            };
+            self.output("console", text).await;
         }
         let seconds = self.request_timeout().as_secs();
         for waiter in self.work.expire(now) {
@@ -476,18 +353,13 @@ impl Session {
             );
             self.fail_waiter(waiter, &message).await;
         }
-        if self.goto.as_ref().is_some_and(|g| g.deadline <= now) {
-            if let Some(goto) = self.goto.take() {
-                self.answer(&goto.request, Err(format!("the debuggee did not answer within {seconds} s").into())).await;
-            }
+        if let Some(goto) = self.stepping.expired_goto(now) {
+            self.answer(&goto.request, Err(format!("the debuggee did not answer within {seconds} s").into())).await;
         }
-        let (due, keep): (Vec<_>, Vec<_>) =
-            std::mem::take(&mut self.bind_waits).into_iter().partition(|w| w.deadline <= now);
-        self.bind_waits = keep;
-        for wait in due {
+        for wait in self.breakpoints.expired_binds(now) {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
-        if matches!(&self.phase, Phase::Detaching(d) if d.deadline <= now) {
+        if self.lifecycle.detach_overdue(now) {
             tracing::warn!("the detach did not complete in time; closing anyway");
             self.finish_detach().await;
         }
@@ -495,84 +367,6 @@ impl Session {
 
     fn request_timeout(&self) -> Duration {
         self.config.as_ref().map(|c| c.request_timeout).unwrap_or(Duration::from_secs(15))
-    }
-
-    // ---- writing to the editor -------------------------------------------------------
-
-    /// Every message to the editor goes out here.
-    async fn send_message(&mut self, message: Message) {
-        if self.out.send(message).await.is_err() {
-            // The writer is gone: the editor closed stdout. Nothing more to say.
-            self.phase = Phase::Closed;
-        }
-    }
-
-    /// The one place a request is answered: its typed body, serialised once, or the
-    /// error response (`showUser` unless nobody is to blame). Handlers' answers come here
-    /// from the dispatcher (`requests::on_request`), and the answers that come later (a
-    /// waiter, a release, a bind wait, the attach) come here from what held the request.
-    async fn answer(&mut self, request: &Request, answer: Answer) {
-        let response = match answer {
-            // Serialised when written, straight from the typed body (`Response::typed_body`).
-            Ok(body) => Response::with_typed_body(request, body),
-            Err(error) => {
-                let show_user = error.blame != Blame::Nobody;
-                let details =
-                    ErrorDetails { show_user: Some(show_user), ..ErrorDetails::new(1, escape_format(&error.message)) };
-                Response::error(request, error.message, Some(details))
-            }
-        };
-        self.send_message(Message::Response(response)).await;
-    }
-
-    /// Sends an event with its typed body, serialised once; the program's pending partial
-    /// line goes first, so that nothing (a stop, a message of ours) overtakes output
-    /// printed before it.
-    async fn send_event<B: EventBody>(&mut self, body: &B) {
-        self.flush_program_output().await;
-        self.send_message(Message::Event(DapEvent::new(body))).await;
-    }
-
-    /// Sends an event without a body (`initialized`, `terminated`), after the program's
-    /// pending partial line like every event.
-    async fn bare_event(&mut self, event: &str) {
-        self.flush_program_output().await;
-        self.send_message(Message::Event(DapEvent::bare(event))).await;
-    }
-
-    /// An `output` event of the adapter's own (console, important).
-    async fn output(&mut self, category: &str, text: &str) {
-        self.send_event(&OutputEventBody {
-            category: Some(category.to_owned()),
-            output: text.to_owned(),
-            ..OutputEventBody::default()
-        })
-        .await;
-    }
-
-    /// The one path for the debuggee's program output (ptvsd's OUTP and the pipes of a
-    /// launched program) to the editor: `text` is a piece of one write, sent as whole
-    /// lines (see [`output::OutputLines`]).
-    async fn program_output(&mut self, category: &'static str, text: &str) {
-        for chunk in self.program_lines.push(category, text, Instant::now()) {
-            self.send_program_output(chunk).await;
-        }
-    }
-
-    /// Sends the program's pending partial line now (before another event, at the end).
-    async fn flush_program_output(&mut self) {
-        if let Some(chunk) = self.program_lines.flush() {
-            self.send_program_output(chunk).await;
-        }
-    }
-
-    async fn send_program_output(&mut self, chunk: output::Chunk) {
-        let body = OutputEventBody {
-            category: Some(chunk.category.to_owned()),
-            output: chunk.text,
-            ..OutputEventBody::default()
-        };
-        self.send_message(Message::Event(DapEvent::new(&body))).await;
     }
 
     /// Tells the editor that the session is over and why: the one place for it. The order

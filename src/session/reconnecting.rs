@@ -82,7 +82,7 @@ impl Session {
         let mut backoff = Backoff::new(phase, config.connect.connect_timeout);
         let inputs = self.inputs.clone();
         let (cancel, cancelled) = watch::channel(false);
-        if let Some(old) = self.retrying.replace(Retrying { cancel, since: Instant::now() }) {
+        if let Some(old) = self.connection.retrying.replace(Retrying { cancel, since: Instant::now() }) {
             old.cancel();
         }
         tokio::spawn(async move {
@@ -132,9 +132,9 @@ impl Session {
             self.send_event(&crate::dap::bodies::ThreadEventBody { reason: "exited".to_owned(), thread_id: id }).await;
         }
         self.threads = super::threads::Threads::default();
-        self.program_exited = false;
-        self.attach_failure = None;
-        self.phase = Phase::Reconnecting;
+        self.lifecycle.program_exited = false;
+        self.lifecycle.attach_failure = None;
+        self.lifecycle.phase = Phase::Reconnecting;
         self.output("console", &format!("{}\n", reconnect::lost_message(sentence))).await;
         self.start_retries(reconnect::Phase::Lost);
     }
@@ -142,9 +142,9 @@ impl Session {
     /// After a re-attach: the editor configured the session before, so it runs at once;
     /// the attach break is released when it comes.
     pub(super) async fn reattached(&mut self, pid: i64) {
-        let waited = self.retrying.take().map(|r| r.since.elapsed()).unwrap_or_default();
-        self.phase = Phase::Running;
-        self.attach_break = AttachBreak::Awaited { idle_notice: Some(Instant::now() + IDLE_NOTICE) };
+        let waited = self.connection.retrying.take().map(|r| r.since.elapsed()).unwrap_or_default();
+        self.lifecycle.phase = Phase::Running;
+        self.lifecycle.attach_break = AttachBreak::Awaited { idle_notice: Some(Instant::now() + IDLE_NOTICE) };
         self.output("console", &format!("{}\n", reconnect::reattached_message(u32::try_from(pid).ok(), waited))).await;
     }
 }

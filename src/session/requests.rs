@@ -8,13 +8,16 @@
 use serde_json::Value;
 use tokio::time::Instant;
 
+use super::breakpoints::BindWait;
 use super::breakpoints::{is_template, parse_hit_condition, BindState, Breakpoint, Requested};
 use super::config::AttachConfig;
+use super::editor::ClientInfo;
 use super::exceptions::{ExceptionSettings, FILTERS};
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::paths::is_windows_path;
+use super::stepping::StepKind;
 use super::work::Job;
-use super::{BindWait, Handled, Reply, RequestError, Session, StepKind, Waiter, BIND_WAIT, IDLE_NOTICE};
+use super::{Handled, Reply, RequestError, Session, Waiter, BIND_WAIT, IDLE_NOTICE};
 use crate::dap::bodies::{
     Breakpoint as DapBreakpoint, BreakpointReason, Capabilities, ExceptionBreakpointsFilter,
     SetBreakpointsResponseBody, Source,
@@ -124,7 +127,7 @@ pub(super) fn file_name(path: &str) -> &str {
 impl Session {
     pub(super) async fn on_request(&mut self, request: Request) {
         tracing::debug!(command = %request.command, seq = request.seq, "← editor");
-        if matches!(self.phase, Phase::Uninitialized)
+        if matches!(self.lifecycle.phase, Phase::Uninitialized)
             && request.command != "initialize"
             && request.command != "disconnect"
         {
@@ -187,16 +190,15 @@ impl Session {
     }
 
     fn initialize(&mut self, args: crate::dap::requests::InitializeRequestArguments) -> Handled {
-        self.client.lines_start_at_1 = args.lines_start_at1.unwrap_or(true);
-        self.client.columns_start_at_1 = args.columns_start_at1.unwrap_or(true);
-        if matches!(self.phase, Phase::Uninitialized) {
-            self.phase = Phase::Idle;
+        self.editor.client = ClientInfo::from_initialize(args.lines_start_at1, args.columns_start_at1);
+        if matches!(self.lifecycle.phase, Phase::Uninitialized) {
+            self.lifecycle.phase = Phase::Idle;
         }
         Ok(Reply::body(capabilities()))
     }
 
     async fn attach(&mut self, request: &Request, arguments: &Value) -> Handled {
-        if !matches!(self.phase, Phase::Idle) {
+        if !matches!(self.lifecycle.phase, Phase::Idle) {
             return Err(
                 "this session is already attached (or attaching); start a new debug session to attach again".into()
             );
@@ -213,7 +215,7 @@ impl Session {
             .await;
         }
         self.output("console", &format!("Connecting to {}…\n", config.endpoint)).await;
-        self.phase = Phase::Attaching { request: request.clone() };
+        self.lifecycle.phase = Phase::Attaching { request: request.clone() };
         let reconnect = config.reconnect;
         self.config = Some(config.clone());
         if reconnect && self.launched.is_none() {
@@ -227,12 +229,12 @@ impl Session {
     }
 
     async fn configuration_done(&mut self) -> Handled {
-        if !matches!(self.phase, Phase::Configuring) {
+        if !matches!(self.lifecycle.phase, Phase::Configuring) {
             return Ok(Reply::Ack);
         }
-        self.phase = Phase::Running;
+        self.lifecycle.phase = Phase::Running;
         let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
-        match self.attach_break {
+        match self.lifecycle.attach_break {
             AttachBreak::Held(thread) => {
                 let then = if stop_on_entry { AfterRepairs::Report } else { AfterRepairs::Release };
                 self.run_attach_break(thread, then);
@@ -240,7 +242,7 @@ impl Session {
             AttachBreak::Awaited { .. } => {
                 // The attach break comes when the app next runs a line; it is released (or
                 // reported, with stopOnEntry) then. If that takes a while the app is idle.
-                self.attach_break = AttachBreak::Awaited { idle_notice: Some(Instant::now() + IDLE_NOTICE) };
+                self.lifecycle.attach_break = AttachBreak::Awaited { idle_notice: Some(Instant::now() + IDLE_NOTICE) };
             }
             AttachBreak::Repairing { .. } | AttachBreak::Done => {}
         }
@@ -250,15 +252,15 @@ impl Session {
     /// Sends the exception table. ptvsd forgets the handler tables it cached (REQH) when
     /// it gets one, so a changed `userUnhandled` takes effect at once.
     pub(super) async fn send_exception_info(&mut self) -> Result<(), String> {
-        let (default_mode, exceptions) = self.exceptions.table();
+        let (default_mode, exceptions) = self.exceptions.settings.table();
         self.send(Command::SetExceptionInfo { default_mode, exceptions }).await
     }
 
     async fn set_exception_breakpoints(&mut self, args: SetExceptionBreakpointsArguments) -> Handled {
         let filter_options = args.filter_options.unwrap_or_default();
         let exception_options = args.exception_options.unwrap_or_default();
-        self.exceptions = ExceptionSettings::from_request(&args.filters, &filter_options, &exception_options)?;
-        if self.remote.is_some() {
+        self.exceptions.settings = ExceptionSettings::from_request(&args.filters, &filter_options, &exception_options)?;
+        if self.connection.is_up() {
             self.send_exception_info().await?;
         }
         Ok(Reply::Ack)
@@ -272,7 +274,7 @@ impl Session {
         }
         if is_template(remote_path) {
             self.send(Command::SetDjangoBreakpoint { id: b.id, line: b.line, file: remote_path.to_string() }).await?;
-            self.breakpoints.mark(b.id, BindState::Bound);
+            self.breakpoints.source.mark(b.id, BindState::Bound);
             return Ok(());
         }
         let (condition_kind, condition) = match &b.condition {
@@ -346,7 +348,7 @@ impl Session {
             (None, None) => return Err("setBreakpoints needs a source with a path or a sourceReference".into()),
         };
         let template = is_template(&local_path);
-        let line_offset = if self.client.lines_start_at_1 { 0 } else { 1 };
+        let line_offset = self.editor.client.line_offset();
         let requested: Vec<Requested> = match (args.breakpoints, args.lines) {
             (Some(bps), _) => bps
                 .into_iter()
@@ -373,9 +375,9 @@ impl Session {
                 .collect(),
             (None, None) => Vec::new(),
         };
-        let changes = self.breakpoints.set(&local_path, &remote_path, requested);
+        let changes = self.breakpoints.source.set(&local_path, &remote_path, requested);
         let mut waiting = Vec::new();
-        if self.remote.is_some() {
+        if self.connection.is_up() {
             for b in &changes.removed {
                 self.remove_breakpoint(&remote_path, b).await?;
             }
@@ -396,11 +398,11 @@ impl Session {
         // reply is split by Nagle until the NODELAY repair runs at the attach break). They
         // are unverified in the answer; each one's binding follows as a `breakpoint`
         // event (`on_bind`), which every editor applies by id.
-        let confirm_later = matches!(self.phase, Phase::Configuring);
+        let confirm_later = matches!(self.lifecycle.phase, Phase::Configuring);
         if waiting.is_empty() || confirm_later {
             return Ok(Reply::body(self.breakpoints_body(&local_path)));
         }
-        self.bind_waits.push(BindWait {
+        self.breakpoints.wait_for_binds(BindWait {
             request: request.clone(),
             local_path,
             waiting,
@@ -410,7 +412,7 @@ impl Session {
     }
 
     pub(super) fn breakpoint_body(&self, local_path: &str, b: &Breakpoint) -> DapBreakpoint {
-        let line = if self.client.lines_start_at_1 { b.line } else { b.line - 1 };
+        let line = self.editor.client.line_to_editor(b.line);
         let reference = local_path.strip_prefix(REFERENCE_KEY).and_then(|r| r.parse::<i64>().ok());
         let source = match reference {
             Some(reference) => Source {
@@ -430,7 +432,7 @@ impl Session {
                 Some("Pending: the module is not loaded yet; it binds when the module runs.".to_string()),
                 Some(BreakpointReason::Pending),
             ),
-            BindState::Sent if self.remote.is_none() => {
+            BindState::Sent if !self.connection.is_up() => {
                 (Some("Not sent: not attached to a debuggee.".to_string()), None)
             }
             BindState::Sent => (
@@ -461,10 +463,15 @@ impl Session {
 
     /// The `setBreakpoints` body for a file: one breakpoint per requested line, in order.
     fn breakpoints_body(&self, local_path: &str) -> SetBreakpointsResponseBody {
-        let requested_lines: Vec<i64> =
-            self.breakpoints.file(local_path).map(|f| f.entries.iter().map(|b| b.line).collect()).unwrap_or_default();
+        let requested_lines: Vec<i64> = self
+            .breakpoints
+            .source
+            .file(local_path)
+            .map(|f| f.entries.iter().map(|b| b.line).collect())
+            .unwrap_or_default();
         let breakpoints: Vec<DapBreakpoint> = self
             .breakpoints
+            .source
             .file(local_path)
             .map(|f| f.entries.iter().map(|b| self.breakpoint_body(local_path, b)).collect())
             .unwrap_or_default();

@@ -10,7 +10,7 @@
 //! Must not know: how expressions are evaluated or assigned (`evaluation`), when threads
 //! resume (`stepping`), the wire. The frame lists are `threads`', the ids `handles`'.
 
-use super::handles::{Container, FrameRef, Indexed};
+use super::handles::{Container, FrameRef, Handles, Indexed};
 use super::paging;
 use super::requests::{is_frozen, wants_hex};
 use super::work::Job;
@@ -62,8 +62,8 @@ impl Session {
         let total = frames.len();
         let start = usize::try_from(args.start_frame.unwrap_or(0).max(0)).unwrap_or(usize::MAX).min(total);
         let levels = args.levels.filter(|l| *l > 0).and_then(|l| usize::try_from(l).ok()).unwrap_or(total);
-        let column = if self.client.columns_start_at_1 { 1 } else { 0 };
-        let line_offset = if self.client.lines_start_at_1 { 0 } else { 1 };
+        let column = self.editor.client.first_column();
+        let line_offset = self.editor.client.line_offset();
         let mut stack = Vec::new();
         for (index, frame) in frames.iter().enumerate().skip(start).take(levels) {
             let id = self.handles.frame_id(FrameRef { thread: remote, index: index as i64, kind: frame.kind });
@@ -120,38 +120,6 @@ impl Session {
         Ok(Reply::body(ScopesResponseBody { scopes }))
     }
 
-    /// A DAP variable for a value, registering a container when it can be expanded.
-    /// `hex`: show integers in hexadecimal (ptvsd sends `hex(value)` alongside the repr).
-    pub(super) fn variable(
-        &mut self,
-        frame: FrameRef,
-        name: &str,
-        expression: Option<&str>,
-        value: &PyObject,
-        hex: bool,
-    ) -> Variable {
-        let shown = match &value.hex {
-            Some(h) if hex && value.type_name != "bool" => h.clone(),
-            _ => value.repr.clone().unwrap_or_default(),
-        };
-        let mut v = Variable {
-            name: name.to_owned(),
-            value: shown,
-            type_: (!value.type_name.is_empty()).then(|| value.type_name.clone()),
-            ..Variable::default()
-        };
-        if let Some(expression) = expression {
-            v.evaluate_name = Some(expression.to_owned());
-            if value.is_expandable() {
-                let indexed = Indexed::of(&value.type_name, value.length);
-                let container = Container::Expression { frame, expression: expression.to_string(), indexed };
-                v.variables_reference = self.handles.container_id(container);
-                v.indexed_variables = indexed.map(Indexed::length);
-            }
-        }
-        v
-    }
-
     pub(super) async fn variables(&mut self, request: &Request, args: VariablesArguments) -> Handled {
         let container = self.handles.container(args.variables_reference).cloned().ok_or_else(|| {
             RequestError::quiet(format!(
@@ -175,7 +143,7 @@ impl Session {
                     .iter()
                     .filter(|v| !(v.value.type_name.is_empty() && v.value.repr.as_deref() == Some("<undefined>")))
                 {
-                    out.push(self.variable(frame, &var.name, Some(&var.name), &var.value, hex));
+                    out.push(self.handles.variable(frame, &var.name, Some(&var.name), &var.value, hex));
                 }
                 let variables = page(out, start, count);
                 Ok(Reply::body(VariablesResponseBody { variables }))
@@ -244,7 +212,7 @@ impl Session {
         if usize::try_from(frame.index).map_or(true, |i| i >= thread.frames.len()) {
             return Err(RequestError::quiet("that frame is no longer on the stack"));
         }
-        if self.releases.iter().any(|r| r.resumes_all() || matches!(r, super::stepping::Release::Detach)) {
+        if self.stepping.resume_all_queued() || self.stepping.detach_queued() {
             return Err(RequestError::quiet("the program is resuming"));
         }
         Ok(())
@@ -270,6 +238,42 @@ impl Session {
                 Ok(FrameRef { thread, index: 0, kind })
             }
         }
+    }
+}
+
+/// The variables the handles name: building a DAP variable registers its container, so
+/// these are the handles' own (they need nothing else of the session).
+impl Handles {
+    /// A DAP variable for a value, registering a container when it can be expanded.
+    /// `hex`: show integers in hexadecimal (ptvsd sends `hex(value)` alongside the repr).
+    pub(super) fn variable(
+        &mut self,
+        frame: FrameRef,
+        name: &str,
+        expression: Option<&str>,
+        value: &PyObject,
+        hex: bool,
+    ) -> Variable {
+        let shown = match &value.hex {
+            Some(h) if hex && value.type_name != "bool" => h.clone(),
+            _ => value.repr.clone().unwrap_or_default(),
+        };
+        let mut v = Variable {
+            name: name.to_owned(),
+            value: shown,
+            type_: (!value.type_name.is_empty()).then(|| value.type_name.clone()),
+            ..Variable::default()
+        };
+        if let Some(expression) = expression {
+            v.evaluate_name = Some(expression.to_owned());
+            if value.is_expandable() {
+                let indexed = Indexed::of(&value.type_name, value.length);
+                let container = Container::Expression { frame, expression: expression.to_string(), indexed };
+                v.variables_reference = self.container_id(container);
+                v.indexed_variables = indexed.map(Indexed::length);
+            }
+        }
+        v
     }
 
     /// The `variables` body of a `chld` answer.

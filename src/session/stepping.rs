@@ -9,17 +9,146 @@
 //! queues (`work`) alone do. After every resume the fence (`threads` rule 2) goes out.
 //! Also owns the detach sequence (`lifecycle::Disconnect`).
 //!
+//! The component, [`Stepping`], owns the state of all this: the step in progress
+//! ([`Step`]), the releases waiting at the gate, the `goto` waiting for its set-line reply
+//! ([`GotoWait`]; nothing else goes to its thread meanwhile), the logpoints being logged
+//! ([`Logging`]) and the threads to probe for a silent stop.
+//!
 //! Must not know: how stops are reported (`events`), request argument parsing.
+
+use std::collections::VecDeque;
 
 use tokio::time::Instant;
 
 use super::lifecycle::{AttachBreak, DetachReason, Disconnect, Phase};
 use super::threads::ThreadState;
 use super::work::Job;
-use super::{Handled, Reply, RequestError, Session, StepKind, Stepping, Waiter, DISCONNECT_WAIT};
+use super::{Handled, Reply, RequestError, Session, Waiter, DISCONNECT_WAIT};
 use crate::dap::bodies::{ContinueResponseBody, ContinuedEventBody};
 use crate::dap::types::Request;
 use crate::legacy::messages::{Command, FrameKind, ReprKind, ThreadId};
+
+/// Everything about releasing threads: the step in progress, the releases waiting at the
+/// gate, the `goto` waiting for its reply, the logpoints being logged, and the threads to
+/// probe for a silent stop.
+#[derive(Debug, Default)]
+pub(super) struct Stepping {
+    /// The step in progress, until its stop is reported.
+    pub(super) step: Option<Step>,
+    /// Resumes, steps and the detach, waiting until no work is queued or in flight.
+    pub(super) releases: VecDeque<Release>,
+    /// A `goto` waiting for its set-line reply; nothing else is sent to its thread meanwhile.
+    pub(super) goto: Option<GotoWait>,
+    /// Logpoint evaluations in flight.
+    pub(super) logging: Logging,
+    /// Threads that sent their own frame list with no stop event while a silent stop would
+    /// strand them; probed in `pump` if still without an event.
+    pub(super) suspects: Vec<ThreadId>,
+}
+
+impl Stepping {
+    /// Queues a release; it goes out from [`Session::pump`].
+    pub(super) fn release(&mut self, release: Release) {
+        self.releases.push_back(release);
+    }
+
+    /// A release that resumes every thread is queued.
+    pub(super) fn resume_all_queued(&self) -> bool {
+        self.releases.iter().any(Release::resumes_all)
+    }
+
+    /// The detach is queued.
+    pub(super) fn detach_queued(&self) -> bool {
+        self.releases.iter().any(|r| matches!(r, Release::Detach))
+    }
+
+    /// Drops the queued freeing of silently parked threads (a stop was reported).
+    pub(super) fn forget_free_silent(&mut self) {
+        self.releases.retain(|r| !matches!(r, Release::FreeSilent));
+    }
+
+    /// A `goto` waits for its reply on `thread`.
+    pub(super) fn goto_waits_on(&self, thread: ThreadId) -> bool {
+        self.goto.as_ref().is_some_and(|g| g.thread == thread)
+    }
+
+    /// When the `goto` waiting for its reply times out.
+    pub(super) fn goto_deadline(&self) -> Option<Instant> {
+        self.goto.as_ref().map(|g| g.deadline)
+    }
+
+    /// The `goto` whose reply did not come by `now`.
+    pub(super) fn expired_goto(&mut self, now: Instant) -> Option<GotoWait> {
+        self.goto.take_if(|g| g.deadline <= now)
+    }
+
+    /// A logpoint of this stop is being logged.
+    pub(super) fn start_logging(&mut self) {
+        self.logging.pending += 1;
+    }
+
+    /// Logpoints are being logged.
+    pub(super) fn logging(&self) -> bool {
+        self.logging.pending > 0
+    }
+
+    /// One logpoint is done: `None` while others are left; when it was the last,
+    /// whether a stop was reported meanwhile (then the program is not resumed).
+    pub(super) fn finish_logging(&mut self) -> Option<bool> {
+        self.logging.pending = self.logging.pending.saturating_sub(1);
+        if self.logging.pending > 0 {
+            return None;
+        }
+        Some(std::mem::take(&mut self.logging.hold))
+    }
+
+    /// A stop is reported: the step in progress is over, and logpoints being logged must
+    /// not resume the program when they are done.
+    pub(super) fn on_stop_reported(&mut self) {
+        self.step = None;
+        if self.logging.pending > 0 {
+            self.logging.hold = true;
+        }
+    }
+}
+
+/// A `goto` waiting for its set-line reply (not a work item: ptvsd runs `setl` on its
+/// loop thread; it is sent only to a stopped thread with nothing in flight).
+#[derive(Debug)]
+pub(super) struct GotoWait {
+    pub(super) request: Request,
+    pub(super) thread: ThreadId,
+    pub(super) line: i64,
+    pub(super) deadline: Instant,
+}
+
+/// The kind of a step the editor asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum StepKind {
+    Over,
+    In,
+    Out,
+}
+
+/// A step in progress, until its stop is reported.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Step {
+    pub(super) thread: ThreadId,
+    pub(super) kind: StepKind,
+    /// Steps the adapter added to get out of `<frozen …>` code.
+    pub(super) auto_steps: u32,
+    /// The last added step was a step out of `<frozen …>` code.
+    pub(super) leaving_frozen: bool,
+}
+
+/// Logpoint evaluations in flight: the program resumes when the last one is done, unless
+/// a real stop was reported meanwhile.
+#[derive(Debug, Default)]
+pub(super) struct Logging {
+    pub(super) pending: usize,
+    /// A stop was reported while logging: do not resume.
+    pub(super) hold: bool,
+}
 
 /// Something that releases threads, waiting for the scheduler to be empty.
 #[derive(Debug)]
@@ -33,7 +162,7 @@ pub(super) enum Release {
     Resume { clear_stepping: Option<ThreadId> },
     /// A step of `kind` the adapter adds (past frozen code; a step cancelled by a
     /// logpoint); `stepping` is the step in progress afterwards.
-    AutoStep { stepping: Stepping, kind: StepKind, clear_stepping: Option<ThreadId> },
+    AutoStep { stepping: Step, kind: StepKind, clear_stepping: Option<ThreadId> },
     /// Resume one thread (a stale hit of a breakpoint of an earlier session).
     ResumeThread(ThreadId),
     /// Free threads parked silently after a resume (no stop shown, no pause in flight).
@@ -78,7 +207,7 @@ fn exit_job() -> Job {
 impl Session {
     /// Queues a release; it goes out from [`Session::pump`].
     pub(super) fn release(&mut self, release: Release) {
-        self.releases.push_back(release);
+        self.stepping.release(release);
     }
 
     /// Sends what may be sent now: the next work item of every parked thread, then, when
@@ -98,7 +227,7 @@ impl Session {
                     }
                     continue;
                 }
-                if self.goto.as_ref().is_some_and(|g| g.thread == thread) {
+                if self.stepping.goto_waits_on(thread) {
                     continue;
                 }
                 if let Some(command) = self.work.next_command(thread) {
@@ -107,16 +236,18 @@ impl Session {
                     }
                 }
             }
-            if !self.work.is_empty() || self.goto.is_some() {
+            if !self.work.is_empty() || self.stepping.goto.is_some() {
                 return;
             }
-            if matches!(self.releases.front(), Some(Release::Detach)) && self.handler_queries > 0 {
+            if matches!(self.stepping.releases.front(), Some(Release::Detach))
+                && self.exceptions.handler_queries_outstanding()
+            {
                 // The detach waits until every handler query is answered (§4.4).
                 return;
             }
-            let Some(release) = self.releases.pop_front() else { return };
+            let Some(release) = self.stepping.releases.pop_front() else { return };
             self.perform(release).await;
-            if self.remote.is_none() {
+            if !self.connection.is_up() {
                 return;
             }
         }
@@ -125,10 +256,10 @@ impl Session {
     /// Threads that entered `block()` with no stop event in the same burst, while a silent
     /// stop would strand them: ask ptvsd whether they are parked (then they are freed).
     fn probe_suspects(&mut self) {
-        let suspects = std::mem::take(&mut self.suspects);
+        let suspects = std::mem::take(&mut self.stepping.suspects);
         if !self.threads.silent_stop_strands()
-            || !matches!(self.phase, Phase::Running)
-            || self.attach_break != AttachBreak::Done
+            || !self.lifecycle.is_running()
+            || self.lifecycle.attach_break != AttachBreak::Done
         {
             return;
         }
@@ -154,7 +285,7 @@ impl Session {
                     // the program runs freely (spec §4.5).
                     let _ = self.send(Command::ClearStepping { thread }).await;
                 }
-                self.stepping = None;
+                self.stepping.step = None;
                 match self.resume_all(Command::ResumeAll).await {
                     Ok(()) => {
                         let answer = ContinueResponseBody { all_threads_continued: Some(true) };
@@ -173,7 +304,7 @@ impl Session {
                 }
                 match self.resume_all(kind.command(thread)).await {
                     Ok(()) => {
-                        self.stepping = Some(Stepping { thread, kind, auto_steps: 0, leaving_frozen: false });
+                        self.stepping.step = Some(Step { thread, kind, auto_steps: 0, leaving_frozen: false });
                         self.answer(&request, Ok(None)).await;
                         // ptvsd resumes every thread for a step: say so, so the editor
                         // redraws them all as running.
@@ -208,7 +339,7 @@ impl Session {
                     let _ = self.send(Command::ClearStepping { thread }).await;
                 }
                 if self.resume_all(kind.command(stepping.thread)).await.is_ok() {
-                    self.stepping = Some(stepping);
+                    self.stepping.step = Some(stepping);
                 }
             }
             Release::ResumeThread(thread) => {
@@ -228,7 +359,7 @@ impl Session {
                 }
             }
             Release::Detach => {
-                if let Phase::Detaching(d) = &mut self.phase {
+                if let Some(d) = self.lifecycle.detach_mut() {
                     d.sent = true;
                 }
                 if self.send(Command::Detach).await.is_err() {
@@ -255,7 +386,8 @@ impl Session {
     /// ptvsd's loop finished the resume (`threads`, rule 2).
     async fn send_fence(&mut self, fence: Option<i64>) {
         if let Some(request_id) = fence {
-            if self.send(Command::GetBreakpointHitCount { request_id, id: 0 }).await.is_err() && self.remote.is_some() {
+            if self.send(Command::GetBreakpointHitCount { request_id, id: 0 }).await.is_err() && self.connection.is_up()
+            {
                 self.threads.fence_unavailable();
             }
         }
@@ -263,7 +395,7 @@ impl Session {
 
     /// Fails every release still waiting (the connection is gone).
     pub(super) async fn fail_releases(&mut self, sentence: &str) {
-        for release in std::mem::take(&mut self.releases) {
+        for release in std::mem::take(&mut self.stepping.releases) {
             match release {
                 Release::Continue { request, .. } | Release::Step { request, .. } => {
                     self.answer(&request, Err(sentence.into())).await
@@ -285,10 +417,10 @@ impl Session {
     }
 
     fn attached(&self) -> Result<(), RequestError> {
-        if self.remote.is_none() || !self.phase.is_attached() {
+        if !self.connection.is_up() || !self.lifecycle.phase.is_attached() {
             return Err("not attached to a debuggee".into());
         }
-        if matches!(self.phase, Phase::Detaching(_)) {
+        if self.lifecycle.is_detaching() {
             return Err("the session is detaching".into());
         }
         Ok(())
@@ -329,14 +461,15 @@ impl Session {
     /// `disconnect` of an attach session: detach (the app keeps running and accepts the
     /// next debugger), or with `terminateDebuggee` end the app where ptvsd can.
     pub(super) async fn disconnect(&mut self, request: &Request, terminate_debuggee: bool) -> Handled {
-        if self.remote.is_none() {
-            if let Phase::Attaching { .. } = self.phase {
+        if !self.connection.is_up() {
+            if let Phase::Attaching { .. } = self.lifecycle.phase {
                 // The attach is still connecting: detach it once it has.
-                let Phase::Attaching { request: attach } = std::mem::replace(&mut self.phase, Phase::Ended) else {
+                let Phase::Attaching { request: attach } = std::mem::replace(&mut self.lifecycle.phase, Phase::Ended)
+                else {
                     return Ok(Reply::Ack);
                 };
                 self.answer(&attach, Err("the editor disconnected during the attach".into())).await;
-                self.phase = Phase::Detaching(Disconnect {
+                self.lifecycle.phase = Phase::Detaching(Disconnect {
                     reason: DetachReason::Disconnect(request.clone()),
                     sent: false,
                     confirmed: false,
@@ -345,10 +478,10 @@ impl Session {
                 // Answered when the detach is done (`finish_detach`).
                 return Ok(Reply::Later);
             }
-            self.phase = Phase::Closed;
+            self.lifecycle.close();
             return Ok(Reply::Ack);
         }
-        if matches!(self.phase, Phase::Detaching(_)) {
+        if self.lifecycle.is_detaching() {
             return Err("the session is already disconnecting".into());
         }
         if terminate_debuggee {
@@ -366,20 +499,20 @@ impl Session {
     /// `terminate` of an attach session: detach, unless `terminateEndsApp` asks to end
     /// the app (possible only while a thread is stopped).
     pub(super) async fn terminate(&mut self, request: &Request) -> Handled {
-        if matches!(self.phase, Phase::Reconnecting) {
+        if matches!(self.lifecycle.phase, Phase::Reconnecting) {
             // Stop trying to attach again; the session ends.
-            if let Some(retrying) = self.retrying.take() {
+            if let Some(retrying) = self.connection.retrying.take() {
                 retrying.cancel();
             }
-            self.phase = Phase::Ended;
+            self.lifecycle.phase = Phase::Ended;
         }
-        if self.remote.is_none() {
+        if !self.connection.is_up() {
             // Answered before `terminated`.
             self.answer(request, Ok(None)).await;
             self.announce_terminated().await;
             return Ok(Reply::Later);
         }
-        if matches!(self.phase, Phase::Detaching(_)) {
+        if self.lifecycle.is_detaching() {
             return Ok(Reply::Ack);
         }
         if self.config.as_ref().is_some_and(|c| c.terminate_ends_app) {
@@ -411,25 +544,25 @@ impl Session {
     /// detach goes out once nothing is in flight and no handler query is outstanding.
     pub(super) async fn begin_detach(&mut self, reason: DetachReason) {
         let deadline = Instant::now() + DISCONNECT_WAIT;
-        match std::mem::replace(&mut self.phase, Phase::Ended) {
+        match std::mem::replace(&mut self.lifecycle.phase, Phase::Ended) {
             Phase::Attaching { request } => {
                 // Wait for the connection, then detach it (`on_attached`).
                 self.answer(&request, Err("the editor left during the attach".into())).await;
-                self.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: false, deadline });
+                self.lifecycle.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: false, deadline });
                 return;
             }
             Phase::Detaching(d) => {
-                self.phase = Phase::Detaching(d);
+                self.lifecycle.phase = Phase::Detaching(d);
                 return;
             }
-            _ if self.remote.is_none() => {
-                self.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: true, deadline });
+            _ if !self.connection.is_up() => {
+                self.lifecycle.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: true, deadline });
                 self.finish_detach().await;
                 return;
             }
             _ => {}
         }
-        self.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: false, deadline });
+        self.lifecycle.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: false, deadline });
         for waiter in self.work.drain_all_queued() {
             self.fail_waiter(waiter, "the session is ending (disconnect)").await;
         }
@@ -439,31 +572,33 @@ impl Session {
 
     /// Detaching and connected: queue the detach (after `on_attached` during a detach).
     pub(super) async fn try_detach(&mut self) {
-        if self.remote.is_some() && !self.releases.iter().any(|r| matches!(r, Release::Detach)) {
+        if self.connection.is_up() && !self.stepping.detach_queued() {
             self.release(Release::Detach);
         }
     }
 
     /// ptvsd confirmed the detach: finish once every handler query is answered.
     pub(super) async fn on_detach_confirmed(&mut self) {
-        if let Phase::Detaching(d) = &mut self.phase {
+        if let Some(d) = self.lifecycle.detach_mut() {
             d.confirmed = true;
         }
-        if self.handler_queries == 0 {
+        if !self.exceptions.handler_queries_outstanding() {
             self.finish_detach().await;
         }
     }
 
     /// A handler answer was sent: a confirmed detach may finish now.
     pub(super) async fn after_handler_answer(&mut self) {
-        if matches!(&self.phase, Phase::Detaching(d) if d.confirmed) && self.handler_queries == 0 {
+        if matches!(&self.lifecycle.phase, Phase::Detaching(d) if d.confirmed)
+            && !self.exceptions.handler_queries_outstanding()
+        {
             self.finish_detach().await;
         }
     }
 
     /// Ends the detach: close, answer whatever still waits, and answer the editor.
     pub(super) async fn finish_detach(&mut self) {
-        let Phase::Detaching(disconnect) = std::mem::replace(&mut self.phase, Phase::Ended) else { return };
+        let Phase::Detaching(disconnect) = std::mem::replace(&mut self.lifecycle.phase, Phase::Ended) else { return };
         // Output the program printed before the detach is said before the session ends.
         self.flush_program_output().await;
         self.close_remote().await;
@@ -471,23 +606,23 @@ impl Session {
             self.fail_waiter(waiter, "the session ended before the debuggee answered").await;
         }
         self.fail_releases("the session ended").await;
-        if let Some(goto) = self.goto.take() {
+        if let Some(goto) = self.stepping.goto.take() {
             self.answer(&goto.request, Err("the session ended before the debuggee answered".into())).await;
         }
-        for wait in std::mem::take(&mut self.bind_waits) {
+        for wait in self.breakpoints.take_bind_waits() {
             self.answer_breakpoints(wait.request, &wait.local_path).await;
         }
         match disconnect.reason {
             DetachReason::Disconnect(request) => {
                 self.answer(&request, Ok(None)).await;
-                self.phase = Phase::Closed;
+                self.lifecycle.close();
             }
             DetachReason::Terminate => {
                 self.output("console", "Detached: the app keeps running and accepts the next debugger.\n").await;
-                self.phase = Phase::Ended;
+                self.lifecycle.phase = Phase::Ended;
                 self.announce_terminated().await;
             }
-            DetachReason::EditorClosed => self.phase = Phase::Closed,
+            DetachReason::EditorClosed => self.lifecycle.phase = Phase::Closed,
         }
     }
 }

@@ -174,7 +174,7 @@ impl Session {
             }
             WorkAnswer::Children(children) => match waiter {
                 Waiter::Children { request, shape, frame, hex } => {
-                    let body = self.children_body(frame, &shape, children, hex);
+                    let body = self.handles.children_body(frame, &shape, children, hex);
                     self.answer(&request, Ok(Some(body.into()))).await;
                 }
                 other => self.fail_waiter(other, "the debuggee sent unexpected children").await,
@@ -190,7 +190,7 @@ impl Session {
                     // ptvsd ran the probe only when the thread blocked again elsewhere (a
                     // silent stop after the resume): the report itself was stale.
                     tracing::debug!(thread, ?top, now = ?self.top_frame(thread), "the probe ran at a later silent stop: the report was stale");
-                    if self.threads.silent_stop_strands() && !self.releases.iter().any(Release::resumes_all) {
+                    if self.threads.silent_stop_strands() && !self.stepping.resume_all_queued() {
                         self.release(Release::FreeSilent);
                     }
                     return;
@@ -200,7 +200,7 @@ impl Session {
             }
             Waiter::SilentProbe { thread } => {
                 self.threads.confirm_stopped(thread);
-                if self.threads.silent_stop_strands() && !self.releases.iter().any(Release::resumes_all) {
+                if self.threads.silent_stop_strands() && !self.stepping.resume_all_queued() {
                     tracing::debug!(thread, "a thread parked with no stop event after a resume: freeing it");
                     self.release(Release::FreeSilent);
                 }
@@ -213,7 +213,7 @@ impl Session {
     pub(super) async fn on_execution_result(&mut self, waiter: Waiter, value: PyObject) {
         match waiter {
             Waiter::Evaluate { request, expression, frame, hex, .. } => {
-                let body = self.evaluate_body(frame, &expression, &value, hex);
+                let body = self.handles.evaluate_body(frame, &expression, &value, hex);
                 self.answer(&request, Ok(Some(body.into()))).await;
             }
             Waiter::Log { thread, source, line, started } => {
@@ -227,7 +227,7 @@ impl Session {
                 }
             }
             Waiter::AssignRead { request, target, frame, hex, kind } => {
-                let body = self.assigned_body(kind, frame, &target, &value, hex);
+                let body = self.handles.assigned_body(kind, frame, &target, &value, hex);
                 self.answer(&request, Ok(Some(body))).await;
             }
             Waiter::Source { request, reference } => {
@@ -246,7 +246,7 @@ impl Session {
                 }
             }
             Waiter::Completions { request, target } => {
-                let body = self.completions_body(&target, &value);
+                let body = super::evaluation::completions_body(self.editor.client.first_column(), &target, &value);
                 self.answer(&request, Ok(Some(body.into()))).await;
             }
             Waiter::Clipboard { request } => {
