@@ -304,7 +304,12 @@ impl Session {
         children: Vec<Child>,
         hex: bool,
     ) -> VariableListBody {
-        VariableListBody { variables: self.children(frame, shape, children, hex) }
+        let mut variables = self.children(frame, shape, children, hex);
+        // Built in the children's own allocation, which is bigger (136-byte children, and
+        // the spare room the decoder grew it by): what is not used goes back before the
+        // answer is written.
+        variables.shrink_to_fit();
+        VariableListBody { variables }
     }
 
     fn children(
