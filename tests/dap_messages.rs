@@ -99,6 +99,35 @@ fn hint() -> VariablePresentationHint {
     }
 }
 
+/// The body of an expanded value's children: one variable with every field it can have, one
+/// with none of the optional ones.
+fn listed_variables() -> VariableListBody {
+    VariableListBody {
+        variables: vec![
+            ListedVariable {
+                name: "[0]".into(),
+                value: "0x7b".into(),
+                type_: Some("int".into()),
+                evaluate_name: Some("big_list[0]".into()),
+                variables_reference: 3,
+                indexed_variables: Some(4),
+            },
+            ListedVariable { name: "[...]".into(), value: String::new(), ..ListedVariable::default() },
+        ],
+    }
+}
+
+/// A list of children is written exactly as `Variable`s with the same fields.
+#[test]
+fn listed_variables_are_written_as_variables() {
+    let listed = listed_variables();
+    let variables = VariablesResponseBody { variables: listed.variables.iter().cloned().map(Variable::from).collect() };
+    assert_eq!(serde_json::to_string(&listed).unwrap(), serde_json::to_string(&variables).unwrap());
+    let response = Response::with_typed_body(&request("variables"), Some(listed.into()));
+    let written = serde_json::to_value(&response).unwrap();
+    assert_eq!(written["body"], serde_json::to_value(&variables).unwrap());
+}
+
 fn module() -> Module {
     Module {
         id: ModuleId::String("app".into()),
@@ -231,6 +260,7 @@ fn full_responses() -> Vec<Message> {
         success("stackTrace", &StackTraceResponseBody { stack_frames: vec![frame], total_frames: Some(1) }),
         success("scopes", &ScopesResponseBody { scopes: vec![scope] }),
         success("variables", &VariablesResponseBody { variables: vec![variable] }),
+        success("variables", &listed_variables()),
         success(
             "evaluate",
             &EvaluateResponseBody {

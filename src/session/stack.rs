@@ -16,8 +16,8 @@ use super::requests::{is_frozen, wants_hex};
 use super::work::Job;
 use super::{Handled, Reply, RequestError, Session, Waiter};
 use crate::dap::bodies::{
-    Scope, ScopesResponseBody, StackFrame, StackFramePresentationHint, StackTraceResponseBody, Thread,
-    ThreadsResponseBody, Variable, VariablesResponseBody,
+    ListedVariable, Scope, ScopesResponseBody, StackFrame, StackFramePresentationHint, StackTraceResponseBody, Thread,
+    ThreadsResponseBody, Variable, VariableListBody, VariablesResponseBody,
 };
 use crate::dap::requests::{ScopesArguments, StackTraceArguments, VariablesArguments, VariablesArgumentsFilter};
 use crate::dap::types::Request;
@@ -254,80 +254,125 @@ impl Handles {
         value: &PyObject,
         hex: bool,
     ) -> Variable {
-        let shown = match &value.hex {
-            Some(h) if hex && value.type_name != "bool" => h.clone(),
-            _ => value.repr.clone().unwrap_or_default(),
-        };
         let mut v = Variable {
             name: name.to_owned(),
-            value: shown,
+            value: shown_value(value, hex).to_owned(),
             type_: (!value.type_name.is_empty()).then(|| value.type_name.clone()),
             ..Variable::default()
         };
         if let Some(expression) = expression {
             v.evaluate_name = Some(expression.to_owned());
-            if value.is_expandable() {
-                let indexed = Indexed::of(&value.type_name, value.length);
-                let container = Container::Expression { frame, expression: expression.to_string(), indexed };
-                v.variables_reference = self.container_id(container);
-                v.indexed_variables = indexed.map(Indexed::length);
-            }
+            (v.variables_reference, v.indexed_variables) = self.expandable(frame, expression, value);
         }
         v
     }
 
-    /// The `variables` body of a `chld` answer.
+    /// [`Handles::variable`] of a value the caller gives up: its strings are moved.
+    fn listed_variable(
+        &mut self,
+        frame: FrameRef,
+        name: String,
+        expression: Option<String>,
+        value: PyObject,
+        hex: bool,
+    ) -> ListedVariable {
+        let (variables_reference, indexed_variables) = match &expression {
+            Some(expression) => self.expandable(frame, expression, &value),
+            None => (0, None),
+        };
+        let type_ = (!value.type_name.is_empty()).then_some(value.type_name);
+        let shown = match value.hex {
+            Some(h) if hex && type_.as_deref() != Some("bool") => h,
+            _ => value.repr.unwrap_or_default(),
+        };
+        ListedVariable { name, value: shown, type_, evaluate_name: expression, variables_reference, indexed_variables }
+    }
+
+    /// The `variablesReference` and `indexedVariables` of a value reached by `expression`:
+    /// a container is registered when it can be expanded; `(0, None)` otherwise.
+    fn expandable(&mut self, frame: FrameRef, expression: &str, value: &PyObject) -> (i64, Option<i64>) {
+        if !value.is_expandable() {
+            return (0, None);
+        }
+        let indexed = Indexed::of(&value.type_name, value.length);
+        let container = Container::Expression { frame, expression: expression.to_string(), indexed };
+        (self.container_id(container), indexed.map(Indexed::length))
+    }
+
+    /// The `variables` body of a `chld` answer. The children are consumed in place: their
+    /// strings become the variables' (10 000 children are one allocation, not two).
     pub(super) fn children_body(
         &mut self,
         frame: FrameRef,
         shape: &ChildrenShape,
         children: Vec<Child>,
         hex: bool,
-    ) -> VariablesResponseBody {
-        VariablesResponseBody { variables: self.children(frame, shape, children, hex) }
+    ) -> VariableListBody {
+        let mut variables = self.children(frame, shape, children, hex);
+        // Built in the children's own allocation, which is bigger (136-byte children, and
+        // the spare room the decoder grew it by): what is not used goes back before the
+        // answer is written.
+        variables.shrink_to_fit();
+        VariableListBody { variables }
     }
 
-    fn children(&mut self, frame: FrameRef, shape: &ChildrenShape, children: Vec<Child>, hex: bool) -> Vec<Variable> {
+    fn children(
+        &mut self,
+        frame: FrameRef,
+        shape: &ChildrenShape,
+        children: Vec<Child>,
+        hex: bool,
+    ) -> Vec<ListedVariable> {
         match shape {
             ChildrenShape::All { start, count } => {
                 // `items()` is a synthetic child ptvsd adds to dicts; the items follow it.
-                let all: Vec<Variable> = children
-                    .iter()
+                let all: Vec<ListedVariable> = children
+                    .into_iter()
                     .filter(|c| !is_items_view(c))
-                    .map(|c| self.variable(frame, &c.name, c.expression.as_deref(), &c.value, hex))
+                    .map(|c| self.listed_variable(frame, c.name, c.expression, c.value, hex))
                     .collect();
                 page(all, *start as i64, count.map(|c| c as i64))
             }
             ChildrenShape::Slice { expression, start } => children
-                .iter()
+                .into_iter()
                 .filter_map(|c| {
                     let index: i64 = c.name.strip_prefix('[')?.strip_suffix(']')?.parse().ok()?;
                     let absolute = start + index;
                     let name = format!("[{absolute}]");
                     let expr = format!("({expression})[{absolute}]");
-                    Some(self.variable(frame, &name, Some(&expr), &c.value, hex))
+                    Some(self.listed_variable(frame, name, Some(expr), c.value, hex))
                 })
                 .collect(),
             ChildrenShape::DictPage { expression, page, start } => children
-                .iter()
+                .into_iter()
                 .filter(|c| paging::is_entry(&c.name))
                 .map(|c| {
                     let name =
                         paging::dict_entry_expression(expression, page, *start, &c.name, c.expression.as_deref());
-                    self.variable(frame, &c.name, name.as_deref(), &c.value, hex)
+                    self.listed_variable(frame, c.name, name, c.value, hex)
                 })
                 .collect(),
             ChildrenShape::Globals => children
-                .iter()
+                .into_iter()
                 .filter(|c| !is_items_view(c))
                 .map(|c| {
-                    let name =
-                        c.name.strip_prefix("['").and_then(|n| n.strip_suffix("']")).unwrap_or(&c.name).to_string();
-                    let expr = c.expression.clone();
-                    self.variable(frame, &name, expr.as_deref(), &c.value, hex)
+                    let name = match c.name.strip_prefix("['").and_then(|n| n.strip_suffix("']")) {
+                        Some(name) => name.to_string(),
+                        None => c.name,
+                    };
+                    self.listed_variable(frame, name, c.expression, c.value, hex)
                 })
                 .collect(),
         }
+    }
+}
+
+/// What a variable shows of `value`: its repr, or `hex(value)` when asked for (not for
+/// a bool, whose hex ptvsd also sends).
+fn shown_value(value: &PyObject, hex: bool) -> &str {
+    match &value.hex {
+        Some(h) if hex && value.type_name != "bool" => h,
+        _ => value.repr.as_deref().unwrap_or_default(),
     }
 }
 

@@ -252,17 +252,26 @@ fn write_frame(dst: &mut BytesMut, frame: &Frame, layout: Layout) {
     }
 }
 
+/// The fewest bytes a child takes: v2 a null name, three null strings of the object and
+/// its 8-byte expandable flag (v4+ has more: an expression and two 8-byte fields).
+const MIN_CHILD_BYTES: usize = 12;
+
 /// `CHLD` (spec §3.7). v4+: eid, n × (name, expression, obj). v2: eid, attribute count,
 /// index count, indicesAreIndex, indicesAreEnumerate, attributes then indices as
 /// (name, obj), without expressions.
 fn read_children(r: &mut Reader<'_>, layout: Layout) -> Parse<Event> {
     let execution_id = r.i64()?;
-    let mut children = Vec::new();
+    // Sized once from the count (10 000 children: 1.4 MB, not 2.2 MB after doubling), but
+    // never beyond what the bytes at hand can hold: a child takes at least
+    // `MIN_CHILD_BYTES`, so a forged count reserves nothing the message does not carry.
+    let reserve = |count: usize, r: &Reader<'_>| Vec::with_capacity(count.min(r.remaining() / MIN_CHILD_BYTES));
+    let mut children;
     if layout.is_v2() {
         let attributes = r.count("child attributes")?;
         let indices = r.count("child indices")?;
         let _indices_are_index = r.i64()?;
         let _indices_are_enumerate = r.i64()?;
+        children = reserve(attributes.saturating_add(indices), r);
         for _ in 0..attributes.saturating_add(indices) {
             let name = r.sstr_or_empty("a child name")?;
             let value = read_object(r, layout)?;
@@ -270,6 +279,7 @@ fn read_children(r: &mut Reader<'_>, layout: Layout) -> Parse<Event> {
         }
     } else {
         let count = r.count("children")?;
+        children = reserve(count, r);
         for _ in 0..count {
             let name = r.sstr_or_empty("a child name")?;
             let expression = r.sstr("a child expression")?;

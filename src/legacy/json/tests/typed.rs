@@ -89,3 +89,24 @@ fn a_big_message_is_found_in_ptvsds_key_order_and_in_the_reverse() {
         assert_eq!(typed, Some(both(&message).1));
     }
 }
+
+#[test]
+fn children_are_decoded_into_a_vec_of_their_own_size() {
+    // A repr holding the key's text does not count: its quotes are escaped.
+    let children: Vec<Value> = (0..100)
+        .map(|i| json!({"name": format!("[{i}]"), "expression": format!("x[{i}]"), "obj": object(json!("{\"obj\": 1}"))}))
+        .collect();
+    let message = json!({"type": "event", "seq": 3, "event": "legacyEnumChildrenResult", "body": {"executionId": 1, "children": children}});
+    let text = message.to_string();
+    assert_eq!(typed::children_in(text.as_bytes(), &Limits::default()), 100);
+    match typed::decode_big_event(text.as_bytes(), &Limits::default()) {
+        Some(crate::legacy::messages::Event::Children { children, .. }) => {
+            assert_eq!((children.len(), children.capacity()), (100, 100));
+        }
+        other => panic!("not decoded as children: {other:?}"),
+    }
+    // However many keys a body has, it reserves no more children than its length holds.
+    let forged = format!("{{\"x\":{{{}\"obj\":1}}}}", "\"obj\":1,".repeat(1000));
+    assert!(typed::children_in(forged.as_bytes(), &Limits::default()) <= forged.len() / 64);
+    assert!(typed::children_in(forged.as_bytes(), &Limits { max_count: 10, ..Limits::default() }) <= 10);
+}
