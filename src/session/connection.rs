@@ -14,6 +14,7 @@ use super::breakpoints::BindState;
 use super::lifecycle::{AttachBreak, Phase};
 use super::{capitalise, Input, Session, SEND_TIMEOUT};
 use crate::dap::bodies::{ProcessEventBody, ProcessEventStartMethod};
+use crate::dialects;
 use crate::legacy::handshake::{self, AttachInfo, HandshakeError};
 use crate::legacy::messages::Command;
 use crate::legacy::{ClientCodec, Dialect, Limits, ProtocolError};
@@ -358,17 +359,33 @@ impl Session {
 }
 
 /// One attach: the transport's connection, then ptvsd's handshake up to the attach reply.
-/// Both the first attach and every reconnect try go through here.
+/// Both the first attach and every reconnect try go through here. A `tcp://` endpoint that
+/// spoke JSON before (this run or, through the cache file, an earlier one: [`dialects`])
+/// gets authenticate + attach before its greeting; when the greeting disagrees, one new
+/// connection with the plain handshake follows.
 pub(super) async fn connect_and_attach(config: &AttachConfig) -> Result<Connected, AttachFailure> {
     let endpoint = &config.endpoint;
+    let key = dialects::key(endpoint);
+    let expected = key.as_deref().and_then(dialects::expected);
+    let secret = endpoint.secret().expose();
+    let options = config.debug_options();
     let stream = transport::connect(endpoint, &config.connect).await?;
-    let attached = handshake::attach(
-        stream,
-        endpoint.secret().expose(),
-        &config.debug_options(),
-        Limits::default(),
-        config.handshake_timeout,
-    )
-    .await?;
+    let first =
+        handshake::attach_expecting(stream, secret, &options, Limits::default(), config.handshake_timeout, expected)
+            .await;
+    let attached = match first {
+        Err(HandshakeError::Unexpected { found }) => {
+            tracing::info!(?expected, ?found, "the debuggee's greeting was not the expected one; connecting again");
+            if let Some(key) = &key {
+                dialects::contradicted(key);
+            }
+            let stream = transport::connect(endpoint, &config.connect).await?;
+            handshake::attach(stream, secret, &options, Limits::default(), config.handshake_timeout).await?
+        }
+        other => other?,
+    };
+    if let Some(key) = &key {
+        dialects::confirmed(key, attached.dialect);
+    }
     Ok(Connected { framed: attached.framed, dialect: attached.dialect, info: attached.info })
 }
