@@ -229,6 +229,10 @@ where
     };
     if let Some(version) = early {
         if dialect != (Dialect::Json { version }) {
+            // The server is answering our requests (JSON of the other version: a refusal)
+            // or closing (binary). Closing first would make its answer fail, and ptvsd
+            // 3.1 then lets that error end its accept thread: wait for its close.
+            hs.wait_for_close().await;
             return Err(HandshakeError::Unexpected { found: Some(dialect) });
         }
     }
@@ -343,6 +347,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
         match tokio::time::timeout_at(self.deadline, write).await {
             Ok(written) => Ok(written?),
             Err(_) => Err(HandshakeError::Timeout { stage, seconds: self.seconds() }),
+        }
+    }
+
+    /// Reads and drops whatever comes until the server closes (or the handshake's deadline,
+    /// at most [`SETTLE_MAX`] from now).
+    async fn wait_for_close(&mut self) {
+        let until = self.deadline.min(Instant::now() + SETTLE_MAX);
+        loop {
+            self.buf.clear();
+            match tokio::time::timeout_at(until, self.stream.read_buf(&mut self.buf)).await {
+                Ok(Ok(n)) if n > 0 => continue,
+                _ => return,
+            }
         }
     }
 

@@ -369,6 +369,9 @@ pub(super) async fn connect_and_attach(config: &AttachConfig) -> Result<Connecte
     let expected = key.as_deref().and_then(dialects::expected);
     let secret = endpoint.secret().expose();
     let options = config.debug_options();
+    if let Some(dialect) = expected {
+        tracing::debug!(?dialect, "the endpoint spoke this before: attaching without waiting for the greeting");
+    }
     let stream = transport::connect(endpoint, &config.connect).await?;
     let first =
         handshake::attach_expecting(stream, secret, &options, Limits::default(), config.handshake_timeout, expected)
