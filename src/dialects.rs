@@ -147,6 +147,7 @@ fn update_file(path: &std::path::Path, key: &str, dialect: Option<Dialect>) {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 mod tests {
     use super::*;
 
