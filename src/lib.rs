@@ -10,6 +10,7 @@
 pub mod cli;
 pub mod dap;
 pub mod demo;
+pub mod dialects;
 pub mod legacy;
 pub mod logging;
 pub mod probe;

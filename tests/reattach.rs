@@ -102,9 +102,14 @@ fn web_app() -> PathBuf {
 
 /// A new adapter attached to `app`, stopped at the breakpoint in `handle` (on the worker).
 async fn attach_and_stop(app: &App) -> (DapClient, Value) {
+    attach_and_stop_with(app, &[]).await
+}
+
+/// [`attach_and_stop`] with environment variables for the adapter.
+async fn attach_and_stop_with(app: &App, env: &[(&str, &str)]) -> (DapClient, Value) {
     let name = &app.peer.info().name;
     // Debug logs: a failure message shows what the adapter saw.
-    let mut client = DapClient::spawn(&["--log-level", "ptvsd_dap=debug"]).await;
+    let mut client = DapClient::spawn_with_env(&["--log-level", "ptvsd_dap=debug"], env).await;
     client
         .ok(
             "initialize",
@@ -254,6 +259,92 @@ reattach_tests! {
     every_attach_stops_at_its_breakpoint_ptvsd_3_2_1_py3_6_relay: "3.6", "3.2.1", Via::Relay;
     every_attach_stops_at_its_breakpoint_ptvsd_3_0_0_py3_11_websockify: "3.11", "3.0.0", Via::Websockify;
     every_attach_stops_at_its_breakpoint_ptvsd_3_2_1_py3_11_websockify: "3.11", "3.2.1", Via::Websockify;
+}
+
+/// The adapter's log lines that say which handshake ran.
+const EARLY: &str = "attaching without waiting for the greeting";
+const FELL_BACK: &str = "was not the expected one; connecting again";
+
+/// Attaches with the cache file holding `expectation` (a line such as `json 8`, or raw
+/// bytes), stops at the breakpoint and disconnects; returns the adapter's log.
+async fn attach_expecting(app: &mut App, cache: &std::path::Path, expectation: Option<&[u8]>) -> String {
+    let name = app.peer.info().name.clone();
+    if let Some(bytes) = expectation {
+        std::fs::write(cache, bytes).unwrap();
+    }
+    let cache = cache.to_string_lossy().to_string();
+    let (mut client, _) = attach_and_stop_with(app, &[("PTVSD_DAP_DIALECTS", cache.as_str())]).await;
+    client.ok("disconnect", Value::Null).await;
+    assert_eq!(client.wait_exit(Duration::from_secs(10)).await, Some(0), "{name}: {}", client.stderr());
+    app.assert_running_and_idle("an attach with an expected dialect");
+    client.stderr()
+}
+
+/// An expected dialect (issue #13): with the right JSON version, authenticate + attach go
+/// out before the greeting; with a wrong one (binary ptvsd, the other JSON version) the
+/// adapter connects again with the plain handshake, and ptvsd stays attachable. The cache
+/// file then holds the JSON dialect it found (no line for a binary one), never the secret,
+/// and a corrupt file counts as no expectation.
+async fn expected_dialects(ptvsd: &str) {
+    let info = Peers::load().peer("3.11", ptvsd);
+    let mut app = App::start(info, Via::Tcp);
+    let name = info.name.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("dialects");
+    let key = format!("tcp://127.0.0.1:{}/", app.peer.port());
+    let actual = match ptvsd {
+        "3.1.0" => Some(7),
+        "3.2.1" => Some(8),
+        _ => None,
+    };
+    let line = |version: i64| format!("{key}\tjson {version}\n");
+
+    // A wrong expectation: every binary version and the other JSON version.
+    let wrong = match actual {
+        Some(7) => 8,
+        _ => 7,
+    };
+    let log = attach_expecting(&mut app, &cache, Some(line(wrong).as_bytes())).await;
+    assert!(log.contains(EARLY) && log.contains(FELL_BACK), "{name}: no fallback from json {wrong}:\n{log}");
+    let written = std::fs::read_to_string(&cache).unwrap_or_default();
+    assert_eq!(written, actual.map(line).unwrap_or_default(), "{name}: the cache after the fallback");
+
+    // Still attachable; a JSON server is now expected rightly (a binary one not at all).
+    let log = attach_expecting(&mut app, &cache, None).await;
+    assert!(!log.contains(FELL_BACK), "{name}: a second fallback:\n{log}");
+    assert_eq!(log.contains(EARLY), actual.is_some(), "{name}: the second attach:\n{log}");
+
+    if let Some(version) = actual {
+        // The right expectation from a fresh file.
+        let log = attach_expecting(&mut app, &cache, Some(line(version).as_bytes())).await;
+        assert!(log.contains(EARLY) && !log.contains(FELL_BACK), "{name}: json {version} expected:\n{log}");
+        let written = std::fs::read_to_string(&cache).unwrap();
+        assert_eq!(written, line(version), "{name}");
+        assert!(!written.contains(app.peer.secret()), "{name}: the secret in the cache: {written}");
+        assert!(!log.contains(app.peer.secret()), "{name}: the secret in the log");
+        // A corrupt file: no expectation, the plain handshake, then a good file again.
+        let log = attach_expecting(&mut app, &cache, Some(b"\xff\xfe\0garbage\tjson\n\tjson 8\n")).await;
+        assert!(!log.contains(EARLY) && !log.contains(FELL_BACK), "{name}: a corrupt cache:\n{log}");
+        assert_eq!(std::fs::read_to_string(&cache).unwrap(), line(version), "{name}: rewritten");
+    }
+}
+
+macro_rules! expected_dialect_tests {
+    ($($name:ident: $ptvsd:expr;)*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            expected_dialects($ptvsd).await;
+        }
+    )*};
+}
+
+expected_dialect_tests! {
+    an_expected_dialect_attaches_or_falls_back_ptvsd_2_0_0: "2.0.0";
+    an_expected_dialect_attaches_or_falls_back_ptvsd_2_1_0: "2.1.0";
+    an_expected_dialect_attaches_or_falls_back_ptvsd_2_2_0: "2.2.0";
+    an_expected_dialect_attaches_or_falls_back_ptvsd_3_0_0: "3.0.0";
+    an_expected_dialect_attaches_or_falls_back_ptvsd_3_1_0: "3.1.0";
+    an_expected_dialect_attaches_or_falls_back_ptvsd_3_2_1: "3.2.1";
 }
 
 /// Python 2.7 (optional on a developer machine, required in CI): the same five attaches.

@@ -246,3 +246,44 @@ async fn killed_during_the_attach_the_session_attaches_to_the_new_process_ptvsd_
 async fn killed_during_the_attach_the_session_attaches_to_the_new_process_ptvsd_3_2_1() {
     killed_during_the_attach("3.6", "3.2.1").await;
 }
+
+/// Within one adapter (issue #13): the attach again after a restart sends authenticate +
+/// attach before ptvsd's greeting, expecting the dialect the first attach found, from the
+/// adapter's memory (the cache file is gone by then).
+#[tokio::test]
+async fn the_attach_again_expects_the_dialect_of_the_first_ptvsd_3_2_1() {
+    const EARLY: &str = "attaching without waiting for the greeting";
+    const FELL_BACK: &str = "was not the expected one; connecting again";
+    let mut app = RestartableApp::start(Peers::load().peer("3.11", "3.2.1"), &["0.05"]);
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("dialects");
+    let env = [("PTVSD_DAP_DIALECTS", cache.to_str().unwrap())];
+    let mut client = DapClient::spawn_with_env(&["--log-level", "debug"], &env).await;
+    client
+        .ok(
+            "initialize",
+            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
+        )
+        .await;
+    client.ok("attach", json!({ "url": app.url(), "reconnect": true })).await;
+    client.wait_event("initialized").await;
+    set_breakpoint(&mut client, true).await;
+    client.ok("configurationDone", Value::Null).await;
+    let thread = stop_at_breakpoint(&mut client).await;
+    assert!(!client.stderr().contains(EARLY), "nothing was expected at the first attach:\n{}", client.stderr());
+    let written = std::fs::read_to_string(&cache).unwrap();
+    assert!(written.ends_with("\tjson 8\n") && !written.contains(app.secret()), "{written}");
+    std::fs::remove_file(&cache).unwrap();
+
+    set_breakpoint(&mut client, false).await;
+    client.ok("continue", json!({ "threadId": thread })).await;
+    app.kill();
+    wait_output(&mut client, "the connection to the app ended").await;
+    let pid = app.restart();
+    wait_process(&mut client, pid).await;
+    set_breakpoint(&mut client, true).await;
+    stop_at_breakpoint(&mut client).await;
+    let log = client.stderr();
+    assert!(log.contains(EARLY) && !log.contains(FELL_BACK), "the attach again expected nothing:\n{log}");
+    client.ok("disconnect", Value::Null).await;
+}

@@ -206,7 +206,14 @@ impl Adapter {
 
     /// A given ptvsd-dap binary, inside network namespace `ns` when given.
     pub fn spawn_in(ns: Option<&str>, exe: &Path) -> Res<Adapter> {
+        Self::spawn_in_with_env(ns, exe, &[])
+    }
+
+    /// [`Adapter::spawn_in`] with environment variables. Without `PTVSD_DAP_DIALECTS` among
+    /// them the adapter expects no dialect (nothing read from or written to the user's cache).
+    pub fn spawn_in_with_env(ns: Option<&str>, exe: &Path, env: &[(&str, &str)]) -> Res<Adapter> {
         let mut cmd = command_in(ns, exe);
+        cmd.env(ptvsd_dap::dialects::ENV, "off").envs(env.iter().copied());
         cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::null());
         let mut proc = Proc::spawn("ptvsd-dap", cmd)?;
         let stdin = proc.child.stdin.take().ok_or("no stdin")?;

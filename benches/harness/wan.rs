@@ -66,6 +66,9 @@ struct PathSpec {
     kind: Kind,
     version: Option<&'static str>,
     exe: PathBuf,
+    /// The dialect the adapter expects (a cache file holding it, as after an earlier
+    /// attach to the same endpoint): `json 8` or `json 7`.
+    expect: Option<&'static str>,
 }
 
 /// One measurement: milliseconds and round trips counted, or why it failed.
@@ -377,7 +380,17 @@ async fn run_path(link: &WanLink, path: &PathSpec) -> Res<[Sample; 9]> {
             .await
         }
         _ => {
-            let mut adapter = Adapter::spawn_in(Some(&link.near), &path.exe)?;
+            // The cache file an earlier attach to this endpoint would have left.
+            let cache = tempfile::tempdir()?;
+            let cache_file = cache.path().join("dialects");
+            let mut env = Vec::new();
+            if let Some(dialect) = path.expect {
+                let endpoint = ptvsd_dap::transport::Endpoint::parse(&site.url)?;
+                let key = ptvsd_dap::dialects::key(&endpoint).ok_or("no dialect key for the URL")?;
+                std::fs::write(&cache_file, format!("{key}\t{dialect}\n"))?;
+                env.push((ptvsd_dap::dialects::ENV, cache_file.to_str().ok_or("cache path")?));
+            }
+            let mut adapter = Adapter::spawn_in_with_env(Some(&link.near), &path.exe, &env)?;
             let clock = Clock::start(link);
             let result = session(
                 link,
@@ -417,6 +430,23 @@ fn paths(config: &Config) -> Vec<PathSpec> {
                 kind: kind.clone(),
                 version: Some(version),
                 exe: ours.clone(),
+                expect: None,
+            });
+        }
+        // tcp:// again with the dialect expected (issue #13): a JSON attach to an endpoint
+        // that spoke JSON before sends authenticate + attach before the greeting.
+        let expect = match *version {
+            v if v.starts_with("3.1") => Some("json 7"),
+            v if v.starts_with("3.2") => Some("json 8"),
+            _ => None,
+        };
+        if let Some(dialect) = expect {
+            paths.push(PathSpec {
+                label: format!("ptvsd-dap tcp:// ({dialect} expected), ptvsd {version}"),
+                kind: Kind::Tcp,
+                version: Some(version),
+                exe: ours.clone(),
+                expect,
             });
         }
         if let Some(baseline) = &config.baseline {
@@ -425,6 +455,7 @@ fn paths(config: &Config) -> Vec<PathSpec> {
                 kind: Kind::Tcp,
                 version: Some(version),
                 exe: baseline.clone(),
+                expect: None,
             });
         }
     }
@@ -434,6 +465,7 @@ fn paths(config: &Config) -> Vec<PathSpec> {
             kind: Kind::Debugpy,
             version: None,
             exe: PathBuf::new(),
+            expect: None,
         });
     }
     paths

@@ -109,6 +109,11 @@ pub enum HandshakeError {
     #[error("the debuggee refused the request {stage}: {message}")]
     Refused { stage: &'static str, message: String },
 
+    /// The greeting contradicted the expected dialect the requests went out for (or the
+    /// server closed before greeting): attach again on a new connection without one.
+    #[error("the debuggee does not speak the protocol it spoke last time (it now greets as {}); attach again", found.map_or("nothing".to_owned(), |d| format!("{} version {}", d.family(), d.version())))]
+    Unexpected { found: Option<Dialect> },
+
     #[error(transparent)]
     Protocol(#[from] ProtocolError),
 }
@@ -175,8 +180,62 @@ pub async fn attach<S>(
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    attach_expecting(stream, secret, debug_options, limits, timeout, None).await
+}
+
+/// [`attach`], with the dialect the server is expected to speak. A JSON expectation sends
+/// authenticate + attach at once, before the greeting is read (the server then answers
+/// greeting and both responses together: two round trips fewer); the greeting must then
+/// say the same JSON version, else [`HandshakeError::Unexpected`]: the caller closes this
+/// connection and attaches again with [`attach`]. That is safe only for the JSON requests:
+/// a binary server that reads anything but `PTVSDBG` closes silently and keeps accepting,
+/// a JSON server of the other version refuses the authentication and closes (spec §1.4,
+/// §2.1, §2.2). A binary expectation changes nothing (binary bytes never go out early).
+pub async fn attach_expecting<S>(
+    stream: S,
+    secret: &str,
+    debug_options: &str,
+    limits: Limits,
+    timeout: Duration,
+    expected: Option<Dialect>,
+) -> Result<Attached<S>, HandshakeError>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     let mut hs = Handshake::new(stream, limits, timeout);
-    let dialect = hs.greeting().await?;
+    let early = match expected {
+        Some(dialect @ Dialect::Json { version }) if dialect.is_supported() => Some(version),
+        _ => None,
+    };
+    let mut sent = None;
+    if let Some(version) = early {
+        let requests = json_authenticate_and_attach(&mut hs.next_seq, version, secret, debug_options);
+        match hs.send(&requests.2, "checking the secret").await {
+            Ok(()) => sent = Some((requests.0, requests.1)),
+            Err(HandshakeError::Protocol(ProtocolError::Io(_))) => {
+                return Err(HandshakeError::Unexpected { found: None })
+            }
+            Err(other) => return Err(other),
+        }
+    }
+    let dialect = match hs.greeting().await {
+        Ok(dialect) => dialect,
+        // A server that closed (or reset) before or during its greeting may be a binary
+        // one that read our JSON: the plain handshake on a new connection tells.
+        Err(HandshakeError::Closed { .. } | HandshakeError::Protocol(ProtocolError::Io(_))) if early.is_some() => {
+            return Err(HandshakeError::Unexpected { found: None })
+        }
+        Err(error) => return Err(error),
+    };
+    if let Some(version) = early {
+        if dialect != (Dialect::Json { version }) {
+            // The server is answering our requests (JSON of the other version: a refusal)
+            // or closing (binary). Closing first would make its answer fail, and ptvsd
+            // 3.1 then lets that error end its accept thread: wait for its close.
+            hs.wait_for_close().await;
+            return Err(HandshakeError::Unexpected { found: Some(dialect) });
+        }
+    }
     let info = match dialect {
         Dialect::Binary { version } => {
             // Echo, secret and ATCH in one write: the server reads each with an
@@ -196,14 +255,15 @@ where
             // reads and handles them in order (after a refused secret it closes without
             // reading on). Nothing may follow the attach until its response arrives
             // (spec §2.2): requests pipelined behind it are silently lost.
-            let (authenticate, mut out) = json_authentication(&mut hs.next_seq, version, secret);
-            let attach = json_queue(
-                &mut hs.next_seq,
-                &mut out,
-                "legacyRemoteDebuggerAttach",
-                json!({ "debugOptions": debug_options }),
-            );
-            hs.send(&out, "checking the secret").await?;
+            let (authenticate, attach) = match sent {
+                Some(seqs) => seqs,
+                None => {
+                    let (authenticate, attach, out) =
+                        json_authenticate_and_attach(&mut hs.next_seq, version, secret, debug_options);
+                    hs.send(&out, "checking the secret").await?;
+                    (authenticate, attach)
+                }
+            };
             hs.json_authenticated(authenticate, secret).await?;
             let body = hs.json_response(attach, "attaching").await?;
             if body.get("accepted").and_then(Value::as_bool) != Some(true) {
@@ -287,6 +347,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Handshake<S> {
         match tokio::time::timeout_at(self.deadline, write).await {
             Ok(written) => Ok(written?),
             Err(_) => Err(HandshakeError::Timeout { stage, seconds: self.seconds() }),
+        }
+    }
+
+    /// Reads and drops whatever comes until the server closes (or the handshake's deadline,
+    /// at most [`SETTLE_MAX`] from now).
+    async fn wait_for_close(&mut self) {
+        let until = self.deadline.min(Instant::now() + SETTLE_MAX);
+        loop {
+            self.buf.clear();
+            match tokio::time::timeout_at(until, self.stream.read_buf(&mut self.buf)).await {
+                Ok(Ok(n)) if n > 0 => continue,
+                _ => return,
+            }
         }
     }
 
@@ -526,6 +599,18 @@ fn json_queue(next_seq: &mut i64, out: &mut BytesMut, command: &str, arguments: 
     *next_seq += 1;
     json::encode_frame(&json!({ "type": "request", "seq": seq, "command": command, "arguments": arguments }), out);
     seq
+}
+
+/// Authenticate + attach, encoded for one write; returns both seqs and the bytes.
+fn json_authenticate_and_attach(
+    next_seq: &mut i64,
+    version: i64,
+    secret: &str,
+    debug_options: &str,
+) -> (i64, i64, BytesMut) {
+    let (authenticate, mut out) = json_authentication(next_seq, version, secret);
+    let attach = json_queue(next_seq, &mut out, "legacyRemoteDebuggerAttach", json!({ "debugOptions": debug_options }));
+    (authenticate, attach, out)
 }
 
 /// The JSON authentication request, encoded; returns its seq and the bytes.
@@ -922,6 +1007,73 @@ mod tests {
         let mut expected = authenticate.to_vec();
         expected.extend_from_slice(&attach);
         assert_eq!(task.await.unwrap(), expected);
+    }
+
+    /// A server that reads the requests before it greets: only an attach that expects its
+    /// dialect gets an answer from it.
+    #[tokio::test]
+    async fn an_expected_json_dialect_sends_before_the_greeting() {
+        let (_, _, requests) = json_authenticate_and_attach(&mut 1, 8, "s3cret", "RedirectOutput");
+        let mut replies = connected(8);
+        replies.extend(response(1, "legacyRemoteDebuggerAuthenticate", json!({"accepted": true})));
+        replies.extend(response(
+            2,
+            "legacyRemoteDebuggerAttach",
+            json!({"accepted": true, "processId": 7, "pythonMajor": 3, "pythonMinor": 6, "pythonMicro": 8}),
+        ));
+        let expected = requests.to_vec();
+        let (client, mut server) = duplex(1 << 16);
+        let task = tokio::spawn(async move {
+            let mut seen = vec![0u8; expected.len()];
+            server.read_exact(&mut seen).await.unwrap();
+            server.write_all(&replies).await.unwrap();
+            let mut rest = Vec::new();
+            let _ = server.read_to_end(&mut rest).await;
+            seen
+        });
+        let json8 = Some(Dialect::Json { version: 8 });
+        let attached =
+            super::attach_expecting(client, "s3cret", "RedirectOutput", Limits::default(), T, json8).await.unwrap();
+        assert_eq!((attached.dialect, attached.info.pid), (Dialect::Json { version: 8 }, 7));
+        drop(attached);
+        assert_eq!(task.await.unwrap(), requests.to_vec());
+    }
+
+    /// The greeting contradicts the expectation: the caller is told, with what it found.
+    #[tokio::test]
+    async fn a_contradicted_expectation_is_unexpected() {
+        let json8 = Some(Dialect::Json { version: 8 });
+        // Binary ptvsd closes after reading 7 bytes that are not PTVSDBG.
+        let (client, task) = server(binary_greeting(6), vec![]);
+        let err = super::attach_expecting(client, "s", "", Limits::default(), T, json8).await.unwrap_err();
+        assert!(matches!(err, HandshakeError::Unexpected { found: Some(Dialect::Binary { version: 6 }) }), "{err}");
+        drop(task);
+        // JSON ptvsd of the other version refuses the authentication and closes.
+        let (client, _task) =
+            json_server(7, vec![response(1, "legacyRemoteDebuggerAuthenticate", json!({"accepted": false}))]);
+        let err = super::attach_expecting(client, "s", "", Limits::default(), T, json8).await.unwrap_err();
+        assert!(matches!(err, HandshakeError::Unexpected { found: Some(Dialect::Json { version: 7 }) }), "{err}");
+        // Closed before greeting.
+        let (client, server) = duplex(64);
+        drop(server);
+        let err = super::attach_expecting(client, "s", "", Limits::default(), T, json8).await.unwrap_err();
+        assert!(matches!(err, HandshakeError::Unexpected { found: None }), "{err}");
+        // A binary expectation changes nothing: nothing goes out before the greeting (a
+        // server that waits for a byte first never greets).
+        let (client, mut server) = duplex(64);
+        let _task = tokio::spawn(async move {
+            let mut byte = [0u8; 1];
+            if server.read_exact(&mut byte).await.is_ok() {
+                let _ = server.write_all(&binary_greeting(6)).await;
+            }
+            std::future::pending::<()>().await;
+            drop(server);
+        });
+        let binary = Some(Dialect::Binary { version: 6 });
+        let err = super::attach_expecting(client, "s", "", Limits::default(), Duration::from_millis(300), binary)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, HandshakeError::NoGreeting { .. }), "{err}");
     }
 
     #[tokio::test]

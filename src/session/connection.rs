@@ -15,6 +15,7 @@ use super::breakpoints::BindState;
 use super::lifecycle::{AttachBreak, Phase};
 use super::{capitalise, Input, Session, SEND_TIMEOUT};
 use crate::dap::bodies::{ProcessEventBody, ProcessEventStartMethod};
+use crate::dialects;
 use crate::legacy::handshake::{self, AttachInfo, HandshakeError, PythonVersion};
 use crate::legacy::messages::Command;
 use crate::legacy::{ClientCodec, Dialect, Limits, ProtocolError};
@@ -404,17 +405,36 @@ impl Session {
 }
 
 /// One attach: the transport's connection, then ptvsd's handshake up to the attach reply.
-/// Both the first attach and every reconnect try go through here.
+/// Both the first attach and every reconnect try go through here. A `tcp://` endpoint that
+/// spoke JSON before (this run or, through the cache file, an earlier one: [`dialects`])
+/// gets authenticate + attach before its greeting; when the greeting disagrees, one new
+/// connection with the plain handshake follows.
 pub(super) async fn connect_and_attach(config: &AttachConfig) -> Result<Connected, AttachFailure> {
     let endpoint = &config.endpoint;
+    let key = dialects::key(endpoint);
+    let expected = key.as_deref().and_then(dialects::expected);
+    let secret = endpoint.secret().expose();
+    let options = config.debug_options();
+    if let Some(dialect) = expected {
+        tracing::debug!(?dialect, "the endpoint spoke this before: attaching without waiting for the greeting");
+    }
     let stream = transport::connect(endpoint, &config.connect).await?;
-    let attached = handshake::attach(
-        stream,
-        endpoint.secret().expose(),
-        &config.debug_options(),
-        Limits::default(),
-        config.handshake_timeout,
-    )
-    .await?;
+    let first =
+        handshake::attach_expecting(stream, secret, &options, Limits::default(), config.handshake_timeout, expected)
+            .await;
+    let attached = match first {
+        Err(HandshakeError::Unexpected { found }) => {
+            tracing::info!(?expected, ?found, "the debuggee's greeting was not the expected one; connecting again");
+            if let Some(key) = &key {
+                dialects::contradicted(key);
+            }
+            let stream = transport::connect(endpoint, &config.connect).await?;
+            handshake::attach(stream, secret, &options, Limits::default(), config.handshake_timeout).await?
+        }
+        other => other?,
+    };
+    if let Some(key) = &key {
+        dialects::confirmed(key, attached.dialect);
+    }
     Ok(Connected { framed: attached.framed, dialect: attached.dialect, info: attached.info })
 }

@@ -70,8 +70,11 @@ impl DapClient {
         let stderr_path =
             std::env::temp_dir().join(format!("ptvsd-dap-test-{}-{}.log", std::process::id(), rand_suffix()));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
+        // No expected dialects from the user's cache, none written there: tests that want
+        // them name a file of their own.
         let mut child = Command::new(env!("CARGO_BIN_EXE_ptvsd-dap"))
             .args(args)
+            .env(ptvsd_dap::dialects::ENV, "off")
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -118,6 +121,9 @@ impl DapClient {
     /// The adapter running in this test process (`ptvsd_dap::server::serve`) over a pair
     /// of in-memory pipes (`tokio::io::duplex`): deterministic tests without a process.
     pub fn in_process() -> DapClient {
+        // As for a spawned adapter: no expected dialects (the scripted servers reuse ports).
+        static NO_DIALECTS: std::sync::Once = std::sync::Once::new();
+        NO_DIALECTS.call_once(|| std::env::set_var(ptvsd_dap::dialects::ENV, "off"));
         let (client_out, adapter_in) = tokio::io::duplex(1 << 20);
         let (adapter_out, client_in) = tokio::io::duplex(1 << 20);
         tokio::spawn(ptvsd_dap::server::serve(adapter_in, adapter_out, std::future::pending::<()>()));
