@@ -100,7 +100,8 @@ fn answer_stale_handler_queries(session: &mut Session, result: Result<PyObject, 
 /// away here. Seen as a debuggee crashing with SIGSEGV in `PyObject_GetAttr` under
 /// `builtin_print` right after a second attach (py3.11, ptvsd 3.0.0). One small object
 /// per attach is kept.
-pub const REPAIR_OUTPUT: &str = "list((lambda s, i: i is not s and (s.__dict__.setdefault('ptvsd_dap_bypassed', []).append(s.old_out), \
+pub const REPAIR_OUTPUT: &str =
+    "list((lambda s, i: i is not s and (s.__dict__.setdefault('ptvsd_dap_bypassed', []).append(s.old_out), \
 setattr(s, 'old_out', i.old_out), \
 hasattr(s, 'buffer') and hasattr(i, 'buffer') and setattr(s.buffer, 'buffer', i.buffer.buffer)))\
 (s, (lambda f: f(f, s))(lambda f, o: f(f, o.old_out) if type(getattr(o, 'old_out', None)) is type(o) else o)) \
