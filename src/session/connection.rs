@@ -175,17 +175,17 @@ impl Session {
     }
 
     pub(super) async fn on_attached(&mut self, result: Result<Connected, AttachFailure>) {
-        let reattaching = matches!(self.lifecycle.phase, Phase::Reconnecting);
-        let request = match std::mem::replace(&mut self.lifecycle.phase, Phase::Ended) {
+        let reattaching = matches!(self.lifecycle.phase(), Phase::Reconnecting);
+        let request = match self.lifecycle.take() {
             Phase::Attaching { request } => Some(request),
             Phase::Reconnecting => None,
             // The editor left during the attach: detach what connected, then close.
             Phase::Detaching(d) => {
-                self.lifecycle.phase = Phase::Detaching(d);
+                self.lifecycle.enter(Phase::Detaching(d));
                 None
             }
             other => {
-                self.lifecycle.phase = other;
+                self.lifecycle.enter(other);
                 if let Ok(connected) = result {
                     connected.framed.into_inner().abort().await;
                 }
@@ -207,7 +207,7 @@ impl Session {
                         )
                         .await
                     }
-                    None => self.lifecycle.phase = Phase::Closed,
+                    None => self.lifecycle.enter(Phase::Closed),
                 }
                 return;
             }
@@ -260,7 +260,7 @@ impl Session {
                 return;
             }
         };
-        self.lifecycle.phase = Phase::Configuring;
+        self.lifecycle.enter(Phase::Configuring);
         // A new process knows none of the breakpoints: all unconfirmed until it says.
         let ids: Vec<i64> = self.breakpoints.source.all().map(|(_, b)| b.id).collect();
         for id in ids {
@@ -331,14 +331,14 @@ impl Session {
 
     /// The connection is gone: fail what waits, say why, and end the session.
     pub(super) async fn connection_lost(&mut self, reason: Option<String>) {
-        if matches!(self.lifecycle.phase, Phase::Ended | Phase::Closed | Phase::Reconnecting) {
+        if matches!(self.lifecycle.phase(), Phase::Ended | Phase::Closed | Phase::Reconnecting) {
             return;
         }
         if self.lifecycle.is_detaching() {
             self.finish_detach().await;
             return;
         }
-        self.lifecycle.phase = Phase::Ended;
+        self.lifecycle.enter(Phase::Ended);
         self.close_remote().await;
         let mut terminating = false;
         let waiters = self.work.drain_all();

@@ -145,7 +145,7 @@ impl Session {
                 }
             }
             Event::Detach => {
-                if matches!(&self.lifecycle.phase, Phase::Detaching(d) if d.sent) {
+                if matches!(self.lifecycle.phase(), Phase::Detaching(d) if d.sent) {
                     self.on_detach_confirmed().await;
                 } else {
                     // ptvsd's atexit hook: the program is ending (spec §4.7).

@@ -301,7 +301,7 @@ impl Session {
     }
 
     async fn start_launch(&mut self, request: &Request, arguments: &Value) -> Result<(), String> {
-        if !matches!(self.lifecycle.phase, Phase::Idle) || self.launched.is_some() {
+        if !matches!(self.lifecycle.phase(), Phase::Idle) || self.launched.is_some() {
             return Err(
                 "this session is already debugging a program; start a new debug session to launch another".to_string()
             );
@@ -380,7 +380,7 @@ impl Session {
             entry: config.stop_on_entry.then(|| (config.program.clone(), first_statement_lines(&config.program))),
             entry_ids: Vec::new(),
         });
-        self.lifecycle.phase = Phase::Attaching { request: request.clone() };
+        self.lifecycle.enter(Phase::Attaching { request: request.clone() });
         self.config = Some(attach);
         Ok(())
     }
@@ -426,14 +426,13 @@ impl Session {
         match input {
             LaunchInput::Output { category, text } => self.program_output(category, &text).await,
             LaunchInput::Attached(result) => match *result {
-                Ok(connected) if matches!(self.lifecycle.phase, Phase::Attaching { .. }) => {
+                Ok(connected) if matches!(self.lifecycle.phase(), Phase::Attaching { .. }) => {
                     self.on_attached(Ok(connected)).await;
                     self.set_entry_breakpoints().await;
                 }
                 Ok(connected) => connected.framed.into_inner().abort().await,
                 Err(message) => {
-                    let Phase::Attaching { request } = std::mem::replace(&mut self.lifecycle.phase, Phase::Ended)
-                    else {
+                    let Phase::Attaching { request } = self.lifecycle.take() else {
                         return;
                     };
                     let message = super::capitalise(&message);
@@ -462,8 +461,8 @@ impl Session {
         };
         self.output("console", &format!("{sentence}\n")).await;
         self.send_event(&ExitedEventBody { exit_code: code }).await;
-        let attaching = if matches!(self.lifecycle.phase, Phase::Attaching { .. }) {
-            std::mem::replace(&mut self.lifecycle.phase, Phase::Ended)
+        let attaching = if matches!(self.lifecycle.phase(), Phase::Attaching { .. }) {
+            self.lifecycle.take()
         } else {
             Phase::Ended
         };
@@ -484,7 +483,7 @@ impl Session {
             // Its socket is gone with it; end the session the usual way.
             self.connection_lost(None).await;
         } else {
-            self.lifecycle.phase = Phase::Ended;
+            self.lifecycle.enter(Phase::Ended);
         }
         self.announce_terminated().await;
         for after in after_exit {

@@ -16,7 +16,8 @@ use crate::legacy::messages::ThreadId;
 /// sense now, whether the attach break is still to come, and how the connection ended.
 #[derive(Debug)]
 pub struct Lifecycle {
-    pub phase: Phase,
+    /// Changed only by [`Lifecycle::enter`] and [`Lifecycle::take`].
+    phase: Phase,
     pub attach_break: AttachBreak,
     /// ptvsd reported that its own attach failed after accepting it (a race in ptvsd).
     pub attach_failure: Option<String>,
@@ -36,6 +37,26 @@ impl Default for Lifecycle {
 }
 
 impl Lifecycle {
+    pub fn phase(&self) -> &Phase {
+        &self.phase
+    }
+
+    /// The one way the phase changes (logged by name).
+    pub fn enter(&mut self, next: Phase) {
+        if std::mem::discriminant(&self.phase) != std::mem::discriminant(&next) {
+            // By name only: an `Attaching` phase holds the attach request, whose URL
+            // carries the secret.
+            tracing::debug!(from = self.phase.name(), to = next.name(), "session phase");
+        }
+        self.phase = next;
+    }
+
+    /// Takes the phase out to act on what it holds (the attach request, the detach's
+    /// steps), leaving `Ended` until the caller enters the next one.
+    pub fn take(&mut self) -> Phase {
+        std::mem::replace(&mut self.phase, Phase::Ended)
+    }
+
     /// Attached and configured.
     pub fn is_running(&self) -> bool {
         matches!(self.phase, Phase::Running)
@@ -56,7 +77,7 @@ impl Lifecycle {
 
     /// The loop ends.
     pub fn close(&mut self) {
-        self.phase = Phase::Closed;
+        self.enter(Phase::Closed);
     }
 
     pub fn is_closed(&self) -> bool {
@@ -119,6 +140,21 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// The phase's name, for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Phase::Uninitialized => "uninitialized",
+            Phase::Idle => "idle",
+            Phase::Attaching { .. } => "attaching",
+            Phase::Configuring => "configuring",
+            Phase::Running => "running",
+            Phase::Detaching(_) => "detaching",
+            Phase::Reconnecting => "reconnecting",
+            Phase::Ended => "ended",
+            Phase::Closed => "closed",
+        }
+    }
+
     pub fn is_attached(&self) -> bool {
         matches!(self, Phase::Configuring | Phase::Running | Phase::Detaching(_))
     }

@@ -315,7 +315,7 @@ impl Session {
             Input::Remote { .. } | Input::RemoteClosed { .. } | Input::Handlers { .. } => {}
             Input::FunctionsResolved(done) => self.on_functions_resolved(*done).await,
             Input::Note(line) => {
-                if matches!(self.lifecycle.phase, Phase::Reconnecting | Phase::Attaching { .. }) {
+                if matches!(self.lifecycle.phase(), Phase::Reconnecting | Phase::Attaching { .. }) {
                     self.output("console", &format!("{line}\n")).await;
                 }
             }

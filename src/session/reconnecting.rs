@@ -134,7 +134,7 @@ impl Session {
         self.threads = super::threads::Threads::default();
         self.lifecycle.program_exited = false;
         self.lifecycle.attach_failure = None;
-        self.lifecycle.phase = Phase::Reconnecting;
+        self.lifecycle.enter(Phase::Reconnecting);
         self.output("console", &format!("{}\n", reconnect::lost_message(sentence))).await;
         self.start_retries(reconnect::Phase::Lost);
     }
@@ -143,7 +143,7 @@ impl Session {
     /// the attach break is released when it comes.
     pub(super) async fn reattached(&mut self, pid: i64) {
         let waited = self.connection.retrying.take().map(|r| r.since.elapsed()).unwrap_or_default();
-        self.lifecycle.phase = Phase::Running;
+        self.lifecycle.enter(Phase::Running);
         self.lifecycle.attach_break = AttachBreak::Awaited { idle_notice: Some(Instant::now() + IDLE_NOTICE) };
         self.output("console", &format!("{}\n", reconnect::reattached_message(u32::try_from(pid).ok(), waited))).await;
     }

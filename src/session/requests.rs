@@ -127,7 +127,7 @@ pub(super) fn file_name(path: &str) -> &str {
 impl Session {
     pub(super) async fn on_request(&mut self, request: Request) {
         tracing::debug!(command = %request.command, seq = request.seq, "← editor");
-        if matches!(self.lifecycle.phase, Phase::Uninitialized)
+        if matches!(self.lifecycle.phase(), Phase::Uninitialized)
             && request.command != "initialize"
             && request.command != "disconnect"
         {
@@ -191,14 +191,14 @@ impl Session {
 
     fn initialize(&mut self, args: crate::dap::requests::InitializeRequestArguments) -> Handled {
         self.editor.client = ClientInfo::from_initialize(args.lines_start_at1, args.columns_start_at1);
-        if matches!(self.lifecycle.phase, Phase::Uninitialized) {
-            self.lifecycle.phase = Phase::Idle;
+        if matches!(self.lifecycle.phase(), Phase::Uninitialized) {
+            self.lifecycle.enter(Phase::Idle);
         }
         Ok(Reply::body(capabilities()))
     }
 
     async fn attach(&mut self, request: &Request, arguments: &Value) -> Handled {
-        if !matches!(self.lifecycle.phase, Phase::Idle) {
+        if !matches!(self.lifecycle.phase(), Phase::Idle) {
             return Err(
                 "this session is already attached (or attaching); start a new debug session to attach again".into()
             );
@@ -215,7 +215,7 @@ impl Session {
             .await;
         }
         self.output("console", &format!("Connecting to {}…\n", config.endpoint)).await;
-        self.lifecycle.phase = Phase::Attaching { request: request.clone() };
+        self.lifecycle.enter(Phase::Attaching { request: request.clone() });
         let reconnect = config.reconnect;
         self.config = Some(config.clone());
         if reconnect && self.launched.is_none() {
@@ -229,10 +229,10 @@ impl Session {
     }
 
     async fn configuration_done(&mut self) -> Handled {
-        if !matches!(self.lifecycle.phase, Phase::Configuring) {
+        if !matches!(self.lifecycle.phase(), Phase::Configuring) {
             return Ok(Reply::Ack);
         }
-        self.lifecycle.phase = Phase::Running;
+        self.lifecycle.enter(Phase::Running);
         let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
         match self.lifecycle.attach_break {
             AttachBreak::Held(thread) => {
@@ -398,7 +398,7 @@ impl Session {
         // reply is split by Nagle until the NODELAY repair runs at the attach break). They
         // are unverified in the answer; each one's binding follows as a `breakpoint`
         // event (`on_bind`), which every editor applies by id.
-        let confirm_later = matches!(self.lifecycle.phase, Phase::Configuring);
+        let confirm_later = matches!(self.lifecycle.phase(), Phase::Configuring);
         if waiting.is_empty() || confirm_later {
             return Ok(Reply::body(self.breakpoints_body(&local_path)));
         }

@@ -417,7 +417,7 @@ impl Session {
     }
 
     fn attached(&self) -> Result<(), RequestError> {
-        if !self.connection.is_up() || !self.lifecycle.phase.is_attached() {
+        if !self.connection.is_up() || !self.lifecycle.phase().is_attached() {
             return Err("not attached to a debuggee".into());
         }
         if self.lifecycle.is_detaching() {
@@ -462,19 +462,18 @@ impl Session {
     /// next debugger), or with `terminateDebuggee` end the app where ptvsd can.
     pub(super) async fn disconnect(&mut self, request: &Request, terminate_debuggee: bool) -> Handled {
         if !self.connection.is_up() {
-            if let Phase::Attaching { .. } = self.lifecycle.phase {
+            if let Phase::Attaching { .. } = self.lifecycle.phase() {
                 // The attach is still connecting: detach it once it has.
-                let Phase::Attaching { request: attach } = std::mem::replace(&mut self.lifecycle.phase, Phase::Ended)
-                else {
+                let Phase::Attaching { request: attach } = self.lifecycle.take() else {
                     return Ok(Reply::Ack);
                 };
                 self.answer(&attach, Err("the editor disconnected during the attach".into())).await;
-                self.lifecycle.phase = Phase::Detaching(Disconnect {
+                self.lifecycle.enter(Phase::Detaching(Disconnect {
                     reason: DetachReason::Disconnect(request.clone()),
                     sent: false,
                     confirmed: false,
                     deadline: Instant::now() + DISCONNECT_WAIT,
-                });
+                }));
                 // Answered when the detach is done (`finish_detach`).
                 return Ok(Reply::Later);
             }
@@ -499,12 +498,12 @@ impl Session {
     /// `terminate` of an attach session: detach, unless `terminateEndsApp` asks to end
     /// the app (possible only while a thread is stopped).
     pub(super) async fn terminate(&mut self, request: &Request) -> Handled {
-        if matches!(self.lifecycle.phase, Phase::Reconnecting) {
+        if matches!(self.lifecycle.phase(), Phase::Reconnecting) {
             // Stop trying to attach again; the session ends.
             if let Some(retrying) = self.connection.retrying.take() {
                 retrying.cancel();
             }
-            self.lifecycle.phase = Phase::Ended;
+            self.lifecycle.enter(Phase::Ended);
         }
         if !self.connection.is_up() {
             // Answered before `terminated`.
@@ -544,25 +543,25 @@ impl Session {
     /// detach goes out once nothing is in flight and no handler query is outstanding.
     pub(super) async fn begin_detach(&mut self, reason: DetachReason) {
         let deadline = Instant::now() + DISCONNECT_WAIT;
-        match std::mem::replace(&mut self.lifecycle.phase, Phase::Ended) {
+        match self.lifecycle.take() {
             Phase::Attaching { request } => {
                 // Wait for the connection, then detach it (`on_attached`).
                 self.answer(&request, Err("the editor left during the attach".into())).await;
-                self.lifecycle.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: false, deadline });
+                self.lifecycle.enter(Phase::Detaching(Disconnect { reason, sent: false, confirmed: false, deadline }));
                 return;
             }
             Phase::Detaching(d) => {
-                self.lifecycle.phase = Phase::Detaching(d);
+                self.lifecycle.enter(Phase::Detaching(d));
                 return;
             }
             _ if !self.connection.is_up() => {
-                self.lifecycle.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: true, deadline });
+                self.lifecycle.enter(Phase::Detaching(Disconnect { reason, sent: false, confirmed: true, deadline }));
                 self.finish_detach().await;
                 return;
             }
             _ => {}
         }
-        self.lifecycle.phase = Phase::Detaching(Disconnect { reason, sent: false, confirmed: false, deadline });
+        self.lifecycle.enter(Phase::Detaching(Disconnect { reason, sent: false, confirmed: false, deadline }));
         for waiter in self.work.drain_all_queued() {
             self.fail_waiter(waiter, "the session is ending (disconnect)").await;
         }
@@ -589,7 +588,7 @@ impl Session {
 
     /// A handler answer was sent: a confirmed detach may finish now.
     pub(super) async fn after_handler_answer(&mut self) {
-        if matches!(&self.lifecycle.phase, Phase::Detaching(d) if d.confirmed)
+        if matches!(self.lifecycle.phase(), Phase::Detaching(d) if d.confirmed)
             && !self.exceptions.handler_queries_outstanding()
         {
             self.finish_detach().await;
@@ -598,7 +597,7 @@ impl Session {
 
     /// Ends the detach: close, answer whatever still waits, and answer the editor.
     pub(super) async fn finish_detach(&mut self) {
-        let Phase::Detaching(disconnect) = std::mem::replace(&mut self.lifecycle.phase, Phase::Ended) else { return };
+        let Phase::Detaching(disconnect) = self.lifecycle.take() else { return };
         // Output the program printed before the detach is said before the session ends.
         self.flush_program_output().await;
         self.close_remote().await;
@@ -619,10 +618,10 @@ impl Session {
             }
             DetachReason::Terminate => {
                 self.output("console", "Detached: the app keeps running and accepts the next debugger.\n").await;
-                self.lifecycle.phase = Phase::Ended;
+                self.lifecycle.enter(Phase::Ended);
                 self.announce_terminated().await;
             }
-            DetachReason::EditorClosed => self.lifecycle.phase = Phase::Closed,
+            DetachReason::EditorClosed => self.lifecycle.enter(Phase::Closed),
         }
     }
 }
