@@ -64,6 +64,19 @@ async fn wait_output(client: &mut DapClient, needle: &str) -> Value {
 }
 
 /// Waits for the `process` event of `pid`.
+/// The app, stopped on `thread`, continues without the breakpoint and is killed while it
+/// runs; the session attaches to the restarted process, which stops at the breakpoint.
+async fn killed_while_running_stops_again(client: &mut DapClient, app: &mut RestartableApp, thread: i64) {
+    set_breakpoint(client, false).await;
+    client.ok("continue", json!({ "threadId": thread })).await;
+    app.kill();
+    wait_output(client, "the connection to the app ended").await;
+    let pid = app.restart();
+    wait_process(client, pid).await;
+    set_breakpoint(client, true).await;
+    stop_at_breakpoint(client).await;
+}
+
 async fn wait_process(client: &mut DapClient, pid: u32) {
     client.wait_event_where("process", WAIT, |e| e["body"]["systemProcessId"] == pid).await;
 }
@@ -107,14 +120,7 @@ async fn survives_restarts(python: &str, ptvsd: &str, via_relay: bool) {
     assert_eq!(failed["message"], "KeyError: 'k'", "the repairs did not run in the new process: {failed}");
 
     // Killed while running.
-    set_breakpoint(&mut client, false).await;
-    client.ok("continue", json!({ "threadId": thread })).await;
-    app.kill();
-    wait_output(&mut client, "the connection to the app ended").await;
-    let pid = app.restart();
-    wait_process(&mut client, pid).await;
-    set_breakpoint(&mut client, true).await;
-    stop_at_breakpoint(&mut client).await;
+    killed_while_running_stops_again(&mut client, &mut app, thread).await;
 
     client.ok("disconnect", Value::Null).await;
     // Detached, not ended: the app keeps running.
@@ -275,14 +281,7 @@ async fn the_attach_again_expects_the_dialect_of_the_first_ptvsd_3_2_1() {
     assert!(written.ends_with("\tjson 8\n") && !written.contains(app.secret()), "{written}");
     std::fs::remove_file(&cache).unwrap();
 
-    set_breakpoint(&mut client, false).await;
-    client.ok("continue", json!({ "threadId": thread })).await;
-    app.kill();
-    wait_output(&mut client, "the connection to the app ended").await;
-    let pid = app.restart();
-    wait_process(&mut client, pid).await;
-    set_breakpoint(&mut client, true).await;
-    stop_at_breakpoint(&mut client).await;
+    killed_while_running_stops_again(&mut client, &mut app, thread).await;
     let log = client.stderr();
     assert!(log.contains(EARLY) && !log.contains(FELL_BACK), "the attach again expected nothing:\n{log}");
     client.ok("disconnect", Value::Null).await;
