@@ -93,15 +93,18 @@ fn answer_stale_handler_queries(session: &mut Session, result: Result<PyObject, 
 /// in the user's frame; it works on Python 2.7 to 3.11 and is a no-op when nothing is
 /// stacked.
 ///
-/// The wrappers it bypasses stay alive (in the outer wrapper's `ptvsd_dap_bypassed`
-/// list): `print()` holds `sys.stdout` as a borrowed reference for the whole call
-/// (CPython up to 3.11), so a thread in the middle of a `print` on the wrapper of an
-/// earlier attach would write to freed memory if that wrapper's last reference went
-/// away here. Seen as a debuggee crashing with SIGSEGV in `PyObject_GetAttr` under
-/// `builtin_print` right after a second attach (py3.11, ptvsd 3.0.0). One small object
-/// per attach is kept.
+/// The wrapper it bypasses stays alive until the next attach's repair (in the outer
+/// wrapper's `ptvsd_dap_bypassed`; that repair lets the one before it go): `print()`
+/// holds `sys.stdout` as a borrowed reference for the whole call (CPython up to 3.11),
+/// so a thread between two writes of one `print` on the wrapper of the earlier attach
+/// would go on with freed memory if that wrapper's last reference went away here. Seen
+/// as a debuggee crashing with SIGSEGV in `PyObject_GetAttr` under `builtin_print`
+/// right after a second attach (py3.11, ptvsd 3.0.0). Keeping every bypassed wrapper
+/// instead (a chain that grows by one per attach) changed when Python's collector frees
+/// ptvsd's detached connections enough to fail the stress test's descriptor check.
 pub const REPAIR_OUTPUT: &str =
-    "list((lambda s, i: i is not s and (s.__dict__.setdefault('ptvsd_dap_bypassed', []).append(s.old_out), \
+    "list((lambda s, i: i is not s and (s.__dict__.__setitem__('ptvsd_dap_bypassed', s.old_out), \
+getattr(s.old_out, '__dict__', {}).pop('ptvsd_dap_bypassed', None), \
 setattr(s, 'old_out', i.old_out), \
 hasattr(s, 'buffer') and hasattr(i, 'buffer') and setattr(s.buffer, 'buffer', i.buffer.buffer)))\
 (s, (lambda f: f(f, s))(lambda f, o: f(f, o.old_out) if type(getattr(o, 'old_out', None)) is type(o) else o)) \
