@@ -23,7 +23,7 @@ use crate::dap::bodies::{
     StoppedEventBody, ThreadEventBody,
 };
 use crate::legacy::messages::{
-    Command, Event, ExceptionStop, FailedCommand, FrameKind, OutputChannel, PyObject, ReprKind, ThreadId,
+    Command, Event, ExceptionStop, FailedCommand, OutputChannel, PyObject, ReprKind, ThreadId,
 };
 
 /// At most this many steps are added to get out of `<frozen …>` code after one step.
@@ -203,12 +203,7 @@ impl Session {
             StopVerdict::Ambiguous => {
                 tracing::debug!(thread, "a stop report before the fence: asking ptvsd whether the thread is parked");
                 self.threads.start_probe(thread);
-                let kind = self
-                    .threads
-                    .get(thread)
-                    .and_then(|t| t.frames.first())
-                    .map(|f| f.kind)
-                    .unwrap_or(FrameKind::Python);
+                let kind = self.threads.top_frame_kind(thread);
                 let deadline = Instant::now() + self.request_timeout();
                 let probe = Job::execute("0".to_string(), 0, kind, ReprKind::Normal);
                 let top = self.top_frame(thread);
@@ -368,7 +363,7 @@ impl Session {
     pub(super) fn run_attach_break(&mut self, thread: ThreadId, then: AfterRepairs) {
         let evaluations = attach_break_evaluations();
         let deadline = Instant::now() + self.request_timeout();
-        let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
+        let kind = self.threads.top_frame_kind(thread);
         self.lifecycle.attach_break = AttachBreak::Repairing { thread, then, remaining: evaluations.len() };
         for (index, evaluation) in evaluations.into_iter().enumerate().rev() {
             self.work.push_front(thread, Job::watch(evaluation.text, 0, kind), Waiter::AttachBreak { index }, deadline);

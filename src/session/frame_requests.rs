@@ -158,7 +158,7 @@ impl Session {
             self.finish_logpoint(thread, started).await;
             return;
         }
-        let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
+        let kind = self.threads.top_frame_kind(thread);
         // Raw: the whole string; a normal repr is quoted and cut at 65 536 characters.
         let job = Job::execute(logpoints::expression(&parts), 0, kind, ReprKind::Raw);
         self.queue_work(thread, job, Waiter::Log { thread, source, line, started });
@@ -291,7 +291,7 @@ impl Session {
             .threads
             .any_stopped()
             .ok_or_else(|| format!("{remote} has no local copy and ptvsd can only read it while the program is stopped: pause it, or add a pathMappings entry"))?;
-        let kind = self.threads.get(thread).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python);
+        let kind = self.threads.top_frame_kind(thread);
         // Raw: the whole text, not a repr cut at 65 536 characters (spec §6.3).
         let job = Job::execute(read_file_expression(&remote), 0, kind, ReprKind::Raw);
         self.queue_work(thread, job, Waiter::Source { request: request.clone(), reference });

@@ -21,7 +21,7 @@ use crate::dap::bodies::{
 };
 use crate::dap::requests::{ScopesArguments, StackTraceArguments, VariablesArguments, VariablesArgumentsFilter};
 use crate::dap::types::Request;
-use crate::legacy::messages::{Child, FrameKind, PyObject};
+use crate::legacy::messages::{Child, PyObject};
 
 /// How the children of a `variables` request map back to DAP.
 #[derive(Debug, Clone)]
@@ -229,12 +229,7 @@ impl Session {
                     .threads
                     .any_stopped()
                     .ok_or_else(|| format!("{what} needs a stopped program: pause it or wait for a breakpoint"))?;
-                let kind = self
-                    .threads
-                    .get(thread)
-                    .and_then(|t| t.frames.first())
-                    .map(|f| f.kind)
-                    .unwrap_or(FrameKind::Python);
+                let kind = self.threads.top_frame_kind(thread);
                 Ok(FrameRef { thread, index: 0, kind })
             }
         }

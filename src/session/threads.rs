@@ -61,7 +61,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::legacy::messages::{Frame, ThreadId};
+use crate::legacy::messages::{Frame, FrameKind, ThreadId};
 
 /// Where one thread is, as far as ptvsd's own checks are concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +198,12 @@ impl Threads {
 
     pub fn get(&self, remote: ThreadId) -> Option<&ThreadInfo> {
         self.by_remote.get(&remote)
+    }
+
+    /// The kind of the thread's innermost frame (Python when its frames are not known),
+    /// which ptvsd wants with every `exec`/`chld` on that frame.
+    pub fn top_frame_kind(&self, remote: ThreadId) -> FrameKind {
+        self.get(remote).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python)
     }
 
     pub fn get_mut(&mut self, remote: ThreadId) -> Option<&mut ThreadInfo> {
