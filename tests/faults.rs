@@ -228,7 +228,7 @@ impl Run {
     async fn start() -> Run {
         let started = Instant::now();
         let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
-        client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" })).await;
+        client.initialize().await;
         Run { client, started }
     }
 

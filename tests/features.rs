@@ -48,12 +48,7 @@ async fn attach(remote: &RemoteSite, extra: Value, filters: &[&str]) -> DapClien
 /// Like [`attach`], without waiting for the program.
 async fn attach_only(remote: &RemoteSite, extra: Value, filters: &[&str]) -> DapClient {
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
-    let caps = client
-        .ok(
-            "initialize",
-            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
-        )
-        .await;
+    let caps = client.initialize().await;
     for capability in [
         "supportsLogPoints",
         "supportsSetVariable",

@@ -269,12 +269,7 @@ fn mark(name: &str) -> i64 {
 /// breakpoints and sends configurationDone.
 async fn attach(args: Value) -> (DapClient, Value) {
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
-    let caps = client
-        .ok(
-            "initialize",
-            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
-        )
-        .await;
+    let caps = client.initialize().await;
     client.ok("attach", args).await;
     client.wait_event("initialized").await;
     (client, caps)

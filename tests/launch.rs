@@ -23,12 +23,7 @@ fn lib_path() -> PathBuf {
 
 async fn start() -> DapClient {
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
-    client
-        .ok(
-            "initialize",
-            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
-        )
-        .await;
+    client.initialize().await;
     client
 }
 

@@ -129,12 +129,7 @@ fn urls(workers: &Workers) -> Value {
 /// `breakpoint` is false) and the configuration done.
 async fn attach_all(workers: &Workers, extra: Value, breakpoint: bool) -> DapClient {
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
-    client
-        .ok(
-            "initialize",
-            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
-        )
-        .await;
+    client.initialize().await;
     let mut arguments = json!({ "url": urls(workers), "redirectOutput": false });
     if let (Some(arguments), Value::Object(extra)) = (arguments.as_object_mut(), extra) {
         arguments.extend(extra);
@@ -426,12 +421,7 @@ async fn an_endpoint_that_comes_up_later_joins_with_the_breakpoints(peer: &PeerI
     let workers = Workers::start(peer, 1);
     let mut app = RestartableApp::not_started(peer, &["0.05"]);
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
-    client
-        .ok(
-            "initialize",
-            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
-        )
-        .await;
+    client.initialize().await;
     client
         .ok("attach", json!({ "url": [workers.url(0), app.url()], "reconnect": true, "redirectOutput": false }))
         .await;

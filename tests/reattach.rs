@@ -110,12 +110,7 @@ async fn attach_and_stop_with(app: &App, env: &[(&str, &str)]) -> (DapClient, Va
     let name = &app.peer.info().name;
     // Debug logs: a failure message shows what the adapter saw.
     let mut client = DapClient::spawn_with_env(&["--log-level", "ptvsd_dap=debug"], env).await;
-    client
-        .ok(
-            "initialize",
-            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
-        )
-        .await;
+    client.initialize().await;
     client.ok("attach", app.attach_args()).await;
     client.wait_event("initialized").await;
     let line = line_of(&web_app(), "web-app-handle");

@@ -30,12 +30,7 @@ fn work_line() -> i64 {
 
 async fn start_client() -> DapClient {
     let mut client = DapClient::spawn(&["--log-level", "debug"]).await;
-    client
-        .ok(
-            "initialize",
-            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
-        )
-        .await;
+    client.initialize().await;
     client
 }
 
@@ -265,12 +260,7 @@ async fn the_attach_again_expects_the_dialect_of_the_first_ptvsd_3_2_1() {
     let cache = dir.path().join("dialects");
     let env = [("PTVSD_DAP_DIALECTS", cache.to_str().unwrap())];
     let mut client = DapClient::spawn_with_env(&["--log-level", "debug"], &env).await;
-    client
-        .ok(
-            "initialize",
-            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
-        )
-        .await;
+    client.initialize().await;
     client.ok("attach", json!({ "url": app.url(), "reconnect": true })).await;
     client.wait_event("initialized").await;
     set_breakpoint(&mut client, true).await;

@@ -37,12 +37,7 @@ fn lib_path() -> PathBuf {
 
 async fn start_session(remote: &RemoteSite, line: u32) -> (DapClient, Value) {
     let mut client = DapClient::spawn(&[]).await;
-    let caps = client
-        .ok(
-            "initialize",
-            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
-        )
-        .await;
+    let caps = client.initialize().await;
     assert_eq!(caps["supportsConfigurationDoneRequest"], true);
     client.ok("attach", attach_args(remote)).await;
     client.wait_event("initialized").await;
@@ -233,12 +228,7 @@ async fn binary_ptvsd_3_0_on_python_3_6_through_the_builtin_relay() {
 async fn program_output_in_whole_lines(python: &str, ptvsd: &str) {
     let remote = start_site(python, ptvsd, Relay::websockify);
     let mut client = DapClient::spawn(&[]).await;
-    client
-        .ok(
-            "initialize",
-            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
-        )
-        .await;
+    client.initialize().await;
     client.ok("attach", attach_args(&remote)).await;
     client.wait_event("initialized").await;
     client.ok("configurationDone", Value::Null).await;

@@ -60,6 +60,24 @@ async fn read_frames(stdout: impl AsyncRead + Unpin, tx: mpsc::UnboundedSender<V
 }
 
 impl DapClient {
+    fn from_parts(
+        child: Option<Child>,
+        stdin: Option<Box<dyn AsyncWrite + Unpin + Send>>,
+        incoming: mpsc::UnboundedReceiver<Value>,
+        stderr_path: std::path::PathBuf,
+    ) -> DapClient {
+        DapClient {
+            child,
+            stdin,
+            incoming,
+            events: VecDeque::new(),
+            received: Vec::new(),
+            seq: 0,
+            stderr_path,
+            keep_received: true,
+        }
+    }
+
     /// Starts the adapter with extra arguments (e.g. `--log-level debug`).
     pub async fn spawn(args: &[&str]) -> DapClient {
         Self::spawn_with_env(args, &[]).await
@@ -86,16 +104,7 @@ impl DapClient {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(read_frames(stdout, tx));
-        DapClient {
-            child: Some(child),
-            stdin,
-            incoming: rx,
-            events: VecDeque::new(),
-            received: Vec::new(),
-            seq: 0,
-            stderr_path,
-            keep_received: true,
-        }
+        Self::from_parts(Some(child), stdin, rx, stderr_path)
     }
 
     /// Connects to an adapter serving DAP over TCP (`ptvsd-dap --port N`), started by the
@@ -106,16 +115,7 @@ impl DapClient {
         let (read, write) = stream.into_split();
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(read_frames(read, tx));
-        DapClient {
-            child: None,
-            stdin: Some(Box::new(write)),
-            incoming: rx,
-            events: VecDeque::new(),
-            received: Vec::new(),
-            seq: 0,
-            stderr_path,
-            keep_received: true,
-        }
+        Self::from_parts(None, Some(Box::new(write)), rx, stderr_path)
     }
 
     /// The adapter running in this test process (`ptvsd_dap::server::serve`) over a pair
@@ -130,16 +130,7 @@ impl DapClient {
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(read_frames(client_in, tx));
         let stderr_path = std::env::temp_dir().join("ptvsd-dap-in-process.log");
-        DapClient {
-            child: None,
-            stdin: Some(Box::new(client_out)),
-            incoming: rx,
-            events: VecDeque::new(),
-            received: Vec::new(),
-            seq: 0,
-            stderr_path,
-            keep_received: true,
-        }
+        Self::from_parts(None, Some(Box::new(client_out)), rx, stderr_path)
     }
 
     /// The adapter's process id (`None` for a TCP connection).
@@ -216,6 +207,16 @@ impl DapClient {
     }
 
     /// Like `request` but panics unless it succeeded; returns the body.
+    /// `initialize` as an editor that counts lines and columns from 1 and sends paths;
+    /// returns the capabilities.
+    pub async fn initialize(&mut self) -> Value {
+        self.ok(
+            "initialize",
+            json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true, "pathFormat": "path" }),
+        )
+        .await
+    }
+
     pub async fn ok(&mut self, command: &str, arguments: Value) -> Value {
         let response = self.request(command, arguments).await;
         assert_eq!(response["success"], true, "{command} failed: {response}\nstderr:\n{}", self.stderr());
