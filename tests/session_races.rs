@@ -473,3 +473,35 @@ async fn a_step_into_frozen_code_steps_out_even_after_a_silent_probe_answered() 
     assert_eq!(stopped["body"]["threadId"], thread);
     disconnect(&mut client, &mut peer).await;
 }
+
+#[tokio::test]
+async fn exception_settings_changed_while_running_are_answered_once_ptvsd_applied_them() {
+    for json in [false, true] {
+        let (mut client, mut peer) = attached(json).await;
+        // The program runs: an exception it raises right after the response must be
+        // judged by the new settings, so the response waits for ptvsd's loop to pass them.
+        let seq = client.send_request("setExceptionBreakpoints", json!({ "filters": ["raised"] })).await;
+        assert!(matches!(peer.next().await, Command::SetExceptionInfo { .. }));
+        let fence = peer.next().await;
+        client.drain(QUIET).await;
+        assert!(
+            !client.received.iter().any(|m| m["type"] == "response" && m["request_seq"] == seq),
+            "answered before ptvsd applied the settings"
+        );
+        peer.answer_fence(&fence).await;
+        assert_eq!(client.response_to(seq, "setExceptionBreakpoints").await["success"], true);
+
+        // One still waiting when the session ends is answered too, before the disconnect.
+        let seq = client.send_request("setExceptionBreakpoints", json!({ "filters": [] })).await;
+        assert!(matches!(peer.next().await, Command::SetExceptionInfo { .. }));
+        assert!(matches!(peer.next().await, Command::GetBreakpointHitCount { .. }));
+        let disconnect = client.send_request("disconnect", json!({})).await;
+        peer.until(|c| matches!(c, Command::Detach)).await;
+        peer.confirm_detach().await;
+        assert_eq!(client.response_to(seq, "setExceptionBreakpoints").await["success"], true);
+        assert_eq!(client.response_to(disconnect, "disconnect").await["success"], true);
+        let order: Vec<_> =
+            client.received.iter().filter(|m| m["type"] == "response").map(|m| m["command"].clone()).collect();
+        assert_eq!(order[order.len() - 2..], [json!("setExceptionBreakpoints"), json!("disconnect")]);
+    }
+}

@@ -367,9 +367,7 @@ impl Session {
             if let Some(goto) = self.stepping.goto.take() {
                 self.answer(&goto.request, Err("the connection to the app ended".into())).await;
             }
-            for wait in self.breakpoints.take_bind_waits() {
-                self.answer_breakpoints(wait.request, &wait.local_path).await;
-            }
+            self.answer_held_configuration(None).await;
             self.lost_and_retrying(&reason).await;
             return;
         }
@@ -390,9 +388,7 @@ impl Session {
         if let Some(goto) = self.stepping.goto.take() {
             self.answer(&goto.request, Err(sentence.clone().into())).await;
         }
-        for wait in self.breakpoints.take_bind_waits() {
-            self.answer_breakpoints(wait.request, &wait.local_path).await;
-        }
+        self.answer_held_configuration(None).await;
         match self.launch_lost_sentence(reason.as_deref()) {
             None if reason.is_some() => self.report_fatal(None, "important", &sentence).await,
             None => self.report_fatal(None, "console", &sentence).await,

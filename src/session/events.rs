@@ -124,6 +124,9 @@ impl Session {
             }
             Event::SetLineResult { ok, thread, line } => self.on_set_line(ok, thread, line).await,
             Event::BreakpointHitCount { request_id, .. } => {
+                if let Some(request) = self.exceptions.applied(request_id) {
+                    self.answer(&request, Ok(None)).await;
+                }
                 let (passed, break_all) = self.threads.fence_reply(request_id);
                 if passed {
                     tracing::trace!(request_id, "fence passed: later stops are new");

@@ -6,11 +6,14 @@
 //! when answering ptvsd's handler queries (REQH, spec §3.5); and [`format_traceback`],
 //! which turns the rich exception event's `trace` (spec §3.6) into a Python traceback.
 //! Also the session's exception component, [`Exceptions`]: the settings, the last
-//! exception stop and raise, and the handler queries outstanding.
-//! Must not know: the session, DAP messages or the wire.
+//! exception stop and raise, the handler queries outstanding, and the
+//! `setExceptionBreakpoints` requests waiting until ptvsd has applied their settings.
+//! Must not know: the session, how DAP messages are built, or the wire.
 
 use crate::dap::requests::{ExceptionBreakMode, ExceptionFilterOptions, ExceptionOptions};
+use crate::dap::types::Request;
 use std::collections::HashSet;
+use tokio::time::Instant;
 
 use crate::legacy::messages::{ExceptionMode, ExceptionStop, ThreadId};
 
@@ -79,9 +82,48 @@ pub(super) struct Exceptions {
     /// Files ptvsd asked a handler query for on this connection: the stale-query probe
     /// (`repairs`) finding one of them found a live query, which is answered once.
     handler_files: HashSet<String>,
+    /// `setExceptionBreakpoints` requests sent while the program runs, each answered when
+    /// the reply to the hit-count request sent right after its `sexi` arrives (ptvsd's loop
+    /// is sequential: the settings are in force then), or at its deadline.
+    applying: Vec<Applying>,
+}
+
+/// A `setExceptionBreakpoints` waiting for ptvsd to apply its settings.
+#[derive(Debug)]
+pub(super) struct Applying {
+    /// The hit-count request (`bkgh`) whose reply says the `sexi` before it was applied.
+    pub(super) request_id: i64,
+    pub(super) request: Request,
+    pub(super) deadline: Instant,
 }
 
 impl Exceptions {
+    /// `applying.request` is answered when `applying.request_id`'s reply arrives.
+    pub(super) fn wait_applied(&mut self, applying: Applying) {
+        self.applying.push(applying);
+    }
+
+    /// The reply to hit-count request `request_id` arrived: the request it settles.
+    pub(super) fn applied(&mut self, request_id: i64) -> Option<Request> {
+        let i = self.applying.iter().position(|a| a.request_id == request_id)?;
+        Some(self.applying.remove(i).request)
+    }
+
+    /// When the first wait for an application times out.
+    pub(super) fn apply_deadline(&self) -> Option<Instant> {
+        self.applying.iter().map(|a| a.deadline).min()
+    }
+
+    /// The waits whose deadline passed by `now` (all of them with `None`: the connection
+    /// or the session ended), taken. Their settings stay: they are sent again on the next
+    /// connection, so these requests are answered with success.
+    pub(super) fn take_applying(&mut self, now: Option<Instant>) -> Vec<Request> {
+        let (due, keep): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.applying).into_iter().partition(|a| now.is_none_or(|now| a.deadline <= now));
+        self.applying = keep;
+        due.into_iter().map(|a| a.request).collect()
+    }
+
     /// An exception event on `stop.thread` whose stack is `stack`: whether it is a
     /// re-report of the last one in a frame it unwinds through. With "raised", ptvsd
     /// re-reports an exception in every frame it unwinds through; a trace of more than one

@@ -327,10 +327,11 @@ impl Session {
     fn next_deadline(&self) -> Option<Instant> {
         let work = self.work.next_deadline();
         let binds = self.breakpoints.bind_deadline();
+        let exceptions = self.exceptions.apply_deadline();
         let goto = self.stepping.goto_deadline();
         let lifecycle = self.lifecycle.deadline();
         let partial_line = self.editor.deadline();
-        work.into_iter().chain(binds).chain(goto).chain(lifecycle).chain(partial_line).min()
+        work.into_iter().chain(binds).chain(exceptions).chain(goto).chain(lifecycle).chain(partial_line).min()
     }
 
     /// Answers everything whose deadline passed.
@@ -356,9 +357,7 @@ impl Session {
         if let Some(goto) = self.stepping.expired_goto(now) {
             self.answer(&goto.request, Err(format!("the debuggee did not answer within {seconds} s").into())).await;
         }
-        for wait in self.breakpoints.expired_binds(now) {
-            self.answer_breakpoints(wait.request, &wait.local_path).await;
-        }
+        self.answer_held_configuration(Some(now)).await;
         if self.lifecycle.detach_overdue(now) {
             tracing::warn!("the detach did not complete in time; closing anyway");
             self.finish_detach().await;

@@ -12,7 +12,7 @@ use super::breakpoints::BindWait;
 use super::breakpoints::{is_template, parse_hit_condition, BindState, Breakpoint, Requested};
 use super::config::AttachConfig;
 use super::editor::ClientInfo;
-use super::exceptions::{ExceptionSettings, FILTERS};
+use super::exceptions::{Applying, ExceptionSettings, FILTERS};
 use super::lifecycle::{AfterRepairs, AttachBreak, Phase};
 use super::paths::is_windows_path;
 use super::stepping::StepKind;
@@ -148,7 +148,7 @@ impl Session {
             RequestCommand::ConfigurationDone => self.configuration_done().await,
             RequestCommand::SetBreakpoints(args) => self.set_breakpoints(&request, args).await,
             RequestCommand::SetFunctionBreakpoints(args) => self.set_function_breakpoints(&request, args).await,
-            RequestCommand::SetExceptionBreakpoints(args) => self.set_exception_breakpoints(args).await,
+            RequestCommand::SetExceptionBreakpoints(args) => self.set_exception_breakpoints(&request, args).await,
             RequestCommand::Threads => self.threads_request(),
             RequestCommand::StackTrace(args) => self.stack_trace(args),
             RequestCommand::Scopes(args) => self.scopes(args),
@@ -256,14 +256,50 @@ impl Session {
         self.send(Command::SetExceptionInfo { default_mode, exceptions }).await
     }
 
-    async fn set_exception_breakpoints(&mut self, args: SetExceptionBreakpointsArguments) -> Handled {
+    /// Answered once ptvsd applies the settings, so that an exception the program raises
+    /// after the response is judged by them: while the program runs, by the reply to a
+    /// hit-count request sent after the `sexi` (ptvsd's loop handles commands in order).
+    /// Before `configurationDone` the attach break holds the program, and ptvsd 2.0/2.1
+    /// have no such request: answered at once.
+    async fn set_exception_breakpoints(
+        &mut self,
+        request: &Request,
+        args: SetExceptionBreakpointsArguments,
+    ) -> Handled {
         let filter_options = args.filter_options.unwrap_or_default();
         let exception_options = args.exception_options.unwrap_or_default();
         self.exceptions.settings = ExceptionSettings::from_request(&args.filters, &filter_options, &exception_options)?;
-        if self.connection.is_up() {
-            self.send_exception_info().await?;
+        if !self.connection.is_up() {
+            return Ok(Reply::Ack);
         }
-        Ok(Reply::Ack)
+        self.send_exception_info().await?;
+        if !matches!(self.lifecycle.phase(), Phase::Running) {
+            return Ok(Reply::Ack);
+        }
+        let request_id = self.threads.request_id();
+        if self.send(Command::GetBreakpointHitCount { request_id, id: 0 }).await.is_err() {
+            return Ok(Reply::Ack);
+        }
+        let deadline = Instant::now() + self.request_timeout();
+        self.exceptions.wait_applied(Applying { request_id, request: request.clone(), deadline });
+        Ok(Reply::Later)
+    }
+
+    /// Answers the configuration requests held for ptvsd's confirmation (`setBreakpoints`
+    /// waiting for binds, `setExceptionBreakpoints` for their application): those whose
+    /// deadline passed by `now`, or all of them (`None`) when the connection or the
+    /// session ends.
+    pub(super) async fn answer_held_configuration(&mut self, now: Option<Instant>) {
+        let binds = match now {
+            Some(now) => self.breakpoints.expired_binds(now),
+            None => self.breakpoints.take_bind_waits(),
+        };
+        for wait in binds {
+            self.answer_breakpoints(wait.request, &wait.local_path).await;
+        }
+        for request in self.exceptions.take_applying(now) {
+            self.answer(&request, Ok(None)).await;
+        }
     }
 
     /// Sends one breakpoint: a Django template breakpoint (which ptvsd never confirms, so it

@@ -608,9 +608,7 @@ impl Session {
         if let Some(goto) = self.stepping.goto.take() {
             self.answer(&goto.request, Err("the session ended before the debuggee answered".into())).await;
         }
-        for wait in self.breakpoints.take_bind_waits() {
-            self.answer_breakpoints(wait.request, &wait.local_path).await;
-        }
+        self.answer_held_configuration(None).await;
         match disconnect.reason {
             DetachReason::Disconnect(request) => {
                 self.answer(&request, Ok(None)).await;

@@ -350,9 +350,16 @@ impl Threads {
         if self.fence == Fence::Unavailable {
             return None;
         }
+        let id = self.request_id();
+        self.fence = Fence::Waiting(id);
+        Some(id)
+    }
+
+    /// A new id for a hit-count request (`bkgh`): the fence after a resume, or another
+    /// request whose reply marks the point where ptvsd's loop processed what came before.
+    pub fn request_id(&mut self) -> i64 {
         self.next_fence_id += 1;
-        self.fence = Fence::Waiting(self.next_fence_id);
-        Some(self.next_fence_id)
+        self.next_fence_id
     }
 
     /// The server cannot answer a fence: settle every later stop with the probe.
