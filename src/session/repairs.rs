@@ -285,18 +285,28 @@ def ptvsd_dap_connection():
     loop = getattr(m, 'DebuggerLoop', None)
     return loop.instance if hasattr(loop, 'instance') else getattr(m, 'conn', None)
 
+def ptvsd_dap_weakly(connection):
+    # Weakly: the detached loop and its socket go as soon as nothing else holds them.
+    try:
+        import weakref
+        return weakref.ref(connection)
+    except TypeError:
+        return lambda: connection
+
 def ptvsd_dap_detach_threads():
-    ptvsd_dap_detach_threads.detached_from = ptvsd_dap_connection()
+    ptvsd_dap_detach_threads.detached_from = ptvsd_dap_weakly(ptvsd_dap_connection())
     try:
         ptvsd_dap_detach_threads.original()
     finally:
         ptvsd_dap_release_parked_queries()
 ptvsd_dap_detach_threads.ptvsd_dap_guard = True
-ptvsd_dap_detach_threads.detached_from = None
+ptvsd_dap_detach_threads.detached_from = lambda: None
 
 def ptvsd_dap_guard_queries(original):
     def is_handled(thread, ex_type, ex_value, trace):
         detached_from = getattr(m.detach_threads, 'detached_from', None)
+        if callable(detached_from):
+            detached_from = detached_from()
         if m.DETACHED or (detached_from is not None and detached_from is ptvsd_dap_connection()):
             return True
         return original(thread, ex_type, ex_value, trace)
@@ -454,6 +464,46 @@ if m is not None and hasattr(m, 'Thread'):
             setattr(m.Thread, ptvsd_dap_name, ptvsd_dap_wait_for_work_slot(getattr(ptvsd_dap_method, '__func__', ptvsd_dap_method)))
 "#;
 
+/// Binary ptvsd (2.0–3.0) keeps a table of its own bound methods in each `DebuggerLoop`,
+/// so every loop is a reference cycle: after its detach the loop, and the socket it holds,
+/// stay until Python's cyclic collector runs a full collection, which in a long-lived app
+/// is rare. Measured on 3.0.0/py3.11: the debuggee's descriptors rose from 13 to 42 over
+/// 1,000 attach/detach cycles. This remembers each attach's loop (weakly, on ptvsd's
+/// module) and, at the next attach, empties the table of every earlier loop whose thread
+/// has ended (no frame of `loop` with it as `self` on any thread's stack), which frees it
+/// and closes its socket at once. The current loop and one still running are left alone.
+/// JSON loops (3.1/3.2) dispatch by name and have no table: nothing to do there.
+const FORGET_OLD_LOOPS_BODY: &str = r#"
+import weakref
+
+def ptvsd_dap_forget_old_loops(m):
+    loop_class = getattr(m, 'DebuggerLoop', None)
+    current = getattr(loop_class, 'instance', None)
+    if current is None or not isinstance(getattr(current, 'command_table', None), dict):
+        return
+    loops = getattr(m, 'ptvsd_dap_loops', None)
+    if loops is None:
+        loops = m.ptvsd_dap_loops = weakref.WeakSet()
+    code = getattr(getattr(loop_class.loop, '__func__', loop_class.loop), '__code__', None)
+    running = set()
+    for frame in list(sys._current_frames().values()):
+        while frame is not None:
+            if frame.f_code is code:
+                running.add(id(frame.f_locals.get('self')))
+            frame = frame.f_back
+    for old in list(loops):
+        if old is not current and id(old) not in running:
+            loops.discard(old)
+            old.command_table = {}
+    loops.add(current)
+
+if m is not None:
+    try:
+        ptvsd_dap_forget_old_loops(m)
+    except Exception:
+        pass
+"#;
+
 /// One expression that runs Python statements in a fresh private namespace and evaluates
 /// to that namespace's `result` (None if it sets none). Works on Python 2.7 (where `eval`
 /// of an `exec`-mode code object runs it) and 3.x; binds no names in the user's frame.
@@ -483,7 +533,7 @@ pub fn name_exceptions_expression() -> String {
 /// attach break landed there).
 pub fn attach_repair_expression() -> String {
     in_private_namespace(&format!(
-        "{REPAIR_OUTPUT}\n{REPAIR_WFASTCGI}\n{REPAIR_UNBLOCK}\n{REPAIR_MODULES}\n{PARKED_QUERIES}{CONNECTION_GUARD_BODY}{NAME_EXCEPTIONS_BODY}{WORK_SLOT_BODY}{STALE_HANDLER_PROBE_BODY}"
+        "{REPAIR_OUTPUT}\n{REPAIR_WFASTCGI}\n{REPAIR_UNBLOCK}\n{REPAIR_MODULES}\n{PARKED_QUERIES}{CONNECTION_GUARD_BODY}{NAME_EXCEPTIONS_BODY}{WORK_SLOT_BODY}{FORGET_OLD_LOOPS_BODY}{STALE_HANDLER_PROBE_BODY}"
     ))
 }
 

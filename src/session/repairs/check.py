@@ -339,6 +339,37 @@ def scenario_work_slot():
     check(thread.unblock_work is not None and not thread._block_lock.locked(), 'the exec was not queued on the thread')
 
 
+def scenario_old_loops():
+    """A detached binary loop (a reference cycle through its table of bound methods) is
+    freed by the next attach's repairs, not whenever Python's cyclic collector gets to it;
+    the current loop and one that still runs keep their tables."""
+    if hasattr(m.DebuggerLoop, '_buffered_read_line_as_ascii'):
+        return
+    import gc
+    import weakref
+    gc.disable()
+    client, loop = attach_like()
+    t = loop_thread(loop)
+    evaluate('attach')
+    old = weakref.ref(loop)
+    client.sendall(b'detc')
+    t.join(TIMEOUT)
+    check(not t.is_alive(), 'the loop did not end at the detach')
+    del loop, t
+    check(old() is not None, 'the detached loop was freed without the repair: no cycle to break')
+    client2, loop2 = attach_like()
+    t2 = loop_thread(loop2)
+    evaluate('attach')
+    check(old() is None, 'the detached loop outlived the next attach')
+    check(t2.is_alive() and len(loop2.command_table) > 0, 'the repair emptied the current loop')
+    # A third attach while the second loop still reads its connection: that loop stays.
+    client3, loop3 = attach_like()
+    t3 = loop_thread(loop3)
+    evaluate('attach')
+    check(t2.is_alive() and len(loop2.command_table) > 0, 'the repair emptied a loop that still runs')
+    gc.enable()
+
+
 SCENARIOS = {
     'work-slot': scenario_work_slot,
     'detached': scenario_detached,
@@ -349,6 +380,7 @@ SCENARIOS = {
     'guard-fence-fin': lambda: scenario_guard('fin', False),
     'guard-fence-rst': lambda: scenario_guard('rst', False),
     'stale-loop': scenario_stale_loop,
+    'old-loops': scenario_old_loops,
     'attach-in-the-detach': scenario_attach_in_the_detach,
     'names': scenario_names,
     'names-fallback': scenario_names_fallback,

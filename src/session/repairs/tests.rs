@@ -131,6 +131,11 @@ fn guard_of_an_old_connection_leaves_the_new_debugger_attached_in_real_ptvsd() {
 }
 
 #[test]
+fn a_detached_binary_loop_is_freed_at_the_next_attach_not_by_the_collector_in_real_ptvsd() {
+    on_every_peer("old-loops");
+}
+
+#[test]
 fn a_debugger_attaching_the_moment_a_lost_connection_detaches_stays_attached_in_real_ptvsd() {
     on_every_peer("attach-in-the-detach");
 }
