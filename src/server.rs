@@ -16,9 +16,13 @@ use crate::processes::{self, Routed, Router};
 use crate::session::{EditorMessage, Input, Session};
 
 /// Bound on queued outgoing messages; a stalled editor eventually stalls the session,
-/// never memory.
-const OUTGOING_QUEUE: usize = 1024;
-const INPUT_QUEUE: usize = 1024;
+/// never memory. With program output at most `EVENT_TEXT_MAX` (16 KiB) per event, the
+/// output waiting for a slow editor is at most about 4 MiB here.
+const OUTGOING_QUEUE: usize = 256;
+/// Bound on the session's queued inputs (the editor's requests, ptvsd's messages, the
+/// session's own tasks' results): while the session waits on a slow editor, ptvsd's
+/// output waits here and then in the debuggee's socket.
+const INPUT_QUEUE: usize = 256;
 
 /// Runs one session until the editor disconnects or closes `input`, or `shutdown`
 /// completes (a signal): both detach from the debuggee like a disconnect would, so the

@@ -11,7 +11,7 @@
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::output::{Chunk, OutputLines};
+use super::output::{Chunk, OutputLines, EVENT_TEXT_MAX};
 use super::{escape_format, Answer, Blame, Session};
 use crate::dap::bodies::{EventBody, OutputEventBody};
 use crate::dap::types::{ErrorDetails, Event as DapEvent, Message, Request, Response};
@@ -150,12 +150,15 @@ impl Editor {
     }
 
     async fn send_program_output(&mut self, chunk: Chunk) -> Result<(), Gone> {
-        let body = OutputEventBody {
-            category: Some(chunk.category.to_owned()),
-            output: chunk.text,
-            ..OutputEventBody::default()
-        };
-        self.send(Message::Event(DapEvent::new(&body))).await
+        for piece in chunk.pieces(EVENT_TEXT_MAX) {
+            let body = OutputEventBody {
+                category: Some(piece.category.to_owned()),
+                output: piece.text,
+                ..OutputEventBody::default()
+            };
+            self.send(Message::Event(DapEvent::new(&body))).await?;
+        }
+        Ok(())
     }
 }
 

@@ -12,7 +12,8 @@
 //! one event) first sends the pending partial line of the previous one, and the session
 //! sends what is pending before any other event (see `Session::program_output`), so a
 //! stop never overtakes the output printed before it. Nothing is lost: [`OutputLines::flush`]
-//! hands out whatever is left.
+//! hands out whatever is left. A chunk longer than [`EVENT_TEXT_MAX`] goes out as several
+//! events ([`Chunk::pieces`]).
 //!
 //! Owns: the pending partial line and its category. Must not know: DAP messages, ptvsd,
 //! or clocks (the caller passes `now`).
@@ -26,11 +27,43 @@ pub const PARTIAL_LINE_DELAY: Duration = Duration::from_millis(50);
 /// A partial line longer than this is sent without waiting (bytes).
 pub const PARTIAL_LINE_MAX: usize = 64 * 1024;
 
+/// The most text one `output` event carries (bytes): a longer chunk goes out as several
+/// events, so that the messages queued for a slow editor hold a bounded number of bytes.
+pub const EVENT_TEXT_MAX: usize = 16 * 1024;
+
 /// One `output` event's worth of text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chunk {
     pub category: &'static str,
     pub text: String,
+}
+
+impl Chunk {
+    /// This chunk as pieces of at most `max` bytes (at least one character each), each
+    /// ending at its last line end within the bound when it has one, in order.
+    pub fn pieces(self, max: usize) -> Vec<Chunk> {
+        let Chunk { category, mut text } = self;
+        let mut pieces = Vec::new();
+        while text.len() > max {
+            let mut cut = max;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            if let Some(end) = text[..cut].rfind('\n') {
+                cut = end + 1;
+            }
+            if cut == 0 {
+                cut = text.chars().next().map_or(text.len(), char::len_utf8);
+            }
+            let rest = text.split_off(cut);
+            pieces.push(Chunk { category, text });
+            text = rest;
+        }
+        if !text.is_empty() || pieces.is_empty() {
+            pieces.push(Chunk { category, text });
+        }
+        pieces
+    }
 }
 
 /// Coalesces write-sized pieces of output into whole lines (see the module docs).
@@ -103,6 +136,22 @@ mod tests {
 
     fn chunk(category: &'static str, text: &str) -> Chunk {
         Chunk { category, text: text.to_string() }
+    }
+
+    #[test]
+    fn a_long_chunk_is_cut_at_line_ends_within_the_bound_and_never_inside_a_character() {
+        let pieces =
+            |text: &str, max| chunk("stdout", text).pieces(max).into_iter().map(|c| c.text).collect::<Vec<_>>();
+        assert_eq!(pieces("short\n", 16), ["short\n"]);
+        assert_eq!(pieces("ab\ncd\nef\n", 7), ["ab\ncd\n", "ef\n"]);
+        // No line end within the bound: cut at the bound, on a character boundary.
+        assert_eq!(pieces("abcdefgh", 3), ["abc", "def", "gh"]);
+        assert_eq!(pieces("aé€x", 4), ["aé", "€x"]);
+        // A character longer than the bound still goes out whole.
+        assert_eq!(pieces("€€", 2), ["€", "€"]);
+        let long = "x".repeat(EVENT_TEXT_MAX * 3 + 5);
+        let cut = pieces(&long, EVENT_TEXT_MAX);
+        assert!(cut.iter().all(|p| p.len() <= EVENT_TEXT_MAX) && cut.concat() == long, "{:?}", cut.len());
     }
 
     #[test]
