@@ -227,13 +227,21 @@ fn a_port_nobody_listens_on_is_explained_before_the_upgrade() {
 #[test]
 fn the_tunnels_close_reason_reaches_the_user() {
     // The status probe finds the port open, then the app goes away before the upgrade (a
-    // recycle): the tunnel says why in its Close frame.
+    // recycle): the tunnel says why in its Close frame. The emulator answers the status
+    // only once the app's listener is closed.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let closer = std::thread::spawn(move || {
-        let _first = listener.accept();
-    });
-    let emulator = AzureEmulator::kudu(linux_site(port), None);
+    let gone = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let closer = {
+        let gone = gone.clone();
+        std::thread::spawn(move || {
+            let first = listener.accept();
+            drop((first, listener));
+            gone.wait();
+        })
+    };
+    let site = LinuxSite { after_status_check: Some(gone), ..linux_site(port) };
+    let emulator = AzureEmulator::kudu(site, None);
     let said = probe_error(
         &[&emulator.url("s", support::azure::TUNNEL_PATH), "--tunnel-port", &port.to_string()],
         &CREDENTIALS,

@@ -354,8 +354,7 @@ async fn tunnel_credentials_stay_out_of_every_log() {
     let certs = TestCerts::generate(dir.path());
     let peer =
         PtvsdPeer::start("3.11", "3.2.1", &program("target.py"), PeerOptions::new().secret(SECRET).args(["0", "0.05"]));
-    let site =
-        LinuxSite { user: TUNNEL_USER.into(), password: TUNNEL_PASSWORD.into(), default_port: 2222, state: "STARTED" };
+    let site = LinuxSite { user: TUNNEL_USER.into(), password: TUNNEL_PASSWORD.into(), ..LinuxSite::started(2222) };
     let emulator = AzureEmulator::kudu(site, Some(&certs));
     let url = format!("wss://{}@localhost:{}/AppServiceTunnel/Tunnel.ashx", url_secret(SECRET), emulator.port());
     let basic = format!("{TUNNEL_USER}:{TUNNEL_PASSWORD}");

@@ -89,6 +89,10 @@ pub struct LinuxSite {
     pub default_port: u16,
     /// `STARTED`, `STARTING` or `STOPPED` (from `/appsvctmp/status.txt`).
     pub state: &'static str,
+    /// A test's rendezvous right after the status check's connect-and-close, before the
+    /// status is answered: where a test makes the app go away between the check and the
+    /// upgrade (a recycle) without racing the client.
+    pub after_status_check: Option<Arc<std::sync::Barrier>>,
 }
 
 impl LinuxSite {
@@ -99,7 +103,13 @@ impl LinuxSite {
     /// A started site with the test credentials, tunnelling to `default_port` when a
     /// request names no port.
     pub fn started(default_port: u16) -> LinuxSite {
-        LinuxSite { user: Self::USER.into(), password: Self::PASSWORD.into(), default_port, state: "STARTED" }
+        LinuxSite {
+            user: Self::USER.into(),
+            password: Self::PASSWORD.into(),
+            default_port,
+            state: "STARTED",
+            after_status_check: None,
+        }
     }
 }
 
@@ -499,6 +509,9 @@ async fn serve_linux(mut conn: Conn, request: Request, rest: Vec<u8>, site: Linu
         // `using (Socket testSocket …) { testSocket.Connect(…); }`: connect, then close.
         let reachable = TcpStream::connect(("127.0.0.1", port)).await.is_ok();
         shared.note(format!("GetStatus: port {port} reachable: {reachable}"));
+        if let Some(barrier) = site.after_status_check.clone() {
+            let _ = tokio::task::spawn_blocking(move || barrier.wait()).await;
+        }
         let msg = if reachable { "" } else { "Unable to connect to WebApp" };
         let json = format!(r#"{{"port":{port},"state":"{}","canReachPort":{reachable},"msg":"{msg}"}}"#, site.state);
         // ASP.NET Core writes it chunked.
