@@ -9,12 +9,9 @@
 //! never receive bytes before its greeting (spec §1.4), so a binary endpoint has no entry.
 //! Anything unreadable or malformed in the file counts as no expectation.
 //!
-//! WebSocket endpoints take part too: every relay in use passes on what the client sent
-//! before ptvsd's greeting once it has dialled ptvsd. Azure's proxy on Windows and Kudu's
-//! tunnel on Linux answer the upgrade first and dial ptvsd after, then start copying the
-//! client's messages (research/azure-and-asks.md §1.3, §1.8); websockify and `ptvsd-dap
-//! relay` copy from their start. tests/reattach.rs attaches with an expectation through
-//! websockify, `ptvsd-dap relay` and the Azure emulator.
+//! Only `tcp://` and `tcps://` endpoints take part: a WebSocket relay (Azure's proxy)
+//! answers the upgrade before it dials ptvsd, so whether bytes sent before the greeting
+//! reach ptvsd depends on the relay.
 //!
 //! Must not know: the handshake itself (`legacy::handshake` takes the expectation and says
 //! when the greeting disagreed) or the session.
@@ -24,7 +21,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
 use crate::legacy::Dialect;
-use crate::transport::Endpoint;
+use crate::transport::{Endpoint, Scheme};
 
 /// The environment variable naming the cache file (`off`: no expectations).
 pub const ENV: &str = "PTVSD_DAP_DIALECTS";
@@ -53,11 +50,16 @@ fn setting() -> Option<Option<PathBuf>> {
     }
 }
 
-/// The key of an endpoint's expectation: `scheme://host:port/path`, without the secret.
-pub fn key(endpoint: &Endpoint) -> String {
+/// The key of an endpoint that may take an expectation: `tcp://host:port/path`, without
+/// the secret; `None` for the WebSocket schemes.
+pub fn key(endpoint: &Endpoint) -> Option<String> {
+    match endpoint.scheme() {
+        Scheme::Tcp | Scheme::Tcps => {}
+        _ => return None,
+    }
     let host =
         if endpoint.host().contains(':') { format!("[{}]", endpoint.host()) } else { endpoint.host().to_owned() };
-    format!("{}://{}:{}{}", endpoint.scheme().as_str(), host, endpoint.port(), endpoint.path())
+    Some(format!("{}://{}:{}{}", endpoint.scheme().as_str(), host, endpoint.port(), endpoint.path()))
 }
 
 /// The dialect `key` spoke when last attached, from this process's memory or the file.
@@ -150,12 +152,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keys_leave_out_the_secret() {
+    fn keys_leave_out_the_secret_and_the_websocket_schemes() {
         let endpoint = Endpoint::parse("tcp://s3cret@10.0.0.5:5678").unwrap();
-        assert_eq!(key(&endpoint), "tcp://10.0.0.5:5678/");
+        assert_eq!(key(&endpoint).as_deref(), Some("tcp://10.0.0.5:5678/"));
         let endpoint = Endpoint::parse("tcps://s3cret@[::1]:5678").unwrap();
-        assert_eq!(key(&endpoint), "tcps://[::1]:5678/");
-        assert_eq!(key(&Endpoint::parse("wss://s3cret@site.example/ptvsd").unwrap()), "wss://site.example:443/ptvsd");
+        assert_eq!(key(&endpoint).as_deref(), Some("tcps://[::1]:5678/"));
+        assert_eq!(key(&Endpoint::parse("wss://s3cret@site.example/ptvsd").unwrap()), None);
     }
 
     #[test]

@@ -386,7 +386,7 @@ async fn run_path(link: &WanLink, path: &PathSpec) -> Res<[Sample; 9]> {
             let mut env = Vec::new();
             if let Some(dialect) = path.expect {
                 let endpoint = ptvsd_dap::transport::Endpoint::parse(&site.url)?;
-                let key = ptvsd_dap::dialects::key(&endpoint);
+                let key = ptvsd_dap::dialects::key(&endpoint).ok_or("no dialect key for the URL")?;
                 std::fs::write(&cache_file, format!("{key}\t{dialect}\n"))?;
                 env.push((ptvsd_dap::dialects::ENV, cache_file.to_str().ok_or("cache path")?));
             }

@@ -401,14 +401,14 @@ impl Session {
 }
 
 /// One attach: the transport's connection, then ptvsd's handshake up to the attach reply.
-/// Both the first attach and every reconnect try go through here. An endpoint that
+/// Both the first attach and every reconnect try go through here. A `tcp://` endpoint that
 /// spoke JSON before (this run or, through the cache file, an earlier one: [`dialects`])
 /// gets authenticate + attach before its greeting; when the greeting disagrees, one new
 /// connection with the plain handshake follows.
 pub(super) async fn connect_and_attach(config: &AttachConfig) -> Result<Connected, AttachFailure> {
     let endpoint = &config.endpoint;
     let key = dialects::key(endpoint);
-    let expected = dialects::expected(&key);
+    let expected = key.as_deref().and_then(dialects::expected);
     let secret = endpoint.secret().expose();
     let options = config.debug_options();
     if let Some(dialect) = expected {
@@ -421,12 +421,16 @@ pub(super) async fn connect_and_attach(config: &AttachConfig) -> Result<Connecte
     let attached = match first {
         Err(HandshakeError::Unexpected { found }) => {
             tracing::info!(?expected, ?found, "the debuggee's greeting was not the expected one; connecting again");
-            dialects::contradicted(&key);
+            if let Some(key) = &key {
+                dialects::contradicted(key);
+            }
             let stream = transport::connect(endpoint, &config.connect).await?;
             handshake::attach(stream, secret, &options, Limits::default(), config.handshake_timeout).await?
         }
         other => other?,
     };
-    dialects::confirmed(&key, attached.dialect);
+    if let Some(key) = &key {
+        dialects::confirmed(key, attached.dialect);
+    }
     Ok(Connected { framed: attached.framed, dialect: attached.dialect, info: attached.info })
 }
