@@ -433,23 +433,21 @@ fn paths(config: &Config) -> Vec<PathSpec> {
                 expect: None,
             });
         }
-        // tcp:// and ws:// again with the dialect expected (issue #13): a JSON attach to an
-        // endpoint that spoke JSON before sends authenticate + attach before the greeting.
+        // tcp:// again with the dialect expected (issue #13): a JSON attach to an endpoint
+        // that spoke JSON before sends authenticate + attach before the greeting.
         let expect = match *version {
             v if v.starts_with("3.1") => Some("json 7"),
             v if v.starts_with("3.2") => Some("json 8"),
             _ => None,
         };
         if let Some(dialect) = expect {
-            for (kind, name) in [(Kind::Tcp, "tcp://"), (Kind::Relay, "ws:// relay")] {
-                paths.push(PathSpec {
-                    label: format!("ptvsd-dap {name} ({dialect} expected), ptvsd {version}"),
-                    kind,
-                    version: Some(version),
-                    exe: ours.clone(),
-                    expect,
-                });
-            }
+            paths.push(PathSpec {
+                label: format!("ptvsd-dap tcp:// ({dialect} expected), ptvsd {version}"),
+                kind: Kind::Tcp,
+                version: Some(version),
+                exe: ours.clone(),
+                expect,
+            });
         }
         if let Some(baseline) = &config.baseline {
             paths.push(PathSpec {
