@@ -68,7 +68,8 @@ pub(super) struct Gone;
 /// The way out to the editor.
 pub(super) struct Editor {
     out: mpsc::Sender<Message>,
-    pub(super) client: ClientInfo,
+    /// What the client said in `initialize` (set there, read by every line and column).
+    client: ClientInfo,
     /// The program's output (ptvsd's redirected stdout/stderr, a launched program's pipes)
     /// not yet sent as a whole line.
     program_lines: OutputLines,
@@ -81,6 +82,16 @@ impl Editor {
             client: ClientInfo { lines_start_at_1: true, columns_start_at_1: true },
             program_lines: OutputLines::default(),
         }
+    }
+
+    /// The client's line and column numbering.
+    pub(super) fn client(&self) -> ClientInfo {
+        self.client
+    }
+
+    /// `initialize` said how the client numbers lines and columns.
+    pub(super) fn set_client(&mut self, client: ClientInfo) {
+        self.client = client;
     }
 
     /// Every message to the editor goes out here.

@@ -153,12 +153,12 @@ impl Session {
         // Only the line the cursor is on counts (`line` is for multi-line input).
         let text = match args.line.filter(|l| *l > 0) {
             Some(line) => {
-                let first = self.editor.client.first_line();
+                let first = self.editor.client().first_line();
                 args.text.split('\n').nth(usize::try_from(line - first).unwrap_or(0)).unwrap_or("").to_string()
             }
             None => args.text.clone(),
         };
-        let column = args.column - self.editor.client.first_column();
+        let column = args.column - self.editor.client().first_column();
         let target = usize::try_from(column).ok().and_then(|c| completions::target(&text, c));
         let frame = self.frame_or_top(args.frame_id, "completions").and_then(|f| self.check_frame(f).map(|()| f));
         let (Some(target), Ok(frame)) = (target, frame) else {

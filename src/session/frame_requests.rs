@@ -165,7 +165,7 @@ impl Session {
     }
 
     pub(super) async fn log_output(&mut self, text: &str, source: Source, line: i64) {
-        let line = self.editor.client.line_to_editor(line);
+        let line = self.editor.client().line_to_editor(line);
         let output = OutputEventBody {
             category: Some("console".to_owned()),
             output: text.to_owned(),
@@ -332,7 +332,7 @@ impl Session {
 
     pub(super) fn goto_targets(&mut self, args: GotoTargetsArguments) -> Handled {
         self.goto_supported()?;
-        let line = args.line + self.editor.client.line_offset();
+        let line = args.line + self.editor.client().line_offset();
         if line < 1 {
             return Err("no such line".into());
         }
@@ -349,7 +349,7 @@ impl Session {
                     .into(),
             );
         }
-        let shown = self.editor.client.line_to_editor(line);
+        let shown = self.editor.client().line_to_editor(line);
         // The target id is the (1-based) line: `goto` checks it against the thread's frame.
         let target = GotoTarget { id: line, label: format!("Line {line}"), line: shown, ..GotoTarget::default() };
         Ok(Reply::body(GotoTargetsResponseBody { targets: vec![target] }))

@@ -295,7 +295,7 @@ impl Session {
         let mut body = DapBreakpoint { id: Some(e.id), verified: e.verified(), ..DapBreakpoint::default() };
         let first = e.sites.iter().find(|s| s.state == BindState::Bound).or(e.sites.first());
         if let Some(site) = first {
-            let line = self.editor.client.line_to_editor(site.target.line);
+            let line = self.editor.client().line_to_editor(site.target.line);
             body.line = Some(line);
             if let Some(local) = &site.target.local_path {
                 let path = local.to_string_lossy();

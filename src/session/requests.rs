@@ -190,7 +190,7 @@ impl Session {
     }
 
     fn initialize(&mut self, args: crate::dap::requests::InitializeRequestArguments) -> Handled {
-        self.editor.client = ClientInfo::from_initialize(args.lines_start_at1, args.columns_start_at1);
+        self.editor.set_client(ClientInfo::from_initialize(args.lines_start_at1, args.columns_start_at1));
         if matches!(self.lifecycle.phase(), Phase::Uninitialized) {
             self.lifecycle.enter(Phase::Idle);
         }
@@ -384,7 +384,7 @@ impl Session {
             (None, None) => return Err("setBreakpoints needs a source with a path or a sourceReference".into()),
         };
         let template = is_template(&local_path);
-        let line_offset = self.editor.client.line_offset();
+        let line_offset = self.editor.client().line_offset();
         let requested: Vec<Requested> = match (args.breakpoints, args.lines) {
             (Some(bps), _) => bps
                 .into_iter()
@@ -448,7 +448,7 @@ impl Session {
     }
 
     pub(super) fn breakpoint_body(&self, local_path: &str, b: &Breakpoint) -> DapBreakpoint {
-        let line = self.editor.client.line_to_editor(b.line);
+        let line = self.editor.client().line_to_editor(b.line);
         let reference = local_path.strip_prefix(REFERENCE_KEY).and_then(|r| r.parse::<i64>().ok());
         let source = match reference {
             Some(reference) => Source {

@@ -62,8 +62,8 @@ impl Session {
         let total = frames.len();
         let start = usize::try_from(args.start_frame.unwrap_or(0).max(0)).unwrap_or(usize::MAX).min(total);
         let levels = args.levels.filter(|l| *l > 0).and_then(|l| usize::try_from(l).ok()).unwrap_or(total);
-        let column = self.editor.client.first_column();
-        let line_offset = self.editor.client.line_offset();
+        let column = self.editor.client().first_column();
+        let line_offset = self.editor.client().line_offset();
         let mut stack = Vec::new();
         for (index, frame) in frames.iter().enumerate().skip(start).take(levels) {
             let id = self.handles.frame_id(FrameRef { thread: remote, index: index as i64, kind: frame.kind });

@@ -246,7 +246,7 @@ impl Session {
                 }
             }
             Waiter::Completions { request, target } => {
-                let body = super::evaluation::completions_body(self.editor.client.first_column(), &target, &value);
+                let body = super::evaluation::completions_body(self.editor.client().first_column(), &target, &value);
                 self.answer(&request, Ok(Some(body.into()))).await;
             }
             Waiter::Clipboard { request } => {
