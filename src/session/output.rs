@@ -42,25 +42,30 @@ impl Chunk {
     /// This chunk as pieces of at most `max` bytes (at least one character each), each
     /// ending at its last line end within the bound when it has one, in order.
     pub fn pieces(self, max: usize) -> Vec<Chunk> {
-        let Chunk { category, mut text } = self;
+        if self.text.len() <= max {
+            return vec![self];
+        }
+        // Each piece is copied out once from the front (cutting the rest off the String
+        // at every piece would copy the tail again and again).
         let mut pieces = Vec::new();
-        while text.len() > max {
+        let mut rest = self.text.as_str();
+        while rest.len() > max {
             let mut cut = max;
-            while !text.is_char_boundary(cut) {
+            while !rest.is_char_boundary(cut) {
                 cut -= 1;
             }
-            if let Some(end) = text[..cut].rfind('\n') {
+            if let Some(end) = rest[..cut].rfind('\n') {
                 cut = end + 1;
             }
             if cut == 0 {
-                cut = text.chars().next().map_or(text.len(), char::len_utf8);
+                cut = rest.chars().next().map_or(rest.len(), char::len_utf8);
             }
-            let rest = text.split_off(cut);
-            pieces.push(Chunk { category, text });
-            text = rest;
+            let (piece, tail) = rest.split_at(cut);
+            pieces.push(Chunk { category: self.category, text: piece.to_owned() });
+            rest = tail;
         }
-        if !text.is_empty() || pieces.is_empty() {
-            pieces.push(Chunk { category, text });
+        if !rest.is_empty() {
+            pieces.push(Chunk { category: self.category, text: rest.to_owned() });
         }
         pieces
     }
