@@ -276,8 +276,8 @@ impl Session {
         if !matches!(self.lifecycle.phase(), Phase::Running) {
             return Ok(Reply::Ack);
         }
-        let request_id = self.threads.request_id();
-        if self.send(Command::GetBreakpointHitCount { request_id, id: 0 }).await.is_err() {
+        let Some(request_id) = self.threads.marker_id() else { return Ok(Reply::Ack) };
+        if !self.send_marker(request_id).await {
             return Ok(Reply::Ack);
         }
         let deadline = Instant::now() + self.request_timeout();

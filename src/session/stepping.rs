@@ -386,11 +386,19 @@ impl Session {
     /// ptvsd's loop finished the resume (`threads`, rule 2).
     async fn send_fence(&mut self, fence: Option<i64>) {
         if let Some(request_id) = fence {
-            if self.send(Command::GetBreakpointHitCount { request_id, id: 0 }).await.is_err() && self.connection.is_up()
-            {
+            if !self.send_marker(request_id).await && self.connection.is_up() {
                 self.threads.fence_unavailable();
             }
         }
+    }
+
+    /// Sends the hit-count request `request_id` (from [`Threads::marker_id`]), whose reply
+    /// ptvsd writes only after it has processed every command sent before it; false when
+    /// it could not be sent.
+    ///
+    /// [`Threads::marker_id`]: super::threads::Threads::marker_id
+    pub(super) async fn send_marker(&mut self, request_id: i64) -> bool {
+        self.send(Command::GetBreakpointHitCount { request_id, id: 0 }).await.is_ok()
     }
 
     /// Fails every release still waiting (the connection is gone).

@@ -347,19 +347,20 @@ impl Threads {
     }
 
     fn arm_fence(&mut self) -> Option<i64> {
-        if self.fence == Fence::Unavailable {
-            return None;
-        }
-        let id = self.request_id();
+        let id = self.marker_id()?;
         self.fence = Fence::Waiting(id);
         Some(id)
     }
 
-    /// A new id for a hit-count request (`bkgh`): the fence after a resume, or another
-    /// request whose reply marks the point where ptvsd's loop processed what came before.
-    pub fn request_id(&mut self) -> i64 {
+    /// A new id for a hit-count request (`bkgh`) whose reply marks the point where ptvsd's
+    /// loop has processed what was sent before it (the fence after a resume is one);
+    /// `None` when this server answers none (protocol v2/v4, ptvsd 2.0/2.1).
+    pub fn marker_id(&mut self) -> Option<i64> {
+        if self.fence == Fence::Unavailable {
+            return None;
+        }
         self.next_fence_id += 1;
-        self.next_fence_id
+        Some(self.next_fence_id)
     }
 
     /// The server cannot answer a fence: settle every later stop with the probe.
