@@ -28,6 +28,9 @@
 //!   not only `str(exception)`;
 //! * [`WORK_SLOT_BODY`]: an evaluation sent right after the previous one's answer is not
 //!   refused as "previous evaluation has not completed";
+//! * [`FORGET_OLD_LOOPS_BODY`]: a detached binary loop is freed at the next attach;
+//! * [`BREAK_ALL_LOCKS_BODY`]: two threads stopping for one break-all cannot wait for each
+//!   other's lock (which wedged the program and ptvsd's command loop);
 //! * [`stale_handler_probe_expression`]: lists the files of threads parked forever on a handler query
 //!   an earlier debugger never answered (the re-attach bug); the session answers each one.
 //!
@@ -504,6 +507,56 @@ if m is not None:
         pass
 "#;
 
+/// A thread that wins a break-all's `ASBR` (ptvsd's `async_break`) then calls
+/// `update_all_thread_stacks` from inside its own `block()`, holding its own
+/// `_block_starting_lock`, and takes every other thread's lock in turn (every release).
+/// Two such winners wait for each other's lock for good, and the command loop hangs at
+/// the next resume, which needs both locks: the program is wedged until it restarts. Two
+/// winners come from one break-all on 3.1/3.2 (the flag is tested without a lock) and on
+/// every release from a break-all armed again while the first winner is still in there
+/// (seen on 3.0.0: a `pause` coinciding with the attach break leaves the flag armed, and
+/// the next `pause` re-arms it; threading doc §2.5). This replaces the module function
+/// (which the winner looks up at each call) with one that, when called by a thread inside
+/// its own `block()`, skips each thread whose lock is taken instead of waiting for it;
+/// those frame lists (of threads not stopped yet) are only informational. Every other
+/// call (a thread about to stop, holding no lock) goes to ptvsd's own function. Marker
+/// `ptvsd_dap_guard`.
+const BREAK_ALL_LOCKS_BODY: &str = r#"
+def ptvsd_dap_update_all_thread_stacks(original):
+    def update_all_thread_stacks(blocking_thread=None, check_is_blocked=True):
+        if blocking_thread is None or not getattr(blocking_thread, '_is_blocked', False):
+            return original(blocking_thread, check_is_blocked)
+        m.THREADS_LOCK.acquire()
+        try:
+            threads = list(m.THREADS.values())
+        finally:
+            m.THREADS_LOCK.release()
+        for thread in threads:
+            if thread is blocking_thread:
+                continue
+            lock = thread._block_starting_lock
+            if not lock.acquire(False):
+                continue
+            busy = check_is_blocked and thread._is_blocked
+            lock.release()
+            if busy:
+                continue
+            frames = thread.get_frame_list()
+            if not lock.acquire(False):
+                continue
+            try:
+                if not check_is_blocked or not thread._is_blocked:
+                    thread.send_frame_list(frames)
+            finally:
+                lock.release()
+    update_all_thread_stacks.ptvsd_dap_guard = True
+    return update_all_thread_stacks
+
+if m is not None and hasattr(m, 'THREADS_LOCK') and callable(getattr(m, 'update_all_thread_stacks', None)):
+    if not getattr(m.update_all_thread_stacks, 'ptvsd_dap_guard', False):
+        m.update_all_thread_stacks = ptvsd_dap_update_all_thread_stacks(m.update_all_thread_stacks)
+"#;
+
 /// One expression that runs Python statements in a fresh private namespace and evaluates
 /// to that namespace's `result` (None if it sets none). Works on Python 2.7 (where `eval`
 /// of an `exec`-mode code object runs it) and 3.x; binds no names in the user's frame.
@@ -533,7 +586,7 @@ pub fn name_exceptions_expression() -> String {
 /// attach break landed there).
 pub fn attach_repair_expression() -> String {
     in_private_namespace(&format!(
-        "{REPAIR_OUTPUT}\n{REPAIR_WFASTCGI}\n{REPAIR_UNBLOCK}\n{REPAIR_MODULES}\n{PARKED_QUERIES}{CONNECTION_GUARD_BODY}{NAME_EXCEPTIONS_BODY}{WORK_SLOT_BODY}{FORGET_OLD_LOOPS_BODY}{STALE_HANDLER_PROBE_BODY}"
+        "{REPAIR_OUTPUT}\n{REPAIR_WFASTCGI}\n{REPAIR_UNBLOCK}\n{REPAIR_MODULES}\n{PARKED_QUERIES}{CONNECTION_GUARD_BODY}{NAME_EXCEPTIONS_BODY}{WORK_SLOT_BODY}{FORGET_OLD_LOOPS_BODY}{BREAK_ALL_LOCKS_BODY}{STALE_HANDLER_PROBE_BODY}"
     ))
 }
 

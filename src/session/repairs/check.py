@@ -370,6 +370,52 @@ def scenario_old_loops():
     gc.enable()
 
 
+def scenario_break_all_locks():
+    """A thread stopping for a break-all, inside its own block() and holding its own lock,
+    skips a thread whose lock another stopping thread holds instead of waiting for it
+    (two such threads waited for each other for good); it still sends the frame list of
+    a running thread whose lock is free, and a call from a thread not yet blocked is
+    ptvsd's own."""
+    evaluate('attach')
+    sent = []
+
+    def fake(name, blocked):
+        thread = m.Thread.__new__(m.Thread)
+        thread._is_blocked = blocked
+        thread._block_starting_lock = threading.Lock()
+        thread.get_frame_list = lambda: [name]
+        thread.send_frame_list = lambda frames, thread_name=None: sent.append(frames[0])
+        return thread
+    winner, other_winner, running = fake('winner', True), fake('other', True), fake('running', False)
+    other_winner._is_blocked = False  # sampled as not yet blocked, but its lock is held
+    winner._block_starting_lock.acquire()
+    other_winner._block_starting_lock.acquire()
+    saved = dict(m.THREADS)
+    m.THREADS.clear()
+    m.THREADS.update({1: winner, 2: other_winner, 3: running})
+    try:
+        done = threading.Event()
+
+        def stop():
+            m.update_all_thread_stacks(winner)
+            done.set()
+        stopper = threading.Thread(target=stop)
+        stopper.daemon = True
+        stopper.start()
+        check(done.wait(TIMEOUT), 'the stopping thread waited for the lock another stopping thread holds')
+        check(sent == ['running'], 'frame lists sent: %r' % sent)
+        other_winner._block_starting_lock.release()
+        winner._block_starting_lock.release()
+        done.wait(TIMEOUT)
+        del sent[:]
+        m.update_all_thread_stacks(running)
+        check(sorted(sent) == ['other'], 'ptvsd\'s own function was not called for a thread not blocked: %r' % sent)
+    finally:
+        m.THREADS.clear()
+        m.THREADS.update(saved)
+    check(getattr(m.update_all_thread_stacks, 'ptvsd_dap_guard', False), 'the repair is not installed')
+
+
 SCENARIOS = {
     'work-slot': scenario_work_slot,
     'detached': scenario_detached,
@@ -381,6 +427,7 @@ SCENARIOS = {
     'guard-fence-rst': lambda: scenario_guard('rst', False),
     'stale-loop': scenario_stale_loop,
     'old-loops': scenario_old_loops,
+    'break-all-locks': scenario_break_all_locks,
     'attach-in-the-detach': scenario_attach_in_the_detach,
     'names': scenario_names,
     'names-fallback': scenario_names_fallback,

@@ -136,6 +136,11 @@ fn a_detached_binary_loop_is_freed_at_the_next_attach_not_by_the_collector_in_re
 }
 
 #[test]
+fn two_threads_stopping_for_one_break_all_never_wait_for_each_other_in_real_ptvsd() {
+    on_every_peer("break-all-locks");
+}
+
+#[test]
 fn a_debugger_attaching_the_moment_a_lost_connection_detaches_stays_attached_in_real_ptvsd() {
     on_every_peer("attach-in-the-detach");
 }
