@@ -505,3 +505,49 @@ async fn exception_settings_changed_while_running_are_answered_once_ptvsd_applie
         assert_eq!(order[order.len() - 2..], [json!("setExceptionBreakpoints"), json!("disconnect")]);
     }
 }
+
+#[tokio::test]
+async fn a_pause_during_a_resume_waits_for_the_stop_report_being_probed_before_breaking_all() {
+    for json in [false, true] {
+        let (mut client, mut peer) = attached(json).await;
+        for stale in [false, true] {
+            let thread = breakpoint_stop(&mut client, &mut peer, WORKER).await;
+            let seq = client.send_request("continue", json!({ "threadId": thread })).await;
+            peer.until(|c| matches!(c, Command::ResumeAll)).await;
+            let fence = peer.next().await;
+            assert!(matches!(fence, Command::GetBreakpointHitCount { .. }), "{fence:?}");
+            assert_eq!(client.response_to(seq, "continue").await["success"], true);
+            client.take_buffered_events();
+            client.ok("pause", json!({ "threadId": 1 })).await;
+            // A stop report written while ptvsd's loop was still resuming: the probe asks.
+            peer.stop(MAIN, vec![frame("main", 3, &[])], Event::AsyncBreak { thread: MAIN }).await;
+            let Command::Execute { text, execution_id, .. } = peer.next().await else { panic!("no probe") };
+            assert_eq!(text, "0");
+            peer.answer_fence(&fence).await;
+            // A break-all now would arm ptvsd's flag while a stop may be on its way.
+            assert!(peer.next_within(QUIET).await.is_none(), "sent while the stop was being settled: {:?}", peer.log);
+            if stale {
+                peer.send(Event::ExecutionException {
+                    execution_id,
+                    text: "<expression cannot be evaluated at this time>".into(),
+                })
+                .await;
+                // The program runs: now the pause breaks all.
+                assert!(matches!(peer.next().await, Command::BreakAll));
+                peer.stop(WORKER, vec![frame("handler", 10, &[])], Event::AsyncBreak { thread: WORKER }).await;
+            } else {
+                // Parked: that stop is the pause's, and no break-all goes out.
+                peer.send(Event::ExecutionResult { execution_id, value: value("0", "int") }).await;
+            }
+            let stopped = client.wait_event_where("stopped", Duration::from_secs(5), |_| true).await;
+            assert_eq!(stopped["body"]["reason"], "pause", "{stopped}");
+            assert!(peer.next_within(QUIET).await.is_none(), "after the stop: {:?}", peer.log);
+            let seq = client.send_request("continue", json!({ "threadId": stopped["body"]["threadId"] })).await;
+            peer.until(|c| matches!(c, Command::ResumeAll)).await;
+            let fence = peer.next().await;
+            peer.answer_fence(&fence).await;
+            assert_eq!(client.response_to(seq, "continue").await["success"], true);
+        }
+        disconnect(&mut client, &mut peer).await;
+    }
+}

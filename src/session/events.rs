@@ -127,13 +127,10 @@ impl Session {
                 if let Some(request) = self.exceptions.applied(request_id) {
                     self.answer(&request, Ok(None)).await;
                 }
-                let (passed, break_all) = self.threads.fence_reply(request_id);
-                if passed {
+                if self.threads.fence_reply(request_id) {
                     tracing::trace!(request_id, "fence passed: later stops are new");
-                }
-                if break_all {
                     // A `pause` that came while the resume was not yet processed.
-                    let _ = self.send(Command::BreakAll).await;
+                    self.send_due_break_all().await;
                 }
             }
             Event::Output { text, channel, .. } => {

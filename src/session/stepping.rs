@@ -466,6 +466,15 @@ impl Session {
         Ok(Reply::Ack)
     }
 
+    /// Sends the break-all of a `pause` that waited for a resume's fence reply and for
+    /// the stop reports then being settled (`Threads::break_all_due`), once it is due.
+    pub(super) async fn send_due_break_all(&mut self) {
+        let settling = self.work.any(|w| matches!(w, Waiter::Probe { .. }));
+        if self.threads.break_all_due(settling) {
+            let _ = self.send(Command::BreakAll).await;
+        }
+    }
+
     /// `disconnect` of an attach session: detach (the app keeps running and accepts the
     /// next debugger), or with `terminateDebuggee` end the app where ptvsd can.
     pub(super) async fn disconnect(&mut self, request: &Request, terminate_debuggee: bool) -> Handled {

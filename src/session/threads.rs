@@ -57,7 +57,9 @@
 //!   never touches a stopped thread's state or frames;
 //! * at most one break-all is in flight: a second `pause` before a resume processed the
 //!   first is coalesced into it (two `brka` can deadlock two threads on each other's
-//!   `_block_starting_lock`, §2.5).
+//!   `_block_starting_lock`, §2.5; the attach repairs also make that wait impossible); a
+//!   `pause` during a resume goes out at the fence reply, and only once no stop report is
+//!   being probed ([`Threads::break_all_due`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -369,19 +371,33 @@ impl Threads {
     }
 
     /// A hit-count reply arrived; returns whether it was the fence of the last resume
-    /// (then every thread still resuming is running), and whether a break-all is due now.
-    pub fn fence_reply(&mut self, request_id: i64) -> (bool, bool) {
+    /// (then every thread still resuming is running; a break-all may be due,
+    /// [`Threads::break_all_due`]).
+    pub fn fence_reply(&mut self, request_id: i64) -> bool {
         if self.fence != Fence::Waiting(request_id) {
-            return (false, false);
+            return false;
         }
         self.fence = Fence::Passed;
-        let break_all = std::mem::take(&mut self.break_all_after_fence);
         for info in self.by_remote.values_mut() {
             if info.state == ThreadState::Resuming {
                 info.state = ThreadState::Running;
             }
         }
-        (true, break_all)
+        true
+    }
+
+    /// Whether the break-all a `pause` left for the fence reply goes out now: the fence
+    /// passed, and no stop report is being settled by the probe (`settling`). A stop
+    /// proven new is the pause's stop (reporting it drops the break-all); one proven stale
+    /// leaves the program running, and the break-all goes out then. (A break-all sent
+    /// while a stop is on its way arms ptvsd's flag for nothing: the next stop, whatever
+    /// its reason, then sends one more stop report to settle, §2.5.)
+    pub fn break_all_due(&mut self, settling: bool) -> bool {
+        if !self.break_all_after_fence || self.fence != Fence::Passed || settling {
+            return false;
+        }
+        self.break_all_after_fence = false;
+        true
     }
 
     /// `pause`: whether a break-all must be sent now (false: one is in flight or due at
@@ -413,6 +429,8 @@ impl Threads {
     /// A `stopped` event is being sent for `remote`.
     pub fn reported(&mut self, remote: ThreadId, reason: &str) {
         self.reported_in_generation = true;
+        // The program is shown stopped: a pause waiting for the fence is answered by it.
+        self.break_all_after_fence = false;
         if let Some(info) = self.by_remote.get_mut(&remote) {
             info.stop_reason = Some(reason.to_string());
         }
@@ -526,8 +544,8 @@ mod tests {
         let fence = t.resume_all().unwrap();
         assert_eq!(t.get(1).map(|i| i.state), Some(ThreadState::Resuming));
         assert_eq!(t.verdict(), StopVerdict::Ambiguous);
-        assert_eq!(t.fence_reply(fence - 1), (false, false));
-        assert_eq!(t.fence_reply(fence), (true, false));
+        assert!(!t.fence_reply(fence - 1));
+        assert!(t.fence_reply(fence));
         assert_eq!(t.get(1).map(|i| i.state), Some(ThreadState::Running));
         assert_eq!(t.verdict(), StopVerdict::New);
         t.fence_unavailable();
@@ -546,7 +564,34 @@ mod tests {
         assert!(!t.begin_break_all(), "stopped already");
         let fence = t.resume_all().unwrap();
         assert!(!t.begin_break_all(), "not before the resume is processed");
-        assert_eq!(t.fence_reply(fence), (true, true), "at the fence reply");
+        assert!(t.fence_reply(fence));
+        assert!(t.break_all_due(false), "at the fence reply");
         assert!(!t.begin_break_all());
+    }
+
+    #[test]
+    fn a_pause_waiting_for_the_fence_waits_for_the_stop_reports_being_probed_too() {
+        let mut t = Threads::default();
+        t.confirm_stopped(1);
+        t.ensure(2);
+        let fence = t.resume_all().unwrap();
+        assert!(!t.begin_break_all(), "not before the resume is processed");
+        assert!(!t.break_all_due(false), "not before the fence reply");
+        // A stop report of thread 2 arrived before the fence reply: the probe asks.
+        assert!(t.fence_reply(fence));
+        assert!(!t.break_all_due(true), "not while a stop report is being settled");
+        // Proven stale: the program runs, and the pause's break-all goes out now, once.
+        t.mark_running(2);
+        assert!(t.break_all_due(false));
+        assert!(!t.break_all_due(false));
+
+        // Proven new: that stop answers the pause; no break-all goes out.
+        let fence = t.resume_all().unwrap();
+        assert!(!t.begin_break_all());
+        assert!(t.fence_reply(fence));
+        t.confirm_stopped(2);
+        t.reported(2, "pause");
+        assert!(!t.break_all_due(false));
+        assert!(!t.begin_break_all(), "the program is shown stopped");
     }
 }
