@@ -34,7 +34,7 @@ fn rounds(full: usize) -> usize {
 }
 
 async fn attach(peer: &PtvsdPeer, breakpoints: &[(std::path::PathBuf, i64)]) -> DapClient {
-    let level = std::env::var("CONCURRENCY_LOG_LEVEL").unwrap_or_else(|_| "info".to_string());
+    let level = std::env::var("CONCURRENCY_LOG_LEVEL").unwrap_or_else(|_| "debug".to_string());
     let mut client = DapClient::spawn(&["--log-level", &level]).await;
     client.ok("initialize", json!({ "adapterID": "ptvsd-dap", "linesStartAt1": true, "columnsStartAt1": true })).await;
     let url = format!("tcp://{}@127.0.0.1:{}", peer.secret(), peer.port());
@@ -71,7 +71,11 @@ async fn inspect(client: &mut DapClient, stopped: &Value) -> Value {
     let threads = client.ok("threads", Value::Null).await;
     assert!(threads["threads"].as_array().unwrap().iter().any(|t| t["id"] == thread), "{threads}");
     let stack = client.ok("stackTrace", json!({ "threadId": thread })).await;
-    assert!(!stack["stackFrames"].as_array().unwrap().is_empty(), "no stack for the stopped thread: {stopped} {stack}");
+    assert!(
+        !stack["stackFrames"].as_array().unwrap().is_empty(),
+        "no stack for the stopped thread: {stopped} {stack}\n----- the adapter's log -----\n{}",
+        client.stderr_tail(200)
+    );
     stack
 }
 

@@ -81,11 +81,14 @@ impl App {
     /// The app serves requests again, spends no more CPU than before the first attach (a
     /// spinning ptvsd loop costs ~150 ticks in the window; the bound is generous), and
     /// (checked by the caller's next attach) accepts the next debugger.
-    fn assert_running_and_idle(&mut self, after: &str) {
+    /// `adapter_log` (the last session's) goes into a failure.
+    fn assert_running_and_idle(&mut self, after: &str, adapter_log: &str) {
         let name = self.peer.info().name.clone();
         let served = self.served();
         let next = format!("served {}\n", served + 2);
-        self.peer.wait_for_output(&next, Duration::from_secs(15));
+        self.peer.wait_for_output_or_explain(&next, Duration::from_secs(15), || {
+            format!("----- the adapter's log ({after}) -----\n{adapter_log}")
+        });
         let ticks = cpu_ticks_over(self.peer.pid(), CPU_WINDOW);
         let bound = (self.baseline_ticks * 3).max(self.baseline_ticks + 40);
         eprintln!(
@@ -199,19 +202,20 @@ async fn attach_five_times(python: &str, ptvsd: &str, via: Via) {
     client.ok("continue", json!({ "threadId": stopped["body"]["threadId"] })).await;
     client.ok("disconnect", Value::Null).await;
     assert_eq!(client.wait_exit(Duration::from_secs(10)).await, Some(0), "{name}: {}", client.stderr());
-    app.assert_running_and_idle("a disconnect right after continue");
+    app.assert_running_and_idle("a disconnect right after continue", &client.stderr());
 
     // 2. Disconnect while stopped at the breakpoint.
     let (mut client, _) = attach_and_stop(&app).await;
     client.ok("disconnect", Value::Null).await;
     assert_eq!(client.wait_exit(Duration::from_secs(10)).await, Some(0), "{name}: {}", client.stderr());
-    app.assert_running_and_idle("a disconnect while stopped");
+    app.assert_running_and_idle("a disconnect while stopped", &client.stderr());
 
     // 3. The adapter killed while the app is stopped at the breakpoint.
     let (client, _) = attach_and_stop(&app).await;
     kill_adapter(&client);
+    let log = client.stderr();
     drop(client);
-    app.assert_running_and_idle("the adapter was killed while the app was stopped");
+    app.assert_running_and_idle("the adapter was killed while the app was stopped", &log);
 
     // 4. The adapter killed while the app runs (after a stop and continue).
     let (mut client, stopped) = attach_and_stop(&app).await;
@@ -220,14 +224,15 @@ async fn attach_five_times(python: &str, ptvsd: &str, via: Via) {
     let served = app.served();
     app.peer.wait_for_output(&format!("served {}\n", served + 1), Duration::from_secs(15));
     kill_adapter(&client);
+    let log = client.stderr();
     drop(client);
-    app.assert_running_and_idle("the adapter was killed while the app ran");
+    app.assert_running_and_idle("the adapter was killed while the app ran", &log);
 
     // 5. The next debugger is accepted and its breakpoint fires.
     let (mut client, _) = attach_and_stop(&app).await;
     client.ok("disconnect", Value::Null).await;
     assert_eq!(client.wait_exit(Duration::from_secs(10)).await, Some(0), "{name}: {}", client.stderr());
-    app.assert_running_and_idle("the last disconnect");
+    app.assert_running_and_idle("the last disconnect", &client.stderr());
 }
 
 macro_rules! reattach_tests {
@@ -271,7 +276,7 @@ async fn attach_expecting(app: &mut App, cache: &std::path::Path, expectation: O
     let (mut client, _) = attach_and_stop_with(app, &[("PTVSD_DAP_DIALECTS", cache.as_str())]).await;
     client.ok("disconnect", Value::Null).await;
     assert_eq!(client.wait_exit(Duration::from_secs(10)).await, Some(0), "{name}: {}", client.stderr());
-    app.assert_running_and_idle("an attach with an expected dialect");
+    app.assert_running_and_idle("an attach with an expected dialect", &client.stderr());
     client.stderr()
 }
 

@@ -142,6 +142,13 @@ impl DapClient {
         std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
     }
 
+    /// The adapter's last `lines` lines of log, for a failure message.
+    pub fn stderr_tail(&self, lines: usize) -> String {
+        let log = self.stderr();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
     pub async fn send_raw(&mut self, bytes: &[u8]) {
         let stdin = self.stdin.as_mut().expect("stdin open");
         stdin.write_all(bytes).await.unwrap();

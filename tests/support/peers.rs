@@ -377,6 +377,15 @@ impl PtvsdPeer {
     pub fn wait_for_output(&mut self, needle: &str, timeout: Duration) -> String {
         self.child.wait_for_output(needle, timeout)
     }
+    /// [`Self::wait_for_output`], with `explain()` (e.g. the adapter's log) in the failure.
+    pub fn wait_for_output_or_explain(
+        &mut self,
+        needle: &str,
+        timeout: Duration,
+        explain: impl Fn() -> String,
+    ) -> String {
+        self.child.wait_for_output_or_explain(needle, timeout, explain)
+    }
     /// `Some(status)` once the debuggee has exited.
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.exited()

@@ -61,6 +61,16 @@ impl LoggedChild {
 
     /// Waits up to `timeout` for `needle` to appear in the output; returns the output.
     pub fn wait_for_output(&mut self, needle: &str, timeout: Duration) -> String {
+        self.wait_for_output_or_explain(needle, timeout, String::new)
+    }
+
+    /// [`Self::wait_for_output`], with `explain()` (e.g. the adapter's log) in the failure.
+    pub fn wait_for_output_or_explain(
+        &mut self,
+        needle: &str,
+        timeout: Duration,
+        explain: impl Fn() -> String,
+    ) -> String {
         let start = Instant::now();
         loop {
             let out = self.output();
@@ -68,10 +78,10 @@ impl LoggedChild {
                 return out;
             }
             if let Some(status) = self.exited() {
-                panic!("{}: exited ({status}) without printing {needle:?}; output:\n{out}", self.label);
+                panic!("{}: exited ({status}) without printing {needle:?}; output:\n{out}\n{}", self.label, explain());
             }
             if start.elapsed() > timeout {
-                panic!("{}: {needle:?} not printed within {timeout:?}; output:\n{out}", self.label);
+                panic!("{}: {needle:?} not printed within {timeout:?}; output:\n{out}\n{}", self.label, explain());
             }
             std::thread::sleep(Duration::from_millis(25));
         }
