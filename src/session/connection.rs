@@ -12,7 +12,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio_util::codec::Framed;
 
 use super::breakpoints::BindState;
-use super::lifecycle::{AttachBreak, Phase};
+use super::lifecycle::Phase;
 use super::{capitalise, Input, Session, SEND_TIMEOUT};
 use crate::dap::bodies::{ProcessEventBody, ProcessEventStartMethod};
 use crate::dialects;
@@ -249,7 +249,7 @@ impl Session {
         if !dialect.answers_hit_count() {
             self.threads.fence_unavailable();
         }
-        self.lifecycle.attach_break = AttachBreak::Awaited { idle_notice: None };
+        self.lifecycle.await_attach_break(None);
         tracing::info!(pid = info.pid, python = %info.python, version = dialect.version(), "attached");
         let request = match request {
             Some(request) => Some(request),

@@ -221,14 +221,14 @@ impl Session {
         self.stepping.forget_free_silent();
         match event {
             Event::ProcessLoad { thread } => {
-                if let AttachBreak::Awaited { .. } = self.lifecycle.attach_break {
+                if let AttachBreak::Awaited { .. } = self.lifecycle.attach_break() {
                     let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
                     if self.lifecycle.is_running() {
                         let then = if stop_on_entry { AfterRepairs::Report } else { AfterRepairs::Release };
                         self.run_attach_break(thread, then);
                     } else {
                         // Held until configurationDone, so breakpoints are in place first.
-                        self.lifecycle.attach_break = AttachBreak::Held(thread);
+                        self.lifecycle.hold_attach_break(thread);
                     }
                 } else {
                     // A second attach break (ptvsd sends one per attach): release it.
@@ -364,7 +364,7 @@ impl Session {
         let evaluations = attach_break_evaluations();
         let deadline = Instant::now() + self.request_timeout();
         let kind = self.threads.top_frame_kind(thread);
-        self.lifecycle.attach_break = AttachBreak::Repairing { thread, then, remaining: evaluations.len() };
+        self.lifecycle.start_repairs(thread, then, evaluations.len());
         for (index, evaluation) in evaluations.into_iter().enumerate().rev() {
             self.work.push_front(thread, Job::watch(evaluation.text, 0, kind), Waiter::AttachBreak { index }, deadline);
         }
@@ -376,19 +376,14 @@ impl Session {
         if let Some(evaluation) = attach_break_evaluations().into_iter().nth(index) {
             (evaluation.on_result)(self, result);
         }
-        if let AttachBreak::Repairing { thread, then, remaining } = self.lifecycle.attach_break {
-            let remaining = remaining.saturating_sub(1);
-            self.lifecycle.attach_break = AttachBreak::Repairing { thread, then, remaining };
-            if remaining == 0 {
-                // Boxed: the guard's fence can lose the connection, which fails waiters.
-                Box::pin(self.attach_break_done()).await;
-            }
+        if let Some((thread, then)) = self.lifecycle.repair_answered() {
+            // Boxed: the guard's fence can lose the connection, which fails waiters.
+            Box::pin(self.attach_break_done(thread, then)).await;
         }
     }
 
-    async fn attach_break_done(&mut self) {
-        let AttachBreak::Repairing { thread, then, .. } = self.lifecycle.attach_break else { return };
-        self.lifecycle.attach_break = AttachBreak::Done;
+    /// The attach-break evaluations at `thread`'s stop are done: `then` happens to it.
+    async fn attach_break_done(&mut self, thread: ThreadId, then: AfterRepairs) {
         if self.threads.get(thread).is_some_and(|t| t.is_stopped()) {
             // The fence of the connection guard (`repairs::CONNECTION_GUARD_BODY`): binary
             // ptvsd's loop reads this one harmless command through its old reader and
@@ -421,7 +416,7 @@ impl Session {
         }
         // The step is over; logpoints being evaluated must not resume the program now.
         self.stepping.on_stop_reported();
-        if let AttachBreak::Awaited { .. } = self.lifecycle.attach_break {
+        if let AttachBreak::Awaited { .. } = self.lifecycle.attach_break() {
             // The attach break never came (the app was idle): the evaluations run at the
             // first stop, ahead of anything the editor asks on this thread.
             self.run_attach_break(thread, AfterRepairs::Keep);

@@ -18,7 +18,8 @@ use crate::legacy::messages::ThreadId;
 pub struct Lifecycle {
     /// Changed only by [`Lifecycle::enter`] and [`Lifecycle::take`].
     phase: Phase,
-    pub attach_break: AttachBreak,
+    /// Changed only by the attach-break methods below.
+    attach_break: AttachBreak,
     /// ptvsd reported that its own attach failed after accepting it (a race in ptvsd).
     pub attach_failure: Option<String>,
     /// The program said goodbye (DETC we did not ask for) before the connection closed.
@@ -55,6 +56,42 @@ impl Lifecycle {
     /// steps), leaving `Ended` until the caller enters the next one.
     pub fn take(&mut self) -> Phase {
         std::mem::replace(&mut self.phase, Phase::Ended)
+    }
+
+    /// Where the attach break is.
+    pub fn attach_break(&self) -> AttachBreak {
+        self.attach_break
+    }
+
+    /// A new connection: its attach break is still to come. `idle_notice`: when to say the
+    /// app is idle if it has not come by then (once the session is configured).
+    pub fn await_attach_break(&mut self, idle_notice: Option<Instant>) {
+        self.attach_break = AttachBreak::Awaited { idle_notice };
+    }
+
+    /// The attach break came on `thread` before `configurationDone`: held so breakpoints
+    /// are in place first.
+    pub fn hold_attach_break(&mut self, thread: ThreadId) {
+        self.attach_break = AttachBreak::Held(thread);
+    }
+
+    /// The `count` attach-break evaluations start on `thread`; `then` says what happens to
+    /// the stop once they are done.
+    pub fn start_repairs(&mut self, thread: ThreadId, then: AfterRepairs, count: usize) {
+        self.attach_break = AttachBreak::Repairing { thread, then, remaining: count };
+    }
+
+    /// One attach-break evaluation answered. After the last one the attach break is done,
+    /// and this returns the stop they ran at and what happens to it.
+    pub fn repair_answered(&mut self) -> Option<(ThreadId, AfterRepairs)> {
+        let AttachBreak::Repairing { thread, then, remaining } = self.attach_break else { return None };
+        let remaining = remaining.saturating_sub(1);
+        if remaining > 0 {
+            self.attach_break = AttachBreak::Repairing { thread, then, remaining };
+            return None;
+        }
+        self.attach_break = AttachBreak::Done;
+        Some((thread, then))
     }
 
     /// Attached and configured.
@@ -209,4 +246,34 @@ pub enum AfterRepairs {
     /// Nothing: it is a stop the editor was already told about (the app was idle and
     /// this is its first stop).
     Keep,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_attach_break_is_done_when_its_last_repair_answers_and_says_what_follows() {
+        let mut lifecycle = Lifecycle::default();
+        lifecycle.hold_attach_break(7);
+        assert_eq!(lifecycle.attach_break(), AttachBreak::Held(7));
+        lifecycle.start_repairs(7, AfterRepairs::Release, 2);
+        assert_eq!(lifecycle.repair_answered(), None);
+        assert_eq!(lifecycle.repair_answered(), Some((7, AfterRepairs::Release)));
+        assert_eq!(lifecycle.attach_break(), AttachBreak::Done);
+        // A late answer after the attach break is done changes nothing.
+        assert_eq!(lifecycle.repair_answered(), None);
+        assert_eq!(lifecycle.attach_break(), AttachBreak::Done);
+    }
+
+    #[test]
+    fn the_idle_notice_is_given_once_when_due() {
+        let mut lifecycle = Lifecycle::default();
+        let now = Instant::now();
+        lifecycle.await_attach_break(Some(now));
+        assert_eq!(lifecycle.deadline(), Some(now));
+        assert!(lifecycle.take_idle_notice(now));
+        assert!(!lifecycle.take_idle_notice(now));
+        assert_eq!(lifecycle.attach_break(), AttachBreak::Awaited { idle_notice: None });
+    }
 }

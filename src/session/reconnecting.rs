@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::connection::{connect_and_attach, AttachFailure};
-use super::lifecycle::{AttachBreak, Phase};
+use super::lifecycle::Phase;
 use super::reconnect::{self, Backoff, Failure};
 use super::{Input, Session, IDLE_NOTICE};
 use crate::legacy::handshake::HandshakeError;
@@ -144,7 +144,7 @@ impl Session {
     pub(super) async fn reattached(&mut self, pid: i64) {
         let waited = self.connection.retrying.take().map(|r| r.since.elapsed()).unwrap_or_default();
         self.lifecycle.enter(Phase::Running);
-        self.lifecycle.attach_break = AttachBreak::Awaited { idle_notice: Some(Instant::now() + IDLE_NOTICE) };
+        self.lifecycle.await_attach_break(Some(Instant::now() + IDLE_NOTICE));
         self.output("console", &format!("{}\n", reconnect::reattached_message(u32::try_from(pid).ok(), waited))).await;
     }
 }

@@ -234,7 +234,7 @@ impl Session {
         }
         self.lifecycle.enter(Phase::Running);
         let stop_on_entry = self.config.as_ref().is_some_and(|c| c.stop_on_entry);
-        match self.lifecycle.attach_break {
+        match self.lifecycle.attach_break() {
             AttachBreak::Held(thread) => {
                 let then = if stop_on_entry { AfterRepairs::Report } else { AfterRepairs::Release };
                 self.run_attach_break(thread, then);
@@ -242,7 +242,7 @@ impl Session {
             AttachBreak::Awaited { .. } => {
                 // The attach break comes when the app next runs a line; it is released (or
                 // reported, with stopOnEntry) then. If that takes a while the app is idle.
-                self.lifecycle.attach_break = AttachBreak::Awaited { idle_notice: Some(Instant::now() + IDLE_NOTICE) };
+                self.lifecycle.await_attach_break(Some(Instant::now() + IDLE_NOTICE));
             }
             AttachBreak::Repairing { .. } | AttachBreak::Done => {}
         }

@@ -259,7 +259,7 @@ impl Session {
         let suspects = std::mem::take(&mut self.stepping.suspects);
         if !self.threads.silent_stop_strands()
             || !self.lifecycle.is_running()
-            || self.lifecycle.attach_break != AttachBreak::Done
+            || self.lifecycle.attach_break() != AttachBreak::Done
         {
             return;
         }
