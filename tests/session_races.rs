@@ -551,3 +551,40 @@ async fn a_pause_during_a_resume_waits_for_the_stop_report_being_probed_before_b
         disconnect(&mut client, &mut peer).await;
     }
 }
+
+#[tokio::test]
+async fn a_pause_during_an_attach_break_ptvsd_shows_no_frame_of_stops_where_the_editor_can_show_it() {
+    for json in [false, true] {
+        let ptvsd = ScriptedPtvsd::listen(json).await;
+        let mut client = DapClient::in_process();
+        client.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
+        let seq = client.send_request("attach", json!({ "url": ptvsd.url(), "requestTimeout": 5 })).await;
+        let mut peer = ptvsd.accept().await;
+        assert_eq!(client.response_to(seq, "attach").await["success"], true);
+        client.wait_event("initialized").await;
+        client.ok("configurationDone", Value::Null).await;
+        peer.send(Event::ThreadCreate { thread: WORKER }).await;
+        // The main thread takes the attach break inside ptvsd's own code (writing output):
+        // ptvsd hides those frames, so its list is empty.
+        peer.attach_break(MAIN, vec![]).await;
+        let repairs = peer.until(|c| matches!(c, Command::EnumChildren { .. })).await;
+        let threads = client.ok("threads", Value::Null).await;
+        client.ok("pause", json!({ "threadId": threads["threads"][0]["id"] })).await;
+        assert!(matches!(peer.next().await, Command::BreakAll));
+        peer.answer_as_ptvsd(&repairs).await;
+        // The pause is not shown on a thread without a stack: the attach break is released
+        // and, once that is processed, the program is broken into again.
+        let resume = peer.until(|c| matches!(c, Command::ResumeAll)).await;
+        assert!(matches!(resume, Command::ResumeAll));
+        let fence = peer.next().await;
+        peer.answer_fence(&fence).await;
+        assert!(matches!(peer.next().await, Command::BreakAll), "{:?}", peer.log);
+        peer.stop(WORKER, vec![frame("handler", 10, &[])], Event::AsyncBreak { thread: WORKER }).await;
+        let stopped = client.wait_event_where("stopped", Duration::from_secs(5), |_| true).await;
+        assert_eq!(stopped["body"]["reason"], "pause", "{stopped}");
+        let stack = client.ok("stackTrace", json!({ "threadId": stopped["body"]["threadId"] })).await;
+        assert_eq!(stack["stackFrames"][0]["name"], "handler", "{stack}");
+        assert_eq!(stopped_events(&client), 1);
+        disconnect(&mut client, &mut peer).await;
+    }
+}

@@ -315,10 +315,12 @@ impl Session {
                 }
             }
             Release::Resume { clear_stepping } => {
-                if self.threads.break_all_in_flight() {
+                let pause = self.threads.break_all_in_flight();
+                if pause {
                     // The editor asked to pause: the adapter's own resume (the attach
-                    // break, a logpoint) would swallow it. The program is stopped: say so.
-                    if let Some(thread) = self.threads.any_stopped() {
+                    // break, a logpoint) would swallow it. The program is stopped: say so,
+                    // on a thread the editor can show.
+                    if let Some(thread) = self.threads.any_stopped_with_frames() {
                         self.report_stop(thread, "pause", None, vec![]).await;
                         return;
                     }
@@ -328,6 +330,14 @@ impl Session {
                 }
                 if let Err(error) = self.resume_all(Command::ResumeAll).await {
                     tracing::warn!(%error, "could not resume");
+                    return;
+                }
+                // Stopped only where ptvsd shows no frame (a thread inside ptvsd's own
+                // code, e.g. writing output, took the attach break): the pause breaks all
+                // again once the resume is processed, and stops in the program's code.
+                if pause && self.threads.begin_break_all() {
+                    tracing::debug!("pause: breaking all again after the adapter's own resume");
+                    let _ = self.send(Command::BreakAll).await;
                 }
             }
             Release::AutoStep { stepping, kind, clear_stepping } => {

@@ -449,6 +449,16 @@ impl Threads {
         self.by_remote.iter().filter(|(_, i)| i.is_stopped()).min_by_key(|(_, i)| i.dap_id).map(|(t, _)| *t)
     }
 
+    /// A thread parked in the current generation whose frame list shows at least one frame
+    /// (ptvsd hides its own code's frames: a thread stopped inside it shows none).
+    pub fn any_stopped_with_frames(&self) -> Option<ThreadId> {
+        self.by_remote
+            .iter()
+            .filter(|(_, i)| i.is_stopped() && !i.frames.is_empty())
+            .min_by_key(|(_, i)| i.dap_id)
+            .map(|(t, _)| *t)
+    }
+
     /// Threads in DAP id order: (remote id, info).
     pub fn iter(&self) -> impl Iterator<Item = (ThreadId, &ThreadInfo)> {
         self.by_dap.values().filter_map(|remote| self.by_remote.get(remote).map(|info| (*remote, info)))
