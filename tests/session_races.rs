@@ -507,7 +507,7 @@ async fn exception_settings_changed_while_running_are_answered_once_ptvsd_applie
 }
 
 #[tokio::test]
-async fn a_pause_during_a_resume_waits_for_the_stop_report_being_probed_before_breaking_all() {
+async fn a_pause_during_a_resume_is_answered_by_a_stop_reported_before_the_fence_reply() {
     for json in [false, true] {
         let (mut client, mut peer) = attached(json).await;
         for stale in [false, true] {
@@ -520,27 +520,34 @@ async fn a_pause_during_a_resume_waits_for_the_stop_report_being_probed_before_b
             client.take_buffered_events();
             client.ok("pause", json!({ "threadId": 1 })).await;
             // A stop report written while ptvsd's loop was still resuming: the probe asks.
-            peer.stop(MAIN, vec![frame("main", 3, &[])], Event::AsyncBreak { thread: MAIN }).await;
+            peer.stop(WORKER, vec![frame("handler", 10, &[])], Event::BreakpointHit { id: bp(), thread: WORKER }).await;
             let Command::Execute { text, execution_id, .. } = peer.next().await else { panic!("no probe") };
             assert_eq!(text, "0");
-            peer.answer_fence(&fence).await;
-            // A break-all now would arm ptvsd's flag while a stop may be on its way.
-            assert!(peer.next_within(QUIET).await.is_none(), "sent while the stop was being settled: {:?}", peer.log);
-            if stale {
+            let shown = if stale {
                 peer.send(Event::ExecutionException {
                     execution_id,
                     text: "<expression cannot be evaluated at this time>".into(),
                 })
                 .await;
-                // The program runs: now the pause breaks all.
-                assert!(matches!(peer.next().await, Command::BreakAll));
-                peer.stop(WORKER, vec![frame("handler", 10, &[])], Event::AsyncBreak { thread: WORKER }).await;
+                peer.answer_fence(&fence).await;
+                // The program runs: the pause breaks all at the fence reply.
+                assert!(matches!(peer.next().await, Command::BreakAll), "{:?}", peer.log);
+                peer.stop(MAIN, vec![frame("main", 3, &[])], Event::AsyncBreak { thread: MAIN }).await;
+                None
             } else {
-                // Parked: that stop is the pause's, and no break-all goes out.
+                // Parked: a new stop, shown; it answers the pause.
                 peer.send(Event::ExecutionResult { execution_id, value: value("0", "int") }).await;
-            }
-            let stopped = client.wait_event_where("stopped", Duration::from_secs(5), |_| true).await;
-            assert_eq!(stopped["body"]["reason"], "pause", "{stopped}");
+                let stopped = client.wait_event_where("stopped", Duration::from_secs(5), |_| true).await;
+                peer.answer_fence(&fence).await;
+                Some(stopped)
+            };
+            let stopped = match shown {
+                Some(stopped) => stopped,
+                None => client.wait_event_where("stopped", Duration::from_secs(5), |_| true).await,
+            };
+            let expected = if stale { "pause" } else { "breakpoint" };
+            assert_eq!(stopped["body"]["reason"], expected, "{stopped}");
+            // A break-all now would arm ptvsd's flag for nothing.
             assert!(peer.next_within(QUIET).await.is_none(), "after the stop: {:?}", peer.log);
             let seq = client.send_request("continue", json!({ "threadId": stopped["body"]["threadId"] })).await;
             peer.until(|c| matches!(c, Command::ResumeAll)).await;

@@ -476,11 +476,10 @@ impl Session {
         Ok(Reply::Ack)
     }
 
-    /// Sends the break-all of a `pause` that waited for a resume's fence reply and for
-    /// the stop reports then being settled (`Threads::break_all_due`), once it is due.
+    /// Sends the break-all of a `pause` that waited for a resume's fence reply, unless a
+    /// stop was reported meanwhile (`Threads::break_all_due`).
     pub(super) async fn send_due_break_all(&mut self) {
-        let settling = self.work.any(|w| matches!(w, Waiter::Probe { .. }));
-        if self.threads.break_all_due(settling) {
+        if self.threads.break_all_due() {
             let _ = self.send(Command::BreakAll).await;
         }
     }

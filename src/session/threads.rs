@@ -58,8 +58,8 @@
 //! * at most one break-all is in flight: a second `pause` before a resume processed the
 //!   first is coalesced into it (two `brka` can deadlock two threads on each other's
 //!   `_block_starting_lock`, §2.5; the attach repairs also make that wait impossible); a
-//!   `pause` during a resume goes out at the fence reply, and only once no stop report is
-//!   being probed ([`Threads::break_all_due`]).
+//!   `pause` during a resume goes out at the fence reply, unless a stop was reported
+//!   meanwhile ([`Threads::break_all_due`]).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -387,13 +387,11 @@ impl Threads {
     }
 
     /// Whether the break-all a `pause` left for the fence reply goes out now: the fence
-    /// passed, and no stop report is being settled by the probe (`settling`). A stop
-    /// proven new is the pause's stop (reporting it drops the break-all); one proven stale
-    /// leaves the program running, and the break-all goes out then. (A break-all sent
-    /// while a stop is on its way arms ptvsd's flag for nothing: the next stop, whatever
-    /// its reason, then sends one more stop report to settle, §2.5.)
-    pub fn break_all_due(&mut self, settling: bool) -> bool {
-        if !self.break_all_after_fence || self.fence != Fence::Passed || settling {
+    /// passed and no stop was reported since the resume (a reported stop answers the
+    /// pause: sending it then would arm ptvsd's flag for nothing, and the next stop,
+    /// whatever its reason, would send one more stop report to settle, §2.5).
+    pub fn break_all_due(&mut self) -> bool {
+        if !self.break_all_after_fence || self.fence != Fence::Passed {
             return false;
         }
         self.break_all_after_fence = false;
@@ -575,33 +573,23 @@ mod tests {
         let fence = t.resume_all().unwrap();
         assert!(!t.begin_break_all(), "not before the resume is processed");
         assert!(t.fence_reply(fence));
-        assert!(t.break_all_due(false), "at the fence reply");
+        assert!(t.break_all_due(), "at the fence reply");
         assert!(!t.begin_break_all());
     }
 
     #[test]
-    fn a_pause_waiting_for_the_fence_waits_for_the_stop_reports_being_probed_too() {
+    fn a_pause_waiting_for_the_fence_is_answered_by_a_stop_reported_meanwhile() {
         let mut t = Threads::default();
         t.confirm_stopped(1);
         t.ensure(2);
         let fence = t.resume_all().unwrap();
         assert!(!t.begin_break_all(), "not before the resume is processed");
-        assert!(!t.break_all_due(false), "not before the fence reply");
-        // A stop report of thread 2 arrived before the fence reply: the probe asks.
-        assert!(t.fence_reply(fence));
-        assert!(!t.break_all_due(true), "not while a stop report is being settled");
-        // Proven stale: the program runs, and the pause's break-all goes out now, once.
-        t.mark_running(2);
-        assert!(t.break_all_due(false));
-        assert!(!t.break_all_due(false));
-
-        // Proven new: that stop answers the pause; no break-all goes out.
-        let fence = t.resume_all().unwrap();
-        assert!(!t.begin_break_all());
-        assert!(t.fence_reply(fence));
+        assert!(!t.break_all_due(), "not before the fence reply");
+        // A stop of thread 2 was proven and reported before the fence reply.
         t.confirm_stopped(2);
-        t.reported(2, "pause");
-        assert!(!t.break_all_due(false));
-        assert!(!t.begin_break_all(), "the program is shown stopped");
+        t.reported(2, "breakpoint");
+        assert!(t.fence_reply(fence));
+        assert!(!t.break_all_due(), "the program is shown stopped");
+        assert!(!t.begin_break_all());
     }
 }

@@ -113,8 +113,6 @@ impl Session {
             Waiter::Probe { thread, stop, .. } => {
                 tracing::debug!(%message, ?stop, "the probe says the thread runs: the stop was stale");
                 self.threads.mark_running(thread);
-                // Boxed: a failed send fails waiters again.
-                Box::pin(self.send_due_break_all()).await;
             }
         }
     }
@@ -195,14 +193,10 @@ impl Session {
                     if self.threads.silent_stop_strands() && !self.stepping.resume_all_queued() {
                         self.release(Release::FreeSilent);
                     }
-                    self.send_due_break_all().await;
                     return;
                 }
                 tracing::debug!(thread, "the probe says the thread is parked: a new stop");
                 self.on_stop(*stop).await;
-                // Reported, it answered a pause waiting for it; otherwise (resumed by the
-                // adapter) the pause's break-all goes out.
-                self.send_due_break_all().await;
             }
             Waiter::SilentProbe { thread } => {
                 self.threads.confirm_stopped(thread);
