@@ -24,8 +24,19 @@ pub struct DapClient {
     pub received: Vec<Value>,
     seq: i64,
     pub stderr_path: std::path::PathBuf,
+    /// The log file is this client's own (a spawned adapter's): removed at drop unless the
+    /// test is failing, so a failure keeps it and a passing run leaves nothing behind.
+    owns_log: bool,
     /// Keep every message in `received` (default). Off for floods, e.g. 50 MB of output.
     pub keep_received: bool,
+}
+
+impl Drop for DapClient {
+    fn drop(&mut self) {
+        if self.owns_log && !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.stderr_path);
+        }
+    }
 }
 
 async fn read_frames(stdout: impl AsyncRead + Unpin, tx: mpsc::UnboundedSender<Value>) {
@@ -74,6 +85,7 @@ impl DapClient {
             received: Vec::new(),
             seq: 0,
             stderr_path,
+            owns_log: false,
             keep_received: true,
         }
     }
@@ -104,7 +116,9 @@ impl DapClient {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(read_frames(stdout, tx));
-        Self::from_parts(Some(child), stdin, rx, stderr_path)
+        let mut client = Self::from_parts(Some(child), stdin, rx, stderr_path);
+        client.owns_log = true;
+        client
     }
 
     /// Connects to an adapter serving DAP over TCP (`ptvsd-dap --port N`), started by the

@@ -2,7 +2,7 @@
 // ptvsdDap.adapterPath first, then the binary bundled in the .vsix, then PATH and ~/.cargo/bin.
 // Run by tests/install.rs (`node --test`, with PTVSD_DAP_ADAPTER_JS naming the adapter.js
 // of the checkout it packaged); standalone it tests editors/vscode/adapter.js here.
-import { test } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -16,8 +16,12 @@ const { findAdapter } = createRequire(import.meta.url)(adapterJs);
 
 // A scratch tree: ext/ (an extension folder), set/ptvsd-dap (for the setting), onpath/,
 // home/ (no ~/.cargo/bin), each binary a tiny executable.
+const roots = [];
+after(() => roots.forEach((root) => fs.rmSync(root, { recursive: true, force: true })));
+
 function scratch() {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'adapter-lookup-'));
+  roots.push(root);
   const exe = (dir) => {
     fs.mkdirSync(dir, { recursive: true });
     const file = path.join(dir, 'ptvsd-dap');
