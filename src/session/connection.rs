@@ -66,13 +66,13 @@ impl From<HandshakeError> for AttachFailure {
 /// attach reply said, and the retries of `reconnect` while they run.
 #[derive(Default)]
 pub(super) struct Connection {
-    pub(super) remote: Option<Remote>,
+    remote: Option<Remote>,
     /// Incremented per connection: inputs of an old connection are ignored.
-    pub(super) generation: u64,
+    generation: u64,
     /// The debuggee's Python version, from the attach reply.
-    pub(super) python: Option<PythonVersion>,
+    python: Option<PythonVersion>,
     /// The retries of `reconnect`, while they run.
-    pub(super) retrying: Option<super::reconnecting::Retrying>,
+    retrying: Option<super::reconnecting::Retrying>,
 }
 
 /// Why a command was not written.
@@ -109,6 +109,47 @@ impl Connection {
     /// Whether a connection to ptvsd is up.
     pub(super) fn is_up(&self) -> bool {
         self.remote.is_some()
+    }
+
+    /// The current connection's generation.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The debuggee's Python version, from the attach reply.
+    pub(super) fn python(&self) -> Option<PythonVersion> {
+        self.python
+    }
+
+    /// A new connection is being set up: returns its generation (inputs of earlier ones
+    /// are ignored from now on).
+    pub(super) fn next_generation(&mut self) -> u64 {
+        self.generation += 1;
+        self.generation
+    }
+
+    /// The new connection is up.
+    pub(super) fn connected(&mut self, remote: Remote, python: PythonVersion) {
+        self.remote = Some(remote);
+        self.python = Some(python);
+    }
+
+    /// The live connection, taken to be closed.
+    pub(super) fn take_remote(&mut self) -> Option<Remote> {
+        self.remote.take()
+    }
+
+    /// `reconnect` starts retrying; returns the retry it replaces, if one ran.
+    pub(super) fn start_retrying(
+        &mut self,
+        retrying: super::reconnecting::Retrying,
+    ) -> Option<super::reconnecting::Retrying> {
+        self.retrying.replace(retrying)
+    }
+
+    /// The retries end (attached again, given up, or the session ends); returns them.
+    pub(super) fn stop_retrying(&mut self) -> Option<super::reconnecting::Retrying> {
+        self.retrying.take()
     }
 }
 
@@ -159,7 +200,7 @@ impl Session {
     /// Closes the connection abortively (RST): a graceful close makes ptvsd spin at 100 %
     /// CPU in the debuggee (spec §4.8).
     pub(super) async fn close_remote(&mut self) {
-        let Some(remote) = self.connection.remote.take() else { return };
+        let Some(remote) = self.connection.take_remote() else { return };
         self.threads.forget_states();
         remote.close_abortively().await;
     }
@@ -196,7 +237,7 @@ impl Session {
             Ok(connected) => connected,
             Err(error) => {
                 let sentence = capitalise(&error.to_string());
-                self.connection.retrying = None;
+                self.connection.stop_retrying();
                 match request {
                     Some(request) => self.report_fatal(Some(&request), "important", &sentence).await,
                     None if reattaching => {
@@ -212,8 +253,7 @@ impl Session {
                 return;
             }
         };
-        self.connection.generation += 1;
-        let generation = self.connection.generation;
+        let generation = self.connection.next_generation();
         self.exceptions.new_connection();
         let (sink, mut stream) = connected.framed.split();
         let inputs = self.inputs.clone();
@@ -243,8 +283,7 @@ impl Session {
         });
         let info = connected.info;
         let dialect = connected.dialect;
-        self.connection.python = Some(info.python);
-        self.connection.remote = Some(Remote { sink, reader, stop_reader: Some(stop_reader) });
+        self.connection.connected(Remote { sink, reader, stop_reader: Some(stop_reader) }, info.python);
         self.threads = super::threads::Threads::default();
         if !dialect.answers_hit_count() {
             self.threads.fence_unavailable();
@@ -290,7 +329,7 @@ impl Session {
             self.send_event(&process).await;
             return;
         };
-        self.connection.retrying = None;
+        self.connection.stop_retrying();
         self.answer(&request, Ok(None)).await;
         let endpoint = self.config.as_ref().map(|c| c.endpoint.to_string()).unwrap_or_default();
         self.output(
@@ -353,8 +392,8 @@ impl Session {
             }
         }
         if self.reconnects() && !terminating {
-            let reason = reason.clone().or_else(|| self.lifecycle.attach_failure.take()).unwrap_or_else(|| {
-                if self.lifecycle.program_exited {
+            let reason = reason.clone().or_else(|| self.lifecycle.take_attach_failure()).unwrap_or_else(|| {
+                if self.lifecycle.program_exited() {
                     "the program exited".to_string()
                 } else {
                     "ptvsd closed the connection".to_string()
@@ -364,15 +403,15 @@ impl Session {
                 self.fail_waiter(waiter, &format!("The connection to the app ended ({reason})")).await;
             }
             self.fail_releases("the connection to the app ended").await;
-            if let Some(goto) = self.stepping.goto.take() {
+            if let Some(goto) = self.stepping.take_goto() {
                 self.answer(&goto.request, Err("the connection to the app ended".into())).await;
             }
             self.answer_held_configuration(None).await;
             self.lost_and_retrying(&reason).await;
             return;
         }
-        let attach_failure = self.lifecycle.attach_failure.take();
-        let sentence = match (&reason, self.lifecycle.program_exited || terminating) {
+        let attach_failure = self.lifecycle.take_attach_failure();
+        let sentence = match (&reason, self.lifecycle.program_exited() || terminating) {
             (_, _) if attach_failure.is_some() => format!(
                 "ptvsd failed while attaching ({}), then closed the connection. This is a race inside ptvsd, usually with the app importing modules at that moment: attach again.",
                 attach_failure.unwrap_or_default()
@@ -385,7 +424,7 @@ impl Session {
             self.fail_waiter(waiter, &sentence).await;
         }
         self.fail_releases(&sentence).await;
-        if let Some(goto) = self.stepping.goto.take() {
+        if let Some(goto) = self.stepping.take_goto() {
             self.answer(&goto.request, Err(sentence.clone().into())).await;
         }
         self.answer_held_configuration(None).await;

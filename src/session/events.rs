@@ -93,7 +93,7 @@ impl Session {
                 if stopping && self.threads.silent_stop_strands() {
                     // It may park with no event (a silent stop after a resume); asked in
                     // `pump` unless its stop event came in the same burst.
-                    self.stepping.suspects.push(thread);
+                    self.stepping.suspect(thread);
                 }
                 if new {
                     if let Some(id) = self.threads.get(thread).map(|t| t.dap_id) {
@@ -149,7 +149,7 @@ impl Session {
                     self.on_detach_confirmed().await;
                 } else {
                     // ptvsd's atexit hook: the program is ending (spec §4.7).
-                    self.lifecycle.program_exited = true;
+                    self.lifecycle.program_said_goodbye();
                 }
             }
             Event::Last => {
@@ -171,7 +171,7 @@ impl Session {
             FailedCommand::Attach => {
                 // ptvsd answered `accepted` and then failed attaching (e.g. "dictionary
                 // changed size during iteration" over sys.modules); it closes next.
-                self.lifecycle.attach_failure = Some(last_line.unwrap_or_else(|| "an error".to_string()));
+                self.lifecycle.attach_failed(last_line.unwrap_or_else(|| "an error".to_string()));
             }
             FailedCommand::Execute { execution_id } | FailedCommand::EnumChildren { execution_id } => {
                 let id = execution_id.or_else(|| self.work.in_flight_on(None));
@@ -181,7 +181,7 @@ impl Session {
                 }
             }
             FailedCommand::SetLineNumber => {
-                if let Some(goto) = self.stepping.goto.take() {
+                if let Some(goto) = self.stepping.take_goto() {
                     let text = last_line.unwrap_or_else(|| "the debuggee could not move the line".to_string());
                     self.answer(&goto.request, Err(text.into())).await;
                 }
@@ -332,7 +332,7 @@ impl Session {
     /// whether it stepped again instead of letting the stop be reported.
     fn step_out_of_frozen(&mut self, thread: ThreadId) -> bool {
         let just_my_code = self.just_my_code();
-        let Some(mut stepping) = self.stepping.step.filter(|s| s.thread == thread) else { return false };
+        let Some(mut stepping) = self.stepping.step().filter(|s| s.thread == thread) else { return false };
         let frozen = self.threads.get(thread).and_then(|t| t.frames.first()).is_some_and(|f| is_frozen(&f.file));
         if !just_my_code || stepping.auto_steps >= MAX_AUTO_STEPS {
             return false;

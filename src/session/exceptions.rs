@@ -71,7 +71,8 @@ pub(super) struct ExceptionRecord {
 /// and ptvsd's handler queries (REQH) not answered yet.
 #[derive(Debug, Default)]
 pub(super) struct Exceptions {
-    pub(super) settings: ExceptionSettings,
+    /// What the editor asked to break on (the last `setExceptionBreakpoints`).
+    settings: ExceptionSettings,
     /// The last exception stop, for `exceptionInfo`.
     last_stop: Option<ExceptionRecord>,
     /// The last exception event (reported or not): (thread, type, message, stack), to
@@ -98,6 +99,16 @@ pub(super) struct Applying {
 }
 
 impl Exceptions {
+    /// What the editor asked to break on.
+    pub(super) fn settings(&self) -> &ExceptionSettings {
+        &self.settings
+    }
+
+    /// A `setExceptionBreakpoints` replaced the settings.
+    pub(super) fn set_settings(&mut self, settings: ExceptionSettings) {
+        self.settings = settings;
+    }
+
     /// `applying.request` is answered when `applying.request_id`'s reply arrives.
     pub(super) fn wait_applied(&mut self, applying: Applying) {
         self.applying.push(applying);

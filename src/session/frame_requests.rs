@@ -108,9 +108,9 @@ impl Session {
     /// waits for its answer.
     pub(super) fn answer_handler_query(&mut self, file: String) {
         let library = self.just_my_code() && is_library_path(&file);
-        let no_handlers = library && self.exceptions.settings.user_unhandled;
+        let no_handlers = library && self.exceptions.settings().user_unhandled;
         let local = if is_frozen(&file) { None } else { Some(self.to_local(&file)) };
-        let generation = self.connection.generation;
+        let generation = self.connection.generation();
         let inputs = self.inputs.clone();
         tokio::spawn(async move {
             let file_for_task = file.clone();
@@ -187,7 +187,7 @@ impl Session {
             return;
         }
         let stopped = self.threads.get(thread).is_some_and(|t| t.is_stopped());
-        match self.stepping.step {
+        match self.stepping.step() {
             Some(s) if s.thread == thread => {
                 // The step landed on the logpoint: report the step as done there.
                 self.report_stop(thread, "step", None, vec![]).await;
@@ -251,7 +251,7 @@ impl Session {
             inner_exception: None,
         };
         let break_mode = match stop.unhandled {
-            true if self.exceptions.settings.user_unhandled && !self.exceptions.settings.uncaught => {
+            true if self.exceptions.settings().user_unhandled && !self.exceptions.settings().uncaught => {
                 ExceptionBreakMode::UserUnhandled
             }
             true => ExceptionBreakMode::Unhandled,
@@ -320,7 +320,7 @@ impl Session {
 
     /// Refuses set next statement where the runtime cannot do it.
     fn goto_supported(&self) -> Result<(), String> {
-        match self.connection.python {
+        match self.connection.python() {
             None => Err("not attached to a debuggee".to_string()),
             Some(v) if (v.major, v.minor) >= GOTO_UNSUPPORTED_FROM => Err(format!(
                 "set next statement is not supported by Python {}.{} (ptvsd cannot move the line there); it works with Python 3.10 and older",
@@ -419,12 +419,12 @@ impl Session {
         // ptvsd moves the innermost frame of the thread (spec §3.2).
         self.send(Command::SetLineNumber { thread, frame: 0, line }).await?;
         let deadline = Instant::now() + self.request_timeout();
-        self.stepping.goto = Some(GotoWait { request: request.clone(), thread, line, deadline });
+        self.stepping.wait_for_goto(GotoWait { request: request.clone(), thread, line, deadline });
         Ok(Reply::Later)
     }
 
     pub(super) async fn on_set_line(&mut self, ok: bool, thread: ThreadId, line: i64) {
-        let Some(GotoWait { request, line: wanted, .. }) = self.stepping.goto.take_if(|g| g.thread == thread) else {
+        let Some(GotoWait { request, line: wanted, .. }) = self.stepping.take_goto_on(thread) else {
             return;
         };
         if !ok {
@@ -432,9 +432,7 @@ impl Session {
             return;
         }
         // ptvsd sends no new frame list: move the top frame ourselves.
-        if let Some(frame) = self.threads.get_mut(thread).and_then(|t| t.frames.first_mut()) {
-            frame.line = line;
-        }
+        self.threads.moved_to_line(thread, line);
         self.handles.clear();
         self.answer(&request, Ok(None)).await;
         self.report_stop(thread, "goto", None, vec![]).await;

@@ -557,7 +557,7 @@ impl Session {
     /// its code).
     pub(super) fn launch_lost_sentence(&self, reason: Option<&str>) -> Option<Option<String>> {
         let launched = self.launched.as_ref()?;
-        if launched.exited || launched.stopping || self.lifecycle.program_exited {
+        if launched.exited || launched.stopping || self.lifecycle.program_exited() {
             return Some(None);
         }
         Some(reason.map(|reason| {

@@ -21,9 +21,9 @@ pub struct Lifecycle {
     /// Changed only by the attach-break methods below.
     attach_break: AttachBreak,
     /// ptvsd reported that its own attach failed after accepting it (a race in ptvsd).
-    pub attach_failure: Option<String>,
+    attach_failure: Option<String>,
     /// The program said goodbye (DETC we did not ask for) before the connection closed.
-    pub program_exited: bool,
+    program_exited: bool,
 }
 
 impl Default for Lifecycle {
@@ -56,6 +56,33 @@ impl Lifecycle {
     /// steps), leaving `Ended` until the caller enters the next one.
     pub fn take(&mut self) -> Phase {
         std::mem::replace(&mut self.phase, Phase::Ended)
+    }
+
+    /// ptvsd said its own attach failed (`line`, its last line) after accepting it; it
+    /// closes next.
+    pub fn attach_failed(&mut self, line: String) {
+        self.attach_failure = Some(line);
+    }
+
+    /// What ptvsd said of its failed attach, once.
+    pub fn take_attach_failure(&mut self) -> Option<String> {
+        self.attach_failure.take()
+    }
+
+    /// The program said goodbye (ptvsd's atexit hook) before the connection closed.
+    pub fn program_said_goodbye(&mut self) {
+        self.program_exited = true;
+    }
+
+    /// The program said goodbye on this connection.
+    pub fn program_exited(&self) -> bool {
+        self.program_exited
+    }
+
+    /// A new connection to the program: nothing is known of how it ends.
+    pub fn new_connection(&mut self) {
+        self.program_exited = false;
+        self.attach_failure = None;
     }
 
     /// Where the attach break is.

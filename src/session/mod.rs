@@ -271,7 +271,7 @@ impl Session {
             self.pump().await;
         }
         self.flush_program_output().await;
-        if let Some(retrying) = self.connection.retrying.take() {
+        if let Some(retrying) = self.connection.stop_retrying() {
             retrying.cancel();
         }
         self.close_remote().await;

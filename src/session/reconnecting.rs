@@ -82,7 +82,7 @@ impl Session {
         let mut backoff = Backoff::new(phase, config.connect.connect_timeout);
         let inputs = self.inputs.clone();
         let (cancel, cancelled) = watch::channel(false);
-        if let Some(old) = self.connection.retrying.replace(Retrying { cancel, since: Instant::now() }) {
+        if let Some(old) = self.connection.start_retrying(Retrying { cancel, since: Instant::now() }) {
             old.cancel();
         }
         tokio::spawn(async move {
@@ -132,8 +132,7 @@ impl Session {
             self.send_event(&crate::dap::bodies::ThreadEventBody { reason: "exited".to_owned(), thread_id: id }).await;
         }
         self.threads = super::threads::Threads::default();
-        self.lifecycle.program_exited = false;
-        self.lifecycle.attach_failure = None;
+        self.lifecycle.new_connection();
         self.lifecycle.enter(Phase::Reconnecting);
         self.output("console", &format!("{}\n", reconnect::lost_message(sentence))).await;
         self.start_retries(reconnect::Phase::Lost);
@@ -142,7 +141,7 @@ impl Session {
     /// After a re-attach: the editor configured the session before, so it runs at once;
     /// the attach break is released when it comes.
     pub(super) async fn reattached(&mut self, pid: i64) {
-        let waited = self.connection.retrying.take().map(|r| r.since.elapsed()).unwrap_or_default();
+        let waited = self.connection.stop_retrying().map(|r| r.since.elapsed()).unwrap_or_default();
         self.lifecycle.enter(Phase::Running);
         self.lifecycle.await_attach_break(Some(Instant::now() + IDLE_NOTICE));
         self.output("console", &format!("{}\n", reconnect::reattached_message(u32::try_from(pid).ok(), waited))).await;

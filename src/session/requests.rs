@@ -252,7 +252,7 @@ impl Session {
     /// Sends the exception table. ptvsd forgets the handler tables it cached (REQH) when
     /// it gets one, so a changed `userUnhandled` takes effect at once.
     pub(super) async fn send_exception_info(&mut self) -> Result<(), String> {
-        let (default_mode, exceptions) = self.exceptions.settings.table();
+        let (default_mode, exceptions) = self.exceptions.settings().table();
         self.send(Command::SetExceptionInfo { default_mode, exceptions }).await
     }
 
@@ -268,7 +268,11 @@ impl Session {
     ) -> Handled {
         let filter_options = args.filter_options.unwrap_or_default();
         let exception_options = args.exception_options.unwrap_or_default();
-        self.exceptions.settings = ExceptionSettings::from_request(&args.filters, &filter_options, &exception_options)?;
+        self.exceptions.set_settings(ExceptionSettings::from_request(
+            &args.filters,
+            &filter_options,
+            &exception_options,
+        )?);
         if !self.connection.is_up() {
             return Ok(Reply::Ack);
         }

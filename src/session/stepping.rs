@@ -34,19 +34,78 @@ use crate::legacy::messages::{Command, FrameKind, ReprKind, ThreadId};
 #[derive(Debug, Default)]
 pub(super) struct Stepping {
     /// The step in progress, until its stop is reported.
-    pub(super) step: Option<Step>,
+    step: Option<Step>,
     /// Resumes, steps and the detach, waiting until no work is queued or in flight.
-    pub(super) releases: VecDeque<Release>,
+    releases: VecDeque<Release>,
     /// A `goto` waiting for its set-line reply; nothing else is sent to its thread meanwhile.
-    pub(super) goto: Option<GotoWait>,
+    goto: Option<GotoWait>,
     /// Logpoint evaluations in flight.
-    pub(super) logging: Logging,
+    logging: Logging,
     /// Threads that sent their own frame list with no stop event while a silent stop would
     /// strand them; probed in `pump` if still without an event.
-    pub(super) suspects: Vec<ThreadId>,
+    suspects: Vec<ThreadId>,
 }
 
 impl Stepping {
+    /// The step in progress, until its stop is reported.
+    pub(super) fn step(&self) -> Option<Step> {
+        self.step
+    }
+
+    /// A step went out (the editor's, or one the adapter added to `step`).
+    pub(super) fn step_sent(&mut self, step: Step) {
+        self.step = Some(step);
+    }
+
+    /// The program was resumed without a step: none is in progress.
+    pub(super) fn step_cleared(&mut self) {
+        self.step = None;
+    }
+
+    /// The next release, unless the gate must hold it: the detach waits while a handler
+    /// query is outstanding (`queries_outstanding`, threading doc §4.4).
+    pub(super) fn next_release(&mut self, queries_outstanding: bool) -> Option<Release> {
+        if queries_outstanding && matches!(self.releases.front(), Some(Release::Detach)) {
+            return None;
+        }
+        self.releases.pop_front()
+    }
+
+    /// Every release still waiting (the connection is gone).
+    pub(super) fn take_releases(&mut self) -> VecDeque<Release> {
+        std::mem::take(&mut self.releases)
+    }
+
+    /// A `goto` now waits for its set-line reply.
+    pub(super) fn wait_for_goto(&mut self, goto: GotoWait) {
+        self.goto = Some(goto);
+    }
+
+    /// A `goto` waits for its reply.
+    pub(super) fn goto_pending(&self) -> bool {
+        self.goto.is_some()
+    }
+
+    /// The `goto` waiting for its reply, if any (its reply came, or it ends unanswered).
+    pub(super) fn take_goto(&mut self) -> Option<GotoWait> {
+        self.goto.take()
+    }
+
+    /// The `goto` waiting for its reply on `thread`, if any.
+    pub(super) fn take_goto_on(&mut self, thread: ThreadId) -> Option<GotoWait> {
+        self.goto.take_if(|g| g.thread == thread)
+    }
+
+    /// `thread` entered `block()` with no stop event: probe it at the next `pump`.
+    pub(super) fn suspect(&mut self, thread: ThreadId) {
+        self.suspects.push(thread);
+    }
+
+    /// The threads to probe for a silent stop.
+    pub(super) fn take_suspects(&mut self) -> Vec<ThreadId> {
+        std::mem::take(&mut self.suspects)
+    }
+
     /// Queues a release; it goes out from [`Session::pump`].
     pub(super) fn release(&mut self, release: Release) {
         self.releases.push_back(release);
@@ -236,16 +295,13 @@ impl Session {
                     }
                 }
             }
-            if !self.work.is_empty() || self.stepping.goto.is_some() {
+            if !self.work.is_empty() || self.stepping.goto_pending() {
                 return;
             }
-            if matches!(self.stepping.releases.front(), Some(Release::Detach))
-                && self.exceptions.handler_queries_outstanding()
-            {
-                // The detach waits until every handler query is answered (§4.4).
+            // The detach waits until every handler query is answered (§4.4).
+            let Some(release) = self.stepping.next_release(self.exceptions.handler_queries_outstanding()) else {
                 return;
-            }
-            let Some(release) = self.stepping.releases.pop_front() else { return };
+            };
             self.perform(release).await;
             if !self.connection.is_up() {
                 return;
@@ -256,7 +312,7 @@ impl Session {
     /// Threads that entered `block()` with no stop event in the same burst, while a silent
     /// stop would strand them: ask ptvsd whether they are parked (then they are freed).
     fn probe_suspects(&mut self) {
-        let suspects = std::mem::take(&mut self.stepping.suspects);
+        let suspects = self.stepping.take_suspects();
         if !self.threads.silent_stop_strands()
             || !self.lifecycle.is_running()
             || self.lifecycle.attach_break() != AttachBreak::Done
@@ -285,7 +341,7 @@ impl Session {
                     // the program runs freely (spec §4.5).
                     let _ = self.send(Command::ClearStepping { thread }).await;
                 }
-                self.stepping.step = None;
+                self.stepping.step_cleared();
                 match self.resume_all(Command::ResumeAll).await {
                     Ok(()) => {
                         let answer = ContinueResponseBody { all_threads_continued: Some(true) };
@@ -304,7 +360,7 @@ impl Session {
                 }
                 match self.resume_all(kind.command(thread)).await {
                     Ok(()) => {
-                        self.stepping.step = Some(Step { thread, kind, auto_steps: 0, leaving_frozen: false });
+                        self.stepping.step_sent(Step { thread, kind, auto_steps: 0, leaving_frozen: false });
                         self.answer(&request, Ok(None)).await;
                         // ptvsd resumes every thread for a step: say so, so the editor
                         // redraws them all as running.
@@ -349,7 +405,7 @@ impl Session {
                     let _ = self.send(Command::ClearStepping { thread }).await;
                 }
                 if self.resume_all(kind.command(stepping.thread)).await.is_ok() {
-                    self.stepping.step = Some(stepping);
+                    self.stepping.step_sent(stepping);
                 }
             }
             Release::ResumeThread(thread) => {
@@ -413,7 +469,7 @@ impl Session {
 
     /// Fails every release still waiting (the connection is gone).
     pub(super) async fn fail_releases(&mut self, sentence: &str) {
-        for release in std::mem::take(&mut self.stepping.releases) {
+        for release in self.stepping.take_releases() {
             match release {
                 Release::Continue { request, .. } | Release::Step { request, .. } => {
                     self.answer(&request, Err(sentence.into())).await
@@ -526,7 +582,7 @@ impl Session {
     pub(super) async fn terminate(&mut self, request: &Request) -> Handled {
         if matches!(self.lifecycle.phase(), Phase::Reconnecting) {
             // Stop trying to attach again; the session ends.
-            if let Some(retrying) = self.connection.retrying.take() {
+            if let Some(retrying) = self.connection.stop_retrying() {
                 retrying.cancel();
             }
             self.lifecycle.enter(Phase::Ended);
@@ -631,7 +687,7 @@ impl Session {
             self.fail_waiter(waiter, "the session ended before the debuggee answered").await;
         }
         self.fail_releases("the session ended").await;
-        if let Some(goto) = self.stepping.goto.take() {
+        if let Some(goto) = self.stepping.take_goto() {
             self.answer(&goto.request, Err("the session ended before the debuggee answered".into())).await;
         }
         self.answer_held_configuration(None).await;

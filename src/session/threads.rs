@@ -208,8 +208,12 @@ impl Threads {
         self.get(remote).and_then(|t| t.frames.first()).map(|f| f.kind).unwrap_or(FrameKind::Python)
     }
 
-    pub fn get_mut(&mut self, remote: ThreadId) -> Option<&mut ThreadInfo> {
-        self.by_remote.get_mut(&remote)
+    /// ptvsd moved the thread's current line (`setl`) and sends no new frame list: its top
+    /// frame is now at `line`.
+    pub fn moved_to_line(&mut self, remote: ThreadId, line: i64) {
+        if let Some(frame) = self.by_remote.get_mut(&remote).and_then(|t| t.frames.first_mut()) {
+            frame.line = line;
+        }
     }
 
     /// The current resume generation.
