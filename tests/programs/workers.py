@@ -22,6 +22,8 @@ import sys
 import time
 
 MAX_SECONDS = float(os.environ.get("PTVSD_TEST_MAX_SECONDS", "600"))
+# A worker's exit status when its ptvsd port is taken by another process.
+PORT_IN_USE = 3
 
 
 def say(text):
@@ -60,8 +62,16 @@ def respond(conn, index):
 
 
 def worker(index, listener, secret, port, deadline, parent):
+    import errno
     import ptvsd
-    ptvsd.enable_attach(secret, address=("127.0.0.1", port))
+    try:
+        ptvsd.enable_attach(secret, address=("127.0.0.1", port))
+    except socket.error as e:
+        if e.errno == errno.EADDRINUSE:
+            # Another process holds the port: starting again here cannot help.
+            say("worker %d port %d in use" % (index, port))
+            os._exit(PORT_IN_USE)
+        raise
     say("worker %d pid %d ptvsd %d ready" % (index, os.getpid(), port))
     listener.settimeout(0.5)
     while time.time() < deadline and os.getppid() == parent:
@@ -85,7 +95,11 @@ def main(argv):
     grandparent = os.getppid()
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", http_port))
+    try:
+        listener.bind(("127.0.0.1", http_port))
+    except socket.error:
+        say("parent http %d in use" % http_port)
+        raise
     listener.listen(64)
     say("parent %d http %d" % (os.getpid(), http_port))
     me = os.getpid()
@@ -97,6 +111,8 @@ def main(argv):
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             try:
                 worker(index, listener, secret, ptvsd_ports[index], deadline, me)
+            except BaseException as e:
+                say("worker %d failed: %r" % (index, e))
             finally:
                 os._exit(1)
         children[pid] = index
@@ -119,8 +135,11 @@ def main(argv):
             pid = 0
         if pid and pid in children:
             index = children.pop(pid)
-            say("worker %d pid %d exited (status %d); starting it again" % (index, pid, status))
-            spawn(index)
+            if os.WIFEXITED(status) and os.WEXITSTATUS(status) == PORT_IN_USE:
+                say("worker %d pid %d exited: its port is in use; not starting it again" % (index, pid))
+            else:
+                say("worker %d pid %d exited (status %d); starting it again" % (index, pid, status))
+                spawn(index)
         time.sleep(0.05)
     stop(None, None)
 

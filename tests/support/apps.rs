@@ -57,29 +57,42 @@ pub struct Workers {
 
 impl Workers {
     /// Starts `count` workers under `peer`'s Python and ptvsd and waits until every
-    /// worker's ptvsd listens.
+    /// worker's ptvsd listens. The ports come from `free_port()`, which another process
+    /// may take first (a connection's local port, say): on "in use" the whole app starts
+    /// again on new ports.
     pub fn start(peer: &PeerInfo, count: usize) -> Workers {
-        let secret = random_secret();
-        let http_port = free_port();
-        let ptvsd_ports: Vec<u16> = (0..count).map(|_| free_port()).collect();
-        let mut cmd = python_command(peer, &program("workers.py"));
-        cmd.arg(&secret).arg(http_port.to_string()).args(ptvsd_ports.iter().map(u16::to_string));
-        let child = LoggedChild::spawn(&format!("{} workers.py", peer.name), cmd, true);
-        let mut workers = Workers { peer: peer.clone(), child, secret, http_port, ptvsd_ports };
-        for index in 0..count {
-            workers.wait_ready(index, None);
+        let mut last_failure = String::new();
+        for _attempt in 0..3 {
+            let secret = random_secret();
+            let http_port = free_port();
+            let ptvsd_ports: Vec<u16> = (0..count).map(|_| free_port()).collect();
+            let mut cmd = python_command(peer, &program("workers.py"));
+            cmd.arg(&secret).arg(http_port.to_string()).args(ptvsd_ports.iter().map(u16::to_string));
+            let child = LoggedChild::spawn(&format!("{} workers.py", peer.name), cmd, true);
+            let mut workers = Workers { peer: peer.clone(), child, secret, http_port, ptvsd_ports };
+            match (0..count).try_for_each(|index| workers.try_wait_ready(index, None).map(drop)) {
+                Ok(()) => return workers,
+                Err(failure) if failure.contains("in use") => last_failure = failure,
+                Err(failure) => panic!("{failure}"),
+            }
         }
-        workers
+        panic!("workers.py did not start: {last_failure}");
     }
 
     /// Waits until worker `index` printed its ready line with a pid other than
     /// `not_pid`, and its port accepts; returns its pid.
     fn wait_ready(&mut self, index: usize, not_pid: Option<u32>) -> u32 {
+        self.try_wait_ready(index, not_pid).unwrap_or_else(|failure| panic!("{failure}"))
+    }
+
+    /// [`Self::wait_ready`], or why not (with the app's output).
+    fn try_wait_ready(&mut self, index: usize, not_pid: Option<u32>) -> Result<u32, String> {
         let prefix = format!("worker {index} pid ");
         let port = self.ptvsd_ports[index];
+        let in_use = [format!("worker {index} port {port} in use"), format!("parent http {} in use", self.http_port)];
         let started = std::time::Instant::now();
         let pid = loop {
-            let out = self.child.wait_for_output(&prefix, STARTUP);
+            let out = self.child.output();
             let ready =
                 out.lines().rev().find(|l| l.starts_with(&prefix) && l.ends_with(&format!("ptvsd {port} ready")));
             if let Some(pid) = ready.and_then(|l| last_pid(l, &prefix)) {
@@ -87,7 +100,15 @@ impl Workers {
                     break pid;
                 }
             }
-            assert!(started.elapsed() < STARTUP, "worker {index} did not become ready:\n{out}");
+            if in_use.iter().any(|line| out.contains(line.as_str())) {
+                return Err(format!("worker {index}: a port is in use:\n{out}"));
+            }
+            if let Some(status) = self.child.exited() {
+                return Err(format!("workers.py exited ({status}) before worker {index} was ready:\n{out}"));
+            }
+            if started.elapsed() >= STARTUP {
+                return Err(format!("worker {index} did not become ready:\n{out}"));
+            }
             std::thread::sleep(Duration::from_millis(25));
         };
         let child = &mut self.child;
@@ -95,8 +116,8 @@ impl Workers {
             Some(status) => Err(format!("workers.py exited with {status}")),
             None => Ok(()),
         })
-        .unwrap_or_else(|e| panic!("worker {index}: {e}\n{}", self.child.output()));
-        pid
+        .map_err(|e| format!("worker {index}: {e}\n{}", self.child.output()))?;
+        Ok(pid)
     }
 
     pub fn peer(&self) -> &PeerInfo {

@@ -4,9 +4,28 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-/// A TCP port on 127.0.0.1 that was free a moment ago (bind to port 0, read the port,
-/// release it). Another process may still take it before you do: starters retry.
+/// A TCP port on 127.0.0.1 that was free a moment ago, for a child process to listen on.
+/// Another process may still take it before the child does: starters retry.
+///
+/// Picked at random below the ephemeral range (Linux: 32768–60999; macOS: from 49152), not
+/// with a bind to port 0: that hands out an ephemeral port, which the kernel also gives
+/// every outgoing connection as its local port, so a connection of another test could
+/// take it first and hold it as long as it lives (seen as a `workers.py` worker failing
+/// to bind its ptvsd port for 30 s).
 pub fn free_port() -> u16 {
+    use std::hash::{BuildHasher, Hasher};
+    const LOW: u16 = 20_000;
+    const SPAN: u16 = 12_000;
+    let random = std::collections::hash_map::RandomState::new();
+    for attempt in 0u64..200 {
+        let mut hasher = random.build_hasher();
+        hasher.write_u64(attempt);
+        hasher.write_u32(std::process::id());
+        let port = LOW + (hasher.finish() % u64::from(SPAN)) as u16;
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return port;
+        }
+    }
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
     listener.local_addr().expect("local_addr").port()
 }
