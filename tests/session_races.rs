@@ -560,12 +560,13 @@ async fn a_pause_during_a_resume_is_answered_by_a_stop_reported_before_the_fence
 }
 
 #[tokio::test]
-async fn a_pause_during_an_attach_break_ptvsd_shows_no_frame_of_stops_where_the_editor_can_show_it() {
-    for json in [false, true] {
+async fn a_pause_or_stop_on_entry_at_an_attach_break_ptvsd_shows_no_frame_of_stops_where_the_editor_can_show_it() {
+    for (json, stop_on_entry) in [(false, false), (true, false), (false, true), (true, true)] {
         let ptvsd = ScriptedPtvsd::listen(json).await;
         let mut client = DapClient::in_process();
         client.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
-        let seq = client.send_request("attach", json!({ "url": ptvsd.url(), "requestTimeout": 5 })).await;
+        let arguments = json!({ "url": ptvsd.url(), "requestTimeout": 5, "stopOnEntry": stop_on_entry });
+        let seq = client.send_request("attach", arguments).await;
         let mut peer = ptvsd.accept().await;
         assert_eq!(client.response_to(seq, "attach").await["success"], true);
         client.wait_event("initialized").await;
@@ -575,12 +576,14 @@ async fn a_pause_during_an_attach_break_ptvsd_shows_no_frame_of_stops_where_the_
         // ptvsd hides those frames, so its list is empty.
         peer.attach_break(MAIN, vec![]).await;
         let repairs = peer.until(|c| matches!(c, Command::EnumChildren { .. })).await;
-        let threads = client.ok("threads", Value::Null).await;
-        client.ok("pause", json!({ "threadId": threads["threads"][0]["id"] })).await;
-        assert!(matches!(peer.next().await, Command::BreakAll));
+        if !stop_on_entry {
+            let threads = client.ok("threads", Value::Null).await;
+            client.ok("pause", json!({ "threadId": threads["threads"][0]["id"] })).await;
+            assert!(matches!(peer.next().await, Command::BreakAll));
+        }
         peer.answer_as_ptvsd(&repairs).await;
-        // The pause is not shown on a thread without a stack: the attach break is released
-        // and, once that is processed, the program is broken into again.
+        // The stop is not shown on a thread without a stack: the attach break is released
+        // and, once that is processed, the program is broken into.
         let resume = peer.until(|c| matches!(c, Command::ResumeAll)).await;
         assert!(matches!(resume, Command::ResumeAll));
         let fence = peer.next().await;

@@ -391,6 +391,13 @@ impl Session {
             let _ = self.send(Command::ClearStepping { thread }).await;
         }
         match then {
+            // ptvsd shows no frame of the thread that took the attach break (it was inside
+            // ptvsd's own code): the program stops where the editor can show it instead,
+            // by a break-all once the attach break is released (reported as a pause).
+            AfterRepairs::Report if self.threads.get(thread).is_some_and(|t| t.frames.is_empty()) => {
+                let _ = self.threads.begin_break_all();
+                self.release(Release::Resume { clear_stepping: None });
+            }
             AfterRepairs::Report => self.report_stop(thread, "entry", None, vec![]).await,
             // Not when a stop was shown meanwhile (a breakpoint hit while the repairs ran):
             // the attach break is then part of that all-stop and ends with it.
