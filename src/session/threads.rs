@@ -448,17 +448,14 @@ impl Threads {
 
     /// A thread parked in the current generation (the lowest DAP id).
     pub fn any_stopped(&self) -> Option<ThreadId> {
-        self.by_remote.iter().filter(|(_, i)| i.is_stopped()).min_by_key(|(_, i)| i.dap_id).map(|(t, _)| *t)
+        self.iter().find(|(_, i)| i.is_stopped()).map(|(t, _)| t)
     }
 
     /// A thread parked in the current generation whose frame list shows at least one frame
-    /// (ptvsd hides its own code's frames: a thread stopped inside it shows none).
+    /// (ptvsd hides its own code's frames: a thread stopped inside it shows none); the
+    /// lowest DAP id.
     pub fn any_stopped_with_frames(&self) -> Option<ThreadId> {
-        self.by_remote
-            .iter()
-            .filter(|(_, i)| i.is_stopped() && !i.frames.is_empty())
-            .min_by_key(|(_, i)| i.dap_id)
-            .map(|(t, _)| *t)
+        self.iter().find(|(_, i)| i.is_stopped() && !i.frames.is_empty()).map(|(t, _)| t)
     }
 
     /// Threads in DAP id order: (remote id, info).
