@@ -402,11 +402,7 @@ impl Session {
             for waiter in others {
                 self.fail_waiter(waiter, &format!("The connection to the app ended ({reason})")).await;
             }
-            self.fail_releases("the connection to the app ended").await;
-            if let Some(goto) = self.stepping.take_goto() {
-                self.answer(&goto.request, Err("the connection to the app ended".into())).await;
-            }
-            self.answer_held_configuration(None).await;
+            self.end_waiting_releases("the connection to the app ended", "the connection to the app ended").await;
             self.lost_and_retrying(&reason).await;
             return;
         }
@@ -423,11 +419,7 @@ impl Session {
         for waiter in others {
             self.fail_waiter(waiter, &sentence).await;
         }
-        self.fail_releases(&sentence).await;
-        if let Some(goto) = self.stepping.take_goto() {
-            self.answer(&goto.request, Err(sentence.clone().into())).await;
-        }
-        self.answer_held_configuration(None).await;
+        self.end_waiting_releases(&sentence, &sentence).await;
         match self.launch_lost_sentence(reason.as_deref()) {
             None if reason.is_some() => self.report_fatal(None, "important", &sentence).await,
             None => self.report_fatal(None, "console", &sentence).await,

@@ -467,8 +467,19 @@ impl Session {
         self.send(Command::GetBreakpointHitCount { request_id, id: 0 }).await.is_ok()
     }
 
+    /// The connection is gone or the session ends: every release still waiting fails with
+    /// `sentence`, the `goto` waiting for its reply with `goto_sentence`, and the held
+    /// configuration requests are answered (each request gets its one answer).
+    pub(super) async fn end_waiting_releases(&mut self, sentence: &str, goto_sentence: &str) {
+        self.fail_releases(sentence).await;
+        if let Some(goto) = self.stepping.take_goto() {
+            self.answer(&goto.request, Err(goto_sentence.into())).await;
+        }
+        self.answer_held_configuration(None).await;
+    }
+
     /// Fails every release still waiting (the connection is gone).
-    pub(super) async fn fail_releases(&mut self, sentence: &str) {
+    async fn fail_releases(&mut self, sentence: &str) {
         for release in self.stepping.take_releases() {
             match release {
                 Release::Continue { request, .. } | Release::Step { request, .. } => {
@@ -686,11 +697,7 @@ impl Session {
         for waiter in self.work.drain_all() {
             self.fail_waiter(waiter, "the session ended before the debuggee answered").await;
         }
-        self.fail_releases("the session ended").await;
-        if let Some(goto) = self.stepping.take_goto() {
-            self.answer(&goto.request, Err("the session ended before the debuggee answered".into())).await;
-        }
-        self.answer_held_configuration(None).await;
+        self.end_waiting_releases("the session ended", "the session ended before the debuggee answered").await;
         match disconnect.reason {
             DetachReason::Disconnect(request) => {
                 self.answer(&request, Ok(None)).await;
