@@ -32,17 +32,29 @@ fn bp() -> i64 {
 const MAIN: i64 = 1;
 const WORKER: i64 = 2;
 
-/// An attached, configured session whose attach break was released (its repairs
-/// answered, the resume and its fence seen and answered).
-async fn attached(json: bool) -> (DapClient, Peer) {
+/// A session attached to a scripted ptvsd, up to `initialized`: the attach arguments are
+/// the server's url, `requestTimeout` 5 and `extra`'s keys. The server is returned for a
+/// reconnect to accept on.
+async fn connected(json: bool, extra: Value) -> (DapClient, ScriptedPtvsd, Peer) {
     let ptvsd = ScriptedPtvsd::listen(json).await;
     let mut client = DapClient::in_process();
     client.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
-    let seq = client.send_request("attach", json!({ "url": ptvsd.url(), "requestTimeout": 5 })).await;
-    let mut peer = ptvsd.accept().await;
+    let mut arguments = json!({ "url": ptvsd.url(), "requestTimeout": 5 });
+    if let (Some(arguments), Value::Object(extra)) = (arguments.as_object_mut(), extra) {
+        arguments.extend(extra);
+    }
+    let seq = client.send_request("attach", arguments).await;
+    let peer = ptvsd.accept().await;
     let response = client.response_to(seq, "attach").await;
     assert_eq!(response["success"], true, "{response}");
     client.wait_event("initialized").await;
+    (client, ptvsd, peer)
+}
+
+/// An attached, configured session whose attach break was released (its repairs
+/// answered, the resume and its fence seen and answered).
+async fn attached(json: bool) -> (DapClient, Peer) {
+    let (mut client, _ptvsd, mut peer) = connected(json, Value::Null).await;
     // A breakpoint at views.py:10 (`breakpoint_stop` hits it).
     let seq = client
         .send_request(
@@ -374,14 +386,7 @@ async fn a_step_says_every_thread_continued() {
 /// the new connection, and the file the stale-query probe finds is answered there.
 #[tokio::test]
 async fn a_handler_query_lost_with_the_connection_is_answered_after_the_reconnect() {
-    let ptvsd = ScriptedPtvsd::listen(false).await;
-    let mut client = DapClient::in_process();
-    client.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
-    let seq =
-        client.send_request("attach", json!({ "url": ptvsd.url(), "requestTimeout": 5, "reconnect": true })).await;
-    let mut peer = ptvsd.accept().await;
-    assert_eq!(client.response_to(seq, "attach").await["success"], true);
-    client.wait_event("initialized").await;
+    let (mut client, ptvsd, mut peer) = connected(false, json!({ "reconnect": true })).await;
     client.ok("configurationDone", Value::Null).await;
     peer.attach_break(MAIN, vec![frame("main", 3, &[])]).await;
     peer.until(|c| matches!(c, Command::ResumeAll)).await;
@@ -562,14 +567,7 @@ async fn a_pause_during_a_resume_is_answered_by_a_stop_reported_before_the_fence
 #[tokio::test]
 async fn a_pause_or_stop_on_entry_at_an_attach_break_ptvsd_shows_no_frame_of_stops_where_the_editor_can_show_it() {
     for (json, stop_on_entry) in [(false, false), (true, false), (false, true), (true, true)] {
-        let ptvsd = ScriptedPtvsd::listen(json).await;
-        let mut client = DapClient::in_process();
-        client.ok("initialize", json!({ "adapterID": "ptvsd-dap" })).await;
-        let arguments = json!({ "url": ptvsd.url(), "requestTimeout": 5, "stopOnEntry": stop_on_entry });
-        let seq = client.send_request("attach", arguments).await;
-        let mut peer = ptvsd.accept().await;
-        assert_eq!(client.response_to(seq, "attach").await["success"], true);
-        client.wait_event("initialized").await;
+        let (mut client, _ptvsd, mut peer) = connected(json, json!({ "stopOnEntry": stop_on_entry })).await;
         client.ok("configurationDone", Value::Null).await;
         peer.send(Event::ThreadCreate { thread: WORKER }).await;
         // The main thread takes the attach break inside ptvsd's own code (writing output):
